@@ -1,0 +1,189 @@
+//! Decoding a compact JWS into header and claims **without** checking its signature.
+//!
+//! The names say so: [`decode_unverified`] returns an [`UnverifiedToken`]. Use it to read
+//! the expiry of a token you received over TLS from your own auth server (as the token
+//! manager does), never to make an authorization decision; for that use
+//! [`Verifier`](crate::Verifier).
+
+use crate::core::{
+    b64,
+    claims::{Claims, Header},
+    error::JwtError,
+    json,
+};
+
+/// Default cap on the length of a token, checked before any decoding.
+pub const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
+
+/// Options for decoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeOptions {
+    /// Tokens longer than this many bytes are refused before anything else is looked at.
+    pub max_len: usize,
+}
+
+impl Default for DecodeOptions {
+    fn default() -> Self {
+        Self {
+            max_len: DEFAULT_MAX_TOKEN_LEN,
+        }
+    }
+}
+
+/// A token whose structure, header and claim types have been checked, but not its signature.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnverifiedToken {
+    /// The JOSE header (untrusted).
+    pub header: Header,
+    /// The claims (untrusted).
+    pub claims: Claims,
+}
+
+/// The pieces of a compact JWS that verification needs.
+pub(crate) struct Parts<'a> {
+    pub token: UnverifiedToken,
+    /// `BASE64URL(header) || '.' || BASE64URL(payload)`: the bytes the signature covers.
+    pub signing_input: &'a str,
+    pub signature: Vec<u8>,
+}
+
+/// Decodes `token` with the default 8 KiB cap. The signature is **not** checked.
+///
+/// ```
+/// // header {"alg":"ES256"}, payload {"sub":"u1","exp":1700000000}
+/// let token = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ1MSIsImV4cCI6MTcwMDAwMDAwMH0.c2ln";
+/// let decoded = tokenwarden::decode_unverified(token)?;
+/// assert_eq!(decoded.header.alg, "ES256");
+/// assert_eq!(decoded.claims.exp, Some(1_700_000_000));
+/// # Ok::<(), tokenwarden::JwtError>(())
+/// ```
+pub fn decode_unverified(token: &str) -> Result<UnverifiedToken, JwtError> {
+    decode_unverified_with(token, &DecodeOptions::default())
+}
+
+/// Decodes `token` with explicit options. The signature is **not** checked.
+pub fn decode_unverified_with(
+    token: &str,
+    options: &DecodeOptions,
+) -> Result<UnverifiedToken, JwtError> {
+    split(token, options).map(|parts| parts.token)
+}
+
+/// Structural checks, cheapest first: length, segment count, base64url, UTF-8, JSON, types.
+pub(crate) fn split<'a>(token: &'a str, options: &DecodeOptions) -> Result<Parts<'a>, JwtError> {
+    if token.len() > options.max_len {
+        return Err(JwtError::TooLarge {
+            len: token.len(),
+            max: options.max_len,
+        });
+    }
+    let found = token.split('.').count();
+    if found != 3 {
+        return Err(JwtError::SegmentCount { found });
+    }
+    let mut segments = token.split('.');
+    let (header_b64, payload_b64, signature_b64) = match (
+        segments.next(),
+        segments.next(),
+        segments.next(),
+    ) {
+        (Some(h), Some(p), Some(s)) => (h, p, s),
+        _ => return Err(JwtError::SegmentCount { found }),
+    };
+    let header_bytes = b64::decode(header_b64, "header")?;
+    let payload_bytes = b64::decode(payload_b64, "payload")?;
+    let signature = b64::decode(signature_b64, "signature")?;
+    let header = Header::from_map(json::parse_object(&header_bytes, "header")?)?;
+    let claims = Claims::from_map(json::parse_object(&payload_bytes, "payload")?)?;
+    Ok(Parts {
+        token: UnverifiedToken { header, claims },
+        signing_input: &token[..header_b64.len() + 1 + payload_b64.len()],
+        signature,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(header: &str, payload: &str) -> String {
+        format!(
+            "{}.{}.{}",
+            b64::encode(header.as_bytes()),
+            b64::encode(payload.as_bytes()),
+            b64::encode(b"sig")
+        )
+    }
+
+    #[test]
+    fn decodes_header_and_claims() {
+        let t = token(
+            r#"{"alg":"ES256","kid":"k"}"#,
+            r#"{"sub":"u","exp":5,"aud":"a"}"#,
+        );
+        let decoded = decode_unverified(&t).unwrap();
+        assert_eq!(decoded.header.kid.as_deref(), Some("k"));
+        assert_eq!(decoded.claims.sub.as_deref(), Some("u"));
+        let parts = split(&t, &DecodeOptions::default()).unwrap();
+        assert_eq!(parts.signature, b"sig");
+        assert_eq!(parts.signing_input.matches('.').count(), 1);
+        assert!(t.starts_with(parts.signing_input));
+    }
+
+    #[test]
+    fn refuses_oversized_tokens_before_decoding() {
+        // Not even valid base64: the size check must come first.
+        let huge = "!".repeat(DEFAULT_MAX_TOKEN_LEN + 1);
+        assert_eq!(
+            decode_unverified(&huge),
+            Err(JwtError::TooLarge {
+                len: DEFAULT_MAX_TOKEN_LEN + 1,
+                max: DEFAULT_MAX_TOKEN_LEN
+            })
+        );
+        let t = token(r#"{"alg":"ES256"}"#, r#"{"sub":"u"}"#);
+        let tight = DecodeOptions { max_len: t.len() - 1 };
+        assert!(matches!(
+            decode_unverified_with(&t, &tight),
+            Err(JwtError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn refuses_wrong_segment_counts() {
+        for (bad, found) in [("", 1), ("a.b", 2), ("a.b.c.d", 4), ("a.b.c.d.e", 5), ("..", 3)] {
+            let err = decode_unverified(bad).unwrap_err();
+            if found == 3 {
+                // Three empty segments: structure passes, the empty header is not JSON.
+                assert_eq!(err, JwtError::InvalidJson { part: "header" });
+            } else {
+                assert_eq!(err, JwtError::SegmentCount { found }, "{bad:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn refuses_bad_segments() {
+        let good = token(r#"{"alg":"ES256"}"#, r#"{"sub":"u"}"#);
+        let (h, rest) = good.split_once('.').unwrap();
+        assert_eq!(
+            decode_unverified(&format!("{h}=.{rest}")),
+            Err(JwtError::InvalidBase64 { part: "header" })
+        );
+        let bad_utf8 = format!("{h}.{}.c2ln", b64::encode(b"{\"sub\":\"\xc3\x28\"}"));
+        assert_eq!(
+            decode_unverified(&bad_utf8),
+            Err(JwtError::InvalidUtf8 { part: "payload" })
+        );
+        let dup = token(r#"{"alg":"ES256"}"#, r#"{"sub":"a","sub":"b"}"#);
+        assert_eq!(
+            decode_unverified(&dup),
+            Err(JwtError::DuplicateMember { part: "payload" })
+        );
+        let dup_header = token(r#"{"alg":"ES256","alg":"none"}"#, r#"{}"#);
+        assert_eq!(
+            decode_unverified(&dup_header),
+            Err(JwtError::DuplicateMember { part: "header" })
+        );
+    }
+}

@@ -1,0 +1,234 @@
+//! Errors of decoding and verification: one variant per reason a token or key is refused.
+//!
+//! Every variant has a stable [`JwtError::code`] (jose's code where jose has one) and, for
+//! claim failures, the [`claim`](JwtError::claim) and a [`reason`](JwtError::reason), as jose
+//! reports them. Messages are lowercase and never contain the token or key material.
+
+use core::fmt;
+
+/// Why a token or key was refused. Match on variants in Rust; use [`JwtError::code`] in JS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JwtError {
+    /// The token is longer than the configured cap (checked before any decoding).
+    TooLarge {
+        /// Length of the input in bytes.
+        len: usize,
+        /// The configured cap.
+        max: usize,
+    },
+    /// A compact JWS has exactly three dot-separated segments.
+    SegmentCount {
+        /// Number of segments found.
+        found: usize,
+    },
+    /// A segment is not canonical unpadded base64url.
+    InvalidBase64 {
+        /// `header`, `payload`, `signature` or a JWK member.
+        part: &'static str,
+    },
+    /// A segment decodes to bytes that are not UTF-8.
+    InvalidUtf8 {
+        /// The segment.
+        part: &'static str,
+    },
+    /// A segment is not a JSON object.
+    InvalidJson {
+        /// The segment.
+        part: &'static str,
+    },
+    /// A JSON object names the same member twice.
+    DuplicateMember {
+        /// The segment.
+        part: &'static str,
+    },
+    /// A registered header parameter is missing or has the wrong type.
+    InvalidHeader {
+        /// The header parameter.
+        member: &'static str,
+    },
+    /// The header has a `crit` parameter; no extension is understood, so any `crit` is refused.
+    CritUnsupported,
+    /// The header asks for an unencoded payload (`b64: false`, RFC 7797).
+    UnencodedPayload,
+    /// `alg` is `none` in any spelling.
+    AlgNone,
+    /// `alg` is unknown, not compiled in, or not in the allowed list.
+    AlgNotAllowed {
+        /// The `alg` of the token (truncated to 16 characters).
+        alg: String,
+    },
+    /// The selected key is for another algorithm than the token's `alg`
+    /// (e.g. an `HS256` token presented with an RSA or EC public key).
+    KeyAlgMismatch {
+        /// The key's algorithm family or `alg`.
+        key: &'static str,
+        /// The token's `alg`.
+        token: String,
+    },
+    /// No key in the set matches the token's `kid`, `use`, `key_ops` and `alg`.
+    NoMatchingKey,
+    /// More than one key matches; add `kid`s to the keys and tokens.
+    MultipleMatchingKeys,
+    /// The signature has the wrong length or is not a valid encoding (e.g. ECDSA r = 0 or s = 0).
+    MalformedSignature,
+    /// The signature does not verify.
+    SignatureInvalid,
+    /// A claim has the wrong JSON type (e.g. `"exp": "1700000000"`).
+    ClaimType {
+        /// The claim.
+        claim: String,
+    },
+    /// A date claim is outside 0..=253402300799 (years 1970..=9999).
+    ClaimOutOfRange {
+        /// The claim.
+        claim: String,
+    },
+    /// A required claim is absent.
+    MissingClaim {
+        /// The claim.
+        claim: String,
+    },
+    /// `now >= exp + leeway`.
+    Expired,
+    /// `now > iat + maxTokenAge + leeway`.
+    TooOld,
+    /// `now + leeway < nbf`.
+    NotYetValid,
+    /// `iss` is not the expected issuer.
+    IssuerMismatch,
+    /// `aud` does not contain an expected audience.
+    AudienceMismatch,
+    /// A JWK or key set is malformed.
+    InvalidKey {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A key is too weak to be used (HMAC under 32 bytes, RSA under 2048 bits,
+    /// Ed25519 small-order point).
+    WeakKey {
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
+    /// A symmetric (`oct`) key was given without explicitly allowing symmetric keys.
+    SymmetricKeyNotAllowed,
+    /// A key type, curve or algorithm that this build does not support.
+    UnsupportedKey {
+        /// What is unsupported.
+        reason: &'static str,
+    },
+    /// Options given to the verifier are invalid.
+    InvalidOptions {
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl JwtError {
+    /// A stable code for programs (and the `code` of the JS `Error`); jose's code where one exists.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::TooLarge { .. } => "ERR_JWT_TOO_LARGE",
+            Self::SegmentCount { .. } => "ERR_JWS_INVALID",
+            Self::InvalidBase64 { .. } => "ERR_JWS_INVALID_BASE64",
+            Self::InvalidUtf8 { .. } => "ERR_JWT_INVALID_UTF8",
+            Self::InvalidJson { .. } => "ERR_JWT_INVALID",
+            Self::DuplicateMember { .. } => "ERR_JWT_DUPLICATE_MEMBER",
+            Self::InvalidHeader { .. } => "ERR_JWS_INVALID_HEADER",
+            Self::CritUnsupported => "ERR_JOSE_NOT_SUPPORTED",
+            Self::UnencodedPayload => "ERR_JWS_UNENCODED_PAYLOAD",
+            Self::AlgNone | Self::AlgNotAllowed { .. } => "ERR_JOSE_ALG_NOT_ALLOWED",
+            Self::KeyAlgMismatch { .. } => "ERR_JOSE_KEY_ALG_MISMATCH",
+            Self::NoMatchingKey => "ERR_JWKS_NO_MATCHING_KEY",
+            Self::MultipleMatchingKeys => "ERR_JWKS_MULTIPLE_MATCHING_KEYS",
+            Self::MalformedSignature => "ERR_JWS_SIGNATURE_MALFORMED",
+            Self::SignatureInvalid => "ERR_JWS_SIGNATURE_VERIFICATION_FAILED",
+            Self::ClaimType { .. }
+            | Self::ClaimOutOfRange { .. }
+            | Self::MissingClaim { .. }
+            | Self::NotYetValid
+            | Self::IssuerMismatch
+            | Self::AudienceMismatch => "ERR_JWT_CLAIM_VALIDATION_FAILED",
+            Self::Expired | Self::TooOld => "ERR_JWT_EXPIRED",
+            Self::InvalidKey { .. } => "ERR_JWK_INVALID",
+            Self::WeakKey { .. } => "ERR_JWK_WEAK_KEY",
+            Self::SymmetricKeyNotAllowed => "ERR_JWK_SYMMETRIC_NOT_ALLOWED",
+            Self::UnsupportedKey { .. } => "ERR_JOSE_NOT_SUPPORTED",
+            Self::InvalidOptions { .. } => "ERR_INVALID_OPTIONS",
+        }
+    }
+
+    /// The claim a claim failure is about (`exp`, `nbf`, `iat`, `iss`, `aud`, or a required one).
+    pub fn claim(&self) -> Option<&str> {
+        match self {
+            Self::ClaimType { claim }
+            | Self::ClaimOutOfRange { claim }
+            | Self::MissingClaim { claim } => Some(claim),
+            Self::Expired => Some("exp"),
+            Self::TooOld => Some("iat"),
+            Self::NotYetValid => Some("nbf"),
+            Self::IssuerMismatch => Some("iss"),
+            Self::AudienceMismatch => Some("aud"),
+            _ => None,
+        }
+    }
+
+    /// For claim failures, jose's reason: `missing`, `invalid`, `out_of_range`, `check_failed`.
+    pub fn reason(&self) -> Option<&'static str> {
+        match self {
+            Self::MissingClaim { .. } => Some("missing"),
+            Self::ClaimType { .. } => Some("invalid"),
+            Self::ClaimOutOfRange { .. } => Some("out_of_range"),
+            Self::Expired
+            | Self::TooOld
+            | Self::NotYetValid
+            | Self::IssuerMismatch
+            | Self::AudienceMismatch => Some("check_failed"),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for JwtError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TooLarge { len, max } => write!(f, "token is {len} bytes, over the {max}-byte cap"),
+            Self::SegmentCount { found } => {
+                write!(f, "a compact JWS has 3 segments, this has {found}")
+            }
+            Self::InvalidBase64 { part } => write!(f, "{part} is not canonical base64url"),
+            Self::InvalidUtf8 { part } => write!(f, "{part} is not valid UTF-8"),
+            Self::InvalidJson { part } => write!(f, "{part} is not a JSON object"),
+            Self::DuplicateMember { part } => write!(f, "{part} has a duplicate member name"),
+            Self::InvalidHeader { member } => write!(f, "header parameter {member:?} is invalid"),
+            Self::CritUnsupported => f.write_str("the \"crit\" header parameter is not supported"),
+            Self::UnencodedPayload => f.write_str("unencoded payloads (b64: false) are refused"),
+            Self::AlgNone => f.write_str("unsigned tokens (alg \"none\") are refused"),
+            Self::AlgNotAllowed { alg } => write!(f, "algorithm {alg:?} is not allowed"),
+            Self::KeyAlgMismatch { key, token } => {
+                write!(f, "the key is for {key}, the token says {token:?}")
+            }
+            Self::NoMatchingKey => f.write_str("no key matches the token"),
+            Self::MultipleMatchingKeys => f.write_str("more than one key matches the token"),
+            Self::MalformedSignature => f.write_str("the signature is malformed"),
+            Self::SignatureInvalid => f.write_str("signature verification failed"),
+            Self::ClaimType { claim } => write!(f, "claim {claim:?} has the wrong type"),
+            Self::ClaimOutOfRange { claim } => write!(f, "claim {claim:?} is out of range"),
+            Self::MissingClaim { claim } => write!(f, "claim {claim:?} is missing"),
+            Self::Expired => f.write_str("the token has expired (\"exp\" check failed)"),
+            Self::TooOld => f.write_str("the token is too old (\"iat\" check failed)"),
+            Self::NotYetValid => f.write_str("the token is not yet valid (\"nbf\" check failed)"),
+            Self::IssuerMismatch => f.write_str("unexpected \"iss\" claim value"),
+            Self::AudienceMismatch => f.write_str("unexpected \"aud\" claim value"),
+            Self::InvalidKey { reason } => write!(f, "invalid key: {reason}"),
+            Self::WeakKey { reason } => write!(f, "weak key: {reason}"),
+            Self::SymmetricKeyNotAllowed => {
+                f.write_str("symmetric (oct) keys are refused unless explicitly allowed")
+            }
+            Self::UnsupportedKey { reason } => write!(f, "unsupported: {reason}"),
+            Self::InvalidOptions { reason } => write!(f, "invalid options: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for JwtError {}

@@ -1,0 +1,21 @@
+//! tokenwarden: a browser token manager for single-page apps, and a JWT verification core.
+//!
+//! - [`core`] is pure Rust (no clock reads, no I/O): decoding, verification, and the refresh
+//!   session state machine. It builds and runs on every target.
+//! - `web` (wasm32 only) drives the core from the browser: clock, timers, HTTP, fetch wrapping.
+//! - `js` (wasm32 only) is the `#[wasm_bindgen]` surface of the npm package.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod core;
+
+#[cfg(target_arch = "wasm32")]
+mod js;
+
+pub use crate::core::decode::{decode_unverified, DecodeOptions, UnverifiedToken};
+pub use crate::core::error::JwtError;
+pub use crate::core::claims::{Audience, Claims, Header};
+#[cfg(feature = "verify")]
+pub use crate::core::jwk::{Jwk, JwkSet, KeyOptions};
+#[cfg(feature = "verify")]
+pub use crate::core::verify::{Algorithm, Verified, Verifier, VerifierBuilder};
