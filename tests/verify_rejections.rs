@@ -10,7 +10,12 @@ use tokenwarden::{Algorithm, JwkSet, JwtError, KeyOptions, Verifier};
 
 fn verifier() -> Verifier {
     Verifier::builder()
-        .algorithms([Algorithm::Es256, Algorithm::EdDsa, Algorithm::Rs256, Algorithm::Ps256])
+        .algorithms([
+            Algorithm::Es256,
+            Algorithm::EdDsa,
+            Algorithm::Rs256,
+            Algorithm::Ps256,
+        ])
         .issuer(ISSUER)
         .audience(AUDIENCE)
         .build()
@@ -39,7 +44,8 @@ fn accepts_valid_tokens_of_each_algorithm() {
         ("rsa", r#"{"alg":"RS256","kid":"rsa"}"#),
         ("ps256", r#"{"alg":"PS256","kid":"rsa"}"#),
     ] {
-        let verified = verify(&sign(key, header, &payload)).unwrap_or_else(|e| panic!("{key}: {e}"));
+        let verified =
+            verify(&sign(key, header, &payload)).unwrap_or_else(|e| panic!("{key}: {e}"));
         assert_eq!(verified.claims.sub.as_deref(), Some("user-1"));
     }
     // Without a kid, the key is chosen by its type.
@@ -65,13 +71,23 @@ fn rejects_algorithms_not_allowed() {
     let only_eddsa = Verifier::builder().algorithms([Algorithm::EdDsa]).build();
     assert_eq!(
         only_eddsa.verify(&token, &all_keys(), NOW).unwrap_err(),
-        JwtError::AlgNotAllowed { alg: "ES256".into() }
+        JwtError::AlgNotAllowed {
+            alg: "ES256".into()
+        }
     );
     let unknown = sign("es", r#"{"alg":"ES512"}"#, &claims().to_string());
-    assert_eq!(verify(&unknown).unwrap_err().code(), "ERR_JOSE_ALG_NOT_ALLOWED");
+    assert_eq!(
+        verify(&unknown).unwrap_err().code(),
+        "ERR_JOSE_ALG_NOT_ALLOWED"
+    );
     // HS256 is off by default even when listed, unless the build has `hmac`.
     let lower = sign("es", r#"{"alg":"es256"}"#, &claims().to_string());
-    assert_eq!(verify(&lower).unwrap_err(), JwtError::AlgNotAllowed { alg: "es256".into() });
+    assert_eq!(
+        verify(&lower).unwrap_err(),
+        JwtError::AlgNotAllowed {
+            alg: "es256".into()
+        }
+    );
 }
 
 #[test]
@@ -90,9 +106,17 @@ fn rejects_hs256_macd_with_a_public_key() {
         let token = format!("{input}.{}", b64(&hs256(&key_bytes, input.as_bytes())));
         let err = lenient.verify(&token, &all_keys(), NOW).unwrap_err();
         if cfg!(feature = "hmac") {
-            assert!(matches!(err, JwtError::KeyAlgMismatch { .. }), "{kid}: {err:?}");
+            assert!(
+                matches!(err, JwtError::KeyAlgMismatch { .. }),
+                "{kid}: {err:?}"
+            );
         } else {
-            assert_eq!(err, JwtError::AlgNotAllowed { alg: "HS256".into() });
+            assert_eq!(
+                err,
+                JwtError::AlgNotAllowed {
+                    alg: "HS256".into()
+                }
+            );
         }
     }
     // And an ES256-only key set never verifies an RS256 token, whatever the kid says.
@@ -111,7 +135,11 @@ fn rejects_any_crit_header() {
         r#"{"alg":"ES256","crit":["exp"],"exp":1}"#,
         r#"{"alg":"ES256","crit":["b64"],"b64":true}"#,
     ] {
-        assert_eq!(verify(&sign("es", header, &payload)).unwrap_err(), JwtError::CritUnsupported, "{header}");
+        assert_eq!(
+            verify(&sign("es", header, &payload)).unwrap_err(),
+            JwtError::CritUnsupported,
+            "{header}"
+        );
     }
 }
 
@@ -149,9 +177,19 @@ fn rejects_ecdsa_r_s_zero() {
     assert_eq!(verify(&short).unwrap_err(), JwtError::MalformedSignature);
     // Ed25519 with a wrong length must not reach the fixed-size copy (which would panic).
     let ed = sign("ed", r#"{"alg":"EdDSA","kid":"ed"}"#, &claims().to_string());
-    assert_eq!(verify(&with_segment(&ed, 2, &b64(&[1u8; 65]))).unwrap_err(), JwtError::MalformedSignature);
-    let rs = sign("rsa", r#"{"alg":"RS256","kid":"rsa"}"#, &claims().to_string());
-    assert_eq!(verify(&with_segment(&rs, 2, &b64(&[1u8; 255]))).unwrap_err(), JwtError::MalformedSignature);
+    assert_eq!(
+        verify(&with_segment(&ed, 2, &b64(&[1u8; 65]))).unwrap_err(),
+        JwtError::MalformedSignature
+    );
+    let rs = sign(
+        "rsa",
+        r#"{"alg":"RS256","kid":"rsa"}"#,
+        &claims().to_string(),
+    );
+    assert_eq!(
+        verify(&with_segment(&rs, 2, &b64(&[1u8; 255]))).unwrap_err(),
+        JwtError::MalformedSignature
+    );
 }
 
 #[test]
@@ -191,9 +229,15 @@ fn rejects_non_canonical_base64url() {
 fn rejects_invalid_utf8() {
     let token = es256_token(&claims());
     let bad = with_segment(&token, 1, &b64(b"{\"sub\":\"\xed\xa0\x80\"}"));
-    assert_eq!(verify(&bad).unwrap_err(), JwtError::InvalidUtf8 { part: "payload" });
+    assert_eq!(
+        verify(&bad).unwrap_err(),
+        JwtError::InvalidUtf8 { part: "payload" }
+    );
     let bad_header = with_segment(&token, 0, &b64(b"{\"alg\":\"ES256\xff\"}"));
-    assert_eq!(verify(&bad_header).unwrap_err(), JwtError::InvalidUtf8 { part: "header" });
+    assert_eq!(
+        verify(&bad_header).unwrap_err(),
+        JwtError::InvalidUtf8 { part: "header" }
+    );
 }
 
 #[test]
@@ -204,17 +248,29 @@ fn rejects_duplicate_claim_names() {
         NOW + 60
     );
     let token = sign("es", r#"{"alg":"ES256","kid":"es"}"#, &payload);
-    assert_eq!(verify(&token).unwrap_err(), JwtError::DuplicateMember { part: "payload" });
+    assert_eq!(
+        verify(&token).unwrap_err(),
+        JwtError::DuplicateMember { part: "payload" }
+    );
 }
 
 #[test]
 fn rejects_wrong_segment_counts() {
     let token = es256_token(&claims());
     let (two, _) = token.rsplit_once('.').unwrap();
-    assert_eq!(verify(two).unwrap_err(), JwtError::SegmentCount { found: 2 });
-    assert_eq!(verify(&format!("{token}.")).unwrap_err(), JwtError::SegmentCount { found: 4 });
+    assert_eq!(
+        verify(two).unwrap_err(),
+        JwtError::SegmentCount { found: 2 }
+    );
+    assert_eq!(
+        verify(&format!("{token}.")).unwrap_err(),
+        JwtError::SegmentCount { found: 4 }
+    );
     // A JWE (5 segments) is not a JWS.
-    assert_eq!(verify(&format!("{token}.a.b")).unwrap_err(), JwtError::SegmentCount { found: 5 });
+    assert_eq!(
+        verify(&format!("{token}.a.b")).unwrap_err(),
+        JwtError::SegmentCount { found: 5 }
+    );
 }
 
 #[test]
@@ -222,7 +278,10 @@ fn rejects_oversized_tokens() {
     let mut big = claims();
     big["padding"] = json!("x".repeat(9000));
     let token = es256_token(&big);
-    assert!(matches!(verify(&token).unwrap_err(), JwtError::TooLarge { max: 8192, .. }));
+    assert!(matches!(
+        verify(&token).unwrap_err(),
+        JwtError::TooLarge { max: 8192, .. }
+    ));
     let roomy = Verifier::builder().max_token_len(64 * 1024).build();
     assert!(roomy.verify(&token, &all_keys(), NOW).is_ok());
 }
@@ -232,7 +291,12 @@ fn requires_exp_unless_configured() {
     let mut no_exp = claims();
     no_exp.as_object_mut().unwrap().remove("exp");
     let token = es256_token(&no_exp);
-    assert_eq!(verify(&token).unwrap_err(), JwtError::MissingClaim { claim: "exp".into() });
+    assert_eq!(
+        verify(&token).unwrap_err(),
+        JwtError::MissingClaim {
+            claim: "exp".into()
+        }
+    );
     let lenient = Verifier::builder().require_exp(false).build();
     assert!(lenient.verify(&token, &all_keys(), NOW).is_ok());
 }
@@ -242,10 +306,16 @@ fn a_token_is_expired_at_exp() {
     let token = es256_token(&claims());
     let exp = NOW + 300;
     assert!(verifier().verify(&token, &all_keys(), exp - 1).is_ok());
-    assert_eq!(verifier().verify(&token, &all_keys(), exp).unwrap_err(), JwtError::Expired);
+    assert_eq!(
+        verifier().verify(&token, &all_keys(), exp).unwrap_err(),
+        JwtError::Expired
+    );
     let leeway = Verifier::builder().leeway_secs(30).build();
     assert!(leeway.verify(&token, &all_keys(), exp + 29).is_ok());
-    assert_eq!(leeway.verify(&token, &all_keys(), exp + 30).unwrap_err(), JwtError::Expired);
+    assert_eq!(
+        leeway.verify(&token, &all_keys(), exp + 30).unwrap_err(),
+        JwtError::Expired
+    );
     assert_eq!(JwtError::Expired.code(), "ERR_JWT_EXPIRED");
 }
 
@@ -277,7 +347,11 @@ fn rejects_bad_date_types_and_extreme_values_without_panicking() {
         let mut payload = claims();
         payload[claim] = value.clone();
         let err = verify(&es256_token(&payload)).unwrap_err();
-        assert_eq!((err.claim(), err.reason()), (Some(claim), Some(reason)), "{claim}={value}");
+        assert_eq!(
+            (err.claim(), err.reason()),
+            (Some(claim), Some(reason)),
+            "{claim}={value}"
+        );
     }
 }
 
@@ -285,16 +359,27 @@ fn rejects_bad_date_types_and_extreme_values_without_panicking() {
 fn rejects_issuer_and_audience_mismatches() {
     let mut wrong_iss = claims();
     wrong_iss["iss"] = json!("https://auth.example.com.evil");
-    assert_eq!(verify(&es256_token(&wrong_iss)).unwrap_err(), JwtError::IssuerMismatch);
+    assert_eq!(
+        verify(&es256_token(&wrong_iss)).unwrap_err(),
+        JwtError::IssuerMismatch
+    );
     let mut wrong_aud = claims();
     wrong_aud["aud"] = json!(["web", "API"]);
-    assert_eq!(verify(&es256_token(&wrong_aud)).unwrap_err(), JwtError::AudienceMismatch);
+    assert_eq!(
+        verify(&es256_token(&wrong_aud)).unwrap_err(),
+        JwtError::AudienceMismatch
+    );
     let mut many = claims();
     many["aud"] = json!(["web", AUDIENCE]);
     assert!(verify(&es256_token(&many)).is_ok());
     let mut missing = claims();
     missing.as_object_mut().unwrap().remove("aud");
-    assert_eq!(verify(&es256_token(&missing)).unwrap_err(), JwtError::MissingClaim { claim: "aud".into() });
+    assert_eq!(
+        verify(&es256_token(&missing)).unwrap_err(),
+        JwtError::MissingClaim {
+            claim: "aud".into()
+        }
+    );
 }
 
 #[test]
@@ -303,10 +388,15 @@ fn enforces_required_claims_and_max_age() {
     let needs_scope = Verifier::builder().required_claim("scope").build();
     assert_eq!(
         needs_scope.verify(&token, &all_keys(), NOW).unwrap_err(),
-        JwtError::MissingClaim { claim: "scope".into() }
+        JwtError::MissingClaim {
+            claim: "scope".into()
+        }
     );
     let young = Verifier::builder().max_token_age_secs(5).build();
-    assert_eq!(young.verify(&token, &all_keys(), NOW).unwrap_err(), JwtError::TooOld);
+    assert_eq!(
+        young.verify(&token, &all_keys(), NOW).unwrap_err(),
+        JwtError::TooOld
+    );
     let old_enough = Verifier::builder().max_token_age_secs(10).build();
     assert!(old_enough.verify(&token, &all_keys(), NOW).is_ok());
 }
@@ -319,7 +409,9 @@ fn rejects_weak_keys() {
     let weak_rsa = json!({"kty":"RSA","n": b64(&n),"e":"AQAB"}).to_string();
     assert_eq!(
         JwkSet::from_json(&weak_rsa, &KeyOptions::default()).unwrap_err(),
-        JwtError::WeakKey { reason: "RSA modulus under 2048 bits" }
+        JwtError::WeakKey {
+            reason: "RSA modulus under 2048 bits"
+        }
     );
     // Ed25519 small-order points: the identity and the point of order 2.
     let mut order2 = [0xffu8; 32];
@@ -331,15 +423,24 @@ fn rejects_weak_keys() {
         let jwk = json!({"kty":"OKP","crv":"Ed25519","x": b64(&point)}).to_string();
         assert_eq!(
             JwkSet::from_json(&jwk, &KeyOptions::default()).unwrap_err(),
-            JwtError::WeakKey { reason: "Ed25519 public key of small order" }
+            JwtError::WeakKey {
+                reason: "Ed25519 public key of small order"
+            }
         );
     }
     // HMAC under 32 bytes (only reachable with symmetric keys allowed).
     let short = json!({"kty":"oct","k": b64(&[7u8; 31])}).to_string();
-    let allow = KeyOptions { allow_symmetric: true };
+    let allow = KeyOptions {
+        allow_symmetric: true,
+    };
     let err = JwkSet::from_json(&short, &allow).unwrap_err();
     if cfg!(feature = "hmac") {
-        assert_eq!(err, JwtError::WeakKey { reason: "HMAC key under 32 bytes" });
+        assert_eq!(
+            err,
+            JwtError::WeakKey {
+                reason: "HMAC key under 32 bytes"
+            }
+        );
     } else {
         assert_eq!(err.code(), "ERR_JOSE_NOT_SUPPORTED");
     }
@@ -372,11 +473,17 @@ fn never_uses_keys_named_by_the_token() {
         "x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"})
     .to_string();
     let keys = JwkSet::from_json(&legit, &KeyOptions::default()).unwrap();
-    assert_eq!(verifier().verify(&token, &keys, NOW).unwrap_err(), JwtError::SignatureInvalid);
+    assert_eq!(
+        verifier().verify(&token, &keys, NOW).unwrap_err(),
+        JwtError::SignatureInvalid
+    );
     // With a kid the set does not know, no key is found rather than the embedded one used.
     let header = json!({"alg":"EdDSA","kid":"attacker","jwk": attacker_jwk}).to_string();
     let token = sign("ed", &header, &claims().to_string());
-    assert_eq!(verifier().verify(&token, &keys, NOW).unwrap_err(), JwtError::NoMatchingKey);
+    assert_eq!(
+        verifier().verify(&token, &keys, NOW).unwrap_err(),
+        JwtError::NoMatchingKey
+    );
 }
 
 #[test]
@@ -388,7 +495,12 @@ fn selects_keys_by_kid_use_key_ops_and_alg() {
     let set = json!({"keys": [enc, wrap]}).to_string();
     let keys = JwkSet::from_json(&set, &KeyOptions::default()).unwrap();
     assert!(keys.keys().is_empty());
-    assert_eq!(verifier().verify(&es256_token(&claims()), &keys, NOW).unwrap_err(), JwtError::NoMatchingKey);
+    assert_eq!(
+        verifier()
+            .verify(&es256_token(&claims()), &keys, NOW)
+            .unwrap_err(),
+        JwtError::NoMatchingKey
+    );
 
     // Two keys of one type and no kid in the token: ambiguous.
     let mut es2 = public_jwk("es");
@@ -396,24 +508,46 @@ fn selects_keys_by_kid_use_key_ops_and_alg() {
     let set = json!({"keys": [public_jwk("es"), es2]}).to_string();
     let keys = JwkSet::from_json(&set, &KeyOptions::default()).unwrap();
     let no_kid = sign("es", r#"{"alg":"ES256"}"#, &claims().to_string());
-    assert_eq!(verifier().verify(&no_kid, &keys, NOW).unwrap_err(), JwtError::MultipleMatchingKeys);
-    assert!(verifier().verify(&es256_token(&claims()), &keys, NOW).is_ok());
+    assert_eq!(
+        verifier().verify(&no_kid, &keys, NOW).unwrap_err(),
+        JwtError::MultipleMatchingKeys
+    );
+    assert!(verifier()
+        .verify(&es256_token(&claims()), &keys, NOW)
+        .is_ok());
 
     // A key whose alg is RS256 does not verify PS256 even though both are RSA.
     let mut rs_only = public_jwk("rsa");
     rs_only["alg"] = json!("RS256");
     let keys = JwkSet::from_json(&rs_only.to_string(), &KeyOptions::default()).unwrap();
-    let ps = sign("ps256", r#"{"alg":"PS256","kid":"rsa"}"#, &claims().to_string());
-    assert!(matches!(verifier().verify(&ps, &keys, NOW).unwrap_err(), JwtError::KeyAlgMismatch { .. }));
+    let ps = sign(
+        "ps256",
+        r#"{"alg":"PS256","kid":"rsa"}"#,
+        &claims().to_string(),
+    );
+    assert!(matches!(
+        verifier().verify(&ps, &keys, NOW).unwrap_err(),
+        JwtError::KeyAlgMismatch { .. }
+    ));
 
     // A JWK whose alg contradicts its type is refused at import.
     let mut bad = public_jwk("es");
     bad["alg"] = json!("RS256");
-    assert_eq!(JwkSet::from_json(&bad.to_string(), &KeyOptions::default()).unwrap_err().code(), "ERR_JWK_INVALID");
+    assert_eq!(
+        JwkSet::from_json(&bad.to_string(), &KeyOptions::default())
+            .unwrap_err()
+            .code(),
+        "ERR_JWK_INVALID"
+    );
     // Private key material in a verification set is refused.
     let mut private = public_jwk("es");
     private["d"] = json!(b64(&[0x42; 32]));
-    assert_eq!(JwkSet::from_json(&private.to_string(), &KeyOptions::default()).unwrap_err().code(), "ERR_JWK_INVALID");
+    assert_eq!(
+        JwkSet::from_json(&private.to_string(), &KeyOptions::default())
+            .unwrap_err()
+            .code(),
+        "ERR_JWK_INVALID"
+    );
 }
 
 #[test]
@@ -429,13 +563,20 @@ fn error_codes_are_distinct_per_rejection_family() {
         JwtError::CritUnsupported.code(),
         JwtError::UnencodedPayload.code(),
         JwtError::AlgNone.code(),
-        JwtError::KeyAlgMismatch { key: "", token: String::new() }.code(),
+        JwtError::KeyAlgMismatch {
+            key: "",
+            token: String::new(),
+        }
+        .code(),
         JwtError::MalformedSignature.code(),
         JwtError::SignatureInvalid.code(),
         JwtError::Expired.code(),
         JwtError::WeakKey { reason: "" }.code(),
         JwtError::NoMatchingKey.code(),
-        JwtError::ClaimType { claim: "exp".into() }.code(),
+        JwtError::ClaimType {
+            claim: "exp".into(),
+        }
+        .code(),
     ]
     .into_iter()
     .collect();

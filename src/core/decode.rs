@@ -71,6 +71,31 @@ pub fn decode_unverified_with(
 
 /// Structural checks, cheapest first: length, segment count, base64url, UTF-8, JSON, types.
 pub(crate) fn split<'a>(token: &'a str, options: &DecodeOptions) -> Result<Parts<'a>, JwtError> {
+    let jws = split_jws(token, options)?;
+    let claims = Claims::from_map(json::parse_object(&jws.payload, "payload")?)?;
+    Ok(Parts {
+        token: UnverifiedToken {
+            header: jws.header,
+            claims,
+        },
+        signing_input: jws.signing_input,
+        signature: jws.signature,
+    })
+}
+
+/// A compact JWS split into its parts, with the payload left as bytes.
+pub(crate) struct JwsParts<'a> {
+    pub header: Header,
+    pub payload: Vec<u8>,
+    pub signing_input: &'a str,
+    pub signature: Vec<u8>,
+}
+
+/// As [`split`], for a JWS whose payload need not be JSON.
+pub(crate) fn split_jws<'a>(
+    token: &'a str,
+    options: &DecodeOptions,
+) -> Result<JwsParts<'a>, JwtError> {
     if token.len() > options.max_len {
         return Err(JwtError::TooLarge {
             len: token.len(),
@@ -78,25 +103,22 @@ pub(crate) fn split<'a>(token: &'a str, options: &DecodeOptions) -> Result<Parts
         });
     }
     let found = token.split('.').count();
-    if found != 3 {
-        return Err(JwtError::SegmentCount { found });
-    }
     let mut segments = token.split('.');
-    let (header_b64, payload_b64, signature_b64) = match (
+    let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) = (
         segments.next(),
         segments.next(),
         segments.next(),
-    ) {
-        (Some(h), Some(p), Some(s)) => (h, p, s),
-        _ => return Err(JwtError::SegmentCount { found }),
+        segments.next(),
+    ) else {
+        return Err(JwtError::SegmentCount { found });
     };
     let header_bytes = b64::decode(header_b64, "header")?;
-    let payload_bytes = b64::decode(payload_b64, "payload")?;
+    let payload = b64::decode(payload_b64, "payload")?;
     let signature = b64::decode(signature_b64, "signature")?;
     let header = Header::from_map(json::parse_object(&header_bytes, "header")?)?;
-    let claims = Claims::from_map(json::parse_object(&payload_bytes, "payload")?)?;
-    Ok(Parts {
-        token: UnverifiedToken { header, claims },
+    Ok(JwsParts {
+        header,
+        payload,
         signing_input: &token[..header_b64.len() + 1 + payload_b64.len()],
         signature,
     })

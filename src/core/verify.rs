@@ -160,14 +160,35 @@ impl Verifier {
     pub fn verify(&self, token: &str, keys: &JwkSet, now: i64) -> Result<Verified, JwtError> {
         let parts = decode::split(token, &self.decode)?;
         let header = parts.token.header;
-        let alg = self.check_algorithm(&header.alg)?;
-        let key = keys.select(header.kid.as_deref(), alg)?;
-        if !verify_signature(alg, &key.material, parts.signing_input.as_bytes(), &parts.signature)? {
-            return Err(JwtError::SignatureInvalid);
-        }
+        self.check_signature(&header, keys, parts.signing_input, &parts.signature)?;
         let claims = parts.token.claims;
         self.check_claims(&claims, now)?;
         Ok(Verified { header, claims })
+    }
+
+    /// Verifies the signature of a compact JWS whose payload is not a JWT claims set
+    /// (jose's `compactVerify`) and returns the header and the payload bytes. Only the
+    /// algorithm and key rules apply; there are no claims to check.
+    pub fn verify_jws(&self, jws: &str, keys: &JwkSet) -> Result<(Header, Vec<u8>), JwtError> {
+        let parts = decode::split_jws(jws, &self.decode)?;
+        self.check_signature(&parts.header, keys, parts.signing_input, &parts.signature)?;
+        Ok((parts.header, parts.payload))
+    }
+
+    fn check_signature(
+        &self,
+        header: &Header,
+        keys: &JwkSet,
+        signing_input: &str,
+        signature: &[u8],
+    ) -> Result<(), JwtError> {
+        let alg = self.check_algorithm(&header.alg)?;
+        let key = keys.select(header.kid.as_deref(), alg)?;
+        if verify_signature(alg, &key.material, signing_input.as_bytes(), signature)? {
+            Ok(())
+        } else {
+            Err(JwtError::SignatureInvalid)
+        }
     }
 
     fn check_algorithm(&self, name: &str) -> Result<Algorithm, JwtError> {

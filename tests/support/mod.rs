@@ -35,7 +35,11 @@ pub fn keys() -> &'static Keys {
         let (ed25519, _) = Ed25519::generate(&mut rng);
         let (rsa, _) = Rsa::generate(&mut rng, ModulusBits::TwoKibibytes).unwrap();
         let rsa = rsa.into_inner();
-        Keys { es256, ed25519, rsa }
+        Keys {
+            es256,
+            ed25519,
+            rsa,
+        }
     })
 }
 
@@ -85,5 +89,9 @@ pub fn claims() -> Value {
 }
 
 pub fn es256_token(payload: &Value) -> String {
-    sign("es", r#"{"alg":"ES256","kid":"es","typ":"JWT"}"#, &payload.to_string())
+    sign(
+        "es",
+        r#"{"alg":"ES256","kid":"es","typ":"JWT"}"#,
+        &payload.to_string(),
+    )
 }
