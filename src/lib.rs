@@ -12,9 +12,9 @@ pub mod core;
 #[cfg(target_arch = "wasm32")]
 mod js;
 
+pub use crate::core::claims::{Audience, Claims, Header};
 pub use crate::core::decode::{decode_unverified, DecodeOptions, UnverifiedToken};
 pub use crate::core::error::JwtError;
-pub use crate::core::claims::{Audience, Claims, Header};
 #[cfg(feature = "verify")]
 pub use crate::core::jwk::{Jwk, JwkSet, KeyOptions};
 #[cfg(feature = "verify")]

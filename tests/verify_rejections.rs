@@ -469,8 +469,8 @@ fn never_uses_keys_named_by_the_token() {
     let token = sign("ed", &header, &claims().to_string());
     // The verifier's set has one EdDSA key with kid "legit" (a different key: the ES256 one
     // cannot be relabelled, so use an Ed25519 key derived from other bytes).
-    let legit = json!({"kty":"OKP","crv":"Ed25519","kid":"legit",
-        "x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"})
+    let legit = json!({"keys": [{"kty":"OKP","crv":"Ed25519","kid":"legit",
+        "x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]})
     .to_string();
     let keys = JwkSet::from_json(&legit, &KeyOptions::default()).unwrap();
     assert_eq!(

@@ -51,7 +51,9 @@ mod tests {
     #[test]
     fn rejects_non_canonical_spellings() {
         // "YQ" is "a"; each variant decodes to "a" (or close) in a lenient decoder.
-        for bad in ["YQ==", "YQ=", "YR", "Y Q", "YQ\n", "+/8", "Y", "YQ\t", "YQ%3D"] {
+        for bad in [
+            "YQ==", "YQ=", "YR", "Y Q", "YQ\n", "+/8", "Y", "YQ\t", "YQ%3D",
+        ] {
             assert_eq!(
                 decode(bad, "payload"),
                 Err(JwtError::InvalidBase64 { part: "payload" }),

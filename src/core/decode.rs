@@ -164,7 +164,9 @@ mod tests {
             })
         );
         let t = token(r#"{"alg":"ES256"}"#, r#"{"sub":"u"}"#);
-        let tight = DecodeOptions { max_len: t.len() - 1 };
+        let tight = DecodeOptions {
+            max_len: t.len() - 1,
+        };
         assert!(matches!(
             decode_unverified_with(&t, &tight),
             Err(JwtError::TooLarge { .. })
@@ -173,7 +175,13 @@ mod tests {
 
     #[test]
     fn refuses_wrong_segment_counts() {
-        for (bad, found) in [("", 1), ("a.b", 2), ("a.b.c.d", 4), ("a.b.c.d.e", 5), ("..", 3)] {
+        for (bad, found) in [
+            ("", 1),
+            ("a.b", 2),
+            ("a.b.c.d", 4),
+            ("a.b.c.d.e", 5),
+            ("..", 3),
+        ] {
             let err = decode_unverified(bad).unwrap_err();
             if found == 3 {
                 // Three empty segments: structure passes, the empty header is not JSON.

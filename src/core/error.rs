@@ -99,6 +99,10 @@ pub enum JwtError {
     IssuerMismatch,
     /// `aud` does not contain an expected audience.
     AudienceMismatch,
+    /// `sub` is not the expected subject.
+    SubjectMismatch,
+    /// The header `typ` is not the expected one.
+    TypMismatch,
     /// A JWK or key set is malformed.
     InvalidKey {
         /// What is wrong with it.
@@ -148,7 +152,9 @@ impl JwtError {
             | Self::MissingClaim { .. }
             | Self::NotYetValid
             | Self::IssuerMismatch
-            | Self::AudienceMismatch => "ERR_JWT_CLAIM_VALIDATION_FAILED",
+            | Self::AudienceMismatch
+            | Self::SubjectMismatch
+            | Self::TypMismatch => "ERR_JWT_CLAIM_VALIDATION_FAILED",
             Self::Expired | Self::TooOld => "ERR_JWT_EXPIRED",
             Self::InvalidKey { .. } => "ERR_JWK_INVALID",
             Self::WeakKey { .. } => "ERR_JWK_WEAK_KEY",
@@ -169,6 +175,8 @@ impl JwtError {
             Self::NotYetValid => Some("nbf"),
             Self::IssuerMismatch => Some("iss"),
             Self::AudienceMismatch => Some("aud"),
+            Self::SubjectMismatch => Some("sub"),
+            Self::TypMismatch => Some("typ"),
             _ => None,
         }
     }
@@ -183,7 +191,9 @@ impl JwtError {
             | Self::TooOld
             | Self::NotYetValid
             | Self::IssuerMismatch
-            | Self::AudienceMismatch => Some("check_failed"),
+            | Self::AudienceMismatch
+            | Self::SubjectMismatch
+            | Self::TypMismatch => Some("check_failed"),
             _ => None,
         }
     }
@@ -192,7 +202,9 @@ impl JwtError {
 impl fmt::Display for JwtError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::TooLarge { len, max } => write!(f, "token is {len} bytes, over the {max}-byte cap"),
+            Self::TooLarge { len, max } => {
+                write!(f, "token is {len} bytes, over the {max}-byte cap")
+            }
             Self::SegmentCount { found } => {
                 write!(f, "a compact JWS has 3 segments, this has {found}")
             }
@@ -220,6 +232,8 @@ impl fmt::Display for JwtError {
             Self::NotYetValid => f.write_str("the token is not yet valid (\"nbf\" check failed)"),
             Self::IssuerMismatch => f.write_str("unexpected \"iss\" claim value"),
             Self::AudienceMismatch => f.write_str("unexpected \"aud\" claim value"),
+            Self::SubjectMismatch => f.write_str("unexpected \"sub\" claim value"),
+            Self::TypMismatch => f.write_str("unexpected \"typ\" JWT header value"),
             Self::InvalidKey { reason } => write!(f, "invalid key: {reason}"),
             Self::WeakKey { reason } => write!(f, "weak key: {reason}"),
             Self::SymmetricKeyNotAllowed => {

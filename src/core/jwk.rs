@@ -114,11 +114,10 @@ impl Jwk {
 
     /// Imports one JWK. `Ok(None)`: a well-formed key that is not for verification.
     fn from_map(map: Map<String, Value>, options: &KeyOptions) -> Result<Option<Self>, JwtError> {
-        let raw: RawJwk = serde_json::from_value(Value::Object(map)).map_err(|_| {
-            JwtError::InvalidKey {
+        let raw: RawJwk =
+            serde_json::from_value(Value::Object(map)).map_err(|_| JwtError::InvalidKey {
                 reason: "a member has the wrong type",
-            }
-        })?;
+            })?;
         if let Some(key_use) = &raw.key_use {
             if key_use != "sig" {
                 return Ok(None);
@@ -249,14 +248,19 @@ fn import_material(
                 sec1.extend_from_slice(&x);
                 sec1.extend_from_slice(&y);
                 // Rejects points not on the curve and the identity.
-                let key = <jwt_compact::alg::Es256 as jwt_compact::Algorithm>::VerifyingKey::from_slice(&sec1)
+                let key =
+                    <jwt_compact::alg::Es256 as jwt_compact::Algorithm>::VerifyingKey::from_slice(
+                        &sec1,
+                    )
                     .map_err(|_| JwtError::InvalidKey {
                         reason: "not a point on P-256",
                     })?;
                 Ok(KeyMaterial::P256(key))
             }
             #[cfg(not(feature = "es256"))]
-            Err(not_compiled("ES256 keys (build without the `es256` feature)"))
+            Err(not_compiled(
+                "ES256 keys (build without the `es256` feature)",
+            ))
         }
         KeyFamily::Ed25519 => {
             #[cfg(feature = "eddsa")]
@@ -278,17 +282,18 @@ fn import_material(
                 }
             }
             #[cfg(not(feature = "eddsa"))]
-            Err(not_compiled("EdDSA keys (build without the `eddsa` feature)"))
+            Err(not_compiled(
+                "EdDSA keys (build without the `eddsa` feature)",
+            ))
         }
         KeyFamily::Rsa => {
             #[cfg(feature = "rsa")]
             {
                 use jwt_compact::jwk::JsonWebKey;
                 let (n, e) = (member(&raw.n, "n")?, member(&raw.e, "e")?);
-                let n_bits = n
-                    .iter()
-                    .position(|&b| b != 0)
-                    .map_or(0, |first| (n.len() - first) * 8 - n[first].leading_zeros() as usize);
+                let n_bits = n.iter().position(|&b| b != 0).map_or(0, |first| {
+                    (n.len() - first) * 8 - n[first].leading_zeros() as usize
+                });
                 if n_bits < 2048 {
                     return Err(JwtError::WeakKey {
                         reason: "RSA modulus under 2048 bits",
@@ -347,6 +352,9 @@ fn import_material(
 #[derive(Debug, Clone, Default)]
 pub struct JwkSet {
     keys: Vec<Jwk>,
+    /// Imported from one JWK (or a raw secret) rather than a set: the caller chose the key,
+    /// so the token's `kid` is not used to look it up (as jose does for a single key).
+    single: bool,
 }
 
 impl JwkSet {
@@ -366,7 +374,10 @@ impl JwkSet {
             let key = Jwk::from_map(map, options)?.ok_or(JwtError::InvalidKey {
                 reason: "the key is not usable for verifying signatures (\"use\"/\"key_ops\")",
             })?;
-            return Ok(Self { keys: vec![key] });
+            return Ok(Self {
+                keys: vec![key],
+                single: true,
+            });
         }
         let Some(Value::Array(entries)) = map.remove("keys") else {
             return Err(JwtError::InvalidKey {
@@ -386,12 +397,18 @@ impl JwkSet {
                 Err(err) => return Err(err),
             }
         }
-        Ok(Self { keys })
+        Ok(Self {
+            keys,
+            single: false,
+        })
     }
 
     /// A set holding the given keys.
     pub fn from_keys(keys: Vec<Jwk>) -> Self {
-        Self { keys }
+        Self {
+            keys,
+            single: false,
+        }
     }
 
     /// The usable keys.
@@ -401,7 +418,8 @@ impl JwkSet {
 
     /// Picks the one key for a token with this `kid` and `alg`.
     ///
-    /// `kid` narrows the candidates when the token has one; then the key type (and the key's
+    /// `kid` narrows the candidates when the token has one (unless the set was imported from a
+    /// single key); then the key type (and the key's
     /// own `alg`) must admit `alg`. A candidate that matches by `kid` but is of another
     /// family is reported as [`JwtError::KeyAlgMismatch`], the signature of an algorithm
     /// confusion attempt.
@@ -409,7 +427,7 @@ impl JwkSet {
         let by_kid: Vec<&Jwk> = self
             .keys
             .iter()
-            .filter(|key| kid.is_none() || key.kid.as_deref() == kid)
+            .filter(|key| self.single || kid.is_none() || key.kid.as_deref() == kid)
             .collect();
         let fitting: Vec<&Jwk> = by_kid
             .iter()

@@ -123,8 +123,10 @@ pub struct Verified {
 #[derive(Debug, Clone)]
 pub struct Verifier {
     algorithms: Vec<Algorithm>,
-    issuer: Option<String>,
+    issuers: Vec<String>,
     audiences: Vec<String>,
+    subject: Option<String>,
+    typ: Option<String>,
     leeway_secs: i64,
     require_exp: bool,
     required_claims: Vec<String>,
@@ -146,8 +148,10 @@ impl Verifier {
                 .into_iter()
                 .filter(|alg| alg.is_compiled() && !alg.is_symmetric())
                 .collect(),
-            issuer: None,
+            issuers: Vec::new(),
             audiences: Vec::new(),
+            subject: None,
+            typ: None,
             leeway_secs: 0,
             require_exp: true,
             required_claims: Vec::new(),
@@ -161,6 +165,18 @@ impl Verifier {
         let parts = decode::split(token, &self.decode)?;
         let header = parts.token.header;
         self.check_signature(&header, keys, parts.signing_input, &parts.signature)?;
+        if let Some(expected) = &self.typ {
+            let normalize = |t: &str| {
+                let lower = t.to_ascii_lowercase();
+                lower
+                    .strip_prefix("application/")
+                    .map(str::to_owned)
+                    .unwrap_or(lower)
+            };
+            if header.typ.as_deref().map(normalize) != Some(normalize(expected)) {
+                return Err(JwtError::TypMismatch);
+            }
+        }
         let claims = parts.token.claims;
         self.check_claims(&claims, now)?;
         Ok(Verified { header, claims })
@@ -228,14 +244,25 @@ impl Verifier {
                 return Err(JwtError::TooOld);
             }
         }
-        if let Some(issuer) = &self.issuer {
+        if !self.issuers.is_empty() {
             match &claims.iss {
                 None => {
                     return Err(JwtError::MissingClaim {
                         claim: "iss".into(),
                     })
                 }
-                Some(iss) if iss != issuer => return Err(JwtError::IssuerMismatch),
+                Some(iss) if !self.issuers.contains(iss) => return Err(JwtError::IssuerMismatch),
+                Some(_) => {}
+            }
+        }
+        if let Some(subject) = &self.subject {
+            match &claims.sub {
+                None => {
+                    return Err(JwtError::MissingClaim {
+                        claim: "sub".into(),
+                    })
+                }
+                Some(sub) if sub != subject => return Err(JwtError::SubjectMismatch),
                 Some(_) => {}
             }
         }
@@ -270,9 +297,22 @@ impl VerifierBuilder {
         self
     }
 
-    /// The exact `iss` required (jose's `issuer`).
+    /// An accepted `iss` (exact match); call again to accept several (jose's `issuer`).
     pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
-        self.0.issuer = Some(issuer.into());
+        self.0.issuers.push(issuer.into());
+        self
+    }
+
+    /// The exact `sub` required (jose's `subject`).
+    pub fn subject(mut self, subject: impl Into<String>) -> Self {
+        self.0.subject = Some(subject.into());
+        self
+    }
+
+    /// The exact header `typ` required (jose's `typ`), e.g. `at+jwt` for RFC 9068 tokens.
+    /// Compared case-insensitively, with an optional `application/` prefix ignored.
+    pub fn typ(mut self, typ: impl Into<String>) -> Self {
+        self.0.typ = Some(typ.into());
         self
     }
 

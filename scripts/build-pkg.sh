@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Builds the npm package into pkg/ (about 1-2 minutes cold, 15 s warm):
+#   pkg/web/   wasm-bindgen --target web + an entry that instantiates the module with top-level
+#              await, so browsers, Vite and <script type="module"> need no init call;
+#   pkg/node/  wasm-bindgen --target experimental-nodejs-module (ESM, loads synchronously);
+#   pkg/index.d.ts, pkg/package.json with `exports` conditions choosing between them.
+# Usage: scripts/build-pkg.sh [OUT_DIR] [CARGO_FEATURE_ARGS...]
+#   e.g. scripts/build-pkg.sh target/pkg-noverify --no-default-features
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:-pkg}
+shift || true
+# The npm build includes HMAC; oct keys are still refused unless allowSymmetricKeys is set.
+if [ $# -gt 0 ]; then FEATURES=("$@"); else FEATURES=(--features hmac); fi
+export PATH="$PWD/node_modules/.bin:$PATH"
+
+echo "pkg: cargo build --release --target wasm32-unknown-unknown ${FEATURES[*]:-} (about 1 minute cold)"
+TARGET_DIR=target
+if [ ${#FEATURES[@]} -gt 0 ]; then TARGET_DIR=target/pkg-build-$(echo "${FEATURES[*]}" | tr -c 'a-z0-9' '_'); fi
+cargo build --release --target wasm32-unknown-unknown -p tokenwarden --lib --target-dir "$TARGET_DIR" "${FEATURES[@]}"
+WASM="$TARGET_DIR/wasm32-unknown-unknown/release/tokenwarden.wasm"
+
+rm -rf "$OUT"
+mkdir -p "$OUT/web" "$OUT/node"
+echo "pkg: wasm-bindgen (web, node)"
+wasm-bindgen --target web --out-dir "$OUT/web" --out-name tokenwarden "$WASM"
+wasm-bindgen --target experimental-nodejs-module --out-dir "$OUT/node" --out-name tokenwarden "$WASM"
+
+# rustc's wasm32 target enables these proposals by default; wasm-opt must be told.
+WASM_OPT_FEATURES=(--enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext
+  --enable-mutable-globals --enable-reference-types --enable-multivalue)
+for dir in web node; do
+  echo "pkg: wasm-opt -Oz ($dir)"
+  wasm-opt -Oz "${WASM_OPT_FEATURES[@]}" "$OUT/$dir/tokenwarden_bg.wasm" -o "$OUT/$dir/tokenwarden_bg.wasm"
+done
+
+# Names exported by the module (the same in both builds).
+NAMES=$(node -e '
+  const src = require("fs").readFileSync(process.argv[1], "utf8");
+  const names = [...src.matchAll(/^export (?:class|function|const) (\w+)/gm)].map(m => m[1])
+    .filter(n => n !== "initSync" && !n.startsWith("__"));
+  console.log(names.join(", "));' "$OUT/web/tokenwarden.js")
+
+# verifyJwt also takes a KeySet (imported once); the dispatch lives in this thin JS layer.
+WRAP='import { verifyJwt as verifyWithJwk, KeySet as KeySetClass } from "./tokenwarden.js";
+export function verifyJwt(token, keys, options) {
+  return keys instanceof KeySetClass ? keys.verify(token, options) : verifyWithJwk(token, keys, options);
+}'
+EXPORTS=$(echo "$NAMES" | sed -E 's/(^|, )verifyJwt(, |$)/\1/; s/, $//')
+cat > "$OUT/web/index.js" <<JS
+// Browser entry: instantiates the module once, with top-level await, so no init call is needed.
+import init from './tokenwarden.js';
+await init({ module_or_path: new URL('./tokenwarden_bg.wasm', import.meta.url) });
+$WRAP
+export { $EXPORTS } from './tokenwarden.js';
+JS
+cat > "$OUT/node/index.js" <<JS
+// Node entry: the module is loaded synchronously on import.
+$WRAP
+export { $EXPORTS } from './tokenwarden.js';
+JS
+cp src/js/tokenwarden.d.ts "$OUT/index.d.ts"
+VERSION=$(awk -F'"' '/^version = /{print $2; exit}' Cargo.toml)
+cat > "$OUT/package.json" <<JSON
+{
+  "name": "tokenwarden",
+  "version": "$VERSION",
+  "description": "Browser token manager (memory-only access tokens, silent refresh, fetch wrapping) and a JWT verifier, in Rust and WebAssembly",
+  "license": "MIT OR Apache-2.0",
+  "type": "module",
+  "types": "./index.d.ts",
+  "exports": {
+    ".": {
+      "types": "./index.d.ts",
+      "node": "./node/index.js",
+      "default": "./web/index.js"
+    },
+    "./package.json": "./package.json"
+  },
+  "files": ["index.d.ts", "web/", "node/"],
+  "sideEffects": ["./web/index.js"],
+  "engines": { "node": ">=20" }
+}
+JSON
+cp README.md "$OUT/README.md" 2>/dev/null || true
+rm -f "$OUT"/*/.gitignore
+for dir in web node; do
+  printf 'pkg: %s wasm %s bytes (gzip -9: %s), glue gzip -9: %s bytes\n' "$OUT/$dir" \
+    "$(stat -c %s "$OUT/$dir/tokenwarden_bg.wasm")" \
+    "$(gzip -9c "$OUT/$dir/tokenwarden_bg.wasm" | wc -c)" \
+    "$(cat "$OUT/$dir/tokenwarden.js" "$OUT/$dir/index.js" | gzip -9c | wc -c)"
+done

@@ -1,0 +1,259 @@
+//! The refresh timing policy as pure functions: when to refresh a token and how long to wait
+//! after a failed refresh. Randomness (jitter) comes in as an argument, never from a source.
+
+/// What [`Session::before_request`](super::Session::before_request) answers while the access
+/// token is unusable (expired or rejected) and a refresh is pending or backing off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExpiredRequests {
+    /// Requests wait for the refresh outcome (the default).
+    #[default]
+    Wait,
+    /// Requests fail fast with [`RequestFailure::Expired`](super::RequestFailure::Expired).
+    Fail,
+}
+
+/// Refresh timing knobs. All durations are milliseconds.
+///
+/// Defaults: refresh 20% of the lifetime before expiry, that lead clamped to 5 s ..= 120 s and
+/// shortened by up to 10% jitter (a 5-minute token refreshes 54-60 s before expiry, a 1-hour token
+/// 108-120 s before); never refresh a token sooner than 10 s after it was received (so a lifetime
+/// shorter than the lead cannot loop); after a transient failure retry after 1 s, 2 s, 4 s, ...
+/// capped at 60 s, each shortened by up to 20% jitter, and never before `Retry-After`.
+///
+/// The functions never panic and never overflow: fractions outside `0.0..=1.0` are clamped (NaN
+/// counts as 0), arithmetic saturates, and if `min_lead_ms > max_lead_ms` the maximum wins.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefreshPolicy {
+    /// Lead before expiry as a fraction of the token lifetime (default 0.2).
+    pub lead_fraction: f64,
+    /// Lower clamp of the lead (default 5 000 ms).
+    pub min_lead_ms: u64,
+    /// Upper clamp of the lead (default 120 000 ms).
+    pub max_lead_ms: u64,
+    /// Up to this fraction of the lead is removed at random, so that tabs and clients
+    /// holding tokens issued together do not refresh in the same instant (default 0.1).
+    pub lead_jitter_fraction: f64,
+    /// A token is not refreshed sooner than this after it was received, even when its lifetime
+    /// is shorter than the lead (default 10 000 ms).
+    pub min_refresh_interval_ms: u64,
+    /// First retry delay after a transient refresh failure (default 1 000 ms); doubles per failure.
+    pub backoff_initial_ms: u64,
+    /// Cap of the retry delay (default 60 000 ms).
+    pub backoff_max_ms: u64,
+    /// Up to this fraction of each retry delay is removed at random (default 0.2).
+    pub backoff_jitter_fraction: f64,
+    /// Request gate behaviour while the token is unusable and a refresh is pending (default: wait).
+    pub expired_requests: ExpiredRequests,
+}
+
+impl Default for RefreshPolicy {
+    fn default() -> Self {
+        Self {
+            lead_fraction: 0.2,
+            min_lead_ms: 5_000,
+            max_lead_ms: 120_000,
+            lead_jitter_fraction: 0.1,
+            min_refresh_interval_ms: 10_000,
+            backoff_initial_ms: 1_000,
+            backoff_max_ms: 60_000,
+            backoff_jitter_fraction: 0.2,
+            expired_requests: ExpiredRequests::Wait,
+        }
+    }
+}
+
+impl RefreshPolicy {
+    /// The lead (before jitter) for a token valid for `lifetime_ms`: the lead fraction of the
+    /// lifetime clamped to `min_lead_ms ..= max_lead_ms`. It can exceed the lifetime (a 0 ms
+    /// lifetime gets `min_lead_ms`); [`Self::min_refresh_interval_ms`] then paces refreshes.
+    pub fn lead_ms(&self, lifetime_ms: u64) -> u64 {
+        fraction_of(lifetime_ms, self.lead_fraction)
+            .max(self.min_lead_ms)
+            .min(self.max_lead_ms)
+    }
+
+    /// [`Self::lead_ms`] minus a jitter in `0 .. lead * lead_jitter_fraction` chosen by
+    /// `random` (a uniformly random word).
+    pub fn jittered_lead_ms(&self, lifetime_ms: u64, random: u64) -> u64 {
+        let lead = self.lead_ms(lifetime_ms);
+        lead.saturating_sub(scale(fraction_of(lead, self.lead_jitter_fraction), random))
+    }
+
+    /// When to refresh a token received at `received_at` that expires at `expires_at` (both
+    /// local-clock ms): `expires_at` minus the jittered lead. May lie before `received_at`.
+    pub fn refresh_at(&self, received_at: u64, expires_at: u64, random: u64) -> u64 {
+        let lifetime_ms = expires_at.saturating_sub(received_at);
+        expires_at.saturating_sub(self.jittered_lead_ms(lifetime_ms, random))
+    }
+
+    /// Backoff after the `failures`-th consecutive transient failure (1-based; 0 is treated as
+    /// 1): `backoff_initial_ms * 2^(failures-1)` capped at `backoff_max_ms`, minus a jitter in
+    /// `0 .. delay * backoff_jitter_fraction` chosen by `random`.
+    pub fn backoff_ms(&self, failures: u32, random: u64) -> u64 {
+        let doublings = failures.saturating_sub(1);
+        let factor = 1u64.checked_shl(doublings).unwrap_or(u64::MAX);
+        let delay = self
+            .backoff_initial_ms
+            .saturating_mul(factor)
+            .min(self.backoff_max_ms);
+        delay.saturating_sub(scale(
+            fraction_of(delay, self.backoff_jitter_fraction),
+            random,
+        ))
+    }
+
+    /// The delay before the next attempt: [`Self::backoff_ms`], but never shorter than the
+    /// server's `Retry-After` (converted to ms by the caller).
+    pub fn retry_delay_ms(&self, failures: u32, retry_after_ms: Option<u64>, random: u64) -> u64 {
+        self.backoff_ms(failures, random)
+            .max(retry_after_ms.unwrap_or(0))
+    }
+}
+
+/// `fraction` of `ms`, with the fraction clamped to `0.0..=1.0` (NaN gives 0) and the result
+/// never above `ms` (`u64 -> f64` rounding could otherwise push it past).
+fn fraction_of(ms: u64, fraction: f64) -> u64 {
+    // `as` from f64 saturates and maps NaN to 0: exactly the defensive behaviour wanted here.
+    ((ms as f64 * fraction.clamp(0.0, 1.0)) as u64).min(ms)
+}
+
+/// Maps a uniformly random word onto `0 .. max` (0 when `max` is 0).
+fn scale(max: u64, random: u64) -> u64 {
+    ((u128::from(max) * u128::from(random)) >> 64) as u64
+}
+
+/// SplitMix64: a tiny deterministic generator, seeded by the shell. Jitter only needs spread,
+/// not unpredictability, and an injected seed keeps tests reproducible.
+#[derive(Debug, Clone)]
+pub(crate) struct SplitMix64(u64);
+
+impl SplitMix64 {
+    pub(crate) fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    pub(crate) fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    const MAX_JITTER: u64 = u64::MAX;
+
+    #[test]
+    fn lead_is_a_fraction_of_the_lifetime_clamped() {
+        let policy = RefreshPolicy::default();
+        assert_eq!(policy.lead_ms(300_000), 60_000); // 20% of 5 min
+        assert_eq!(policy.lead_ms(3_600_000), 120_000); // capped
+        assert_eq!(policy.lead_ms(10_000), 5_000); // raised to the minimum
+        assert_eq!(policy.lead_ms(1), 5_000);
+        assert_eq!(policy.lead_ms(0), 5_000);
+        assert_eq!(policy.lead_ms(u64::MAX), 120_000);
+    }
+
+    #[test]
+    fn refresh_time_down_to_zero_lifetime_saturates() {
+        let policy = RefreshPolicy::default();
+        assert_eq!(policy.refresh_at(1_000, 301_000, 0), 241_000);
+        // Zero lifetime: the lead reaches back before receipt; the session's minimum interval
+        // paces it, the policy only must not underflow.
+        assert_eq!(policy.refresh_at(1_000, 1_000, 0), 0);
+        assert_eq!(policy.refresh_at(u64::MAX, 0, 0), 0);
+        assert_eq!(
+            policy.refresh_at(0, u64::MAX, MAX_JITTER),
+            u64::MAX - 120_000 + 11_999
+        );
+    }
+
+    #[test]
+    fn lead_jitter_stays_within_its_fraction() {
+        let policy = RefreshPolicy::default();
+        assert_eq!(policy.jittered_lead_ms(300_000, 0), 60_000);
+        assert_eq!(policy.jittered_lead_ms(300_000, MAX_JITTER), 54_001);
+        let mut rng = SplitMix64::new(7);
+        for _ in 0..10_000 {
+            let lead = policy.jittered_lead_ms(300_000, rng.next_u64());
+            assert!((54_001..=60_000).contains(&lead), "{lead}");
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_then_caps() {
+        let policy = RefreshPolicy::default();
+        let delays: Vec<u64> = (1..=9).map(|n| policy.backoff_ms(n, 0)).collect();
+        assert_eq!(
+            delays,
+            [1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000, 60_000]
+        );
+        assert_eq!(policy.backoff_ms(0, 0), 1_000);
+        assert_eq!(policy.backoff_ms(u32::MAX, 0), 60_000);
+    }
+
+    #[test]
+    fn backoff_jitter_keeps_delays_growing() {
+        let policy = RefreshPolicy::default();
+        let mut rng = SplitMix64::new(42);
+        for _ in 0..1_000 {
+            let mut previous = 0;
+            for failures in 1..=6 {
+                let delay = policy.backoff_ms(failures, rng.next_u64());
+                let nominal = 1_000u64 << (failures - 1);
+                assert!(delay > nominal * 8 / 10 && delay <= nominal, "{delay}");
+                assert!(delay > previous);
+                previous = delay;
+            }
+        }
+        assert_eq!(policy.backoff_ms(1, MAX_JITTER), 801);
+    }
+
+    #[test]
+    fn retry_after_is_a_floor() {
+        let policy = RefreshPolicy::default();
+        assert_eq!(policy.retry_delay_ms(1, Some(7_000), 0), 7_000);
+        assert_eq!(policy.retry_delay_ms(5, Some(7_000), 0), 16_000);
+        assert_eq!(policy.retry_delay_ms(1, None, 0), 1_000);
+        assert_eq!(policy.retry_delay_ms(1, Some(u64::MAX), 0), u64::MAX);
+    }
+
+    #[test]
+    fn absurd_configuration_never_panics() {
+        let policy = RefreshPolicy {
+            lead_fraction: f64::NAN,
+            min_lead_ms: u64::MAX,
+            max_lead_ms: 0,
+            lead_jitter_fraction: -3.0,
+            backoff_initial_ms: u64::MAX,
+            backoff_max_ms: u64::MAX,
+            backoff_jitter_fraction: f64::INFINITY,
+            ..RefreshPolicy::default()
+        };
+        assert_eq!(policy.lead_ms(300_000), 0); // max wins over min
+        assert_eq!(policy.refresh_at(0, u64::MAX, MAX_JITTER), u64::MAX);
+        assert_eq!(policy.backoff_ms(u32::MAX, 0), u64::MAX);
+        assert_eq!(policy.backoff_ms(u32::MAX, MAX_JITTER), 1); // jitter fraction clamped to 1
+        let generous = RefreshPolicy {
+            lead_fraction: 5.0,
+            ..RefreshPolicy::default()
+        };
+        assert_eq!(generous.lead_ms(60_000), 60_000);
+    }
+
+    #[test]
+    fn splitmix_is_deterministic_per_seed() {
+        let mut a = SplitMix64::new(1);
+        let mut b = SplitMix64::new(1);
+        let mut c = SplitMix64::new(2);
+        let (x, y, z) = (a.next_u64(), b.next_u64(), c.next_u64());
+        assert_eq!(x, y);
+        assert_ne!(x, z);
+    }
+}

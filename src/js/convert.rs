@@ -1,0 +1,142 @@
+//! Conversions between JS values and core types, and the mapping of errors to JS `Error`s.
+
+use js_sys::{Array, Object, Reflect, JSON};
+use wasm_bindgen::prelude::*;
+
+use crate::core::error::JwtError;
+
+/// A JS `Error` with a stable `code` (and `claim`/`reason` for claim failures), like jose's.
+pub(crate) fn js_error(code: &str, message: &str) -> JsValue {
+    let error = js_sys::Error::new(message);
+    set(&error, "code", &JsValue::from_str(code));
+    error.into()
+}
+
+pub(crate) fn jwt_error(err: &JwtError) -> JsValue {
+    let error = js_error(err.code(), &err.to_string());
+    if let Some(claim) = err.claim() {
+        set(&error, "claim", &JsValue::from_str(claim));
+    }
+    if let Some(reason) = err.reason() {
+        set(&error, "reason", &JsValue::from_str(reason));
+    }
+    error
+}
+
+pub(crate) fn invalid_options(message: &str) -> JsValue {
+    js_error("ERR_INVALID_OPTIONS", message)
+}
+
+fn set(target: &JsValue, key: &str, value: &JsValue) {
+    // Setting a property on a fresh Error or plain object cannot fail.
+    let _ = Reflect::set(target, &JsValue::from_str(key), value);
+}
+
+/// Serializes a Rust value through JSON text into a plain JS object.
+pub(crate) fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsValue> {
+    let text = serde_json::to_string(value)
+        .map_err(|_| js_error("ERR_INTERNAL", "could not serialize a result"))?;
+    JSON::parse(&text)
+}
+
+/// `JSON.stringify(value)` for values that must be plain JSON (JWKs, claims).
+pub(crate) fn to_json_text(value: &JsValue, what: &str) -> Result<String, JsValue> {
+    JSON::stringify(value)
+        .ok()
+        .and_then(|s| s.as_string())
+        .ok_or_else(|| invalid_options(&format!("{what} must be a JSON-serializable object")))
+}
+
+/// Reads an options object: `undefined`/`null` mean "no options"; any other non-object and
+/// any property not in `known` is an error, so a misspelled option never goes unnoticed.
+pub(crate) fn options_object(
+    value: &JsValue,
+    known: &[&str],
+    what: &str,
+) -> Result<Option<Object>, JsValue> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(None);
+    }
+    if !value.is_object() || Array::is_array(value) {
+        return Err(invalid_options(&format!("{what} must be an object")));
+    }
+    let object: Object = value.clone().unchecked_into();
+    for key in Object::keys(&object).iter() {
+        let key = key.as_string().unwrap_or_default();
+        if !known.contains(&key.as_str()) {
+            return Err(invalid_options(&format!(
+                "unknown option {key:?} in {what}; known options: {}",
+                known.join(", ")
+            )));
+        }
+    }
+    Ok(Some(object))
+}
+
+pub(crate) fn get(object: &Object, key: &str) -> JsValue {
+    Reflect::get(object, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+pub(crate) fn opt_bool(object: &Object, key: &str) -> Result<Option<bool>, JsValue> {
+    let value = get(object, key);
+    if value.is_undefined() {
+        return Ok(None);
+    }
+    value
+        .as_bool()
+        .map(Some)
+        .ok_or_else(|| invalid_options(&format!("option {key:?} must be a boolean")))
+}
+
+pub(crate) fn opt_string(object: &Object, key: &str) -> Result<Option<String>, JsValue> {
+    let value = get(object, key);
+    if value.is_undefined() {
+        return Ok(None);
+    }
+    value
+        .as_string()
+        .map(Some)
+        .ok_or_else(|| invalid_options(&format!("option {key:?} must be a string")))
+}
+
+/// A string or an array of strings.
+pub(crate) fn opt_strings(object: &Object, key: &str) -> Result<Vec<String>, JsValue> {
+    let value = get(object, key);
+    if value.is_undefined() {
+        return Ok(Vec::new());
+    }
+    if let Some(one) = value.as_string() {
+        return Ok(vec![one]);
+    }
+    let invalid = || {
+        invalid_options(&format!(
+            "option {key:?} must be a string or an array of strings"
+        ))
+    };
+    if !Array::is_array(&value) {
+        return Err(invalid());
+    }
+    Array::from(&value)
+        .iter()
+        .map(|item| item.as_string().ok_or_else(invalid))
+        .collect()
+}
+
+/// A finite number within `min..=max`.
+pub(crate) fn opt_number(
+    object: &Object,
+    key: &str,
+    min: f64,
+    max: f64,
+) -> Result<Option<f64>, JsValue> {
+    let value = get(object, key);
+    if value.is_undefined() {
+        return Ok(None);
+    }
+    match value.as_f64() {
+        Some(n) if n.is_finite() && (min..=max).contains(&n) => Ok(Some(n)),
+        _ => Err(invalid_options(&format!(
+            "option {key:?} must be a number from {min} to {max}"
+        ))),
+    }
+}

@@ -1,0 +1,7 @@
+//! The `#[wasm_bindgen]` surface of the npm package: conversion at the boundary, nothing else.
+//!
+//! JSON crosses the boundary as text (`JSON.stringify` / `JSON.parse`), which keeps
+//! serde-wasm-bindgen and its size out of the package.
+
+mod convert;
+mod verify;

@@ -1,0 +1,234 @@
+//! `decodeJwt`, `verifyJwt` and `KeySet` for JS, with jose's option names.
+
+use js_sys::{Date, Uint8Array};
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+
+use super::convert::{
+    get, invalid_options, jwt_error, opt_bool, opt_number, opt_string, opt_strings, options_object,
+    to_js, to_json_text,
+};
+use crate::core::{
+    b64,
+    claims::{Claims, Header},
+    decode::{decode_unverified_with, DecodeOptions},
+};
+#[cfg(feature = "verify")]
+use crate::core::{
+    jwk::{JwkSet, KeyOptions},
+    verify::{Algorithm, Verifier},
+};
+
+#[derive(Serialize)]
+struct Decoded<'a> {
+    header: &'a Header,
+    claims: &'a Claims,
+}
+
+/// Decodes a JWT **without verifying it**: `{header, claims}`. Throws a coded `Error` on
+/// malformed input (8 KiB cap, strict base64url, duplicate names, bad claim types).
+#[wasm_bindgen(js_name = decodeJwt)]
+pub fn decode_jwt(token: &str) -> Result<JsValue, JsValue> {
+    let decoded =
+        decode_unverified_with(token, &DecodeOptions::default()).map_err(|e| jwt_error(&e))?;
+    to_js(&Decoded {
+        header: &decoded.header,
+        claims: &decoded.claims,
+    })
+}
+
+/// An imported, reusable set of verification keys (like jose's `createLocalJWKSet`).
+#[cfg(feature = "verify")]
+#[wasm_bindgen]
+pub struct KeySet {
+    keys: JwkSet,
+}
+
+#[cfg(feature = "verify")]
+const KEY_OPTIONS: &[&str] = &["allowSymmetricKeys"];
+
+#[cfg(feature = "verify")]
+fn import_keys(value: &JsValue, allow_symmetric: bool) -> Result<JwkSet, JsValue> {
+    let options = KeyOptions { allow_symmetric };
+    // A raw HMAC secret: a Uint8Array or a string (its UTF-8 bytes), as jose accepts.
+    let secret = if let Some(text) = value.as_string() {
+        Some(text.into_bytes())
+    } else if value.is_instance_of::<Uint8Array>() {
+        Some(Uint8Array::from(value.clone()).to_vec())
+    } else {
+        None
+    };
+    if let Some(secret) = secret {
+        let secret = zeroize::Zeroizing::new(secret);
+        let jwk =
+            zeroize::Zeroizing::new(format!(r#"{{"kty":"oct","k":"{}"}}"#, b64::encode(&secret)));
+        return JwkSet::from_json(&jwk, &options).map_err(|e| jwt_error(&e));
+    }
+    if !value.is_object() {
+        return Err(invalid_options(
+            "keys must be a JWK, a JWK Set ({keys: [...]}), a KeySet, or (with allowSymmetricKeys) a secret",
+        ));
+    }
+    let text = zeroize::Zeroizing::new(to_json_text(value, "keys")?);
+    JwkSet::from_json(&text, &options).map_err(|e| jwt_error(&e))
+}
+
+#[cfg(feature = "verify")]
+#[wasm_bindgen]
+impl KeySet {
+    /// Imports a JWK or a JWK Set once, for many `verifyJwt` calls.
+    /// Options: `allowSymmetricKeys` (default `false`).
+    #[wasm_bindgen(constructor)]
+    pub fn new(keys: &JsValue, options: &JsValue) -> Result<KeySet, JsValue> {
+        let object = options_object(options, KEY_OPTIONS, "KeySet options")?;
+        let allow = match &object {
+            Some(o) => opt_bool(o, "allowSymmetricKeys")?.unwrap_or(false),
+            None => false,
+        };
+        Ok(KeySet {
+            keys: import_keys(keys, allow)?,
+        })
+    }
+
+    /// Number of usable verification keys.
+    #[wasm_bindgen(getter)]
+    pub fn size(&self) -> usize {
+        self.keys.keys().len()
+    }
+}
+
+#[cfg(feature = "verify")]
+const VERIFY_OPTIONS: &[&str] = &[
+    "algorithms",
+    "issuer",
+    "audience",
+    "subject",
+    "typ",
+    "clockTolerance",
+    "requiredClaims",
+    "currentDate",
+    "maxTokenAge",
+    "allowSymmetricKeys",
+    "maxTokenLength",
+    "requireExp",
+];
+
+#[cfg(feature = "verify")]
+struct ParsedOptions {
+    verifier: Verifier,
+    now: i64,
+    allow_symmetric: bool,
+}
+
+#[cfg(feature = "verify")]
+fn parse_verify_options(options: &JsValue) -> Result<ParsedOptions, JsValue> {
+    const TEN_YEARS: f64 = 10.0 * 366.0 * 86400.0;
+    let mut builder = Verifier::builder();
+    let mut now_ms = Date::now();
+    let mut allow_symmetric = false;
+    if let Some(o) = options_object(options, VERIFY_OPTIONS, "verifyJwt options")? {
+        if !get(&o, "algorithms").is_undefined() {
+            let names = opt_strings(&o, "algorithms")?;
+            let mut algorithms = Vec::with_capacity(names.len());
+            for name in names {
+                let alg = Algorithm::from_name(&name).ok_or_else(|| {
+                    invalid_options(&format!("unknown algorithm {name:?} in \"algorithms\""))
+                })?;
+                algorithms.push(alg);
+            }
+            builder = builder.algorithms(algorithms);
+        }
+        for issuer in opt_strings(&o, "issuer")? {
+            builder = builder.issuer(issuer);
+        }
+        for audience in opt_strings(&o, "audience")? {
+            builder = builder.audience(audience);
+        }
+        if let Some(subject) = opt_string(&o, "subject")? {
+            builder = builder.subject(subject);
+        }
+        if let Some(typ) = opt_string(&o, "typ")? {
+            builder = builder.typ(typ);
+        }
+        if let Some(leeway) = opt_number(&o, "clockTolerance", 0.0, TEN_YEARS)? {
+            builder = builder.leeway_secs(leeway.floor() as i64);
+        }
+        for claim in opt_strings(&o, "requiredClaims")? {
+            builder = builder.required_claim(claim);
+        }
+        if let Some(max_age) = opt_number(&o, "maxTokenAge", 0.0, TEN_YEARS)? {
+            builder = builder.max_token_age_secs(max_age.floor() as i64);
+        }
+        if let Some(max_len) = opt_number(&o, "maxTokenLength", 1.0, 1024.0 * 1024.0)? {
+            builder = builder.max_token_len(max_len as usize);
+        }
+        if let Some(require) = opt_bool(&o, "requireExp")? {
+            builder = builder.require_exp(require);
+        }
+        allow_symmetric = opt_bool(&o, "allowSymmetricKeys")?.unwrap_or(false);
+        if allow_symmetric && get(&o, "algorithms").is_undefined() {
+            // HS* are never in the default list; a caller who allows secrets must say which.
+            return Err(invalid_options(
+                "allowSymmetricKeys requires an explicit \"algorithms\" list",
+            ));
+        }
+        let current = get(&o, "currentDate");
+        if !current.is_undefined() {
+            now_ms = if let Some(date) = current.dyn_ref::<Date>() {
+                date.get_time()
+            } else {
+                current.as_f64().unwrap_or(f64::NAN)
+            };
+            if !now_ms.is_finite() {
+                return Err(invalid_options(
+                    "option \"currentDate\" must be a valid Date",
+                ));
+            }
+        }
+    }
+    let now = (now_ms / 1000.0).floor();
+    if !(0.0..=crate::core::claims::MAX_NUMERIC_DATE as f64).contains(&now) {
+        return Err(invalid_options("the current date is out of range"));
+    }
+    Ok(ParsedOptions {
+        verifier: builder.build(),
+        now: now as i64,
+        allow_symmetric,
+    })
+}
+
+/// Verifies a JWT: `{header, claims}` or a thrown `Error` with a stable `code`.
+///
+/// `keys`: a JWK, a JWK Set, or (with `allowSymmetricKeys`) an HMAC secret; they are imported
+/// for this call only (use a `KeySet` to import once). Options (jose's names): `algorithms`,
+/// `issuer`, `audience`, `subject`, `typ`, `clockTolerance` (s), `requiredClaims`,
+/// `currentDate`, `maxTokenAge` (s), `maxTokenLength`, `requireExp`, `allowSymmetricKeys`.
+#[cfg(feature = "verify")]
+#[wasm_bindgen(js_name = verifyJwt)]
+pub fn verify_jwt(token: &str, keys: &JsValue, options: &JsValue) -> Result<JsValue, JsValue> {
+    let parsed = parse_verify_options(options)?;
+    let keys = import_keys(keys, parsed.allow_symmetric)?;
+    verify_with(token, &keys, &parsed)
+}
+
+#[cfg(feature = "verify")]
+#[wasm_bindgen]
+impl KeySet {
+    /// Verifies a JWT against this key set; options as for `verifyJwt`.
+    pub fn verify(&self, token: &str, options: &JsValue) -> Result<JsValue, JsValue> {
+        let parsed = parse_verify_options(options)?;
+        verify_with(token, &self.keys, &parsed)
+    }
+}
+
+#[cfg(feature = "verify")]
+fn verify_with(token: &str, keys: &JwkSet, parsed: &ParsedOptions) -> Result<JsValue, JsValue> {
+    let verified = parsed
+        .verifier
+        .verify(token, keys, parsed.now)
+        .map_err(|e| jwt_error(&e))?;
+    to_js(&Decoded {
+        header: &verified.header,
+        claims: &verified.claims,
+    })
+}
