@@ -1,0 +1,214 @@
+//! Protected demo resources. Bearer tokens are verified with tokenwarden's core.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::Response;
+use base64ct::{Base64UrlUnpadded, Encoding};
+use serde_json::{json, Value};
+
+use crate::state::{AppState, Stats};
+use crate::util::{bearer, hex, json_error, json_response, sha256, BearerHeader};
+
+/// A successfully authenticated request.
+pub struct Authed {
+    /// `sub` claim.
+    pub sub: Option<String>,
+    /// `kid` of the key that verified the token.
+    pub kid: Option<String>,
+    /// Granted scopes.
+    pub scopes: Vec<String>,
+    /// The full verified payload.
+    pub payload: Value,
+}
+
+/// Why a bearer token was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthError {
+    /// No `Authorization` header: `401` with a bare `WWW-Authenticate: Bearer` (RFC 6750 §3.1).
+    Missing,
+    /// Invalid token, with tokenwarden's error code.
+    Invalid(&'static str),
+}
+
+impl AuthError {
+    /// The `401` response (also counts it in the stats).
+    pub fn response(self, state: &AppState) -> Response {
+        match self {
+            AuthError::Missing => {
+                unauthorized(state, "Bearer", json!({ "error": "missing_token" }))
+            }
+            AuthError::Invalid(code) => unauthorized(
+                state,
+                "Bearer error=\"invalid_token\"",
+                json!({ "error": "invalid_token", "code": code }),
+            ),
+        }
+    }
+}
+
+fn unauthorized(state: &AppState, challenge: &'static str, body: Value) -> Response {
+    Stats::bump(&state.stats.api_unauthorized);
+    let mut res = json_response(StatusCode::UNAUTHORIZED, &body);
+    res.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static(challenge),
+    );
+    res
+}
+
+/// Verifies the bearer token (signature, alg pinned to ours, iss, aud, exp, blocklist).
+pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Authed, AuthError> {
+    let token = match bearer(headers) {
+        BearerHeader::Missing => return Err(AuthError::Missing),
+        BearerHeader::Malformed => return Err(AuthError::Invalid("ERR_JWS_INVALID")),
+        BearerHeader::Token(t) => t,
+    };
+    let result = {
+        let keys = state.keys();
+        state
+            .verifier
+            .verify(&token, keys.verify_set(), state.now_secs())
+    };
+    let verified = match result {
+        Ok(v) => v,
+        Err(e) => return Err(AuthError::Invalid(e.code())),
+    };
+    if let Some(jti) = &verified.claims.jti {
+        if state.is_blocked(jti) {
+            return Err(AuthError::Invalid("ERR_JWT_REVOKED"));
+        }
+    }
+    let scopes = verified
+        .claims
+        .extra
+        .get("scope")
+        .and_then(Value::as_str)
+        .map(|s| s.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default();
+    // The signature is verified: decoding the payload segment again for display is safe.
+    let payload = token
+        .split('.')
+        .nth(1)
+        .and_then(|p| Base64UrlUnpadded::decode_vec(p).ok())
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(Value::Null);
+    Ok(Authed {
+        sub: verified.claims.sub.clone(),
+        kid: verified.header.kid.clone(),
+        scopes,
+        payload,
+    })
+}
+
+/// `None` if the scope is granted, else the `403 insufficient_scope` response.
+fn require_scope(authed: &Authed, scope: &str) -> Option<Response> {
+    if authed.scopes.iter().any(|s| s == scope) {
+        return None;
+    }
+    let mut res = json_response(
+        StatusCode::FORBIDDEN,
+        &json!({ "error": "insufficient_scope", "scope": scope }),
+    );
+    let challenge = format!("Bearer error=\"insufficient_scope\", scope=\"{scope}\"");
+    res.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_str(&challenge).expect("static scope"),
+    );
+    Some(res)
+}
+
+/// `GET /api/me`.
+pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    Stats::bump(&state.stats.api_requests);
+    match authenticate(&state, &headers) {
+        Ok(a) => json_response(
+            StatusCode::OK,
+            &json!({
+                "sub": a.sub,
+                "kid": a.kid,
+                "claims": a.payload,
+                "authorization_header_received": true,
+            }),
+        ),
+        Err(e) => e.response(&state),
+    }
+}
+
+/// `GET /api/items` (scope `read`).
+pub async fn items(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    Stats::bump(&state.stats.api_requests);
+    let authed = match authenticate(&state, &headers) {
+        Ok(a) => a,
+        Err(e) => return e.response(&state),
+    };
+    if let Some(res) = require_scope(&authed, "read") {
+        return res;
+    }
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "owner": authed.sub,
+            "items": [
+                { "id": 1, "name": "apples" },
+                { "id": 2, "name": "pears" },
+                { "id": 3, "name": "plums" },
+            ],
+        }),
+    )
+}
+
+/// `GET /api/admin` (scope `admin`, which the demo users lack: shows a 403).
+pub async fn admin(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    Stats::bump(&state.stats.api_requests);
+    let authed = match authenticate(&state, &headers) {
+        Ok(a) => a,
+        Err(e) => return e.response(&state),
+    };
+    if let Some(res) = require_scope(&authed, "admin") {
+        return res;
+    }
+    json_response(StatusCode::OK, &json!({ "admin": true, "sub": authed.sub }))
+}
+
+/// `/api/echo` (any method): echoes the method, body length and digest, and whether an
+/// `Authorization` header arrived. Without the header it answers 200 (so a test can see that a
+/// header was *not* attached); with an invalid token it answers 401 like the other resources.
+pub async fn echo(
+    State(state): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    Stats::bump(&state.stats.api_requests);
+    let received = headers.contains_key(header::AUTHORIZATION);
+    let sub = if received {
+        match authenticate(&state, &headers) {
+            Ok(a) => a.sub,
+            Err(e) => return e.response(&state),
+        }
+    } else {
+        None
+    };
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "method": method.as_str(),
+            "body_length": body.len(),
+            "body_sha256": hex(&sha256(&body)),
+            "content_type": content_type,
+            "authorization_header_received": received,
+            "authenticated": sub.is_some(),
+            "sub": sub,
+        }),
+    )
+}
+
+/// Answer for routes that exist only with `--test-hooks`.
+pub async fn not_found() -> Response {
+    json_error(StatusCode::NOT_FOUND, "not_found")
+}

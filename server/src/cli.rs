@@ -1,0 +1,121 @@
+//! Command-line flags.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+
+use crate::config::{parse_origin, Config, RefreshTransport, SigningAlg, UserSpec};
+
+/// Reference auth server for tokenwarden (demo and tests; state is in memory).
+#[derive(Parser, Debug)]
+#[command(name = "tokenwarden-server", version, about)]
+pub struct Cli {
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: IpAddr,
+    /// Port (0 = ephemeral; the bound address is printed as `listening on http://ADDR`).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Access-token issuer (`iss`) [default: http://<bind>:<port>].
+    #[arg(long)]
+    pub issuer: Option<String>,
+    /// Access-token audience (`aud`).
+    #[arg(long, default_value = "tokenwarden-demo")]
+    pub audience: String,
+    /// Access-token lifetime, seconds.
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub access_ttl: u64,
+    /// Absolute refresh-token (family) lifetime, seconds.
+    #[arg(long, default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(1..=31_622_400))]
+    pub refresh_ttl: u64,
+    /// Idle refresh-token lifetime (max time between two uses), seconds.
+    #[arg(long, default_value_t = 14_400, value_parser = clap::value_parser!(u64).range(1..=31_622_400))]
+    pub refresh_idle_ttl: u64,
+    /// Grace window (ms) in which re-presenting a just-rotated refresh token is not reuse.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    pub reuse_grace_ms: u64,
+    /// Refresh-token transport: `cookie` (HttpOnly cookie on /auth) or `body` (JSON field).
+    #[arg(long, default_value = "cookie", value_parser = RefreshTransport::parse)]
+    pub refresh_transport: RefreshTransport,
+    /// Signing algorithm: es256, eddsa or rs256.
+    #[arg(long, default_value = "es256", value_parser = SigningAlg::parse)]
+    pub alg: SigningAlg,
+    /// Rotate the signing key every SECS seconds (old public keys stay in the JWKS).
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub rotate_keys: Option<u64>,
+    /// Allowed CORS origin (exact, e.g. http://localhost:5173); repeatable.
+    #[arg(long = "allow-origin", value_name = "ORIGIN", value_parser = parse_origin)]
+    pub allow_origins: Vec<String>,
+    /// TEST ONLY: allow any http://127.0.0.1:<port> / http://localhost:<port> origin (the
+    /// wasm-bindgen-test runner serves its page from a random port). Never use in production.
+    #[arg(long)]
+    pub allow_any_loopback_origin: bool,
+    /// Demo user as name:password; repeatable [default: demo:demo-password].
+    #[arg(long = "user", value_name = "NAME:PASSWORD", value_parser = UserSpec::parse)]
+    pub users: Vec<UserSpec>,
+    /// File of users, one `name:password` per line (optionally TAB then scopes).
+    #[arg(long, value_name = "PATH")]
+    pub users_file: Option<PathBuf>,
+    /// TEST ONLY: enable the /__test/* endpoints (faults, clock, revoke, reset, stats).
+    #[arg(long)]
+    pub test_hooks: bool,
+    /// Directory served at /.
+    #[arg(long, default_value = "www")]
+    pub www_dir: PathBuf,
+    /// Directory served at /pkg/.
+    #[arg(long, default_value = "pkg")]
+    pub pkg_dir: PathBuf,
+    /// Refresh-cookie `Secure` attribute: auto (unless bound to loopback), always, never.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "always", "never"])]
+    pub cookie_secure: String,
+    /// Do not log one line per request on stderr.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl Cli {
+    /// Turns the flags into a [`Config`] (reads the users file).
+    pub fn into_config(self) -> Result<Config, String> {
+        let mut users = self.users;
+        if let Some(path) = &self.users_file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read users file {}: {e}", path.display()))?;
+            users.extend(UserSpec::parse_file(&text)?);
+        }
+        let defaults = Config::default();
+        if users.is_empty() {
+            users = defaults.users.clone();
+        }
+        if let Some(iss) = &self.issuer {
+            if iss.is_empty() {
+                return Err("--issuer must not be empty".into());
+            }
+        }
+        Ok(Config {
+            issuer: self.issuer,
+            audience: self.audience,
+            access_ttl_secs: self.access_ttl,
+            refresh_ttl_secs: self.refresh_ttl,
+            refresh_idle_secs: self.refresh_idle_ttl,
+            reuse_grace_ms: self.reuse_grace_ms,
+            refresh_transport: self.refresh_transport,
+            alg: self.alg,
+            rotate_keys_secs: self.rotate_keys,
+            allow_origins: self.allow_origins,
+            allow_any_loopback_origin: self.allow_any_loopback_origin,
+            test_hooks: self.test_hooks,
+            users,
+            password_cost: defaults.password_cost,
+            www_dir: self.www_dir,
+            pkg_dir: self.pkg_dir,
+            cookie_secure: match self.cookie_secure.as_str() {
+                "always" => Some(true),
+                "never" => Some(false),
+                _ => None,
+            },
+            log_requests: !self.quiet,
+            login_max_failures: defaults.login_max_failures,
+        })
+    }
+}

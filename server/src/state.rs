@@ -1,0 +1,309 @@
+//! Shared server state (all in memory).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use tokenwarden::{Algorithm, Verifier};
+
+use crate::config::{Config, RefreshTransport, SigningAlg};
+use crate::keys::KeyRing;
+use crate::sessions::{Lifetimes, Store};
+use crate::users::{Throttle, Users};
+
+/// Fault injected into the next `remaining` refresh requests (`POST /__test/faults`).
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct FaultPlan {
+    /// How many more refresh requests are affected.
+    pub remaining: u32,
+    /// Answer with this status (JSON `{"error": ...}`).
+    pub status: Option<u16>,
+    /// `Retry-After` seconds on the injected answer.
+    pub retry_after: Option<u64>,
+    /// Wait this long before answering (or before processing normally).
+    pub delay_ms: u64,
+    /// Close the connection without any response.
+    pub drop: bool,
+    /// Answer `200` with a body that is not valid JSON.
+    pub malformed: bool,
+}
+
+/// `GET /__test/stats` body; fields serialize in this order.
+#[derive(Debug, Clone, Copy, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct StatsSnapshot {
+    pub logins: u64,
+    pub refreshes: u64,
+    pub rotations: u64,
+    pub reuse_detected: u64,
+    pub revocations: u64,
+    pub api_requests: u64,
+    pub api_unauthorized: u64,
+    pub active_families: u64,
+}
+
+/// Counters reported by `GET /__test/stats`.
+#[derive(Default)]
+pub struct Stats {
+    pub logins: AtomicU64,
+    pub refreshes: AtomicU64,
+    pub rotations: AtomicU64,
+    pub reuse_detected: AtomicU64,
+    pub revocations: AtomicU64,
+    pub api_requests: AtomicU64,
+    pub api_unauthorized: AtomicU64,
+}
+
+impl Stats {
+    /// Adds one.
+    pub fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn reset(&self) {
+        for c in [
+            &self.logins,
+            &self.refreshes,
+            &self.rotations,
+            &self.reuse_detected,
+            &self.revocations,
+            &self.api_requests,
+            &self.api_unauthorized,
+        ] {
+            c.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Everything the handlers share.
+pub struct Inner {
+    /// The configuration as given.
+    pub config: Config,
+    /// Resolved issuer.
+    pub issuer: String,
+    /// Whether the refresh cookie carries `Secure`.
+    pub cookie_secure: bool,
+    /// Signing keys and the published JWKS.
+    pub keys: RwLock<KeyRing>,
+    /// Bearer-token verifier (tokenwarden core), pinned to our algorithm, issuer, audience.
+    pub verifier: Verifier,
+    /// Demo users.
+    pub users: Users,
+    /// Refresh-token families.
+    pub store: Mutex<Store>,
+    /// Login failure throttle.
+    pub throttle: Mutex<Throttle>,
+    /// Revoked access-token `jti`s, with their `exp` (unix seconds).
+    pub blocklist: Mutex<HashMap<String, i64>>,
+    /// Injected refresh faults.
+    pub faults: Mutex<FaultPlan>,
+    /// Test clock offset, seconds.
+    pub clock_offset_secs: AtomicI64,
+    /// Counters.
+    pub stats: Stats,
+}
+
+/// Cheaply clonable handle on the state.
+#[derive(Clone)]
+pub struct AppState(pub Arc<Inner>);
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl AppState {
+    /// Builds the state for a server bound at `local_addr`: generates the signing key and
+    /// hashes the demo passwords (blocking; call it from a blocking context if that matters).
+    pub fn new(config: Config, local_addr: SocketAddr) -> Result<Self, String> {
+        if config.access_ttl_secs == 0
+            || config.refresh_ttl_secs == 0
+            || config.refresh_idle_secs == 0
+        {
+            return Err("lifetimes must be at least 1 second".into());
+        }
+        let issuer = match &config.issuer {
+            Some(i) => i.clone(),
+            None => {
+                let ip = local_addr.ip();
+                let host = if ip.is_unspecified() {
+                    "127.0.0.1".to_string()
+                } else if ip.is_ipv6() {
+                    format!("[{ip}]")
+                } else {
+                    ip.to_string()
+                };
+                format!("http://{host}:{}", local_addr.port())
+            }
+        };
+        let cookie_secure = config
+            .cookie_secure
+            .unwrap_or_else(|| !local_addr.ip().is_loopback());
+        let keys = KeyRing::new(config.alg)?;
+        let alg = match config.alg {
+            SigningAlg::Es256 => Algorithm::Es256,
+            SigningAlg::EdDsa => Algorithm::EdDsa,
+            SigningAlg::Rs256 => Algorithm::Rs256,
+        };
+        let verifier = Verifier::builder()
+            .algorithms([alg])
+            .issuer(issuer.as_str())
+            .audience(config.audience.as_str())
+            .leeway_secs(0)
+            .build();
+        let users = Users::new(&config.users, config.password_cost)?;
+        let mut config = config;
+        // The plain-text passwords are not needed any more.
+        for u in &mut config.users {
+            u.password.clear();
+        }
+        Ok(AppState(Arc::new(Inner {
+            config,
+            issuer,
+            cookie_secure,
+            keys: RwLock::new(keys),
+            verifier,
+            users,
+            store: Mutex::new(Store::default()),
+            throttle: Mutex::new(Throttle::default()),
+            blocklist: Mutex::new(HashMap::new()),
+            faults: Mutex::new(FaultPlan::default()),
+            clock_offset_secs: AtomicI64::new(0),
+            stats: Stats::default(),
+        })))
+    }
+
+    /// Server clock (wall clock plus the test offset), ms since the epoch.
+    pub fn now_ms(&self) -> i64 {
+        let real = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        real + self.clock_offset_secs.load(Ordering::Relaxed) * 1000
+    }
+
+    /// Server clock, seconds since the epoch.
+    pub fn now_secs(&self) -> i64 {
+        self.now_ms().div_euclid(1000)
+    }
+
+    /// Server clock as a `SystemTime` (for the `Date` header).
+    pub fn now_system_time(&self) -> SystemTime {
+        let ms = self.now_ms();
+        if ms >= 0 {
+            UNIX_EPOCH + Duration::from_millis(ms as u64)
+        } else {
+            UNIX_EPOCH
+        }
+    }
+
+    /// Refresh-token lifetimes from the configuration.
+    pub fn lifetimes(&self) -> Lifetimes {
+        let c = &self.config;
+        Lifetimes {
+            absolute_ms: (c.refresh_ttl_secs as i64).saturating_mul(1000),
+            idle_ms: (c.refresh_idle_secs as i64).saturating_mul(1000),
+            grace_ms: c.reuse_grace_ms as i64,
+        }
+    }
+
+    /// Whether refresh tokens travel in cookies.
+    pub fn cookie_mode(&self) -> bool {
+        self.config.refresh_transport == RefreshTransport::Cookie
+    }
+
+    /// Locks the refresh store.
+    pub fn store(&self) -> MutexGuard<'_, Store> {
+        lock(&self.store)
+    }
+
+    /// Locks the login throttle.
+    pub fn throttle(&self) -> MutexGuard<'_, Throttle> {
+        lock(&self.throttle)
+    }
+
+    /// Locks the fault plan.
+    pub fn faults(&self) -> MutexGuard<'_, FaultPlan> {
+        lock(&self.faults)
+    }
+
+    /// Locks the jti blocklist.
+    pub fn blocklist(&self) -> MutexGuard<'_, HashMap<String, i64>> {
+        lock(&self.blocklist)
+    }
+
+    /// Reads the key ring.
+    pub fn keys(&self) -> RwLockReadGuard<'_, KeyRing> {
+        self.keys.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Writes the key ring.
+    pub fn keys_mut(&self) -> RwLockWriteGuard<'_, KeyRing> {
+        self.keys.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Blocklists a `jti` until `exp`; drops expired entries.
+    pub fn block_jti(&self, jti: String, exp: i64) {
+        let now = self.now_secs();
+        let mut bl = self.blocklist();
+        bl.retain(|_, e| *e > now);
+        bl.insert(jti, exp);
+    }
+
+    /// Whether a `jti` is blocklisted.
+    pub fn is_blocked(&self, jti: &str) -> bool {
+        self.blocklist().contains_key(jti)
+    }
+
+    /// `POST /__test/reset`: faults, counters, clock and login throttle.
+    pub fn reset(&self) {
+        *self.faults() = FaultPlan::default();
+        self.stats.reset();
+        self.clock_offset_secs.store(0, Ordering::Relaxed);
+        self.throttle().clear();
+    }
+
+    /// Takes one refresh fault, if any is pending.
+    pub fn take_fault(&self) -> Option<FaultPlan> {
+        let mut f = self.faults();
+        if f.remaining == 0 {
+            return None;
+        }
+        f.remaining -= 1;
+        let one = FaultPlan {
+            remaining: 1,
+            ..f.clone()
+        };
+        if f.remaining == 0 {
+            *f = FaultPlan::default();
+        }
+        Some(one)
+    }
+
+    /// The `GET /__test/stats` body.
+    pub fn stats_snapshot(&self) -> StatsSnapshot {
+        let s = &self.stats;
+        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        StatsSnapshot {
+            logins: g(&s.logins),
+            refreshes: g(&s.refreshes),
+            rotations: g(&s.rotations),
+            reuse_detected: g(&s.reuse_detected),
+            revocations: g(&s.revocations),
+            api_requests: g(&s.api_requests),
+            api_unauthorized: g(&s.api_unauthorized),
+            active_families: self
+                .store()
+                .active_families(self.now_ms(), self.lifetimes())
+                as u64,
+        }
+    }
+}
