@@ -9,6 +9,11 @@
 
 pub mod core;
 
+// The README's Rust snippets compile as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 #[cfg(target_arch = "wasm32")]
 mod js;
 

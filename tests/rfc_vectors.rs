@@ -3,6 +3,8 @@
 
 use serde_json::Value;
 use tokenwarden::{core::b64, Algorithm, JwkSet, JwtError, KeyOptions, Verifier};
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
 
 fn vectors() -> Vec<Value> {
     let text = include_str!("fixtures/rfc_vectors.json");

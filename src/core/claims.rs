@@ -228,6 +228,9 @@ fn take_numeric_date(map: &mut Map<String, Value>, claim: &str) -> Result<Option
 
 #[cfg(test)]
 mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
     use serde_json::json;
 
     use super::*;

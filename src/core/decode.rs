@@ -40,6 +40,7 @@ pub struct UnverifiedToken {
 }
 
 /// The pieces of a compact JWS that verification needs.
+#[cfg_attr(not(feature = "verify"), allow(dead_code))]
 pub(crate) struct Parts<'a> {
     pub token: UnverifiedToken,
     /// `BASE64URL(header) || '.' || BASE64URL(payload)`: the bytes the signature covers.
@@ -126,6 +127,9 @@ pub(crate) fn split_jws<'a>(
 
 #[cfg(test)]
 mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
     use super::*;
 
     fn token(header: &str, payload: &str) -> String {

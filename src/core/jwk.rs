@@ -188,7 +188,9 @@ fn as_key_error(err: JwtError) -> JwtError {
     }
 }
 
+// Which members are read depends on the algorithm features compiled in.
 #[derive(Deserialize)]
+#[allow(dead_code)]
 struct RawJwk {
     kty: String,
     #[serde(default)]
@@ -210,7 +212,6 @@ struct RawJwk {
     #[serde(default)]
     e: Option<String>,
     #[serde(default)]
-    #[cfg_attr(not(feature = "hmac"), allow(dead_code))]
     k: Option<zeroize::Zeroizing<String>>,
     #[serde(default)]
     d: Option<zeroize::Zeroizing<String>>,
