@@ -5,7 +5,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 export CHROMEDRIVER ?= /usr/bin/chromedriver
 WASM := --target wasm32-unknown-unknown -p tokenwarden
 
-.PHONY: setup pkg test test-lint test-host test-wasm-node test-wasm-browser test-js demo bench clean
+.PHONY: setup pkg test test-lint test-host test-wasm-node test-wasm-browser test-manager test-js demo bench clean
 
 ## setup: install the toolchain pieces (idempotent; 8-12 minutes cold, seconds warm)
 setup:
@@ -16,7 +16,7 @@ pkg: setup
 	@scripts/build-pkg.sh pkg
 
 ## test: lint, host tests, wasm tests in Node and headless Chromium, JS tests
-test: setup test-lint test-host test-wasm-node test-wasm-browser test-js
+test: setup test-lint test-host test-wasm-node test-wasm-browser test-manager test-js
 	@echo "make test: all suites passed"
 
 test-lint:
@@ -25,6 +25,7 @@ test-lint:
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p tokenwarden --all-targets --features hmac -- -D warnings
 	cargo clippy $(WASM) --all-targets -- -D warnings
+	cargo clippy $(WASM) --no-default-features -- -D warnings
 	scripts/check-core-purity.sh
 	@echo "== feature subsets build: no verification, ES256 only, EdDSA only"
 	cargo clippy -p tokenwarden --no-default-features -- -D warnings
@@ -37,13 +38,21 @@ test-host:
 	cargo test --workspace
 	cargo test -p tokenwarden --features hmac
 
+# The suites that need no server; the token manager's browser suite runs in test-manager.
+WASM_SUITES := --lib --test rfc_vectors
+
 test-wasm-node:
 	@echo "== wasm32 tests in Node (core, session engine, RFC vectors)"
-	cargo test $(WASM)
+	cargo test $(WASM) $(WASM_SUITES)
 
 test-wasm-browser:
 	@echo "== wasm32 tests in headless Chromium (the same suites)"
-	WASM_BINDGEN_USE_BROWSER=1 cargo test $(WASM)
+	WASM_BINDGEN_USE_BROWSER=1 cargo test $(WASM) $(WASM_SUITES)
+
+test-manager:
+	@echo "== TokenManager in headless Chromium against the reference server (about 1 minute)"
+	cargo build -p tokenwarden-server
+	TW_SERVER_BIN=target/debug/tokenwarden-server scripts/test-browser.sh
 
 test-js: pkg
 	@echo "== JS tests in Node 20: the npm package, interop with jose, the server's JWKS"

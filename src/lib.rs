@@ -16,6 +16,13 @@ struct ReadmeDoctests;
 
 #[cfg(target_arch = "wasm32")]
 mod js;
+#[cfg(target_arch = "wasm32")]
+pub mod web;
+
+/// The npm package's `TokenManager` class (for browser tests driving the JS surface from Rust).
+#[cfg(target_arch = "wasm32")]
+#[doc(hidden)]
+pub use crate::js::TokenManager as JsTokenManager;
 
 pub use crate::core::claims::{Audience, Claims, Header};
 pub use crate::core::decode::{decode_unverified, DecodeOptions, UnverifiedToken};

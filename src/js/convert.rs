@@ -40,6 +40,7 @@ pub(crate) fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsValue> 
 }
 
 /// `JSON.stringify(value)` for values that must be plain JSON (JWKs, claims).
+#[cfg_attr(not(feature = "verify"), allow(dead_code))]
 pub(crate) fn to_json_text(value: &JsValue, what: &str) -> Result<String, JsValue> {
     JSON::stringify(value)
         .ok()

@@ -4,4 +4,7 @@
 //! serde-wasm-bindgen and its size out of the package.
 
 mod convert;
+mod manager;
 mod verify;
+
+pub use manager::TokenManager;

@@ -139,3 +139,147 @@ export interface TokenwardenError extends Error {
   /** For claim failures: `missing`, `invalid`, `out_of_range` or `check_failed`. */
   reason?: 'missing' | 'invalid' | 'out_of_range' | 'check_failed';
 }
+
+// ---------------------------------------------------------------------------------------------
+// TokenManager
+
+/** Session state. */
+export type TokenManagerState = 'anonymous' | 'authenticated' | 'refreshing' | 'expired';
+
+/** Options of `new TokenManager(options)`. Unknown or invalid options throw `ERR_INVALID_OPTIONS`. */
+export interface TokenManagerOptions {
+  /** Refresh endpoint (required). Relative URLs resolve against the page; https or loopback http only. */
+  refreshUrl: string;
+  /** Login endpoint, needed by `login()`. */
+  loginUrl?: string;
+  /** Logout endpoint (revocation); without it `logout()` only wipes local state. */
+  logoutUrl?: string;
+  /**
+   * Refresh-token transport: an `HttpOnly` cookie set by the server (default), or the response
+   * body, in which case the token is held in wasm memory and sent in the refresh request body.
+   */
+  refreshToken?: 'cookie' | 'memory';
+  /**
+   * Origins whose requests carry `Authorization: Bearer` (exact scheme, host and port; https, or
+   * http to loopback hosts). Default: the page's own origin.
+   */
+  allowedOrigins?: string | string[];
+  /** `credentials` of the login, refresh and logout calls (default `"include"`). */
+  credentials?: 'include' | 'same-origin' | 'omit';
+  /** Which 401s trigger one refresh and one retry (default `"invalid_token"`: only `WWW-Authenticate: Bearer error="invalid_token"`). */
+  retryOn401?: 'invalid_token' | 'any';
+  /** Allow `getAccessToken()` (for WebSockets or third-party SDKs). Default `false`. */
+  exposeToken?: boolean;
+  /** Timeout of each auth call in ms (default 10000). */
+  requestTimeoutMs?: number;
+  /** Refresh this fraction of the lifetime before expiry (0..1, default 0.2)... */
+  refreshLeadFraction?: number;
+  /** ...but at least this many ms before (default 5000)... */
+  minRefreshLeadMs?: number;
+  /** ...and at most this many ms before (default 120000). */
+  maxRefreshLeadMs?: number;
+  /** Up to this fraction of the lead is removed at random (0..1, default 0.1). */
+  refreshJitterFraction?: number;
+  /** Never refresh a token sooner than this many ms after receiving it (default 10000). */
+  minRefreshIntervalMs?: number;
+  /** First retry delay after a transient refresh failure, in ms (default 1000; doubles). */
+  backoffInitialMs?: number;
+  /** Cap of the retry delay in ms (default 60000). `Retry-After` is always honoured. */
+  backoffMaxMs?: number;
+  /** Up to this fraction of each retry delay is removed at random (0..1, default 0.2). */
+  backoffJitterFraction?: number;
+  /** While the token is unusable and a refresh is pending, requests wait (default) or fail with `ERR_TOKEN_EXPIRED`. */
+  expiredRequests?: 'wait' | 'fail';
+}
+
+/** Tokens obtained outside `login()`. */
+export interface TokenManagerTokens {
+  accessToken: string;
+  /** Only with `refreshToken: "memory"`. */
+  refreshToken?: string;
+  /** Seconds, as in an OAuth token response. */
+  expiresIn?: number;
+}
+
+export interface ChangeEvent { type: 'change'; state: TokenManagerState }
+export interface RefreshedEvent { type: 'refreshed' }
+export interface RefreshFailedEvent {
+  type: 'refreshFailed';
+  /** A transient failure; the manager retries at `retryAt`. */
+  reason: 'network' | 'timeout' | 'server_error' | 'too_many_requests' | 'malformed';
+  /** The HTTP status for `server_error` and `too_many_requests`, else `null`. */
+  status: number | null;
+  /** When the next attempt starts (ms since the epoch, local clock). */
+  retryAt: number;
+  /** The current token is unusable, or expires before `retryAt`. */
+  tokenExpiresFirst: boolean;
+}
+export interface ExpiredEvent { type: 'expired' }
+export interface LoggedOutEvent { type: 'loggedOut'; reason: 'logout' | 'invalid_grant' }
+
+export interface TokenManagerEventMap {
+  change: ChangeEvent;
+  refreshed: RefreshedEvent;
+  refreshFailed: RefreshFailedEvent;
+  expired: ExpiredEvent;
+  loggedOut: LoggedOutEvent;
+}
+
+/** Codes of the errors thrown or rejected by `TokenManager`. */
+export type TokenManagerErrorCode =
+  | 'ERR_INVALID_OPTIONS'
+  | 'ERR_LOGIN_FAILED'
+  | 'ERR_REFRESH_FAILED'
+  | 'ERR_LOGGED_OUT'
+  | 'ERR_NOT_AUTHENTICATED'
+  | 'ERR_TOKEN_EXPIRED'
+  | 'ERR_TOKEN_NOT_EXPOSED';
+
+export interface TokenManagerError extends Error {
+  code: TokenManagerErrorCode;
+  /** For `ERR_LOGIN_FAILED` answered by the server: its HTTP status. */
+  status?: number;
+}
+
+/**
+ * Keeps the access token in wasm memory (never in storage), refreshes it before expiry
+ * (single-flight, with backoff), and attaches it to `fetch` calls to allowed origins.
+ */
+export class TokenManager {
+  constructor(options: TokenManagerOptions);
+  /** POSTs `credentials` as JSON to `loginUrl` and installs the tokens. Rejects with `ERR_LOGIN_FAILED`. */
+  login(credentials: Record<string, unknown>): Promise<void>;
+  /** Installs tokens obtained elsewhere. Throws `ERR_INVALID_OPTIONS`. */
+  setTokens(tokens: TokenManagerTokens): void;
+  /** Restores a cookie-mode session after a reload; resolves to whether a token is now held. */
+  start(): Promise<boolean>;
+  /** Refreshes now. Rejects with `ERR_REFRESH_FAILED` (transient; retried) or `ERR_LOGGED_OUT`. */
+  refresh(): Promise<void>;
+  /** Wipes the tokens at once, fails waiting requests, then calls `logoutUrl`. Always resolves. */
+  logout(): Promise<void>;
+  /**
+   * `fetch` with `Authorization: Bearer` attached when the URL's origin is allowed. Authenticated
+   * requests use `redirect: "manual"` (unless `"error"` was asked): redirects are not followed.
+   * A 401 triggers one refresh and one retry. Rejects with `ERR_LOGGED_OUT` after logout, or with
+   * `fetch`'s own `TypeError` on network failure.
+   */
+  fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
+  /** The access token; rejects with `ERR_TOKEN_NOT_EXPOSED` unless `exposeToken: true`. */
+  getAccessToken(): Promise<string>;
+  readonly state: TokenManagerState;
+  /** Decoded, unverified claims of the current token, or `null`. */
+  readonly claims: JWTClaims | null;
+  /** Expiry of the current token (ms since the epoch, local clock), or `null`. */
+  readonly expiresAt: number | null;
+  /** Server clock minus local clock in ms, measured with the current token, or `null`. */
+  readonly clockOffsetMs: number | null;
+  /** Where `expiresAt` came from, or `null`. */
+  readonly expirySource: 'expires_in' | 'exp' | null;
+  /** Adds a listener; returns a function that removes it. */
+  on<K extends keyof TokenManagerEventMap>(
+    event: K,
+    listener: (event: TokenManagerEventMap[K]) => void,
+  ): () => void;
+  /** Wipes the tokens, cancels timers and listeners, and releases the wasm memory. */
+  free(): void;
+}

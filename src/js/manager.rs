@@ -1,0 +1,385 @@
+//! The `TokenManager` class of the npm package: option parsing and conversion over
+//! [`crate::web::TokenManager`], nothing else.
+
+use js_sys::{Function, JsString, Object, Promise, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::future_to_promise;
+
+use super::convert::{
+    get, invalid_options, js_error, opt_bool, opt_number, opt_string, opt_strings, options_object,
+    to_js,
+};
+use crate::core::secret::Secret;
+use crate::core::session::{Event, ExpirySource, RefreshFailure};
+use crate::web::{self, Config, RefreshTokenMode, RequestCredentials, RetryOn401};
+
+const OPTIONS: &[&str] = &[
+    "loginUrl",
+    "refreshUrl",
+    "logoutUrl",
+    "refreshToken",
+    "allowedOrigins",
+    "credentials",
+    "retryOn401",
+    "exposeToken",
+    "requestTimeoutMs",
+    "refreshLeadFraction",
+    "minRefreshLeadMs",
+    "maxRefreshLeadMs",
+    "refreshJitterFraction",
+    "minRefreshIntervalMs",
+    "backoffInitialMs",
+    "backoffMaxMs",
+    "backoffJitterFraction",
+    "expiredRequests",
+];
+
+const EVENTS: &[&str] = &[
+    "change",
+    "refreshed",
+    "refreshFailed",
+    "expired",
+    "loggedOut",
+];
+
+/// Ten years in ms: the upper bound of every duration option.
+const MAX_MS: f64 = 315_360_000_000.0;
+
+fn to_js_error(error: web::Error) -> JsValue {
+    if let Some(cause) = error.cause() {
+        // A native fetch/Request failure is rethrown as is (a TypeError), like `fetch` does.
+        return cause.clone();
+    }
+    let value = js_error(error.code(), error.message());
+    if let Some(status) = error.status() {
+        let _ = Reflect::set(&value, &JsValue::from_str("status"), &JsValue::from(status));
+    }
+    value
+}
+
+fn choice<'a>(object: &Object, key: &str, allowed: &[&'a str]) -> Result<Option<&'a str>, JsValue> {
+    match opt_string(object, key)? {
+        None => Ok(None),
+        Some(value) => allowed
+            .iter()
+            .find(|a| **a == value)
+            .map(|a| Some(*a))
+            .ok_or_else(|| {
+                invalid_options(&format!(
+                    "option {key:?} must be one of {}",
+                    allowed.join(", ")
+                ))
+            }),
+    }
+}
+
+fn ms(object: &Object, key: &str, target: &mut u64) -> Result<(), JsValue> {
+    if let Some(value) = opt_number(object, key, 0.0, MAX_MS)? {
+        *target = value as u64;
+    }
+    Ok(())
+}
+
+fn fraction(object: &Object, key: &str, target: &mut f64) -> Result<(), JsValue> {
+    if let Some(value) = opt_number(object, key, 0.0, 1.0)? {
+        *target = value;
+    }
+    Ok(())
+}
+
+fn parse_options(value: &JsValue) -> Result<(Config, bool), JsValue> {
+    let object = options_object(value, OPTIONS, "TokenManager options")?
+        .ok_or_else(|| invalid_options("TokenManager options must include refreshUrl"))?;
+    let refresh_url = opt_string(&object, "refreshUrl")?
+        .ok_or_else(|| invalid_options("option \"refreshUrl\" is required"))?;
+    let mut config = Config::new(refresh_url);
+    config.login_url = opt_string(&object, "loginUrl")?;
+    config.logout_url = opt_string(&object, "logoutUrl")?;
+    config.refresh_token = match choice(&object, "refreshToken", &["cookie", "memory"])? {
+        Some("memory") => RefreshTokenMode::Memory,
+        _ => RefreshTokenMode::Cookie,
+    };
+    if !get(&object, "allowedOrigins").is_undefined() {
+        config.allowed_origins = opt_strings(&object, "allowedOrigins")?;
+        if config.allowed_origins.is_empty() {
+            return Err(invalid_options(
+                "option \"allowedOrigins\" must not be empty",
+            ));
+        }
+    }
+    config.credentials = match choice(&object, "credentials", &["include", "same-origin", "omit"])?
+    {
+        Some("same-origin") => RequestCredentials::SameOrigin,
+        Some("omit") => RequestCredentials::Omit,
+        _ => RequestCredentials::Include,
+    };
+    config.retry_on_401 = match choice(&object, "retryOn401", &["invalid_token", "any"])? {
+        Some("any") => RetryOn401::Any,
+        _ => RetryOn401::InvalidToken,
+    };
+    if let Some(timeout) = opt_number(&object, "requestTimeoutMs", 1.0, f64::from(i32::MAX))? {
+        config.request_timeout_ms = timeout as u32;
+    }
+    let policy = &mut config.policy;
+    fraction(&object, "refreshLeadFraction", &mut policy.lead_fraction)?;
+    ms(&object, "minRefreshLeadMs", &mut policy.min_lead_ms)?;
+    ms(&object, "maxRefreshLeadMs", &mut policy.max_lead_ms)?;
+    fraction(
+        &object,
+        "refreshJitterFraction",
+        &mut policy.lead_jitter_fraction,
+    )?;
+    ms(
+        &object,
+        "minRefreshIntervalMs",
+        &mut policy.min_refresh_interval_ms,
+    )?;
+    ms(&object, "backoffInitialMs", &mut policy.backoff_initial_ms)?;
+    ms(&object, "backoffMaxMs", &mut policy.backoff_max_ms)?;
+    fraction(
+        &object,
+        "backoffJitterFraction",
+        &mut policy.backoff_jitter_fraction,
+    )?;
+    if policy.min_lead_ms > policy.max_lead_ms {
+        return Err(invalid_options(
+            "minRefreshLeadMs must not exceed maxRefreshLeadMs",
+        ));
+    }
+    policy.expired_requests = match choice(&object, "expiredRequests", &["wait", "fail"])? {
+        Some("fail") => web::ExpiredRequests::Fail,
+        _ => web::ExpiredRequests::Wait,
+    };
+    let expose = opt_bool(&object, "exposeToken")?.unwrap_or(false);
+    Ok((config, expose))
+}
+
+fn event_name(event: &Event) -> &'static str {
+    match event {
+        Event::Changed(_) => "change",
+        Event::Refreshed { .. } => "refreshed",
+        Event::RefreshFailed { .. } => "refreshFailed",
+        Event::Expired => "expired",
+        Event::LoggedOut { .. } => "loggedOut",
+    }
+}
+
+fn event_payload(event: &Event) -> JsValue {
+    let object = Object::new();
+    let set = |key: &str, value: JsValue| {
+        let _ = Reflect::set(&object, &JsValue::from_str(key), &value);
+    };
+    set("type", JsValue::from_str(event_name(event)));
+    match event {
+        Event::Changed(state) => set("state", JsValue::from_str(state.as_str())),
+        Event::RefreshFailed {
+            failure,
+            retry_at,
+            token_expires_first,
+        } => {
+            let (reason, status) = match failure {
+                RefreshFailure::Network => ("network", None),
+                RefreshFailure::Timeout => ("timeout", None),
+                RefreshFailure::Server { status, .. } => ("server_error", Some(*status)),
+                RefreshFailure::TooManyRequests { .. } => ("too_many_requests", Some(429)),
+                RefreshFailure::InvalidGrant => ("invalid_grant", None),
+                RefreshFailure::Malformed => ("malformed", None),
+            };
+            set("reason", JsValue::from_str(reason));
+            set("status", status.map_or(JsValue::NULL, JsValue::from));
+            set("retryAt", JsValue::from(*retry_at as f64));
+            set("tokenExpiresFirst", JsValue::from(*token_expires_first));
+        }
+        Event::LoggedOut { reason } => set("reason", JsValue::from_str(reason.as_str())),
+        _ => {}
+    }
+    object.into()
+}
+
+/// Reports a listener's exception without disturbing the manager (`reportError` if present).
+fn report(error: JsValue) {
+    let global = js_sys::global();
+    if let Ok(report) = Reflect::get(&global, &JsValue::from_str("reportError")) {
+        if let Some(report) = report.dyn_ref::<Function>() {
+            let _ = report.call1(&JsValue::UNDEFINED, &error);
+        }
+    }
+}
+
+/// Access-token manager: memory-only custody, silent refresh, `fetch` with the bearer token.
+#[wasm_bindgen(js_name = TokenManager)]
+pub struct TokenManager {
+    inner: web::TokenManager,
+    expose_token: bool,
+}
+
+#[wasm_bindgen(js_class = TokenManager)]
+impl TokenManager {
+    /// Validates the options; throws `ERR_INVALID_OPTIONS` on unknown or invalid ones.
+    #[wasm_bindgen(constructor)]
+    pub fn new(options: JsValue) -> Result<TokenManager, JsValue> {
+        let (config, expose_token) = parse_options(&options)?;
+        let inner = web::TokenManager::new(config).map_err(to_js_error)?;
+        Ok(Self {
+            inner,
+            expose_token,
+        })
+    }
+
+    /// `POST`s the credentials to `loginUrl` and installs the tokens.
+    pub fn login(&self, credentials: JsValue) -> Promise {
+        let login = self.inner.login(credentials);
+        future_to_promise(async move {
+            login.await.map_err(to_js_error)?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Installs tokens obtained elsewhere: `{accessToken, refreshToken?, expiresIn?}`.
+    #[wasm_bindgen(js_name = setTokens)]
+    pub fn set_tokens(&self, tokens: JsValue) -> Result<(), JsValue> {
+        let object = options_object(
+            &tokens,
+            &["accessToken", "refreshToken", "expiresIn"],
+            "setTokens",
+        )?
+        .ok_or_else(|| invalid_options("setTokens needs {accessToken}"))?;
+        let secret = |key: &str| -> Result<Option<Secret>, JsValue> {
+            let value = get(&object, key);
+            if value.is_undefined() {
+                return Ok(None);
+            }
+            let text: &JsString = value
+                .dyn_ref()
+                .ok_or_else(|| invalid_options(&format!("{key} must be a string")))?;
+            // Length checked before the value is copied into wasm memory.
+            if text.length() == 0 || text.length() > 8192 {
+                return Err(invalid_options(&format!(
+                    "{key} must be 1 to 8192 characters"
+                )));
+            }
+            Ok(Some(Secret::new(text.into())))
+        };
+        let expires_in = opt_number(&object, "expiresIn", 0.0, f64::from(i32::MAX))?;
+        if expires_in.is_some_and(|n| n.fract() != 0.0) {
+            return Err(invalid_options(
+                "expiresIn must be an integer number of seconds",
+            ));
+        }
+        let access =
+            secret("accessToken")?.ok_or_else(|| invalid_options("accessToken is required"))?;
+        let refresh = secret("refreshToken")?;
+        self.inner
+            .set_tokens(access, refresh, expires_in.map(|n| n as i64))
+            .map_err(to_js_error)
+    }
+
+    /// Restores a cookie-mode session with a silent refresh; resolves to whether a token is held.
+    pub fn start(&self) -> Promise {
+        let start = self.inner.start();
+        future_to_promise(async move { Ok(JsValue::from(start.await)) })
+    }
+
+    /// Refreshes now; rejects with `ERR_REFRESH_FAILED` or `ERR_LOGGED_OUT`.
+    pub fn refresh(&self) -> Promise {
+        let refresh = self.inner.refresh();
+        future_to_promise(async move {
+            refresh.await.map_err(to_js_error)?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Wipes the tokens, then asks the server to revoke them; always resolves.
+    pub fn logout(&self) -> Promise {
+        let logout = self.inner.logout();
+        future_to_promise(async move {
+            logout.await;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// `fetch`, with `Authorization: Bearer` for allowed origins.
+    pub fn fetch(&self, input: JsValue, init: JsValue) -> Promise {
+        let fetch = self.inner.fetch(input, init);
+        future_to_promise(async move { fetch.await.map(JsValue::from).map_err(to_js_error) })
+    }
+
+    /// The access token (only with `exposeToken: true`), after the same gate as `fetch`.
+    #[wasm_bindgen(js_name = getAccessToken)]
+    pub fn get_access_token(&self) -> Promise {
+        if !self.expose_token {
+            let error = js_error(
+                "ERR_TOKEN_NOT_EXPOSED",
+                "the access token is readable only with the exposeToken: true option",
+            );
+            return Promise::reject(&error);
+        }
+        let token = self.inner.access_token_js();
+        future_to_promise(async move { token.await.map_err(to_js_error) })
+    }
+
+    /// `"anonymous" | "authenticated" | "refreshing" | "expired"`.
+    #[wasm_bindgen(getter)]
+    pub fn state(&self) -> String {
+        self.inner.state().as_str().to_owned()
+    }
+
+    /// The current token's decoded (unverified) claims, or `null`.
+    #[wasm_bindgen(getter)]
+    pub fn claims(&self) -> Result<JsValue, JsValue> {
+        match self.inner.claims() {
+            Some(claims) => to_js(&claims),
+            None => Ok(JsValue::NULL),
+        }
+    }
+
+    /// Expiry of the current token, ms since the epoch (local clock), or `null`.
+    #[wasm_bindgen(getter, js_name = expiresAt)]
+    pub fn expires_at(&self) -> JsValue {
+        self.inner
+            .expires_at()
+            .map_or(JsValue::NULL, |ms| JsValue::from(ms as f64))
+    }
+
+    /// Server clock minus local clock in ms, or `null`.
+    #[wasm_bindgen(getter, js_name = clockOffsetMs)]
+    pub fn clock_offset_ms(&self) -> JsValue {
+        self.inner
+            .clock_offset_ms()
+            .map_or(JsValue::NULL, |ms| JsValue::from(ms as f64))
+    }
+
+    /// `"expires_in" | "exp"`, or `null`.
+    #[wasm_bindgen(getter, js_name = expirySource)]
+    pub fn expiry_source(&self) -> JsValue {
+        self.inner.expiry_source().map_or(JsValue::NULL, |source| {
+            JsValue::from_str(match source {
+                ExpirySource::ExpiresIn => "expires_in",
+                ExpirySource::ExpClaim => "exp",
+            })
+        })
+    }
+
+    /// Adds a listener; returns a function that removes it.
+    pub fn on(&self, event: &str, listener: JsValue) -> Result<JsValue, JsValue> {
+        let Some(name) = EVENTS.iter().find(|e| **e == event).copied() else {
+            return Err(invalid_options(&format!(
+                "unknown event {event:?}; events: {}",
+                EVENTS.join(", ")
+            )));
+        };
+        let listener: Function = listener
+            .dyn_into()
+            .map_err(|_| invalid_options("the listener must be a function"))?;
+        let id = self.inner.subscribe_id(move |event| {
+            if event_name(event) == name {
+                if let Err(error) = listener.call1(&JsValue::UNDEFINED, &event_payload(event)) {
+                    report(error);
+                }
+            }
+        });
+        let unsubscribe = self.inner.unsubscriber(id);
+        Ok(Closure::<dyn Fn()>::new(unsubscribe).into_js_value())
+    }
+}

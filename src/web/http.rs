@@ -1,0 +1,271 @@
+//! HTTP for the auth endpoints (login, refresh, logout): a timeout through `AbortController`, a
+//! response size cap, strict parsing of the token response, and the classification of refresh
+//! failures. Response bodies are parsed by the browser (`JSON.parse`), so the only copy of a
+//! token in wasm memory is the one that goes straight into a [`Secret`].
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use gloo_timers::callback::Timeout;
+use js_sys::{Date, JsString, Object, Promise, Reflect, JSON};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{AbortController, Headers, Request, RequestInit, Response};
+
+use crate::core::claims::Claims;
+use crate::core::decode::{decode_unverified_with, DecodeOptions, DEFAULT_MAX_TOKEN_LEN};
+use crate::core::secret::Secret;
+use crate::core::session::{RefreshFailure, TokenGrant};
+
+#[wasm_bindgen]
+extern "C" {
+    /// The global `fetch` (window or worker).
+    #[wasm_bindgen(js_name = fetch)]
+    pub(crate) fn global_fetch(request: &Request) -> Promise;
+    #[wasm_bindgen(js_name = fetch)]
+    pub(crate) fn global_fetch_any(input: &JsValue, init: &JsValue) -> Promise;
+    /// `Headers#set` with a JS string value, so that a header holding a token is assembled in JS
+    /// and never copied into wasm memory.
+    #[wasm_bindgen(js_name = Headers)]
+    type HeadersWithJsValues;
+    #[wasm_bindgen(method, js_name = set, catch)]
+    fn set(this: &HeadersWithJsValues, name: &str, value: &JsString) -> Result<(), JsValue>;
+    /// `JSON.parse` on a JS string (js-sys's takes `&str`, which would need a wasm-side copy).
+    #[wasm_bindgen(js_namespace = JSON, js_name = parse, catch)]
+    fn json_parse(text: &JsString) -> Result<JsValue, JsValue>;
+}
+
+/// `headers.set(name, value)` with a JS string value.
+pub(crate) fn set_js(headers: &Headers, name: &str, value: &JsString) -> Result<(), JsValue> {
+    headers
+        .unchecked_ref::<HeadersWithJsValues>()
+        .set(name, value)
+}
+
+/// `"Bearer " + token`, assembled in JS.
+pub(crate) fn bearer(token: &Secret) -> JsString {
+    JsString::from("Bearer ").concat(&JsValue::from_str(token.expose()))
+}
+
+/// The largest auth response body read (token responses are well under 16 KiB).
+pub(crate) const MAX_RESPONSE_BYTES: u32 = 64 * 1024;
+
+/// How an auth call went, before interpretation.
+pub(crate) enum CallError {
+    Network,
+    Timeout,
+    /// Aborted by [`Action::CancelRefresh`](crate::core::session::Action::CancelRefresh).
+    Aborted,
+    /// The body exceeded [`MAX_RESPONSE_BYTES`] (treated as malformed).
+    TooLarge,
+}
+
+/// A completed auth call.
+pub(crate) struct Reply {
+    pub status: u16,
+    pub date_ms: Option<u64>,
+    pub retry_after: Option<String>,
+    /// The body text (a JS string: never copied into wasm memory).
+    pub body: JsString,
+}
+
+/// One POST to an auth endpoint.
+pub(crate) struct AuthCall<'a> {
+    pub url: &'a str,
+    pub credentials: web_sys::RequestCredentials,
+    /// A JSON body (`JSON.stringify` is applied in JS).
+    pub json_body: Option<JsValue>,
+    pub bearer: Option<JsString>,
+    pub timeout_ms: u32,
+}
+
+impl AuthCall<'_> {
+    /// Sends the call; the timeout covers the body too. `controller` lets the caller abort it.
+    pub(crate) async fn send(self, controller: &AbortController) -> Result<Reply, CallError> {
+        let timed_out = Rc::new(Cell::new(false));
+        let _timer = {
+            let timed_out = timed_out.clone();
+            let controller = controller.clone();
+            Timeout::new(self.timeout_ms, move || {
+                timed_out.set(true);
+                controller.abort();
+            })
+        };
+        let failed = |_| {
+            if timed_out.get() {
+                CallError::Timeout
+            } else if controller.signal().aborted() {
+                CallError::Aborted
+            } else {
+                CallError::Network
+            }
+        };
+        let init = RequestInit::new();
+        init.set_method("POST");
+        init.set_credentials(self.credentials);
+        init.set_signal(Some(&controller.signal()));
+        init.set_redirect(web_sys::RequestRedirect::Error);
+        let headers = Headers::new().map_err(|_| CallError::Network)?;
+        let _ = headers.set("Accept", "application/json");
+        if let Some(bearer) = &self.bearer {
+            set_js(&headers, "Authorization", bearer).map_err(|_| CallError::Network)?;
+        }
+        if let Some(body) = &self.json_body {
+            let text = JSON::stringify(body).map_err(|_| CallError::Network)?;
+            init.set_body(&text);
+            let _ = headers.set("Content-Type", "application/json");
+        }
+        init.set_headers(&headers);
+        let request =
+            Request::new_with_str_and_init(self.url, &init).map_err(|_| CallError::Network)?;
+        let response: Response = JsFuture::from(global_fetch(&request))
+            .await
+            .map_err(failed)?
+            .unchecked_into();
+        let headers = response.headers();
+        let header = |name: &str| headers.get(name).ok().flatten();
+        if let Some(length) = header("Content-Length").and_then(|l| l.trim().parse::<u64>().ok()) {
+            if length > u64::from(MAX_RESPONSE_BYTES) {
+                controller.abort();
+                return Err(CallError::TooLarge);
+            }
+        }
+        let date_ms = header("Date").and_then(|date| {
+            let ms = Date::parse(&date);
+            (ms.is_finite() && ms > 0.0).then_some(ms as u64)
+        });
+        let retry_after = header("Retry-After");
+        let status = response.status();
+        let body: JsString = JsFuture::from(response.text().map_err(|_| CallError::Network)?)
+            .await
+            .map_err(failed)?
+            .unchecked_into();
+        if body.length() > MAX_RESPONSE_BYTES {
+            return Err(CallError::TooLarge);
+        }
+        Ok(Reply {
+            status,
+            date_ms,
+            retry_after,
+            body,
+        })
+    }
+}
+
+/// `Retry-After` (delay-seconds or an HTTP date) as a delay in ms from `now`.
+pub(crate) fn retry_after_ms(value: Option<&str>, now: u64) -> Option<u64> {
+    let value = value?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(seconds.saturating_mul(1_000).min(24 * 3_600 * 1_000));
+    }
+    let at = Date::parse(value);
+    at.is_finite()
+        .then(|| (at as u64).saturating_sub(now).min(24 * 3_600 * 1_000))
+}
+
+/// A parsed token response: the grant and the token's decoded claims (if it is a JWT).
+pub(crate) struct Parsed {
+    pub grant: TokenGrant,
+    pub claims: Option<Claims>,
+}
+
+fn parse_body(body: &JsString) -> Option<Object> {
+    let value = json_parse(body).ok()?;
+    (value.is_object() && !js_sys::Array::is_array(&value)).then(|| value.unchecked_into())
+}
+
+fn field(object: &Object, key: &str) -> JsValue {
+    Reflect::get(object, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// Strict parsing of a token response (RFC 6749 §5.1): `access_token` a non-empty string of at
+/// most 8 KiB, `token_type` `Bearer` in any case, `expires_in` absent or an integer in
+/// `0..=i32::MAX`, `refresh_token` absent or a non-empty string (kept only when `keep_refresh`).
+/// The token is decoded without verification for `exp`/`iat`; an opaque or malformed token is
+/// still accepted and simply contributes no claims.
+pub(crate) fn parse_grant(reply: &Reply, keep_refresh: bool) -> Option<Parsed> {
+    let object = parse_body(&reply.body)?;
+    let token_type = field(&object, "token_type").as_string()?;
+    if !token_type.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let expires_in = match field(&object, "expires_in") {
+        v if v.is_undefined() || v.is_null() => None,
+        v => {
+            let n = v.as_f64()?;
+            if n.fract() != 0.0 || !(0.0..=f64::from(i32::MAX)).contains(&n) {
+                return None;
+            }
+            Some(n as i64)
+        }
+    };
+    let refresh_token = match field(&object, "refresh_token") {
+        v if v.is_undefined() || v.is_null() => None,
+        v => {
+            let text: &JsString = v.dyn_ref()?;
+            if text.length() == 0 || text.length() as usize > DEFAULT_MAX_TOKEN_LEN {
+                return None;
+            }
+            keep_refresh.then(|| Secret::new(text.into()))
+        }
+    };
+    let access = field(&object, "access_token");
+    let access: &JsString = access.dyn_ref()?;
+    // Length checked before the string is copied into wasm memory.
+    if access.length() == 0 || access.length() as usize > DEFAULT_MAX_TOKEN_LEN {
+        return None;
+    }
+    let access_token = Secret::new(access.into());
+    Some(grant_from(
+        access_token,
+        refresh_token,
+        expires_in,
+        reply.date_ms,
+    ))
+}
+
+/// A grant for `access_token`, with `exp`/`iat` decoded from it when it is a JWT.
+pub(crate) fn grant_from(
+    access_token: Secret,
+    refresh_token: Option<Secret>,
+    expires_in: Option<i64>,
+    server_date_ms: Option<u64>,
+) -> Parsed {
+    let claims = decode_unverified_with(access_token.expose(), &DecodeOptions::default())
+        .ok()
+        .map(|token| token.claims);
+    let mut grant = TokenGrant::new(access_token);
+    grant.refresh_token = refresh_token;
+    grant.expires_in = expires_in;
+    grant.exp = claims.as_ref().and_then(|c| c.exp);
+    grant.iat = claims.as_ref().and_then(|c| c.iat);
+    grant.server_date_ms = server_date_ms;
+    Parsed { grant, claims }
+}
+
+/// The OAuth `error` member of an error body, if any.
+pub(crate) fn error_code(reply: &Reply) -> Option<String> {
+    parse_body(&reply.body).and_then(|object| field(&object, "error").as_string())
+}
+
+/// Classifies a refresh response that is not a usable 2xx.
+pub(crate) fn classify_refresh(reply: &Reply, now: u64) -> RefreshFailure {
+    let retry_after_ms = retry_after_ms(reply.retry_after.as_deref(), now);
+    match reply.status {
+        200..=299 => RefreshFailure::Malformed,
+        401 => RefreshFailure::InvalidGrant,
+        400 if matches!(
+            error_code(reply).as_deref(),
+            Some("invalid_grant" | "invalid_client" | "unauthorized_client")
+        ) =>
+        {
+            RefreshFailure::InvalidGrant
+        }
+        429 => RefreshFailure::TooManyRequests { retry_after_ms },
+        status => RefreshFailure::Server {
+            status,
+            retry_after_ms,
+        },
+    }
+}

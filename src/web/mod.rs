@@ -1,0 +1,992 @@
+//! The browser shell: drives a sans-IO [`Session`] with the wall clock, one timer, wake-up
+//! events and HTTP, and wraps `fetch`. Works in a window and in a worker (it binds the global
+//! scope), and in any JS host with `fetch` and `setTimeout`.
+//!
+//! [`TokenManager`] is the Rust API (futures are `'static`, so they can be spawned or turned
+//! into promises); the npm package's `TokenManager` class is a thin layer over it.
+//!
+//! Custody: token response bodies are parsed by the browser's `JSON.parse`; the access token
+//! is copied into wasm memory exactly once, straight into a [`Secret`] (zeroized on drop), and
+//! `Authorization` values are assembled in JS. After [`TokenManager::logout`] or drop, no copy
+//! remains in wasm memory (the browser tests scan it).
+
+mod fetch;
+mod http;
+mod origin;
+
+use std::cell::RefCell;
+use std::fmt;
+use std::rc::{Rc, Weak};
+
+use gloo_timers::callback::Timeout;
+use js_sys::{Date, Function, Object, Promise, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::{spawn_local, JsFuture};
+use web_sys::{AbortController, EventTarget};
+
+pub use self::origin::origin_allowed;
+pub use crate::core::session::{
+    Event, ExpiredRequests, ExpirySource, LogoutReason, RefreshFailure, RefreshPolicy, SessionState,
+};
+pub use web_sys::RequestCredentials;
+
+use crate::core::claims::Claims;
+use crate::core::secret::Secret;
+use crate::core::session::{Action, Generation, RequestDecision, RequestFailure, Session};
+
+/// Where the refresh token lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RefreshTokenMode {
+    /// An `HttpOnly` cookie set by the auth server; JS never sees it (default, recommended).
+    #[default]
+    Cookie,
+    /// In the response body; held in wasm memory and sent in the refresh request body.
+    Memory,
+}
+
+/// Which `401` answers from an allowed origin trigger one refresh and one retry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RetryOn401 {
+    /// Only those with `WWW-Authenticate: Bearer error="invalid_token"` (default).
+    #[default]
+    InvalidToken,
+    /// Every `401`.
+    Any,
+}
+
+/// Configuration of a [`TokenManager`].
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Login endpoint (`POST` JSON credentials); required for [`TokenManager::login`].
+    pub login_url: Option<String>,
+    /// Refresh endpoint (required).
+    pub refresh_url: String,
+    /// Logout endpoint; without it, logout only wipes local state.
+    pub logout_url: Option<String>,
+    /// Refresh token transport (default: cookie).
+    pub refresh_token: RefreshTokenMode,
+    /// Origins whose requests carry the token; empty means the page's own origin.
+    pub allowed_origins: Vec<String>,
+    /// `credentials` of the auth calls (default `include`, for the refresh cookie).
+    pub credentials: RequestCredentials,
+    /// Refresh timing.
+    pub policy: RefreshPolicy,
+    /// Which 401s are retried (default: `invalid_token` challenges only).
+    pub retry_on_401: RetryOn401,
+    /// Timeout of each auth call, in ms (default 10 000).
+    pub request_timeout_ms: u32,
+}
+
+impl Config {
+    /// Defaults with this refresh endpoint.
+    pub fn new(refresh_url: impl Into<String>) -> Self {
+        Self {
+            login_url: None,
+            refresh_url: refresh_url.into(),
+            logout_url: None,
+            refresh_token: RefreshTokenMode::Cookie,
+            allowed_origins: Vec::new(),
+            credentials: RequestCredentials::Include,
+            policy: RefreshPolicy::default(),
+            retry_on_401: RetryOn401::InvalidToken,
+            request_timeout_ms: 10_000,
+        }
+    }
+}
+
+/// An error with a stable code (`ERR_LOGGED_OUT`, `ERR_REFRESH_FAILED`, `ERR_LOGIN_FAILED`,
+/// `ERR_NOT_AUTHENTICATED`, `ERR_TOKEN_EXPIRED`, `ERR_INVALID_OPTIONS`, `ERR_FETCH`).
+/// Messages never contain a token.
+#[derive(Debug, Clone)]
+pub struct Error {
+    code: &'static str,
+    message: String,
+    status: Option<u16>,
+    cause: Option<JsValue>,
+}
+
+impl Error {
+    pub(crate) fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            status: None,
+            cause: None,
+        }
+    }
+
+    fn with_status(mut self, status: u16) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// The stable code.
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    /// A human-readable message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The HTTP status, for `ERR_LOGIN_FAILED` answered by the server.
+    pub fn status(&self) -> Option<u16> {
+        self.status
+    }
+
+    /// For `ERR_FETCH`: the error the native `fetch` (or `Request` constructor) threw.
+    pub fn cause(&self) -> Option<&JsValue> {
+        self.cause.as_ref()
+    }
+
+    fn native(cause: JsValue) -> Self {
+        Self {
+            cause: Some(cause),
+            ..Self::new("ERR_FETCH", "fetch failed")
+        }
+    }
+
+    fn closed() -> Self {
+        Self::new("ERR_LOGGED_OUT", "the token manager was freed")
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// What woke a waiter (the value its promise resolves with).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wake {
+    Refreshed = 0,
+    RefreshFailed = 1,
+    LoggedOut = 2,
+    Tokens = 3,
+    Closed = 4,
+}
+
+impl Wake {
+    fn from_js(value: &JsValue) -> Self {
+        match value.as_f64().map(|n| n as u8) {
+            Some(0) => Self::Refreshed,
+            Some(1) => Self::RefreshFailed,
+            Some(2) => Self::LoggedOut,
+            Some(3) => Self::Tokens,
+            _ => Self::Closed,
+        }
+    }
+}
+
+type Subscriber = Rc<dyn Fn(&Event)>;
+
+struct Inner {
+    config: Config,
+    session: Session,
+    /// Decoded claims of the token of this generation.
+    claims: Option<(Generation, Claims)>,
+    timer: Option<Timeout>,
+    armed_for: Option<u64>,
+    listeners: Option<Listeners>,
+    subscribers: Vec<(u64, Subscriber)>,
+    next_subscriber: u64,
+    /// Resolvers of requests told to wait.
+    waiters: Vec<Function>,
+    refresh_calls: Vec<(Generation, AbortController)>,
+    last_failure: Option<RefreshFailure>,
+    closed: bool,
+}
+
+type Shared = Rc<RefCell<Inner>>;
+
+fn now() -> u64 {
+    let ms = Date::now();
+    if ms.is_finite() && ms > 0.0 {
+        ms as u64
+    } else {
+        0
+    }
+}
+
+fn global_get(target: &JsValue, key: &str) -> Option<JsValue> {
+    Reflect::get(target, &JsValue::from_str(key))
+        .ok()
+        .filter(|v| !v.is_undefined() && !v.is_null())
+}
+
+/// The base for relative URLs: `document.baseURI` in a window, `self.location.href` in a worker.
+pub(crate) fn base_url() -> Option<String> {
+    let global = js_sys::global();
+    global_get(&global, "document")
+        .and_then(|doc| global_get(&doc, "baseURI"))
+        .or_else(|| global_get(&global, "location").and_then(|loc| global_get(&loc, "href")))
+        .and_then(|v| v.as_string())
+}
+
+fn page_origin() -> Option<String> {
+    global_get(&js_sys::global(), "location")
+        .and_then(|loc| global_get(&loc, "origin"))
+        .and_then(|v| v.as_string())
+        .filter(|o| o != "null")
+}
+
+/// Resolves an endpoint against the page and requires https (or loopback http).
+fn endpoint(name: &str, url: &str) -> Result<String, Error> {
+    let parsed = origin::parse(url, base_url().as_deref()).ok_or_else(|| {
+        Error::new(
+            "ERR_INVALID_OPTIONS",
+            format!("{name} {url:?} is not a valid URL"),
+        )
+    })?;
+    if !origin::secure_enough(&parsed) {
+        return Err(Error::new(
+            "ERR_INVALID_OPTIONS",
+            format!("{name} must be https (plain http only for loopback hosts)"),
+        ));
+    }
+    Ok(parsed.href())
+}
+
+fn seed() -> u64 {
+    let word = |_| (js_sys::Math::random() * 4_294_967_296.0) as u64;
+    (word(0) << 32) | word(1)
+}
+
+/// One bound DOM listener.
+type Bound = (
+    EventTarget,
+    &'static str,
+    Closure<dyn FnMut(web_sys::Event)>,
+);
+
+/// The wake-up listeners (`focus`, `online`, `visibilitychange`), removed on drop.
+struct Listeners {
+    bound: Vec<Bound>,
+}
+
+impl Listeners {
+    fn install(shared: Weak<RefCell<Inner>>) -> Self {
+        let global = js_sys::global();
+        let mut bound = Vec::new();
+        let mut bind = |target: Option<EventTarget>, name: &'static str| {
+            let Some(target) = target else { return };
+            let shared = shared.clone();
+            let closure = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
+                if let Some(shared) = shared.upgrade() {
+                    wake(&shared);
+                }
+            });
+            if target
+                .add_event_listener_with_callback(name, closure.as_ref().unchecked_ref())
+                .is_ok()
+            {
+                bound.push((target, name, closure));
+            }
+        };
+        let global_target = global.dyn_ref::<EventTarget>().cloned();
+        let document = global_get(&global, "document").and_then(|d| d.dyn_into().ok());
+        bind(global_target.clone(), "focus");
+        bind(global_target, "online");
+        bind(document, "visibilitychange");
+        Self { bound }
+    }
+}
+
+impl Drop for Listeners {
+    fn drop(&mut self) {
+        for (target, name, closure) in &self.bound {
+            let _ =
+                target.remove_event_listener_with_callback(name, closure.as_ref().unchecked_ref());
+        }
+    }
+}
+
+fn wake(shared: &Shared) {
+    {
+        let mut inner = shared.borrow_mut();
+        if inner.closed {
+            return;
+        }
+        inner.session.handle_wake(now());
+    }
+    pump(shared);
+}
+
+/// Registers a waiter; the future resolves on the next refresh outcome, logout or new tokens.
+fn waiter(inner: &mut Inner) -> JsFuture {
+    let mut resolver = None;
+    let promise = Promise::new(&mut |resolve, _reject| resolver = Some(resolve));
+    if let Some(resolve) = resolver {
+        inner.waiters.push(resolve);
+    }
+    JsFuture::from(promise)
+}
+
+fn wake_all(waiters: Vec<Function>, why: Wake) {
+    let value = JsValue::from(why as u8);
+    for resolve in waiters {
+        let _ = resolve.call1(&JsValue::UNDEFINED, &value);
+    }
+}
+
+/// Drains the session's actions and performs them, then re-arms the timer. Never holds a
+/// borrow while calling out (subscribers may call back into the manager).
+fn pump(shared: &Shared) {
+    loop {
+        let mut inner = shared.borrow_mut();
+        if inner.closed {
+            while inner.session.poll_action().is_some() {}
+            return;
+        }
+        let Some(action) = inner.session.poll_action() else {
+            break;
+        };
+        match action {
+            Action::StartRefresh { generation } => {
+                drop(inner);
+                start_refresh(shared, generation);
+            }
+            Action::CancelRefresh { generation } => {
+                inner.refresh_calls.retain(|(g, controller)| {
+                    if *g == generation {
+                        controller.abort();
+                    }
+                    *g != generation
+                });
+            }
+            Action::Emit(event) => {
+                let why = match &event {
+                    Event::Refreshed { .. } => Some(Wake::Refreshed),
+                    Event::RefreshFailed { failure, .. } => {
+                        inner.last_failure = Some(*failure);
+                        Some(Wake::RefreshFailed)
+                    }
+                    Event::LoggedOut { .. } => {
+                        inner.claims = None;
+                        Some(Wake::LoggedOut)
+                    }
+                    _ => None,
+                };
+                let waiters = match why {
+                    Some(_) => std::mem::take(&mut inner.waiters),
+                    None => Vec::new(),
+                };
+                let subscribers: Vec<Subscriber> =
+                    inner.subscribers.iter().map(|(_, s)| s.clone()).collect();
+                drop(inner);
+                if let Some(why) = why {
+                    wake_all(waiters, why);
+                }
+                for subscriber in subscribers {
+                    subscriber(&event);
+                }
+            }
+        }
+    }
+    rearm(shared);
+}
+
+/// Arms the one timer for `poll_timeout()`, only when the deadline changed.
+fn rearm(shared: &Shared) {
+    let mut inner = shared.borrow_mut();
+    if inner.closed {
+        return;
+    }
+    let deadline = inner.session.poll_timeout();
+    if deadline == inner.armed_for {
+        return;
+    }
+    inner.armed_for = deadline;
+    inner.timer = deadline.map(|at| {
+        let delay = at.saturating_sub(now()).min(i32::MAX as u64) as u32;
+        let weak = Rc::downgrade(shared);
+        Timeout::new(delay, move || {
+            let Some(shared) = weak.upgrade() else { return };
+            {
+                let mut inner = shared.borrow_mut();
+                if inner.closed {
+                    return;
+                }
+                // This callback's own handle: dropping it now only clears a spent timeout.
+                inner.timer = None;
+                inner.armed_for = None;
+                inner.session.handle_timeout(now());
+            }
+            pump(&shared);
+        })
+    });
+}
+
+/// Performs [`Action::StartRefresh`]: the refresh call, then exactly one result.
+fn start_refresh(shared: &Shared, generation: Generation) {
+    let Ok(controller) = AbortController::new() else {
+        let mut inner = shared.borrow_mut();
+        inner
+            .session
+            .handle_refresh_err(generation, RefreshFailure::Network, now());
+        return;
+    };
+    let (url, credentials, timeout_ms, memory, body) = {
+        let mut inner = shared.borrow_mut();
+        inner.refresh_calls.push((generation, controller.clone()));
+        let memory = inner.config.refresh_token == RefreshTokenMode::Memory;
+        let body = if memory {
+            inner.session.refresh_token().map(|token| {
+                let body = Object::new();
+                let _ = Reflect::set(
+                    &body,
+                    &JsValue::from_str("grant_type"),
+                    &JsValue::from_str("refresh_token"),
+                );
+                let _ = Reflect::set(
+                    &body,
+                    &JsValue::from_str("refresh_token"),
+                    &JsValue::from_str(token.expose()),
+                );
+                JsValue::from(body)
+            })
+        } else {
+            None
+        };
+        (
+            inner.config.refresh_url.clone(),
+            inner.config.credentials,
+            inner.config.request_timeout_ms,
+            memory,
+            body,
+        )
+    };
+    let shared = shared.clone();
+    spawn_local(async move {
+        let result = http::AuthCall {
+            url: &url,
+            credentials,
+            json_body: body,
+            bearer: None,
+            timeout_ms,
+        }
+        .send(&controller)
+        .await;
+        let now = now();
+        {
+            let mut inner = shared.borrow_mut();
+            inner.refresh_calls.retain(|(g, _)| *g != generation);
+            if inner.closed {
+                return;
+            }
+            let failure = match result {
+                Ok(reply) if (200..300).contains(&reply.status) => {
+                    match http::parse_grant(&reply, memory) {
+                        Some(parsed) => {
+                            let before = inner.session.generation();
+                            inner
+                                .session
+                                .handle_refresh_ok(generation, parsed.grant, now);
+                            inner.note_claims(before, parsed.claims);
+                            None
+                        }
+                        None => Some(RefreshFailure::Malformed),
+                    }
+                }
+                Ok(reply) => Some(http::classify_refresh(&reply, now)),
+                Err(http::CallError::Network) => Some(RefreshFailure::Network),
+                Err(http::CallError::Timeout) => Some(RefreshFailure::Timeout),
+                Err(http::CallError::TooLarge) => Some(RefreshFailure::Malformed),
+                // Cancelled by the session: it no longer wants a result.
+                Err(http::CallError::Aborted) => None,
+            };
+            if let Some(failure) = failure {
+                inner.session.handle_refresh_err(generation, failure, now);
+            }
+        }
+        pump(&shared);
+    });
+}
+
+impl Inner {
+    /// Records the claims of a token just installed (if the session did install one).
+    fn note_claims(&mut self, before: Option<Generation>, claims: Option<Claims>) {
+        let after = self.session.generation();
+        if after != before {
+            self.claims = after.zip(claims);
+        }
+    }
+}
+
+/// The outcome of the request gate.
+enum Gate<T> {
+    Go(T, Generation),
+    Anonymous,
+}
+
+/// Asks the session what a request may carry, waiting through refreshes; `attach` turns the
+/// token into what the caller needs (e.g. the `Authorization` value, built in JS).
+async fn gate<T>(shared: &Shared, attach: impl Fn(&Secret) -> T) -> Result<Gate<T>, Error> {
+    loop {
+        let step = {
+            let mut inner = shared.borrow_mut();
+            if inner.closed {
+                return Err(Error::closed());
+            }
+            match inner.session.before_request(now()) {
+                RequestDecision::Attach { token, generation } => {
+                    Ok(Gate::Go(attach(token), generation))
+                }
+                RequestDecision::Wait => Err(Ok(waiter(&mut inner))),
+                RequestDecision::Fail(RequestFailure::Anonymous) => Ok(Gate::Anonymous),
+                RequestDecision::Fail(RequestFailure::LoggedOut(reason)) => Err(Err(Error::new(
+                    "ERR_LOGGED_OUT",
+                    format!("the session ended ({})", reason.as_str()),
+                ))),
+                RequestDecision::Fail(RequestFailure::Expired) => Err(Err(Error::new(
+                    "ERR_TOKEN_EXPIRED",
+                    "the access token expired and a refresh is pending",
+                ))),
+            }
+        };
+        pump(shared);
+        match step {
+            Ok(gate) => return Ok(gate),
+            Err(Ok(wait)) => {
+                let _ = wait.await;
+            }
+            Err(Err(error)) => return Err(error),
+        }
+    }
+}
+
+/// Installs tokens from a login or `set_tokens` and wakes waiting requests.
+fn install_tokens(shared: &Shared, parsed: http::Parsed) {
+    let waiters = {
+        let mut inner = shared.borrow_mut();
+        if inner.closed {
+            return;
+        }
+        let before = inner.session.generation();
+        inner.session.handle_tokens(parsed.grant, now());
+        inner.note_claims(before, parsed.claims);
+        std::mem::take(&mut inner.waiters)
+    };
+    pump(shared);
+    wake_all(waiters, Wake::Tokens);
+}
+
+/// A handle removing a listener when dropped (see [`TokenManager::subscribe`]).
+#[must_use = "dropping the subscription removes the listener"]
+pub struct Subscription {
+    shared: Weak<RefCell<Inner>>,
+    id: u64,
+}
+
+impl Subscription {
+    /// Keeps the listener for the manager's whole life.
+    pub fn detach(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        unsubscribe(&self.shared, self.id);
+    }
+}
+
+fn unsubscribe(shared: &Weak<RefCell<Inner>>, id: u64) {
+    if let Some(shared) = shared.upgrade() {
+        if let Ok(mut inner) = shared.try_borrow_mut() {
+            inner.subscribers.retain(|(i, _)| *i != id);
+        }
+    }
+}
+
+/// The token manager: memory-only custody, silent single-flight refresh, `fetch` wrapping.
+/// Dropping it wipes the tokens, cancels the timer and listeners, and fails waiting requests.
+pub struct TokenManager {
+    shared: Shared,
+}
+
+impl fmt::Debug for TokenManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenManager").finish_non_exhaustive()
+    }
+}
+
+impl TokenManager {
+    /// Validates `config` (URLs resolved against the page; https or loopback http only;
+    /// allowed origins normalised) and installs the wake-up listeners.
+    pub fn new(mut config: Config) -> Result<Self, Error> {
+        config.refresh_url = endpoint("refreshUrl", &config.refresh_url)?;
+        config.login_url = config
+            .login_url
+            .map(|url| endpoint("loginUrl", &url))
+            .transpose()?;
+        config.logout_url = config
+            .logout_url
+            .map(|url| endpoint("logoutUrl", &url))
+            .transpose()?;
+        config.allowed_origins = if config.allowed_origins.is_empty() {
+            page_origin().into_iter().collect()
+        } else {
+            config
+                .allowed_origins
+                .iter()
+                .map(|o| origin::normalize_origin(o))
+                .collect::<Result<_, _>>()?
+        };
+        if config.request_timeout_ms == 0 {
+            return Err(Error::new(
+                "ERR_INVALID_OPTIONS",
+                "requestTimeoutMs must be positive",
+            ));
+        }
+        let session = Session::new(config.policy.clone(), seed());
+        let shared = Rc::new(RefCell::new(Inner {
+            config,
+            session,
+            claims: None,
+            timer: None,
+            armed_for: None,
+            listeners: None,
+            subscribers: Vec::new(),
+            next_subscriber: 0,
+            waiters: Vec::new(),
+            refresh_calls: Vec::new(),
+            last_failure: None,
+            closed: false,
+        }));
+        let listeners = Listeners::install(Rc::downgrade(&shared));
+        shared.borrow_mut().listeners = Some(listeners);
+        Ok(Self { shared })
+    }
+
+    /// Logs in: `POST`s `credentials` (any JSON-serialisable object) to the login endpoint and
+    /// installs the tokens. Errors: `ERR_LOGIN_FAILED` (with the status if the server answered).
+    pub fn login(
+        &self,
+        credentials: JsValue,
+    ) -> impl std::future::Future<Output = Result<(), Error>> {
+        let shared = self.shared.clone();
+        async move {
+            let (url, credentials_mode, timeout_ms, memory) = {
+                let inner = shared.borrow();
+                if inner.closed {
+                    return Err(Error::closed());
+                }
+                let url = inner.config.login_url.clone().ok_or_else(|| {
+                    Error::new("ERR_INVALID_OPTIONS", "login() needs the loginUrl option")
+                })?;
+                let c = &inner.config;
+                (
+                    url,
+                    c.credentials,
+                    c.request_timeout_ms,
+                    c.refresh_token == RefreshTokenMode::Memory,
+                )
+            };
+            if !credentials.is_object() {
+                return Err(Error::new(
+                    "ERR_INVALID_OPTIONS",
+                    "login credentials must be an object",
+                ));
+            }
+            let controller = AbortController::new().map_err(Error::native)?;
+            let reply = http::AuthCall {
+                url: &url,
+                credentials: credentials_mode,
+                json_body: Some(credentials),
+                bearer: None,
+                timeout_ms,
+            }
+            .send(&controller)
+            .await
+            .map_err(|e| {
+                let why = match e {
+                    http::CallError::Timeout => "timed out",
+                    http::CallError::TooLarge => "returned an oversized body",
+                    _ => "could not reach the server",
+                };
+                Error::new("ERR_LOGIN_FAILED", format!("login {why}"))
+            })?;
+            if !(200..300).contains(&reply.status) {
+                let detail = http::error_code(&reply)
+                    .map(|code| format!(" ({})", code.chars().take(64).collect::<String>()))
+                    .unwrap_or_default();
+                return Err(Error::new(
+                    "ERR_LOGIN_FAILED",
+                    format!("login failed with status {}{detail}", reply.status),
+                )
+                .with_status(reply.status));
+            }
+            let parsed = http::parse_grant(&reply, memory).ok_or_else(|| {
+                Error::new(
+                    "ERR_LOGIN_FAILED",
+                    "the login response is not a valid token response",
+                )
+                .with_status(reply.status)
+            })?;
+            install_tokens(&shared, parsed);
+            Ok(())
+        }
+    }
+
+    /// Hands over tokens obtained elsewhere. A refresh token is accepted in memory mode only.
+    pub fn set_tokens(
+        &self,
+        access_token: Secret,
+        refresh_token: Option<Secret>,
+        expires_in: Option<i64>,
+    ) -> Result<(), Error> {
+        {
+            let inner = self.shared.borrow();
+            if inner.closed {
+                return Err(Error::closed());
+            }
+            if refresh_token.is_some() && inner.config.refresh_token != RefreshTokenMode::Memory {
+                return Err(Error::new(
+                    "ERR_INVALID_OPTIONS",
+                    "refreshToken can be set only with the refreshToken: \"memory\" option",
+                ));
+            }
+        }
+        if access_token.is_empty()
+            || access_token.len() > crate::core::decode::DEFAULT_MAX_TOKEN_LEN
+        {
+            return Err(Error::new(
+                "ERR_INVALID_OPTIONS",
+                "accessToken must be a non-empty string of at most 8 KiB",
+            ));
+        }
+        install_tokens(
+            &self.shared,
+            http::grant_from(access_token, refresh_token, expires_in, None),
+        );
+        Ok(())
+    }
+
+    /// Restores a cookie-mode session after a reload with a silent refresh. Resolves to whether
+    /// a token is now held (no error for "no session": that is `false`).
+    pub fn start(&self) -> impl std::future::Future<Output = bool> {
+        let shared = self.shared.clone();
+        async move {
+            let wait = {
+                let mut inner = shared.borrow_mut();
+                if inner.closed {
+                    return false;
+                }
+                if inner.session.state() != SessionState::Anonymous
+                    || inner.config.refresh_token == RefreshTokenMode::Memory
+                {
+                    None
+                } else {
+                    inner.session.request_refresh(now());
+                    Some(waiter(&mut inner))
+                }
+            };
+            pump(&shared);
+            if let Some(wait) = wait {
+                let _ = wait.await;
+            }
+            let inner = shared.borrow();
+            !inner.closed && inner.session.generation().is_some()
+        }
+    }
+
+    /// Refreshes now (joining a refresh in flight; a backoff in progress is not cut short).
+    /// Errors: `ERR_REFRESH_FAILED` (transient; the manager keeps retrying), `ERR_LOGGED_OUT`.
+    pub fn refresh(&self) -> impl std::future::Future<Output = Result<(), Error>> {
+        let shared = self.shared.clone();
+        async move {
+            let wait = {
+                let mut inner = shared.borrow_mut();
+                if inner.closed {
+                    return Err(Error::closed());
+                }
+                inner.session.request_refresh(now());
+                waiter(&mut inner)
+            };
+            pump(&shared);
+            let why = wait
+                .await
+                .map(|v| Wake::from_js(&v))
+                .unwrap_or(Wake::Closed);
+            match why {
+                Wake::Refreshed | Wake::Tokens => Ok(()),
+                Wake::RefreshFailed => {
+                    let failure = shared.borrow().last_failure;
+                    Err(Error::new(
+                        "ERR_REFRESH_FAILED",
+                        format!("refresh failed ({}); retrying", failure_name(failure)),
+                    ))
+                }
+                Wake::LoggedOut => Err(Error::new("ERR_LOGGED_OUT", "the session ended")),
+                Wake::Closed => Err(Error::closed()),
+            }
+        }
+    }
+
+    /// Ends the session: wipes the tokens at once (even if the logout call fails), fails waiting
+    /// requests with `ERR_LOGGED_OUT`, then asks the server to revoke them.
+    pub fn logout(&self) -> impl std::future::Future<Output = ()> {
+        let shared = self.shared.clone();
+        async move {
+            let call = {
+                let mut inner = shared.borrow_mut();
+                if inner.closed {
+                    return;
+                }
+                let credentials = inner.session.logout();
+                inner.claims = None;
+                let c = &inner.config;
+                c.logout_url.clone().map(|url| {
+                    let bearer = credentials.access_token.as_ref().map(http::bearer);
+                    let body = match (&credentials.refresh_token, c.refresh_token) {
+                        (Some(token), RefreshTokenMode::Memory) => {
+                            let body = Object::new();
+                            let _ = Reflect::set(
+                                &body,
+                                &JsValue::from_str("refresh_token"),
+                                &JsValue::from_str(token.expose()),
+                            );
+                            Some(JsValue::from(body))
+                        }
+                        _ => None,
+                    };
+                    (url, c.credentials, c.request_timeout_ms, bearer, body)
+                })
+                // `credentials` is dropped here: both secrets are zeroized.
+            };
+            pump(&shared);
+            let waiters = std::mem::take(&mut shared.borrow_mut().waiters);
+            wake_all(waiters, Wake::LoggedOut);
+            if let Some((url, credentials, timeout_ms, bearer, json_body)) = call {
+                if let Ok(controller) = AbortController::new() {
+                    let _ = http::AuthCall {
+                        url: &url,
+                        credentials,
+                        json_body,
+                        bearer,
+                        timeout_ms,
+                    }
+                    .send(&controller)
+                    .await;
+                }
+            }
+        }
+    }
+
+    /// `fetch` with the token attached to allowed origins; see the module docs of `fetch`.
+    /// `input` is a string, `URL` or `Request`; `init` a `RequestInit` object or `undefined`.
+    pub fn fetch(
+        &self,
+        input: JsValue,
+        init: JsValue,
+    ) -> impl std::future::Future<Output = Result<web_sys::Response, Error>> {
+        fetch::fetch(self.shared.clone(), input, init)
+    }
+
+    /// The current access token as a JS string, after the same gate as `fetch` (for a
+    /// WebSocket or a third-party SDK). The JS class exposes it only with `exposeToken: true`.
+    pub fn access_token_js(&self) -> impl std::future::Future<Output = Result<JsValue, Error>> {
+        let shared = self.shared.clone();
+        async move {
+            match gate(&shared, |token| JsValue::from_str(token.expose())).await? {
+                Gate::Go(token, _) => Ok(token),
+                Gate::Anonymous => Err(Error::new("ERR_NOT_AUTHENTICATED", "there is no session")),
+            }
+        }
+    }
+
+    /// Listens to events until the returned guard is dropped (or detached).
+    pub fn subscribe(&self, listener: impl Fn(&Event) + 'static) -> Subscription {
+        let id = self.subscribe_id(listener);
+        Subscription {
+            shared: Rc::downgrade(&self.shared),
+            id,
+        }
+    }
+
+    pub(crate) fn subscribe_id(&self, listener: impl Fn(&Event) + 'static) -> u64 {
+        let mut inner = self.shared.borrow_mut();
+        inner.next_subscriber += 1;
+        let id = inner.next_subscriber;
+        inner.subscribers.push((id, Rc::new(listener)));
+        id
+    }
+
+    /// A function removing the listener `id` (idempotent; holds no strong reference).
+    pub(crate) fn unsubscriber(&self, id: u64) -> impl Fn() + 'static {
+        let shared = Rc::downgrade(&self.shared);
+        move || unsubscribe(&shared, id)
+    }
+
+    /// The current state.
+    pub fn state(&self) -> SessionState {
+        self.shared.borrow().session.state()
+    }
+
+    /// The current token's decoded (unverified) claims, if it is a JWT.
+    pub fn claims(&self) -> Option<Claims> {
+        let inner = self.shared.borrow();
+        let generation = inner.session.generation()?;
+        inner
+            .claims
+            .as_ref()
+            .filter(|(g, _)| *g == generation)
+            .map(|(_, claims)| claims.clone())
+    }
+
+    /// When the current token expires (local clock, ms since the epoch).
+    pub fn expires_at(&self) -> Option<u64> {
+        self.shared.borrow().session.expires_at()
+    }
+
+    /// Server clock minus local clock, in ms, measured with the current token.
+    pub fn clock_offset_ms(&self) -> Option<i64> {
+        self.shared.borrow().session.clock_offset_ms()
+    }
+
+    /// Where the expiry came from.
+    pub fn expiry_source(&self) -> Option<ExpirySource> {
+        self.shared.borrow().session.expiry_source()
+    }
+}
+
+fn failure_name(failure: Option<RefreshFailure>) -> &'static str {
+    match failure {
+        Some(RefreshFailure::Network) => "network error",
+        Some(RefreshFailure::Timeout) => "timeout",
+        Some(RefreshFailure::Server { .. }) => "server error",
+        Some(RefreshFailure::TooManyRequests { .. }) => "too many requests",
+        Some(RefreshFailure::InvalidGrant) => "invalid grant",
+        Some(RefreshFailure::Malformed) => "malformed response",
+        None => "unknown",
+    }
+}
+
+impl Drop for TokenManager {
+    fn drop(&mut self) {
+        let waiters = {
+            let Ok(mut inner) = self.shared.try_borrow_mut() else {
+                return;
+            };
+            inner.closed = true;
+            inner.timer = None;
+            inner.armed_for = None;
+            inner.listeners = None;
+            for (_, controller) in inner.refresh_calls.drain(..) {
+                controller.abort();
+            }
+            drop(inner.session.logout());
+            while inner.session.poll_action().is_some() {}
+            inner.subscribers.clear();
+            inner.claims = None;
+            std::mem::take(&mut inner.waiters)
+        };
+        wake_all(waiters, Wake::Closed);
+    }
+}

@@ -1,0 +1,77 @@
+//! Which request URLs may carry the bearer token: exact origin match after URL parsing, https or
+//! loopback http only. Parsing is the browser's own `URL`, so it agrees with what `fetch` sends.
+
+use web_sys::Url;
+
+use super::Error;
+
+/// Parses `url` (relative URLs against `base`) with the browser's URL parser.
+pub(crate) fn parse(url: &str, base: Option<&str>) -> Option<Url> {
+    match base {
+        Some(base) => Url::new_with_base(url, base).ok(),
+        None => Url::new(url).ok(),
+    }
+}
+
+/// Whether `hostname` (as the URL parser serialises it) is a loopback host.
+pub(crate) fn is_loopback_host(hostname: &str) -> bool {
+    if hostname.eq_ignore_ascii_case("localhost") || hostname == "[::1]" {
+        return true;
+    }
+    // The URL parser has already canonicalised IPv4 forms (`0x7f.1`, `2130706433`, ...).
+    let mut octets = hostname.split('.');
+    octets.next() == Some("127")
+        && octets.clone().count() == 3
+        && octets.all(|octet| octet.parse::<u8>().is_ok())
+}
+
+/// Whether a token may travel to `url`'s origin at all: https, or http to a loopback host.
+pub(crate) fn secure_enough(url: &Url) -> bool {
+    match url.protocol().as_str() {
+        "https:" => true,
+        "http:" => is_loopback_host(&url.hostname()),
+        _ => false,
+    }
+}
+
+/// Normalises a configured origin (`HTTPS://API.example.com:443` → `https://api.example.com`).
+/// Refuses anything that is not a bare origin, and plain http except to loopback hosts.
+pub(crate) fn normalize_origin(origin: &str) -> Result<String, Error> {
+    let invalid = |why: &str| {
+        Error::new(
+            "ERR_INVALID_OPTIONS",
+            format!("allowedOrigins entry {origin:?} {why}"),
+        )
+    };
+    let url = parse(origin, None).ok_or_else(|| invalid("is not an absolute URL"))?;
+    if !url.username().is_empty() || !url.password().is_empty() {
+        return Err(invalid("must not contain credentials"));
+    }
+    if !matches!(url.pathname().as_str(), "" | "/")
+        || !url.search().is_empty()
+        || !url.hash().is_empty()
+    {
+        return Err(invalid(
+            "must be an origin (scheme://host[:port]) without a path",
+        ));
+    }
+    if !secure_enough(&url) {
+        return Err(invalid(
+            "must be https (plain http is allowed only for loopback hosts)",
+        ));
+    }
+    Ok(url.origin())
+}
+
+/// Whether a request to `url` (relative URLs resolved against `base`) may carry the token:
+/// its exact origin is one of `allowed` (normalised with [`normalize_origin`]) and it is https or
+/// loopback http. Look-alikes (`https://api.example.com.evil.com`, `https://api.example.com@evil.com`,
+/// `//evil.com`, an `http:` downgrade, another port) are refused; case and default-port variants
+/// of an allowed origin are accepted.
+pub fn origin_allowed(url: &str, base: Option<&str>, allowed: &[String]) -> bool {
+    parse(url, base).is_some_and(|url| url_allowed(&url, allowed))
+}
+
+pub(crate) fn url_allowed(url: &Url, allowed: &[String]) -> bool {
+    secure_enough(url) && allowed.contains(&url.origin())
+}
