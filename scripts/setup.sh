@@ -22,12 +22,15 @@ fi
 WB=$(wb_version)
 if ! command -v wasm-bindgen >/dev/null || [ "$(wasm-bindgen --version | awk '{print $2}')" != "$WB" ]; then
   say "installing wasm-bindgen-cli $WB (about 3 minutes on 2 cores)"
-  cargo install wasm-bindgen-cli --version "$WB" --locked --force
+  # --locked can fail when a locked dependency is briefly missing from the index; then let cargo
+  # resolve compatible versions.
+  cargo install wasm-bindgen-cli --version "$WB" --locked --force \
+    || cargo install wasm-bindgen-cli --version "$WB" --force
 fi
 
 if ! command -v wasm-pack >/dev/null; then
   say "installing wasm-pack (about 2 minutes)"
-  cargo install wasm-pack --locked
+  cargo install wasm-pack --locked || cargo install wasm-pack
 fi
 
 if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
