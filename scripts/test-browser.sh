@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Browser tests of the token manager: wasm-bindgen-test in headless Chromium against the
-# reference server. Starts the server (test hooks on, 4 s access tokens, any loopback origin
-# allowed for the runner's random port), passes its URL to the tests at compile time
-# (TW_SERVER_URL), runs the suites, and stops the server on exit.
+# reference server. Starts two servers (test hooks on, 4 s access tokens, any loopback origin
+# allowed for the runner's random port; the second with `--refresh-transport body`), passes their
+# URLs to the tests at compile time (TW_SERVER_URL, TW_SERVER2_URL), runs the suites, and stops
+# the servers on exit.
 # Usage: scripts/test-browser.sh [TEST_NAME...]   (default: every tests/browser suite)
 # Env: TW_SERVER_BIN (prebuilt server), CARGO_TARGET_DIR, CHROMEDRIVER, WASM_BINDGEN_TEST_TIMEOUT.
 # Needs: wasm32-unknown-unknown target, wasm-bindgen-test-runner matching Cargo.lock,
@@ -18,23 +19,40 @@ if [ -z "$SERVER_BIN" ]; then
   cargo build -p tokenwarden-server
   SERVER_BIN="${CARGO_TARGET_DIR:-target}/debug/tokenwarden-server"
 fi
-LOG=$(mktemp)
-"$SERVER_BIN" --port 0 --test-hooks --allow-any-loopback-origin --access-ttl 4 >"$LOG" 2>&1 &
-SERVER_PID=$!
-cleanup() { kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; rm -f "$LOG"; }
+# Two servers: the main one (refresh token in an HttpOnly cookie) and a second one with the
+# refresh token in the response body, for memory mode; the second also plays "another local
+# port that is not allowed" (its /api/echo reports whether an Authorization header arrived).
+LOGS=()
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  rm -f "${LOGS[@]}"
+}
 trap cleanup EXIT
 
-URL=""
-for _ in $(seq 1 100); do
-  URL=$(sed -n 's/.*listening on \(http:\/\/[0-9.:]*\).*/\1/p' "$LOG" | head -n1)
-  [ -n "$URL" ] && break
-  kill -0 "$SERVER_PID" 2>/dev/null || { cat "$LOG" >&2; echo "test-browser: server exited" >&2; exit 1; }
-  sleep 0.1
-done
-[ -n "$URL" ] || { cat "$LOG" >&2; echo "test-browser: server did not start" >&2; exit 1; }
-echo "test-browser: server at $URL"
+# start_server VAR ARGS...: starts a server and stores its URL in VAR.
+start_server() {
+  local var=$1 log pid url=""
+  shift
+  log=$(mktemp)
+  "$SERVER_BIN" --port 0 --test-hooks --allow-any-loopback-origin --access-ttl 4 "$@" >"$log" 2>&1 &
+  pid=$!
+  LOGS+=("$log")
+  PIDS+=("$pid")
+  for _ in $(seq 1 200); do
+    url=$(sed -n 's/.*listening on \(http:\/\/[0-9.:]*\).*/\1/p' "$log" | head -n1)
+    [ -n "$url" ] && break
+    kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; echo "test-browser: server exited" >&2; exit 1; }
+    sleep 0.1
+  done
+  [ -n "$url" ] || { cat "$log" >&2; echo "test-browser: server did not start" >&2; exit 1; }
+  printf -v "$var" '%s' "$url"
+}
+start_server URL
+start_server URL2 --refresh-transport body
+echo "test-browser: servers at $URL (cookie) and $URL2 (body)"
 
-export TW_SERVER_URL="$URL"
+export TW_SERVER_URL="$URL" TW_SERVER2_URL="$URL2"
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
 export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
 export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-60}"

@@ -1,9 +1,9 @@
 //! Protected demo resources. Bearer tokens are verified with tokenwarden's core.
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use base64ct::{Base64UrlUnpadded, Encoding};
 use serde_json::{json, Value};
 
@@ -206,6 +206,25 @@ pub async fn echo(
             "sub": sub,
         }),
     )
+}
+
+/// `GET /api/redirect?to=URL`, routed only with `--test-hooks` (an open redirect has no place
+/// in a real server): answers `302 Found` with `Location: URL` (absolute http or https), so
+/// browser tests can check that a bearer token never follows a redirect.
+pub async fn redirect(RawQuery(query): RawQuery) -> Response {
+    let to = query
+        .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(&q).ok())
+        .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == "to").map(|(_, v)| v))
+        .filter(|to| to.starts_with("http://") || to.starts_with("https://"))
+        .and_then(|to| HeaderValue::from_str(&to).ok());
+    match to {
+        Some(location) => {
+            let mut res = StatusCode::FOUND.into_response();
+            res.headers_mut().insert(header::LOCATION, location);
+            res
+        }
+        None => json_error(StatusCode::BAD_REQUEST, "invalid_request"),
+    }
 }
 
 /// Answer for routes that exist only with `--test-hooks`.

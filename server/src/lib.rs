@@ -58,7 +58,9 @@ pub fn app(state: AppState) -> Router {
         .route("/api/echo", any(api::echo))
         .route("/healthz", get(|| async { "ok" }));
     router = if state.config.test_hooks {
-        router.merge(hooks::router())
+        router
+            .merge(hooks::router())
+            .route("/api/redirect", get(api::redirect))
     } else {
         router
             .route("/__test", any(api::not_found))

@@ -1060,6 +1060,45 @@ async fn echo_reports_method_body_and_authorization() {
 }
 
 #[tokio::test]
+async fn redirect_hook_answers_302_only_with_test_hooks() {
+    let no_follow = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let s = start(test_config()).await;
+    let base = s.base_url();
+    let to = "http://127.0.0.1:9/api/echo?x=1&y=2";
+    let res = no_follow
+        .get(format!("{base}/api/redirect"))
+        .query(&[("to", to)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert_eq!(res.headers()["location"], to);
+    for bad in ["", "?to=", "?to=javascript:alert(1)", "?to=/relative"] {
+        let res = no_follow
+            .get(format!("{base}/api/redirect{bad}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{bad}");
+    }
+    let s = start(Config {
+        test_hooks: false,
+        ..test_config()
+    })
+    .await;
+    let res = no_follow
+        .get(format!("{}/api/redirect", s.base_url()))
+        .query(&[("to", to)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
 async fn static_files_and_wasm_mime_and_date_everywhere() {
     let dir = std::env::temp_dir().join(format!("tw-server-test-{}-{}", std::process::id(), now()));
     let www = dir.join("www");

@@ -199,6 +199,22 @@ impl JwtError {
     }
 }
 
+/// Displays a string in double quotes with control characters replaced, for messages that
+/// include attacker-chosen text (an `alg`, a claim name). Unlike `{:?}` it does not pull
+/// Unicode escape tables into the wasm build.
+pub struct Quoted<'a>(pub &'a str);
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use fmt::Write as _;
+        f.write_char('"')?;
+        for c in self.0.chars() {
+            f.write_char(if c.is_control() { '\u{fffd}' } else { c })?;
+        }
+        f.write_char('"')
+    }
+}
+
 impl fmt::Display for JwtError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -212,21 +228,23 @@ impl fmt::Display for JwtError {
             Self::InvalidUtf8 { part } => write!(f, "{part} is not valid UTF-8"),
             Self::InvalidJson { part } => write!(f, "{part} is not a JSON object"),
             Self::DuplicateMember { part } => write!(f, "{part} has a duplicate member name"),
-            Self::InvalidHeader { member } => write!(f, "header parameter {member:?} is invalid"),
+            Self::InvalidHeader { member } => {
+                write!(f, "header parameter {} is invalid", Quoted(member))
+            }
             Self::CritUnsupported => f.write_str("the \"crit\" header parameter is not supported"),
             Self::UnencodedPayload => f.write_str("unencoded payloads (b64: false) are refused"),
             Self::AlgNone => f.write_str("unsigned tokens (alg \"none\") are refused"),
-            Self::AlgNotAllowed { alg } => write!(f, "algorithm {alg:?} is not allowed"),
+            Self::AlgNotAllowed { alg } => write!(f, "algorithm {} is not allowed", Quoted(alg)),
             Self::KeyAlgMismatch { key, token } => {
-                write!(f, "the key is for {key}, the token says {token:?}")
+                write!(f, "the key is for {key}, the token says {}", Quoted(token))
             }
             Self::NoMatchingKey => f.write_str("no key matches the token"),
             Self::MultipleMatchingKeys => f.write_str("more than one key matches the token"),
             Self::MalformedSignature => f.write_str("the signature is malformed"),
             Self::SignatureInvalid => f.write_str("signature verification failed"),
-            Self::ClaimType { claim } => write!(f, "claim {claim:?} has the wrong type"),
-            Self::ClaimOutOfRange { claim } => write!(f, "claim {claim:?} is out of range"),
-            Self::MissingClaim { claim } => write!(f, "claim {claim:?} is missing"),
+            Self::ClaimType { claim } => write!(f, "claim {} has the wrong type", Quoted(claim)),
+            Self::ClaimOutOfRange { claim } => write!(f, "claim {} is out of range", Quoted(claim)),
+            Self::MissingClaim { claim } => write!(f, "claim {} is missing", Quoted(claim)),
             Self::Expired => f.write_str("the token has expired (\"exp\" check failed)"),
             Self::TooOld => f.write_str("the token is too old (\"iat\" check failed)"),
             Self::NotYetValid => f.write_str("the token is not yet valid (\"nbf\" check failed)"),
@@ -246,3 +264,29 @@ impl fmt::Display for JwtError {
 }
 
 impl std::error::Error for JwtError {}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use super::*;
+
+    #[test]
+    fn messages_quote_and_neutralise_attacker_text() {
+        let err = JwtError::AlgNotAllowed {
+            alg: "HS256\n\u{1b}[2J".into(),
+        };
+        assert_eq!(
+            err.to_string(),
+            "algorithm \"HS256\u{fffd}\u{fffd}[2J\" is not allowed"
+        );
+        assert_eq!(
+            JwtError::MissingClaim {
+                claim: "exp".into()
+            }
+            .to_string(),
+            "claim \"exp\" is missing"
+        );
+    }
+}

@@ -3,6 +3,8 @@
 use js_sys::{Array, Object, Reflect, JSON};
 use wasm_bindgen::prelude::*;
 
+use crate::core::error::Quoted;
+
 use crate::core::error::JwtError;
 
 /// A JS `Error` with a stable `code` (and `claim`/`reason` for claim failures), like jose's.
@@ -66,7 +68,8 @@ pub(crate) fn options_object(
         let key = key.as_string().unwrap_or_default();
         if !known.contains(&key.as_str()) {
             return Err(invalid_options(&format!(
-                "unknown option {key:?} in {what}; known options: {}",
+                "unknown option {} in {what}; known options: {}",
+                Quoted(&key),
                 known.join(", ")
             )));
         }
@@ -86,7 +89,7 @@ pub(crate) fn opt_bool(object: &Object, key: &str) -> Result<Option<bool>, JsVal
     value
         .as_bool()
         .map(Some)
-        .ok_or_else(|| invalid_options(&format!("option {key:?} must be a boolean")))
+        .ok_or_else(|| invalid_options(&format!("option {} must be a boolean", Quoted(key))))
 }
 
 pub(crate) fn opt_string(object: &Object, key: &str) -> Result<Option<String>, JsValue> {
@@ -97,7 +100,7 @@ pub(crate) fn opt_string(object: &Object, key: &str) -> Result<Option<String>, J
     value
         .as_string()
         .map(Some)
-        .ok_or_else(|| invalid_options(&format!("option {key:?} must be a string")))
+        .ok_or_else(|| invalid_options(&format!("option {} must be a string", Quoted(key))))
 }
 
 /// A string or an array of strings.
@@ -111,7 +114,8 @@ pub(crate) fn opt_strings(object: &Object, key: &str) -> Result<Vec<String>, JsV
     }
     let invalid = || {
         invalid_options(&format!(
-            "option {key:?} must be a string or an array of strings"
+            "option {} must be a string or an array of strings",
+            Quoted(key)
         ))
     };
     if !Array::is_array(&value) {
@@ -136,8 +140,13 @@ pub(crate) fn opt_number(
     }
     match value.as_f64() {
         Some(n) if n.is_finite() && (min..=max).contains(&n) => Ok(Some(n)),
+        // The bounds are whole numbers; formatting them as integers keeps float formatting
+        // (about 6 KB of wasm) out of the package.
         _ => Err(invalid_options(&format!(
-            "option {key:?} must be a number from {min} to {max}"
+            "option {} must be a number from {} to {}",
+            Quoted(key),
+            min as i64,
+            max as i64
         ))),
     }
 }

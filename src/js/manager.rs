@@ -33,6 +33,8 @@ const OPTIONS: &[&str] = &[
     "backoffMaxMs",
     "backoffJitterFraction",
     "expiredRequests",
+    "crossTab",
+    "channelName",
 ];
 
 const EVENTS: &[&str] = &[
@@ -67,7 +69,8 @@ fn choice<'a>(object: &Object, key: &str, allowed: &[&'a str]) -> Result<Option<
             .map(|a| Some(*a))
             .ok_or_else(|| {
                 invalid_options(&format!(
-                    "option {key:?} must be one of {}",
+                    "option {} must be one of {}",
+                    crate::core::error::Quoted(key),
                     allowed.join(", ")
                 ))
             }),
@@ -152,6 +155,8 @@ fn parse_options(value: &JsValue) -> Result<(Config, bool), JsValue> {
         _ => web::ExpiredRequests::Wait,
     };
     let expose = opt_bool(&object, "exposeToken")?.unwrap_or(false);
+    config.cross_tab = opt_bool(&object, "crossTab")?.unwrap_or(true);
+    config.channel_name = opt_string(&object, "channelName")?;
     Ok((config, expose))
 }
 
@@ -301,7 +306,7 @@ impl TokenManager {
 
     /// `fetch`, with `Authorization: Bearer` for allowed origins.
     pub fn fetch(&self, input: JsValue, init: JsValue) -> Promise {
-        let fetch = self.inner.fetch(input, init);
+        let fetch = self.inner.fetch_js(input, init);
         future_to_promise(async move { fetch.await.map(JsValue::from).map_err(to_js_error) })
     }
 
@@ -328,7 +333,7 @@ impl TokenManager {
     /// The current token's decoded (unverified) claims, or `null`.
     #[wasm_bindgen(getter)]
     pub fn claims(&self) -> Result<JsValue, JsValue> {
-        match self.inner.claims() {
+        match self.inner.token_claims() {
             Some(claims) => to_js(&claims),
             None => Ok(JsValue::NULL),
         }
@@ -365,7 +370,8 @@ impl TokenManager {
     pub fn on(&self, event: &str, listener: JsValue) -> Result<JsValue, JsValue> {
         let Some(name) = EVENTS.iter().find(|e| **e == event).copied() else {
             return Err(invalid_options(&format!(
-                "unknown event {event:?}; events: {}",
+                "unknown event {}; events: {}",
+                crate::core::error::Quoted(event),
                 EVENTS.join(", ")
             )));
         };
@@ -374,7 +380,8 @@ impl TokenManager {
             .map_err(|_| invalid_options("the listener must be a function"))?;
         let id = self.inner.subscribe_id(move |event| {
             if event_name(event) == name {
-                if let Err(error) = listener.call1(&JsValue::UNDEFINED, &event_payload(event)) {
+                let payload = event_payload(event);
+                if let Err(error) = listener.call1(&JsValue::UNDEFINED, &payload) {
                     report(error);
                 }
             }

@@ -190,6 +190,16 @@ export interface TokenManagerOptions {
   backoffJitterFraction?: number;
   /** While the token is unusable and a refresh is pending, requests wait (default) or fail with `ERR_TOKEN_EXPIRED`. */
   expiredRequests?: 'wait' | 'fail';
+  /**
+   * Coordinate with the other tabs and workers of this origin (default `true`): one refresh at a
+   * time across tabs (Web Locks, or a BroadcastChannel fallback), the new token shared with the
+   * siblings over a same-origin `BroadcastChannel` (never through storage), logout in one tab
+   * logs out all (`loggedOut` with reason `"otherTab"`), and `start()` in a new tab adopts a
+   * sibling's session before calling `refreshUrl`. `false` turns all of it off.
+   */
+  crossTab?: boolean;
+  /** Extra input to the cross-tab channel name, to keep two sessions on one origin apart (default: derived from `refreshUrl` and `allowedOrigins` only). */
+  channelName?: string;
 }
 
 /** Tokens obtained outside `login()`. */
@@ -215,7 +225,7 @@ export interface RefreshFailedEvent {
   tokenExpiresFirst: boolean;
 }
 export interface ExpiredEvent { type: 'expired' }
-export interface LoggedOutEvent { type: 'loggedOut'; reason: 'logout' | 'invalid_grant' }
+export interface LoggedOutEvent { type: 'loggedOut'; reason: 'logout' | 'invalid_grant' | 'otherTab' }
 
 export interface TokenManagerEventMap {
   change: ChangeEvent;

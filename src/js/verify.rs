@@ -6,6 +6,8 @@ use js_sys::{Date, Uint8Array};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
+use crate::core::error::Quoted;
+
 use super::convert::{
     get, invalid_options, jwt_error, opt_bool, opt_number, opt_string, opt_strings, options_object,
     to_js, to_json_text,
@@ -134,7 +136,10 @@ fn parse_verify_options(options: &JsValue) -> Result<ParsedOptions, JsValue> {
             let mut algorithms = Vec::with_capacity(names.len());
             for name in names {
                 let alg = Algorithm::from_name(&name).ok_or_else(|| {
-                    invalid_options(&format!("unknown algorithm {name:?} in \"algorithms\""))
+                    invalid_options(&format!(
+                        "unknown algorithm {} in \"algorithms\"",
+                        Quoted(&name)
+                    ))
                 })?;
                 algorithms.push(alg);
             }

@@ -13,6 +13,7 @@
 mod fetch;
 mod http;
 mod origin;
+pub mod tabs;
 
 use std::cell::RefCell;
 use std::fmt;
@@ -26,13 +27,13 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{AbortController, EventTarget};
 
 pub use self::origin::origin_allowed;
+pub use crate::core::secret::Secret;
 pub use crate::core::session::{
     Event, ExpiredRequests, ExpirySource, LogoutReason, RefreshFailure, RefreshPolicy, SessionState,
 };
 pub use web_sys::RequestCredentials;
 
 use crate::core::claims::Claims;
-use crate::core::secret::Secret;
 use crate::core::session::{Action, Generation, RequestDecision, RequestFailure, Session};
 
 /// Where the refresh token lives.
@@ -76,6 +77,12 @@ pub struct Config {
     pub retry_on_401: RetryOn401,
     /// Timeout of each auth call, in ms (default 10 000).
     pub request_timeout_ms: u32,
+    /// Coordinate with the other tabs of this origin: one refresh at a time, shared tokens and
+    /// logout, hand-over to new tabs (default true; see [`tabs`]).
+    pub cross_tab: bool,
+    /// Extra input to the cross-tab channel name (two sessions with the same refresh URL and
+    /// allowed origins stay apart if their names differ).
+    pub channel_name: Option<String>,
 }
 
 impl Config {
@@ -91,6 +98,8 @@ impl Config {
             policy: RefreshPolicy::default(),
             retry_on_401: RetryOn401::InvalidToken,
             request_timeout_ms: 10_000,
+            cross_tab: true,
+            channel_name: None,
         }
     }
 }
@@ -193,6 +202,7 @@ struct Inner {
     timer: Option<Timeout>,
     armed_for: Option<u64>,
     listeners: Option<Listeners>,
+    tabs: Option<tabs::Tabs>,
     subscribers: Vec<(u64, Subscriber)>,
     next_subscriber: u64,
     /// Resolvers of requests told to wait.
@@ -240,7 +250,10 @@ fn endpoint(name: &str, url: &str) -> Result<String, Error> {
     let parsed = origin::parse(url, base_url().as_deref()).ok_or_else(|| {
         Error::new(
             "ERR_INVALID_OPTIONS",
-            format!("{name} {url:?} is not a valid URL"),
+            format!(
+                "{name} {} is not a valid URL",
+                crate::core::error::Quoted(url)
+            ),
         )
     })?;
     if !origin::secure_enough(&parsed) {
@@ -349,7 +362,7 @@ fn pump(shared: &Shared) {
         match action {
             Action::StartRefresh { generation } => {
                 drop(inner);
-                start_refresh(shared, generation);
+                tabs::start_refresh(shared, generation);
             }
             Action::CancelRefresh { generation } => {
                 inner.refresh_calls.retain(|(g, controller)| {
@@ -484,10 +497,12 @@ fn start_refresh(shared: &Shared, generation: Generation) {
                     match http::parse_grant(&reply, memory) {
                         Some(parsed) => {
                             let before = inner.session.generation();
+                            let meta = tabs::Meta::of(&parsed.grant, now);
                             inner
                                 .session
                                 .handle_refresh_ok(generation, parsed.grant, now);
                             inner.note_claims(before, parsed.claims);
+                            tabs::installed(&mut inner, before, meta, false);
                             None
                         }
                         None => Some(RefreshFailure::Malformed),
@@ -501,6 +516,10 @@ fn start_refresh(shared: &Shared, generation: Generation) {
                 Err(http::CallError::Aborted) => None,
             };
             if let Some(failure) = failure {
+                if tabs::recover(&shared, &mut inner, generation, failure) {
+                    drop(inner);
+                    return pump(&shared);
+                }
                 inner.session.handle_refresh_err(generation, failure, now);
             }
         }
@@ -568,8 +587,10 @@ fn install_tokens(shared: &Shared, parsed: http::Parsed) {
             return;
         }
         let before = inner.session.generation();
+        let meta = tabs::Meta::of(&parsed.grant, now());
         inner.session.handle_tokens(parsed.grant, now());
         inner.note_claims(before, parsed.claims);
+        tabs::installed(&mut inner, before, meta, true);
         std::mem::take(&mut inner.waiters)
     };
     pump(shared);
@@ -652,6 +673,7 @@ impl TokenManager {
             timer: None,
             armed_for: None,
             listeners: None,
+            tabs: None,
             subscribers: Vec::new(),
             next_subscriber: 0,
             waiters: Vec::new(),
@@ -661,11 +683,37 @@ impl TokenManager {
         }));
         let listeners = Listeners::install(Rc::downgrade(&shared));
         shared.borrow_mut().listeners = Some(listeners);
+        let tabs = tabs::Tabs::install(&shared.borrow().config, Rc::downgrade(&shared));
+        shared.borrow_mut().tabs = tabs;
         Ok(Self { shared })
     }
 
-    /// Logs in: `POST`s `credentials` (any JSON-serialisable object) to the login endpoint and
-    /// installs the tokens. Errors: `ERR_LOGIN_FAILED` (with the status if the server answered).
+    /// Logs in with credentials of any type serialising to a JSON object (e.g. a
+    /// `#[derive(Serialize)]` struct); otherwise as [`login`](Self::login).
+    ///
+    /// ```no_run
+    /// # async fn demo(manager: &tokenwarden::web::TokenManager) -> Result<(), tokenwarden::web::Error> {
+    /// #[derive(serde::Serialize)]
+    /// struct Credentials<'a> { username: &'a str, password: &'a str }
+    /// manager.login_with(&Credentials { username: "demo", password: "demo-password" }).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn login_with<C: serde::Serialize + ?Sized>(
+        &self,
+        credentials: &C,
+    ) -> impl std::future::Future<Output = Result<(), Error>> {
+        // The JSON text (it holds a password) is wiped once JS has parsed it.
+        let value = serde_json::to_string(credentials)
+            .map(zeroize::Zeroizing::new)
+            .ok()
+            .and_then(|text| js_sys::JSON::parse(&text).ok())
+            .unwrap_or(JsValue::UNDEFINED);
+        self.login(value)
+    }
+
+    /// Logs in: `POST`s `credentials` (a JS object, sent as JSON) to the login endpoint and
+    /// installs the tokens. Errors: `ERR_LOGIN_FAILED` (with the status if the server
+    /// answered), `ERR_INVALID_OPTIONS` (no `login_url`, or credentials that are not an object).
     pub fn login(
         &self,
         credentials: JsValue,
@@ -773,6 +821,9 @@ impl TokenManager {
     pub fn start(&self) -> impl std::future::Future<Output = bool> {
         let shared = self.shared.clone();
         async move {
+            if tabs::hand_over(&shared).await {
+                return true;
+            }
             let wait = {
                 let mut inner = shared.borrow_mut();
                 if inner.closed {
@@ -839,6 +890,7 @@ impl TokenManager {
                 if inner.closed {
                     return;
                 }
+                tabs::announce_logout(&mut inner);
                 let credentials = inner.session.logout();
                 inner.claims = None;
                 let c = &inner.config;
@@ -879,9 +931,42 @@ impl TokenManager {
         }
     }
 
-    /// `fetch` with the token attached to allowed origins; see the module docs of `fetch`.
-    /// `input` is a string, `URL` or `Request`; `init` a `RequestInit` object or `undefined`.
+    /// Sends `request` with `fetch`, with `Authorization: Bearer` attached when its URL's origin
+    /// is allowed. Takes a [`web_sys::Request`] or anything converting into one, such as
+    /// `gloo_net::http::Request` (gloo-net 0.7 implements `From<Request> for web_sys::Request`;
+    /// turn the response back with `gloo_net::http::Response::from`). The request is not
+    /// mutated: it is cloned before the header is set, so its body stays unread.
+    ///
+    /// Rules (as the JS `fetch`): a request carrying the token never follows a redirect (it is
+    /// sent with `redirect: "manual"` unless it asked for `"error"`); a `401` with
+    /// `WWW-Authenticate: Bearer error="invalid_token"` leads to one refresh and one retry
+    /// (not for a stream body); requests made during a refresh wait for it; after logout the
+    /// call fails fast with `ERR_LOGGED_OUT`. A native failure is `ERR_FETCH` with
+    /// [`Error::cause`].
     pub fn fetch(
+        &self,
+        request: impl Into<web_sys::Request>,
+    ) -> impl std::future::Future<Output = Result<web_sys::Response, Error>> {
+        let request: web_sys::Request = request.into();
+        fetch::fetch(self.shared.clone(), request.into(), JsValue::UNDEFINED)
+    }
+
+    /// A `GET` of `url` (relative URLs resolve against the document base) through
+    /// [`fetch`](Self::fetch).
+    pub fn fetch_url(
+        &self,
+        url: &str,
+    ) -> impl std::future::Future<Output = Result<web_sys::Response, Error>> {
+        fetch::fetch(
+            self.shared.clone(),
+            JsValue::from_str(url),
+            JsValue::UNDEFINED,
+        )
+    }
+
+    /// [`fetch`](Self::fetch) with the JS signature: `input` is a string, `URL` or `Request`;
+    /// `init` a `RequestInit` object or `undefined`.
+    pub fn fetch_js(
         &self,
         input: JsValue,
         init: JsValue,
@@ -929,8 +1014,37 @@ impl TokenManager {
         self.shared.borrow().session.state()
     }
 
-    /// The current token's decoded (unverified) claims, if it is a JWT.
-    pub fn claims(&self) -> Option<Claims> {
+    /// The current token's claims (decoded, not verified) as an application type: registered
+    /// and custom claims together, as in the token's payload. `Ok(None)` without a token (or
+    /// with an opaque one); `ERR_JWT_INVALID` if the claims do not fit `T`.
+    ///
+    /// ```no_run
+    /// # fn demo(manager: &tokenwarden::web::TokenManager) -> Result<(), tokenwarden::web::Error> {
+    /// #[derive(serde::Deserialize)]
+    /// struct MyClaims { sub: String, scope: String }
+    /// if let Some(claims) = manager.claims::<MyClaims>()? {
+    ///     println!("{} may {}", claims.sub, claims.scope);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn claims<T: serde::de::DeserializeOwned>(&self) -> Result<Option<T>, Error> {
+        let Some(claims) = self.token_claims() else {
+            return Ok(None);
+        };
+        serde_json::to_value(&claims)
+            .and_then(T::deserialize)
+            .map(Some)
+            .map_err(|_| {
+                Error::new(
+                    "ERR_JWT_INVALID",
+                    "the token's claims do not match the requested type",
+                )
+            })
+    }
+
+    /// The current token's decoded (unverified) claims, if it is a JWT: registered claims
+    /// typed, the rest in [`Claims::extra`].
+    pub fn token_claims(&self) -> Option<Claims> {
         let inner = self.shared.borrow();
         let generation = inner.session.generation()?;
         inner
@@ -978,6 +1092,7 @@ impl Drop for TokenManager {
             inner.timer = None;
             inner.armed_for = None;
             inner.listeners = None;
+            inner.tabs = None;
             for (_, controller) in inner.refresh_calls.drain(..) {
                 controller.abort();
             }

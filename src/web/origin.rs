@@ -40,7 +40,10 @@ pub(crate) fn normalize_origin(origin: &str) -> Result<String, Error> {
     let invalid = |why: &str| {
         Error::new(
             "ERR_INVALID_OPTIONS",
-            format!("allowedOrigins entry {origin:?} {why}"),
+            format!(
+                "allowedOrigins entry {} {why}",
+                crate::core::error::Quoted(origin)
+            ),
         )
     };
     let url = parse(origin, None).ok_or_else(|| invalid("is not an absolute URL"))?;

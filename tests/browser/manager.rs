@@ -1,17 +1,20 @@
 //! The token manager in headless Chromium against the reference server.
 //!
-//! Run with `scripts/test-browser.sh` (it starts the server and passes its URL at compile time
-//! as `TW_SERVER_URL`). Tests run one at a time and reset the server's counters, faults and
-//! clock first; each checks the server's own counters (`/__test/stats`).
+//! Run with `scripts/test-browser.sh`: it starts two servers and passes their URLs at compile
+//! time, `TW_SERVER_URL` (refresh token in an HttpOnly cookie) and `TW_SERVER2_URL`
+//! (`--refresh-transport body`, for memory mode; also "another local port that is not
+//! allowed"). Tests run one at a time and reset the servers' counters, faults and clock first;
+//! each checks the servers' own counters (`/__test/stats`).
 #![cfg(target_arch = "wasm32")]
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::{Array, Object, Promise, Reflect};
+use serde::{Deserialize, Serialize};
 use tokenwarden::web::{
-    origin_allowed, Config, Event, ExpirySource, LogoutReason, RefreshPolicy, SessionState,
-    TokenManager,
+    origin_allowed, Config, Event, ExpirySource, LogoutReason, RefreshPolicy, RefreshTokenMode,
+    SessionState, TokenManager,
 };
 use tokenwarden::JsTokenManager;
 use wasm_bindgen::prelude::*;
@@ -49,8 +52,26 @@ export function memory_contains(memory, token) {
   };
   return find(token) || find(token.split('.').pop());
 }
-export function storage_lengths() {
-  return [localStorage.length, sessionStorage.length];
+// What JS can see in every storage API: [localStorage.length, sessionStorage.length,
+// IndexedDB database count, document.cookie].
+export async function storage_report() {
+  const databases = await indexedDB.databases();
+  return [localStorage.length, sessionStorage.length, databases.length, document.cookie];
+}
+export function cookie_contains(text) { return document.cookie.includes(text); }
+// Points the document base at `href` (replacing any <base>); `null` removes it.
+export function set_base(href) {
+  for (const old of document.querySelectorAll('base')) old.remove();
+  if (href !== null) {
+    const base = document.createElement('base');
+    base.href = href;
+    document.head.prepend(base);
+  }
+  return document.baseURI;
+}
+// An object {accessToken, refreshToken, expiresIn} from a token response, built in JS.
+export function tokens_of(body) {
+  return { accessToken: body.access_token, refreshToken: body.refresh_token, expiresIn: body.expires_in };
 }
 "#)]
 extern "C" {
@@ -58,7 +79,10 @@ extern "C" {
     fn call(method: &str, url: &str, body: JsValue) -> Promise;
     fn status_with_bearer(url: &str, token: &JsValue) -> Promise;
     fn memory_contains(memory: &JsValue, token: &JsValue) -> bool;
-    fn storage_lengths() -> Array;
+    fn storage_report() -> Promise;
+    fn set_base(href: Option<&str>) -> String;
+    fn cookie_contains(text: &JsValue) -> bool;
+    fn tokens_of(body: &JsValue) -> JsValue;
 }
 
 fn server() -> &'static str {
@@ -68,8 +92,20 @@ fn server() -> &'static str {
     }
 }
 
+/// The second server: refresh token in the body; not an allowed origin of `config()`.
+fn server2() -> &'static str {
+    match option_env!("TW_SERVER2_URL") {
+        Some(url) => url,
+        None => panic!("TW_SERVER2_URL was not set at compile time: run scripts/test-browser.sh"),
+    }
+}
+
 fn url(path: &str) -> String {
     format!("{}{path}", server())
+}
+
+fn url2(path: &str) -> String {
+    format!("{}{path}", server2())
 }
 
 async fn pause(ms: u32) {
@@ -84,26 +120,37 @@ fn field(value: &JsValue, key: &str) -> JsValue {
     Reflect::get(value, &JsValue::from_str(key)).unwrap()
 }
 
-/// A test-hook call: `(status, parsed body)`.
-async fn hook(method: &str, path: &str, body: Option<&str>) -> (u16, JsValue) {
+/// A plain `fetch` (no manager) to `full_url`: `(status, parsed body)`.
+async fn call_at(method: &str, full_url: &str, body: Option<&str>) -> (u16, JsValue) {
     let body = body.map_or(JsValue::UNDEFINED, json);
-    let reply = JsFuture::from(call(method, &url(path), body))
-        .await
-        .unwrap();
+    let reply = JsFuture::from(call(method, full_url, body)).await.unwrap();
     (
         field(&reply, "status").as_f64().unwrap() as u16,
         field(&reply, "body"),
     )
 }
 
+/// A test-hook call to the main server: `(status, parsed body)`.
+async fn hook(method: &str, path: &str, body: Option<&str>) -> (u16, JsValue) {
+    call_at(method, &url(path), body).await
+}
+
 async fn stat(name: &str) -> u64 {
-    let (status, body) = hook("GET", "/__test/stats", None).await;
+    stat_at(server(), name).await
+}
+
+async fn stat_at(base: &str, name: &str) -> u64 {
+    let (status, body) = call_at("GET", &format!("{base}/__test/stats"), None).await;
     assert_eq!(status, 200);
     field(&body, name).as_f64().unwrap() as u64
 }
 
+/// Resets both servers.
 async fn reset() {
-    assert_eq!(hook("POST", "/__test/reset", Some("{}")).await.0, 204);
+    for base in [server(), server2()] {
+        let (status, _) = call_at("POST", &format!("{base}/__test/reset"), Some("{}")).await;
+        assert_eq!(status, 204);
+    }
 }
 
 /// Short-lived-token policy: 4 s tokens refresh about 1.5 s before expiry.
@@ -119,6 +166,9 @@ fn config() -> Config {
         backoff_jitter_fraction: 0.0,
         ..RefreshPolicy::default()
     };
+    // Every manager in this suite lives in one page; cross-tab coordination would make them
+    // share one session. It has its own suite (tests/js/tabs.test.mjs).
+    config.cross_tab = false;
     config
 }
 
@@ -126,17 +176,73 @@ fn demo_credentials() -> JsValue {
     json(r#"{"username":"demo","password":"demo-password"}"#)
 }
 
+/// Login credentials as a Rust type (the Rust-native `login` serialises them).
+#[derive(Serialize)]
+struct Credentials<'a> {
+    username: &'a str,
+    password: &'a str,
+}
+
+const DEMO: Credentials<'static> = Credentials {
+    username: "demo",
+    password: "demo-password",
+};
+
 async fn logged_in() -> TokenManager {
     let manager = TokenManager::new(config()).unwrap();
-    manager.login(demo_credentials()).await.unwrap();
+    manager.login_with(&DEMO).await.unwrap();
     assert_eq!(manager.state(), SessionState::Authenticated);
     manager
 }
 
 async fn me(manager: &TokenManager) -> Result<Response, tokenwarden::web::Error> {
-    manager
-        .fetch(JsValue::from_str(&url("/api/me")), JsValue::UNDEFINED)
+    manager.fetch_url(&url("/api/me")).await
+}
+
+/// Asserts that no storage API holds anything, and that `document.cookie` shows none of
+/// `secrets` (JS strings) and no refresh cookie (it is HttpOnly).
+async fn assert_storage_empty(secrets: &[&JsValue]) {
+    let report: Array = JsFuture::from(storage_report())
         .await
+        .unwrap()
+        .unchecked_into();
+    assert_eq!(
+        report.get(0).as_f64(),
+        Some(0.0),
+        "localStorage is not empty"
+    );
+    assert_eq!(
+        report.get(1).as_f64(),
+        Some(0.0),
+        "sessionStorage is not empty"
+    );
+    assert_eq!(report.get(2).as_f64(), Some(0.0), "IndexedDB has databases");
+    let cookie = report.get(3).as_string().unwrap();
+    assert!(
+        !cookie.contains("tw_refresh"),
+        "the refresh cookie is visible to JS"
+    );
+    for secret in secrets {
+        assert!(
+            !cookie_contains(secret),
+            "a token is visible in document.cookie"
+        );
+    }
+}
+
+/// A JS class `TokenManager` (with `exposeToken`) for `base`, plus extra options.
+fn js_manager(base: &str, extra: &str) -> JsTokenManager {
+    let options = json(&format!(
+        r#"{{"loginUrl":"{base}/auth/login","refreshUrl":"{base}/auth/refresh",
+            "logoutUrl":"{base}/auth/logout","allowedOrigins":["{base}"],"exposeToken":true,
+            "minRefreshLeadMs":1500,"minRefreshIntervalMs":1000,"crossTab":false{extra}}}"#
+    ));
+    JsTokenManager::new(options).unwrap()
+}
+
+/// The current access token as a JS string (converting it would put a copy into wasm memory).
+async fn js_token(manager: &JsTokenManager) -> JsValue {
+    JsFuture::from(manager.get_access_token()).await.unwrap()
 }
 
 async fn body_json(response: &Response) -> JsValue {
@@ -158,7 +264,7 @@ async fn login_then_fetch_attaches_the_header() {
     let manager = logged_in().await;
     assert_eq!(manager.expiry_source(), Some(ExpirySource::ExpiresIn));
     assert_eq!(
-        manager.claims().and_then(|c| c.sub).as_deref(),
+        manager.token_claims().and_then(|c| c.sub).as_deref(),
         Some("demo")
     );
     assert!(manager.clock_offset_ms().is_some());
@@ -168,10 +274,8 @@ async fn login_then_fetch_attaches_the_header() {
     assert_eq!(field(&body, "authorization_header_received"), JsValue::TRUE);
     assert_eq!(field(&body, "sub").as_string().as_deref(), Some("demo"));
     // Relative URLs resolve against the page, whose origin is not allowed: no header, no gate.
-    let page = manager
-        .fetch(JsValue::from_str("/no-such-page"), JsValue::UNDEFINED)
-        .await
-        .unwrap();
+    set_base(None);
+    let page = manager.fetch_url("/no-such-page").await.unwrap();
     assert_eq!(page.status(), 404);
     assert_eq!(stat("api_unauthorized").await, 0);
 }
@@ -207,7 +311,7 @@ async fn concurrent_401s_share_a_single_refresh() {
     let refreshes_before = stat("refreshes").await;
     let requests = Array::new();
     for _ in 0..20 {
-        let fetch = manager.fetch(JsValue::from_str(&url("/api/me")), JsValue::UNDEFINED);
+        let fetch = manager.fetch_url(&url("/api/me"));
         requests.push(&future_to_promise(async move {
             fetch
                 .await
@@ -285,7 +389,7 @@ async fn invalid_grant_ends_the_session() {
         reason: LogoutReason::InvalidGrant
     }));
     assert_eq!(manager.state(), SessionState::Anonymous);
-    assert!(manager.claims().is_none());
+    assert!(manager.token_claims().is_none());
     let api_before = stat("api_requests").await;
     let error = me(&manager).await.unwrap_err();
     assert_eq!(error.code(), "ERR_LOGGED_OUT");
@@ -309,6 +413,7 @@ async fn logout_revokes_and_leaves_no_trace() {
     set("logoutUrl", url("/auth/logout").into());
     set("allowedOrigins", Array::of1(&server().into()).into());
     set("exposeToken", JsValue::TRUE);
+    set("crossTab", JsValue::FALSE);
     let manager = JsTokenManager::new(options.into()).unwrap();
     let loggeds = Rc::new(RefCell::new(Vec::<String>::new()));
     let sink = loggeds.clone();
@@ -335,6 +440,7 @@ async fn logout_revokes_and_leaves_no_trace() {
         memory_contains(&memory, &token),
         "the scan must find the live token"
     );
+    assert_storage_empty(&[&token]).await;
 
     JsFuture::from(manager.logout()).await.unwrap();
     assert_eq!(*loggeds.borrow(), ["logout"]);
@@ -352,9 +458,7 @@ async fn logout_revokes_and_leaves_no_trace() {
         !memory_contains(&memory, &token),
         "the old token is still in wasm memory"
     );
-    let lengths = storage_lengths();
-    assert_eq!(lengths.get(0).as_f64(), Some(0.0));
-    assert_eq!(lengths.get(1).as_f64(), Some(0.0));
+    assert_storage_empty(&[&token]).await;
     let error = JsFuture::from(manager.fetch(me_url.into(), JsValue::UNDEFINED))
         .await
         .unwrap_err();
@@ -465,10 +569,7 @@ async fn a_401_retry_replays_the_body_and_leaves_the_callers_request_alone() {
     headers.set("Content-Type", "text/plain").unwrap();
     init.set_headers(&headers);
     let request = web_sys::Request::new_with_str_and_init(&url("/api/echo"), &init).unwrap();
-    let response = manager
-        .fetch(JsValue::clone(&request), JsValue::UNDEFINED)
-        .await
-        .unwrap();
+    let response = manager.fetch(Clone::clone(&request)).await.unwrap();
     assert_eq!(response.status(), 200);
     let body = body_json(&response).await;
     assert_eq!(field(&body, "authenticated"), JsValue::TRUE);
@@ -483,4 +584,352 @@ async fn a_401_retry_replays_the_body_and_leaves_the_callers_request_alone() {
     assert_eq!(request.headers().get("Authorization").unwrap(), None);
     assert_eq!(headers.get("Authorization").unwrap(), None);
     reset().await;
+}
+
+/// The Rust-native API end to end, with no JS in between: typed login credentials, typed
+/// claims, `fetch` with a `web_sys::Request` and with a gloo-net request, `subscribe` with a
+/// drop guard, logout.
+#[wasm_bindgen_test]
+async fn rust_api_login_fetch_subscribe_logout() {
+    reset().await;
+    let manager = TokenManager::new(config()).unwrap();
+    let (events, _recording) = record_events(&manager);
+    let counted = Rc::new(RefCell::new(0u32));
+    let sink = counted.clone();
+    let guard = manager.subscribe(move |_| *sink.borrow_mut() += 1);
+
+    manager.login_with(&DEMO).await.unwrap();
+    assert_eq!(manager.state(), SessionState::Authenticated);
+    assert!(events
+        .borrow()
+        .contains(&Event::Changed(SessionState::Authenticated)));
+    assert!(
+        *counted.borrow() > 0,
+        "the guarded subscriber saw the login"
+    );
+    assert!(manager.expires_at().is_some());
+
+    #[derive(Deserialize)]
+    struct DemoClaims {
+        sub: String,
+        scope: String,
+        aud: String,
+        exp: i64,
+        iat: i64,
+    }
+    let claims: DemoClaims = manager.claims().unwrap().unwrap();
+    assert_eq!(claims.sub, "demo");
+    assert_eq!(claims.aud, "tokenwarden-demo");
+    assert!(!claims.scope.is_empty());
+    assert!(claims.exp > claims.iat);
+    #[derive(Deserialize, Debug)]
+    struct Wrong {
+        #[allow(dead_code)]
+        sub: u64,
+    }
+    assert_eq!(
+        manager.claims::<Wrong>().unwrap_err().code(),
+        "ERR_JWT_INVALID"
+    );
+
+    // A web_sys::Request (POST with a body): header attached, the caller's request untouched.
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    init.set_body(&JsValue::from_str("from rust"));
+    let request = web_sys::Request::new_with_str_and_init(&url("/api/echo"), &init).unwrap();
+    let response = manager.fetch(Clone::clone(&request)).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body = body_json(&response).await;
+    assert_eq!(field(&body, "authenticated"), JsValue::TRUE);
+    assert_eq!(field(&body, "body_length").as_f64(), Some(9.0));
+    assert!(!request.body_used());
+    assert_eq!(request.headers().get("Authorization").unwrap(), None);
+
+    // A gloo-net request converts into a web_sys::Request; the response converts back.
+    let request = gloo_net::http::Request::get(&url("/api/me"))
+        .build()
+        .unwrap();
+    let response = gloo_net::http::Response::from(manager.fetch(request).await.unwrap());
+    assert_eq!(response.status(), 200);
+    let body = JsFuture::from(web_sys::Response::from(response).json().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(field(&body, "sub").as_string().as_deref(), Some("demo"));
+
+    // Dropping the guard removes that listener; the other still hears the logout.
+    drop(guard);
+    let seen = *counted.borrow();
+    let revocations = stat("revocations").await;
+    manager.logout().await;
+    assert_eq!(*counted.borrow(), seen, "a dropped subscription was called");
+    assert!(events.borrow().contains(&Event::LoggedOut {
+        reason: LogoutReason::UserLogout
+    }));
+    assert_eq!(manager.state(), SessionState::Anonymous);
+    assert!(manager.claims::<DemoClaims>().unwrap().is_none());
+    assert!(
+        stat("revocations").await > revocations,
+        "logout did not revoke"
+    );
+    let api_before = stat("api_requests").await;
+    assert_eq!(me(&manager).await.unwrap_err().code(), "ERR_LOGGED_OUT");
+    assert_eq!(stat("api_requests").await, api_before);
+}
+
+/// After a reload: a new manager in cookie mode restores the session with `start()`, using only
+/// the HttpOnly refresh cookie; after logout there is nothing to restore.
+#[wasm_bindgen_test]
+async fn start_restores_the_session_in_a_new_manager() {
+    reset().await;
+    let first = logged_in().await;
+    // The "reload": the first manager (and every token in memory) is gone, the cookie stays.
+    drop(first);
+    let manager = TokenManager::new(config()).unwrap();
+    assert_eq!(manager.state(), SessionState::Anonymous);
+    let refreshes = stat("refreshes").await;
+    assert!(manager.start().await, "start() did not restore the session");
+    assert_eq!(manager.state(), SessionState::Authenticated);
+    assert_eq!(stat("refreshes").await - refreshes, 1);
+    let response = me(&manager).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body = body_json(&response).await;
+    assert_eq!(field(&body, "sub").as_string().as_deref(), Some("demo"));
+    // start() on a session that is already there does nothing.
+    assert!(manager.start().await);
+    assert_eq!(stat("refreshes").await - refreshes, 1);
+
+    manager.logout().await;
+    drop(manager);
+    let manager = TokenManager::new(config()).unwrap();
+    assert!(!manager.start().await, "a logged-out session was restored");
+    assert_ne!(manager.state(), SessionState::Authenticated);
+    assert!(manager.token_claims().is_none());
+}
+
+/// Cookie mode: after a rotation the old access token's bytes are gone from wasm memory, and
+/// nothing was ever written to storage.
+#[wasm_bindgen_test]
+async fn rotation_leaves_no_trace_of_the_old_token() {
+    reset().await;
+    let manager = js_manager(server(), "");
+    JsFuture::from(manager.login(demo_credentials()))
+        .await
+        .unwrap();
+    let memory = wasm_bindgen::memory();
+    let old = js_token(&manager).await;
+    assert!(
+        memory_contains(&memory, &old),
+        "the scan must find the live token"
+    );
+    let rotations = stat("rotations").await;
+    JsFuture::from(manager.refresh()).await.unwrap();
+    assert_eq!(stat("rotations").await - rotations, 1);
+    let new = js_token(&manager).await;
+    assert_ne!(old, new);
+    assert!(
+        memory_contains(&memory, &new),
+        "the scan must find the new token"
+    );
+    assert!(
+        !memory_contains(&memory, &old),
+        "the rotated-out token is still in wasm memory"
+    );
+    assert_storage_empty(&[&old, &new]).await;
+    JsFuture::from(manager.logout()).await.unwrap();
+    assert!(
+        !memory_contains(&memory, &new),
+        "the last token survived logout"
+    );
+    assert_storage_empty(&[&old, &new]).await;
+}
+
+/// Memory mode against the server with `--refresh-transport body`: the refresh token lives in
+/// wasm memory and is sent in the refresh body; after a rotation neither old token remains in
+/// wasm memory, and after logout neither new one.
+#[wasm_bindgen_test]
+async fn memory_mode_refreshes_from_wasm_memory() {
+    reset().await;
+    // The Rust API: login, silent refresh by the timer (4 s tokens), API calls.
+    let mut config = config();
+    config.refresh_url = url2("/auth/refresh");
+    config.login_url = Some(url2("/auth/login"));
+    config.logout_url = Some(url2("/auth/logout"));
+    config.allowed_origins = vec![server2().to_owned()];
+    config.refresh_token = RefreshTokenMode::Memory;
+    let manager = TokenManager::new(config).unwrap();
+    manager.login_with(&DEMO).await.unwrap();
+    assert_eq!(stat_at(server2(), "rotations").await, 0);
+    manager.refresh().await.unwrap();
+    assert_eq!(stat_at(server2(), "rotations").await, 1);
+    let response = manager.fetch_url(&url2("/api/me")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    manager.logout().await;
+    assert_eq!(stat_at(server2(), "active_families").await, 0);
+    drop(manager);
+
+    // Custody, through the JS class: tokens handed over with setTokens (they stay JS strings in
+    // this test, so the only wasm copies are the manager's).
+    let (status, body) = call_at(
+        "POST",
+        &url2("/auth/login"),
+        Some(r#"{"username":"demo","password":"demo-password"}"#),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let old_refresh = field(&body, "refresh_token");
+    assert!(
+        old_refresh.is_string(),
+        "body transport returns the refresh token"
+    );
+    let manager = js_manager(server2(), r#","refreshToken":"memory""#);
+    manager.set_tokens(tokens_of(&body)).unwrap();
+    let memory = wasm_bindgen::memory();
+    let old_access = js_token(&manager).await;
+    assert!(memory_contains(&memory, &old_access));
+    assert!(
+        memory_contains(&memory, &old_refresh),
+        "the refresh token is held in memory"
+    );
+    JsFuture::from(manager.refresh()).await.unwrap();
+    assert_eq!(stat_at(server2(), "rotations").await, 2);
+    let new_access = js_token(&manager).await;
+    assert_ne!(old_access, new_access);
+    assert!(
+        !memory_contains(&memory, &old_access),
+        "old access token left in memory"
+    );
+    assert!(
+        !memory_contains(&memory, &old_refresh),
+        "old refresh token left in memory"
+    );
+    // The session goes on with the new tokens.
+    let response: Response =
+        JsFuture::from(manager.fetch(url2("/api/me").into(), JsValue::UNDEFINED))
+            .await
+            .unwrap()
+            .unchecked_into();
+    assert_eq!(response.status(), 200);
+    assert_storage_empty(&[&old_access, &old_refresh, &new_access]).await;
+    JsFuture::from(manager.logout()).await.unwrap();
+    assert!(
+        !memory_contains(&memory, &new_access),
+        "the access token survived logout"
+    );
+    assert_eq!(
+        stat_at(server2(), "active_families").await,
+        0,
+        "logout did not revoke"
+    );
+    let status = JsFuture::from(status_with_bearer(&url2("/api/me"), &new_access))
+        .await
+        .unwrap();
+    assert_eq!(status.as_f64(), Some(401.0));
+    assert_storage_empty(&[&old_access, &old_refresh, &new_access]).await;
+}
+
+/// Another local port that is not an allowed origin never receives the header: the second
+/// server's `/api/echo` reports what arrived.
+#[wasm_bindgen_test]
+async fn no_header_to_another_local_port() {
+    reset().await;
+    let manager = logged_in().await;
+    let response = manager.fetch_url(&url("/api/echo")).await.unwrap();
+    let body = body_json(&response).await;
+    assert_eq!(field(&body, "authorization_header_received"), JsValue::TRUE);
+
+    let before = stat_at(server2(), "api_requests").await;
+    let response = manager.fetch_url(&url2("/api/echo")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body = body_json(&response).await;
+    assert_eq!(
+        field(&body, "authorization_header_received"),
+        JsValue::FALSE
+    );
+    let init = web_sys::RequestInit::new();
+    init.set_method("PUT");
+    init.set_body(&JsValue::from_str("x"));
+    let request = web_sys::Request::new_with_str_and_init(&url2("/api/echo"), &init).unwrap();
+    let body = body_json(&manager.fetch(request).await.unwrap()).await;
+    assert_eq!(field(&body, "method").as_string().as_deref(), Some("PUT"));
+    assert_eq!(
+        field(&body, "authorization_header_received"),
+        JsValue::FALSE
+    );
+    assert_eq!(stat_at(server2(), "api_requests").await - before, 2);
+    assert_eq!(stat_at(server2(), "api_unauthorized").await, 0);
+}
+
+/// Relative URLs resolve against the document base (`<base href>`), exactly as `fetch` does:
+/// under a base on another origin they get no header; under a base on the allowed origin they do.
+#[wasm_bindgen_test]
+async fn relative_urls_follow_the_document_base() {
+    reset().await;
+    let manager = logged_in().await;
+    let base = set_base(Some(&format!("{}/api/", server2())));
+    assert_eq!(base, format!("{}/api/", server2()));
+    let response = manager.fetch_url("echo").await;
+    let body = body_json(&response.unwrap()).await;
+    assert_eq!(
+        field(&body, "authorization_header_received"),
+        JsValue::FALSE,
+        "a relative URL under another base carried the token"
+    );
+    assert_eq!(stat_at(server2(), "api_requests").await, 1);
+    assert!(!origin_allowed("echo", Some(&base), &[server().to_owned()]));
+
+    set_base(Some(&format!("{}/api/", server())));
+    let response = manager.fetch_url("echo").await.unwrap();
+    let body = body_json(&response).await;
+    assert_eq!(field(&body, "authenticated"), JsValue::TRUE);
+    set_base(None);
+    assert_eq!(stat("api_unauthorized").await, 0);
+}
+
+/// A request carrying the token never follows a redirect, even one the caller asked to follow:
+/// the redirect target on another origin receives nothing.
+#[wasm_bindgen_test]
+async fn the_header_never_follows_a_redirect() {
+    reset().await;
+    let manager = logged_in().await;
+    let target = url2("/api/echo");
+    let redirect = format!(
+        "{}?to={}",
+        url("/api/redirect"),
+        String::from(js_sys::encode_uri_component(&target))
+    );
+    let response = manager.fetch_url(&redirect).await.unwrap();
+    assert_eq!(response.type_(), web_sys::ResponseType::Opaqueredirect);
+    let follow = json(r#"{"redirect":"follow"}"#);
+    let response = manager
+        .fetch_js(JsValue::from_str(&redirect), follow)
+        .await
+        .unwrap();
+    assert_eq!(response.type_(), web_sys::ResponseType::Opaqueredirect);
+    let request = web_sys::Request::new_with_str(&redirect).unwrap();
+    let response = manager.fetch(request).await.unwrap();
+    assert_eq!(response.type_(), web_sys::ResponseType::Opaqueredirect);
+    let error = manager
+        .fetch_js(
+            JsValue::from_str(&redirect),
+            json(r#"{"redirect":"error"}"#),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "ERR_FETCH");
+    assert!(error
+        .cause()
+        .is_some_and(|e| e.is_instance_of::<js_sys::TypeError>()));
+    assert_eq!(
+        stat_at(server2(), "api_requests").await,
+        0,
+        "the redirect target was reached"
+    );
+    // The target itself is reachable (so the zero above means "never reached").
+    let (status, body) = call_at("GET", &target, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        field(&body, "authorization_header_received"),
+        JsValue::FALSE
+    );
+    assert_eq!(stat_at(server2(), "api_requests").await, 1);
 }

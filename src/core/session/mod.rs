@@ -130,14 +130,17 @@ pub enum LogoutReason {
     UserLogout,
     /// The refresh endpoint rejected the refresh token ([`RefreshFailure::InvalidGrant`]).
     InvalidGrant,
+    /// Another tab of the same app logged out ([`Session::logout_with`]).
+    OtherTab,
 }
 
 impl LogoutReason {
-    /// `"logout"` or `"invalid_grant"`.
+    /// `"logout"`, `"invalid_grant"` or `"otherTab"` (the JS event's `reason`).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::UserLogout => "logout",
             Self::InvalidGrant => "invalid_grant",
+            Self::OtherTab => "otherTab",
         }
     }
 }
@@ -490,6 +493,12 @@ impl Session {
     /// in flight is cancelled (its late result will be ignored), and [`Event::LoggedOut`] with
     /// [`LogoutReason::UserLogout`] is emitted if there was anything to end.
     pub fn logout(&mut self) -> Credentials {
+        self.logout_with(LogoutReason::UserLogout)
+    }
+
+    /// As [`Session::logout`], with the reason the [`Event::LoggedOut`] carries, e.g.
+    /// [`LogoutReason::OtherTab`] when a sibling tab ended the shared session.
+    pub fn logout_with(&mut self, reason: LogoutReason) -> Credentials {
         let credentials = Credentials {
             access_token: self.token.take().map(|token| token.access_token),
             refresh_token: self.refresh_token.take(),
@@ -500,7 +509,7 @@ impl Session {
             || self.retry.is_some()
             || self.refresh_requested;
         if had_session {
-            self.end(LogoutReason::UserLogout);
+            self.end(reason);
         }
         self.report_state();
         credentials

@@ -629,6 +629,7 @@ fn logout_without_a_session_is_silent_and_states_have_names() {
         ["anonymous", "authenticated", "refreshing", "expired"]
     );
     assert_eq!(LogoutReason::InvalidGrant.as_str(), "invalid_grant");
+    assert_eq!(LogoutReason::OtherTab.as_str(), "otherTab");
 }
 
 #[test]
@@ -666,4 +667,34 @@ fn extreme_times_never_panic() {
         let _ = session.poll_timeout();
         drain(&mut session);
     }
+}
+
+#[test]
+fn logout_with_a_reason_reports_it_and_fails_requests_with_it() {
+    let mut session = Session::new(RefreshPolicy::default(), 3);
+    let mut grant = take_grant("eyJ-shared", Some(300));
+    grant.refresh_token = Some(Secret::from("eyJ-refresh"));
+    session.handle_tokens(grant, START);
+    drain(&mut session);
+    let credentials = session.logout_with(LogoutReason::OtherTab);
+    assert_eq!(
+        credentials.access_token.as_ref().map(Secret::expose),
+        Some("eyJ-shared")
+    );
+    assert!(session.refresh_token().is_none());
+    let events: Vec<Event> = drain(&mut session)
+        .into_iter()
+        .filter_map(|action| match action {
+            Action::Emit(event) => Some(event),
+            _ => None,
+        })
+        .collect();
+    assert!(events.contains(&Event::LoggedOut {
+        reason: LogoutReason::OtherTab
+    }));
+    assert_eq!(session.state(), SessionState::Anonymous);
+    assert!(matches!(
+        session.before_request(START + 1),
+        RequestDecision::Fail(RequestFailure::LoggedOut(LogoutReason::OtherTab))
+    ));
 }

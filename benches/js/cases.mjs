@@ -1,0 +1,86 @@
+// The verification and decoding suites, shared by Node (node_bench.mjs) and Chromium
+// (browser_entry.mjs). `tw` is the tokenwarden package, `jose` the jose module, `jwtDecode`
+// jwt-decode's function; `data` comes from make_tokens.mjs.
+import { compare } from './harness.mjs';
+
+export const ALGS = ['HS256', 'RS256', 'ES256', 'EdDSA'];
+
+/** Checks that every library accepts every token (and that both reject a tampered one). */
+export async function checkAgreement(tw, jose, data) {
+  const { twKeys, joseKeys } = await importKeys(tw, jose, data);
+  for (const alg of ALGS) {
+    const token = data.tokens[alg];
+    const a = tw.verifyJwt(token, twKeys[alg], twOptions(data, alg));
+    const b = await jose.jwtVerify(token, joseKeys[alg], joseOptions(data, alg));
+    if (a.claims.sub !== b.payload.sub || a.header.kid !== b.protectedHeader.kid) {
+      throw new Error(`${alg}: tokenwarden and jose disagree`);
+    }
+    const [h, p, s] = token.split('.');
+    const bad = `${h}.${p}.${s.startsWith('A') ? 'B' : 'A'}${s.slice(1)}`;
+    let twRejects = false;
+    let joseRejects = false;
+    try { tw.verifyJwt(bad, twKeys[alg], twOptions(data, alg)); } catch { twRejects = true; }
+    try { await jose.jwtVerify(bad, joseKeys[alg], joseOptions(data, alg)); } catch { joseRejects = true; }
+    if (!twRejects || !joseRejects) throw new Error(`${alg}: a tampered token was accepted`);
+  }
+}
+
+function twOptions(data, alg) {
+  const o = { algorithms: [alg], issuer: data.issuer, audience: data.audience };
+  if (alg === 'HS256') o.allowSymmetricKeys = true;
+  return o;
+}
+
+function joseOptions(data, alg) {
+  return { algorithms: [alg], issuer: data.issuer, audience: data.audience };
+}
+
+/**
+ * Pre-imported keys. Asymmetric: the JWK Set of three keys (ES256, EdDSA, RS256), selected by
+ * `kid` on each call (tokenwarden `new KeySet(jwks)`, jose `createLocalJWKSet(jwks)`, which caches
+ * its imported CryptoKeys). HS256: the one `oct` key (jose's local JWK Sets take no `oct` keys,
+ * so jose gets `importJWK`; tokenwarden a KeySet with `allowSymmetricKeys`).
+ */
+async function importKeys(tw, jose, data) {
+  const twSet = new tw.KeySet(data.jwks);
+  const twHs = new tw.KeySet({ keys: [data.hsJwk] }, { allowSymmetricKeys: true });
+  const joseSet = jose.createLocalJWKSet(data.jwks);
+  const joseHs = await jose.importJWK(data.hsJwk, 'HS256');
+  const twKeys = { HS256: twHs, RS256: twSet, ES256: twSet, EdDSA: twSet };
+  const joseKeys = { HS256: joseHs, RS256: joseSet, ES256: joseSet, EdDSA: joseSet };
+  return { twKeys, joseKeys };
+}
+
+export async function verifySuite(tw, jose, data, opts) {
+  const { twKeys, joseKeys } = await importKeys(tw, jose, data);
+  const out = {};
+  for (const alg of ALGS) {
+    const token = data.tokens[alg];
+    const tOpts = twOptions(data, alg);
+    const jOpts = joseOptions(data, alg);
+    // Warm jose's per-key CryptoKey cache before calibration.
+    await jose.jwtVerify(token, joseKeys[alg], jOpts);
+    out[alg] = await compare(
+      [
+        { name: 'tokenwarden', fn: () => tw.verifyJwt(token, twKeys[alg], tOpts) },
+        { name: 'jose', fn: () => jose.jwtVerify(token, joseKeys[alg], jOpts), async: true },
+      ],
+      [['tokenwarden', 'jose']],
+      { ...opts, log: (s) => opts.log?.(`verify ${alg}: ${s}`) },
+    );
+  }
+  return out;
+}
+
+export async function decodeSuite(tw, jose, jwtDecode, data, opts) {
+  const token = data.tokens.ES256;
+  return compare(
+    [
+      { name: 'tokenwarden', fn: () => tw.decodeJwt(token) },
+      { name: 'jose', fn: () => jose.decodeJwt(token) },
+      { name: 'jwt-decode', fn: () => jwtDecode(token) },
+    ],
+    [['tokenwarden', 'jose'], ['tokenwarden', 'jwt-decode']],
+    { ...opts, log: (s) => opts.log?.(`decode: ${s}`) },
+  );
+}

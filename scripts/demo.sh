@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# make demo: set up, build the npm package and the reference server, and serve the demo page on
+# http://127.0.0.1:8080 with 30-second access tokens (so silent refreshes are visible) and the
+# test hooks on (so the page's fault buttons work). Ctrl-C stops the server.
+#
+# Steps and their cost on a 2-core machine (cold = fresh clone on a fresh machine):
+#   1. scripts/setup.sh: wasm32 target, wasm-bindgen-cli, wasm-pack, Chromium, npm packages
+#      (cold 8-12 minutes, mostly two `cargo install`s; warm: seconds)
+#   2. scripts/build-pkg.sh pkg: release wasm build, wasm-bindgen, wasm-opt (cold 1-2 minutes, warm ~15 s)
+#   3. cargo build -p tokenwarden-server (cold 2-3 minutes, warm: seconds)
+#   4. start the server and print the URL and the demo credentials
+# Env: TW_DEMO_PORT (default 8080), TW_DEMO_ACCESS_TTL (seconds, default 30).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+
+PORT="${TW_DEMO_PORT:-8080}"
+TTL="${TW_DEMO_ACCESS_TTL:-30}"
+bold() { printf '\033[1m%s\033[0m\n' "$*"; }
+elapsed() { echo "  done in $((SECONDS - $1)) s"; }
+
+bold "demo 1/4: set-up (scripts/setup.sh; cold 8-12 min, warm seconds)"
+t=$SECONDS; scripts/setup.sh; elapsed "$t"
+
+bold "demo 2/4: npm package into pkg/ (scripts/build-pkg.sh; cold 1-2 min, warm ~15 s)"
+t=$SECONDS; scripts/build-pkg.sh pkg; elapsed "$t"
+
+bold "demo 3/4: reference server (cargo build -p tokenwarden-server; cold 2-3 min, warm seconds)"
+t=$SECONDS; cargo build -p tokenwarden-server; elapsed "$t"
+SERVER_BIN="${CARGO_TARGET_DIR:-target}/debug/tokenwarden-server"
+
+bold "demo 4/4: starting the server on port $PORT (access tokens live $TTL s, test hooks on)"
+LOG=$(mktemp)
+"$SERVER_BIN" --port "$PORT" --test-hooks --access-ttl "$TTL" --www-dir www --pkg-dir pkg >"$LOG" 2>&1 &
+SERVER_PID=$!
+stop() { kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; rm -f "$LOG"; }
+trap stop EXIT
+trap 'exit 130' INT TERM
+
+URL=""
+for _ in $(seq 1 100); do
+  URL=$(sed -n 's/.*listening on \(http:\/\/[^ ]*\).*/\1/p' "$LOG" | head -n1)
+  [ -n "$URL" ] && break
+  if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+    cat "$LOG" >&2
+    echo "demo: the server did not start (is port $PORT in use? try TW_DEMO_PORT=8081 make demo)" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+[ -n "$URL" ] || { cat "$LOG" >&2; echo "demo: the server did not start in 10 s" >&2; exit 1; }
+
+cat <<EOF
+
+  tokenwarden demo: $URL/
+
+  Log in with   demo / demo-password
+  Access tokens live $TTL s: watch the silent refresh on the timeline, then use the
+  "Break things" buttons (fail a refresh, revoke the session, skew the server clock).
+  Refresh knobs go in the URL, e.g. $URL/?minRefreshLeadMs=10000
+
+  Ctrl-C stops the server. Server log follows.
+
+EOF
+tail -n +1 -f "$LOG" --pid="$SERVER_PID" &
+wait "$SERVER_PID"

@@ -1,0 +1,251 @@
+// End-to-end tests of the demo page (www/) in headless Chromium against the real reference
+// server, driven like a person would: the login form, the API buttons, the fault buttons.
+// Every step saves a screenshot under target/e2e/.
+//
+// Run with scripts/test-e2e.sh (builds the server if needed; expects pkg/ to be built).
+// Env: TW_SERVER_BIN (server binary), CHROMIUM (browser), TW_E2E_OUT (screenshot directory).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const BIN = resolve(process.env.TW_SERVER_BIN ?? 'target/debug/tokenwarden-server');
+const OUT = resolve(process.env.TW_E2E_OUT ?? 'target/e2e');
+// 5 s access tokens; the page's refresh lead and loop guard are shortened to match, so a silent
+// refresh happens about 3.5 s after each token arrives.
+const ACCESS_TTL = 5;
+const PAGE = '/?minRefreshLeadMs=1500&minRefreshIntervalMs=1000';
+// Generous: a loaded 2-core machine can be slow to start Chromium and instantiate the wasm.
+const STEP_TIMEOUT = 30_000;
+
+let server;
+let browser;
+
+function startServer() {
+  mkdirSync(OUT, { recursive: true });
+  const log = createWriteStream(join(OUT, 'server.log'));
+  const args = ['--port', '0', '--test-hooks', '--access-ttl', String(ACCESS_TTL),
+    '--www-dir', resolve('www'), '--pkg-dir', resolve('pkg')];
+  return new Promise((ok, fail) => {
+    const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stderr.pipe(log);
+    const timer = setTimeout(() => { child.kill(); fail(new Error('server did not start in 30 s')); }, 30_000);
+    child.once('error', (e) => { clearTimeout(timer); fail(e); });
+    child.once('exit', (code) => { clearTimeout(timer); fail(new Error(`server exited with ${code}`)); });
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      log.write(`${line}\n`);
+      const m = /listening on (http:\/\/\S+)/.exec(line);
+      if (m) {
+        clearTimeout(timer);
+        child.removeAllListeners('exit');
+        ok({ child, base: m[1] });
+      }
+    });
+  });
+}
+
+before(async () => {
+  server = await startServer();
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.child.kill('SIGTERM');
+});
+
+/** Opens the demo in a fresh context (no cookies) and collects page errors. */
+async function openDemo(contextOptions = {}) {
+  const context = await browser.newContext(contextOptions);
+  const page = await context.newPage();
+  page.setDefaultTimeout(STEP_TIMEOUT);
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${server.base}${PAGE}`);
+  await page.locator('body[data-ready="true"]').waitFor();
+  return { context, page, errors };
+}
+
+const shot = (page, name, options = {}) => page.screenshot({ path: join(OUT, `${name}.png`), fullPage: true, ...options });
+const stateIs = (page, ...states) => page.waitForFunction(
+  (wanted) => wanted.includes(document.getElementById('state').textContent), states);
+const timelineCount = (page, key) => page.locator('#timeline').evaluate((svg, k) => Number(svg.dataset[k] ?? 0), key);
+const timelineAbove = (page, key, n, timeout = STEP_TIMEOUT) => page.waitForFunction(
+  ([k, min]) => Number(document.getElementById('timeline').dataset[k] ?? 0) > min, [key, n], { timeout });
+
+async function logIn(page) {
+  const username = page.getByLabel('Username');
+  await username.focus();
+  await username.fill('demo');
+  await page.keyboard.press('Tab');
+  await page.keyboard.type('demo-password');
+  await page.keyboard.press('Enter'); // submits the form from the keyboard
+  await stateIs(page, 'authenticated', 'refreshing');
+}
+
+/** Clicks an API button (found by its accessible name) and returns the finished log row's data. */
+async function callApi(page, label) {
+  const rows = page.locator(`#request-log tr[data-call="${label}"]`);
+  const before = await rows.count();
+  await page.getByRole('button', { name: label }).click();
+  await page.waitForFunction(([l, n]) =>
+    document.querySelectorAll(`#request-log tr[data-call="${l}"]`).length > n, [label, before]);
+  return rows.first().evaluate((row) => ({ ...row.dataset }));
+}
+
+test('the demo flow in a desktop browser', { timeout: 240_000 }, async (t) => {
+  const { context, page, errors } = await openDemo({ viewport: { width: 1280, height: 900 } });
+
+  await t.test('starts anonymous: no session to restore', async () => {
+    await stateIs(page, 'anonymous');
+    await page.getByRole('heading', { name: 'Log in' }).waitFor();
+    await shot(page, '01-start');
+  });
+
+  await t.test('logs in through the form', async () => {
+    await logIn(page);
+    assert.match(await page.locator('#claims').textContent(), /"sub": "demo"/);
+    assert.equal(await page.locator('#expiry-source').textContent(), 'expires_in');
+    assert.equal(await page.locator('#login-panel').isHidden(), true);
+    await shot(page, '02-logged-in');
+  });
+
+  await t.test('calls the API through tm.fetch', async () => {
+    const me = await callApi(page, 'GET /api/me');
+    assert.deepEqual([me.status, me.bearer], ['200', 'true']);
+    const items = await callApi(page, 'GET /api/items');
+    assert.equal(items.status, '200');
+    const admin = await callApi(page, 'GET /api/admin');
+    assert.equal(admin.status, '403');
+    const echo = await callApi(page, 'POST /api/echo');
+    assert.deepEqual([echo.status, echo.bearer, echo.attempts], ['200', 'true', '1']);
+    await shot(page, '03-api');
+  });
+
+  await t.test('refreshes silently, visible on the timeline', async () => {
+    const ok = await timelineCount(page, 'refreshOk');
+    await timelineAbove(page, 'refreshOk', ok);
+    await page.locator('#timeline .tl-refresh.ok').first().waitFor();
+    assert.ok(Number(await page.locator('#token-count').textContent()) >= 2);
+    const me = await callApi(page, 'GET /api/me');
+    assert.deepEqual([me.status, me.bearer], ['200', 'true']);
+    await shot(page, '04-silent-refresh');
+  });
+
+  await t.test('a failed refresh is retried and the session recovers', async () => {
+    const failed = await timelineCount(page, 'refreshFailed');
+    await page.getByRole('button', { name: 'Fail the next refresh (503)' }).click();
+    await page.locator('#fault-status', { hasText: '503' }).waitFor();
+    await timelineAbove(page, 'refreshFailed', failed);
+    const ok = await timelineCount(page, 'refreshOk');
+    await timelineAbove(page, 'refreshOk', ok); // the retry succeeded
+    await stateIs(page, 'authenticated', 'refreshing');
+    await page.locator('#timeline .tl-retry').first().waitFor();
+    await page.getByText('Event list').click();
+    await page.locator('#event-log li', { hasText: 'refresh failed: server_error 503' }).first().waitFor();
+    const me = await callApi(page, 'GET /api/me');
+    assert.equal(me.status, '200');
+    await shot(page, '05-refresh-failed-and-recovered');
+  });
+
+  await t.test('measures a skewed server clock', async () => {
+    await page.getByRole('button', { name: 'Skew the server clock +300 s' }).click();
+    await page.locator('#fault-clock[aria-pressed="true"]').waitFor();
+    await page.getByRole('button', { name: 'Refresh now' }).click();
+    await page.locator('#clock-offset', { hasText: 'server ahead' }).waitFor();
+    const offset = Number.parseFloat((await page.locator('#clock-offset').textContent()).replace('−', '-'));
+    assert.ok(offset > 295 && offset < 305, `offset ${offset}`);
+    await shot(page, '06-clock-skew');
+    await page.getByRole('button', { name: 'Reset the server clock' }).click();
+    await page.locator('#fault-clock[aria-pressed="false"]').waitFor();
+    await page.getByRole('button', { name: 'Refresh now' }).click();
+    await page.locator('#clock-offset', { hasText: 'in sync' }).waitFor();
+  });
+
+  await t.test('a session revoked on the server ends with invalid_grant', async () => {
+    await page.getByRole('button', { name: 'Revoke the session on the server' }).click();
+    await page.locator('#fault-status', { hasText: 'Revoked' }).waitFor();
+    // The next scheduled refresh is refused: the manager wipes the token and says why.
+    await page.locator('#session-status[data-reason="invalid_grant"]').waitFor();
+    await stateIs(page, 'anonymous');
+    assert.match(await page.locator('#session-status').textContent(), /invalid_grant/);
+    await page.getByRole('heading', { name: 'Log in' }).waitFor();
+    await shot(page, '07-revoked');
+  });
+
+  await t.test('logout wipes the session and leaves no storage behind', async () => {
+    await logIn(page);
+    assert.equal((await callApi(page, 'GET /api/me')).status, '200');
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await stateIs(page, 'anonymous');
+    await page.locator('#session-status[data-reason="logout"]').waitFor();
+    const storage = await page.evaluate(async () => ({
+      localStorage: localStorage.length,
+      sessionStorage: sessionStorage.length,
+      indexedDB: (await indexedDB.databases()).length,
+      cookie: document.cookie,
+    }));
+    assert.deepEqual(storage, { localStorage: 0, sessionStorage: 0, indexedDB: 0, cookie: '' });
+    // The HttpOnly refresh cookie, invisible to the page, was cleared by the server as well.
+    await assert.doesNotReject(async () => {
+      for (let i = 0; i < 50; i++) {
+        const cookies = await context.cookies();
+        if (!cookies.some((c) => c.name === 'tw_refresh')) return;
+        await page.waitForTimeout(100);
+      }
+      throw new Error('tw_refresh cookie still set');
+    });
+    await page.getByRole('button', { name: 'Inspect storage' }).click();
+    await page.locator('#storage dd', { hasText: 'ERR_TOKEN_NOT_EXPOSED' }).waitFor();
+    await shot(page, '08-logged-out-storage-empty');
+  });
+
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('usable on a 390x844 phone screen, by keyboard, with labels', { timeout: 120_000 }, async () => {
+  const { context, page, errors } = await openDemo({
+    viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2,
+  });
+  // Every control has an accessible name; the logs are live regions.
+  const unnamed = await page.evaluate(() => [...document.querySelectorAll('input, button, select, textarea')]
+    .filter((c) => !(c.labels?.length || c.getAttribute('aria-label') || c.textContent.trim()))
+    .map((c) => c.outerHTML));
+  assert.deepEqual(unnamed, []);
+  assert.equal(await page.locator('#request-log').getAttribute('aria-live'), 'polite');
+  await shot(page, '09-phone-start', { fullPage: false });
+
+  await logIn(page);
+  assert.equal((await callApi(page, 'GET /api/me')).status, '200');
+  assert.equal((await callApi(page, 'GET /api/admin')).status, '403');
+  const width = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, inner: innerWidth }));
+  assert.ok(width.scroll <= width.inner, `page scrolls sideways: ${JSON.stringify(width)}`);
+  await page.locator('#session-panel').scrollIntoViewIfNeeded();
+  await shot(page, '10-phone-session', { fullPage: false });
+  await page.locator('#timeline-panel').scrollIntoViewIfNeeded();
+  await timelineAbove(page, 'refreshOk', 0);
+  await shot(page, '11-phone-timeline', { fullPage: false });
+
+  // Keyboard: Tab reaches the API buttons and Enter activates one.
+  await page.getByRole('button', { name: 'Log out' }).focus();
+  let focused = '';
+  for (let i = 0; i < 10 && focused !== 'GET /api/items'; i++) {
+    await page.keyboard.press('Tab');
+    focused = await page.evaluate(() => document.activeElement?.dataset.call ?? '');
+  }
+  assert.equal(focused, 'GET /api/items');
+  const rows = await page.locator('#request-log tr').count();
+  await page.keyboard.press('Enter');
+  await page.waitForFunction((n) => document.querySelectorAll('#request-log tr').length > n, rows);
+  await shot(page, '12-phone-full');
+  assert.deepEqual(errors, []);
+  await context.close();
+});

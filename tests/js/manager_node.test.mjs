@@ -1,0 +1,110 @@
+// The npm package's TokenManager in Node 20: `import { TokenManager } from 'tokenwarden'` with no
+// init call, option validation, and (memory mode: Node has no cookie jar) a real session against
+// the reference server started with `--refresh-transport body`.
+// Run: cargo build -p tokenwarden-server && node --test tests/js/  (after make pkg; `make test-js`
+// links node_modules/tokenwarden to pkg/). The server binary comes from $TW_SERVER_BIN
+// (default target/debug/tokenwarden-server).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { resolve } from 'node:path';
+import { TokenManager } from 'tokenwarden';
+
+const BIN = resolve(process.env.TW_SERVER_BIN ?? 'target/debug/tokenwarden-server');
+
+const codeOf = (fn) => {
+  try { fn(); } catch (e) { assert.ok(e instanceof Error, 'throws an Error'); return e.code; }
+  return 'accepted';
+};
+
+test('imports without an init call and constructs with absolute loopback URLs', () => {
+  const tm = new TokenManager({
+    loginUrl: 'http://127.0.0.1:8080/auth/login',
+    refreshUrl: 'http://127.0.0.1:8080/auth/refresh',
+    logoutUrl: 'http://127.0.0.1:8080/auth/logout',
+    allowedOrigins: ['http://127.0.0.1:8080'],
+  });
+  assert.equal(tm.state, 'anonymous');
+  assert.equal(tm.claims, null);
+  assert.equal(tm.expiresAt, null);
+  assert.equal(tm.clockOffsetMs, null);
+  const off = tm.on('change', () => {});
+  assert.equal(typeof off, 'function');
+  off();
+  tm.free();
+});
+
+test('invalid options throw ERR_INVALID_OPTIONS', () => {
+  const refreshUrl = 'http://127.0.0.1:8080/auth/refresh';
+  for (const options of [
+    undefined,
+    {},
+    { refreshUrl, bogus: 1 },
+    { refreshUrl, loginUlr: 'http://127.0.0.1:8080/auth/login' },
+    { refreshUrl: 'http://auth.example.com/refresh' },        // plain http, not loopback
+    { refreshUrl: '/auth/refresh' },                          // relative, and Node has no page
+    { refreshUrl, refreshToken: 'localStorage' },
+    { refreshUrl, allowedOrigins: ['https://api.example.com/path'] },
+    { refreshUrl, requestTimeoutMs: 0 },
+  ]) {
+    assert.equal(codeOf(() => new TokenManager(options)), 'ERR_INVALID_OPTIONS', JSON.stringify(options));
+  }
+  const tm = new TokenManager({ refreshUrl });
+  assert.equal(codeOf(() => tm.on('refresh', () => {})), 'ERR_INVALID_OPTIONS');
+  tm.free();
+});
+
+function startServer(extraArgs) {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(BIN, ['--port', '0', '--test-hooks', '--quiet', ...extraArgs], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const timer = setTimeout(() => { child.kill(); reject(new Error('server did not start in 20 s')); }, 20_000);
+    child.once('error', (e) => { clearTimeout(timer); reject(e); });
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`server exited with ${code}`)); });
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const m = /^listening on (http:\/\/\S+)$/.exec(line.trim());
+      if (m) { clearTimeout(timer); child.removeAllListeners('exit'); resolvePromise({ child, base: m[1] }); }
+    });
+  });
+}
+
+let server;
+before(async () => { server = await startServer(['--refresh-transport', 'body', '--access-ttl', '60']); });
+after(async () => {
+  if (!server || server.child.exitCode !== null) return;
+  const exited = new Promise((r) => server.child.once('exit', r));
+  server.child.kill('SIGTERM');
+  await exited;
+});
+
+test('memory mode: login, fetch, refresh, logout against the reference server', async () => {
+  const { base } = server;
+  const stats = async () => (await fetch(`${base}/__test/stats`)).json();
+  const tm = new TokenManager({
+    loginUrl: `${base}/auth/login`,
+    refreshUrl: `${base}/auth/refresh`,
+    logoutUrl: `${base}/auth/logout`,
+    refreshToken: 'memory',
+    allowedOrigins: [base],
+  });
+  const events = [];
+  tm.on('loggedOut', (e) => events.push(e.reason));
+  await tm.login({ username: 'demo', password: 'demo-password' });
+  assert.equal(tm.state, 'authenticated');
+  assert.equal(tm.claims.sub, 'demo');
+  const me = await tm.fetch(`${base}/api/me`);
+  assert.equal(me.status, 200);
+  assert.equal((await me.json()).authorization_header_received, true);
+  const rotations = (await stats()).rotations;
+  await tm.refresh();
+  assert.equal((await stats()).rotations, rotations + 1);
+  assert.equal((await tm.fetch(`${base}/api/me`)).status, 200);
+  await tm.logout();
+  assert.equal(tm.state, 'anonymous');
+  assert.deepEqual(events, ['logout']);
+  assert.equal((await stats()).active_families, 0);
+  await assert.rejects(tm.fetch(`${base}/api/me`), (e) => e.code === 'ERR_LOGGED_OUT');
+  tm.free();
+});

@@ -1,0 +1,286 @@
+// Many tabs, one session (issue 8): several pages of one browser context against the reference
+// server (test hooks on, 3 s access tokens), judged by the server's /__test/stats.
+// Needs the package (scripts/build-pkg.sh; TW_PKG_DIR picks the directory, default pkg) and the
+// server binary (TW_SERVER_BIN, default target/debug/tokenwarden-server).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const BIN = resolve(process.env.TW_SERVER_BIN ?? 'target/debug/tokenwarden-server');
+const PKG = resolve(process.env.TW_PKG_DIR ?? 'pkg');
+const TTL_S = 3;
+// Refresh 1.2 s before expiry (the server truncates iat to the second, so a token can be up to
+// 1 s shorter-lived than expires_in says): one tab alone refreshes every 1.8-1.92 s.
+const LEAD_MS = 1200;
+const PERIOD_MS = TTL_S * 1000 - LEAD_MS;
+let browser, www;
+const servers = [];
+
+function start(args) {
+  return new Promise((ok, fail) => {
+    const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    const timer = setTimeout(() => { child.kill(); fail(new Error('server did not start in 20 s')); }, 20_000);
+    child.once('exit', (code) => { clearTimeout(timer); fail(new Error(`server exited with ${code}`)); });
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const m = /^listening on (http:\/\/\S+)$/.exec(line.trim());
+      if (m) { clearTimeout(timer); child.removeAllListeners('exit'); servers.push(child); ok({ child, base: m[1] }); }
+    });
+  });
+}
+
+async function hook(base, method, path, body) {
+  const res = await fetch(base + path, {
+    method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined,
+  });
+  return res.status === 204 ? null : res.json();
+}
+const stats = (base) => hook(base, 'GET', '/__test/stats');
+const reset = (base) => hook(base, 'POST', '/__test/reset', {});
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+const PAGE = `<!doctype html><meta charset="utf-8"><title>loading</title>
+<script type="module">
+  const q = new URLSearchParams(location.search);
+  if (q.get('nolocks')) Object.defineProperty(navigator, 'locks', { value: undefined, configurable: true });
+  const { TokenManager } = await import('/pkg/web/index.js');
+  const options = {
+    refreshUrl: '/auth/refresh', loginUrl: '/auth/login', logoutUrl: '/auth/logout',
+    refreshToken: q.get('mode') ?? 'cookie',
+    refreshLeadFraction: 0.4, minRefreshLeadMs: ${LEAD_MS}, maxRefreshLeadMs: ${LEAD_MS},
+    minRefreshIntervalMs: 500, backoffInitialMs: 200,
+  };
+  if (q.get('channel')) options.channelName = q.get('channel');
+  if (q.get('crossTab') === 'off') options.crossTab = false;
+  const tm = new TokenManager(options);
+  const events = [];
+  for (const name of ['change', 'refreshed', 'refreshFailed', 'expired', 'loggedOut']) {
+    tm.on(name, (e) => events.push({ ...e, at: Date.now() }));
+  }
+  const api = { statuses: [], errors: [] };
+  window.tw = {
+    tm, events, api,
+    async call() {
+      try { const r = await tm.fetch('/api/me'); api.statuses.push(r.status); return r.status; }
+      catch (e) { api.errors.push(e.code ?? String(e)); return e.code ?? String(e); }
+    },
+    async login() { await tm.login({ username: 'demo', password: 'demo-password' }); return tm.state; },
+  };
+  window.tw.started = q.get('start') ? await tm.start() : null;
+  document.title = 'ready';
+</script>`;
+
+before(async () => {
+  www = mkdtempSync(join(tmpdir(), 'tw-tabs-'));
+  writeFileSync(join(www, 'index.html'), PAGE);
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  for (const child of servers) child.kill('SIGTERM');
+  rmSync(www, { recursive: true, force: true });
+});
+
+async function server(extra = []) {
+  return start(['--port', '0', '--quiet', '--test-hooks', '--access-ttl', String(TTL_S), '--www-dir', www, '--pkg-dir', PKG, ...extra]);
+}
+
+/** Opens a tab; records its calls to /auth/refresh and its page errors. */
+async function open(context, base, query = '') {
+  const page = await context.newPage();
+  page.refreshCalls = 0;
+  page.errors = [];
+  page.on('request', (r) => { if (new URL(r.url()).pathname === '/auth/refresh') page.refreshCalls += 1; });
+  page.on('pageerror', (e) => page.errors.push(e.message));
+  await page.goto(`${base}/${query}`);
+  await page.waitForFunction(() => document.title === 'ready', null, { timeout: 30_000 });
+  return page;
+}
+
+const state = (page) => page.evaluate(() => window.tw.tm.state);
+const waitState = (page, want, timeout = 15_000) =>
+  page.waitForFunction((w) => window.tw.tm.state === w, want, { timeout, polling: 25 });
+
+/** Calls the API from every tab every `every` ms for `ms`. */
+async function traffic(pages, ms, every = 400) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    await Promise.all(pages.map((p) => p.evaluate(() => { window.tw.call(); })));
+    await sleep(every);
+  }
+  // Let the last calls settle.
+  await Promise.all(pages.map((p) => p.waitForFunction(() => true)));
+  await sleep(500);
+}
+
+/** Gaps (ms) between consecutive `refreshed` events of all tabs since `t0`. */
+async function refreshGaps(pages, t0) {
+  const times = [];
+  for (const page of pages) {
+    times.push(...await page.evaluate((since) => window.tw.events.filter((e) => e.type === 'refreshed' && e.at >= since).map((e) => e.at), t0));
+  }
+  times.sort((x, y) => x - y);
+  return times.slice(1).map((t, i) => t - times[i]);
+}
+
+async function apiResults(page) {
+  return page.evaluate(() => ({ statuses: window.tw.api.statuses, errors: window.tw.api.errors }));
+}
+
+async function threeTabs(base, query = '') {
+  const context = await browser.newContext();
+  const first = await open(context, base, query);
+  assert.equal(await first.evaluate(() => window.tw.login()), 'authenticated');
+  const sep = query ? '&' : '?';
+  const others = [await open(context, base, `${query}${sep}start=1`), await open(context, base, `${query}${sep}start=1`)];
+  for (const page of others) {
+    assert.equal(await page.evaluate(() => window.tw.started), true, 'a new tab takes over the session');
+    assert.equal(page.refreshCalls, 0, 'hand-over, not a refresh');
+  }
+  return { context, pages: [first, ...others] };
+}
+
+/** Three tabs, ten token lifetimes: no reuse, one refresh stream, no 401. */
+async function tenLifetimes(base, query = '') {
+  const { context, pages } = await threeTabs(base, query);
+  await reset(base);
+  const t0 = Date.now();
+  await traffic(pages, 10 * TTL_S * 1000);
+  const elapsed = Date.now() - t0;
+  const s = await stats(base);
+  // A token must be replaced every PERIOD_MS at the latest: ceil(elapsed / PERIOD_MS) of them,
+  // plus one for the period under way when the counters were reset.
+  const bound = Math.ceil(elapsed / PERIOD_MS) + 1;
+  const gaps = await refreshGaps(pages, t0);
+  console.log(`# ${query || 'cookie'}: ${elapsed} ms, refreshes ${s.refreshes} (one tab alone: <= ${bound}; 3 uncoordinated tabs: about ${3 * Math.round(elapsed / PERIOD_MS)}), shortest gap between two refreshes ${Math.min(...gaps)} ms, reuse_detected ${s.reuse_detected}, api ${s.api_requests}, api 401 ${s.api_unauthorized}`);
+  assert.equal(s.reuse_detected, 0);
+  assert.equal(gaps.length + 1, s.refreshes, 'every refresh was made by one of the tabs');
+  assert.ok(Math.min(...gaps) >= PERIOD_MS * 0.8, `no two refreshes back to back: gaps ${gaps}`);
+  assert.ok(s.refreshes >= Math.floor(elapsed / (TTL_S * 1000)), `the session was kept alive (${s.refreshes} refreshes)`);
+  assert.ok(s.refreshes <= bound, `at most one refresh per token lifetime: ${s.refreshes} > ${bound}`);
+  assert.equal(s.api_unauthorized, 0, 'no API call saw a 401');
+  for (const page of pages) {
+    const { statuses, errors } = await apiResults(page);
+    assert.deepEqual(errors, []);
+    assert.ok(statuses.length > 20 && statuses.every((code) => code === 200), `statuses ${statuses}`);
+    assert.deepEqual(page.errors, []);
+    assert.notEqual(await state(page), 'anonymous');
+  }
+  await context.close();
+}
+
+test('3 tabs for 10 token lifetimes: one refresh per lifetime, no reuse, no 401', async () => {
+  const { base } = await server();
+  await tenLifetimes(base);
+});
+
+test('a tab closed while it holds the refresh lock does not block the others', async () => {
+  const { base } = await server();
+  const { context, pages } = await threeTabs(base);
+  const [holder, a, b] = pages;
+  await reset(base);
+  await hook(base, 'POST', '/__test/faults', { count: 1, delay_ms: 3000 });
+  // The holder's refresh hangs for 3 s inside the lock.
+  await holder.evaluate(() => { window.tw.tm.refresh().catch(() => {}); });
+  await a.waitForFunction(async () => {
+    const { held } = await navigator.locks.query();
+    return held.some((l) => l.name.endsWith(':refresh'));
+  }, null, { timeout: 10_000, polling: 25 });
+  const before = await stats(base);
+  assert.equal(before.refreshes, 1, 'the hanging refresh reached the server');
+  await holder.close();
+  // The lock is free again at once, and the next refresh happens.
+  await a.waitForFunction(async () => {
+    const { held } = await navigator.locks.query();
+    return !held.some((l) => l.name.endsWith(':refresh'));
+  }, null, { timeout: 5_000, polling: 25 });
+  const t0 = Date.now();
+  await traffic([a, b], 2 * TTL_S * 1000);
+  const s = await stats(base);
+  console.log(`# closed holder: refreshes ${s.refreshes} (1 hung), rotations ${s.rotations}, reuse_detected ${s.reuse_detected}, api 401 ${s.api_unauthorized} in ${Date.now() - t0} ms`);
+  assert.ok(s.rotations >= 2, `refreshes went on after the holder closed (rotations ${s.rotations})`);
+  for (const page of [a, b]) {
+    assert.equal(await state(page) === 'anonymous', false);
+    const { statuses, errors } = await apiResults(page);
+    assert.deepEqual(errors, []);
+    assert.ok(statuses.length > 0 && statuses.every((code) => code === 200), `statuses ${statuses}`);
+  }
+  await context.close();
+});
+
+test('logout in one tab logs out the others within a second', async () => {
+  const { base } = await server();
+  const { context, pages } = await threeTabs(base);
+  const [first, ...others] = pages;
+  const t0 = Date.now();
+  await first.evaluate(() => window.tw.tm.logout());
+  for (const page of others) {
+    await waitState(page, 'anonymous', 1_000);
+  }
+  console.log(`# logout reached the other tabs in ${Date.now() - t0} ms`);
+  for (const page of others) {
+    const reasons = await page.evaluate(() => window.tw.events.filter((e) => e.type === 'loggedOut').map((e) => e.reason));
+    assert.deepEqual(reasons, ['otherTab']);
+    assert.equal(await page.evaluate(() => window.tw.call()), 'ERR_LOGGED_OUT');
+  }
+  const s = await stats(base);
+  assert.equal(s.active_families, 0, 'the server revoked the session');
+  await context.close();
+});
+
+test('a new tab opened while logged in is authenticated without calling /auth/refresh', async () => {
+  const { base } = await server();
+  const context = await browser.newContext();
+  const first = await open(context, base);
+  await first.evaluate(() => window.tw.login());
+  await reset(base);
+  const fresh = await open(context, base, '?start=1');
+  assert.equal(await fresh.evaluate(() => window.tw.started), true);
+  assert.equal(await state(fresh), 'authenticated');
+  assert.equal(fresh.refreshCalls, 0);
+  assert.equal(await fresh.evaluate(() => window.tw.call()), 200);
+  const s = await stats(base);
+  assert.equal(s.reuse_detected, 0);
+  // Another app on the same origin (another channel) does not get the session handed over.
+  const other = await open(context, base, '?start=1&channel=other-app');
+  assert.equal(other.refreshCalls, 1, 'with no sibling on its channel, start() refreshes');
+  await context.close();
+});
+
+test('memory mode: hand-over alone carries the session across tabs', async () => {
+  const { base } = await server(['--refresh-transport', 'body']);
+  await tenLifetimes(base, '?mode=memory');
+  // Logout from a tab that got the session by hand-over.
+  const { context, pages } = await threeTabs(base, '?mode=memory');
+  const families = (await stats(base)).active_families;
+  await pages[2].evaluate(() => window.tw.tm.logout());
+  for (const page of pages.slice(0, 2)) await waitState(page, 'anonymous', 1_000);
+  assert.equal((await stats(base)).active_families, families - 1, 'the handed-over refresh token was revoked');
+  await context.close();
+});
+
+test('without Web Locks the BroadcastChannel fallback keeps one refresh stream', async () => {
+  const { base } = await server();
+  const { context, pages } = await threeTabs(base, '?nolocks=1');
+  await reset(base);
+  const t0 = Date.now();
+  await traffic(pages, 5 * TTL_S * 1000);
+  const elapsed = Date.now() - t0;
+  const s = await stats(base);
+  const bound = Math.ceil(elapsed / PERIOD_MS) + 1;
+  const gaps = await refreshGaps(pages, t0);
+  assert.ok(Math.min(...gaps) >= PERIOD_MS * 0.8, `no two refreshes back to back: gaps ${gaps}`);
+  console.log(`# fallback: ${elapsed} ms, refreshes ${s.refreshes} (<= ${bound}), reuse_detected ${s.reuse_detected}, api 401 ${s.api_unauthorized}`);
+  assert.equal(s.reuse_detected, 0);
+  assert.ok(s.refreshes <= bound, `${s.refreshes} > ${bound}`);
+  assert.equal(s.api_unauthorized, 0);
+  await context.close();
+});

@@ -1,0 +1,167 @@
+// A TypeScript consumer of the npm package: every exported type is used, and misuse must not
+// compile. Checked by scripts/test-types.sh (`tsc --noEmit --strict -p tests/types`); never run.
+import {
+  TokenManager,
+  KeySet,
+  decodeJwt,
+  verifyJwt,
+  type JWK,
+  type JWKSet,
+  type JWSAlgorithm,
+  type JWTHeader,
+  type JWTClaims,
+  type DecodedJWT,
+  type VerifyOptions,
+  type KeySetOptions,
+  type ErrorCode,
+  type TokenwardenError,
+  type TokenManagerState,
+  type TokenManagerOptions,
+  type TokenManagerTokens,
+  type ChangeEvent,
+  type RefreshedEvent,
+  type RefreshFailedEvent,
+  type ExpiredEvent,
+  type LoggedOutEvent,
+  type TokenManagerEventMap,
+  type TokenManagerErrorCode,
+  type TokenManagerError,
+} from 'tokenwarden';
+
+// ---- TokenManager: options, state, events, errors --------------------------------------------
+const options: TokenManagerOptions = {
+  loginUrl: '/auth/login',
+  refreshUrl: '/auth/refresh',
+  logoutUrl: '/auth/logout',
+  refreshToken: 'cookie',
+  allowedOrigins: ['https://api.example.com'],
+  credentials: 'include',
+  retryOn401: 'invalid_token',
+  exposeToken: false,
+  requestTimeoutMs: 10_000,
+  refreshLeadFraction: 0.2,
+  minRefreshLeadMs: 5_000,
+  maxRefreshLeadMs: 120_000,
+  refreshJitterFraction: 0.1,
+  minRefreshIntervalMs: 10_000,
+  backoffInitialMs: 1_000,
+  backoffMaxMs: 60_000,
+  backoffJitterFraction: 0.2,
+  expiredRequests: 'wait',
+};
+const tm = new TokenManager(options);
+const memory = new TokenManager({ refreshUrl: 'https://auth.example.com/refresh', refreshToken: 'memory' });
+
+const tokens: TokenManagerTokens = { accessToken: 'a.b.c', refreshToken: 'r', expiresIn: 300 };
+memory.setTokens(tokens);
+
+async function flow(): Promise<void> {
+  const restored: boolean = await tm.start();
+  if (!restored) await tm.login({ username: 'demo', password: 'demo-password' });
+  await tm.refresh();
+  const response: Response = await tm.fetch('/api/me');
+  await tm.fetch(new URL('https://api.example.com/items'), { method: 'POST', body: '{}' });
+  await tm.fetch(new Request('https://api.example.com/items'));
+  const token: string = await tm.getAccessToken();
+  const state: TokenManagerState = tm.state;
+  const claims: JWTClaims | null = tm.claims;
+  const sub: string | undefined = claims?.sub;
+  const expiresAt: number | null = tm.expiresAt;
+  const offset: number | null = tm.clockOffsetMs;
+  const source: 'expires_in' | 'exp' | null = tm.expirySource;
+  void [response, token, state, sub, expiresAt, offset, source];
+  await tm.logout();
+  tm.free();
+}
+
+const offs: Array<() => void> = [
+  tm.on('change', (e: ChangeEvent) => { const s: TokenManagerState = e.state; void s; }),
+  tm.on('refreshed', (e: RefreshedEvent) => { const t: 'refreshed' = e.type; void t; }),
+  tm.on('refreshFailed', (e: RefreshFailedEvent) => {
+    const status: number | null = e.status;
+    const retryAt: number = e.retryAt;
+    const first: boolean = e.tokenExpiresFirst;
+    const reason: RefreshFailedEvent['reason'] = e.reason;
+    void [status, retryAt, first, reason];
+  }),
+  tm.on('expired', (e: ExpiredEvent) => void e),
+  tm.on('loggedOut', (e: LoggedOutEvent) => { if (e.reason === 'invalid_grant') void e; }),
+];
+offs.forEach((off) => off());
+
+// A generic listener typed by the event map.
+function listen<K extends keyof TokenManagerEventMap>(name: K, f: (e: TokenManagerEventMap[K]) => void) {
+  return tm.on(name, f);
+}
+listen('change', (e) => { const s: TokenManagerState = e.state; void s; });
+
+function managerCode(error: unknown): TokenManagerErrorCode | undefined {
+  if (error instanceof Error && 'code' in error) {
+    const e = error as TokenManagerError;
+    const status: number | undefined = e.status;
+    void status;
+    return e.code;
+  }
+  return undefined;
+}
+
+// ---- verification -----------------------------------------------------------------------------
+const jwk: JWK = { kty: 'EC', crv: 'P-256', x: 'x', y: 'y', alg: 'ES256', kid: 'k1', use: 'sig' };
+const jwks: JWKSet = { keys: [jwk] };
+const algorithms: JWSAlgorithm[] = ['ES256', 'EdDSA', 'RS256'];
+const verifyOptions: VerifyOptions = {
+  algorithms,
+  issuer: 'https://issuer.example.com',
+  audience: ['api'],
+  subject: 'user-1',
+  typ: 'at+jwt',
+  clockTolerance: 30,
+  requiredClaims: ['jti'],
+  currentDate: new Date(),
+  maxTokenAge: 3_600,
+  maxTokenLength: 8_192,
+  requireExp: true,
+  allowSymmetricKeys: false,
+};
+interface AppClaims extends JWTClaims { scope: string }
+const verified: DecodedJWT<AppClaims> = verifyJwt<AppClaims>('a.b.c', jwks, verifyOptions);
+const scope: string = verified.claims.scope;
+const header: JWTHeader = verified.header;
+const alg: string = header.alg;
+const decoded: DecodedJWT = decodeJwt('a.b.c');
+const keySetOptions: KeySetOptions = { allowSymmetricKeys: false };
+const keys = new KeySet(jwks, keySetOptions);
+const size: number = keys.size;
+const again: DecodedJWT = keys.verify('a.b.c', { algorithms: ['ES256'] });
+keys.free();
+
+function verifyCode(error: unknown): ErrorCode | undefined {
+  const e = error as TokenwardenError;
+  const claim: string | undefined = e.claim;
+  const reason: 'missing' | 'invalid' | 'out_of_range' | 'check_failed' | undefined = e.reason;
+  void [claim, reason];
+  return e.code;
+}
+
+void [flow, managerCode, verifyCode, scope, alg, decoded, size, again, memory];
+
+// ---- misuse must not compile ------------------------------------------------------------------
+// @ts-expect-error: misspelled option (loginUrl)
+new TokenManager({ refreshUrl: '/auth/refresh', loginUlr: '/auth/login' });
+// @ts-expect-error: refreshUrl is required
+new TokenManager({ loginUrl: '/auth/login' });
+// @ts-expect-error: not a refresh-token transport
+new TokenManager({ refreshUrl: '/auth/refresh', refreshToken: 'localStorage' });
+// @ts-expect-error: no such event
+tm.on('refresh', () => {});
+// @ts-expect-error: a loggedOut listener gets a LoggedOutEvent, whose reason is not a number
+tm.on('loggedOut', (e) => { const n: number = e.reason; void n; });
+// @ts-expect-error: state is read-only
+tm.state = 'authenticated';
+// @ts-expect-error: not a known error code
+const bogus: TokenManagerErrorCode = 'ERR_BOGUS';
+// @ts-expect-error: clockTolerance is in seconds, a number
+verifyJwt('a.b.c', jwks, { clockTolerance: '30s' });
+// @ts-expect-error: not an algorithm
+const none: JWSAlgorithm = 'none';
+void [bogus, none];
