@@ -59,6 +59,12 @@ test-js: pkg
 	ln -sfn ../pkg node_modules/tokenwarden
 	cargo build -p tokenwarden-server
 	scripts/node-consumer-smoke.sh
+	@echo "== the build without verification (--no-default-features) loads and decodes"
+	scripts/build-pkg.sh target/pkg-noverify --no-default-features
+	node -e "import('./target/pkg-noverify/node/index.js').then((m) => { \
+	  const sub = m.decodeJwt('eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ1MSJ9.c2ln').claims.sub; \
+	  if (m.verifyJwt || typeof m.TokenManager !== 'function' || sub !== 'u1') process.exit(1); \
+	  console.log('pkg-noverify: TokenManager and decodeJwt, no verifyJwt'); })"
 	scripts/test-types.sh
 	TW_SERVER_BIN=target/debug/tokenwarden-server scripts/test-vite.sh
 	node --test --test-concurrency=1 tests/js/

@@ -47,6 +47,11 @@ export function verifyJwt(token, keys, options) {
   return keys instanceof KeySetClass ? keys.verify(token, options) : verifyWithJwk(token, keys, options);
 }'
 EXPORTS=$(echo "$NAMES" | sed -E 's/(^|, )verifyJwt(, |$)/\1/; s/, $//')
+if ! grep -qw verifyJwt <<<"$NAMES"; then
+  # A build without verification (--no-default-features) has no verifyJwt or KeySet.
+  WRAP=''
+  EXPORTS=$NAMES
+fi
 cat > "$OUT/web/index.js" <<JS
 // Browser entry: instantiates the module once, with top-level await, so no init call is needed.
 import init from './tokenwarden.js';

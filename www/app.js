@@ -109,12 +109,20 @@ tm.on('change', ({ state }) => {
   logEvent(`state → ${state}`);
   render();
 });
-tm.on('refreshed', () => {
+tm.on('refreshed', ({ source }) => {
   pendingRetryAt = null;
+  if (source === 'otherTab') {
+    // Another tab of this app refreshed (or already held the session) and shared the token.
+    const label = booting ? 'session handed over by another tab' : 'token refreshed by another tab';
+    model.marks.push({ t: Date.now(), kind: 'tab', label });
+    logEvent(label);
+    noteToken(booting ? 'handed over by another tab' : 'refreshed by another tab');
+    render();
+    return;
+  }
   const r = model.refreshes.findLast((x) => x.outcome === 'pending');
   if (r) r.outcome = 'ok';
-  // No refresh call of ours in flight: another tab refreshed and shared the token.
-  noteToken(booting ? 'restored after reload' : r ? 'refreshed' : 'refreshed by another tab');
+  noteToken(booting ? 'restored after reload' : 'refreshed');
   render();
 });
 tm.on('refreshFailed', ({ reason, status, retryAt, tokenExpiresFirst }) => {
@@ -417,15 +425,20 @@ $('storage-button').addEventListener('click', async () => {
 setInterval(tick, 250);
 setInterval(() => timeline.draw(), 500);
 detectHooks();
-$('boot').textContent = 'Restoring the session from the refresh cookie…';
+$('boot').textContent = 'Restoring the session (from another tab, or the refresh cookie)…';
 model.states.push({ t: Date.now(), state: tm.state });
 booting = true;
+let handedOver = false;
+const noteHandOver = tm.on('refreshed', ({ source }) => { handedOver ||= source === 'otherTab'; });
 const restored = await tm.start();
+noteHandOver();
 booting = false;
 $('boot').hidden = true;
-$('session-status').textContent = restored
-  ? 'Session restored from the refresh cookie.'
-  : 'No session to restore. Log in to start one.';
+$('session-status').textContent = !restored
+  ? 'No session to restore. Log in to start one.'
+  : handedOver
+    ? 'Session handed over by another open tab (no refresh call).'
+    : 'Session restored from the refresh cookie.';
 render();
 timeline.draw();
 document.body.dataset.ready = 'true';

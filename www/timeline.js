@@ -6,7 +6,7 @@
 //   tokens:    [{n, receivedAt, expiresAt, refreshAt, endedAt, endReason}]
 //   refreshes: [{start, end, status, outcome: 'pending'|'ok'|'fail'|'out', retryAt}]
 //   calls:     [{t, label, status, attempts}]
-//   marks:     [{t, kind: 'fault'|'expired'|'out'|'login', label}]
+//   marks:     [{t, kind: 'fault'|'expired'|'out'|'login'|'tab', label}]
 
 const LANES = [
   { key: 'state', label: 'State' },
@@ -134,6 +134,8 @@ export class Timeline {
         const mx = clampX(mark.t);
         if (mark.kind === 'fault') {
           parts.push(`<g class="tl-mark fault"><title>${esc(mark.label)} at ${fmtTime(mark.t)}</title><path d="M${mx} ${y - 2} l5 9 l-10 0 z"/></g>`);
+        } else if (mark.kind === 'tab') {
+          parts.push(`<g class="tl-mark tab"><title>${esc(mark.label)} at ${fmtTime(mark.t)}</title><path d="M${mx} ${y - 3} l6 6 l-6 6 l-6 -6 z"/></g>`);
         } else if (mark.kind === 'expired' || mark.kind === 'out') {
           const top = laneY('state');
           parts.push(`<g class="tl-mark ${mark.kind}"><title>${esc(mark.label)} at ${fmtTime(mark.t)}</title><line x1="${mx}" x2="${mx}" y1="${top + 2}" y2="${axisY - 2}"/></g>`);
@@ -165,6 +167,7 @@ export class Timeline {
     this.svg.dataset.refreshOk = String(m.refreshes.filter((r) => r.outcome === 'ok').length);
     this.svg.dataset.refreshFailed = String(m.refreshes.filter((r) => r.outcome === 'fail').length);
     this.svg.dataset.retries = String(m.refreshes.filter((r) => r.retryAt).length);
+    this.svg.dataset.fromOtherTabs = String(m.marks.filter((k) => k.kind === 'tab').length);
   }
 
   /** A text summary for assistive technology (the event list has the details). */

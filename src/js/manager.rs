@@ -163,7 +163,8 @@ fn parse_options(value: &JsValue) -> Result<(Config, bool), JsValue> {
 fn event_name(event: &Event) -> &'static str {
     match event {
         Event::Changed(_) => "change",
-        Event::Refreshed { .. } => "refreshed",
+        // A token another tab obtained is a refresh of this session too (`source` tells).
+        Event::Refreshed { .. } | Event::Adopted { .. } => "refreshed",
         Event::RefreshFailed { .. } => "refreshFailed",
         Event::Expired => "expired",
         Event::LoggedOut { .. } => "loggedOut",
@@ -178,6 +179,8 @@ fn event_payload(event: &Event) -> JsValue {
     set("type", JsValue::from_str(event_name(event)));
     match event {
         Event::Changed(state) => set("state", JsValue::from_str(state.as_str())),
+        Event::Refreshed { .. } => set("source", JsValue::from_str("self")),
+        Event::Adopted { .. } => set("source", JsValue::from_str("otherTab")),
         Event::RefreshFailed {
             failure,
             retry_at,

@@ -212,7 +212,11 @@ export interface TokenManagerTokens {
 }
 
 export interface ChangeEvent { type: 'change'; state: TokenManagerState }
-export interface RefreshedEvent { type: 'refreshed' }
+export interface RefreshedEvent {
+  type: 'refreshed';
+  /** `'self'`: this manager refreshed; `'otherTab'`: a sibling tab did and shared the token. */
+  source: 'self' | 'otherTab';
+}
 export interface RefreshFailedEvent {
   type: 'refreshFailed';
   /** A transient failure; the manager retries at `retryAt`. */

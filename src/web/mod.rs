@@ -374,7 +374,7 @@ fn pump(shared: &Shared) {
             }
             Action::Emit(event) => {
                 let why = match &event {
-                    Event::Refreshed { .. } => Some(Wake::Refreshed),
+                    Event::Refreshed { .. } | Event::Adopted { .. } => Some(Wake::Refreshed),
                     Event::RefreshFailed { failure, .. } => {
                         inner.last_failure = Some(*failure);
                         Some(Wake::RefreshFailed)

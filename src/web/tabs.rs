@@ -601,7 +601,7 @@ fn adopt(shared: &Shared, data: &JsValue) {
         let parsed = http::grant_from(access, refresh, expires_in, server_date_ms);
         let before = inner.session.generation();
         // Received at `at` by the sibling: the same expiry, schedule and clock offset as there.
-        inner.session.handle_tokens(parsed.grant, at);
+        inner.session.handle_sibling_tokens(parsed.grant, at, now);
         inner.note_claims(before, parsed.claims);
         let generation = inner.session.generation();
         let waiters = std::mem::take(&mut inner.waiters);

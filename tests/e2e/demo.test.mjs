@@ -249,3 +249,36 @@ test('usable on a 390x844 phone screen, by keyboard, with labels', { timeout: 12
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test('two tabs share one session, and each timeline shows the other tab', { timeout: 120_000 }, async () => {
+  const { context, page: first, errors } = await openDemo();
+  await logIn(first);
+  const before = await (await fetch(`${server.base}/__test/stats`)).json();
+  // A second tab of the same browser profile: it is handed the session by the first tab.
+  const second = await context.newPage();
+  second.setDefaultTimeout(STEP_TIMEOUT);
+  second.on('pageerror', (e) => errors.push(e.message));
+  await second.goto(`${server.base}${PAGE}`);
+  await second.locator('body[data-ready="true"]').waitFor();
+  await stateIs(second, 'authenticated', 'refreshing');
+  await timelineAbove(second, 'fromOtherTabs', 0);
+  await second.getByText('Session handed over by another open tab').waitFor();
+  const afterHandOver = await (await fetch(`${server.base}/__test/stats`)).json();
+  assert.equal(afterHandOver.refreshes, before.refreshes, 'the new tab called /auth/refresh');
+  // Whichever tab refreshes next, the other one shows the shared token on its timeline.
+  const [firstBefore, secondBefore] = [await timelineCount(first, 'fromOtherTabs'), await timelineCount(second, 'fromOtherTabs')];
+  await Promise.race([
+    timelineAbove(first, 'fromOtherTabs', firstBefore, 4 * ACCESS_TTL * 1000),
+    timelineAbove(second, 'fromOtherTabs', secondBefore, 4 * ACCESS_TTL * 1000),
+  ]);
+  const stats = await (await fetch(`${server.base}/__test/stats`)).json();
+  assert.equal(stats.reuse_detected, 0);
+  await shot(first, '13-two-tabs-first');
+  await shot(second, '14-two-tabs-second');
+  // Logout in one tab ends the other with the reason otherTab.
+  await first.getByRole('button', { name: 'Log out' }).click();
+  await stateIs(second, 'anonymous');
+  await second.locator('#session-status[data-reason="otherTab"]').waitFor();
+  assert.deepEqual(errors, []);
+  await context.close();
+});

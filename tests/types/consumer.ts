@@ -76,7 +76,7 @@ async function flow(): Promise<void> {
 
 const offs: Array<() => void> = [
   tm.on('change', (e: ChangeEvent) => { const s: TokenManagerState = e.state; void s; }),
-  tm.on('refreshed', (e: RefreshedEvent) => { const t: 'refreshed' = e.type; void t; }),
+  tm.on('refreshed', (e: RefreshedEvent) => { const t: 'refreshed' = e.type; const s: 'self' | 'otherTab' = e.source; void t; void s; }),
   tm.on('refreshFailed', (e: RefreshFailedEvent) => {
     const status: number | null = e.status;
     const retryAt: number = e.retryAt;

@@ -158,6 +158,12 @@ pub enum Event {
         /// The new token's generation.
         generation: Generation,
     },
+    /// A token obtained by another holder of this session (a sibling tab) was installed with
+    /// [`Session::handle_sibling_tokens`]. Requests told to wait can ask again.
+    Adopted {
+        /// The adopted token's generation.
+        generation: Generation,
+    },
     /// A refresh failed transiently; another attempt starts at `retry_at` (local-clock ms).
     /// Requests told to wait can ask [`Session::before_request`] again (the current token may
     /// still be usable).
@@ -380,6 +386,23 @@ impl Session {
         }
         self.refresh_token = None;
         self.install(grant, now, false);
+        self.settle(now);
+    }
+
+    /// Tokens that another holder of the same session (a sibling tab on this machine) received
+    /// at `received_at` on the same clock: installed as if received then, so the expiry, the
+    /// refresh schedule and the clock offset are the sibling's. A refresh in flight or a backoff
+    /// is dropped (the sibling's rotation supersedes it); a grant without a refresh token keeps
+    /// the current one. Emits [`Event::Adopted`]. A `received_at` later than `now` is taken as
+    /// `now`.
+    pub fn handle_sibling_tokens(&mut self, grant: TokenGrant, received_at: u64, now: u64) {
+        if let Some(generation) = self.in_flight.take() {
+            self.actions.push_back(Action::CancelRefresh { generation });
+        }
+        let token_generation = self.install(grant, received_at.min(now), true);
+        self.actions.push_back(Action::Emit(Event::Adopted {
+            generation: token_generation,
+        }));
         self.settle(now);
     }
 

@@ -698,3 +698,42 @@ fn logout_with_a_reason_reports_it_and_fails_requests_with_it() {
         RequestDecision::Fail(RequestFailure::LoggedOut(LogoutReason::OtherTab))
     ));
 }
+
+#[test]
+fn sibling_tokens_keep_the_siblings_schedule_and_supersede_a_refresh_in_flight() {
+    let policy = RefreshPolicy {
+        lead_jitter_fraction: 0.0,
+        ..RefreshPolicy::default()
+    };
+    let mut session = Session::new(policy.clone(), 3);
+    let mut grant = take_grant("eyJ-first", Some(300));
+    grant.refresh_token = Some(Secret::from("eyJ-refresh-1"));
+    session.handle_tokens(grant, START);
+    drain(&mut session);
+    // Our own refresh starts...
+    session.request_refresh(START + 1_000);
+    let ours = started_refresh(&drain(&mut session)).expect("a refresh starts");
+    // ...and a sibling's rotated token, received 2 s earlier, arrives first.
+    let received_at = START + 10_000;
+    let now = received_at + 2_000;
+    session.handle_sibling_tokens(take_grant("eyJ-sibling", Some(300)), received_at, now);
+    let actions = drain(&mut session);
+    assert!(actions.contains(&Action::CancelRefresh { generation: ours }));
+    assert!(actions
+        .iter()
+        .any(|a| matches!(a, Action::Emit(Event::Adopted { .. }))));
+    assert_eq!(session.expires_at(), Some(received_at + 300_000));
+    // The memory-mode refresh token is kept when the sibling sent none.
+    assert_eq!(
+        session.refresh_token().map(Secret::expose),
+        Some("eyJ-refresh-1")
+    );
+    // The late result of our superseded refresh is ignored.
+    session.handle_refresh_ok(ours, take_grant("eyJ-late", Some(300)), now + 100);
+    match session.before_request(now + 200) {
+        RequestDecision::Attach { token, .. } => assert_eq!(token.expose(), "eyJ-sibling"),
+        other => panic!("expected the sibling's token, got {other:?}"),
+    }
+    // The next refresh is scheduled from the sibling's receipt time: lead 20% of 300 s = 60 s.
+    assert_eq!(session.poll_timeout(), Some(received_at + 240_000));
+}
