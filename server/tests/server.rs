@@ -77,6 +77,23 @@ async fn refresh_with(base: &str, cookie: &str) -> Response {
         .unwrap()
 }
 
+/// `POST path` with `{"refresh_token": token}` as JSON (body transport).
+async fn post_refresh_token(c: &Client, base: &str, path: &str, token: &str) -> Response {
+    c.post(format!("{base}{path}"))
+        .json(&json!({ "refresh_token": token }))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The `refresh_token` member of a token response (body transport).
+async fn body_refresh_token(res: Response) -> String {
+    res.json::<Value>().await.unwrap()["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 async fn get_me(base: &str, token: &str) -> Response {
     client()
         .get(format!("{base}/api/me"))
@@ -843,18 +860,10 @@ async fn body_transport_mode() {
     let body: Value = res.json().await.unwrap();
     let r1 = body["refresh_token"].as_str().unwrap().to_string();
     // JSON body.
-    let res = c
-        .post(format!("{base}/auth/refresh"))
-        .json(&json!({"refresh_token": r1}))
-        .send()
-        .await
-        .unwrap();
+    let res = post_refresh_token(&c, &base, "/auth/refresh", &r1).await;
     assert_eq!(res.status(), 200);
     assert!(res.headers().get(SET_COOKIE).is_none());
-    let r2 = res.json::<Value>().await.unwrap()["refresh_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let r2 = body_refresh_token(res).await;
     assert_ne!(r1, r2);
     // RFC 6749 form body.
     let res = c
@@ -865,46 +874,20 @@ async fn body_transport_mode() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    let r3 = res.json::<Value>().await.unwrap()["refresh_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let r3 = body_refresh_token(res).await;
     // A cookie is ignored in body mode.
     assert_eq!(refresh_with(&base, &r3).await.status(), 400);
     // Reuse detection works the same.
-    let res = c
-        .post(format!("{base}/auth/refresh"))
-        .json(&json!({"refresh_token": r1}))
-        .send()
-        .await
-        .unwrap();
+    let res = post_refresh_token(&c, &base, "/auth/refresh", &r1).await;
     assert_eq!(res.status(), 400);
-    let res = c
-        .post(format!("{base}/auth/refresh"))
-        .json(&json!({"refresh_token": r3}))
-        .send()
-        .await
-        .unwrap();
+    let res = post_refresh_token(&c, &base, "/auth/refresh", &r3).await;
     assert_eq!(res.status(), 400);
     // Logout takes the body token.
     let res = login(&c, &base).await;
-    let r = res.json::<Value>().await.unwrap()["refresh_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let res = c
-        .post(format!("{base}/auth/logout"))
-        .json(&json!({"refresh_token": r}))
-        .send()
-        .await
-        .unwrap();
+    let r = body_refresh_token(res).await;
+    let res = post_refresh_token(&c, &base, "/auth/logout", &r).await;
     assert_eq!(res.status(), 204);
-    let res = c
-        .post(format!("{base}/auth/refresh"))
-        .json(&json!({"refresh_token": r}))
-        .send()
-        .await
-        .unwrap();
+    let res = post_refresh_token(&c, &base, "/auth/refresh", &r).await;
     assert_eq!(res.status(), 400);
 }
 
