@@ -13,6 +13,7 @@
 # BENCH_LOAD_SECS (5), BENCH_CRITERION_SECS (2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 ROOT=$PWD
 OUT=$ROOT/target/bench
 RES=$OUT/results
@@ -111,16 +112,9 @@ node "$PEERS/js/criterion.mjs" "$CARGO_TARGET_DIR/criterion" "$RES/native.json"
 
 step 7 "Chromium: verification, decoding, fetch preparation and end to end" "2-3 min" "Chromium"
 LOG=$RES/server.log
-"$SERVER_BIN" --port 0 --quiet --access-ttl 3600 --www-dir "$OUT/www" --pkg-dir "$OUT/pkg-full" >"$LOG" 2>&1 &
-SERVER_PID=$!
-URL=""
-for _ in $(seq 1 100); do
-  URL=$(sed -n 's/.*listening on \(http:\/\/[0-9.:]*\).*/\1/p' "$LOG" | head -n1)
-  [ -n "$URL" ] && break
-  kill -0 "$SERVER_PID" 2>/dev/null || { cat "$LOG" >&2; die "the reference server exited"; }
-  sleep 0.1
-done
-[ -n "$URL" ] || die "the reference server did not start"
+start_server "$LOG" --port 0 --quiet --access-ttl 3600 --www-dir "$OUT/www" --pkg-dir "$OUT/pkg-full" \
+  || die "the reference server did not start"
+URL=$SERVER_URL
 echo "bench: reference server at $URL"
 (cd "$PEERS" && node js/browser_bench.mjs "$URL" "$RES/chromium.json")
 

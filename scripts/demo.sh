@@ -12,6 +12,7 @@
 # Env: TW_DEMO_PORT (default 8080), TW_DEMO_ACCESS_TTL (seconds, default 30).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 
 PORT="${TW_DEMO_PORT:-8080}"
@@ -31,24 +32,14 @@ SERVER_BIN="${CARGO_TARGET_DIR:-target}/debug/tokenwarden-server"
 
 bold "demo 4/4: starting the server on port $PORT (access tokens live $TTL s, test hooks on)"
 LOG=$(mktemp)
-"$SERVER_BIN" --port "$PORT" --test-hooks --access-ttl "$TTL" --www-dir www --pkg-dir pkg >"$LOG" 2>&1 &
-SERVER_PID=$!
-stop() { kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; rm -f "$LOG"; }
+stop() { kill "${SERVER_PID:-}" 2>/dev/null || true; wait "${SERVER_PID:-}" 2>/dev/null || true; rm -f "$LOG"; }
 trap stop EXIT
 trap 'exit 130' INT TERM
-
-URL=""
-for _ in $(seq 1 100); do
-  URL=$(sed -n 's/.*listening on \(http:\/\/[^ ]*\).*/\1/p' "$LOG" | head -n1)
-  [ -n "$URL" ] && break
-  if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-    cat "$LOG" >&2
-    echo "demo: the server did not start (is port $PORT in use? try TW_DEMO_PORT=8081 make demo)" >&2
-    exit 1
-  fi
-  sleep 0.1
-done
-[ -n "$URL" ] || { cat "$LOG" >&2; echo "demo: the server did not start in 10 s" >&2; exit 1; }
+start_server "$LOG" --port "$PORT" --test-hooks --access-ttl "$TTL" --www-dir www --pkg-dir pkg || {
+  echo "demo: the server did not start (is port $PORT in use? try TW_DEMO_PORT=8081 make demo)" >&2
+  exit 1
+}
+URL=$SERVER_URL
 
 cat <<EOF
 

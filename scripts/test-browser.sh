@@ -10,6 +10,7 @@
 # chromium + chromedriver (see /work/shared/TOOLCHAIN.md or scripts/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 TESTS=("$@")
 if [ ${#TESTS[@]} -eq 0 ]; then TESTS=(browser_manager); fi
 
@@ -30,26 +31,19 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# start_server VAR ARGS...: starts a server and stores its URL in VAR.
-start_server() {
-  local var=$1 log pid url=""
+# start_url VAR ARGS...: starts a server (scripts/lib.sh) and stores its URL in VAR.
+start_url() {
+  local var=$1 log
   shift
   log=$(mktemp)
-  "$SERVER_BIN" --port 0 --test-hooks --allow-any-loopback-origin --access-ttl 4 "$@" >"$log" 2>&1 &
-  pid=$!
   LOGS+=("$log")
-  PIDS+=("$pid")
-  for _ in $(seq 1 200); do
-    url=$(sed -n 's/.*listening on \(http:\/\/[0-9.:]*\).*/\1/p' "$log" | head -n1)
-    [ -n "$url" ] && break
-    kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; echo "test-browser: server exited" >&2; exit 1; }
-    sleep 0.1
-  done
-  [ -n "$url" ] || { cat "$log" >&2; echo "test-browser: server did not start" >&2; exit 1; }
-  printf -v "$var" '%s' "$url"
+  start_server "$log" --port 0 --test-hooks --allow-any-loopback-origin --access-ttl 4 "$@" \
+    || { PIDS+=("$SERVER_PID"); echo "test-browser: server did not start" >&2; exit 1; }
+  PIDS+=("$SERVER_PID")
+  printf -v "$var" '%s' "$SERVER_URL"
 }
-start_server URL
-start_server URL2 --refresh-transport body
+start_url URL
+start_url URL2 --refresh-transport body
 echo "test-browser: servers at $URL (cookie) and $URL2 (body)"
 
 export TW_SERVER_URL="$URL" TW_SERVER2_URL="$URL2"

@@ -10,6 +10,7 @@
 # Builds pkg/ (scripts/build-pkg.sh) if it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 ROOT=$PWD
 export PATH="$ROOT/node_modules/.bin:$PATH"
 [ -f pkg/package.json ] || scripts/build-pkg.sh pkg
@@ -69,25 +70,14 @@ echo "test-vite: vite build"
 ls "$APP/dist/assets" | grep -q '\.wasm$' || { echo "test-vite: no .wasm asset in dist/" >&2; exit 1; }
 
 LOG="$DIR/server.log"
-"$SERVER_BIN" --port 0 --www-dir "$APP/dist" --pkg-dir "$DIR/none" >"$LOG" 2>&1 &
-SERVER_PID=$!
-URL=""
-for _ in $(seq 1 200); do
-  URL=$(sed -n 's/.*listening on \(http:\/\/[0-9.:]*\).*/\1/p' "$LOG" | head -n1)
-  [ -n "$URL" ] && break
-  kill -0 "$SERVER_PID" 2>/dev/null || { cat "$LOG" >&2; echo "test-vite: server exited" >&2; exit 1; }
-  sleep 0.1
-done
-[ -n "$URL" ] || { cat "$LOG" >&2; echo "test-vite: server did not start" >&2; exit 1; }
+start_server "$LOG" --port 0 --www-dir "$APP/dist" --pkg-dir "$DIR/none" \
+  || { echo "test-vite: server did not start" >&2; exit 1; }
+URL=$SERVER_URL
 echo "test-vite: serving dist/ at $URL"
 
-TW_URL="$URL" node --input-type=module <<'JS'
-import { chromium } from 'playwright-core';
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--no-first-run'],
-});
+TW_URL="$URL" TW_ROOT="$ROOT" node --input-type=module <<'JS'
+const { launchChromium } = await import(`${process.env.TW_ROOT}/tests/support/harness.mjs`);
+const browser = await launchChromium();
 try {
   const page = await browser.newPage();
   const problems = [];

@@ -257,6 +257,17 @@ impl Tabs {
         let _ = self.channel.post_message(message);
     }
 
+    /// Tells the siblings that the session `epoch` (if known) is over, and forgets ours.
+    fn announce_end(&mut self, epoch: Option<f64>) {
+        let message = self.message("logout");
+        if let Some(epoch) = epoch {
+            set(&message, "epoch", &JsValue::from(epoch));
+            self.end_epoch(epoch);
+        }
+        self.current = None;
+        self.post(&message);
+    }
+
     fn end_epoch(&mut self, epoch: f64) {
         if !self.ended.contains(&epoch) {
             self.ended.push(epoch);
@@ -419,16 +430,9 @@ impl Inner {
 /// Hook for `logout()`: tells the siblings (before the session forgets its epoch).
 pub(super) fn announce_logout(inner: &mut Inner) {
     let epoch = inner.tab_current().map(|current| current.epoch);
-    let Some(tabs) = inner.tabs.as_mut() else {
-        return;
-    };
-    let message = tabs.message("logout");
-    if let Some(epoch) = epoch {
-        set(&message, "epoch", &JsValue::from(epoch));
-        tabs.end_epoch(epoch);
+    if let Some(tabs) = inner.tabs.as_mut() {
+        tabs.announce_end(epoch);
     }
-    tabs.current = None;
-    tabs.post(&message);
 }
 
 /// Hook for `start()`: with no session, asks the siblings for theirs. Resolves to whether one
@@ -497,13 +501,7 @@ pub(super) fn recover(
             let ended = inner.session.generation().is_none();
             if ended {
                 if let Some(tabs) = inner.tabs.as_mut() {
-                    let message = tabs.message("logout");
-                    if let Some(epoch) = epoch {
-                        set(&message, "epoch", &JsValue::from(epoch));
-                        tabs.end_epoch(epoch);
-                    }
-                    tabs.current = None;
-                    tabs.post(&message);
+                    tabs.announce_end(epoch);
                 }
             }
         }

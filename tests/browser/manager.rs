@@ -297,17 +297,21 @@ async fn silent_refresh_keeps_the_api_authorized() {
     assert_eq!(manager.state(), SessionState::Authenticated);
 }
 
-#[wasm_bindgen_test]
-async fn concurrent_401s_share_a_single_refresh() {
-    reset().await;
-    let manager = logged_in().await;
-    // Move the server clock 30 s ahead: the token the manager holds is now expired there.
+/// Moves the server clock 30 s ahead: a token the manager holds is now expired there.
+async fn expire_on_server() {
     assert_eq!(
         hook("POST", "/__test/clock", Some(r#"{"offset_secs":30}"#))
             .await
             .0,
         200
     );
+}
+
+#[wasm_bindgen_test]
+async fn concurrent_401s_share_a_single_refresh() {
+    reset().await;
+    let manager = logged_in().await;
+    expire_on_server().await;
     let refreshes_before = stat("refreshes").await;
     let requests = Array::new();
     for _ in 0..20 {
@@ -556,12 +560,7 @@ fn origin_check_refuses_look_alikes() {
 async fn a_401_retry_replays_the_body_and_leaves_the_callers_request_alone() {
     reset().await;
     let manager = logged_in().await;
-    assert_eq!(
-        hook("POST", "/__test/clock", Some(r#"{"offset_secs":30}"#))
-            .await
-            .0,
-        200
-    );
+    expire_on_server().await;
     let init = web_sys::RequestInit::new();
     init.set_method("POST");
     init.set_body(&JsValue::from_str("hello"));

@@ -6,13 +6,10 @@
 // Env: TW_SERVER_BIN (server binary), CHROMIUM (browser), TW_E2E_OUT (screenshot directory).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchChromium, startServer as start, stopServer } from '../support/harness.mjs';
 
-const BIN = resolve(process.env.TW_SERVER_BIN ?? 'target/debug/tokenwarden-server');
 const OUT = resolve(process.env.TW_E2E_OUT ?? 'target/e2e');
 // 5 s access tokens; the page's refresh lead and loop guard are shortened to match, so a silent
 // refresh happens about 3.5 s after each token arrives.
@@ -29,36 +26,17 @@ function startServer() {
   const log = createWriteStream(join(OUT, 'server.log'));
   const args = ['--port', '0', '--test-hooks', '--access-ttl', String(ACCESS_TTL),
     '--www-dir', resolve('www'), '--pkg-dir', resolve('pkg')];
-  return new Promise((ok, fail) => {
-    const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stderr.pipe(log);
-    const timer = setTimeout(() => { child.kill(); fail(new Error('server did not start in 30 s')); }, 30_000);
-    child.once('error', (e) => { clearTimeout(timer); fail(e); });
-    child.once('exit', (code) => { clearTimeout(timer); fail(new Error(`server exited with ${code}`)); });
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      log.write(`${line}\n`);
-      const m = /listening on (http:\/\/\S+)/.exec(line);
-      if (m) {
-        clearTimeout(timer);
-        child.removeAllListeners('exit');
-        ok({ child, base: m[1] });
-      }
-    });
-  });
+  return start(args, { log, timeoutMs: 30_000 });
 }
 
 before(async () => {
   server = await startServer();
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
   await browser?.close();
-  server?.child.kill('SIGTERM');
+  await stopServer(server);
 });
 
 /** Opens the demo in a fresh context (no cookies) and collects page errors. */

@@ -3,27 +3,13 @@
 // server's own access token against its JWKS, and refuses a tampered one.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchChromium, startServer, stopServer } from '../support/harness.mjs';
 
-const BIN = resolve(process.env.TW_SERVER_BIN ?? 'target/debug/tokenwarden-server');
 let server, browser, www;
 
-function start(args) {
-  return new Promise((ok, fail) => {
-    const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    const timer = setTimeout(() => { child.kill(); fail(new Error('server did not start in 20 s')); }, 20_000);
-    child.once('exit', (code) => { clearTimeout(timer); fail(new Error(`server exited with ${code}`)); });
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      const m = /^listening on (http:\/\/\S+)$/.exec(line.trim());
-      if (m) { clearTimeout(timer); child.removeAllListeners('exit'); ok({ child, base: m[1] }); }
-    });
-  });
-}
 
 before(async () => {
   www = mkdtempSync(join(tmpdir(), 'tw-www-'));
@@ -33,16 +19,13 @@ before(async () => {
   window.tokenwarden = { decodeJwt, verifyJwt, KeySet };
   document.title = 'ready';
 </script>`);
-  server = await start(['--port', '0', '--quiet', '--www-dir', www, '--pkg-dir', resolve('pkg')]);
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  server = await startServer(['--port', '0', '--quiet', '--www-dir', www, '--pkg-dir', resolve('pkg')]);
+  browser = await launchChromium();
 });
 
 after(async () => {
   await browser?.close();
-  server?.child.kill('SIGTERM');
+  await stopServer(server);
   rmSync(www, { recursive: true, force: true });
 });
 

@@ -6,12 +6,9 @@
 // (default target/debug/tokenwarden-server).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { resolve } from 'node:path';
 import { TokenManager } from 'tokenwarden';
+import { startServer, stopServer } from '../support/harness.mjs';
 
-const BIN = resolve(process.env.TW_SERVER_BIN ?? 'target/debug/tokenwarden-server');
 
 const codeOf = (fn) => {
   try { fn(); } catch (e) { assert.ok(e instanceof Error, 'throws an Error'); return e.code; }
@@ -55,29 +52,10 @@ test('invalid options throw ERR_INVALID_OPTIONS', () => {
   tm.free();
 });
 
-function startServer(extraArgs) {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(BIN, ['--port', '0', '--test-hooks', '--quiet', ...extraArgs], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const timer = setTimeout(() => { child.kill(); reject(new Error('server did not start in 20 s')); }, 20_000);
-    child.once('error', (e) => { clearTimeout(timer); reject(e); });
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`server exited with ${code}`)); });
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      const m = /^listening on (http:\/\/\S+)$/.exec(line.trim());
-      if (m) { clearTimeout(timer); child.removeAllListeners('exit'); resolvePromise({ child, base: m[1] }); }
-    });
-  });
-}
 
 let server;
-before(async () => { server = await startServer(['--refresh-transport', 'body', '--access-ttl', '60']); });
-after(async () => {
-  if (!server || server.child.exitCode !== null) return;
-  const exited = new Promise((r) => server.child.once('exit', r));
-  server.child.kill('SIGTERM');
-  await exited;
-});
+before(async () => { server = await startServer(['--port', '0', '--test-hooks', '--quiet', '--refresh-transport', 'body', '--access-ttl', '60']); });
+after(() => stopServer(server));
 
 test('memory mode: login, fetch, refresh, logout against the reference server', async () => {
   const { base } = server;

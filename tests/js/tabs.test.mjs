@@ -4,14 +4,11 @@
 // server binary (TW_SERVER_BIN, default target/debug/tokenwarden-server).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchChromium, startServer, stopServer } from '../support/harness.mjs';
 
-const BIN = resolve(process.env.TW_SERVER_BIN ?? 'target/debug/tokenwarden-server');
 const PKG = resolve(process.env.TW_PKG_DIR ?? 'pkg');
 const TTL_S = 3;
 // Refresh 1.2 s before expiry (the server truncates iat to the second, so a token can be up to
@@ -21,17 +18,6 @@ const PERIOD_MS = TTL_S * 1000 - LEAD_MS;
 let browser, www;
 const servers = [];
 
-function start(args) {
-  return new Promise((ok, fail) => {
-    const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    const timer = setTimeout(() => { child.kill(); fail(new Error('server did not start in 20 s')); }, 20_000);
-    child.once('exit', (code) => { clearTimeout(timer); fail(new Error(`server exited with ${code}`)); });
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      const m = /^listening on (http:\/\/\S+)$/.exec(line.trim());
-      if (m) { clearTimeout(timer); child.removeAllListeners('exit'); servers.push(child); ok({ child, base: m[1] }); }
-    });
-  });
-}
 
 async function hook(base, method, path, body) {
   const res = await fetch(base + path, {
@@ -77,20 +63,19 @@ const PAGE = `<!doctype html><meta charset="utf-8"><title>loading</title>
 before(async () => {
   www = mkdtempSync(join(tmpdir(), 'tw-tabs-'));
   writeFileSync(join(www, 'index.html'), PAGE);
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
   await browser?.close();
-  for (const child of servers) child.kill('SIGTERM');
+  await Promise.all(servers.map(stopServer));
   rmSync(www, { recursive: true, force: true });
 });
 
 async function server(extra = []) {
-  return start(['--port', '0', '--quiet', '--test-hooks', '--access-ttl', String(TTL_S), '--www-dir', www, '--pkg-dir', PKG, ...extra]);
+  const started = await startServer(['--port', '0', '--quiet', '--test-hooks', '--access-ttl', String(TTL_S), '--www-dir', www, '--pkg-dir', PKG, ...extra]);
+  servers.push(started);
+  return started;
 }
 
 /** Opens a tab; records its calls to /auth/refresh and its page errors. */

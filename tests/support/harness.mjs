@@ -1,0 +1,53 @@
+// Shared by the Node and Playwright tests: start and stop the reference server binary, and
+// launch Debian's Chromium the way this machine needs it.
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { resolve } from 'node:path';
+import { chromium } from 'playwright-core';
+
+/** The server binary: $TW_SERVER_BIN, else the debug build (`make test` builds it first). */
+export const SERVER_BIN = resolve(process.env.TW_SERVER_BIN ?? 'target/debug/tokenwarden-server');
+
+/**
+ * Starts the server with `args` (which should include `--port 0`) and resolves with
+ * `{child, base}` once it prints `listening on <base>`. With `log` (a writable stream), its
+ * stdout lines and stderr go there instead of the test's stderr.
+ */
+export function startServer(args, { log, timeoutMs = 20_000 } = {}) {
+  return new Promise((ok, fail) => {
+    const child = spawn(SERVER_BIN, args, { stdio: ['ignore', 'pipe', log ? 'pipe' : 'inherit'] });
+    if (log) child.stderr.pipe(log);
+    const timer = setTimeout(() => {
+      child.kill();
+      fail(new Error(`server did not start in ${timeoutMs / 1000} s`));
+    }, timeoutMs);
+    child.once('error', (e) => { clearTimeout(timer); fail(e); });
+    child.once('exit', (code) => { clearTimeout(timer); fail(new Error(`server exited with ${code}`)); });
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      log?.write(`${line}\n`);
+      const m = /^listening on (http:\/\/\S+)$/.exec(line.trim());
+      if (m) {
+        clearTimeout(timer);
+        child.removeAllListeners('exit');
+        ok({ child, base: m[1] });
+      }
+    });
+  });
+}
+
+/** Stops a server started by `startServer` and waits for it to exit. */
+export async function stopServer(server) {
+  if (!server || server.child.exitCode !== null) return;
+  const exited = new Promise((r) => server.child.once('exit', r));
+  server.child.kill('SIGTERM');
+  await exited;
+}
+
+/** Headless Debian Chromium; the network flags keep it off hosts this machine cannot reach. */
+export function launchChromium() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+}
