@@ -185,7 +185,12 @@ test('a tab closed while it holds the refresh lock does not block the others', a
     const { held } = await navigator.locks.query();
     return held.some((l) => l.name.endsWith(':refresh'));
   }, null, { timeout: 10_000, polling: 25 });
-  const before = await stats(base);
+  // The lock is taken before the request leaves the page: wait for the server to see it.
+  let before = await stats(base);
+  for (const deadline = Date.now() + 2_500; before.refreshes === 0 && Date.now() < deadline;) {
+    await sleep(25);
+    before = await stats(base);
+  }
   assert.equal(before.refreshes, 1, 'the hanging refresh reached the server');
   await holder.close();
   // The lock is free again at once, and the next refresh happens.
