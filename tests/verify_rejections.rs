@@ -553,6 +553,46 @@ fn selects_keys_by_kid_use_key_ops_and_alg() {
 }
 
 #[test]
+fn jwk_members_of_the_wrong_type_are_refused_and_null_means_absent() {
+    let wrong_type = JwtError::InvalidKey {
+        reason: "a member has the wrong type",
+    };
+    let import =
+        |jwk: &serde_json::Value| JwkSet::from_json(&jwk.to_string(), &KeyOptions::default());
+    for (member, value) in [
+        ("kty", json!(null)),
+        ("kty", json!(7)),
+        ("kid", json!(1)),
+        ("x", json!(["a"])),
+        ("use", json!(true)),
+        ("alg", json!({})),
+        ("key_ops", json!("verify")),
+        ("key_ops", json!(["verify", 1])),
+        ("d", json!(1.5)),
+    ] {
+        let mut jwk = public_jwk("es");
+        jwk[member] = value.clone();
+        assert_eq!(import(&jwk).unwrap_err(), wrong_type, "{member}: {value}");
+    }
+    let mut missing = public_jwk("es");
+    missing.as_object_mut().unwrap().remove("kty");
+    assert_eq!(import(&missing).unwrap_err(), wrong_type);
+    // Optional members that are null are absent, so this key still imports and verifies.
+    let mut nulls = public_jwk("es");
+    for member in ["use", "key_ops", "alg", "d", "k", "n", "e"] {
+        nulls[member] = json!(null);
+    }
+    let keys = import(&nulls).unwrap();
+    assert!(verifier()
+        .verify(&es256_token(&claims()), &keys, NOW)
+        .is_ok());
+    // key_ops without "verify" and use other than "sig" leave no usable key.
+    let mut enc = public_jwk("es");
+    enc["key_ops"] = json!(["encrypt"]);
+    assert!(import(&enc).is_err());
+}
+
+#[test]
 fn error_codes_are_distinct_per_rejection_family() {
     use std::collections::HashSet;
     let codes: HashSet<&str> = [

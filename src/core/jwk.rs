@@ -5,7 +5,6 @@
 //! `oct` key only `HS*`. The token's `alg` can therefore narrow the choice, never widen it,
 //! which is what defeats the "HS256 MAC'd with the RSA public key" confusion.
 
-use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::core::{b64, error::JwtError, json, verify::Algorithm};
@@ -114,10 +113,7 @@ impl Jwk {
 
     /// Imports one JWK. `Ok(None)`: a well-formed key that is not for verification.
     fn from_map(map: Map<String, Value>, options: &KeyOptions) -> Result<Option<Self>, JwtError> {
-        let raw: RawJwk =
-            serde_json::from_value(Value::Object(map)).map_err(|_| JwtError::InvalidKey {
-                reason: "a member has the wrong type",
-            })?;
+        let raw = RawJwk::from_map(map)?;
         if let Some(key_use) = &raw.key_use {
             if key_use != "sig" {
                 return Ok(None);
@@ -189,32 +185,75 @@ fn as_key_error(err: JwtError) -> JwtError {
 }
 
 // Which members are read depends on the algorithm features compiled in.
-#[derive(Deserialize)]
 #[allow(dead_code)]
 struct RawJwk {
     kty: String,
-    #[serde(default)]
     kid: Option<String>,
-    #[serde(default, rename = "use")]
     key_use: Option<String>,
-    #[serde(default)]
     key_ops: Option<Vec<String>>,
-    #[serde(default)]
     alg: Option<String>,
-    #[serde(default)]
     crv: Option<String>,
-    #[serde(default)]
     x: Option<String>,
-    #[serde(default)]
     y: Option<String>,
-    #[serde(default)]
     n: Option<String>,
-    #[serde(default)]
     e: Option<String>,
-    #[serde(default)]
     k: Option<zeroize::Zeroizing<String>>,
-    #[serde(default)]
     d: Option<zeroize::Zeroizing<String>>,
+}
+
+const WRONG_TYPE: JwtError = JwtError::InvalidKey {
+    reason: "a member has the wrong type",
+};
+
+impl RawJwk {
+    /// Reads the members by hand rather than through `serde::Deserialize`: the derived code
+    /// brings serde's error formatting (floats included) into the wasm build. A member that is
+    /// absent or `null` is `None`; any other type is an error.
+    fn from_map(mut map: Map<String, Value>) -> Result<Self, JwtError> {
+        let mut text = |name: &str| match map.remove(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(WRONG_TYPE),
+        };
+        let kty = text("kty")?.ok_or(WRONG_TYPE)?;
+        let kid = text("kid")?;
+        let key_use = text("use")?;
+        let alg = text("alg")?;
+        let crv = text("crv")?;
+        let x = text("x")?;
+        let y = text("y")?;
+        let n = text("n")?;
+        let e = text("e")?;
+        let k = text("k")?.map(zeroize::Zeroizing::new);
+        let d = text("d")?.map(zeroize::Zeroizing::new);
+        let key_ops = match map.remove("key_ops") {
+            None | Some(Value::Null) => None,
+            Some(Value::Array(items)) => Some(
+                items
+                    .into_iter()
+                    .map(|item| match item {
+                        Value::String(op) => Ok(op),
+                        _ => Err(WRONG_TYPE),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+            Some(_) => return Err(WRONG_TYPE),
+        };
+        Ok(Self {
+            kty,
+            kid,
+            key_use,
+            key_ops,
+            alg,
+            crv,
+            x,
+            y,
+            n,
+            e,
+            k,
+            d,
+        })
+    }
 }
 
 fn member(value: &Option<String>, name: &'static str) -> Result<Vec<u8>, JwtError> {

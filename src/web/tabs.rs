@@ -296,7 +296,8 @@ impl Tabs {
 
 impl Tabs {
     fn presence_name(&self) -> String {
-        format!("{}:tab:{}", self.name, self.id)
+        // An integer below 2^53 (random_id), printed without pulling in float formatting.
+        format!("{}:tab:{}", self.name, self.id as u64)
     }
 }
 
