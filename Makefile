@@ -65,6 +65,8 @@ test-js: pkg
 	  const sub = m.decodeJwt('eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ1MSJ9.c2ln').claims.sub; \
 	  if (m.verifyJwt || typeof m.TokenManager !== 'function' || sub !== 'u1') process.exit(1); \
 	  console.log('pkg-noverify: TokenManager and decodeJwt, no verifyJwt'); })"
+	node_modules/.bin/tsc --noEmit -p tests/types/tsconfig.noverify.json
+	@echo "pkg-noverify: its declarations type-check and declare no verifyJwt or KeySet"
 	scripts/test-types.sh
 	TW_SERVER_BIN=target/debug/tokenwarden-server scripts/test-vite.sh
 	node --test --test-concurrency=1 tests/js/

@@ -2,8 +2,10 @@
 // the wire (each attempt of a tm.fetch call, every refresh call and its status). It records
 // whether an Authorization header is present, never its value.
 //
-// This works because the token manager calls the global `fetch` at request time. Any script in
-// the page can do the same; that is part of the security model (see the README).
+// This works because this module is imported before the token manager is created: a manager
+// keeps the `fetch` that was global at its construction, so a wrapper installed later sees
+// nothing. A script that runs earlier can do the same as this tap; that is part of the
+// security model (see the README).
 
 const nativeFetch = globalThis.fetch.bind(globalThis);
 const listeners = new Set();

@@ -51,8 +51,9 @@ const PAIRS = [['tm.fetch', 'fetch'], ['tm.fetch', 'wrapper']];
 
 /**
  * Preparation cost without network, two ways:
- * - `stub`: the global `fetch` (which the wrapper and tokenwarden's glue both call, looked up at
- *   call time) is replaced by a function returning an already-resolved Response. What remains is
+ * - `stub`: the global `fetch` is replaced by a function returning an already-resolved Response
+ *   (the wrapper looks it up at call time; tokenwarden's manager captures it at construction, so
+ *   a second manager is built under the stub). What remains is
  *   exactly each variant's own work plus one promise hop, and `fetch` is the baseline.
  * - `serviceWorker`: real `fetch` to a URL a Service Worker answers (`/bench/null/...`) without
  *   touching the network: the browser's whole request path (Request objects, IPC to the worker)
@@ -64,12 +65,17 @@ export async function fetchPrep(tw, opts) {
   const real = globalThis.fetch;
   const ok = new Response(null, { status: 200 });
   globalThis.fetch = () => Promise.resolve(ok);
+  // A manager keeps the `fetch` that was global at its construction: build one that sees the
+  // stub, holding the same token.
+  const stubbed = new tw.TokenManager({ refreshUrl: '/auth/refresh', crossTab: false });
+  stubbed.setTokens({ accessToken: token, expiresIn: 300 });
   try {
-    const v = variants(tm, token, '/api/me');
+    const v = variants(stubbed, token, '/api/me');
     out.stub = await compare(NAMES.map((name) => ({ name, fn: v[name], async: true })), PAIRS,
       { ...opts, diffs: DIFFS, log: (s) => log(`fetch prep (stub): ${s}`) });
   } finally {
     globalThis.fetch = real;
+    stubbed.free();
   }
   if (!navigator.serviceWorker?.controller) throw new Error('the page is not controlled by the bench service worker');
   const v = variants(tm, token, '/bench/null/me');

@@ -207,8 +207,9 @@ if (cr?.fetchPrep) {
   prepRow('Service Worker answers (browser request path, no network)', cr.fetchPrep.serviceWorker);
   p();
   p('- *stub*: `globalThis.fetch` is replaced for the measurement by a function returning an already');
-  p('  resolved `Response`. The wrapper and tokenwarden\'s wasm-bindgen glue both call the global `fetch`,');
-  p('  looked up at call time, so each variant does all of its own work (for tm.fetch: URL and origin check,');
+  p('  resolved `Response`. The wrapper calls the global `fetch`, and tokenwarden uses the one that was global');
+  p('  when its manager was built (a second manager, holding the same token, is built under the stub), so each');
+  p('  variant does all of its own work (for tm.fetch: URL and origin check,');
   p('  the session gate in wasm, a new `Request`, the clone kept for a 401 retry, the response status check)');
   p('  and nothing else; "fetch" is then just the cost of the stub and an `await`. This isolates preparation.');
   p('- *Service Worker*: real `fetch` to `/bench/null/me`, answered by a Service Worker controlling the page');

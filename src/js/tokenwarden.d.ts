@@ -54,6 +54,7 @@ export interface DecodedJWT<C extends JWTClaims = JWTClaims> {
   claims: C;
 }
 
+// @verify-begin (removed from builds without signature verification)
 /** Options of `verifyJwt` and `KeySet#verify` (jose's names). */
 export interface VerifyOptions {
   /** Accepted algorithms; default: every compiled-in asymmetric algorithm. */
@@ -97,15 +98,18 @@ export class KeySet {
   free(): void;
 }
 
+// @verify-end
 /** Decodes a JWT without verifying its signature. Throws `TokenwardenError`. */
 export function decodeJwt<C extends JWTClaims = JWTClaims>(token: string): DecodedJWT<C>;
 
+// @verify-begin
 /** Verifies a JWT's signature and claims. Throws `TokenwardenError`. */
 export function verifyJwt<C extends JWTClaims = JWTClaims>(
   token: string,
   keys: JWK | JWKSet | Uint8Array | string,
   options?: VerifyOptions,
 ): DecodedJWT<C>;
+// @verify-end
 
 /** Stable error codes (jose's where jose has one). */
 export type ErrorCode =
@@ -258,6 +262,8 @@ export interface TokenManagerError extends Error {
 /**
  * Keeps the access token in wasm memory (never in storage), refreshes it before expiry
  * (single-flight, with backoff), and attaches it to `fetch` calls to allowed origins.
+ * Every request it sends goes through the global `fetch` as it was at construction: a wrapper
+ * of `window.fetch` installed later never sees the token.
  */
 export class TokenManager {
   constructor(options: TokenManagerOptions);

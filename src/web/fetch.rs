@@ -21,7 +21,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{ReadableStream, Request, RequestInit, Response};
 
-use super::http::{bearer, global_fetch, global_fetch_any, set_js};
+use super::http::{bearer, set_js, CapturedFetch};
 use super::{base_url, gate, now, origin, pump, Error, Gate, RetryOn401, Shared};
 
 #[wasm_bindgen]
@@ -31,8 +31,8 @@ extern "C" {
     fn js_string(value: &JsValue) -> String;
 }
 
-async fn send(request: &Request) -> Result<Response, Error> {
-    JsFuture::from(global_fetch(request))
+async fn send(fetch: &CapturedFetch, request: &Request) -> Result<Response, Error> {
+    JsFuture::from(fetch.request(request))
         .await
         .map(JsCast::unchecked_into)
         .map_err(Error::native)
@@ -70,20 +70,22 @@ pub(crate) async fn fetch(
         Some(request) => request.url(),
         None => input.as_string().unwrap_or_else(|| js_string(&input)),
     };
-    let base = base_url();
-    let (allowed, retry_on_401) = {
+    let parsed = origin::parse(&url, base_url().as_deref());
+    let (allowed, retry_on_401, native) = {
         let inner = shared.borrow();
         if inner.closed {
             return Err(Error::closed());
         }
-        let parsed = origin::parse(&url, base.as_deref());
         (
-            parsed.is_some_and(|url| origin::url_allowed(&url, &inner.config.allowed_origins)),
+            parsed
+                .as_ref()
+                .is_some_and(|url| origin::url_allowed(url, &inner.config.allowed_origins)),
             inner.config.retry_on_401,
+            inner.fetch.clone(),
         )
     };
     if !allowed {
-        return JsFuture::from(global_fetch_any(&input, &init))
+        return JsFuture::from(native.any(&input, &init))
             .await
             .map(JsCast::unchecked_into)
             .map_err(Error::native);
@@ -117,9 +119,7 @@ pub(crate) async fn fetch(
             .clone()
             .and_then(|copy| Request::new_with_request_and_init(&copy, own_init)),
         None => {
-            let absolute = origin::parse(&url, base.as_deref())
-                .map(|u| u.href())
-                .unwrap_or(url);
+            let absolute = parsed.map(|u| u.href()).unwrap_or(url);
             Request::new_with_str_and_init(&absolute, own_init)
         }
     }
@@ -137,7 +137,7 @@ pub(crate) async fn fetch(
         let (value, generation) = match gate(&shared, bearer).await? {
             Gate::Go(value, generation) => (value, generation),
             // No session has ever existed: the request goes without a token.
-            Gate::Anonymous => return send(current).await,
+            Gate::Anonymous => return send(&native, current).await,
         };
         let request = if replayable {
             current.clone().map_err(Error::native)?
@@ -145,7 +145,7 @@ pub(crate) async fn fetch(
             template.take().unwrap_or_else(|| unreachable!())
         };
         set_js(&request.headers(), "Authorization", &value).map_err(Error::native)?;
-        let response = send(&request).await?;
+        let response = send(&native, &request).await?;
         if !wants_refresh(&response, retry_on_401) {
             return Ok(response);
         }

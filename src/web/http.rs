@@ -7,7 +7,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use gloo_timers::callback::Timeout;
-use js_sys::{Date, JsString, Object, Promise, Reflect, JSON};
+use js_sys::{Date, Function, JsString, Object, Promise, Reflect, JSON};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -18,13 +18,48 @@ use crate::core::decode::{decode_unverified_with, DecodeOptions, DEFAULT_MAX_TOK
 use crate::core::secret::Secret;
 use crate::core::session::{RefreshFailure, TokenGrant};
 
+/// The global `fetch` as it was when the manager was created.
+///
+/// A script that wraps `window.fetch` later (a tag manager, an injected script) does not see
+/// the requests that carry the token, nor the refresh calls; one that ran earlier still does
+/// (see the security model in the README). Captured with its global as `this`, so it works in
+/// windows and workers alike.
+#[derive(Clone)]
+pub(crate) struct CapturedFetch {
+    global: JsValue,
+    function: Function,
+}
+
+impl CapturedFetch {
+    pub(crate) fn capture() -> Option<Self> {
+        let global = JsValue::from(js_sys::global());
+        let function = Reflect::get(&global, &JsValue::from_str("fetch"))
+            .ok()?
+            .dyn_into::<Function>()
+            .ok()?;
+        Some(Self { global, function })
+    }
+
+    /// `fetch(request)`; a synchronous throw becomes a rejected promise, as with `fetch`.
+    pub(crate) fn request(&self, request: &Request) -> Promise {
+        Self::promise(self.function.call1(&self.global, request))
+    }
+
+    /// `fetch(input, init)`, for requests that are passed through untouched.
+    pub(crate) fn any(&self, input: &JsValue, init: &JsValue) -> Promise {
+        Self::promise(self.function.call2(&self.global, input, init))
+    }
+
+    fn promise(result: Result<JsValue, JsValue>) -> Promise {
+        match result {
+            Ok(value) => Promise::resolve(&value),
+            Err(error) => Promise::reject(&error),
+        }
+    }
+}
+
 #[wasm_bindgen]
 extern "C" {
-    /// The global `fetch` (window or worker).
-    #[wasm_bindgen(js_name = fetch)]
-    pub(crate) fn global_fetch(request: &Request) -> Promise;
-    #[wasm_bindgen(js_name = fetch)]
-    pub(crate) fn global_fetch_any(input: &JsValue, init: &JsValue) -> Promise;
     /// `Headers#set` with a JS string value, so that a header holding a token is assembled in JS
     /// and never copied into wasm memory.
     #[wasm_bindgen(js_name = Headers)]
@@ -78,6 +113,7 @@ pub(crate) struct AuthCall<'a> {
     pub json_body: Option<JsValue>,
     pub bearer: Option<JsString>,
     pub timeout_ms: u32,
+    pub fetch: CapturedFetch,
 }
 
 impl AuthCall<'_> {
@@ -119,7 +155,7 @@ impl AuthCall<'_> {
         init.set_headers(&headers);
         let request =
             Request::new_with_str_and_init(self.url, &init).map_err(|_| CallError::Network)?;
-        let response: Response = JsFuture::from(global_fetch(&request))
+        let response: Response = JsFuture::from(self.fetch.request(&request))
             .await
             .map_err(failed)?
             .unchecked_into();

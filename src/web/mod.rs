@@ -210,6 +210,8 @@ struct Inner {
     refresh_calls: Vec<(Generation, AbortController)>,
     last_failure: Option<RefreshFailure>,
     closed: bool,
+    /// `fetch` as it was at construction: used for every request the manager sends.
+    fetch: http::CapturedFetch,
 }
 
 type Shared = Rc<RefCell<Inner>>;
@@ -444,7 +446,7 @@ fn start_refresh(shared: &Shared, generation: Generation) {
             .handle_refresh_err(generation, RefreshFailure::Network, now());
         return;
     };
-    let (url, credentials, timeout_ms, memory, body) = {
+    let (url, credentials, timeout_ms, memory, body, fetch) = {
         let mut inner = shared.borrow_mut();
         inner.refresh_calls.push((generation, controller.clone()));
         let memory = inner.config.refresh_token == RefreshTokenMode::Memory;
@@ -472,6 +474,7 @@ fn start_refresh(shared: &Shared, generation: Generation) {
             inner.config.request_timeout_ms,
             memory,
             body,
+            inner.fetch.clone(),
         )
     };
     let shared = shared.clone();
@@ -482,6 +485,7 @@ fn start_refresh(shared: &Shared, generation: Generation) {
             json_body: body,
             bearer: None,
             timeout_ms,
+            fetch,
         }
         .send(&controller)
         .await;
@@ -665,6 +669,8 @@ impl TokenManager {
                 "requestTimeoutMs must be positive",
             ));
         }
+        let fetch = http::CapturedFetch::capture()
+            .ok_or_else(|| Error::new("ERR_FETCH", "this environment has no global fetch"))?;
         let session = Session::new(config.policy.clone(), seed());
         let shared = Rc::new(RefCell::new(Inner {
             config,
@@ -680,6 +686,7 @@ impl TokenManager {
             refresh_calls: Vec::new(),
             last_failure: None,
             closed: false,
+            fetch,
         }));
         let listeners = Listeners::install(Rc::downgrade(&shared));
         shared.borrow_mut().listeners = Some(listeners);
@@ -720,7 +727,7 @@ impl TokenManager {
     ) -> impl std::future::Future<Output = Result<(), Error>> {
         let shared = self.shared.clone();
         async move {
-            let (url, credentials_mode, timeout_ms, memory) = {
+            let (url, credentials_mode, timeout_ms, memory, fetch) = {
                 let inner = shared.borrow();
                 if inner.closed {
                     return Err(Error::closed());
@@ -734,6 +741,7 @@ impl TokenManager {
                     c.credentials,
                     c.request_timeout_ms,
                     c.refresh_token == RefreshTokenMode::Memory,
+                    inner.fetch.clone(),
                 )
             };
             if !credentials.is_object() {
@@ -749,6 +757,7 @@ impl TokenManager {
                 json_body: Some(credentials),
                 bearer: None,
                 timeout_ms,
+                fetch,
             }
             .send(&controller)
             .await
@@ -908,14 +917,22 @@ impl TokenManager {
                         }
                         _ => None,
                     };
-                    (url, c.credentials, c.request_timeout_ms, bearer, body)
+                    let fetch = inner.fetch.clone();
+                    (
+                        url,
+                        c.credentials,
+                        c.request_timeout_ms,
+                        bearer,
+                        body,
+                        fetch,
+                    )
                 })
                 // `credentials` is dropped here: both secrets are zeroized.
             };
             pump(&shared);
             let waiters = std::mem::take(&mut shared.borrow_mut().waiters);
             wake_all(waiters, Wake::LoggedOut);
-            if let Some((url, credentials, timeout_ms, bearer, json_body)) = call {
+            if let Some((url, credentials, timeout_ms, bearer, json_body, fetch)) = call {
                 if let Ok(controller) = AbortController::new() {
                     let _ = http::AuthCall {
                         url: &url,
@@ -923,6 +940,7 @@ impl TokenManager {
                         json_body,
                         bearer,
                         timeout_ms,
+                        fetch,
                     }
                     .send(&controller)
                     .await;

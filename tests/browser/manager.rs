@@ -69,6 +69,18 @@ export function set_base(href) {
   }
   return document.baseURI;
 }
+// Replaces globalThis.fetch with a wrapper that records each call (and whether it carried an
+// Authorization header) and sends nothing: what a script injected into the page could do.
+export function wrap_fetch() {
+  const original = globalThis.fetch;
+  const calls = [];
+  globalThis.fetch = (input, init) => {
+    const headers = new Headers(input instanceof Request ? input.headers : init?.headers);
+    calls.push({ url: String(input instanceof Request ? input.url : input), bearer: headers.has('authorization') });
+    return Promise.reject(new TypeError('blocked by the wrapper'));
+  };
+  return { calls, restore() { globalThis.fetch = original; } };
+}
 // An object {accessToken, refreshToken, expiresIn} from a token response, built in JS.
 export function tokens_of(body) {
   return { accessToken: body.access_token, refreshToken: body.refresh_token, expiresIn: body.expires_in };
@@ -83,6 +95,14 @@ extern "C" {
     fn set_base(href: Option<&str>) -> String;
     fn cookie_contains(text: &JsValue) -> bool;
     fn tokens_of(body: &JsValue) -> JsValue;
+    fn wrap_fetch() -> JsValue;
+}
+
+/// Calls recorded by a [`wrap_fetch`] wrapper, which is removed.
+fn unwrap_fetch(wrapper: &JsValue) -> Array {
+    let restore: js_sys::Function = field(wrapper, "restore").unchecked_into();
+    restore.call0(wrapper).unwrap();
+    field(wrapper, "calls").unchecked_into()
 }
 
 fn server() -> &'static str {
@@ -931,4 +951,31 @@ async fn the_header_never_follows_a_redirect() {
         JsValue::FALSE
     );
     assert_eq!(stat_at(server2(), "api_requests").await, 1);
+}
+
+#[wasm_bindgen_test]
+async fn a_fetch_wrapper_installed_after_construction_never_sees_a_request() {
+    reset().await;
+    let manager = logged_in().await;
+    let wrapper = wrap_fetch();
+    let api = me(&manager).await.map(|r| r.status());
+    let refreshed = manager.refresh().await;
+    let calls = unwrap_fetch(&wrapper);
+    assert_eq!(api.ok(), Some(200));
+    assert!(refreshed.is_ok());
+    assert_eq!(calls.length(), 0, "the wrapper saw {:?}", calls);
+    assert!(
+        stat("rotations").await >= 1,
+        "the refresh reached the server"
+    );
+    // The capture happens at construction: a manager created while the wrapper is in place
+    // goes through it (the wrapper sends nothing, so the login fails cleanly).
+    let wrapper = wrap_fetch();
+    let later = TokenManager::new(config()).unwrap();
+    let login = later.login_with(&DEMO).await;
+    let calls = unwrap_fetch(&wrapper);
+    assert_eq!(login.map_err(|e| e.code()), Err("ERR_LOGIN_FAILED"));
+    assert_eq!(calls.length(), 1);
+    assert_eq!(field(&calls.get(0), "bearer"), JsValue::FALSE);
+    manager.logout().await;
 }
