@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use reqwest::header::{HeaderMap, AUTHORIZATION, COOKIE, SET_COOKIE, WWW_AUTHENTICATE};
-use reqwest::{Client, Response, StatusCode};
+use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
 use tokenwarden::{Algorithm, JwkSet, KeyOptions, Verifier};
 use tokenwarden_server::{spawn, Config, PasswordCost, RefreshTransport, Running, SigningAlg};
@@ -18,8 +18,11 @@ fn test_config() -> Config {
     }
 }
 
-async fn start(config: Config) -> Running {
-    spawn(config).await.expect("server starts")
+/// Starts a server; returns it (kept alive for the test) and its base URL.
+async fn start(config: Config) -> (Running, String) {
+    let server = spawn(config).await.expect("server starts");
+    let base = server.base_url();
+    (server, base)
 }
 
 fn client() -> Client {
@@ -37,12 +40,79 @@ fn now() -> i64 {
         .as_secs() as i64
 }
 
-async fn login(c: &Client, base: &str) -> Response {
+/// Sends a request and returns the response, whatever its status.
+async fn send(req: RequestBuilder) -> Response {
+    req.send().await.unwrap()
+}
+
+/// `GET path` without credentials.
+async fn get(base: &str, path: &str) -> Response {
+    send(client().get(format!("{base}{path}"))).await
+}
+
+/// `POST path` without a body or credentials.
+async fn post(base: &str, path: &str) -> Response {
+    send(client().post(format!("{base}{path}"))).await
+}
+
+/// `POST path` with `body` as JSON.
+async fn post_json(c: &Client, base: &str, path: &str, body: &Value) -> Response {
+    send(c.post(format!("{base}{path}")).json(body)).await
+}
+
+/// The JSON body of a response.
+async fn body_json(res: Response) -> Value {
+    res.json().await.unwrap()
+}
+
+/// A string member of a JSON response body.
+async fn body_string(res: Response, member: &str) -> String {
+    body_json(res).await[member].as_str().unwrap().to_string()
+}
+
+/// The JSON body of `GET path`.
+async fn get_json(base: &str, path: &str) -> Value {
+    body_json(get(base, path).await).await
+}
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+/// `GET path` with `Authorization: Bearer token`.
+async fn get_with_bearer(base: &str, path: &str, token: &str) -> Response {
+    send(
+        client()
+            .get(format!("{base}{path}"))
+            .header(AUTHORIZATION, bearer(token)),
+    )
+    .await
+}
+
+/// `GET path` from a page on `origin`.
+fn get_from_origin(c: &Client, base: &str, path: &str, origin: &str) -> RequestBuilder {
+    c.get(format!("{base}{path}")).header("origin", origin)
+}
+
+/// A CORS preflight for `method` on `path` from a page on `origin`.
+fn preflight(c: &Client, base: &str, path: &str, origin: &str, method: &str) -> RequestBuilder {
+    c.request(Method::OPTIONS, format!("{base}{path}"))
+        .header("origin", origin)
+        .header("access-control-request-method", method)
+}
+
+fn login_request(c: &Client, base: &str, username: &str, password: &str) -> RequestBuilder {
     c.post(format!("{base}/auth/login"))
-        .json(&json!({"username": "demo", "password": "demo-password"}))
-        .send()
-        .await
-        .unwrap()
+        .json(&json!({"username": username, "password": password}))
+}
+
+async fn login_as(c: &Client, base: &str, username: &str, password: &str) -> Response {
+    send(login_request(c, base, username, password)).await
+}
+
+/// Login as the demo user.
+async fn login(c: &Client, base: &str) -> Response {
+    login_as(c, base, "demo", "demo-password").await
 }
 
 /// The `tw_refresh` value from a response's `Set-Cookie`.
@@ -64,63 +134,39 @@ async fn login_manual(base: &str) -> (String, String) {
     let res = login(&client(), base).await;
     assert_eq!(res.status(), 200);
     let cookie = refresh_cookie(&res).expect("refresh cookie");
-    let body: Value = res.json().await.unwrap();
-    (body["access_token"].as_str().unwrap().to_string(), cookie)
+    (body_string(res, "access_token").await, cookie)
+}
+
+/// `POST path` carrying the refresh token as the `tw_refresh` cookie.
+fn post_with_refresh_cookie(base: &str, path: &str, cookie: &str) -> RequestBuilder {
+    client()
+        .post(format!("{base}{path}"))
+        .header(COOKIE, format!("tw_refresh={cookie}"))
 }
 
 async fn refresh_with(base: &str, cookie: &str) -> Response {
-    client()
-        .post(format!("{base}/auth/refresh"))
-        .header(COOKIE, format!("tw_refresh={cookie}"))
-        .send()
-        .await
-        .unwrap()
+    send(post_with_refresh_cookie(base, "/auth/refresh", cookie)).await
 }
 
 /// `POST path` with `{"refresh_token": token}` as JSON (body transport).
 async fn post_refresh_token(c: &Client, base: &str, path: &str, token: &str) -> Response {
-    c.post(format!("{base}{path}"))
-        .json(&json!({ "refresh_token": token }))
-        .send()
-        .await
-        .unwrap()
-}
-
-/// The `refresh_token` member of a token response (body transport).
-async fn body_refresh_token(res: Response) -> String {
-    res.json::<Value>().await.unwrap()["refresh_token"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    post_json(c, base, path, &json!({ "refresh_token": token })).await
 }
 
 async fn get_me(base: &str, token: &str) -> Response {
-    client()
-        .get(format!("{base}/api/me"))
-        .header(AUTHORIZATION, format!("Bearer {token}"))
-        .send()
-        .await
-        .unwrap()
+    get_with_bearer(base, "/api/me", token).await
 }
 
 async fn stats(base: &str) -> Value {
-    client()
-        .get(format!("{base}/__test/stats"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    get_json(base, "/__test/stats").await
 }
 
 async fn hook(base: &str, path: &str, body: Value) -> Response {
-    client()
-        .post(format!("{base}/__test/{path}"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
+    post_json(&client(), base, &format!("/__test/{path}"), &body).await
+}
+
+fn content_type(res: &Response) -> &str {
+    res.headers()["content-type"].to_str().unwrap()
 }
 
 fn www_authenticate(res: &Response) -> Option<String> {
@@ -141,13 +187,12 @@ async fn assert_invalid_token(res: Response) -> Value {
         www_authenticate(&res).as_deref(),
         Some("Bearer error=\"invalid_token\"")
     );
-    res.json().await.unwrap()
+    body_json(res).await
 }
 
 #[tokio::test]
 async fn login_returns_token_and_http_only_cookie() {
-    let s = start(test_config()).await;
-    let base = s.base_url();
+    let (_server, base) = start(test_config()).await;
     let res = login(&client(), &base).await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["cache-control"], "no-store");
@@ -161,7 +206,7 @@ async fn login_returns_token_and_http_only_cookie() {
     );
     let cookie = refresh_cookie(&res).unwrap();
     assert!(cookie.len() >= 22, "at least 128 bits");
-    let body: Value = res.json().await.unwrap();
+    let body = body_json(res).await;
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], 300);
     assert!(body.get("refresh_token").is_none());
@@ -180,21 +225,14 @@ async fn login_returns_token_and_http_only_cookie() {
 
 #[tokio::test]
 async fn bad_credentials_are_401_and_throttled() {
-    let s = start(test_config()).await;
-    let base = s.base_url();
+    let (_server, base) = start(test_config()).await;
     let c = client();
-    let bad = json!({"username": "demo", "password": "wrong"});
     for _ in 0..5 {
-        let res = c
-            .post(format!("{base}/auth/login"))
-            .json(&bad)
-            .send()
-            .await
-            .unwrap();
+        let res = login_as(&c, &base, "demo", "wrong").await;
         assert_eq!(res.status(), 401);
         assert!(res.headers().get(SET_COOKIE).is_none());
         assert_eq!(
-            res.json::<Value>().await.unwrap(),
+            body_json(res).await,
             json!({"error": "invalid_credentials"})
         );
     }
@@ -203,36 +241,25 @@ async fn bad_credentials_are_401_and_throttled() {
     assert_eq!(res.status(), 429);
     assert_eq!(res.headers()["retry-after"], "1");
     // Unknown users are 401 too, and other users are not affected.
-    let res = c
-        .post(format!("{base}/auth/login"))
-        .json(&json!({"username": "nobody", "password": "x"}))
-        .send()
-        .await
-        .unwrap();
+    let res = login_as(&c, &base, "nobody", "x").await;
     assert_eq!(res.status(), 401);
     // Move the server clock past the lock.
     hook(&base, "clock", json!({"offset_secs": 5})).await;
     assert_eq!(login(&c, &base).await.status(), 200);
     // Malformed body.
-    let res = c
-        .post(format!("{base}/auth/login"))
-        .body("{")
-        .send()
-        .await
-        .unwrap();
+    let res = send(c.post(format!("{base}/auth/login")).body("{")).await;
     assert_eq!(res.status(), 400);
 }
 
 #[tokio::test]
 async fn refresh_rotates() {
-    let s = start(test_config()).await;
-    let base = s.base_url();
+    let (_server, base) = start(test_config()).await;
     let (access, cookie) = login_manual(&base).await;
     let res = refresh_with(&base, &cookie).await;
     assert_eq!(res.status(), 200);
     let new_cookie = refresh_cookie(&res).unwrap();
     assert_ne!(new_cookie, cookie);
-    let body: Value = res.json().await.unwrap();
+    let body = body_json(res).await;
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], 300);
     let new_access = body["access_token"].as_str().unwrap();
@@ -244,11 +271,7 @@ async fn refresh_rotates() {
     let jar = jar_client();
     assert_eq!(login(&jar, &base).await.status(), 200);
     for _ in 0..3 {
-        let res = jar
-            .post(format!("{base}/auth/refresh"))
-            .send()
-            .await
-            .unwrap();
+        let res = send(jar.post(format!("{base}/auth/refresh"))).await;
         assert_eq!(res.status(), 200);
     }
     let st = stats(&base).await;
@@ -259,8 +282,7 @@ async fn refresh_rotates() {
 
 #[tokio::test]
 async fn reuse_of_rotated_token_revokes_family() {
-    let s = start(test_config()).await;
-    let base = s.base_url();
+    let (_server, base) = start(test_config()).await;
     let (_, a) = login_manual(&base).await;
     let res = refresh_with(&base, &a).await;
     assert_eq!(res.status(), 200);
@@ -271,10 +293,7 @@ async fn reuse_of_rotated_token_revokes_family() {
     assert!(set_cookie_line(res.headers())
         .unwrap()
         .contains("Max-Age=0"));
-    assert_eq!(
-        res.json::<Value>().await.unwrap(),
-        json!({"error": "invalid_grant"})
-    );
+    assert_eq!(body_json(res).await, json!({"error": "invalid_grant"}));
     // The newest token of the family is dead too.
     assert_eq!(refresh_with(&base, &b).await.status(), 400);
     let st = stats(&base).await;
@@ -285,23 +304,17 @@ async fn reuse_of_rotated_token_revokes_family() {
 
 #[tokio::test]
 async fn missing_or_unknown_refresh_token_is_invalid_grant() {
-    let s = start(test_config()).await;
-    let base = s.base_url();
-    let res = client()
-        .post(format!("{base}/auth/refresh"))
-        .send()
-        .await
-        .unwrap();
+    let (_server, base) = start(test_config()).await;
+    let res = post(&base, "/auth/refresh").await;
     assert_eq!(res.status(), 400);
-    assert_eq!(res.json::<Value>().await.unwrap()["error"], "invalid_grant");
+    assert_eq!(body_json(res).await["error"], "invalid_grant");
     let res = refresh_with(&base, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").await;
     assert_eq!(res.status(), 400);
 }
 
 #[tokio::test]
 async fn concurrent_refreshes_with_one_token_exactly_one_succeeds() {
-    let s = start(test_config()).await;
-    let base = s.base_url();
+    let (_server, base) = start(test_config()).await;
     let (_, a) = login_manual(&base).await;
     let (r1, r2) = tokio::join!(refresh_with(&base, &a), refresh_with(&base, &a));
     let mut codes = [r1.status().as_u16(), r2.status().as_u16()];
@@ -312,12 +325,11 @@ async fn concurrent_refreshes_with_one_token_exactly_one_succeeds() {
 
 #[tokio::test]
 async fn grace_window_tolerates_a_benign_race() {
-    let s = start(Config {
+    let (_server, base) = start(Config {
         reuse_grace_ms: 10_000,
         ..test_config()
     })
     .await;
-    let base = s.base_url();
     let (_, a) = login_manual(&base).await;
     let (r1, r2) = tokio::join!(refresh_with(&base, &a), refresh_with(&base, &a));
     assert_eq!((r1.status(), r2.status()), (StatusCode::OK, StatusCode::OK));
@@ -330,13 +342,12 @@ async fn grace_window_tolerates_a_benign_race() {
 
 #[tokio::test]
 async fn refresh_lifetimes_absolute_and_idle() {
-    let s = start(Config {
+    let (_server, base) = start(Config {
         refresh_ttl_secs: 100,
         refresh_idle_secs: 30,
         ..test_config()
     })
     .await;
-    let base = s.base_url();
     let (_, a) = login_manual(&base).await;
     hook(&base, "clock", json!({"offset_secs": 31})).await;
     assert_eq!(refresh_with(&base, &a).await.status(), 400, "idle");
@@ -354,17 +365,14 @@ async fn refresh_lifetimes_absolute_and_idle() {
 
 #[tokio::test]
 async fn logout_revokes_family_and_blocklists_access_token() {
-    let s = start(test_config()).await;
-    let base = s.base_url();
+    let (_server, base) = start(test_config()).await;
     let (access, cookie) = login_manual(&base).await;
     assert_eq!(get_me(&base, &access).await.status(), 200);
-    let res = client()
-        .post(format!("{base}/auth/logout"))
-        .header(COOKIE, format!("tw_refresh={cookie}"))
-        .header(AUTHORIZATION, format!("Bearer {access}"))
-        .send()
-        .await
-        .unwrap();
+    let res = send(
+        post_with_refresh_cookie(&base, "/auth/logout", &cookie)
+            .header(AUTHORIZATION, bearer(&access)),
+    )
+    .await;
     assert_eq!(res.status(), 204);
     let line = set_cookie_line(res.headers()).unwrap();
     assert!(
@@ -376,12 +384,7 @@ async fn logout_revokes_family_and_blocklists_access_token() {
     assert_eq!(body["code"], "ERR_JWT_REVOKED");
     // Idempotent, with or without credentials.
     for _ in 0..2 {
-        let res = client()
-            .post(format!("{base}/auth/logout"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 204);
+        assert_eq!(post(&base, "/auth/logout").await.status(), 204);
     }
     let st = stats(&base).await;
     assert_eq!(st["revocations"], 1);
@@ -390,22 +393,19 @@ async fn logout_revokes_family_and_blocklists_access_token() {
 
 #[tokio::test]
 async fn cors_allowed_refused_and_preflight() {
-    let s = start(Config {
+    let (_server, base) = start(Config {
         allow_origins: vec!["http://app.example:5173".into()],
         ..test_config()
     })
     .await;
-    let base = s.base_url();
     let c = client();
     let (access, _) = login_manual(&base).await;
     // Allowed origin: exact echo with credentials.
-    let res = c
-        .get(format!("{base}/api/me"))
-        .header("origin", "http://app.example:5173")
-        .header(AUTHORIZATION, format!("Bearer {access}"))
-        .send()
-        .await
-        .unwrap();
+    let res = send(
+        get_from_origin(&c, &base, "/api/me", "http://app.example:5173")
+            .header(AUTHORIZATION, bearer(&access)),
+    )
+    .await;
     assert_eq!(res.status(), 200);
     let h = res.headers();
     assert_eq!(h["access-control-allow-origin"], "http://app.example:5173");
@@ -416,12 +416,7 @@ async fn cors_allowed_refused_and_preflight() {
     );
     assert!(h.get_all("vary").iter().any(|v| v == "Origin"));
     // Refused origin: no CORS headers at all.
-    let res = c
-        .get(format!("{base}/api/me"))
-        .header("origin", "http://evil.example")
-        .send()
-        .await
-        .unwrap();
+    let res = send(get_from_origin(&c, &base, "/api/me", "http://evil.example")).await;
     assert_eq!(res.status(), 401);
     assert!(res.headers().get("access-control-allow-origin").is_none());
     assert!(res
@@ -429,14 +424,17 @@ async fn cors_allowed_refused_and_preflight() {
         .get("access-control-allow-credentials")
         .is_none());
     // Preflight.
-    let res = c
-        .request(reqwest::Method::OPTIONS, format!("{base}/auth/refresh"))
-        .header("origin", "http://app.example:5173")
-        .header("access-control-request-method", "POST")
-        .header("access-control-request-headers", "content-type")
-        .send()
-        .await
-        .unwrap();
+    let res = send(
+        preflight(
+            &c,
+            &base,
+            "/auth/refresh",
+            "http://app.example:5173",
+            "POST",
+        )
+        .header("access-control-request-headers", "content-type"),
+    )
+    .await;
     assert_eq!(res.status(), 204);
     let h = res.headers();
     assert_eq!(h["access-control-allow-origin"], "http://app.example:5173");
@@ -451,57 +449,46 @@ async fn cors_allowed_refused_and_preflight() {
         .contains("POST"));
     assert_eq!(h["access-control-max-age"], "600");
     assert!(h.get("date").is_some());
-    let res = c
-        .request(reqwest::Method::OPTIONS, format!("{base}/api/me"))
-        .header("origin", "http://evil.example")
-        .header("access-control-request-method", "GET")
-        .send()
-        .await
-        .unwrap();
+    let res = send(preflight(
+        &c,
+        &base,
+        "/api/me",
+        "http://evil.example",
+        "GET",
+    ))
+    .await;
     assert!(res.headers().get("access-control-allow-origin").is_none());
     // A loopback page on a random port is refused without the test flag...
-    let res = c
-        .get(format!("{base}/api/echo"))
-        .header("origin", "http://127.0.0.1:45678")
-        .send()
-        .await
-        .unwrap();
+    let res = send(get_from_origin(
+        &c,
+        &base,
+        "/api/echo",
+        "http://127.0.0.1:45678",
+    ))
+    .await;
     assert!(res.headers().get("access-control-allow-origin").is_none());
     // ...and a cross-origin POST to /auth/* from a refused origin never reaches the handler.
-    let res = c
-        .post(format!("{base}/auth/login"))
-        .header("origin", "http://evil.example")
-        .json(&json!({"username": "demo", "password": "demo-password"}))
-        .send()
-        .await
-        .unwrap();
+    let res = send(
+        login_request(&c, &base, "demo", "demo-password").header("origin", "http://evil.example"),
+    )
+    .await;
     assert_eq!(res.status(), 403);
     // Same-origin POSTs (the demo page served by this server) are fine.
-    let res = c
-        .post(format!("{base}/auth/login"))
-        .header("origin", base.as_str())
-        .json(&json!({"username": "demo", "password": "demo-password"}))
-        .send()
-        .await
-        .unwrap();
+    let res =
+        send(login_request(&c, &base, "demo", "demo-password").header("origin", base.as_str()))
+            .await;
     assert_eq!(res.status(), 200);
 }
 
 #[tokio::test]
 async fn any_loopback_origin_test_flag() {
-    let s = start(Config {
+    let (_server, base) = start(Config {
         allow_any_loopback_origin: true,
         ..test_config()
     })
     .await;
-    let base = s.base_url();
     for origin in ["http://127.0.0.1:45678", "http://localhost:9"] {
-        let res = client()
-            .get(format!("{base}/__test/stats"))
-            .header("origin", origin)
-            .send()
-            .await
-            .unwrap();
+        let res = send(get_from_origin(&client(), &base, "/__test/stats", origin)).await;
         assert_eq!(res.headers()["access-control-allow-origin"], origin);
     }
     for origin in [
@@ -509,12 +496,7 @@ async fn any_loopback_origin_test_flag() {
         "https://localhost:1",
         "null",
     ] {
-        let res = client()
-            .get(format!("{base}/__test/stats"))
-            .header("origin", origin)
-            .send()
-            .await
-            .unwrap();
+        let res = send(get_from_origin(&client(), &base, "/__test/stats", origin)).await;
         assert!(
             res.headers().get("access-control-allow-origin").is_none(),
             "{origin}"
@@ -524,24 +506,17 @@ async fn any_loopback_origin_test_flag() {
 
 #[tokio::test]
 async fn missing_malformed_and_foreign_bearer_tokens() {
-    let s = start(test_config()).await;
-    let base = s.base_url();
-    let res = client().get(format!("{base}/api/me")).send().await.unwrap();
+    let (_server, base) = start(test_config()).await;
+    let res = get(&base, "/api/me").await;
     assert_eq!(res.status(), 401);
     assert_eq!(www_authenticate(&res).as_deref(), Some("Bearer"));
     for bad in ["garbage", "a.b.c", "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."] {
         assert_invalid_token(get_me(&base, bad).await).await;
     }
-    let res = client()
-        .get(format!("{base}/api/items"))
-        .header(AUTHORIZATION, "Bearer ")
-        .send()
-        .await
-        .unwrap();
-    assert_invalid_token(res).await;
+    assert_invalid_token(get_with_bearer(&base, "/api/items", "").await).await;
     // A token from another server instance (other key, other issuer).
-    let other = start(test_config()).await;
-    let (foreign, _) = login_manual(&other.base_url()).await;
+    let (_other, other_base) = start(test_config()).await;
+    let (foreign, _) = login_manual(&other_base).await;
     assert_invalid_token(get_me(&base, &foreign).await).await;
     // A tampered payload.
     let (good, _) = login_manual(&base).await;
@@ -558,12 +533,11 @@ async fn missing_malformed_and_foreign_bearer_tokens() {
 
 #[tokio::test]
 async fn expired_token_is_rejected() {
-    let s = start(Config {
+    let (_server, base) = start(Config {
         access_ttl_secs: 1,
         ..test_config()
     })
     .await;
-    let base = s.base_url();
     let (access, _) = login_manual(&base).await;
     // Jump the server clock instead of sleeping.
     hook(&base, "clock", json!({"offset_secs": 5})).await;
@@ -573,30 +547,12 @@ async fn expired_token_is_rejected() {
 
 #[tokio::test]
 async fn missing_scope_is_403() {
-    let s = start(test_config()).await;
-    let base = s.base_url();
+    let (_server, base) = start(test_config()).await;
     let (access, _) = login_manual(&base).await;
-    let auth = format!("Bearer {access}");
-    let res = client()
-        .get(format!("{base}/api/items"))
-        .header(AUTHORIZATION, &auth)
-        .send()
-        .await
-        .unwrap();
+    let res = get_with_bearer(&base, "/api/items", &access).await;
     assert_eq!(res.status(), 200);
-    assert_eq!(
-        res.json::<Value>().await.unwrap()["items"]
-            .as_array()
-            .unwrap()
-            .len(),
-        3
-    );
-    let res = client()
-        .get(format!("{base}/api/admin"))
-        .header(AUTHORIZATION, &auth)
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(body_json(res).await["items"].as_array().unwrap().len(), 3);
+    let res = get_with_bearer(&base, "/api/admin", &access).await;
     assert_eq!(res.status(), 403);
     assert!(www_authenticate(&res)
         .unwrap()
@@ -607,28 +563,14 @@ async fn missing_scope_is_403() {
 async fn admin_scope_from_users_file_line() {
     let users =
         tokenwarden_server::UserSpec::parse_file("# admins\nroot:toor\tread admin\n").unwrap();
-    let s = start(Config {
+    let (_server, base) = start(Config {
         users,
         ..test_config()
     })
     .await;
-    let base = s.base_url();
-    let res = client()
-        .post(format!("{base}/auth/login"))
-        .json(&json!({"username": "root", "password": "toor"}))
-        .send()
-        .await
-        .unwrap();
-    let access = res.json::<Value>().await.unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let res = client()
-        .get(format!("{base}/api/admin"))
-        .header(AUTHORIZATION, format!("Bearer {access}"))
-        .send()
-        .await
-        .unwrap();
+    let res = login_as(&client(), &base, "root", "toor").await;
+    let access = body_string(res, "access_token").await;
+    let res = get_with_bearer(&base, "/api/admin", &access).await;
     assert_eq!(res.status(), 200);
     // The default demo user is not there when users are given.
     assert_eq!(login(&client(), &base).await.status(), 401);
@@ -636,8 +578,7 @@ async fn admin_scope_from_users_file_line() {
 
 #[tokio::test]
 async fn fault_status_with_retry_after_then_recovery() {
-    let s = start(test_config()).await;
-    let base = s.base_url();
+    let (_server, base) = start(test_config()).await;
     let (_, a) = login_manual(&base).await;
     let res = hook(
         &base,
@@ -658,8 +599,7 @@ async fn fault_status_with_retry_after_then_recovery() {
 
 #[tokio::test]
 async fn fault_malformed_body() {
-    let s = start(test_config()).await;
-    let base = s.base_url();
+    let (_server, base) = start(test_config()).await;
     let (_, a) = login_manual(&base).await;
     hook(&base, "faults", json!({"malformed": true})).await;
     let res = refresh_with(&base, &a).await;
@@ -672,13 +612,10 @@ async fn fault_malformed_body() {
 
 #[tokio::test]
 async fn fault_drop_closes_connection() {
-    let s = start(test_config()).await;
-    let base = s.base_url();
+    let (_server, base) = start(test_config()).await;
     let (_, a) = login_manual(&base).await;
     hook(&base, "faults", json!({"drop": true})).await;
-    let err = client()
-        .post(format!("{base}/auth/refresh"))
-        .header(COOKIE, format!("tw_refresh={a}"))
+    let err = post_with_refresh_cookie(&base, "/auth/refresh", &a)
         .send()
         .await
         .expect_err("no response");
@@ -688,8 +625,7 @@ async fn fault_drop_closes_connection() {
 
 #[tokio::test]
 async fn fault_delay_then_normal_answer() {
-    let s = start(test_config()).await;
-    let base = s.base_url();
+    let (_server, base) = start(test_config()).await;
     let (_, a) = login_manual(&base).await;
     hook(&base, "faults", json!({"delay_ms": 300})).await;
     let t = Instant::now();
@@ -708,8 +644,7 @@ async fn fault_delay_then_normal_answer() {
 
 #[tokio::test]
 async fn clock_offset_shifts_date_header_and_iat() {
-    let s = start(test_config()).await;
-    let base = s.base_url();
+    let (_server, base) = start(test_config()).await;
     let res = hook(&base, "clock", json!({"offset_secs": 3600})).await;
     let date = res.headers()["date"].to_str().unwrap().to_string();
     let date = httpdate_secs(&date);
@@ -757,8 +692,7 @@ fn httpdate_secs(s: &str) -> i64 {
 
 #[tokio::test]
 async fn stats_shape_is_exact_and_reset_zeroes_it() {
-    let s = start(test_config()).await;
-    let base = s.base_url();
+    let (_server, base) = start(test_config()).await;
     let (access, _) = login_manual(&base).await;
     get_me(&base, &access).await;
     let st = stats(&base).await;
@@ -786,34 +720,17 @@ async fn stats_shape_is_exact_and_reset_zeroes_it() {
     assert_eq!(st["logins"], 0);
     assert_eq!(st["api_requests"], 0);
     assert_eq!(st["active_families"], 1, "sessions survive a reset");
-    let f: Value = client()
-        .get(format!("{base}/__test/faults"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(f["count"], 0);
-    let c: Value = client()
-        .get(format!("{base}/__test/clock"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(c["offset_secs"], 0);
+    assert_eq!(get_json(&base, "/__test/faults").await["count"], 0);
+    assert_eq!(get_json(&base, "/__test/clock").await["offset_secs"], 0);
 }
 
 #[tokio::test]
 async fn revoke_hook_ends_all_sessions() {
-    let s = start(test_config()).await;
-    let base = s.base_url();
+    let (_server, base) = start(test_config()).await;
     let (_, a) = login_manual(&base).await;
     let (_, b) = login_manual(&base).await;
     let res = hook(&base, "revoke", json!({})).await;
-    assert_eq!(res.json::<Value>().await.unwrap()["revoked"], 2);
+    assert_eq!(body_json(res).await["revoked"], 2);
     assert_eq!(refresh_with(&base, &a).await.status(), 400);
     assert_eq!(refresh_with(&base, &b).await.status(), 400);
     let st = stats(&base).await;
@@ -823,58 +740,45 @@ async fn revoke_hook_ends_all_sessions() {
 
 #[tokio::test]
 async fn test_hooks_are_404_without_the_flag() {
-    let s = start(Config {
+    let (_server, base) = start(Config {
         test_hooks: false,
         ..test_config()
     })
     .await;
-    let base = s.base_url();
     for path in ["stats", "faults", "clock", "revoke", "reset", "rotate-keys"] {
-        let res = client()
-            .post(format!("{base}/__test/{path}"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 404, "{path}");
-        let res = client()
-            .get(format!("{base}/__test/{path}"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 404, "{path}");
+        let hook_path = format!("/__test/{path}");
+        assert_eq!(post(&base, &hook_path).await.status(), 404, "{path}");
+        assert_eq!(get(&base, &hook_path).await.status(), 404, "{path}");
     }
 }
 
 #[tokio::test]
 async fn body_transport_mode() {
-    let s = start(Config {
+    let (_server, base) = start(Config {
         refresh_transport: RefreshTransport::Body,
         ..test_config()
     })
     .await;
-    let base = s.base_url();
     let c = client();
     let res = login(&c, &base).await;
     assert_eq!(res.status(), 200);
     assert!(res.headers().get(SET_COOKIE).is_none());
-    let body: Value = res.json().await.unwrap();
-    let r1 = body["refresh_token"].as_str().unwrap().to_string();
+    let r1 = body_string(res, "refresh_token").await;
     // JSON body.
     let res = post_refresh_token(&c, &base, "/auth/refresh", &r1).await;
     assert_eq!(res.status(), 200);
     assert!(res.headers().get(SET_COOKIE).is_none());
-    let r2 = body_refresh_token(res).await;
+    let r2 = body_string(res, "refresh_token").await;
     assert_ne!(r1, r2);
     // RFC 6749 form body.
-    let res = c
-        .post(format!("{base}/auth/refresh"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("grant_type=refresh_token&refresh_token={r2}"))
-        .send()
-        .await
-        .unwrap();
+    let res = send(
+        c.post(format!("{base}/auth/refresh"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("grant_type=refresh_token&refresh_token={r2}")),
+    )
+    .await;
     assert_eq!(res.status(), 200);
-    let r3 = body_refresh_token(res).await;
+    let r3 = body_string(res, "refresh_token").await;
     // A cookie is ignored in body mode.
     assert_eq!(refresh_with(&base, &r3).await.status(), 400);
     // Reuse detection works the same.
@@ -884,7 +788,7 @@ async fn body_transport_mode() {
     assert_eq!(res.status(), 400);
     // Logout takes the body token.
     let res = login(&c, &base).await;
-    let r = body_refresh_token(res).await;
+    let r = body_string(res, "refresh_token").await;
     let res = post_refresh_token(&c, &base, "/auth/logout", &r).await;
     assert_eq!(res.status(), 204);
     let res = post_refresh_token(&c, &base, "/auth/refresh", &r).await;
@@ -892,23 +796,15 @@ async fn body_transport_mode() {
 }
 
 async fn jwks_verifies(alg: SigningAlg, tw_alg: Algorithm, kty: &str) {
-    let s = start(Config {
+    let (_server, base) = start(Config {
         alg,
         ..test_config()
     })
     .await;
-    let base = s.base_url();
     let (access, _) = login_manual(&base).await;
-    let res = client()
-        .get(format!("{base}/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap();
+    let res = get(&base, "/.well-known/jwks.json").await;
     assert_eq!(res.status(), 200);
-    assert!(res.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("application/json"));
+    assert!(content_type(&res).starts_with("application/json"));
     let text = res.text().await.unwrap();
     let jwks: Value = serde_json::from_str(&text).unwrap();
     let keys = jwks["keys"].as_array().unwrap();
@@ -960,28 +856,15 @@ async fn jwks_verifies_access_token_rs256() {
 
 #[tokio::test]
 async fn key_rotation_keeps_old_public_keys() {
-    let s = start(test_config()).await;
-    let base = s.base_url();
+    let (_server, base) = start(test_config()).await;
     let (old, _) = login_manual(&base).await;
     let mut kids = Vec::new();
     for _ in 0..3 {
         let res = hook(&base, "rotate-keys", json!({})).await;
         assert_eq!(res.status(), 200);
-        kids.push(
-            res.json::<Value>().await.unwrap()["kid"]
-                .as_str()
-                .unwrap()
-                .to_string(),
-        );
+        kids.push(body_string(res, "kid").await);
     }
-    let jwks: Value = client()
-        .get(format!("{base}/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks = get_json(&base, "/.well-known/jwks.json").await;
     let published: Vec<&str> = jwks["keys"]
         .as_array()
         .unwrap()
@@ -992,7 +875,7 @@ async fn key_rotation_keeps_old_public_keys() {
     assert_eq!(published[0], kids[2]);
     let (new, _) = login_manual(&base).await;
     assert_eq!(
-        get_me(&base, &new).await.json::<Value>().await.unwrap()["kid"],
+        body_json(get_me(&base, &new).await).await["kid"],
         kids[2].as_str()
     );
     // The very first key fell out after three rotations.
@@ -1006,39 +889,33 @@ async fn key_rotation_keeps_old_public_keys() {
 
 #[tokio::test]
 async fn echo_reports_method_body_and_authorization() {
-    let s = start(test_config()).await;
-    let base = s.base_url();
-    let res = client()
-        .post(format!("{base}/api/echo"))
-        .body("hello")
-        .send()
-        .await
-        .unwrap();
+    let (_server, base) = start(test_config()).await;
+    let res = send(client().post(format!("{base}/api/echo")).body("hello")).await;
     assert_eq!(res.status(), 200);
-    let v: Value = res.json().await.unwrap();
+    let v = body_json(res).await;
     assert_eq!(v["method"], "POST");
     assert_eq!(v["body_length"], 5);
     assert_eq!(v["authorization_header_received"], false);
     let (access, _) = login_manual(&base).await;
-    let res = client()
-        .put(format!("{base}/api/echo"))
-        .header(AUTHORIZATION, format!("Bearer {access}"))
-        .body(vec![7u8; 1000])
-        .send()
-        .await
-        .unwrap();
-    let v: Value = res.json().await.unwrap();
+    let res = send(
+        client()
+            .put(format!("{base}/api/echo"))
+            .header(AUTHORIZATION, bearer(&access))
+            .body(vec![7u8; 1000]),
+    )
+    .await;
+    let v = body_json(res).await;
     assert_eq!(v["method"], "PUT");
     assert_eq!(v["body_length"], 1000);
     assert_eq!(v["authorization_header_received"], true);
     assert_eq!(v["sub"], "demo");
-    let res = client()
-        .post(format!("{base}/api/echo"))
-        .header(AUTHORIZATION, "Bearer nope")
-        .body("x")
-        .send()
-        .await
-        .unwrap();
+    let res = send(
+        client()
+            .post(format!("{base}/api/echo"))
+            .header(AUTHORIZATION, bearer("nope"))
+            .body("x"),
+    )
+    .await;
     assert_invalid_token(res).await;
 }
 
@@ -1048,36 +925,26 @@ async fn redirect_hook_answers_302_only_with_test_hooks() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let s = start(test_config()).await;
-    let base = s.base_url();
+    let (_server, base) = start(test_config()).await;
     let to = "http://127.0.0.1:9/api/echo?x=1&y=2";
-    let res = no_follow
-        .get(format!("{base}/api/redirect"))
-        .query(&[("to", to)])
-        .send()
-        .await
-        .unwrap();
+    let redirect_to = |base: &str| {
+        no_follow
+            .get(format!("{base}/api/redirect"))
+            .query(&[("to", to)])
+    };
+    let res = send(redirect_to(&base)).await;
     assert_eq!(res.status(), StatusCode::FOUND);
     assert_eq!(res.headers()["location"], to);
     for bad in ["", "?to=", "?to=javascript:alert(1)", "?to=/relative"] {
-        let res = no_follow
-            .get(format!("{base}/api/redirect{bad}"))
-            .send()
-            .await
-            .unwrap();
+        let res = send(no_follow.get(format!("{base}/api/redirect{bad}"))).await;
         assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{bad}");
     }
-    let s = start(Config {
+    let (_unhooked, unhooked_base) = start(Config {
         test_hooks: false,
         ..test_config()
     })
     .await;
-    let res = no_follow
-        .get(format!("{}/api/redirect", s.base_url()))
-        .query(&[("to", to)])
-        .send()
-        .await
-        .unwrap();
+    let res = send(redirect_to(&unhooked_base)).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
 
@@ -1091,41 +958,22 @@ async fn static_files_and_wasm_mime_and_date_everywhere() {
     std::fs::write(www.join("index.html"), "<!doctype html><title>demo</title>").unwrap();
     std::fs::write(pkg.join("tokenwarden_bg.wasm"), b"\0asm\x01\0\0\0").unwrap();
     std::fs::write(pkg.join("tokenwarden.js"), "export {}").unwrap();
-    let s = start(Config {
+    let (_server, base) = start(Config {
         www_dir: www,
         pkg_dir: pkg,
         ..test_config()
     })
     .await;
-    let base = s.base_url();
-    let res = client().get(format!("{base}/")).send().await.unwrap();
+    let res = get(&base, "/").await;
     assert_eq!(res.status(), 200);
-    assert!(res.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("text/html"));
+    assert!(content_type(&res).starts_with("text/html"));
     assert!(res.headers().get("date").is_some());
-    let res = client()
-        .get(format!("{base}/pkg/tokenwarden_bg.wasm"))
-        .send()
-        .await
-        .unwrap();
+    let res = get(&base, "/pkg/tokenwarden_bg.wasm").await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["content-type"], "application/wasm");
-    let res = client()
-        .get(format!("{base}/pkg/tokenwarden.js"))
-        .send()
-        .await
-        .unwrap();
-    assert!(res.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .contains("javascript"));
-    let res = client()
-        .get(format!("{base}/nope.txt"))
-        .send()
-        .await
-        .unwrap();
+    let res = get(&base, "/pkg/tokenwarden.js").await;
+    assert!(content_type(&res).contains("javascript"));
+    let res = get(&base, "/nope.txt").await;
     assert_eq!(res.status(), 404);
     assert!(res.headers().get("date").is_some());
     let _ = std::fs::remove_dir_all(&dir);
