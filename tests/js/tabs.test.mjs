@@ -1,5 +1,6 @@
-// Many tabs, one session (issue 8): several pages of one browser context against the reference
-// server (test hooks on, 3 s access tokens), judged by the server's /__test/stats.
+// Many tabs, one session: several pages of one browser context against the reference server
+// (test hooks on, 3 s access tokens), judged by the server's /__test/stats. Also a tab whose
+// main thread stalls past its token's expiry (a sleeping machine, a frozen background tab).
 // Needs the package (scripts/build-pkg.sh; TW_PKG_DIR picks the directory, default pkg) and the
 // server binary (TW_SERVER_BIN, default target/debug/tokenwarden-server).
 import { test, before, after } from 'node:test';
@@ -278,5 +279,40 @@ test('without Web Locks the BroadcastChannel fallback keeps one refresh stream',
   assert.equal(s.reuse_detected, 0);
   assert.ok(s.refreshes <= bound, `${s.refreshes} > ${bound}`);
   assert.equal(s.api_unauthorized, 0);
+  await context.close();
+});
+
+test('a tab stalled for two token lifetimes (a sleeping laptop) is authorized on its first request after waking', async () => {
+  const { base } = await server();
+  const context = await browser.newContext();
+  const page = await open(context, base, '?crossTab=off');
+  assert.equal(await page.evaluate(() => window.tw.login()), 'authenticated');
+  await reset(base);
+  // Stall the page's main thread as a suspended machine or a frozen background tab would: the
+  // debugger stops the next script to run, so no timer, task or event runs in the page while
+  // the wall clock keeps going. That script is an API call, so on waking the call runs before
+  // the overdue refresh timer can: the request gate itself must notice the expired token.
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Debugger.enable');
+  const paused = new Promise((resolve) => cdp.once('Debugger.paused', resolve));
+  await cdp.send('Debugger.pause');
+  const called = page.evaluate(() => { window.tw.first = window.tw.call(); });
+  await paused;
+  await sleep(2 * TTL_S * 1000);
+  assert.equal((await stats(base)).refreshes, 0, 'nothing ran while the page was stalled');
+  await cdp.send('Debugger.resume');
+  await called;
+  await cdp.send('Debugger.disable');
+  const status = await page.evaluate(() => window.tw.first);
+  const s = await stats(base);
+  console.log(`# stalled ${2 * TTL_S} s past the refresh deadline: first call ${status}, refreshes ${s.refreshes}, api 401 ${s.api_unauthorized}`);
+  assert.equal(status, 200);
+  assert.equal(s.api_unauthorized, 0, 'the expired token was never sent');
+  assert.equal(s.refreshes, 1, 'one refresh on waking, not one per missed deadline');
+  assert.equal(s.reuse_detected, 0);
+  assert.equal(await state(page), 'authenticated');
+  const events = await page.evaluate(() => window.tw.events.map((e) => e.type));
+  assert.equal(events.includes('loggedOut'), false, `events ${events}`);
+  assert.deepEqual(page.errors, []);
   await context.close();
 });
