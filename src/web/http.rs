@@ -106,8 +106,8 @@ pub(crate) struct Reply {
 }
 
 /// One POST to an auth endpoint.
-pub(crate) struct AuthCall<'a> {
-    pub url: &'a str,
+pub(crate) struct AuthCall {
+    pub url: String,
     pub credentials: web_sys::RequestCredentials,
     /// A JSON body (`JSON.stringify` is applied in JS).
     pub json_body: Option<JsValue>,
@@ -116,7 +116,7 @@ pub(crate) struct AuthCall<'a> {
     pub fetch: CapturedFetch,
 }
 
-impl AuthCall<'_> {
+impl AuthCall {
     /// Sends the call; the timeout covers the body too. `controller` lets the caller abort it.
     pub(crate) async fn send(self, controller: &AbortController) -> Result<Reply, CallError> {
         let timed_out = Rc::new(Cell::new(false));
@@ -154,7 +154,7 @@ impl AuthCall<'_> {
         }
         init.set_headers(&headers);
         let request =
-            Request::new_with_str_and_init(self.url, &init).map_err(|_| CallError::Network)?;
+            Request::new_with_str_and_init(&self.url, &init).map_err(|_| CallError::Network)?;
         let response: Response = JsFuture::from(self.fetch.request(&request))
             .await
             .map_err(failed)?

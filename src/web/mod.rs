@@ -437,6 +437,18 @@ fn rearm(shared: &Shared) {
     });
 }
 
+/// `{refresh_token}` for a memory-mode auth call; the token goes from its `Secret` straight
+/// into a JS string.
+fn refresh_token_body(token: &Secret) -> Object {
+    let body = Object::new();
+    let _ = Reflect::set(
+        &body,
+        &JsValue::from_str("refresh_token"),
+        &JsValue::from_str(token.expose()),
+    );
+    body
+}
+
 /// Performs [`Action::StartRefresh`]: the refresh call, then exactly one result.
 fn start_refresh(shared: &Shared, generation: Generation) {
     let Ok(controller) = AbortController::new() else {
@@ -446,49 +458,29 @@ fn start_refresh(shared: &Shared, generation: Generation) {
             .handle_refresh_err(generation, RefreshFailure::Network, now());
         return;
     };
-    let (url, credentials, timeout_ms, memory, body, fetch) = {
+    let (call, memory) = {
         let mut inner = shared.borrow_mut();
         inner.refresh_calls.push((generation, controller.clone()));
         let memory = inner.config.refresh_token == RefreshTokenMode::Memory;
         let body = if memory {
             inner.session.refresh_token().map(|token| {
-                let body = Object::new();
+                let body = refresh_token_body(token);
                 let _ = Reflect::set(
                     &body,
                     &JsValue::from_str("grant_type"),
                     &JsValue::from_str("refresh_token"),
-                );
-                let _ = Reflect::set(
-                    &body,
-                    &JsValue::from_str("refresh_token"),
-                    &JsValue::from_str(token.expose()),
                 );
                 JsValue::from(body)
             })
         } else {
             None
         };
-        (
-            inner.config.refresh_url.clone(),
-            inner.config.credentials,
-            inner.config.request_timeout_ms,
-            memory,
-            body,
-            inner.fetch.clone(),
-        )
+        let url = inner.config.refresh_url.clone();
+        (inner.auth_call(url, body, None), memory)
     };
     let shared = shared.clone();
     spawn_local(async move {
-        let result = http::AuthCall {
-            url: &url,
-            credentials,
-            json_body: body,
-            bearer: None,
-            timeout_ms,
-            fetch,
-        }
-        .send(&controller)
-        .await;
+        let result = call.send(&controller).await;
         let now = now();
         {
             let mut inner = shared.borrow_mut();
@@ -532,6 +524,24 @@ fn start_refresh(shared: &Shared, generation: Generation) {
 }
 
 impl Inner {
+    /// A POST to the auth endpoint `url`, with this manager's credentials mode, timeout and
+    /// captured `fetch`.
+    fn auth_call(
+        &self,
+        url: String,
+        json_body: Option<JsValue>,
+        bearer: Option<js_sys::JsString>,
+    ) -> http::AuthCall {
+        http::AuthCall {
+            url,
+            credentials: self.config.credentials,
+            json_body,
+            bearer,
+            timeout_ms: self.config.request_timeout_ms,
+            fetch: self.fetch.clone(),
+        }
+    }
+
     /// Records the claims of a token just installed (if the session did install one).
     fn note_claims(&mut self, before: Option<Generation>, claims: Option<Claims>) {
         let after = self.session.generation();
@@ -727,7 +737,7 @@ impl TokenManager {
     ) -> impl std::future::Future<Output = Result<(), Error>> {
         let shared = self.shared.clone();
         async move {
-            let (url, credentials_mode, timeout_ms, memory, fetch) = {
+            let (call, memory) = {
                 let inner = shared.borrow();
                 if inner.closed {
                     return Err(Error::closed());
@@ -735,14 +745,8 @@ impl TokenManager {
                 let url = inner.config.login_url.clone().ok_or_else(|| {
                     Error::new("ERR_INVALID_OPTIONS", "login() needs the loginUrl option")
                 })?;
-                let c = &inner.config;
-                (
-                    url,
-                    c.credentials,
-                    c.request_timeout_ms,
-                    c.refresh_token == RefreshTokenMode::Memory,
-                    inner.fetch.clone(),
-                )
+                let memory = inner.config.refresh_token == RefreshTokenMode::Memory;
+                (inner.auth_call(url, None, None), memory)
             };
             if !credentials.is_object() {
                 return Err(Error::new(
@@ -752,12 +756,8 @@ impl TokenManager {
             }
             let controller = AbortController::new().map_err(Error::native)?;
             let reply = http::AuthCall {
-                url: &url,
-                credentials: credentials_mode,
                 json_body: Some(credentials),
-                bearer: None,
-                timeout_ms,
-                fetch,
+                ..call
             }
             .send(&controller)
             .await
@@ -907,43 +907,20 @@ impl TokenManager {
                     let bearer = credentials.access_token.as_ref().map(http::bearer);
                     let body = match (&credentials.refresh_token, c.refresh_token) {
                         (Some(token), RefreshTokenMode::Memory) => {
-                            let body = Object::new();
-                            let _ = Reflect::set(
-                                &body,
-                                &JsValue::from_str("refresh_token"),
-                                &JsValue::from_str(token.expose()),
-                            );
-                            Some(JsValue::from(body))
+                            Some(JsValue::from(refresh_token_body(token)))
                         }
                         _ => None,
                     };
-                    let fetch = inner.fetch.clone();
-                    (
-                        url,
-                        c.credentials,
-                        c.request_timeout_ms,
-                        bearer,
-                        body,
-                        fetch,
-                    )
+                    inner.auth_call(url, body, bearer)
                 })
                 // `credentials` is dropped here: both secrets are zeroized.
             };
             pump(&shared);
             let waiters = std::mem::take(&mut shared.borrow_mut().waiters);
             wake_all(waiters, Wake::LoggedOut);
-            if let Some((url, credentials, timeout_ms, bearer, json_body, fetch)) = call {
+            if let Some(call) = call {
                 if let Ok(controller) = AbortController::new() {
-                    let _ = http::AuthCall {
-                        url: &url,
-                        credentials,
-                        json_body,
-                        bearer,
-                        timeout_ms,
-                        fetch,
-                    }
-                    .send(&controller)
-                    .await;
+                    let _ = call.send(&controller).await;
                 }
             }
         }
