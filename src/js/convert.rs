@@ -81,26 +81,29 @@ pub(crate) fn get(object: &Object, key: &str) -> JsValue {
     Reflect::get(object, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
 
-pub(crate) fn opt_bool(object: &Object, key: &str) -> Result<Option<bool>, JsValue> {
+/// Option `key` read with `read`: `None` when undefined, an error naming `kind` when `read`
+/// refuses the value.
+fn opt<T>(
+    object: &Object,
+    key: &str,
+    kind: &str,
+    read: impl FnOnce(&JsValue) -> Option<T>,
+) -> Result<Option<T>, JsValue> {
     let value = get(object, key);
     if value.is_undefined() {
         return Ok(None);
     }
-    value
-        .as_bool()
+    read(&value)
         .map(Some)
-        .ok_or_else(|| invalid_options(&format!("option {} must be a boolean", Quoted(key))))
+        .ok_or_else(|| invalid_options(&format!("option {} must be {kind}", Quoted(key))))
+}
+
+pub(crate) fn opt_bool(object: &Object, key: &str) -> Result<Option<bool>, JsValue> {
+    opt(object, key, "a boolean", JsValue::as_bool)
 }
 
 pub(crate) fn opt_string(object: &Object, key: &str) -> Result<Option<String>, JsValue> {
-    let value = get(object, key);
-    if value.is_undefined() {
-        return Ok(None);
-    }
-    value
-        .as_string()
-        .map(Some)
-        .ok_or_else(|| invalid_options(&format!("option {} must be a string", Quoted(key))))
+    opt(object, key, "a string", JsValue::as_string)
 }
 
 /// A string or an array of strings.
