@@ -18,8 +18,19 @@ pub struct Authed {
     pub kid: Option<String>,
     /// Granted scopes.
     pub scopes: Vec<String>,
-    /// The full verified payload.
-    pub payload: Value,
+    /// The verified token's payload segment (base64url), decoded only when asked for.
+    payload_segment: String,
+}
+
+impl Authed {
+    /// The full verified payload as JSON (the signature is verified, so decoding the segment
+    /// again for display is safe).
+    pub fn payload(&self) -> Value {
+        Base64UrlUnpadded::decode_vec(&self.payload_segment)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or(Value::Null)
+    }
 }
 
 /// Why a bearer token was not accepted.
@@ -86,18 +97,12 @@ pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Authed, Aut
         .and_then(Value::as_str)
         .map(|s| s.split_whitespace().map(str::to_string).collect())
         .unwrap_or_default();
-    // The signature is verified: decoding the payload segment again for display is safe.
-    let payload = token
-        .split('.')
-        .nth(1)
-        .and_then(|p| Base64UrlUnpadded::decode_vec(p).ok())
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or(Value::Null);
+    let payload_segment = token.split('.').nth(1).unwrap_or_default().to_string();
     Ok(Authed {
         sub: verified.claims.sub.clone(),
         kid: verified.header.kid.clone(),
         scopes,
-        payload,
+        payload_segment,
     })
 }
 
@@ -127,7 +132,7 @@ pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> Response {
             &json!({
                 "sub": a.sub,
                 "kid": a.kid,
-                "claims": a.payload,
+                "claims": a.payload(),
                 "authorization_header_received": true,
             }),
         ),
@@ -135,40 +140,47 @@ pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> Response {
     }
 }
 
+/// Counts an API request, authenticates it and checks `scope`; answers with `respond` if all
+/// is well, else with the refusal (401, or 403 for a missing scope).
+fn with_scope(
+    state: &AppState,
+    headers: &HeaderMap,
+    scope: &str,
+    respond: impl FnOnce(Authed) -> Response,
+) -> Response {
+    Stats::bump(&state.stats.api_requests);
+    let authed = match authenticate(state, headers) {
+        Ok(a) => a,
+        Err(e) => return e.response(state),
+    };
+    if let Some(refused) = require_scope(&authed, scope) {
+        return refused;
+    }
+    respond(authed)
+}
+
 /// `GET /api/items` (scope `read`).
 pub async fn items(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    Stats::bump(&state.stats.api_requests);
-    let authed = match authenticate(&state, &headers) {
-        Ok(a) => a,
-        Err(e) => return e.response(&state),
-    };
-    if let Some(res) = require_scope(&authed, "read") {
-        return res;
-    }
-    json_response(
-        StatusCode::OK,
-        &json!({
-            "owner": authed.sub,
-            "items": [
-                { "id": 1, "name": "apples" },
-                { "id": 2, "name": "pears" },
-                { "id": 3, "name": "plums" },
-            ],
-        }),
-    )
+    with_scope(&state, &headers, "read", |authed| {
+        json_response(
+            StatusCode::OK,
+            &json!({
+                "owner": authed.sub,
+                "items": [
+                    { "id": 1, "name": "apples" },
+                    { "id": 2, "name": "pears" },
+                    { "id": 3, "name": "plums" },
+                ],
+            }),
+        )
+    })
 }
 
 /// `GET /api/admin` (scope `admin`, which the demo users lack: shows a 403).
 pub async fn admin(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    Stats::bump(&state.stats.api_requests);
-    let authed = match authenticate(&state, &headers) {
-        Ok(a) => a,
-        Err(e) => return e.response(&state),
-    };
-    if let Some(res) = require_scope(&authed, "admin") {
-        return res;
-    }
-    json_response(StatusCode::OK, &json!({ "admin": true, "sub": authed.sub }))
+    with_scope(&state, &headers, "admin", |authed| {
+        json_response(StatusCode::OK, &json!({ "admin": true, "sub": authed.sub }))
+    })
 }
 
 /// `/api/echo` (any method): echoes the method, body length and digest, and whether an
