@@ -134,18 +134,28 @@ async function threeTabs(base, query = '') {
   return { context, pages: [first, ...others] };
 }
 
-/** Three tabs, ten token lifetimes: no reuse, one refresh stream, no 401. */
-async function tenLifetimes(base, query = '') {
-  const { context, pages } = await threeTabs(base, query);
+/**
+ * Resets the server's counters, keeps `pages` calling the API for `lifetimes` token lifetimes,
+ * and returns the counters, the most refreshes one tab alone would make (`bound`) and the gaps
+ * between consecutive refreshes.
+ */
+async function refreshStream(base, pages, lifetimes) {
   await reset(base);
   const t0 = Date.now();
-  await traffic(pages, 10 * TTL_S * 1000);
+  await traffic(pages, lifetimes * TTL_S * 1000);
   const elapsed = Date.now() - t0;
   const s = await stats(base);
   // A token must be replaced every PERIOD_MS at the latest: ceil(elapsed / PERIOD_MS) of them,
   // plus one for the period under way when the counters were reset.
   const bound = Math.ceil(elapsed / PERIOD_MS) + 1;
   const gaps = await refreshGaps(pages, t0);
+  return { t0, elapsed, s, bound, gaps };
+}
+
+/** Three tabs, ten token lifetimes: no reuse, one refresh stream, no 401. */
+async function tenLifetimes(base, query = '') {
+  const { context, pages } = await threeTabs(base, query);
+  const { t0, elapsed, s, bound, gaps } = await refreshStream(base, pages, 10);
   console.log(`# ${query || 'cookie'}: ${elapsed} ms, refreshes ${s.refreshes} (one tab alone: <= ${bound}; 3 uncoordinated tabs: about ${3 * Math.round(elapsed / PERIOD_MS)}), shortest gap between two refreshes ${Math.min(...gaps)} ms, reuse_detected ${s.reuse_detected}, api ${s.api_requests}, api 401 ${s.api_unauthorized}`);
   assert.equal(s.reuse_detected, 0);
   assert.equal(gaps.length + 1, s.refreshes, 'every refresh was made by one of the tabs');
@@ -267,13 +277,7 @@ test('memory mode: hand-over alone carries the session across tabs', async () =>
 test('without Web Locks the BroadcastChannel fallback keeps one refresh stream', async () => {
   const { base } = await server();
   const { context, pages } = await threeTabs(base, '?nolocks=1');
-  await reset(base);
-  const t0 = Date.now();
-  await traffic(pages, 5 * TTL_S * 1000);
-  const elapsed = Date.now() - t0;
-  const s = await stats(base);
-  const bound = Math.ceil(elapsed / PERIOD_MS) + 1;
-  const gaps = await refreshGaps(pages, t0);
+  const { elapsed, s, bound, gaps } = await refreshStream(base, pages, 5);
   assert.ok(Math.min(...gaps) >= PERIOD_MS * 0.8, `no two refreshes back to back: gaps ${gaps}`);
   console.log(`# fallback: ${elapsed} ms, refreshes ${s.refreshes} (<= ${bound}), reuse_detected ${s.reuse_detected}, api 401 ${s.api_unauthorized}`);
   assert.equal(s.reuse_detected, 0);
