@@ -26,6 +26,7 @@ test-lint:
 	cargo clippy -p tokenwarden --all-targets --features hmac -- -D warnings
 	cargo clippy $(WASM) --lib --tests --examples -- -D warnings
 	cargo clippy $(WASM) --no-default-features -- -D warnings
+	cargo clippy $(WASM) --features portable,hmac --lib --tests -- -D warnings
 	scripts/check-core-purity.sh
 	@echo "== feature subsets build: no verification, ES256 only, EdDSA only"
 	cargo clippy -p tokenwarden --no-default-features -- -D warnings
@@ -44,10 +45,13 @@ WASM_SUITES := --lib --test rfc_vectors
 test-wasm-node:
 	@echo "== wasm32 tests in Node (core, session engine, RFC vectors)"
 	cargo test $(WASM) $(WASM_SUITES)
+	@echo "== the same with the pure-Rust primitive linked in (feature portable, hosts without WebCrypto)"
+	cargo test $(WASM) --features portable,hmac $(WASM_SUITES)
 
 test-wasm-browser:
 	@echo "== wasm32 tests in headless Chromium (the same suites)"
 	WASM_BINDGEN_USE_BROWSER=1 cargo test $(WASM) $(WASM_SUITES)
+	WASM_BINDGEN_USE_BROWSER=1 cargo test $(WASM) --features portable,hmac $(WASM_SUITES)
 
 test-manager:
 	@echo "== TokenManager in headless Chromium against the reference server (about 1 minute)"

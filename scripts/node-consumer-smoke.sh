@@ -12,7 +12,7 @@ const payload = Buffer.from('{"sub":"u1","exp":4102444800}').toString('base64url
 const decoded = decodeJwt(`${header}.${payload}.c2ln`);
 if (decoded.claims.sub !== 'u1') throw new Error('decodeJwt did not decode');
 if (typeof verifyJwt !== 'function' || typeof KeySet !== 'function') throw new Error('missing exports');
-try { verifyJwt(`${header}.${payload}.c2ln`, { keys: [] }); throw new Error('accepted'); }
+try { await verifyJwt(`${header}.${payload}.c2ln`, { keys: [] }); throw new Error('accepted'); }
 catch (e) { if (e.code !== 'ERR_JWKS_NO_MATCHING_KEY') throw e; }
 console.log('node consumer: import from "tokenwarden" works without an init call');
 JS

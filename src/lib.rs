@@ -18,6 +18,8 @@ struct ReadmeDoctests;
 mod js;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
+#[cfg(all(target_arch = "wasm32", feature = "verify", not(feature = "portable")))]
+pub mod webcrypto;
 
 /// The npm package's `TokenManager` class (for browser tests driving the JS surface from Rust).
 #[cfg(target_arch = "wasm32")]

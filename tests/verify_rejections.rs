@@ -624,3 +624,79 @@ fn error_codes_are_distinct_per_rejection_family() {
     .collect();
     assert_eq!(codes.len(), 16);
 }
+
+#[test]
+fn rsa_private_members_other_than_d_are_refused() {
+    for member in ["p", "q", "dp", "dq", "qi"] {
+        let mut private = public_jwk("rsa");
+        private[member] = json!(b64(&[0x42; 128]));
+        assert_eq!(
+            JwkSet::from_json(&private.to_string(), &KeyOptions::default())
+                .unwrap_err()
+                .code(),
+            "ERR_JWK_INVALID",
+            "{member}"
+        );
+    }
+    let mut multi_prime = public_jwk("rsa");
+    multi_prime["oth"] = json!([{"r": b64(&[3]), "d": b64(&[5]), "t": b64(&[7])}]);
+    assert_eq!(
+        JwkSet::from_json(&multi_prime.to_string(), &KeyOptions::default())
+            .unwrap_err()
+            .code(),
+        "ERR_JWK_INVALID"
+    );
+}
+
+#[test]
+fn a_current_date_no_clock_can_show_is_an_error_not_an_overflow() {
+    let keys = all_keys();
+    // No `exp`: the old code then reached `now + leeway` and `now - iat` with these values.
+    let payload = json!({"sub": "u", "nbf": NOW - 10, "iat": NOW - 10});
+    let token = es256_token(&payload);
+    let lenient = Verifier::builder()
+        .algorithms([Algorithm::Es256])
+        .leeway_secs(60)
+        .max_token_age_secs(3600)
+        .require_exp(false)
+        .build();
+    for now in [
+        i64::MAX,
+        i64::MIN,
+        -1,
+        tokenwarden::core::claims::MAX_NUMERIC_DATE + 1,
+    ] {
+        assert_eq!(
+            lenient.verify(&token, &keys, now).unwrap_err().code(),
+            "ERR_INVALID_OPTIONS",
+            "{now}"
+        );
+    }
+    assert!(lenient.verify(&token, &keys, NOW).is_ok());
+}
+
+/// ECDSA signatures are malleable: `(r, n - s)` verifies wherever `(r, s)` does. jose and
+/// WebCrypto accept both, and so does tokenwarden (refusing high-S would refuse tokens from
+/// common signers); the README tells replay caches to key on `jti`, not on the token string.
+#[test]
+fn ecdsa_high_s_twin_of_a_valid_token_verifies_too() {
+    const N: [u8; 32] = [
+        0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63,
+        0x25, 0x51,
+    ];
+    let token = es256_token(&claims());
+    let (input, sig) = token.rsplit_once('.').unwrap();
+    let mut sig = tokenwarden::core::b64::decode(sig, "signature").unwrap();
+    let mut borrow = 0i16;
+    for i in (0..32).rev() {
+        let diff = N[i] as i16 - sig[32 + i] as i16 - borrow;
+        borrow = i16::from(diff < 0);
+        sig[32 + i] = diff.rem_euclid(256) as u8;
+    }
+    let twin = format!("{input}.{}", b64(&sig));
+    assert_ne!(twin, token);
+    let a = verify(&token).unwrap();
+    let b = verify(&twin).unwrap();
+    assert_eq!(a.claims.jti, b.claims.jti);
+}

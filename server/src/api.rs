@@ -94,7 +94,7 @@ pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Authed, Aut
         .claims
         .extra
         .get("scope")
-        .and_then(Value::as_str)
+        .and_then(tokenwarden::core::json::Value::as_str)
         .map(|s| s.split_whitespace().map(str::to_string).collect())
         .unwrap_or_default();
     let payload_segment = token.split('.').nth(1).unwrap_or_default().to_string();

@@ -2,7 +2,8 @@
 //!
 //! Strictness matters: a decoder that accepts several spellings of the same bytes (padding,
 //! `+`/`/`, whitespace, non-zero trailing bits) lets an attacker change a token's text without
-//! changing what it decodes to, which breaks caches, blocklists and "seen before" checks.
+//! changing what it decodes to. That is not enough to give a signed token one spelling: an
+//! ECDSA signature `(r, s)` also verifies as `(r, n - s)`, so caches and blocklists key on `jti`.
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 

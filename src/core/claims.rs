@@ -1,9 +1,11 @@
 //! Typed JOSE header and JWT claims, read from strictly parsed JSON.
 
-use serde::{de::DeserializeOwned, Serialize};
-use serde_json::{Map, Value};
+use serde::Serialize;
 
-use crate::core::error::JwtError;
+use crate::core::{
+    error::JwtError,
+    json::{Map, Value},
+};
 
 /// Latest accepted NumericDate: 9999-12-31T23:59:59Z. Anything larger (or negative) is refused
 /// before any date arithmetic happens, so no later addition or conversion can overflow.
@@ -27,12 +29,12 @@ pub struct Header {
     /// Every other parameter, including `jku`, `x5u`, `jwk` and `x5c`, which are never used to
     /// find or build a key.
     #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    pub extra: Map,
 }
 
 impl Header {
     /// Reads a header from a parsed JSON object, refusing `crit` and `b64: false`.
-    pub fn from_map(mut map: Map<String, Value>) -> Result<Self, JwtError> {
+    pub fn from_map(mut map: Map) -> Result<Self, JwtError> {
         if map.contains_key("crit") {
             // No extension is implemented, so every critical extension is unknown (RFC 7515
             // §4.1.11 says reject). An empty list is itself invalid, so it is refused too.
@@ -57,10 +59,7 @@ impl Header {
     }
 }
 
-fn take_header_string(
-    map: &mut Map<String, Value>,
-    member: &'static str,
-) -> Result<Option<String>, JwtError> {
+fn take_header_string(map: &mut Map, member: &'static str) -> Result<Option<String>, JwtError> {
     match map.remove(member) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
@@ -114,12 +113,12 @@ pub struct Claims {
     pub jti: Option<String>,
     /// Every other claim.
     #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    pub extra: Map,
 }
 
 impl Claims {
     /// Reads claims from a parsed JSON object, checking the types and ranges of registered claims.
-    pub fn from_map(mut map: Map<String, Value>) -> Result<Self, JwtError> {
+    pub fn from_map(mut map: Map) -> Result<Self, JwtError> {
         Ok(Self {
             iss: take_string(&mut map, "iss")?,
             sub: take_string(&mut map, "sub")?,
@@ -146,7 +145,8 @@ impl Claims {
         }
     }
 
-    /// Deserializes the custom claims into an application type.
+    /// Deserializes the custom claims into an application type (natively; in wasm read
+    /// [`Claims::extra`], or let the engine's `JSON.parse` build the object).
     ///
     /// ```
     /// # use tokenwarden::decode_unverified;
@@ -158,14 +158,17 @@ impl Claims {
     /// assert_eq!(custom.scope, "read");
     /// # Ok::<(), tokenwarden::JwtError>(())
     /// ```
-    pub fn custom<T: DeserializeOwned>(&self) -> Result<T, JwtError> {
-        T::deserialize(Value::Object(self.extra.clone())).map_err(|_| JwtError::ClaimType {
-            claim: "custom claims".into(),
-        })
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn custom<T: serde::de::DeserializeOwned>(&self) -> Result<T, JwtError> {
+        serde_json::to_value(&self.extra)
+            .and_then(T::deserialize)
+            .map_err(|_| JwtError::ClaimType {
+                claim: "custom claims".into(),
+            })
     }
 }
 
-fn take_string(map: &mut Map<String, Value>, claim: &str) -> Result<Option<String>, JwtError> {
+fn take_string(map: &mut Map, claim: &str) -> Result<Option<String>, JwtError> {
     match map.remove(claim) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
@@ -175,7 +178,7 @@ fn take_string(map: &mut Map<String, Value>, claim: &str) -> Result<Option<Strin
     }
 }
 
-fn take_audience(map: &mut Map<String, Value>) -> Result<Option<Audience>, JwtError> {
+fn take_audience(map: &mut Map) -> Result<Option<Audience>, JwtError> {
     let invalid = || JwtError::ClaimType {
         claim: "aud".into(),
     };
@@ -194,8 +197,9 @@ fn take_audience(map: &mut Map<String, Value>) -> Result<Option<Audience>, JwtEr
     }
 }
 
-/// Reads a NumericDate, range-checked before it can take part in any arithmetic.
-fn take_numeric_date(map: &mut Map<String, Value>, claim: &str) -> Result<Option<i64>, JwtError> {
+/// Reads a NumericDate, range-checked before it can take part in any arithmetic. Fractions
+/// are floored exactly from the decimal text (no float is ever rounded into range).
+fn take_numeric_date(map: &mut Map, claim: &str) -> Result<Option<i64>, JwtError> {
     let Some(value) = map.remove(claim) else {
         return Ok(None);
     };
@@ -204,26 +208,12 @@ fn take_numeric_date(map: &mut Map<String, Value>, claim: &str) -> Result<Option
             claim: claim.into(),
         });
     };
-    let out_of_range = || JwtError::ClaimOutOfRange {
-        claim: claim.into(),
-    };
-    let seconds = if let Some(int) = number.as_i64() {
-        int
-    } else if number.is_u64() {
-        return Err(out_of_range());
-    } else {
-        let float = number.as_f64().ok_or_else(out_of_range)?;
-        // The comparison is done in f64 before the cast so a huge float never saturates into
-        // an in-range integer.
-        if !(0.0..=MAX_NUMERIC_DATE as f64).contains(&float) {
-            return Err(out_of_range());
-        }
-        float.floor() as i64
-    };
-    if !(0..=MAX_NUMERIC_DATE).contains(&seconds) {
-        return Err(out_of_range());
-    }
-    Ok(Some(seconds))
+    number
+        .floor_within(0, MAX_NUMERIC_DATE)
+        .map(Some)
+        .ok_or_else(|| JwtError::ClaimOutOfRange {
+            claim: claim.into(),
+        })
 }
 
 #[cfg(test)]
@@ -231,81 +221,85 @@ mod tests {
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
-    use serde_json::json;
-
     use super::*;
+    use crate::core::json::parse_object;
 
-    fn claims(value: Value) -> Result<Claims, JwtError> {
-        match value {
-            Value::Object(map) => Claims::from_map(map),
-            _ => unreachable!(),
-        }
+    fn claims(json: &str) -> Result<Claims, JwtError> {
+        Claims::from_map(parse_object(json.as_bytes(), "payload")?)
     }
 
     #[test]
     fn reads_registered_and_custom_claims() {
-        let c = claims(json!({"iss":"i","sub":"s","aud":["a","b"],"exp":10,"nbf":1.9,"iat":0,"jti":"j","scope":"x"})).unwrap();
+        let c = claims(r#"{"iss":"i","sub":"s","aud":["a","b"],"exp":10,"nbf":1.9,"iat":0,"jti":"j","scope":"x"}"#).unwrap();
         assert_eq!(c.iss.as_deref(), Some("i"));
         assert_eq!(c.aud, Some(Audience::Many(vec!["a".into(), "b".into()])));
         assert_eq!((c.exp, c.nbf, c.iat), (Some(10), Some(1), Some(0)));
-        assert_eq!(c.extra.get("scope"), Some(&json!("x")));
+        assert_eq!(c.extra.get("scope"), Some(&Value::String("x".into())));
         assert!(c.contains("scope") && c.contains("jti") && !c.contains("other"));
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    #[test]
+    fn serializes_back_to_the_same_claims() {
+        let c =
+            claims(r#"{"aud":["a","b"],"exp":10,"scope":"x","n":1.5,"deep":{"k":[null,true]}}"#)
+                .unwrap();
         let back = serde_json::to_value(&c).unwrap();
-        assert_eq!(back["aud"], json!(["a", "b"]));
-        assert_eq!(back["scope"], json!("x"));
+        assert_eq!(
+            back,
+            serde_json::json!({"aud":["a","b"],"exp":10,"scope":"x","n":1.5,"deep":{"k":[null,true]}})
+        );
     }
 
     #[test]
     fn refuses_wrong_types_and_extreme_dates() {
         for (doc, claim, code_reason) in [
-            (json!({"exp":"1700000000"}), "exp", "invalid"),
-            (json!({"nbf":true}), "nbf", "invalid"),
-            (json!({"aud":[1]}), "aud", "invalid"),
-            (json!({"iss":5}), "iss", "invalid"),
-            (json!({"exp":-1}), "exp", "out_of_range"),
-            (json!({"nbf":1e300}), "nbf", "out_of_range"),
-            (json!({"nbf":-1e300}), "nbf", "out_of_range"),
-            (json!({"iat":u64::MAX}), "iat", "out_of_range"),
-            (json!({"exp":i64::MAX}), "exp", "out_of_range"),
-            (json!({"exp":MAX_NUMERIC_DATE + 1}), "exp", "out_of_range"),
+            (r#"{"exp":"1700000000"}"#, "exp", "invalid"),
+            (r#"{"nbf":true}"#, "nbf", "invalid"),
+            (r#"{"aud":[1]}"#, "aud", "invalid"),
+            (r#"{"iss":5}"#, "iss", "invalid"),
+            (r#"{"exp":-1}"#, "exp", "out_of_range"),
+            (r#"{"nbf":1e300}"#, "nbf", "out_of_range"),
+            (r#"{"nbf":-1e300}"#, "nbf", "out_of_range"),
+            (r#"{"iat":18446744073709551615}"#, "iat", "out_of_range"),
+            (r#"{"exp":9223372036854775807}"#, "exp", "out_of_range"),
+            (r#"{"exp":253402300800}"#, "exp", "out_of_range"),
+            (r#"{"exp":253402300800.5}"#, "exp", "out_of_range"),
         ] {
-            let err = claims(doc.clone()).unwrap_err();
+            let err = claims(doc).unwrap_err();
             assert_eq!(err.claim(), Some(claim), "{doc}");
             assert_eq!(err.reason(), Some(code_reason), "{doc}");
         }
         assert_eq!(
-            claims(json!({"exp": MAX_NUMERIC_DATE})).unwrap().exp,
+            claims(r#"{"exp":253402300799}"#).unwrap().exp,
             Some(MAX_NUMERIC_DATE)
         );
     }
 
     #[test]
     fn header_refuses_crit_and_unencoded_payloads() {
-        let header = |v: Value| match v {
-            Value::Object(map) => Header::from_map(map),
-            _ => unreachable!(),
-        };
+        let header = |json: &str| Header::from_map(parse_object(json.as_bytes(), "header")?);
         assert_eq!(
-            header(json!({"alg":"ES256","crit":[]})),
+            header(r#"{"alg":"ES256","crit":[]}"#),
             Err(JwtError::CritUnsupported)
         );
         assert_eq!(
-            header(json!({"alg":"ES256","crit":["exp"],"exp":1})),
+            header(r#"{"alg":"ES256","crit":["exp"],"exp":1}"#),
             Err(JwtError::CritUnsupported)
         );
         assert_eq!(
-            header(json!({"alg":"ES256","b64":false})),
+            header(r#"{"alg":"ES256","b64":false}"#),
             Err(JwtError::UnencodedPayload)
         );
         assert_eq!(
-            header(json!({"typ":"JWT"})),
+            header(r#"{"typ":"JWT"}"#),
             Err(JwtError::InvalidHeader { member: "alg" })
         );
         assert_eq!(
-            header(json!({"alg":"ES256","kid":7})),
+            header(r#"{"alg":"ES256","kid":7}"#),
             Err(JwtError::InvalidHeader { member: "kid" })
         );
-        let h = header(json!({"alg":"ES256","kid":"k1","jku":"https://evil"})).unwrap();
+        let h = header(r#"{"alg":"ES256","kid":"k1","jku":"https://evil"}"#).unwrap();
         assert_eq!(h.kid.as_deref(), Some("k1"));
         assert!(h.extra.contains_key("jku"));
     }

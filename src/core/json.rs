@@ -1,99 +1,547 @@
-//! Strict JSON for JOSE: duplicate member names are an error at every depth.
+//! Strict JSON for JOSE: a small reader with its own value type, rejecting duplicate member
+//! names at every depth.
 //!
 //! RFC 7515 §5.2 and RFC 7519 §4 let parsers either reject duplicate names or keep the last
 //! one. Keeping the last one means two parsers can read different claims from one token
 //! (the classic `{"sub":"alice","sub":"admin"}` confusion), so tokenwarden rejects them.
-
-use core::fmt;
-
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Value};
+//!
+//! It is hand-written rather than serde_json because the wasm build must stay small: serde_json
+//! costs about 20 KB gzip there (docs/TOOLCHAIN), and a JOSE reader needs no float formatting,
+//! no derive machinery and no streaming. Numbers keep their text; [`Number`] reads integers
+//! exactly and floors non-integers with integer arithmetic, so no float parsing is linked.
+//! Nesting is limited to [`MAX_DEPTH`] so hostile input cannot exhaust the stack.
 
 use crate::core::error::JwtError;
+
+/// Deepest nesting accepted (objects and arrays), as serde_json's default recursion limit.
+pub const MAX_DEPTH: usize = 128;
+
+/// A JSON value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// `null`.
+    Null,
+    /// `true` / `false`.
+    Bool(bool),
+    /// A number, as written.
+    Number(Number),
+    /// A string.
+    String(String),
+    /// An array.
+    Array(Vec<Value>),
+    /// An object (member names unique).
+    Object(Map),
+}
+
+impl Value {
+    /// The string, when this is one.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The boolean, when this is one.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+}
+
+/// A JSON number, kept as its (validated) text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Number(String);
+
+impl Number {
+    /// The number's text, exactly as written in the JSON.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The value when it is an integer (no fraction or exponent) that fits an `i64`.
+    pub fn as_i64(&self) -> Option<i64> {
+        if self.is_integer() {
+            self.0.parse().ok()
+        } else {
+            None
+        }
+    }
+
+    /// The value when it is a non-negative integer that fits a `u64`.
+    pub fn as_u64(&self) -> Option<u64> {
+        if self.is_integer() {
+            self.0.parse().ok()
+        } else {
+            None
+        }
+    }
+
+    /// Written without fraction or exponent.
+    pub fn is_integer(&self) -> bool {
+        !self.0.contains(['.', 'e', 'E'])
+    }
+
+    /// `floor(value)` when it lies within `min..=max` (both non-negative), computed exactly
+    /// from the decimal text (`1.9` → 1, `1e3` → 1000, `2.5e-1` → 0); `None` outside the range.
+    pub fn floor_within(&self, min: i64, max: i64) -> Option<i64> {
+        let text = self.0.as_str();
+        let (negative, text) = match text.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, text),
+        };
+        let (mantissa, exponent) = match text.find(['e', 'E']) {
+            Some(at) => (&text[..at], text[at + 1..].parse::<i64>().ok()?),
+            None => (text, 0),
+        };
+        let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        let digits = int_part.bytes().chain(frac_part.bytes());
+        // The position of the decimal point within `digits`, moved by the exponent.
+        let point = (int_part.len() as i64).checked_add(exponent)?;
+        let mut floor: i128 = 0;
+        let mut fraction_nonzero = false;
+        for (index, digit) in (0i64..).zip(digits) {
+            let digit = i128::from(digit - b'0');
+            if index < point {
+                floor = floor.checked_mul(10)?.checked_add(digit)?;
+                if floor > i128::from(i64::MAX) {
+                    return None;
+                }
+            } else if digit != 0 {
+                fraction_nonzero = true;
+            }
+        }
+        let total_digits = (int_part.len() + frac_part.len()) as i64;
+        if floor != 0 {
+            // Trailing zeros implied by the exponent; more than 19 overflow an i64 anyway.
+            for _ in total_digits..point.max(total_digits).min(total_digits + 20) {
+                floor = floor.checked_mul(10)?;
+            }
+            if floor > i128::from(i64::MAX) {
+                return None;
+            }
+        }
+        if negative && (floor != 0 || fraction_nonzero) {
+            floor = -floor - i128::from(fraction_nonzero);
+        }
+        let floor = i64::try_from(floor).ok()?;
+        (min..=max).contains(&floor).then_some(floor)
+    }
+}
+
+/// A JSON object: members in document order, names unique.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Map(Vec<(String, Value)>);
+
+impl Map {
+    /// An empty object.
+    pub fn new() -> Self {
+        Self(Vec::new())
+    }
+
+    /// The member named `name`.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.0.iter().find(|(key, _)| key == name).map(|(_, v)| v)
+    }
+
+    /// Whether a member named `name` is present.
+    pub fn contains_key(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// Removes and returns the member named `name`.
+    pub fn remove(&mut self, name: &str) -> Option<Value> {
+        let at = self.0.iter().position(|(key, _)| key == name)?;
+        Some(self.0.remove(at).1)
+    }
+
+    /// Sets member `name`, replacing an existing one.
+    pub fn insert(&mut self, name: String, value: Value) {
+        match self.0.iter_mut().find(|(key, _)| *key == name) {
+            Some(slot) => slot.1 = value,
+            None => self.0.push((name, value)),
+        }
+    }
+
+    /// The number of members.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are no members.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The members in document order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v))
+    }
+}
 
 /// Parses `bytes` as one JSON object, rejecting duplicate member names anywhere inside it.
 ///
 /// `part` names the segment in the error (`"header"`, `"payload"`, `"jwk"`).
-pub fn parse_object(bytes: &[u8], part: &'static str) -> Result<Map<String, Value>, JwtError> {
+pub fn parse_object(bytes: &[u8], part: &'static str) -> Result<Map, JwtError> {
     let text = core::str::from_utf8(bytes).map_err(|_| JwtError::InvalidUtf8 { part })?;
-    match serde_json::from_str::<StrictValue>(text) {
-        Ok(StrictValue(Value::Object(map))) => Ok(map),
-        Ok(_) => Err(JwtError::InvalidJson { part }),
-        Err(err) if err.to_string().starts_with(DUPLICATE_MARKER) => {
-            Err(JwtError::DuplicateMember { part })
-        }
-        Err(_) => Err(JwtError::InvalidJson { part }),
+    let mut reader = Reader {
+        text: text.as_bytes(),
+        at: 0,
+        part,
+    };
+    reader.skip_whitespace();
+    if reader.peek() != Some(b'{') {
+        return Err(JwtError::InvalidJson { part });
+    }
+    let value = reader.value(0)?;
+    reader.skip_whitespace();
+    match value {
+        Value::Object(map) if reader.at == reader.text.len() => Ok(map),
+        _ => Err(JwtError::InvalidJson { part }),
     }
 }
 
-const DUPLICATE_MARKER: &str = "tokenwarden: duplicate member";
-
-/// A `serde_json::Value` whose objects were checked for duplicate names while parsing.
-struct StrictValue(Value);
-
-impl<'de> Deserialize<'de> for StrictValue {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(StrictVisitor).map(StrictValue)
-    }
+struct Reader<'a> {
+    text: &'a [u8],
+    at: usize,
+    part: &'static str,
 }
 
-struct StrictVisitor;
-
-impl<'de> Visitor<'de> for StrictVisitor {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
+impl Reader<'_> {
+    fn invalid(&self) -> JwtError {
+        JwtError::InvalidJson { part: self.part }
     }
 
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
+    fn peek(&self) -> Option<u8> {
+        self.text.get(self.at).copied()
     }
 
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-        serde_json::Number::from_f64(v)
-            .map(Value::Number)
-            .ok_or_else(|| E::custom("number out of range"))
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_owned()))
-    }
-
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
-    }
-
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::new();
-        while let Some(StrictValue(item)) = seq.next_element()? {
-            items.push(item);
+    fn skip_whitespace(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.at += 1;
         }
-        Ok(Value::Array(items))
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
-        let mut map = Map::new();
-        while let Some(key) = access.next_key::<String>()? {
-            if map.contains_key(&key) {
-                return Err(de::Error::custom(DUPLICATE_MARKER));
+    fn expect(&mut self, byte: u8) -> Result<(), JwtError> {
+        self.skip_whitespace();
+        if self.peek() == Some(byte) {
+            self.at += 1;
+            Ok(())
+        } else {
+            Err(self.invalid())
+        }
+    }
+
+    fn literal(&mut self, word: &[u8], value: Value) -> Result<Value, JwtError> {
+        if self.text[self.at..].starts_with(word) {
+            self.at += word.len();
+            Ok(value)
+        } else {
+            Err(self.invalid())
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> Result<Value, JwtError> {
+        self.skip_whitespace();
+        match self.peek() {
+            Some(b'{') => self.object(depth + 1).map(Value::Object),
+            Some(b'[') => self.array(depth + 1).map(Value::Array),
+            Some(b'"') => self.string().map(Value::String),
+            Some(b't') => self.literal(b"true", Value::Bool(true)),
+            Some(b'f') => self.literal(b"false", Value::Bool(false)),
+            Some(b'n') => self.literal(b"null", Value::Null),
+            Some(b'-' | b'0'..=b'9') => self.number().map(Value::Number),
+            _ => Err(self.invalid()),
+        }
+    }
+
+    fn object(&mut self, depth: usize) -> Result<Map, JwtError> {
+        if depth > MAX_DEPTH {
+            return Err(self.invalid());
+        }
+        self.at += 1; // `{`
+        let mut members: Vec<(String, Value)> = Vec::new();
+        self.skip_whitespace();
+        if self.peek() == Some(b'}') {
+            self.at += 1;
+            return Ok(Map(members));
+        }
+        loop {
+            self.skip_whitespace();
+            if self.peek() != Some(b'"') {
+                return Err(self.invalid());
             }
-            let StrictValue(value) = access.next_value()?;
-            map.insert(key, value);
+            let name = self.string()?;
+            self.expect(b':')?;
+            let value = self.value(depth)?;
+            members.push((name, value));
+            self.skip_whitespace();
+            match self.peek() {
+                Some(b',') => self.at += 1,
+                Some(b'}') => {
+                    self.at += 1;
+                    break;
+                }
+                _ => return Err(self.invalid()),
+            }
         }
-        Ok(Value::Object(map))
+        // Names compared after unescaping: `"a"` and `"\u0061"` are the same member.
+        let duplicate = if members.len() <= 16 {
+            members
+                .iter()
+                .enumerate()
+                .any(|(i, (name, _))| members[..i].iter().any(|(other, _)| other == name))
+        } else {
+            let mut names: Vec<&str> = members.iter().map(|(name, _)| name.as_str()).collect();
+            names.sort_unstable();
+            names.windows(2).any(|pair| pair[0] == pair[1])
+        };
+        if duplicate {
+            return Err(JwtError::DuplicateMember { part: self.part });
+        }
+        Ok(Map(members))
+    }
+
+    fn array(&mut self, depth: usize) -> Result<Vec<Value>, JwtError> {
+        if depth > MAX_DEPTH {
+            return Err(self.invalid());
+        }
+        self.at += 1; // `[`
+        let mut items = Vec::new();
+        self.skip_whitespace();
+        if self.peek() == Some(b']') {
+            self.at += 1;
+            return Ok(items);
+        }
+        loop {
+            items.push(self.value(depth)?);
+            self.skip_whitespace();
+            match self.peek() {
+                Some(b',') => self.at += 1,
+                Some(b']') => {
+                    self.at += 1;
+                    return Ok(items);
+                }
+                _ => return Err(self.invalid()),
+            }
+        }
+    }
+
+    fn string(&mut self) -> Result<String, JwtError> {
+        self.at += 1; // `"`
+        let mut out = String::new();
+        loop {
+            let run_start = self.at;
+            while let Some(byte) = self.peek() {
+                if byte == b'"' || byte == b'\\' || byte < 0x20 {
+                    break;
+                }
+                self.at += 1;
+            }
+            // The input is valid UTF-8 and the run stops only at ASCII bytes.
+            out.push_str(
+                core::str::from_utf8(&self.text[run_start..self.at]).map_err(|_| self.invalid())?,
+            );
+            match self.peek() {
+                Some(b'"') => {
+                    self.at += 1;
+                    return Ok(out);
+                }
+                Some(b'\\') => {
+                    self.at += 1;
+                    let escape = self.peek().ok_or_else(|| self.invalid())?;
+                    self.at += 1;
+                    let c = match escape {
+                        b'"' => '"',
+                        b'\\' => '\\',
+                        b'/' => '/',
+                        b'b' => '\u{8}',
+                        b'f' => '\u{c}',
+                        b'n' => '\n',
+                        b'r' => '\r',
+                        b't' => '\t',
+                        b'u' => self.unicode_escape()?,
+                        _ => return Err(self.invalid()),
+                    };
+                    out.push(c);
+                }
+                // A raw control character or the end of the input.
+                _ => return Err(self.invalid()),
+            }
+        }
+    }
+
+    fn hex4(&mut self) -> Result<u32, JwtError> {
+        let digits = self
+            .text
+            .get(self.at..self.at + 4)
+            .ok_or_else(|| self.invalid())?;
+        let mut value = 0;
+        for &digit in digits {
+            let nibble = (digit as char).to_digit(16).ok_or_else(|| self.invalid())?;
+            value = value * 16 + nibble;
+        }
+        self.at += 4;
+        Ok(value)
+    }
+
+    /// `\uXXXX`, with surrogate pairs joined; a lone surrogate is an error (it has no UTF-8
+    /// form, so two readers could disagree on it).
+    fn unicode_escape(&mut self) -> Result<char, JwtError> {
+        let first = self.hex4()?;
+        let code = match first {
+            0xd800..=0xdbff => {
+                if !self.text[self.at..].starts_with(b"\\u") {
+                    return Err(self.invalid());
+                }
+                self.at += 2;
+                let second = self.hex4()?;
+                if !(0xdc00..=0xdfff).contains(&second) {
+                    return Err(self.invalid());
+                }
+                0x10000 + ((first - 0xd800) << 10) + (second - 0xdc00)
+            }
+            0xdc00..=0xdfff => return Err(self.invalid()),
+            other => other,
+        };
+        char::from_u32(code).ok_or_else(|| self.invalid())
+    }
+
+    /// RFC 8259 §6: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
+    fn number(&mut self) -> Result<Number, JwtError> {
+        let start = self.at;
+        if self.peek() == Some(b'-') {
+            self.at += 1;
+        }
+        match self.peek() {
+            Some(b'0') => self.at += 1,
+            Some(b'1'..=b'9') => self.digits(),
+            _ => return Err(self.invalid()),
+        }
+        if self.peek() == Some(b'.') {
+            self.at += 1;
+            if !matches!(self.peek(), Some(b'0'..=b'9')) {
+                return Err(self.invalid());
+            }
+            self.digits();
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            self.at += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.at += 1;
+            }
+            if !matches!(self.peek(), Some(b'0'..=b'9')) {
+                return Err(self.invalid());
+            }
+            self.digits();
+        }
+        let text = core::str::from_utf8(&self.text[start..self.at]).map_err(|_| self.invalid())?;
+        Ok(Number(text.to_owned()))
+    }
+
+    fn digits(&mut self) {
+        while matches!(self.peek(), Some(b'0'..=b'9')) {
+            self.at += 1;
+        }
+    }
+}
+
+/// Writes JSON text (used natively and by tests; the wasm build lets `JSON.parse` build JS
+/// objects from the token's own text).
+impl core::fmt::Display for Value {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Value::Null => f.write_str("null"),
+            Value::Bool(b) => f.write_str(if *b { "true" } else { "false" }),
+            Value::Number(n) => f.write_str(n.as_str()),
+            Value::String(s) => write_string(f, s),
+            Value::Array(items) => {
+                f.write_str("[")?;
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(",")?;
+                    }
+                    core::fmt::Display::fmt(item, f)?;
+                }
+                f.write_str("]")
+            }
+            Value::Object(map) => {
+                f.write_str("{")?;
+                for (i, (name, value)) in map.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(",")?;
+                    }
+                    write_string(f, name)?;
+                    f.write_str(":")?;
+                    core::fmt::Display::fmt(value, f)?;
+                }
+                f.write_str("}")
+            }
+        }
+    }
+}
+
+fn write_string(f: &mut core::fmt::Formatter<'_>, s: &str) -> core::fmt::Result {
+    f.write_str("\"")?;
+    for c in s.chars() {
+        match c {
+            '"' => f.write_str("\\\"")?,
+            '\\' => f.write_str("\\\\")?,
+            '\n' => f.write_str("\\n")?,
+            '\r' => f.write_str("\\r")?,
+            '\t' => f.write_str("\\t")?,
+            c if (c as u32) < 0x20 => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                let code = c as usize;
+                f.write_str("\\u00")?;
+                f.write_str(core::str::from_utf8(&[HEX[code >> 4], HEX[code & 15]]).unwrap_or(""))?;
+            }
+            c => f.write_str(c.encode_utf8(&mut [0; 4]))?,
+        }
+    }
+    f.write_str("\"")
+}
+
+/// Serializes as the JSON it was read from (numbers through their text: integers exactly,
+/// others as `f64`), so `Claims` and `Header` stay `serde::Serialize`.
+impl serde::Serialize for Value {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        match self {
+            Value::Null => serializer.serialize_unit(),
+            Value::Bool(b) => serializer.serialize_bool(*b),
+            Value::Number(n) => {
+                if let Some(i) = n.as_i64() {
+                    serializer.serialize_i64(i)
+                } else if let Some(u) = n.as_u64() {
+                    serializer.serialize_u64(u)
+                } else {
+                    serializer.serialize_f64(n.as_str().parse().unwrap_or(f64::NAN))
+                }
+            }
+            Value::String(s) => serializer.serialize_str(s),
+            Value::Array(items) => {
+                let mut seq = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(item)?;
+                }
+                seq.end()
+            }
+            Value::Object(map) => map.serialize(serializer),
+        }
+    }
+}
+
+impl serde::Serialize for Map {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut out = serializer.serialize_map(Some(self.len()))?;
+        for (name, value) in self.iter() {
+            out.serialize_entry(name, value)?;
+        }
+        out.end()
     }
 }
 
@@ -106,16 +554,37 @@ mod tests {
 
     #[test]
     fn parses_objects() {
-        let map = parse_object(br#"{"a":1,"b":[{"c":true}],"d":1.5}"#, "payload").unwrap();
-        assert_eq!(map.len(), 3);
+        let map = parse_object(
+            br#"{"a":1,"b":[{"c":true}],"d":1.5,"e":null,"f":"x\u00e9\ud83d\ude00"}"#,
+            "payload",
+        )
+        .unwrap();
+        assert_eq!(map.len(), 5);
+        assert_eq!(
+            map.get("f"),
+            Some(&Value::String("x\u{e9}\u{1f600}".into()))
+        );
+        assert_eq!(
+            map.to_owned_value().to_string(),
+            "{\"a\":1,\"b\":[{\"c\":true}],\"d\":1.5,\"e\":null,\"f\":\"x\u{e9}\u{1f600}\"}"
+        );
+    }
+
+    impl Map {
+        fn to_owned_value(&self) -> Value {
+            Value::Object(self.clone())
+        }
     }
 
     #[test]
-    fn rejects_duplicates_at_any_depth() {
+    fn rejects_duplicates_at_any_depth_even_when_escaped() {
+        let many: String = (0..40).map(|i| format!("\"k{i}\":{i},")).collect();
         for doc in [
-            r#"{"sub":"alice","sub":"admin"}"#,
-            r#"{"a":{"x":1,"x":2}}"#,
-            r#"{"a":[{"x":1,"x":2}]}"#,
+            r#"{"sub":"alice","sub":"admin"}"#.to_string(),
+            r#"{"sub":"alice","s\u0075b":"admin"}"#.to_string(),
+            r#"{"a":{"x":1,"x":2}}"#.to_string(),
+            r#"{"a":[{"x":1,"x":2}]}"#.to_string(),
+            format!("{{{many}\"k7\":0}}"),
         ] {
             assert_eq!(
                 parse_object(doc.as_bytes(), "payload"),
@@ -123,25 +592,86 @@ mod tests {
                 "{doc}"
             );
         }
+        assert!(parse_object(format!("{{{many}\"z\":0}}").as_bytes(), "payload").is_ok());
     }
 
     #[test]
-    fn rejects_non_objects_bad_utf8_and_trailing_data() {
-        assert_eq!(
-            parse_object(b"[1]", "header"),
-            Err(JwtError::InvalidJson { part: "header" })
-        );
-        assert_eq!(
-            parse_object(b"{} {}", "header"),
-            Err(JwtError::InvalidJson { part: "header" })
-        );
+    fn rejects_what_rfc_8259_does_not_allow() {
+        for doc in [
+            "[1]",
+            "{} {}",
+            "{",
+            "{\"a\"}",
+            "{\"a\":}",
+            "{\"a\":1,}",
+            "{,}",
+            "{'a':1}",
+            "{\"a\":01}",
+            "{\"a\":1.}",
+            "{\"a\":.5}",
+            "{\"a\":1e}",
+            "{\"a\":+1}",
+            "{\"a\":-}",
+            "{\"a\":tru}",
+            "{\"a\":\"\\x\"}",
+            "{\"a\":\"\t\"}",
+            "{\"a\":\"\\ud800\"}",
+            "{\"a\":\"\\udc00\\ud800\"}",
+            "{\"a\":[1,]}",
+            "{\"a\":NaN}",
+            "{\"a\":Infinity}",
+        ] {
+            assert_eq!(
+                parse_object(doc.as_bytes(), "header"),
+                Err(JwtError::InvalidJson { part: "header" }),
+                "{doc}"
+            );
+        }
         assert_eq!(
             parse_object(b"{\"a\":\"\xff\"}", "payload"),
             Err(JwtError::InvalidUtf8 { part: "payload" })
         );
-        assert_eq!(
-            parse_object(b"{\"exp\":1e400}", "payload"),
-            Err(JwtError::InvalidJson { part: "payload" })
+        let deep = format!(
+            "{{\"a\":{}{}}}",
+            "[".repeat(MAX_DEPTH + 1),
+            "]".repeat(MAX_DEPTH + 1)
         );
+        assert!(parse_object(deep.as_bytes(), "payload").is_err());
+        let ok = format!("{{\"a\":{}{}}}", "[".repeat(100), "]".repeat(100));
+        assert!(parse_object(ok.as_bytes(), "payload").is_ok());
+        assert!(parse_object(b" \n{ \"a\" : [ 1 , -0.5e+3 ] }\t", "payload").is_ok());
+    }
+
+    #[test]
+    fn numbers_floor_exactly_without_floats() {
+        let number = |text: &str| Number(text.to_owned());
+        let max = 253_402_300_799;
+        for (text, floor) in [
+            ("0", Some(0)),
+            ("-0", Some(0)),
+            ("1.9", Some(1)),
+            ("1e3", Some(1000)),
+            ("1E+3", Some(1000)),
+            ("2.5e-1", Some(0)),
+            ("12345.678e2", Some(1_234_567)),
+            ("0.00001e10", Some(100_000)),
+            ("253402300799", Some(max)),
+            ("253402300799.999", Some(max)),
+            ("253402300800", None),
+            ("2.534023008e11", None),
+            ("-1", None),
+            ("-0.5", None),
+            ("1e300", None),
+            ("1e-300", Some(0)),
+            ("9223372036854775808", None),
+            ("1e99999999999999999999", None),
+            ("0e999999999", Some(0)),
+            ("0.0", Some(0)),
+        ] {
+            assert_eq!(number(text).floor_within(0, max), floor, "{text}");
+        }
+        assert_eq!(number("-5").as_i64(), Some(-5));
+        assert_eq!(number("18446744073709551615").as_u64(), Some(u64::MAX));
+        assert_eq!(number("1.0").as_i64(), None);
     }
 }

@@ -5,9 +5,12 @@
 //! `oct` key only `HS*`. The token's `alg` can therefore narrow the choice, never widen it,
 //! which is what defeats the "HS256 MAC'd with the RSA public key" confusion.
 
-use serde_json::{Map, Value};
-
-use crate::core::{b64, error::JwtError, json, verify::Algorithm};
+use crate::core::{
+    b64,
+    error::JwtError,
+    json::{self, Map, Value},
+    verify::Algorithm,
+};
 
 /// Options for importing keys.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -51,16 +54,29 @@ impl KeyFamily {
     }
 }
 
-/// Imported key material, ready to verify.
+/// The public parameters of a verification key (or the secret of an `oct` key), checked
+/// for size and strength at import: what a signature primitive needs to build its own key.
 #[derive(Clone)]
-pub(crate) enum KeyMaterial {
-    #[cfg(feature = "es256")]
-    P256(<jwt_compact::alg::Es256 as jwt_compact::Algorithm>::VerifyingKey),
-    #[cfg(feature = "eddsa")]
-    Ed25519(ed25519_compact::PublicKey),
-    #[cfg(feature = "rsa")]
-    Rsa(jwt_compact::alg::RsaPublicKey),
-    #[cfg(feature = "hmac")]
+#[non_exhaustive]
+pub enum KeyParams {
+    /// A P-256 point (affine coordinates, big-endian). Whether it lies on the curve is checked
+    /// by the primitive when it imports the key.
+    EcP256 {
+        /// `x`.
+        x: [u8; 32],
+        /// `y`.
+        y: [u8; 32],
+    },
+    /// An Ed25519 public key: canonical and not of small order.
+    Ed25519([u8; 32]),
+    /// An RSA public key of 2048 to 8192 bits, big-endian without leading zero bytes.
+    Rsa {
+        /// The modulus.
+        n: Vec<u8>,
+        /// The public exponent.
+        e: Vec<u8>,
+    },
+    /// An HMAC secret of at least 32 bytes.
     Oct(zeroize::Zeroizing<Vec<u8>>),
 }
 
@@ -70,7 +86,10 @@ pub struct Jwk {
     kid: Option<String>,
     alg: Option<Algorithm>,
     family: KeyFamily,
-    pub(crate) material: KeyMaterial,
+    params: KeyParams,
+    /// The key parsed by the pure-Rust primitive (natively, or in wasm with `portable`).
+    #[cfg(any(not(target_arch = "wasm32"), feature = "portable"))]
+    pub(crate) parsed: crate::core::primitive::ParsedKey,
 }
 
 impl core::fmt::Debug for Jwk {
@@ -100,6 +119,11 @@ impl Jwk {
         self.family
     }
 
+    /// The key's checked parameters, for a signature primitive to import.
+    pub fn params(&self) -> &KeyParams {
+        &self.params
+    }
+
     /// Imports one JWK from JSON text.
     pub fn from_json(json: &str, options: &KeyOptions) -> Result<Self, JwtError> {
         let map = json::parse_object(json.as_bytes(), "jwk").map_err(as_key_error)?;
@@ -112,7 +136,7 @@ impl Jwk {
     }
 
     /// Imports one JWK. `Ok(None)`: a well-formed key that is not for verification.
-    fn from_map(map: Map<String, Value>, options: &KeyOptions) -> Result<Option<Self>, JwtError> {
+    fn from_map(map: Map, options: &KeyOptions) -> Result<Option<Self>, JwtError> {
         let raw = RawJwk::from_map(map)?;
         if let Some(key_use) = &raw.key_use {
             if key_use != "sig" {
@@ -158,17 +182,19 @@ impl Jwk {
                 });
             }
         }
-        if family != KeyFamily::Oct && raw.d.is_some() {
+        if family != KeyFamily::Oct && (raw.d.is_some() || raw.other_private_members) {
             return Err(JwtError::InvalidKey {
                 reason: "private key material in a verification key",
             });
         }
-        let material = import_material(family, &raw, options)?;
+        let params = import_params(family, &raw, options)?;
         Ok(Some(Self {
             kid: raw.kid,
             alg,
             family,
-            material,
+            #[cfg(any(not(target_arch = "wasm32"), feature = "portable"))]
+            parsed: crate::core::primitive::parse(&params)?,
+            params,
         }))
     }
 }
@@ -199,6 +225,8 @@ struct RawJwk {
     e: Option<String>,
     k: Option<zeroize::Zeroizing<String>>,
     d: Option<zeroize::Zeroizing<String>>,
+    /// Any RSA private member other than `d` (RFC 7518 §6.3.2) is present.
+    other_private_members: bool,
 }
 
 const WRONG_TYPE: JwtError = JwtError::InvalidKey {
@@ -209,7 +237,7 @@ impl RawJwk {
     /// Reads the members by hand rather than through `serde::Deserialize`: the derived code
     /// brings serde's error formatting (floats included) into the wasm build. A member that is
     /// absent or `null` is `None`; any other type is an error.
-    fn from_map(mut map: Map<String, Value>) -> Result<Self, JwtError> {
+    fn from_map(mut map: Map) -> Result<Self, JwtError> {
         let mut text = |name: &str| match map.remove(name) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
@@ -226,6 +254,9 @@ impl RawJwk {
         let e = text("e")?;
         let k = text("k")?.map(zeroize::Zeroizing::new);
         let d = text("d")?.map(zeroize::Zeroizing::new);
+        let other_private_members = ["p", "q", "dp", "dq", "qi", "oth"]
+            .iter()
+            .any(|name| map.contains_key(name));
         let key_ops = match map.remove("key_ops") {
             None | Some(Value::Null) => None,
             Some(Value::Array(items)) => Some(
@@ -252,6 +283,7 @@ impl RawJwk {
             e,
             k,
             d,
+            other_private_members,
         })
     }
 }
@@ -265,127 +297,150 @@ fn member(value: &Option<String>, name: &'static str) -> Result<Vec<u8>, JwtErro
     })
 }
 
+/// Checks a key's parameters for size and strength. What needs curve arithmetic (a P-256
+/// point on the curve, an RSA modulus that is not a product of primes) is left to the primitive.
 #[allow(unused_variables)] // With some algorithm features off, arms are compiled out.
-fn import_material(
+fn import_params(
     family: KeyFamily,
     raw: &RawJwk,
     options: &KeyOptions,
-) -> Result<KeyMaterial, JwtError> {
+) -> Result<KeyParams, JwtError> {
     let not_compiled = |what: &'static str| JwtError::UnsupportedKey { reason: what };
     match family {
         KeyFamily::EcP256 => {
-            #[cfg(feature = "es256")]
-            {
-                use jwt_compact::alg::VerifyingKey as _;
-                let (x, y) = (member(&raw.x, "x")?, member(&raw.y, "y")?);
-                if x.len() != 32 || y.len() != 32 {
-                    return Err(JwtError::InvalidKey {
-                        reason: "P-256 coordinates must be 32 bytes",
-                    });
-                }
-                let mut sec1 = Vec::with_capacity(65);
-                sec1.push(0x04);
-                sec1.extend_from_slice(&x);
-                sec1.extend_from_slice(&y);
-                // Rejects points not on the curve and the identity.
-                let key =
-                    <jwt_compact::alg::Es256 as jwt_compact::Algorithm>::VerifyingKey::from_slice(
-                        &sec1,
-                    )
-                    .map_err(|_| JwtError::InvalidKey {
-                        reason: "not a point on P-256",
-                    })?;
-                Ok(KeyMaterial::P256(key))
+            if !cfg!(feature = "es256") {
+                return Err(not_compiled(
+                    "ES256 keys (build without the `es256` feature)",
+                ));
             }
-            #[cfg(not(feature = "es256"))]
-            Err(not_compiled(
-                "ES256 keys (build without the `es256` feature)",
-            ))
+            let (x, y) = (member(&raw.x, "x")?, member(&raw.y, "y")?);
+            match (<[u8; 32]>::try_from(x), <[u8; 32]>::try_from(y)) {
+                (Ok(x), Ok(y)) => Ok(KeyParams::EcP256 { x, y }),
+                _ => Err(JwtError::InvalidKey {
+                    reason: "P-256 coordinates must be 32 bytes",
+                }),
+            }
         }
         KeyFamily::Ed25519 => {
-            #[cfg(feature = "eddsa")]
-            {
-                let x = member(&raw.x, "x")?;
-                let key = ed25519_compact::PublicKey::from_slice(&x).map_err(|_| {
-                    JwtError::InvalidKey {
-                        reason: "an Ed25519 public key is 32 bytes",
-                    }
-                })?;
-                match key.validate() {
-                    Ok(()) => Ok(KeyMaterial::Ed25519(key)),
-                    Err(ed25519_compact::Error::WeakPublicKey) => Err(JwtError::WeakKey {
-                        reason: "Ed25519 public key of small order",
-                    }),
-                    Err(_) => Err(JwtError::InvalidKey {
-                        reason: "not a canonical Ed25519 point",
-                    }),
-                }
+            if !cfg!(feature = "eddsa") {
+                return Err(not_compiled(
+                    "EdDSA keys (build without the `eddsa` feature)",
+                ));
             }
-            #[cfg(not(feature = "eddsa"))]
-            Err(not_compiled(
-                "EdDSA keys (build without the `eddsa` feature)",
-            ))
+            let x =
+                <[u8; 32]>::try_from(member(&raw.x, "x")?).map_err(|_| JwtError::InvalidKey {
+                    reason: "an Ed25519 public key is 32 bytes",
+                })?;
+            ed25519_point_check(&x)?;
+            Ok(KeyParams::Ed25519(x))
         }
         KeyFamily::Rsa => {
-            #[cfg(feature = "rsa")]
-            {
-                use jwt_compact::jwk::JsonWebKey;
-                let (n, e) = (member(&raw.n, "n")?, member(&raw.e, "e")?);
-                let n_bits = n.iter().position(|&b| b != 0).map_or(0, |first| {
-                    (n.len() - first) * 8 - n[first].leading_zeros() as usize
-                });
-                if n_bits < 2048 {
-                    return Err(JwtError::WeakKey {
-                        reason: "RSA modulus under 2048 bits",
-                    });
-                }
-                if n_bits > 8192 {
-                    // Bounds the cost of one verification (an attacker-supplied JWKS must not
-                    // make verifying a token take seconds).
-                    return Err(JwtError::UnsupportedKey {
-                        reason: "RSA modulus over 8192 bits",
-                    });
-                }
-                let jwk = JsonWebKey::Rsa {
-                    modulus: n.into(),
-                    public_exponent: e.into(),
-                    private_parts: None,
-                };
-                let key = jwt_compact::alg::RsaPublicKey::try_from(&jwk).map_err(|_| {
-                    JwtError::InvalidKey {
-                        reason: "invalid RSA public key",
-                    }
-                })?;
-                Ok(KeyMaterial::Rsa(key))
+            if !cfg!(feature = "rsa") {
+                return Err(not_compiled("RSA keys (build without the `rsa` feature)"));
             }
-            #[cfg(not(feature = "rsa"))]
-            Err(not_compiled("RSA keys (build without the `rsa` feature)"))
+            let (n, e) = (member(&raw.n, "n")?, member(&raw.e, "e")?);
+            let strip = |bytes: Vec<u8>| -> Vec<u8> {
+                let first = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
+                bytes[first..].to_vec()
+            };
+            let (n, e) = (strip(n), strip(e));
+            let n_bits = n
+                .first()
+                .map_or(0, |&top| n.len() * 8 - top.leading_zeros() as usize);
+            if n_bits < 2048 {
+                return Err(JwtError::WeakKey {
+                    reason: "RSA modulus under 2048 bits",
+                });
+            }
+            if n_bits > 8192 {
+                // Bounds the cost of one verification (an attacker-supplied JWKS must not
+                // make verifying a token take seconds).
+                return Err(JwtError::UnsupportedKey {
+                    reason: "RSA modulus over 8192 bits",
+                });
+            }
+            // An even exponent, 1, or one wider than the modulus is no RSA key; WebCrypto
+            // and the rsa crate would refuse it later, at different moments.
+            let e_ok = e.len() <= 8 && e.last().is_some_and(|b| b & 1 == 1) && e != [1];
+            if !e_ok {
+                return Err(JwtError::InvalidKey {
+                    reason: "invalid RSA public key",
+                });
+            }
+            Ok(KeyParams::Rsa { n, e })
         }
         KeyFamily::Oct => {
             if !options.allow_symmetric {
                 return Err(JwtError::SymmetricKeyNotAllowed);
             }
-            #[cfg(feature = "hmac")]
-            {
-                let text = raw.k.as_deref().ok_or(JwtError::InvalidKey {
-                    reason: "an oct key needs \"k\"",
-                })?;
-                let secret = zeroize::Zeroizing::new(b64::decode(text, "k").map_err(|_| {
-                    JwtError::InvalidKey {
-                        reason: "a key member is not canonical base64url",
-                    }
-                })?);
-                if secret.len() < 32 {
-                    return Err(JwtError::WeakKey {
-                        reason: "HMAC key under 32 bytes",
-                    });
-                }
-                Ok(KeyMaterial::Oct(secret))
+            if !cfg!(feature = "hmac") {
+                return Err(not_compiled("HMAC keys (build without the `hmac` feature)"));
             }
-            #[cfg(not(feature = "hmac"))]
-            Err(not_compiled("HMAC keys (build without the `hmac` feature)"))
+            let text = raw.k.as_deref().ok_or(JwtError::InvalidKey {
+                reason: "an oct key needs \"k\"",
+            })?;
+            let secret = zeroize::Zeroizing::new(b64::decode(text, "k").map_err(|_| {
+                JwtError::InvalidKey {
+                    reason: "a key member is not canonical base64url",
+                }
+            })?);
+            if secret.len() < 32 {
+                return Err(JwtError::WeakKey {
+                    reason: "HMAC key under 32 bytes",
+                });
+            }
+            Ok(KeyParams::Oct(secret))
         }
     }
+}
+
+/// The encodings of the Ed25519 points of small order (libsodium's blocklist, compared with the
+/// sign bit of x cleared): 0, 1, the two y of the points of order 8, p - 1, p and p + 1. A
+/// signature under such a key can verify for many messages. WebCrypto does not refuse them.
+const ED25519_SMALL_ORDER: [[u8; 32]; 7] = {
+    let mut list = [[0u8; 32]; 7];
+    list[1][0] = 1;
+    list[2] = [
+        0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98,
+        0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53,
+        0xfc, 0x05,
+    ];
+    list[3] = [
+        0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67,
+        0x0f, 0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac,
+        0x03, 0x7a,
+    ];
+    let mut i = 4;
+    while i < 7 {
+        let mut j = 1;
+        while j < 31 {
+            list[i][j] = 0xff;
+            j += 1;
+        }
+        list[i][31] = 0x7f;
+        list[i][0] = 0xec + (i as u8 - 4);
+        i += 1;
+    }
+    list
+};
+
+/// Refuses Ed25519 keys of small order and non-canonical encodings (y >= p).
+fn ed25519_point_check(x: &[u8; 32]) -> Result<(), JwtError> {
+    let mut y = *x;
+    y[31] &= 0x7f;
+    if ED25519_SMALL_ORDER.contains(&y) {
+        return Err(JwtError::WeakKey {
+            reason: "Ed25519 public key of small order",
+        });
+    }
+    // p = 2^255 - 19: y >= p when bytes 1..31 are all 0xff, the top byte 0x7f and the low
+    // byte at least 0xed.
+    if y[31] == 0x7f && y[1..31].iter().all(|&b| b == 0xff) && y[0] >= 0xed {
+        return Err(JwtError::InvalidKey {
+            reason: "not a canonical Ed25519 point",
+        });
+    }
+    Ok(())
 }
 
 /// A set of verification keys (a JWKS, or one key).
@@ -409,7 +464,7 @@ impl JwkSet {
     }
 
     /// As [`JwkSet::from_json`], from a parsed JSON object.
-    pub fn from_map(mut map: Map<String, Value>, options: &KeyOptions) -> Result<Self, JwtError> {
+    pub fn from_map(mut map: Map, options: &KeyOptions) -> Result<Self, JwtError> {
         if !map.contains_key("keys") {
             let key = Jwk::from_map(map, options)?.ok_or(JwtError::InvalidKey {
                 reason: "the key is not usable for verifying signatures (\"use\"/\"key_ops\")",
@@ -464,24 +519,74 @@ impl JwkSet {
     /// family is reported as [`JwtError::KeyAlgMismatch`], the signature of an algorithm
     /// confusion attempt.
     pub fn select(&self, kid: Option<&str>, alg: Algorithm) -> Result<&Jwk, JwtError> {
-        let by_kid: Vec<&Jwk> = self
-            .keys
-            .iter()
-            .filter(|key| self.single || kid.is_none() || key.kid.as_deref() == kid)
+        self.select_index(kid, alg).map(|index| &self.keys[index])
+    }
+
+    /// As [`JwkSet::select`], the position of the key in [`JwkSet::keys`] (a primitive that
+    /// imported the keys once keeps them in the same order).
+    pub fn select_index(&self, kid: Option<&str>, alg: Algorithm) -> Result<usize, JwtError> {
+        let by_kid: Vec<usize> = (0..self.keys.len())
+            .filter(|&i| self.single || kid.is_none() || self.keys[i].kid.as_deref() == kid)
             .collect();
-        let fitting: Vec<&Jwk> = by_kid
+        let fitting: Vec<usize> = by_kid
             .iter()
             .copied()
-            .filter(|key| key.family.admits(alg) && key.alg.is_none_or(|own| own == alg))
+            .filter(|&i| {
+                let key = &self.keys[i];
+                key.family.admits(alg) && key.alg.is_none_or(|own| own == alg)
+            })
             .collect();
         match (fitting.as_slice(), by_kid.as_slice()) {
-            ([one], _) => Ok(one),
+            ([one], _) => Ok(*one),
             ([], []) => Err(JwtError::NoMatchingKey),
-            ([], [first, ..]) => Err(JwtError::KeyAlgMismatch {
-                key: first.alg.map_or(first.family.name(), Algorithm::name),
-                token: alg.name().into(),
-            }),
+            ([], [first, ..]) => {
+                let first = &self.keys[*first];
+                Err(JwtError::KeyAlgMismatch {
+                    key: first.alg.map_or(first.family.name(), Algorithm::name),
+                    token: alg.name().into(),
+                })
+            }
             _ => Err(JwtError::MultipleMatchingKeys),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The hand-kept list agrees with ed25519-compact (the primitive the native build trusts):
+    /// every listed encoding, with either sign bit, is refused by both, and random keys by neither.
+    #[cfg(all(feature = "eddsa", not(target_arch = "wasm32")))]
+    #[test]
+    fn ed25519_small_order_list_matches_ed25519_compact() {
+        for encoding in ED25519_SMALL_ORDER {
+            for sign in [0, 0x80] {
+                let mut x = encoding;
+                x[31] |= sign;
+                assert!(ed25519_point_check(&x).is_err(), "{x:02x?}");
+                assert!(
+                    ed25519_compact::PublicKey::new(x).validate().is_err(),
+                    "{x:02x?}"
+                );
+            }
+        }
+        for seed in 1..64u8 {
+            let pair = ed25519_compact::KeyPair::from_seed(ed25519_compact::Seed::new([seed; 32]));
+            assert!(ed25519_point_check(&pair.pk).is_ok());
+        }
+    }
+
+    #[test]
+    fn ed25519_non_canonical_y_is_refused() {
+        let mut p_plus_2 = [0xff; 32];
+        p_plus_2[0] = 0xef;
+        p_plus_2[31] = 0x7f;
+        assert_eq!(
+            ed25519_point_check(&p_plus_2),
+            Err(JwtError::InvalidKey {
+                reason: "not a canonical Ed25519 point"
+            })
+        );
     }
 }

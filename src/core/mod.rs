@@ -10,6 +10,11 @@ pub mod error;
 pub mod json;
 #[cfg(feature = "verify")]
 pub mod jwk;
+#[cfg(all(
+    feature = "verify",
+    any(not(target_arch = "wasm32"), feature = "portable")
+))]
+pub(crate) mod primitive;
 pub mod secret;
 pub mod session;
 #[cfg(feature = "verify")]

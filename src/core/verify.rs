@@ -1,16 +1,23 @@
-//! Signature and claim verification on jwt-compact's primitives.
+//! Signature and claim verification: every decision here, the arithmetic in a primitive.
 //!
 //! Order of checks: structure (size, segments, base64url, JSON, claim types) and the
 //! algorithm policy first, because they are cheap and need no key; then the key is selected
-//! by the caller-supplied set (never from `jku`/`x5u`/`jwk`/`x5c`); then the signature; and
-//! only for a token with a valid signature the time and identity claims, so that an error
-//! about `exp` or `aud` never describes a forged token.
+//! by the caller-supplied set (never from `jku`/`x5u`/`jwk`/`x5c`) and the signature's shape
+//! checked; then the signature itself; and only for a token with a valid signature the time
+//! and identity claims, so that an error about `exp` or `aud` never describes a forged token
+//! (a token both badly signed and expired reports the signature, as jose does).
+//!
+//! [`Verifier::begin`] runs everything up to the signature and hands back a
+//! [`PendingSignature`]: the algorithm, the key and the bytes a primitive checks.
+//! [`Verifier::finish`] takes the primitive's answer and checks the claims. Natively (and in
+//! wasm with the `portable` feature) [`Verifier::verify`] does both around the pure-Rust
+//! primitive, synchronously; the npm package asks WebCrypto in between, asynchronously.
 
 use crate::core::{
     claims::{Claims, Header},
     decode::{self, DecodeOptions},
     error::JwtError,
-    jwk::{JwkSet, KeyMaterial},
+    jwk::{JwkSet, KeyParams},
 };
 
 /// A JWS algorithm. The ones not compiled in (see Cargo features) are refused at run time.
@@ -160,11 +167,63 @@ impl Verifier {
         })
     }
 
-    /// Verifies `token` against `keys` at time `now` (seconds since the Unix epoch).
+    /// Verifies `token` against `keys` at time `now` (seconds since the Unix epoch), with the
+    /// pure-Rust primitive. A `now` outside `0..=9999-12-31` is refused
+    /// ([`JwtError::InvalidOptions`]): no real clock shows it, and refusing it keeps every
+    /// date comparison exact.
+    #[cfg(any(not(target_arch = "wasm32"), feature = "portable"))]
     pub fn verify(&self, token: &str, keys: &JwkSet, now: i64) -> Result<Verified, JwtError> {
+        let pending = self.begin(token, keys, now)?;
+        let valid = pending.check.run_rust_primitive(keys)?;
+        self.finish(pending, valid)
+    }
+
+    /// Every check up to the signature: size, structure, header rules, the algorithm policy,
+    /// key selection, the signature's shape, and the range of `now`. The primitive then
+    /// checks [`PendingSignature::message`] and [`PendingSignature::signature`] with the key
+    /// at [`PendingSignature::key_index`] in `keys`, and [`Verifier::finish`] concludes.
+    pub fn begin<'t>(
+        &self,
+        token: &'t str,
+        keys: &JwkSet,
+        now: i64,
+    ) -> Result<PendingSignature<'t>, JwtError> {
+        if !(0..=MAX_NOW).contains(&now) {
+            return Err(JwtError::InvalidOptions {
+                reason: "the current date is out of range".into(),
+            });
+        }
         let parts = decode::split(token, &self.decode)?;
-        let header = parts.token.header;
-        self.check_signature(&header, keys, parts.signing_input, &parts.signature)?;
+        let check = self.signature_check(
+            &parts.token.header,
+            keys,
+            parts.signing_input,
+            parts.signature,
+        )?;
+        Ok(PendingSignature {
+            check,
+            header: parts.token.header,
+            claims: parts.token.claims,
+            now,
+        })
+    }
+
+    /// Concludes a verification begun with [`Verifier::begin`], given the primitive's verdict
+    /// on the signature: `typ` and the claims are checked only for a valid signature.
+    pub fn finish(
+        &self,
+        pending: PendingSignature<'_>,
+        signature_valid: bool,
+    ) -> Result<Verified, JwtError> {
+        if !signature_valid {
+            return Err(JwtError::SignatureInvalid);
+        }
+        let PendingSignature {
+            header,
+            claims,
+            now,
+            ..
+        } = pending;
         if let Some(expected) = &self.typ {
             let normalize = |t: &str| {
                 let lower = t.to_ascii_lowercase();
@@ -177,7 +236,6 @@ impl Verifier {
                 return Err(JwtError::TypMismatch);
             }
         }
-        let claims = parts.token.claims;
         self.check_claims(&claims, now)?;
         Ok(Verified { header, claims })
     }
@@ -185,26 +243,34 @@ impl Verifier {
     /// Verifies the signature of a compact JWS whose payload is not a JWT claims set
     /// (jose's `compactVerify`) and returns the header and the payload bytes. Only the
     /// algorithm and key rules apply; there are no claims to check.
+    #[cfg(any(not(target_arch = "wasm32"), feature = "portable"))]
     pub fn verify_jws(&self, jws: &str, keys: &JwkSet) -> Result<(Header, Vec<u8>), JwtError> {
         let parts = decode::split_jws(jws, &self.decode)?;
-        self.check_signature(&parts.header, keys, parts.signing_input, &parts.signature)?;
-        Ok((parts.header, parts.payload))
-    }
-
-    fn check_signature(
-        &self,
-        header: &Header,
-        keys: &JwkSet,
-        signing_input: &str,
-        signature: &[u8],
-    ) -> Result<(), JwtError> {
-        let alg = self.check_algorithm(&header.alg)?;
-        let key = keys.select(header.kid.as_deref(), alg)?;
-        if verify_signature(alg, &key.material, signing_input.as_bytes(), signature)? {
-            Ok(())
+        let check =
+            self.signature_check(&parts.header, keys, parts.signing_input, parts.signature)?;
+        if check.run_rust_primitive(keys)? {
+            Ok((parts.header, parts.payload))
         } else {
             Err(JwtError::SignatureInvalid)
         }
+    }
+
+    fn signature_check<'t>(
+        &self,
+        header: &Header,
+        keys: &JwkSet,
+        signing_input: &'t str,
+        signature: Vec<u8>,
+    ) -> Result<SignatureCheck<'t>, JwtError> {
+        let alg = self.check_algorithm(&header.alg)?;
+        let key_index = keys.select_index(header.kid.as_deref(), alg)?;
+        check_signature_shape(alg, keys.keys()[key_index].params(), &signature)?;
+        Ok(SignatureCheck {
+            alg,
+            key_index,
+            signing_input,
+            signature,
+        })
     }
 
     fn check_algorithm(&self, name: &str) -> Result<Algorithm, JwtError> {
@@ -219,8 +285,8 @@ impl Verifier {
     }
 
     fn check_claims(&self, claims: &Claims, now: i64) -> Result<(), JwtError> {
-        // Every date was range-checked to 0..=9999-12-31 at decoding, and leeway and max age
-        // are bounded by the builder, so none of the sums below can overflow.
+        // Every date was range-checked to 0..=9999-12-31 at decoding, `now` by `begin`, and
+        // leeway and max age are bounded by the builder, so none of the sums below can overflow.
         let leeway = self.leeway_secs;
         match claims.exp {
             Some(exp) if now >= exp + leeway => return Err(JwtError::Expired),
@@ -360,102 +426,101 @@ impl VerifierBuilder {
     }
 }
 
-impl Verifier {
-    /// As [`Verifier::verify`], refusing a `now` that no real clock can show.
-    pub fn verify_checked_now(
-        &self,
-        token: &str,
-        keys: &JwkSet,
-        now: i64,
-    ) -> Result<Verified, JwtError> {
-        if !(0..=MAX_NOW).contains(&now) {
-            return Err(JwtError::InvalidOptions {
-                reason: "the current date is out of range".into(),
-            });
-        }
-        self.verify(token, keys, now)
-    }
-}
-
-/// Checks the signature length first: jwt-compact's `try_from_slice` for Ed25519 copies into
-/// a fixed array and would panic on a wrong length.
-#[allow(unused_variables)]
-fn verify_signature(
+/// What a signature primitive checks: the algorithm, which key, and the bytes.
+struct SignatureCheck<'t> {
     alg: Algorithm,
-    key: &KeyMaterial,
-    message: &[u8],
-    signature: &[u8],
-) -> Result<bool, JwtError> {
-    use jwt_compact::{Algorithm as _, AlgorithmSignature};
+    key_index: usize,
+    /// `BASE64URL(header) || '.' || BASE64URL(payload)`.
+    signing_input: &'t str,
+    signature: Vec<u8>,
+}
 
-    fn parse<S: AlgorithmSignature>(bytes: &[u8]) -> Result<S, JwtError> {
-        if let Some(expected) = S::LENGTH {
-            if bytes.len() != expected.get() {
-                return Err(JwtError::MalformedSignature);
-            }
-        }
-        S::try_from_slice(bytes).map_err(|_| JwtError::MalformedSignature)
-    }
-
-    match (key, alg) {
-        #[cfg(feature = "es256")]
-        (KeyMaterial::P256(key), Algorithm::Es256) => {
-            let alg = jwt_compact::alg::Es256;
-            // `try_from_slice` refuses r = 0 or s = 0 (and scalars >= n).
-            Ok(alg.verify_signature(&parse(signature)?, key, message))
-        }
-        #[cfg(feature = "eddsa")]
-        (KeyMaterial::Ed25519(key), Algorithm::EdDsa) => {
-            let alg = jwt_compact::alg::Ed25519;
-            Ok(alg.verify_signature(&parse(signature)?, key, message))
-        }
-        #[cfg(feature = "rsa")]
-        (
-            KeyMaterial::Rsa(key),
-            Algorithm::Rs256
-            | Algorithm::Rs384
-            | Algorithm::Rs512
-            | Algorithm::Ps256
-            | Algorithm::Ps384
-            | Algorithm::Ps512,
-        ) => {
-            let rsa = jwt_compact::alg::Rsa::with_name(alg.name());
-            // An RSA signature is exactly as long as the modulus.
-            let modulus_len = rsa_modulus_len(key);
-            if signature.len() != modulus_len {
-                return Err(JwtError::MalformedSignature);
-            }
-            Ok(rsa.verify_signature(&parse(signature)?, key, message))
-        }
-        #[cfg(feature = "hmac")]
-        (KeyMaterial::Oct(secret), Algorithm::Hs256) => {
-            let key = jwt_compact::alg::Hs256Key::new(secret.as_slice());
-            Ok(jwt_compact::alg::Hs256.verify_signature(&parse(signature)?, &key, message))
-        }
-        #[cfg(feature = "hmac")]
-        (KeyMaterial::Oct(secret), Algorithm::Hs384) => {
-            let key = jwt_compact::alg::Hs384Key::new(secret.as_slice());
-            Ok(jwt_compact::alg::Hs384.verify_signature(&parse(signature)?, &key, message))
-        }
-        #[cfg(feature = "hmac")]
-        (KeyMaterial::Oct(secret), Algorithm::Hs512) => {
-            let key = jwt_compact::alg::Hs512Key::new(secret.as_slice());
-            Ok(jwt_compact::alg::Hs512.verify_signature(&parse(signature)?, &key, message))
-        }
-        // `JwkSet::select` only returns a key whose family admits `alg`.
-        #[allow(unreachable_patterns)]
-        _ => Err(JwtError::KeyAlgMismatch {
-            key: "another algorithm family",
-            token: alg.name().into(),
-        }),
+impl SignatureCheck<'_> {
+    #[cfg(any(not(target_arch = "wasm32"), feature = "portable"))]
+    fn run_rust_primitive(&self, keys: &JwkSet) -> Result<bool, JwtError> {
+        let key = &keys.keys()[self.key_index];
+        crate::core::primitive::verify(
+            self.alg,
+            key.params(),
+            &key.parsed,
+            self.signing_input.as_bytes(),
+            &self.signature,
+        )
     }
 }
 
-#[cfg(feature = "rsa")]
-fn rsa_modulus_len(key: &jwt_compact::alg::RsaPublicKey) -> usize {
-    use jwt_compact::jwk::JsonWebKey;
-    match JsonWebKey::from(key) {
-        JsonWebKey::Rsa { modulus, .. } => modulus.len(),
-        _ => 0,
+/// A token that passed every check that needs no signature, waiting for a primitive's verdict
+/// (see [`Verifier::begin`]). Nothing in it is trusted yet.
+pub struct PendingSignature<'t> {
+    check: SignatureCheck<'t>,
+    header: Header,
+    claims: Claims,
+    now: i64,
+}
+
+impl core::fmt::Debug for PendingSignature<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // The token's bytes stay out of logs.
+        f.debug_struct("PendingSignature")
+            .field("alg", &self.check.alg)
+            .field("key_index", &self.check.key_index)
+            .finish_non_exhaustive()
     }
+}
+
+impl PendingSignature<'_> {
+    /// The algorithm to verify with: allowed by the policy and admitted by the key.
+    pub fn algorithm(&self) -> Algorithm {
+        self.check.alg
+    }
+
+    /// The position of the selected key in [`JwkSet::keys`].
+    pub fn key_index(&self) -> usize {
+        self.check.key_index
+    }
+
+    /// The signed bytes (the token's first two segments and the dot between them).
+    pub fn message(&self) -> &[u8] {
+        self.check.signing_input.as_bytes()
+    }
+
+    /// The signature bytes, of the length the algorithm and key require.
+    pub fn signature(&self) -> &[u8] {
+        &self.check.signature
+    }
+}
+
+/// The group order of P-256, big-endian.
+const P256_ORDER: [u8; 32] = [
+    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
+];
+
+/// Refuses a signature of the wrong length for its algorithm and key, and an ES256 signature
+/// whose r or s is 0 or not below the group order (no primitive may see them: WebCrypto
+/// would answer "invalid", the rsa and p256 crates "malformed").
+fn check_signature_shape(
+    alg: Algorithm,
+    params: &KeyParams,
+    signature: &[u8],
+) -> Result<(), JwtError> {
+    let expected_len = match (alg, params) {
+        (Algorithm::Es256 | Algorithm::EdDsa | Algorithm::Hs512, _) => 64,
+        (Algorithm::Hs256, _) => 32,
+        (Algorithm::Hs384, _) => 48,
+        (_, KeyParams::Rsa { n, .. }) => n.len(),
+        _ => return Err(JwtError::MalformedSignature),
+    };
+    if signature.len() != expected_len {
+        return Err(JwtError::MalformedSignature);
+    }
+    if alg == Algorithm::Es256 {
+        let in_range =
+            |scalar: &[u8]| scalar.iter().any(|&b| b != 0) && scalar < P256_ORDER.as_slice();
+        let (r, s) = signature.split_at(32);
+        if !in_range(r) || !in_range(s) {
+            return Err(JwtError::MalformedSignature);
+        }
+    }
+    Ok(())
 }

@@ -88,12 +88,20 @@ export interface KeySetOptions {
   allowSymmetricKeys?: boolean;
 }
 
-/** Keys imported once for many verifications (like jose's `createLocalJWKSet`). */
+/**
+ * Keys imported once for many verifications (like jose's `createLocalJWKSet`): each JWK is
+ * checked at construction (a malformed, private, weak or small-order key throws
+ * `ERR_JWK_INVALID` / `ERR_JWK_WEAK_KEY` here) and imported into WebCrypto once.
+ */
 export class KeySet {
   constructor(keys: JWK | JWKSet | Uint8Array | string, options?: KeySetOptions);
   /** Number of usable verification keys. */
   readonly size: number;
-  verify<C extends JWTClaims = JWTClaims>(token: string, options?: VerifyOptions): DecodedJWT<C>;
+  /** Verifies a JWT's signature (with WebCrypto) and claims. Rejects with `TokenwardenError`. */
+  verify<C extends JWTClaims = JWTClaims>(
+    token: string,
+    options?: VerifyOptions,
+  ): Promise<DecodedJWT<C>>;
   /** Releases the wasm memory held by the key set. */
   free(): void;
 }
@@ -103,12 +111,15 @@ export class KeySet {
 export function decodeJwt<C extends JWTClaims = JWTClaims>(token: string): DecodedJWT<C>;
 
 // @verify-begin
-/** Verifies a JWT's signature and claims. Throws `TokenwardenError`. */
+/**
+ * Verifies a JWT's signature (with WebCrypto, like jose's `jwtVerify`) and claims. Rejects with
+ * `TokenwardenError`. Pass a `KeySet` to import keys once for many tokens.
+ */
 export function verifyJwt<C extends JWTClaims = JWTClaims>(
   token: string,
-  keys: JWK | JWKSet | Uint8Array | string,
+  keys: KeySet | JWK | JWKSet | Uint8Array | string,
   options?: VerifyOptions,
-): DecodedJWT<C>;
+): Promise<DecodedJWT<C>>;
 // @verify-end
 
 /** Stable error codes (jose's where jose has one). */

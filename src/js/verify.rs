@@ -2,19 +2,19 @@
 // Without the `verify` feature only `decodeJwt` remains, and most imports go unused.
 #![cfg_attr(not(feature = "verify"), allow(unused_imports))]
 
-use js_sys::{Date, Uint8Array};
-use serde::Serialize;
+use std::rc::Rc;
+
+use js_sys::{Date, Object, Promise, Reflect, Uint8Array, JSON};
 use wasm_bindgen::prelude::*;
 
 use crate::core::error::Quoted;
 
 use super::convert::{
     get, invalid_options, jwt_error, opt_bool, opt_number, opt_string, opt_strings, options_object,
-    to_js, to_json_text,
+    to_json_text,
 };
 use crate::core::{
     b64,
-    claims::{Claims, Header},
     decode::{decode_unverified_with, DecodeOptions},
 };
 #[cfg(feature = "verify")]
@@ -23,29 +23,68 @@ use crate::core::{
     verify::{Algorithm, Verifier},
 };
 
-#[derive(Serialize)]
-struct Decoded<'a> {
-    header: &'a Header,
-    claims: &'a Claims,
+/// `{header, claims}` built by the engine's `JSON.parse` from the token's own text, after the
+/// core checked it strictly (canonical base64url, UTF-8, no duplicate names, claim types).
+fn decoded_object(token: &str) -> Result<JsValue, JsValue> {
+    let mut segments = token.split('.');
+    let mut parse = |part: &'static str| -> Result<JsValue, JsValue> {
+        let bytes =
+            b64::decode(segments.next().unwrap_or_default(), part).map_err(|e| jwt_error(&e))?;
+        // Checked by the core: valid UTF-8, one JSON object.
+        let text = core::str::from_utf8(&bytes)
+            .map_err(|_| jwt_error(&crate::core::error::JwtError::InvalidUtf8 { part }))?;
+        JSON::parse(text)
+    };
+    let header = parse("header")?;
+    let claims = parse("payload")?;
+    let result = Object::new();
+    Reflect::set(&result, &JsValue::from_str("header"), &header)?;
+    Reflect::set(&result, &JsValue::from_str("claims"), &claims)?;
+    Ok(result.into())
 }
 
 /// Decodes a JWT **without verifying it**: `{header, claims}`. Throws a coded `Error` on
 /// malformed input (8 KiB cap, strict base64url, duplicate names, bad claim types).
 #[wasm_bindgen(js_name = decodeJwt)]
 pub fn decode_jwt(token: &str) -> Result<JsValue, JsValue> {
-    let decoded =
-        decode_unverified_with(token, &DecodeOptions::default()).map_err(|e| jwt_error(&e))?;
-    to_js(&Decoded {
-        header: &decoded.header,
-        claims: &decoded.claims,
-    })
+    decode_unverified_with(token, &DecodeOptions::default()).map_err(|e| jwt_error(&e))?;
+    decoded_object(token)
 }
 
 /// An imported, reusable set of verification keys (like jose's `createLocalJWKSet`).
 #[cfg(feature = "verify")]
 #[wasm_bindgen]
 pub struct KeySet {
-    keys: JwkSet,
+    keys: Rc<Keys>,
+}
+
+/// The keys with their WebCrypto imports (the npm package), or as the core holds them for the
+/// pure-Rust primitive (the `portable` build).
+#[cfg(all(feature = "verify", not(feature = "portable")))]
+type Keys = crate::webcrypto::WebCryptoKeySet;
+#[cfg(feature = "portable")]
+type Keys = JwkSet;
+
+#[cfg(feature = "verify")]
+fn prepare_keys(keys: JwkSet) -> Result<Rc<Keys>, JsValue> {
+    #[cfg(not(feature = "portable"))]
+    let keys = crate::webcrypto::WebCryptoKeySet::new(keys).map_err(|e| jwt_error(&e))?;
+    Ok(Rc::new(keys))
+}
+
+/// Verifies with the selected primitive; `{header, claims}` or a coded `Error`.
+#[cfg(feature = "verify")]
+async fn verify_with(
+    keys: Rc<Keys>,
+    token: String,
+    parsed: ParsedOptions,
+) -> Result<JsValue, JsValue> {
+    #[cfg(not(feature = "portable"))]
+    let verified = keys.verify(&parsed.verifier, &token, parsed.now).await;
+    #[cfg(feature = "portable")]
+    let verified = parsed.verifier.verify(&token, &keys, parsed.now);
+    verified.map_err(|e| jwt_error(&e))?;
+    decoded_object(&token)
 }
 
 #[cfg(feature = "verify")]
@@ -90,14 +129,18 @@ impl KeySet {
             None => false,
         };
         Ok(KeySet {
-            keys: import_keys(keys, allow)?,
+            keys: prepare_keys(import_keys(keys, allow)?)?,
         })
     }
 
     /// Number of usable verification keys.
     #[wasm_bindgen(getter)]
     pub fn size(&self) -> usize {
-        self.keys.keys().len()
+        #[cfg(not(feature = "portable"))]
+        let keys = self.keys.keys();
+        #[cfg(feature = "portable")]
+        let keys = &self.keys;
+        keys.keys().len()
     }
 }
 
@@ -204,7 +247,8 @@ fn parse_verify_options(options: &JsValue) -> Result<ParsedOptions, JsValue> {
     })
 }
 
-/// Verifies a JWT: `{header, claims}` or a thrown `Error` with a stable `code`.
+/// Verifies a JWT: a `Promise` of `{header, claims}`, rejected with an `Error` with a stable
+/// `code`.
 ///
 /// `keys`: a JWK, a JWK Set, or (with `allowSymmetricKeys`) an HMAC secret; they are imported
 /// for this call only (use a `KeySet` to import once). Options (jose's names): `algorithms`,
@@ -212,30 +256,23 @@ fn parse_verify_options(options: &JsValue) -> Result<ParsedOptions, JsValue> {
 /// `currentDate`, `maxTokenAge` (s), `maxTokenLength`, `requireExp`, `allowSymmetricKeys`.
 #[cfg(feature = "verify")]
 #[wasm_bindgen(js_name = verifyJwt)]
-pub fn verify_jwt(token: &str, keys: &JsValue, options: &JsValue) -> Result<JsValue, JsValue> {
-    let parsed = parse_verify_options(options)?;
-    let keys = import_keys(keys, parsed.allow_symmetric)?;
-    verify_with(token, &keys, &parsed)
+pub fn verify_jwt(token: String, keys: JsValue, options: JsValue) -> Promise {
+    wasm_bindgen_futures::future_to_promise(async move {
+        let parsed = parse_verify_options(&options)?;
+        let keys = prepare_keys(import_keys(&keys, parsed.allow_symmetric)?)?;
+        verify_with(keys, token, parsed).await
+    })
 }
 
 #[cfg(feature = "verify")]
 #[wasm_bindgen]
 impl KeySet {
-    /// Verifies a JWT against this key set; options as for `verifyJwt`.
-    pub fn verify(&self, token: &str, options: &JsValue) -> Result<JsValue, JsValue> {
-        let parsed = parse_verify_options(options)?;
-        verify_with(token, &self.keys, &parsed)
+    /// Verifies a JWT against this key set; options as for `verifyJwt`. A `Promise`.
+    pub fn verify(&self, token: String, options: JsValue) -> Promise {
+        let keys = Rc::clone(&self.keys);
+        wasm_bindgen_futures::future_to_promise(async move {
+            let parsed = parse_verify_options(&options)?;
+            verify_with(keys, token, parsed).await
+        })
     }
-}
-
-#[cfg(feature = "verify")]
-fn verify_with(token: &str, keys: &JwkSet, parsed: &ParsedOptions) -> Result<JsValue, JsValue> {
-    let verified = parsed
-        .verifier
-        .verify(token, keys, parsed.now)
-        .map_err(|e| jwt_error(&e))?;
-    to_js(&Decoded {
-        header: &verified.header,
-        claims: &verified.claims,
-    })
 }

@@ -43,15 +43,15 @@ test('plain <script type="module"> imports the package and verifies the server t
     const jwks = await fetch('/.well-known/jwks.json').then((r) => r.json());
     const { decodeJwt, verifyJwt, KeySet } = window.tokenwarden;
     const decoded = decodeJwt(login.access_token);
-    const verified = verifyJwt(login.access_token, jwks, { issuer: decoded.claims.iss, audience: decoded.claims.aud });
+    const verified = await verifyJwt(login.access_token, jwks, { issuer: decoded.claims.iss, audience: decoded.claims.aud });
     const keys = new KeySet(jwks);
-    const viaKeySet = verifyJwt(login.access_token, keys, {}).claims.sub;
+    const viaKeySet = (await verifyJwt(login.access_token, keys, {})).claims.sub;
     const [h, p, s] = login.access_token.split('.');
     const forged = JSON.parse(atob(p.replace(/-/g, '+').replace(/_/g, '/')));
     forged.sub = 'admin';
     const forgedPayload = btoa(JSON.stringify(forged)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
     let code = 'accepted';
-    try { verifyJwt(`${h}.${forgedPayload}.${s}`, keys, {}); } catch (e) { code = e.code; }
+    try { await verifyJwt(`${h}.${forgedPayload}.${s}`, keys, {}); } catch (e) { code = e.code; }
     return { alg: verified.header.alg, sub: verified.claims.sub, viaKeySet, code, isError: true };
   });
   assert.deepEqual(errors, []);

@@ -14,43 +14,46 @@ const options = (alg) => ({
   issuer: data.issuer, audience: data.audience, algorithms: [alg], currentDate: at,
   allowSymmetricKeys: alg.startsWith('HS'),
 });
-const codeOf = (fn) => { try { fn(); } catch (e) { assert.ok(e instanceof Error); return e.code; } return 'accepted'; };
+// Awaits `fn()` (a Promise from verifyJwt, or a synchronous decodeJwt) and returns the error code.
+const codeOf = async (fn) => { try { await fn(); } catch (e) { assert.ok(e instanceof Error); return e.code; } return 'accepted'; };
 
 for (const alg of ['ES256', 'EdDSA', 'RS256', 'PS256', 'HS256']) {
   const { jwk, tokens } = data.algs[alg];
-  test(`${alg}: jose-signed tokens verify, tampered ones fail with the right code`, () => {
-    const { header, claims } = verifyJwt(tokens.valid, jwk, options(alg));
+  test(`${alg}: jose-signed tokens verify, tampered ones fail with the right code`, async () => {
+    const pending = verifyJwt(tokens.valid, jwk, options(alg));
+    assert.ok(pending instanceof Promise);
+    const { header, claims } = await pending;
     assert.equal(header.alg, alg);
     assert.equal(claims.sub, 'user-1');
     assert.equal(claims.scope, 'read');
     const sig = 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED';
-    assert.equal(codeOf(() => verifyJwt(tokens.tampered_payload, jwk, options(alg))), sig);
-    assert.equal(codeOf(() => verifyJwt(tokens.tampered_header, jwk, options(alg))), sig);
-    assert.equal(codeOf(() => verifyJwt(tokens.tampered_signature, jwk, options(alg))), sig);
-    assert.equal(codeOf(() => verifyJwt(tokens.expired, jwk, options(alg))), 'ERR_JWT_EXPIRED');
-    const aud = (() => { try { verifyJwt(tokens.wrong_audience, jwk, options(alg)); } catch (e) { return e; } })();
+    assert.equal(await codeOf(() => verifyJwt(tokens.tampered_payload, jwk, options(alg))), sig);
+    assert.equal(await codeOf(() => verifyJwt(tokens.tampered_header, jwk, options(alg))), sig);
+    assert.equal(await codeOf(() => verifyJwt(tokens.tampered_signature, jwk, options(alg))), sig);
+    assert.equal(await codeOf(() => verifyJwt(tokens.expired, jwk, options(alg))), 'ERR_JWT_EXPIRED');
+    const aud = await verifyJwt(tokens.wrong_audience, jwk, options(alg)).catch((e) => e);
     assert.deepEqual([aud.code, aud.claim, aud.reason], ['ERR_JWT_CLAIM_VALIDATION_FAILED', 'aud', 'check_failed']);
-    const iss = (() => { try { verifyJwt(tokens.wrong_issuer, jwk, options(alg)); } catch (e) { return e; } })();
+    const iss = await verifyJwt(tokens.wrong_issuer, jwk, options(alg)).catch((e) => e);
     assert.deepEqual([iss.code, iss.claim], ['ERR_JWT_CLAIM_VALIDATION_FAILED', 'iss']);
   });
 }
 
-test('a KeySet imported once verifies every asymmetric algorithm, with kid selection', () => {
+test('a KeySet imported once verifies every asymmetric algorithm, with kid selection', async () => {
   const keys = new KeySet(data.jwks);
   assert.equal(keys.size, 4);
   for (const alg of ['ES256', 'EdDSA', 'RS256', 'PS256']) {
-    assert.equal(verifyJwt(data.algs[alg].tokens.valid, keys, { currentDate: at }).header.alg, alg);
-    assert.equal(keys.verify(data.algs[alg].tokens.valid, { currentDate: at }).claims.sub, 'user-1');
+    assert.equal((await verifyJwt(data.algs[alg].tokens.valid, keys, { currentDate: at })).header.alg, alg);
+    assert.equal((await keys.verify(data.algs[alg].tokens.valid, { currentDate: at })).claims.sub, 'user-1');
   }
   keys.free();
 });
 
-test('symmetric keys need an explicit opt-in, and then an explicit algorithm list', () => {
+test('symmetric keys need an explicit opt-in, and then an explicit algorithm list', async () => {
   const { jwk, tokens } = data.algs.HS256;
-  assert.equal(codeOf(() => verifyJwt(tokens.valid, jwk, { currentDate: at })), 'ERR_JWK_SYMMETRIC_NOT_ALLOWED');
-  assert.equal(codeOf(() => verifyJwt(tokens.valid, jwk, { currentDate: at, allowSymmetricKeys: true })), 'ERR_INVALID_OPTIONS');
+  assert.equal(await codeOf(() => verifyJwt(tokens.valid, jwk, { currentDate: at })), 'ERR_JWK_SYMMETRIC_NOT_ALLOWED');
+  assert.equal(await codeOf(() => verifyJwt(tokens.valid, jwk, { currentDate: at, allowSymmetricKeys: true })), 'ERR_INVALID_OPTIONS');
   const secret = Buffer.from(data.algs.HS256.secret_jwk.k, 'base64url');
-  const ok = verifyJwt(tokens.valid, new Uint8Array(secret), { ...options('HS256') });
+  const ok = await verifyJwt(tokens.valid, new Uint8Array(secret), { ...options('HS256') });
   assert.equal(ok.claims.sub, 'user-1');
 });
 
@@ -59,26 +62,26 @@ test('an ES256 public key never verifies an HS256 token MACd with it (algorithm 
   const forged = await new SignJWT({ sub: 'admin', exp: data.now + 60 })
     .setProtectedHeader({ alg: 'HS256', kid: jwk.kid })
     .sign(new TextEncoder().encode(JSON.stringify(jwk)));
-  assert.equal(codeOf(() => verifyJwt(forged, data.jwks, { currentDate: at, algorithms: ['ES256', 'HS256'] })), 'ERR_JOSE_KEY_ALG_MISMATCH');
-  assert.equal(codeOf(() => verifyJwt(forged, data.jwks, { currentDate: at })), 'ERR_JOSE_ALG_NOT_ALLOWED');
+  assert.equal(await codeOf(() => verifyJwt(forged, data.jwks, { currentDate: at, algorithms: ['ES256', 'HS256'] })), 'ERR_JOSE_KEY_ALG_MISMATCH');
+  assert.equal(await codeOf(() => verifyJwt(forged, data.jwks, { currentDate: at })), 'ERR_JOSE_ALG_NOT_ALLOWED');
 });
 
 test('alg none and unknown options are refused', async () => {
   const none = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(`{"exp":${data.now + 60}}`).toString('base64url')}.`;
-  assert.equal(codeOf(() => verifyJwt(none, data.jwks, { currentDate: at })), 'ERR_JOSE_ALG_NOT_ALLOWED');
-  assert.equal(codeOf(() => verifyJwt(data.algs.ES256.tokens.valid, data.jwks, { audiance: 'x' })), 'ERR_INVALID_OPTIONS');
-  assert.equal(codeOf(() => verifyJwt(data.algs.ES256.tokens.valid, data.jwks, { algorithms: ['ES512'] })), 'ERR_INVALID_OPTIONS');
-  assert.equal(codeOf(() => verifyJwt(data.algs.ES256.tokens.valid, 42)), 'ERR_INVALID_OPTIONS');
+  assert.equal(await codeOf(() => verifyJwt(none, data.jwks, { currentDate: at })), 'ERR_JOSE_ALG_NOT_ALLOWED');
+  assert.equal(await codeOf(() => verifyJwt(data.algs.ES256.tokens.valid, data.jwks, { audiance: 'x' })), 'ERR_INVALID_OPTIONS');
+  assert.equal(await codeOf(() => verifyJwt(data.algs.ES256.tokens.valid, data.jwks, { algorithms: ['ES512'] })), 'ERR_INVALID_OPTIONS');
+  assert.equal(await codeOf(() => verifyJwt(data.algs.ES256.tokens.valid, 42)), 'ERR_INVALID_OPTIONS');
 });
 
 test('decodeJwt reads without verifying, and refuses malformed input with codes', async () => {
   const { header, claims } = decodeJwt(data.algs.EdDSA.tokens.tampered_payload);
   assert.equal(header.alg, 'EdDSA');
   assert.equal(claims.sub, 'admin');
-  assert.equal(codeOf(() => decodeJwt('a.b')), 'ERR_JWS_INVALID');
-  assert.equal(codeOf(() => decodeJwt('x'.repeat(9000))), 'ERR_JWT_TOO_LARGE');
-  assert.equal(codeOf(() => decodeJwt('eyJhbGciOiJFUzI1NiJ9=.e30.')), 'ERR_JWS_INVALID_BASE64');
-  assert.equal(codeOf(() => decodeJwt(`${Buffer.from('{"alg":"ES256"}').toString('base64url')}.${Buffer.from('{"a":1,"a":2}').toString('base64url')}.`)), 'ERR_JWT_DUPLICATE_MEMBER');
+  assert.equal(await codeOf(() => decodeJwt('a.b')), 'ERR_JWS_INVALID');
+  assert.equal(await codeOf(() => decodeJwt('x'.repeat(9000))), 'ERR_JWT_TOO_LARGE');
+  assert.equal(await codeOf(() => decodeJwt('eyJhbGciOiJFUzI1NiJ9=.e30.')), 'ERR_JWS_INVALID_BASE64');
+  assert.equal(await codeOf(() => decodeJwt(`${Buffer.from('{"alg":"ES256"}').toString('base64url')}.${Buffer.from('{"a":1,"a":2}').toString('base64url')}.`)), 'ERR_JWT_DUPLICATE_MEMBER');
   // Errors never echo the token.
   try { decodeJwt('secret-token-value.b'); } catch (e) { assert.ok(!e.message.includes('secret-token-value')); }
 });
@@ -88,5 +91,26 @@ test('a fresh EC key round trip with jose at the current time (no currentDate)',
   const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', use: 'sig' };
   const token = await new SignJWT({ sub: 'u' }).setProtectedHeader({ alg: 'ES256', kid: 'k1' })
     .setIssuedAt().setExpirationTime('2m').setIssuer('i').setAudience('a').sign(privateKey);
-  assert.equal(verifyJwt(token, { keys: [jwk] }, { issuer: 'i', audience: 'a', maxTokenAge: 60 }).claims.sub, 'u');
+  assert.equal((await verifyJwt(token, { keys: [jwk] }, { issuer: 'i', audience: 'a', maxTokenAge: 60 })).claims.sub, 'u');
+});
+
+test('a bad JWK fails at new KeySet, not at first use; bad options reject the Promise', async () => {
+  const { jwk } = data.algs.ES256;
+  const codeOfNew = (keys) => { try { new KeySet(keys); } catch (e) { return e.code; } return 'accepted'; };
+  assert.equal(codeOfNew({ ...jwk, x: 'AAAA' }), 'ERR_JWK_INVALID');
+  assert.equal(codeOfNew({ ...data.algs.RS256.jwk, p: 'AQAB' }), 'ERR_JWK_INVALID');
+  // The Ed25519 identity point: a key of small order.
+  assert.equal(codeOfNew({ kty: 'OKP', crv: 'Ed25519', x: Buffer.from([1, ...new Array(31).fill(0)]).toString('base64url') }), 'ERR_JWK_WEAK_KEY');
+  // Options are checked inside the Promise, as jose's jwtVerify does: nothing throws synchronously.
+  const pending = verifyJwt(data.algs.ES256.tokens.valid, jwk, { audiance: 'x' });
+  assert.ok(pending instanceof Promise);
+  await assert.rejects(pending, { code: 'ERR_INVALID_OPTIONS' });
+});
+
+test('a token both badly signed and expired reports the signature, as jose does', async () => {
+  const { jwk, tokens } = data.algs.ES256;
+  const [h, p, s] = tokens.expired.split('.');
+  const flipped = `${h}.${p}.${s.slice(0, 10)}${s[10] === 'A' ? 'B' : 'A'}${s.slice(11)}`;
+  assert.equal(await codeOf(() => verifyJwt(flipped, jwk, options('ES256'))), 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED');
+  assert.equal(await codeOf(() => verifyJwt(tokens.expired, jwk, options('ES256'))), 'ERR_JWT_EXPIRED');
 });

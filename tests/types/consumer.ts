@@ -124,7 +124,7 @@ const verifyOptions: VerifyOptions = {
   allowSymmetricKeys: false,
 };
 interface AppClaims extends JWTClaims { scope: string }
-const verified: DecodedJWT<AppClaims> = verifyJwt<AppClaims>('a.b.c', jwks, verifyOptions);
+const verified: DecodedJWT<AppClaims> = await verifyJwt<AppClaims>('a.b.c', jwks, verifyOptions);
 const scope: string = verified.claims.scope;
 const header: JWTHeader = verified.header;
 const alg: string = header.alg;
@@ -132,7 +132,8 @@ const decoded: DecodedJWT = decodeJwt('a.b.c');
 const keySetOptions: KeySetOptions = { allowSymmetricKeys: false };
 const keys = new KeySet(jwks, keySetOptions);
 const size: number = keys.size;
-const again: DecodedJWT = keys.verify('a.b.c', { algorithms: ['ES256'] });
+const again: DecodedJWT = await keys.verify('a.b.c', { algorithms: ['ES256'] });
+const viaKeySet: Promise<DecodedJWT> = verifyJwt('a.b.c', keys);
 keys.free();
 
 function verifyCode(error: unknown): ErrorCode | undefined {
@@ -143,7 +144,7 @@ function verifyCode(error: unknown): ErrorCode | undefined {
   return e.code;
 }
 
-void [flow, managerCode, verifyCode, scope, alg, decoded, size, again, memory];
+void [flow, managerCode, verifyCode, scope, alg, decoded, size, again, viaKeySet, memory];
 
 // ---- misuse must not compile ------------------------------------------------------------------
 // @ts-expect-error: misspelled option (loginUrl)
@@ -162,6 +163,9 @@ tm.state = 'authenticated';
 const bogus: TokenManagerErrorCode = 'ERR_BOGUS';
 // @ts-expect-error: clockTolerance is in seconds, a number
 verifyJwt('a.b.c', jwks, { clockTolerance: '30s' });
+// @ts-expect-error: verifyJwt returns a Promise, like jose's jwtVerify
+const notAwaited: DecodedJWT = verifyJwt('a.b.c', jwks);
+void notAwaited;
 // @ts-expect-error: not an algorithm
 const none: JWSAlgorithm = 'none';
 void [bogus, none];

@@ -1,0 +1,298 @@
+//! The WebCrypto signature primitive (`crypto.subtle` of the global scope: a window, a worker
+//! or Node 20): the npm package's verifier, asynchronous like jose's `jwtVerify`.
+//!
+//! Every decision stays in the core ([`Verifier::begin`] and [`Verifier::finish`]); this module
+//! only imports keys into `CryptoKey`s, once per key and algorithm, and asks `subtle.verify`.
+//! One small table maps an algorithm to WebCrypto's parameters, as jose's `subtle_dsa.ts` does.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), tokenwarden::JwtError> {
+//! use tokenwarden::{webcrypto::WebCryptoKeySet, Algorithm, JwkSet, KeyOptions, Verifier};
+//! let jwks = r#"{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
+//! let keys = WebCryptoKeySet::new(JwkSet::from_json(jwks, &KeyOptions::default())?)?;
+//! let verifier = Verifier::builder().algorithms([Algorithm::EdDsa]).build();
+//! let now = (js_sys::Date::now() / 1000.0) as i64;
+//! let verified = keys.verify(&verifier, "header.payload.signature", now).await?;
+//! # Ok(()) }
+//! ```
+
+use core::cell::RefCell;
+
+use js_sys::{Array, Object, Promise, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+use crate::core::{
+    b64,
+    error::JwtError,
+    jwk::{JwkSet, KeyParams},
+    verify::{Algorithm, Verified, Verifier},
+};
+
+#[wasm_bindgen]
+extern "C" {
+    /// `SubtleCrypto`.
+    #[wasm_bindgen(js_name = SubtleCrypto)]
+    type Subtle;
+
+    #[wasm_bindgen(method, catch, js_name = importKey)]
+    fn import_key(
+        this: &Subtle,
+        format: &str,
+        key_data: &JsValue,
+        algorithm: &Object,
+        extractable: bool,
+        usages: &Array,
+    ) -> Result<Promise, JsValue>;
+
+    // WebCrypto copies `signature` and `data` before returning (WebCrypto §14.3.4, "get a copy
+    // of the bytes"), so views into wasm memory are safe here.
+    #[wasm_bindgen(method, catch)]
+    fn verify(
+        this: &Subtle,
+        algorithm: &Object,
+        key: &JsValue,
+        signature: &[u8],
+        data: &[u8],
+    ) -> Result<Promise, JsValue>;
+}
+
+thread_local! {
+    static SUBTLE: Option<Subtle> = Reflect::get(&js_sys::global(), &"crypto".into())
+        .ok()
+        .filter(|crypto| crypto.is_object())
+        .and_then(|crypto| Reflect::get(&crypto, &"subtle".into()).ok())
+        .filter(|subtle| subtle.is_object())
+        .map(JsCast::unchecked_into);
+    /// Maps a rejected import to `undefined`, so a bad key is reported at use and never as an
+    /// unhandled rejection.
+    static IMPORT_FAILED: Closure<dyn FnMut(JsValue)> = Closure::new(|_: JsValue| {});
+}
+
+fn no_webcrypto() -> JwtError {
+    JwtError::UnsupportedKey {
+        reason:
+            "WebCrypto (crypto.subtle) is not available here; build with the `portable` feature",
+    }
+}
+
+fn object(entries: &[(&str, JsValue)]) -> Object {
+    let object = Object::new();
+    for (key, value) in entries {
+        // Setting a property on a fresh plain object cannot fail.
+        let _ = Reflect::set(&object, &JsValue::from_str(key), value);
+    }
+    object
+}
+
+/// WebCrypto's parameters for an algorithm: the import algorithm and the verify algorithm.
+fn webcrypto_params(alg: Algorithm) -> (Object, Object) {
+    let named = |name: &str| object(&[("name", name.into())]);
+    let hashed = |name: &str, hash: &str| object(&[("name", name.into()), ("hash", hash.into())]);
+    match alg {
+        Algorithm::Es256 => (
+            object(&[("name", "ECDSA".into()), ("namedCurve", "P-256".into())]),
+            hashed("ECDSA", "SHA-256"),
+        ),
+        Algorithm::EdDsa => (named("Ed25519"), named("Ed25519")),
+        Algorithm::Rs256 => (
+            hashed("RSASSA-PKCS1-v1_5", "SHA-256"),
+            named("RSASSA-PKCS1-v1_5"),
+        ),
+        Algorithm::Rs384 => (
+            hashed("RSASSA-PKCS1-v1_5", "SHA-384"),
+            named("RSASSA-PKCS1-v1_5"),
+        ),
+        Algorithm::Rs512 => (
+            hashed("RSASSA-PKCS1-v1_5", "SHA-512"),
+            named("RSASSA-PKCS1-v1_5"),
+        ),
+        // RFC 7518 §3.5: the salt is as long as the hash.
+        Algorithm::Ps256 => (
+            hashed("RSA-PSS", "SHA-256"),
+            object(&[("name", "RSA-PSS".into()), ("saltLength", 32.into())]),
+        ),
+        Algorithm::Ps384 => (
+            hashed("RSA-PSS", "SHA-384"),
+            object(&[("name", "RSA-PSS".into()), ("saltLength", 48.into())]),
+        ),
+        Algorithm::Ps512 => (
+            hashed("RSA-PSS", "SHA-512"),
+            object(&[("name", "RSA-PSS".into()), ("saltLength", 64.into())]),
+        ),
+        Algorithm::Hs256 => (hashed("HMAC", "SHA-256"), named("HMAC")),
+        Algorithm::Hs384 => (hashed("HMAC", "SHA-384"), named("HMAC")),
+        Algorithm::Hs512 => (hashed("HMAC", "SHA-512"), named("HMAC")),
+    }
+}
+
+/// One key imported for one algorithm (WebCrypto binds an RSA or HMAC key to its hash).
+struct Imported {
+    key_index: usize,
+    alg: Algorithm,
+    /// Resolves to the `CryptoKey`, or to `undefined` when WebCrypto refused the key.
+    key: Promise,
+    /// The `CryptoKey` once known: later verifications skip a turn of the event loop.
+    resolved: RefCell<Option<JsValue>>,
+    verify_params: Object,
+}
+
+/// A [`JwkSet`] whose keys are imported into WebCrypto once and reused.
+pub struct WebCryptoKeySet {
+    keys: JwkSet,
+    imported: RefCell<Vec<Imported>>,
+}
+
+impl core::fmt::Debug for WebCryptoKeySet {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("WebCryptoKeySet")
+            .field("keys", &self.keys)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WebCryptoKeySet {
+    /// Starts importing every key for its default algorithm (its own `alg`, or ES256, EdDSA,
+    /// RS256, HS256 by family), so that a key WebCrypto refuses is known before the first
+    /// token. Fails at once when this host has no WebCrypto.
+    pub fn new(keys: JwkSet) -> Result<Self, JwtError> {
+        let set = Self {
+            keys,
+            imported: RefCell::new(Vec::new()),
+        };
+        for (index, key) in set.keys.keys().iter().enumerate() {
+            let alg = key.alg().unwrap_or(match key.params() {
+                KeyParams::EcP256 { .. } => Algorithm::Es256,
+                KeyParams::Ed25519(_) => Algorithm::EdDsa,
+                KeyParams::Rsa { .. } => Algorithm::Rs256,
+                KeyParams::Oct(_) => Algorithm::Hs256,
+            });
+            set.import(index, alg)?;
+        }
+        Ok(set)
+    }
+
+    /// The keys, as the core selects among them.
+    pub fn keys(&self) -> &JwkSet {
+        &self.keys
+    }
+
+    /// Resolves when every key is imported; fails with `ERR_JWK_INVALID` if WebCrypto refused
+    /// one (for example a P-256 point that is not on the curve).
+    pub async fn ready(&self) -> Result<(), JwtError> {
+        let count = self.imported.borrow().len();
+        for position in 0..count {
+            self.crypto_key(position).await?;
+        }
+        Ok(())
+    }
+
+    /// Verifies `token` at `now` (seconds since the epoch): the core's checks, WebCrypto's
+    /// signature verdict, then the core's claim checks.
+    pub async fn verify(
+        &self,
+        verifier: &Verifier,
+        token: &str,
+        now: i64,
+    ) -> Result<Verified, JwtError> {
+        let pending = verifier.begin(token, &self.keys, now)?;
+        let position = self.import(pending.key_index(), pending.algorithm())?;
+        let key = self.crypto_key(position).await?;
+        let verdict = {
+            let imported = self.imported.borrow();
+            let params = &imported[position].verify_params;
+            SUBTLE.with(|subtle| {
+                let subtle = subtle.as_ref().ok_or_else(no_webcrypto)?;
+                subtle
+                    .verify(params, &key, pending.signature(), pending.message())
+                    .map_err(|_| JwtError::SignatureInvalid)
+            })?
+        };
+        // A rejection (the key refused for this use) is no valid signature either.
+        let valid = JsFuture::from(verdict)
+            .await
+            .map(|answer| answer.is_truthy())
+            .unwrap_or(false);
+        verifier.finish(pending, valid)
+    }
+
+    /// The position of the import of key `key_index` for `alg`, starting it if needed.
+    fn import(&self, key_index: usize, alg: Algorithm) -> Result<usize, JwtError> {
+        if let Some(position) = self
+            .imported
+            .borrow()
+            .iter()
+            .position(|i| i.key_index == key_index && i.alg == alg)
+        {
+            return Ok(position);
+        }
+        let (import_params, verify_params) = webcrypto_params(alg);
+        let usages = Array::of1(&"verify".into());
+        let promise = SUBTLE.with(|subtle| {
+            let subtle = subtle.as_ref().ok_or_else(no_webcrypto)?;
+            let started = match self.keys.keys()[key_index].params() {
+                KeyParams::EcP256 { x, y } => {
+                    let mut sec1 = [0u8; 65];
+                    sec1[0] = 0x04;
+                    sec1[1..33].copy_from_slice(x);
+                    sec1[33..].copy_from_slice(y);
+                    let data = js_sys::Uint8Array::from(sec1.as_slice());
+                    subtle.import_key("raw", &data, &import_params, false, &usages)
+                }
+                KeyParams::Ed25519(x) => {
+                    let data = js_sys::Uint8Array::from(x.as_slice());
+                    subtle.import_key("raw", &data, &import_params, false, &usages)
+                }
+                KeyParams::Rsa { n, e } => {
+                    let jwk = object(&[
+                        ("kty", "RSA".into()),
+                        ("n", b64::encode(n).into()),
+                        ("e", b64::encode(e).into()),
+                    ]);
+                    subtle.import_key("jwk", &jwk, &import_params, false, &usages)
+                }
+                KeyParams::Oct(secret) => {
+                    let data = js_sys::Uint8Array::from(secret.as_slice());
+                    let started = subtle.import_key("raw", &data, &import_params, false, &usages);
+                    // The JS copy of the secret is not ours to keep.
+                    data.fill(0, 0, data.length());
+                    started
+                }
+            };
+            Ok::<_, JwtError>(match started {
+                Ok(promise) => IMPORT_FAILED.with(|failed| promise.catch(failed)),
+                // A synchronous throw (an algorithm this engine lacks) fails like a rejection.
+                Err(_) => Promise::resolve(&JsValue::UNDEFINED),
+            })
+        })?;
+        let mut imported = self.imported.borrow_mut();
+        imported.push(Imported {
+            key_index,
+            alg,
+            key: promise,
+            resolved: RefCell::new(None),
+            verify_params,
+        });
+        Ok(imported.len() - 1)
+    }
+
+    async fn crypto_key(&self, position: usize) -> Result<JsValue, JwtError> {
+        let (cached, promise) = {
+            let imported = self.imported.borrow();
+            let entry = &imported[position];
+            let cached = entry.resolved.borrow().clone();
+            (cached, entry.key.clone())
+        };
+        if let Some(key) = cached {
+            return Ok(key);
+        }
+        let key = JsFuture::from(promise).await.unwrap_or(JsValue::UNDEFINED);
+        if key.is_undefined() {
+            return Err(JwtError::InvalidKey {
+                reason: "WebCrypto refused the key",
+            });
+        }
+        *self.imported.borrow()[position].resolved.borrow_mut() = Some(key.clone());
+        Ok(key)
+    }
+}
