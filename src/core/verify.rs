@@ -255,6 +255,30 @@ impl Verifier {
         }
     }
 
+    /// The signature checks alone, on arbitrary message bytes: the algorithm policy, key
+    /// selection, the signature's shape and the pure-Rust primitive. For conformance tests
+    /// (Wycheproof's messages are not JWS signing inputs); tokens go through
+    /// [`Verifier::verify`].
+    #[doc(hidden)]
+    #[cfg(any(not(target_arch = "wasm32"), feature = "portable"))]
+    pub fn check_raw_signature(
+        &self,
+        alg: &str,
+        keys: &JwkSet,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(), JwtError> {
+        let alg = self.check_algorithm(alg)?;
+        let key_index = keys.select_index(None, alg)?;
+        let key = &keys.keys()[key_index];
+        check_signature_shape(alg, key.params(), signature)?;
+        if crate::core::primitive::verify(alg, key.params(), &key.parsed, message, signature)? {
+            Ok(())
+        } else {
+            Err(JwtError::SignatureInvalid)
+        }
+    }
+
     fn signature_check<'t>(
         &self,
         header: &Header,
