@@ -40,17 +40,17 @@ test-host:
 	cargo test -p tokenwarden --features hmac
 
 # The suites that need no server; the token manager's browser suite runs in test-manager.
-WASM_SUITES := --lib --test rfc_vectors
+WASM_SUITES := --lib --test rfc_vectors --test verify_wycheproof_webcrypto
 
 test-wasm-node:
-	@echo "== wasm32 tests in Node (core, session engine, RFC vectors)"
-	cargo test $(WASM) $(WASM_SUITES)
+	@echo "== wasm32 tests in Node (core, session engine, RFC vectors, Wycheproof on WebCrypto)"
+	cargo test $(WASM) --features hmac $(WASM_SUITES)
 	@echo "== the same with the pure-Rust primitive linked in (feature portable, hosts without WebCrypto)"
 	cargo test $(WASM) --features portable,hmac $(WASM_SUITES)
 
 test-wasm-browser:
 	@echo "== wasm32 tests in headless Chromium (the same suites)"
-	WASM_BINDGEN_USE_BROWSER=1 cargo test $(WASM) $(WASM_SUITES)
+	WASM_BINDGEN_USE_BROWSER=1 cargo test $(WASM) --features hmac $(WASM_SUITES)
 	WASM_BINDGEN_USE_BROWSER=1 cargo test $(WASM) --features portable,hmac $(WASM_SUITES)
 
 test-manager:

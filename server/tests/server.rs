@@ -826,7 +826,10 @@ async fn jwks_verifies(alg: SigningAlg, tw_alg: Algorithm, kty: &str) {
     assert_eq!(v.header.kid.as_deref(), k["kid"].as_str());
     assert_eq!(v.claims.sub.as_deref(), Some("demo"));
     assert_eq!(
-        v.claims.extra.get("scope").and_then(tokenwarden::core::json::Value::as_str),
+        v.claims
+            .extra
+            .get("scope")
+            .and_then(tokenwarden::core::json::Value::as_str),
         Some("read write")
     );
     // Wrong audience / issuer are refused by the same core.

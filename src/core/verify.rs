@@ -255,10 +255,24 @@ impl Verifier {
         }
     }
 
-    /// The signature checks alone, on arbitrary message bytes: the algorithm policy, key
-    /// selection, the signature's shape and the pure-Rust primitive. For conformance tests
-    /// (Wycheproof's messages are not JWS signing inputs); tokens go through
-    /// [`Verifier::verify`].
+    /// The policy half of a signature check on arbitrary message bytes: the algorithm
+    /// allowed, the key selected (without `kid`), the signature's shape. Returns the algorithm
+    /// and the key's index for a primitive. For conformance tests (Wycheproof's messages are not
+    /// JWS signing inputs); tokens go through [`Verifier::begin`].
+    #[doc(hidden)]
+    pub fn raw_signature_policy(
+        &self,
+        alg: &str,
+        keys: &JwkSet,
+        signature: &[u8],
+    ) -> Result<(Algorithm, usize), JwtError> {
+        let alg = self.check_algorithm(alg)?;
+        let key_index = keys.select_index(None, alg)?;
+        check_signature_shape(alg, keys.keys()[key_index].params(), signature)?;
+        Ok((alg, key_index))
+    }
+
+    /// [`Verifier::raw_signature_policy`] and the pure-Rust primitive.
     #[doc(hidden)]
     #[cfg(any(not(target_arch = "wasm32"), feature = "portable"))]
     pub fn check_raw_signature(
@@ -268,10 +282,8 @@ impl Verifier {
         message: &[u8],
         signature: &[u8],
     ) -> Result<(), JwtError> {
-        let alg = self.check_algorithm(alg)?;
-        let key_index = keys.select_index(None, alg)?;
+        let (alg, key_index) = self.raw_signature_policy(alg, keys, signature)?;
         let key = &keys.keys()[key_index];
-        check_signature_shape(alg, key.params(), signature)?;
         if crate::core::primitive::verify(alg, key.params(), &key.parsed, message, signature)? {
             Ok(())
         } else {
