@@ -23,7 +23,6 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
 use crate::core::{
-    b64,
     error::JwtError,
     jwk::{JwkSet, KeyParams},
     verify::{Algorithm, Verified, Verifier},
@@ -124,6 +123,47 @@ fn webcrypto_params(alg: Algorithm) -> (Object, Object) {
         Algorithm::Hs384 => (hashed("HMAC", "SHA-384"), named("HMAC")),
         Algorithm::Hs512 => (hashed("HMAC", "SHA-512"), named("HMAC")),
     }
+}
+
+/// The SubjectPublicKeyInfo DER of an RSA public key (RFC 8017 A.1.1, RFC 5280 §4.1): a few
+/// lines of DER instead of a base64url encoder for a JWK import.
+fn rsa_spki(n: &[u8], e: &[u8]) -> Vec<u8> {
+    fn der(tag: u8, body: &[u8], out: &mut Vec<u8>) {
+        out.push(tag);
+        let len = body.len();
+        if len < 0x80 {
+            out.push(len as u8);
+        } else if len < 0x100 {
+            out.extend_from_slice(&[0x81, len as u8]);
+        } else {
+            out.extend_from_slice(&[0x82, (len >> 8) as u8, len as u8]);
+        }
+        out.extend_from_slice(body);
+    }
+    // INTEGERs are signed: a leading zero keeps a high first bit positive.
+    fn integer(value: &[u8], out: &mut Vec<u8>) {
+        let mut body = Vec::with_capacity(value.len() + 1);
+        if value.first().is_some_and(|b| b & 0x80 != 0) {
+            body.push(0);
+        }
+        body.extend_from_slice(value);
+        der(0x02, &body, out);
+    }
+    let mut fields = Vec::new();
+    integer(n, &mut fields);
+    integer(e, &mut fields);
+    let mut rsa_public_key = Vec::new();
+    der(0x30, &fields, &mut rsa_public_key);
+    let mut bit_string = vec![0]; // no unused bits
+    bit_string.extend_from_slice(&rsa_public_key);
+    // AlgorithmIdentifier: rsaEncryption (1.2.840.113549.1.1.1), NULL parameters.
+    let mut spki = vec![
+        0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
+    ];
+    der(0x03, &bit_string, &mut spki);
+    let mut out = Vec::new();
+    der(0x30, &spki, &mut out);
+    out
 }
 
 /// One key imported for one algorithm (WebCrypto binds an RSA or HMAC key to its hash).
@@ -280,12 +320,8 @@ impl WebCryptoKeySet {
                     subtle.import_key("raw", &data, &import_params, false, &usages)
                 }
                 KeyParams::Rsa { n, e } => {
-                    let jwk = object(&[
-                        ("kty", "RSA".into()),
-                        ("n", b64::encode(n).into()),
-                        ("e", b64::encode(e).into()),
-                    ]);
-                    subtle.import_key("jwk", &jwk, &import_params, false, &usages)
+                    let data = js_sys::Uint8Array::from(rsa_spki(n, e).as_slice());
+                    subtle.import_key("spki", &data, &import_params, false, &usages)
                 }
                 KeyParams::Oct(secret) => {
                     let data = js_sys::Uint8Array::from(secret.as_slice());

@@ -29,6 +29,7 @@ const claims = {
 
 const SPECS = {
   RS256: () => generateKeyPair('RS256', { modulusLength: 2048, extractable: true }),
+  PS256: () => generateKeyPair('PS256', { modulusLength: 2048, extractable: true }),
   ES256: () => generateKeyPair('ES256', { extractable: true }),
   EdDSA: () => generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true }),
   HS256: async () => {

@@ -82,8 +82,9 @@ if (size) {
 }
 for (const [rt, res] of [['Chromium', cr], ['Node', node]]) {
   if (!res) continue;
-  for (const alg of ['HS256', 'RS256', 'ES256', 'EdDSA']) {
+  for (const alg of ['HS256', 'RS256', 'PS256', 'ES256', 'EdDSA']) {
     const v = res.verify[alg];
+    if (!v) continue;
     p(`| verifyJwt ${alg}, ${rt} (µs/op) | ${f(v.cases.tokenwarden.usPerOp.median)} | jose ${f(v.cases.jose.usPerOp.median)} | ${v.ratios['tokenwarden / jose'].median.toFixed(2)}× speed |`);
   }
   const d = res.decode;
@@ -163,7 +164,7 @@ if (node || cr) {
   p('Same tokens for both (jose-signed, fresh keys each run; `kid`; 443 bytes of claims: iss, sub, two');
   p('audiences, iat, nbf, exp, jti, azp, scope, email, name, roles, org_id), same checks (`algorithms`');
   p('pinned, `issuer`, `audience`, exp/nbf). Keys imported once: tokenwarden `new KeySet(jwks)` and jose');
-  p('`createLocalJWKSet(jwks)` over a set of three keys (ES256, EdDSA, RS256-2048) chosen by `kid`; HS256');
+  p('`createLocalJWKSet(jwks)` over a set of four keys (ES256, EdDSA, RS256-2048, PS256-2048) chosen by `kid`; HS256');
   p('uses the one `oct` key (tokenwarden KeySet with `allowSymmetricKeys`; jose `importJWK`, since its local');
   p('JWK Sets take no `oct` keys). tokenwarden is synchronous; jose calls are awaited one at a time.');
   p('Before timing, both must accept every token and reject a tampered signature.');

@@ -370,12 +370,6 @@ fn import_params(
             Ok(KeyParams::Rsa { n, e })
         }
         KeyFamily::Oct => {
-            if !options.allow_symmetric {
-                return Err(JwtError::SymmetricKeyNotAllowed);
-            }
-            if !cfg!(feature = "hmac") {
-                return Err(not_compiled("HMAC keys (build without the `hmac` feature)"));
-            }
             let text = raw.k.as_deref().ok_or(JwtError::InvalidKey {
                 reason: "an oct key needs \"k\"",
             })?;
@@ -384,14 +378,30 @@ fn import_params(
                     reason: "a key member is not canonical base64url",
                 }
             })?);
-            if secret.len() < 32 {
-                return Err(JwtError::WeakKey {
-                    reason: "HMAC key under 32 bytes",
-                });
-            }
-            Ok(KeyParams::Oct(secret))
+            oct_params(secret, options)
         }
     }
+}
+
+/// An HMAC secret: only with `allow_symmetric` and the `hmac` feature, and at least 32 bytes.
+fn oct_params(
+    secret: zeroize::Zeroizing<Vec<u8>>,
+    options: &KeyOptions,
+) -> Result<KeyParams, JwtError> {
+    if !options.allow_symmetric {
+        return Err(JwtError::SymmetricKeyNotAllowed);
+    }
+    if !cfg!(feature = "hmac") {
+        return Err(JwtError::UnsupportedKey {
+            reason: "HMAC keys (build without the `hmac` feature)",
+        });
+    }
+    if secret.len() < 32 {
+        return Err(JwtError::WeakKey {
+            reason: "HMAC key under 32 bytes",
+        });
+    }
+    Ok(KeyParams::Oct(secret))
 }
 
 /// The encodings of the Ed25519 points of small order (libsodium's blocklist, compared with the
@@ -495,6 +505,23 @@ impl JwkSet {
         Ok(Self {
             keys,
             single: false,
+        })
+    }
+
+    /// A set of one HMAC key from raw secret bytes (jose accepts a `Uint8Array` secret), under
+    /// the same rules as an `oct` JWK: `allow_symmetric`, the `hmac` feature, 32 bytes or more.
+    pub fn from_secret(secret: &[u8], options: &KeyOptions) -> Result<Self, JwtError> {
+        let params = oct_params(zeroize::Zeroizing::new(secret.to_vec()), options)?;
+        Ok(Self {
+            keys: vec![Jwk {
+                kid: None,
+                alg: None,
+                family: KeyFamily::Oct,
+                #[cfg(any(not(target_arch = "wasm32"), feature = "portable"))]
+                parsed: crate::core::primitive::parse(&params)?,
+                params,
+            }],
+            single: true,
         })
     }
 

@@ -103,9 +103,7 @@ fn import_keys(value: &JsValue, allow_symmetric: bool) -> Result<JwkSet, JsValue
     };
     if let Some(secret) = secret {
         let secret = zeroize::Zeroizing::new(secret);
-        let jwk =
-            zeroize::Zeroizing::new(format!(r#"{{"kty":"oct","k":"{}"}}"#, b64::encode(&secret)));
-        return JwkSet::from_json(&jwk, &options).map_err(|e| jwt_error(&e));
+        return JwkSet::from_secret(&secret, &options).map_err(|e| jwt_error(&e));
     }
     if !value.is_object() {
         return Err(invalid_options(
@@ -257,9 +255,26 @@ fn parse_verify_options(options: &JsValue) -> Result<ParsedOptions, JsValue> {
 #[cfg(feature = "verify")]
 #[wasm_bindgen(js_name = verifyJwt)]
 pub fn verify_jwt(token: String, keys: JsValue, options: JsValue) -> Promise {
+    spawn_verify(
+        token,
+        |allow_symmetric| prepare_keys(import_keys(&keys, allow_symmetric)?),
+        &options,
+    )
+}
+
+/// The one asynchronous verification path behind `verifyJwt` and `KeySet#verify` (one state
+/// machine in the package, not two). Errors before the signature still reject the `Promise`,
+/// as in jose, rather than throwing synchronously.
+#[cfg(feature = "verify")]
+fn spawn_verify(
+    token: String,
+    keys: impl FnOnce(bool) -> Result<Rc<Keys>, JsValue>,
+    options: &JsValue,
+) -> Promise {
+    let prepared = parse_verify_options(options)
+        .and_then(|parsed| Ok((keys(parsed.allow_symmetric)?, parsed)));
     wasm_bindgen_futures::future_to_promise(async move {
-        let parsed = parse_verify_options(&options)?;
-        let keys = prepare_keys(import_keys(&keys, parsed.allow_symmetric)?)?;
+        let (keys, parsed) = prepared?;
         verify_with(keys, token, parsed).await
     })
 }
@@ -269,10 +284,6 @@ pub fn verify_jwt(token: String, keys: JsValue, options: JsValue) -> Promise {
 impl KeySet {
     /// Verifies a JWT against this key set; options as for `verifyJwt`. A `Promise`.
     pub fn verify(&self, token: String, options: JsValue) -> Promise {
-        let keys = Rc::clone(&self.keys);
-        wasm_bindgen_futures::future_to_promise(async move {
-            let parsed = parse_verify_options(&options)?;
-            verify_with(keys, token, parsed).await
-        })
+        spawn_verify(token, |_| Ok(Rc::clone(&self.keys)), &options)
     }
 }

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Size budget of signature verification in the npm package (a test, not a benchmark: the builds
+# are deterministic). Compares two builds that `make test-js` has already made, so nothing is
+# built twice (about 1 second):
+#   pkg/                  the full npm build (scripts/build-pkg.sh pkg)
+#   target/pkg-noverify/  the build without verification (--no-default-features)
+# Fails when verification adds more than VERIFY_BUDGET_BYTES (default 12 KB) of wasm plus JS
+# glue, gzip -9, or when a signature crate is linked into the full build (WebCrypto verifies).
+# Usage: scripts/size-budget-verify.sh [FULL_DIR] [NOVERIFY_DIR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+FULL=${1:-pkg}
+NOVERIFY=${2:-target/pkg-noverify}
+BUDGET=${VERIFY_BUDGET_BYTES:-12288}
+for dir in "$FULL" "$NOVERIFY"; do
+  if [ ! -f "$dir/web/tokenwarden_bg.wasm" ]; then
+    echo "size-budget-verify: $dir/web is missing; build it with scripts/build-pkg.sh" >&2
+    exit 2
+  fi
+done
+size() { # wasm + JS glue of the web entry, each gzip -9
+  echo $(( $(gzip -9c "$1/web/tokenwarden_bg.wasm" | wc -c) + $(cat "$1/web/tokenwarden.js" "$1/web/index.js" | gzip -9c | wc -c) ))
+}
+full=$(size "$FULL")
+noverify=$(size "$NOVERIFY")
+delta=$((full - noverify))
+echo "size-budget-verify: full $full B, without verification $noverify B, verification adds $delta B (budget $BUDGET B)"
+# The release wasm before wasm-opt keeps its symbol names: no signature crate may appear.
+raw=$(ls target/pkg-build-__features_hmac_/wasm32-unknown-unknown/release/tokenwarden.wasm 2>/dev/null || true)
+if [ -n "$raw" ] && [ "$FULL" = pkg ]; then
+  linked=$(grep -a -o -E '_ZN[0-9]+(jwt_compact|p256|rsa|ed25519_compact|sha2|getrandom|ecdsa|elliptic_curve|crypto_bigint|num_bigint_dig)[0-9]' "$raw" | sort -u || true)
+  if [ -n "$linked" ]; then
+    echo "size-budget-verify: signature crates linked into the npm build:" $linked >&2
+    exit 1
+  fi
+  echo "size-budget-verify: no signature crate linked (jwt-compact, p256, rsa, ed25519-compact, sha2, getrandom)"
+fi
+if [ "$delta" -gt "$BUDGET" ]; then
+  echo "size-budget-verify: verification costs $delta B gzip, over the $BUDGET B budget" >&2
+  exit 1
+fi
