@@ -70,6 +70,18 @@ pub fn decode_unverified_with(
     split(token, options).map(|parts| parts.token)
 }
 
+/// Every check of [`decode_unverified_with`], returning the header's and the payload's decoded
+/// JSON bytes (UTF-8, one object each, no duplicate names, valid claim types) so that a caller
+/// can hand them to another JSON parser (the npm package's `decodeJwt` uses `JSON.parse`).
+pub fn decode_checked_json(
+    token: &str,
+    options: &DecodeOptions,
+) -> Result<(Vec<u8>, Vec<u8>), JwtError> {
+    let jws = split_jws(token, options)?;
+    Claims::from_map(json::parse_object(&jws.payload, "payload")?)?;
+    Ok((jws.header_bytes, jws.payload))
+}
+
 /// Structural checks, cheapest first: length, segment count, base64url, UTF-8, JSON, types.
 pub(crate) fn split<'a>(token: &'a str, options: &DecodeOptions) -> Result<Parts<'a>, JwtError> {
     let jws = split_jws(token, options)?;
@@ -87,6 +99,7 @@ pub(crate) fn split<'a>(token: &'a str, options: &DecodeOptions) -> Result<Parts
 /// A compact JWS split into its parts, with the payload left as bytes.
 pub(crate) struct JwsParts<'a> {
     pub header: Header,
+    pub header_bytes: Vec<u8>,
     pub payload: Vec<u8>,
     pub signing_input: &'a str,
     pub signature: Vec<u8>,
@@ -119,6 +132,7 @@ pub(crate) fn split_jws<'a>(
     let header = Header::from_map(json::parse_object(&header_bytes, "header")?)?;
     Ok(JwsParts {
         header,
+        header_bytes,
         payload,
         signing_input: &token[..header_b64.len() + 1 + payload_b64.len()],
         signature,

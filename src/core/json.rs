@@ -214,10 +214,14 @@ impl Reader<'_> {
         JwtError::InvalidJson { part: self.part }
     }
 
+    // Inlined by hand: the release profile optimizes for size ("z"), which otherwise leaves a
+    // call per byte in the hottest loops.
+    #[inline(always)]
     fn peek(&self) -> Option<u8> {
         self.text.get(self.at).copied()
     }
 
+    #[inline(always)]
     fn skip_whitespace(&mut self) {
         while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
             self.at += 1;

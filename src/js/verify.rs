@@ -15,7 +15,7 @@ use super::convert::{
 };
 use crate::core::{
     b64,
-    decode::{decode_unverified_with, DecodeOptions},
+    decode::{decode_checked_json, DecodeOptions},
 };
 #[cfg(feature = "verify")]
 use crate::core::{
@@ -23,23 +23,14 @@ use crate::core::{
     verify::{Algorithm, Verifier},
 };
 
-/// `{header, claims}` built by the engine's `JSON.parse` from the token's own text, after the
+/// `{header, claims}` built by the engine's `JSON.parse` from the token's own JSON, after the
 /// core checked it strictly (canonical base64url, UTF-8, no duplicate names, claim types).
-fn decoded_object(token: &str) -> Result<JsValue, JsValue> {
-    let mut segments = token.split('.');
-    let mut parse = |part: &'static str| -> Result<JsValue, JsValue> {
-        let bytes =
-            b64::decode(segments.next().unwrap_or_default(), part).map_err(|e| jwt_error(&e))?;
-        // Checked by the core: valid UTF-8, one JSON object.
-        let text = core::str::from_utf8(&bytes)
-            .map_err(|_| jwt_error(&crate::core::error::JwtError::InvalidUtf8 { part }))?;
-        JSON::parse(text)
-    };
-    let header = parse("header")?;
-    let claims = parse("payload")?;
+fn decoded_object(header: &[u8], payload: &[u8]) -> Result<JsValue, JsValue> {
+    // The core checked both are UTF-8; an error here cannot happen, and is not a panic.
+    let text = |bytes| core::str::from_utf8(bytes).map_err(|_| invalid_options("not UTF-8"));
     let result = Object::new();
-    Reflect::set(&result, &JsValue::from_str("header"), &header)?;
-    Reflect::set(&result, &JsValue::from_str("claims"), &claims)?;
+    Reflect::set(&result, &"header".into(), &JSON::parse(text(header)?)?)?;
+    Reflect::set(&result, &"claims".into(), &JSON::parse(text(payload)?)?)?;
     Ok(result.into())
 }
 
@@ -47,8 +38,9 @@ fn decoded_object(token: &str) -> Result<JsValue, JsValue> {
 /// malformed input (8 KiB cap, strict base64url, duplicate names, bad claim types).
 #[wasm_bindgen(js_name = decodeJwt)]
 pub fn decode_jwt(token: &str) -> Result<JsValue, JsValue> {
-    decode_unverified_with(token, &DecodeOptions::default()).map_err(|e| jwt_error(&e))?;
-    decoded_object(token)
+    let (header, payload) =
+        decode_checked_json(token, &DecodeOptions::default()).map_err(|e| jwt_error(&e))?;
+    decoded_object(&header, &payload)
 }
 
 /// An imported, reusable set of verification keys (like jose's `createLocalJWKSet`).
@@ -84,7 +76,14 @@ async fn verify_with(
     #[cfg(feature = "portable")]
     let verified = parsed.verifier.verify(&token, &keys, parsed.now);
     verified.map_err(|e| jwt_error(&e))?;
-    decoded_object(&token)
+    // The core verified the token: its two first segments are canonical base64url of JSON.
+    let mut segments = token.split('.');
+    let mut next = |part| b64::decode(segments.next().unwrap_or_default(), part);
+    let (header, payload) = (next("header"), next("payload"));
+    match (header, payload) {
+        (Ok(header), Ok(payload)) => decoded_object(&header, &payload),
+        (Err(e), _) | (_, Err(e)) => Err(jwt_error(&e)),
+    }
 }
 
 #[cfg(feature = "verify")]
