@@ -6,7 +6,7 @@
 //! (the classic `{"sub":"alice","sub":"admin"}` confusion), so tokenwarden rejects them.
 //!
 //! It is hand-written rather than serde_json because the wasm build must stay small: serde_json
-//! costs about 20 KB gzip there (docs/TOOLCHAIN), and a JOSE reader needs no float formatting,
+//! costs about 20 KB gzip there (measured in a wasm probe), and a JOSE reader needs no float formatting,
 //! no derive machinery and no streaming. Numbers keep their text; [`Number`] reads integers
 //! exactly and floors non-integers with integer arithmetic, so no float parsing is linked.
 //! Nesting is limited to [`MAX_DEPTH`] so hostile input cannot exhaust the stack.
