@@ -10,6 +10,7 @@ pub mod error;
 pub mod json;
 #[cfg(feature = "verify")]
 pub mod jwk;
+pub mod oauth;
 pub mod secret;
 pub mod session;
 #[cfg(feature = "verify")]
