@@ -25,7 +25,7 @@ mod logout;
 mod metadata;
 mod token;
 mod transaction;
-pub mod url;
+mod url;
 
 pub use authorize::{
     authorization_request, code_challenge_s256, AuthorizationRequest, ClientConfig, LoginOptions,

@@ -9,6 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::core::b64;
 use crate::core::oauth::error::{truncate, Endpoint, OAuthError, ProviderError, ProviderErrorKind};
 use crate::core::oauth::metadata::ProviderMetadata;
 use crate::core::oauth::url::{fragment_of, query_of, without_query};
@@ -144,7 +145,8 @@ impl Transaction {
                 reason: "unknown version",
             });
         }
-        let random_value = |s: &str| s.len() == 43 && is_base64url(s);
+        // 32 random bytes in canonical base64url, as `authorization_request` makes them.
+        let random_value = |s: &str| s.len() == 43 && b64::decode(s, "state").is_ok();
         if !random_value(&transaction.state)
             || !transaction.nonce.as_deref().is_none_or(random_value)
         {
@@ -313,11 +315,6 @@ impl CallbackParams {
         params.error_uri = params.error_uri.map(|u| truncate(&u, 256));
         Ok(params)
     }
-}
-
-fn is_base64url(text: &str) -> bool {
-    text.bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Compares without an early exit on the first differing byte.
