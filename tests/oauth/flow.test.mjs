@@ -214,6 +214,24 @@ test('authorization code + PKCE: the core\'s request, callback checks and code e
   assert.equal(otherApi.error.code, 'ERR_JWT_CLAIM_VALIDATION_FAILED');
 });
 
+test('the provider\'s ID token is refused with a broken signature, another nonce or another audience', async () => {
+  const { callbackUrl, stored } = await login();
+  const exchange = coreOk('callback', { ...base(), stored, url: callbackUrl, now_ms: Date.now() });
+  const answer = await post(exchange.token_request);
+  const read = (input) => core('token_response', { ...base(), jwks, now_secs: nowSecs(), ...answer, ...input });
+  assert.ok(read({ nonce: exchange.nonce }).ok, 'the untouched response passes');
+
+  const body = JSON.parse(answer.body);
+  const [h, p, sig] = body.id_token.split('.');
+  const i = Math.floor(sig.length / 2);
+  const flipped = `${sig.slice(0, i)}${sig[i] === 'A' ? 'B' : 'A'}${sig.slice(i + 1)}`;
+  const tampered = JSON.stringify({ ...body, id_token: [h, p, flipped].join('.') });
+  assert.equal(read({ nonce: exchange.nonce, body: tampered }).error.code, 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED');
+  assert.equal(read({ nonce: 'another-login' }).error.code, 'ERR_OAUTH_NONCE_MISMATCH');
+  assert.equal(read({ nonce: exchange.nonce, client_id: 'another-client' }).error.code,
+    'ERR_OAUTH_ID_TOKEN_AUDIENCE_MISMATCH');
+});
+
 test('refresh rotates the refresh token; the old one is refused and its reuse revokes the grant', async () => {
   const { tokens } = await loginAndExchange();
   const rt1 = tokens.refresh_token;
