@@ -1,9 +1,8 @@
 //! Provider metadata: where to find it (OpenID Connect Discovery, RFC 8414) and the checks that
 //! make it safe to use.
 
-use serde::Deserialize;
-
 use crate::core::oauth::error::OAuthError;
+use crate::core::oauth::object::{Object, WrongType};
 use crate::core::oauth::url::{check_endpoint, check_issuer};
 
 /// Largest metadata document accepted (checked before parsing).
@@ -38,7 +37,7 @@ pub fn discovery_urls(issuer: &str) -> Result<[String; 2], OAuthError> {
 }
 
 /// The members of a provider's metadata that the OAuth profile uses, checked.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderMetadata {
     /// `issuer`: exactly the configured issuer.
     pub issuer: String,
@@ -47,38 +46,27 @@ pub struct ProviderMetadata {
     /// `token_endpoint`.
     pub token_endpoint: String,
     /// `jwks_uri`: the keys ID tokens are verified with (required for OpenID Connect).
-    #[serde(default)]
     pub jwks_uri: Option<String>,
     /// `revocation_endpoint` (RFC 7009).
-    #[serde(default)]
     pub revocation_endpoint: Option<String>,
     /// `end_session_endpoint` (OpenID Connect RP-Initiated Logout).
-    #[serde(default)]
     pub end_session_endpoint: Option<String>,
     /// `userinfo_endpoint`.
-    #[serde(default)]
     pub userinfo_endpoint: Option<String>,
     /// `code_challenge_methods_supported` (RFC 8414). Many providers that support PKCE omit it.
-    #[serde(default)]
     pub code_challenge_methods_supported: Option<Vec<String>>,
     /// `response_types_supported`.
-    #[serde(default)]
     pub response_types_supported: Option<Vec<String>>,
     /// `grant_types_supported`.
-    #[serde(default)]
     pub grant_types_supported: Option<Vec<String>>,
     /// `scopes_supported`.
-    #[serde(default)]
     pub scopes_supported: Option<Vec<String>>,
     /// `id_token_signing_alg_values_supported`.
-    #[serde(default)]
     pub id_token_signing_alg_values_supported: Option<Vec<String>>,
     /// `dpop_signing_alg_values_supported` (RFC 9449).
-    #[serde(default)]
     pub dpop_signing_alg_values_supported: Option<Vec<String>>,
     /// `authorization_response_iss_parameter_supported` (RFC 9207): when true, every
     /// authorization response must carry `iss`.
-    #[serde(default)]
     pub authorization_response_iss_parameter_supported: bool,
 }
 
@@ -89,7 +77,7 @@ impl ProviderMetadata {
     /// - `authorization_endpoint` and `token_endpoint` are present;
     /// - if the provider lists PKCE methods or response types, `S256` and `code` are among them.
     ///
-    /// Unknown members are ignored; a repeated member of those read above is refused.
+    /// Unknown members are ignored; a member of the wrong type is refused.
     pub fn parse(document: &str, configured_issuer: &str) -> Result<Self, OAuthError> {
         check_issuer(configured_issuer)?;
         if document.len() > MAX_METADATA_BYTES {
@@ -97,12 +85,40 @@ impl ProviderMetadata {
                 reason: "the document is larger than 64 KiB",
             });
         }
-        let metadata: Self =
-            serde_json::from_str(document).map_err(|_| OAuthError::InvalidMetadata {
+        let metadata = Object::parse(document)
+            .and_then(|object| Self::read(object).ok())
+            .ok_or(OAuthError::InvalidMetadata {
                 reason: "not a JSON object with string issuer and endpoints",
             })?;
         metadata.check(configured_issuer)?;
         Ok(metadata)
+    }
+
+    fn read(mut object: Object) -> Result<Self, WrongType> {
+        let mut required = |name| object.string(name)?.ok_or(WrongType);
+        let issuer = required("issuer")?;
+        let authorization_endpoint = required("authorization_endpoint")?;
+        let token_endpoint = required("token_endpoint")?;
+        Ok(Self {
+            issuer,
+            authorization_endpoint,
+            token_endpoint,
+            jwks_uri: object.string("jwks_uri")?,
+            revocation_endpoint: object.string("revocation_endpoint")?,
+            end_session_endpoint: object.string("end_session_endpoint")?,
+            userinfo_endpoint: object.string("userinfo_endpoint")?,
+            code_challenge_methods_supported: object.strings("code_challenge_methods_supported")?,
+            response_types_supported: object.strings("response_types_supported")?,
+            grant_types_supported: object.strings("grant_types_supported")?,
+            scopes_supported: object.strings("scopes_supported")?,
+            id_token_signing_alg_values_supported: object
+                .strings("id_token_signing_alg_values_supported")?,
+            dpop_signing_alg_values_supported: object
+                .strings("dpop_signing_alg_values_supported")?,
+            authorization_response_iss_parameter_supported: object
+                .boolean("authorization_response_iss_parameter_supported")?
+                .unwrap_or(false),
+        })
     }
 
     fn check(&self, configured_issuer: &str) -> Result<(), OAuthError> {
@@ -236,14 +252,11 @@ mod tests {
             ProviderMetadata::parse(&doc, issuer).unwrap_err().code(),
             "ERR_OAUTH_INVALID_METADATA"
         );
-        let doc = document(issuer).replace(
-            r#""claims_supported":["sub"]"#,
-            r#""issuer":"https://idp.example""#,
-        );
+        let doc = document(issuer).replace("[\"S256\"]", "\"S256\"");
         assert_eq!(
             ProviderMetadata::parse(&doc, issuer).unwrap_err().code(),
             "ERR_OAUTH_INVALID_METADATA",
-            "a repeated member is refused"
+            "a member of the wrong type is refused"
         );
         // Loopback http is the development exception.
         let local = "http://127.0.0.1:4000";

@@ -23,6 +23,7 @@ mod error;
 mod id_token;
 mod logout;
 mod metadata;
+mod object;
 mod token;
 mod transaction;
 mod url;

@@ -276,7 +276,7 @@ fn stored_transactions_are_parsed_strictly() {
     assert!(!format!("{tx:?}").contains(tx.code_verifier.expose()));
     let bad = [
         good.replacen("{", "{\"extra\":1,", 1),
-        good.replacen("{", &format!("{{\"state\":\"{}\",", tx.state), 1),
+        good.replace("\"created_at\":", "\"created_at\":\"1\",\"x\":"),
         good.replace("\"v\":1", "\"v\":2"),
         good.replace(&tx.state, &tx.state[1..]),
         good.replace(&tx.state, &format!("{}=", &tx.state[1..])),
@@ -358,7 +358,7 @@ fn token_responses_are_parsed() {
             "ERR_OAUTH_INVALID_TOKEN_RESPONSE",
         ),
         (
-            r#"{"access_token":"a","access_token":"b","token_type":"Bearer"}"#,
+            r#"{"access_token":"at","token_type":"Bearer","scope":7}"#,
             "ERR_OAUTH_INVALID_TOKEN_RESPONSE",
         ),
     ] {

@@ -1,12 +1,11 @@
 //! Token endpoint requests (authorization code, refresh token), RFC 7009 revocation, and the
 //! parsing of their answers into tokens or typed errors (RFC 6749 §5.1, §5.2).
 
-use serde::Deserialize;
 use serde_json::Value;
-use zeroize::Zeroizing;
 
 use crate::core::oauth::error::{truncate, Endpoint, OAuthError, ProviderError, ProviderErrorKind};
 use crate::core::oauth::metadata::ProviderMetadata;
+use crate::core::oauth::object::Object;
 use crate::core::oauth::transaction::CodeExchange;
 use crate::core::oauth::url::form_encode;
 use crate::core::secret::Secret;
@@ -143,26 +142,6 @@ impl TokenResponse {
     }
 }
 
-#[derive(Deserialize)]
-struct RawTokenResponse {
-    access_token: Option<Zeroizing<String>>,
-    token_type: Option<String>,
-    #[serde(default)]
-    expires_in: Option<Value>,
-    refresh_token: Option<Zeroizing<String>>,
-    id_token: Option<Zeroizing<String>>,
-    scope: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct RawErrorResponse {
-    error: String,
-    #[serde(default)]
-    error_description: Option<String>,
-    #[serde(default)]
-    error_uri: Option<String>,
-}
-
 /// Reads the token endpoint's answer: a 2xx JSON token response, or an RFC 6749 §5.2 error
 /// ([`OAuthError::Provider`]; `invalid_grant` [ends the session](OAuthError::ends_session)), or
 /// [`OAuthError::Http`] for a status without an OAuth error body.
@@ -177,44 +156,44 @@ pub fn parse_token_response(status: u16, body: &str) -> Result<TokenResponse, OA
     if body.len() > MAX_TOKEN_RESPONSE_BYTES {
         return Err(invalid("larger than 64 KiB"));
     }
-    let mut raw: RawTokenResponse =
-        serde_json::from_str(body).map_err(|_| invalid("not a JSON object of the right types"))?;
-    let access_token = match raw.access_token.as_mut() {
-        Some(token) if !token.is_empty() => Secret::new(core::mem::take(&mut **token)),
-        _ => return Err(invalid("no access_token")),
+    let mut object = Object::parse(body).ok_or(invalid("not a JSON object"))?;
+    let wrong_type = |_| invalid("a member has the wrong type");
+    // Tokens go into `Secret`s straight from the parsed map, without copies.
+    let mut secret = |name| -> Result<Option<Secret>, OAuthError> {
+        Ok(object
+            .string(name)
+            .map_err(wrong_type)?
+            .filter(|t| !t.is_empty())
+            .map(Secret::new))
     };
-    let token_type = match raw.token_type.as_deref() {
+    let access_token = secret("access_token")?.ok_or(invalid("no access_token"))?;
+    let refresh_token = secret("refresh_token")?;
+    let id_token = secret("id_token")?;
+    let token_type = match object.string("token_type").map_err(wrong_type)?.as_deref() {
         Some(t) if t.eq_ignore_ascii_case("bearer") => TokenType::Bearer,
         Some(t) if t.eq_ignore_ascii_case("dpop") => TokenType::DPoP,
         Some(_) => return Err(OAuthError::UnsupportedTokenType),
         None => return Err(invalid("no token_type")),
     };
-    let expires_in = match raw.expires_in.take() {
+    let bad_expiry = invalid("expires_in is not a non-negative integer");
+    let expires_in = match object.take("expires_in") {
         None | Some(Value::Null) => None,
-        Some(Value::Number(n)) => Some(
-            n.as_u64()
-                .ok_or(invalid("expires_in is not a non-negative integer"))?,
-        ),
+        Some(Value::Number(n)) => Some(n.as_u64().ok_or(bad_expiry)?),
         // Some providers have sent it as a string of digits; accept exactly that.
         Some(Value::String(s))
             if !s.is_empty() && s.len() <= 12 && s.bytes().all(|b| b.is_ascii_digit()) =>
         {
             s.parse().ok()
         }
-        Some(_) => return Err(invalid("expires_in is not a non-negative integer")),
-    };
-    let secret = |token: Option<&mut Zeroizing<String>>| {
-        token
-            .filter(|t| !t.is_empty())
-            .map(|t| Secret::new(core::mem::take(&mut **t)))
+        Some(_) => return Err(bad_expiry),
     };
     Ok(TokenResponse {
         access_token,
         token_type,
         expires_in,
-        refresh_token: secret(raw.refresh_token.as_mut()),
-        id_token: secret(raw.id_token.as_mut()),
-        scope: raw.scope,
+        refresh_token,
+        id_token,
+        scope: object.string("scope").map_err(wrong_type)?,
     })
 }
 
@@ -232,12 +211,23 @@ fn parse_error(endpoint: Endpoint, status: u16, body: &str) -> OAuthError {
     if body.len() > MAX_TOKEN_RESPONSE_BYTES {
         return OAuthError::Http { endpoint, status };
     }
-    match serde_json::from_str::<RawErrorResponse>(body) {
-        Ok(raw) if !raw.error.is_empty() => OAuthError::Provider(ProviderError {
+    let Some(mut object) = Object::parse(body) else {
+        return OAuthError::Http { endpoint, status };
+    };
+    match object.string("error") {
+        Ok(Some(error)) if !error.is_empty() => OAuthError::Provider(ProviderError {
             endpoint,
-            kind: ProviderErrorKind::parse(&raw.error),
-            description: raw.error_description.map(|d| truncate(&d, 256)),
-            uri: raw.error_uri.map(|u| truncate(&u, 256)),
+            kind: ProviderErrorKind::parse(&error),
+            description: object
+                .string("error_description")
+                .ok()
+                .flatten()
+                .map(|d| truncate(&d, 256)),
+            uri: object
+                .string("error_uri")
+                .ok()
+                .flatten()
+                .map(|u| truncate(&u, 256)),
             status: Some(status),
         }),
         _ => OAuthError::Http { endpoint, status },

@@ -7,11 +7,12 @@
 //! hands the transaction back so the shell can store it again: a forged or stale callback
 //! cannot cancel the user's real login.
 
-use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 
 use crate::core::b64;
 use crate::core::oauth::error::{truncate, Endpoint, OAuthError, ProviderError, ProviderErrorKind};
 use crate::core::oauth::metadata::ProviderMetadata;
+use crate::core::oauth::object::{Object, WrongType};
 use crate::core::oauth::url::{fragment_of, query_of, without_query};
 use crate::core::secret::Secret;
 
@@ -47,23 +48,7 @@ pub struct Transaction {
     pub max_age: Option<u64>,
 }
 
-/// The stored form: versioned, every member known, nothing else accepted.
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Stored {
-    v: u8,
-    iss: String,
-    client_id: String,
-    redirect_uri: String,
-    state: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    nonce: Option<String>,
-    code_verifier: String,
-    created_at: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    max_age: Option<u64>,
-}
-
+/// The version of the stored form; every member is known, nothing else is accepted.
 const STORED_VERSION: u8 = 1;
 
 /// What a callback that the provider answered with a code gives: the code and what the code
@@ -98,21 +83,26 @@ pub struct CallbackError {
 impl Transaction {
     /// The record to write to `sessionStorage` (JSON; it holds the verifier, hence a [`Secret`]).
     pub fn to_storage(&self) -> Secret {
-        let stored = Stored {
-            v: STORED_VERSION,
-            iss: self.issuer.clone(),
-            client_id: self.client_id.clone(),
-            redirect_uri: self.redirect_uri.clone(),
-            state: self.state.clone(),
-            nonce: self.nonce.clone(),
-            code_verifier: self.code_verifier.expose().to_owned(),
-            created_at: self.created_at_ms,
-            max_age: self.max_age,
-        };
-        let json = serde_json::to_string(&stored).unwrap_or_default();
-        let mut stored = stored;
-        zeroize::Zeroize::zeroize(&mut stored.code_verifier);
-        Secret::new(json)
+        let mut stored = json!({
+            "v": STORED_VERSION,
+            "iss": self.issuer,
+            "client_id": self.client_id,
+            "redirect_uri": self.redirect_uri,
+            "state": self.state,
+            "code_verifier": self.code_verifier.expose(),
+            "created_at": self.created_at_ms,
+        });
+        if let Some(nonce) = &self.nonce {
+            stored["nonce"] = json!(nonce);
+        }
+        if let Some(max_age) = self.max_age {
+            stored["max_age"] = json!(max_age);
+        }
+        let text = stored.to_string();
+        if let Some(Value::String(verifier)) = stored.get_mut("code_verifier") {
+            zeroize::Zeroize::zeroize(verifier);
+        }
+        Secret::new(text)
     }
 
     /// Reads back what [`to_storage`](Self::to_storage) wrote, at `now_ms`: `None` (nothing
@@ -126,21 +116,13 @@ impl Transaction {
                 reason: "larger than 4 KiB",
             });
         }
-        let stored: Stored =
-            serde_json::from_str(text).map_err(|_| OAuthError::InvalidTransaction {
-                reason: "not the stored format",
-            })?;
-        let transaction = Self {
-            issuer: stored.iss,
-            client_id: stored.client_id,
-            redirect_uri: stored.redirect_uri,
-            state: stored.state,
-            nonce: stored.nonce,
-            code_verifier: Secret::new(stored.code_verifier),
-            created_at_ms: stored.created_at,
-            max_age: stored.max_age,
+        let malformed = OAuthError::InvalidTransaction {
+            reason: "not the stored format",
         };
-        if stored.v != STORED_VERSION {
+        let (version, transaction) = Object::parse(text)
+            .and_then(|object| Self::read(object).ok())
+            .ok_or(malformed)?;
+        if version != u64::from(STORED_VERSION) {
             return Err(OAuthError::InvalidTransaction {
                 reason: "unknown version",
             });
@@ -175,6 +157,30 @@ impl Transaction {
         }
         transaction.check_age(now_ms)?;
         Ok(transaction)
+    }
+
+    fn read(mut object: Object) -> Result<(u64, Self), WrongType> {
+        let version = object.unsigned("v")?.ok_or(WrongType)?;
+        let mut required = |name| object.string(name)?.ok_or(WrongType);
+        let issuer = required("iss")?;
+        let client_id = required("client_id")?;
+        let redirect_uri = required("redirect_uri")?;
+        let state = required("state")?;
+        let code_verifier = Secret::new(required("code_verifier")?);
+        let transaction = Self {
+            issuer,
+            client_id,
+            redirect_uri,
+            state,
+            code_verifier,
+            nonce: object.string("nonce")?,
+            created_at_ms: object.unsigned("created_at")?.ok_or(WrongType)?,
+            max_age: object.unsigned("max_age")?,
+        };
+        if object.has_other_members() {
+            return Err(WrongType);
+        }
+        Ok((version, transaction))
     }
 
     /// Whether the login has run out of time at `now_ms` (or started in the future: a clock
