@@ -56,6 +56,11 @@ impl Value {
 pub struct Number(String);
 
 impl Number {
+    /// An unsigned integer, written in decimal.
+    pub fn from_u64(n: u64) -> Self {
+        Number(n.to_string())
+    }
+
     /// The number's text, exactly as written in the JSON.
     pub fn as_str(&self) -> &str {
         &self.0

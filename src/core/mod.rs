@@ -10,6 +10,7 @@ pub mod error;
 pub mod json;
 #[cfg(feature = "verify")]
 pub mod jwk;
+pub mod oauth;
 #[cfg(all(
     feature = "verify",
     any(not(target_arch = "wasm32"), feature = "portable")

@@ -1,0 +1,127 @@
+//! ID-token claim checks (OIDC Core §3.1.3.7, §12.2) on claims whose signature the verifier has
+//! already checked against the provider's `jwks_uri`.
+//!
+//! The claims come in as plain fields so this module does not depend on how the JSON layer
+//! represents them; the shell copies them out of the verified token.
+
+use crate::core::oauth::error::OAuthError;
+use crate::core::oauth::metadata::ProviderMetadata;
+use crate::core::oauth::transaction::CodeExchange;
+
+/// The claims an ID token is checked on. `aud` empty means absent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IdTokenClaims {
+    /// `iss`.
+    pub iss: Option<String>,
+    /// `sub`.
+    pub sub: Option<String>,
+    /// `aud`, one or several.
+    pub aud: Vec<String>,
+    /// `azp`.
+    pub azp: Option<String>,
+    /// `nonce`.
+    pub nonce: Option<String>,
+    /// `exp`, Unix seconds.
+    pub exp: Option<i64>,
+    /// `iat`, Unix seconds.
+    pub iat: Option<i64>,
+    /// `auth_time`, Unix seconds.
+    pub auth_time: Option<i64>,
+}
+
+/// What an ID token must match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdTokenCheck {
+    /// The provider's issuer.
+    pub issuer: String,
+    /// The client id: must be among `aud`, and equal `azp` when present.
+    pub client_id: String,
+    /// The login's nonce; `None` skips the check (refresh responses, OIDC Core §12.2).
+    pub nonce: Option<String>,
+    /// The login's `max_age`: `auth_time` is then required and checked.
+    pub max_age: Option<u64>,
+    /// The session's subject, for ID tokens from a refresh: `sub` must not change.
+    pub subject: Option<String>,
+    /// Clock tolerance in seconds (default 60).
+    pub leeway_secs: i64,
+    /// How old `iat` may be, in seconds (default 600, the login transaction's lifetime).
+    pub max_iat_age_secs: i64,
+}
+
+impl IdTokenCheck {
+    /// The checks of the ID token returned with the code of `exchange`.
+    pub fn for_login(metadata: &ProviderMetadata, exchange: &CodeExchange) -> Self {
+        Self {
+            issuer: metadata.issuer.clone(),
+            client_id: exchange.client_id.clone(),
+            nonce: exchange.nonce.clone(),
+            max_age: exchange.max_age,
+            subject: None,
+            leeway_secs: 60,
+            max_iat_age_secs: 600,
+        }
+    }
+
+    /// The checks of an ID token returned by a refresh of the session of `subject`.
+    pub fn for_refresh(metadata: &ProviderMetadata, client_id: &str, subject: &str) -> Self {
+        Self {
+            issuer: metadata.issuer.clone(),
+            client_id: client_id.to_owned(),
+            nonce: None,
+            max_age: None,
+            subject: Some(subject.to_owned()),
+            leeway_secs: 60,
+            max_iat_age_secs: 600,
+        }
+    }
+
+    /// Checks `claims` at `now_secs` (Unix seconds), in this order: `iss`, `sub`, `aud`, `azp`,
+    /// `nonce`, `exp`, `iat`, `auth_time`.
+    pub fn validate(&self, claims: &IdTokenClaims, now_secs: i64) -> Result<(), OAuthError> {
+        let missing = |claim| OAuthError::IdTokenClaimMissing { claim };
+        let iss = claims.iss.as_deref().ok_or(missing("iss"))?;
+        if iss != self.issuer {
+            return Err(OAuthError::IdTokenIssuerMismatch);
+        }
+        let sub = claims.sub.as_deref().ok_or(missing("sub"))?;
+        if self.subject.as_deref().is_some_and(|s| s != sub) {
+            return Err(OAuthError::IdTokenSubjectMismatch);
+        }
+        if claims.aud.is_empty() {
+            return Err(missing("aud"));
+        }
+        if !claims.aud.contains(&self.client_id) {
+            return Err(OAuthError::IdTokenAudienceMismatch);
+        }
+        // OIDC Core §3.1.3.7 (4, 5): with several audiences `azp` names the client; when
+        // present it must be this client.
+        match claims.azp.as_deref() {
+            Some(azp) if azp != self.client_id => return Err(OAuthError::IdTokenAzpMismatch),
+            None if claims.aud.len() > 1 => return Err(OAuthError::IdTokenAzpMismatch),
+            _ => {}
+        }
+        if let Some(expected) = &self.nonce {
+            if claims.nonce.as_deref() != Some(expected.as_str()) {
+                return Err(OAuthError::NonceMismatch);
+            }
+        }
+        let exp = claims.exp.ok_or(missing("exp"))?;
+        if now_secs.saturating_sub(self.leeway_secs) >= exp {
+            return Err(OAuthError::IdTokenExpired);
+        }
+        let iat = claims.iat.ok_or(missing("iat"))?;
+        if iat > now_secs.saturating_add(self.leeway_secs)
+            || iat < now_secs.saturating_sub(self.max_iat_age_secs + self.leeway_secs)
+        {
+            return Err(OAuthError::IdTokenIatOutOfRange);
+        }
+        if let Some(max_age) = self.max_age {
+            let auth_time = claims.auth_time.ok_or(missing("auth_time"))?;
+            let max_age = i64::try_from(max_age).unwrap_or(i64::MAX);
+            if now_secs.saturating_sub(self.leeway_secs) > auth_time.saturating_add(max_age) {
+                return Err(OAuthError::AuthTimeTooOld);
+            }
+        }
+        Ok(())
+    }
+}
