@@ -23,7 +23,12 @@
 //!   access token (RFC 9068: `typ` `at+jwt`).
 //! - `end_session` {issuer, metadata, client_id, id_token?, post_logout_redirect_uri?, state?}.
 
-#[cfg(feature = "verify")]
+// The CLI verifies synchronously: natively, or in wasm with the `portable` primitive (the npm
+// build verifies through WebCrypto, asynchronously).
+#[cfg(all(
+    feature = "verify",
+    any(not(target_arch = "wasm32"), feature = "portable")
+))]
 fn main() {
     use std::io::Read as _;
 
@@ -39,14 +44,20 @@ fn main() {
     println!("{output}");
 }
 
-#[cfg(not(feature = "verify"))]
+#[cfg(not(all(
+    feature = "verify",
+    any(not(target_arch = "wasm32"), feature = "portable")
+)))]
 fn main() {
     println!(
         r#"{{"error":{{"code":"ERR_CLI_FEATURE","message":"build with a signature feature"}}}}"#
     );
 }
 
-#[cfg(feature = "verify")]
+#[cfg(all(
+    feature = "verify",
+    any(not(target_arch = "wasm32"), feature = "portable")
+))]
 mod cli {
     use serde_json::{json, Value};
     use tokenwarden::core::oauth::{
