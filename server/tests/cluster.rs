@@ -7,8 +7,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::{
-    client, get_me, login_demo, logout_with, refresh_cookie, refresh_with, scratch_path, stats,
-    test_config, write_signing_key, RedisServer,
+    client, get_json, get_me, login_demo, logout_with, refresh_cookie, refresh_with, scratch_path,
+    stats, test_config, write_signing_key, RedisServer,
 };
 use serde_json::Value;
 use tokenwarden_server::{spawn, Config, Running, StoreSpec};
@@ -38,24 +38,18 @@ async fn pair(config: Config) -> (Running, Running) {
     )
 }
 
-async fn jwks(base: &str) -> Value {
-    client()
-        .get(format!("{base}/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_instances_share_sessions_keys_and_the_blocklist() {
     let redis = RedisServer::start();
     let key = write_signing_key();
     let (a, b) = pair(shared_config(redis_spec(&redis, "two"), &key)).await;
     let (a, b) = (a.base_url(), b.base_url());
-    assert_eq!(jwks(&a).await, jwks(&b).await, "one published key set");
+    let jwks = "/.well-known/jwks.json";
+    assert_eq!(
+        get_json(&a, jwks).await,
+        get_json(&b, jwks).await,
+        "one published key set"
+    );
     let c = client();
     let (access, cookie) = login_demo(&c, &a).await;
     assert_eq!(get_me(&c, &b, &access).await.status(), 200, "API on B");

@@ -216,7 +216,7 @@ pub enum AnyStore {
 }
 
 /// Parsed `--store` value.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Clone, PartialEq, Eq, Default)]
 pub enum StoreSpec {
     /// In process memory (lost at exit).
     #[default]
@@ -230,6 +230,29 @@ pub enum StoreSpec {
         /// Key prefix (namespace), e.g. `tokenwarden`.
         prefix: String,
     },
+}
+
+impl fmt::Debug for StoreSpec {
+    /// Never prints a Redis password (`redis://user:password@host`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreSpec::Memory => f.write_str("Memory"),
+            StoreSpec::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            StoreSpec::Redis { url, prefix } => {
+                let shown = match url
+                    .split_once("://")
+                    .and_then(|(_, rest)| rest.split_once('@'))
+                {
+                    Some((_, host)) => format!("redis://<credentials>@{host}"),
+                    None => url.clone(),
+                };
+                f.debug_struct("Redis")
+                    .field("url", &shown)
+                    .field("prefix", prefix)
+                    .finish()
+            }
+        }
+    }
 }
 
 /// Default prefix of Redis keys.
@@ -389,5 +412,11 @@ mod tests {
         for bad in ["", "sqlite:", "postgres://x", "redis", "mem"] {
             assert!(StoreSpec::parse(bad).is_err(), "{bad}");
         }
+        let with_password = StoreSpec::parse("redis://user:hunter2@10.0.0.1:6379").unwrap();
+        let shown = format!("{with_password:?}");
+        assert!(
+            !shown.contains("hunter2") && shown.contains("10.0.0.1:6379"),
+            "{shown}"
+        );
     }
 }

@@ -87,16 +87,21 @@ pub async fn get_me(c: &Client, base: &str, access: &str) -> Response {
         .unwrap()
 }
 
-/// `GET /__test/stats`.
-pub async fn stats(base: &str) -> Value {
+/// The JSON body of `GET path`.
+pub async fn get_json(base: &str, path: &str) -> Value {
     client()
-        .get(format!("{base}/__test/stats"))
+        .get(format!("{base}{path}"))
         .send()
         .await
         .unwrap()
         .json()
         .await
         .unwrap()
+}
+
+/// `GET /__test/stats`.
+pub async fn stats(base: &str) -> Value {
+    get_json(base, "/__test/stats").await
 }
 
 /// A `redis-server` of our own on a free loopback port, without persistence; killed on drop.
