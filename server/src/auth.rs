@@ -106,8 +106,10 @@ pub async fn login(
         }
         Ok(Ok(())) => {}
     }
-    let Some(scope) = verify_password(&state, creds.username.clone(), creds.password).await else {
-        return json_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
+    let scope = match verify_password(&state, creds.username.clone(), creds.password).await {
+        Ok(Some(scope)) => scope,
+        Ok(None) => return json_error(StatusCode::UNAUTHORIZED, "invalid_credentials"),
+        Err(Busy) => return unavailable(),
     };
     if let Err(e) = state.store.throttle_success(&user_key, &ip_key).await {
         eprintln!("error: {e}");
@@ -137,13 +139,20 @@ pub async fn login(
     )
 }
 
-/// Checks a password on the blocking pool, holding one of the bounded hashing slots.
-/// `None` for a wrong password, an unknown user, or no slot within the queue timeout.
-async fn verify_password(state: &AppState, username: String, password: String) -> Option<String> {
-    let permit = tokio::time::timeout(HASHING_QUEUE_TIMEOUT, state.hashing.acquire())
-        .await
-        .ok()?
-        .ok()?;
+/// No password-hashing slot came free in time (answered `503`, the attempt stays counted).
+struct Busy;
+
+/// Checks a password on the blocking pool, holding one of the bounded hashing slots: the
+/// user's scope, `None` for a wrong password or an unknown user.
+async fn verify_password(
+    state: &AppState,
+    username: String,
+    password: String,
+) -> Result<Option<String>, Busy> {
+    let permit = match tokio::time::timeout(HASHING_QUEUE_TIMEOUT, state.hashing.acquire()).await {
+        Ok(Ok(permit)) => permit,
+        _ => return Err(Busy),
+    };
     let now = state
         .stats
         .password_hashes_now
@@ -163,7 +172,7 @@ async fn verify_password(state: &AppState, username: String, password: String) -
         .password_hashes_now
         .fetch_sub(1, Ordering::SeqCst);
     drop(permit);
-    verified
+    Ok(verified)
 }
 
 /// The store could not answer: `503` with `Retry-After` (logged without any token).
