@@ -4,18 +4,20 @@
 # Redis and one signing key, on loopback, side by side in one run. Called by scripts/bench.sh
 # (also runs alone). Writes OUT/stores.md and OUT/stores.json (OUT defaults to target/bench).
 # Needs redis-server (scripts/setup.sh installs it). About 1-2 minutes after the builds
-# (2-4 minutes cold). Knobs: BENCH_STORE_SECS (5), BENCH_STORE_CONCURRENCY (32).
+# (2-4 minutes cold). Knobs: BENCH_STORE_SECS (3), BENCH_STORE_ROUNDS (3), BENCH_STORE_CONCURRENCY (32).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 ROOT=$PWD
 OUT=${1:-$ROOT/target/bench}
-SECS=${BENCH_STORE_SECS:-5}
+SECS=${BENCH_STORE_SECS:-3}
+ROUNDS=${BENCH_STORE_ROUNDS:-3}
 CONC=${BENCH_STORE_CONCURRENCY:-32}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target/bench-build}
 export CARGO_PROFILE_BENCH_OPT_LEVEL=3 CARGO_PROFILE_BENCH_LTO=false
 export CARGO_PROFILE_BENCH_CODEGEN_UNITS=16 CARGO_PROFILE_BENCH_DEBUG=false
 WORK=$OUT/stores
+LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
 mkdir -p "$WORK"
 say() { printf '\033[1mbench-stores:\033[0m %s\n' "$*"; }
 command -v redis-server >/dev/null || { echo "bench-stores: redis-server not found: run scripts/setup.sh" >&2; exit 1; }
@@ -50,44 +52,62 @@ openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$KEY" 2>/de
 # Long-lived access tokens and no per-request log: the table measures the store, not expiry.
 COMMON=(--port 0 --quiet --access-ttl 3600 --signing-key "$KEY" --issuer http://bench.invalid
   --www-dir "$WORK" --pkg-dir "$WORK")
-json_rows=()
-md_rows=()
-run_case() { # run_case NAME STORE INSTANCES
-  local name=$1 store=$2 n=$3 urls=() i
-  rm -f "$WORK"/bench-*.db*
-  for i in $(seq 1 "$n"); do
-    start_server "$WORK/server-$name-$i.log" "${COMMON[@]}" --store "$store" || exit 1
+# All servers run for the whole measurement; the cases take turns, ROUNDS times, and each cell
+# is the median over the rounds, so that a busy moment of the machine does not land on one store.
+NAMES=("memory, 1 instance" "sqlite, 1 instance" "redis, 1 instance" "redis, 2 instances")
+STORES=(memory "sqlite:$WORK/bench.db" "redis://127.0.0.1:$REDIS_PORT" "redis://127.0.0.1:$REDIS_PORT")
+COUNTS=(1 1 1 2)
+URLS=()
+rm -f "$WORK"/bench.db*
+for c in "${!NAMES[@]}"; do
+  urls=""
+  for i in $(seq 1 "${COUNTS[$c]}"); do
+    start_server "$WORK/server-$c-$i.log" "${COMMON[@]}" --store "${STORES[$c]}" || exit 1
     SERVERS+=("$SERVER_PID")
-    urls+=(--url "$SERVER_URL")
+    urls+=" --url $SERVER_URL"
   done
-  local me refresh
-  say "$name: GET /api/me, $CONC connections, ${SECS} s"
-  me=$("$LOAD_BIN" "${urls[@]}" --op me --concurrency "$CONC" --seconds "$SECS")
-  say "$name: POST /auth/refresh, $CONC connections, ${SECS} s"
-  refresh=$("$LOAD_BIN" "${urls[@]}" --op refresh --concurrency "$CONC" --seconds "$SECS")
-  stop_servers
-  json_rows+=("{\"case\":\"$name\",\"me\":$me,\"refresh\":$refresh}")
-  md_rows+=("$(node -e '
-    const [name, me, rf] = process.argv.slice(1); const a = JSON.parse(me), b = JSON.parse(rf);
-    console.log(`| ${name} | ${a.rps} | ${a.p99_ms} | ${b.rps} | ${b.p99_ms} | ${a.errors + b.errors} |`);' \
-    "$name" "$me" "$refresh")")
-}
+  URLS+=("$urls")
+done
 START=$(date +%s)
-run_case "memory, 1 instance" memory 1
-run_case "sqlite, 1 instance" "sqlite:$WORK/bench-1.db" 1
-run_case "redis, 1 instance" "redis://127.0.0.1:$REDIS_PORT" 1
-run_case "redis, 2 instances" "redis://127.0.0.1:$REDIS_PORT" 2
+RESULTS=$WORK/results.jsonl
+: >"$RESULTS"
+for round in $(seq 1 "$ROUNDS"); do
+  for c in "${!NAMES[@]}"; do
+    for op in me refresh; do
+      say "round $round/$ROUNDS, ${NAMES[$c]}: $op, $CONC clients, ${SECS} s"
+      # shellcheck disable=SC2086
+      line=$("$LOAD_BIN" ${URLS[$c]} --op "$op" --concurrency "$CONC" --seconds "$SECS")
+      echo "{\"case\":$c,\"op\":\"$op\",\"round\":$round,\"r\":$line}" >>"$RESULTS"
+    done
+  done
+done
+stop_servers
+node -e '
+  const fs = require("fs");
+  const [file, outJson, outRows, ...names] = process.argv.slice(1);
+  const rows = fs.readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+  const cell = (c, op) => {
+    const rs = rows.filter((r) => r.case === c && r.op === op).map((r) => r.r);
+    return { rps: median(rs.map((r) => r.rps)), p99_ms: median(rs.map((r) => r.p99_ms)),
+             errors: rs.reduce((n, r) => n + r.errors, 0), rounds: rs.length };
+  };
+  const table = names.map((name, c) => ({ name, me: cell(c, "me"), refresh: cell(c, "refresh") }));
+  fs.writeFileSync(outJson, JSON.stringify(table, null, 1));
+  fs.writeFileSync(outRows, table.map((t) =>
+    `| ${t.name} | ${t.me.rps} | ${t.me.p99_ms} | ${t.refresh.rps} | ${t.refresh.p99_ms} | ${t.me.errors + t.refresh.errors} |`
+  ).join("\n") + "\n");' "$RESULTS" "$OUT/stores.json" "$WORK/rows.md" "${NAMES[@]}"
 
 {
   echo "## Reference server: stores under load"
   echo
-  echo "Loopback, $CONC concurrent clients for ${SECS} s per cell, $(nproc) cores shared with the load generator;"
-  echo "the two-instance row spreads requests over both (refresh chains hop between them)."
+  echo "Loopback, $CONC concurrent clients, median of $ROUNDS rounds of ${SECS} s per cell (the cases take turns),"
+  echo "$(nproc) cores shared with the load generator; the two-instance row spreads requests over both"
+  echo "instances (refresh chains hop between them). Load at the start: $LOAD_AT_START."
   echo
   echo "| store | GET /api/me req/s | p99 ms | POST /auth/refresh req/s | p99 ms | errors |"
   echo "|---|---:|---:|---:|---:|---:|"
-  printf '%s\n' "${md_rows[@]}"
+  cat "$WORK/rows.md"
 } >"$OUT/stores.md"
-(IFS=,; echo "[${json_rows[*]}]") >"$OUT/stores.json"
 cat "$OUT/stores.md"
 say "done in $(($(date +%s) - START)) s: $OUT/stores.md"
