@@ -41,8 +41,6 @@ pub struct StatsSnapshot {
     pub api_requests: u64,
     pub api_unauthorized: u64,
     pub active_families: u64,
-    /// Most password hashes computed at once since start (or the last reset).
-    pub password_hashes_peak: u64,
 }
 
 /// Counters reported by `GET /__test/stats`.
@@ -55,7 +53,9 @@ pub struct Stats {
     pub revocations: AtomicU64,
     pub api_requests: AtomicU64,
     pub api_unauthorized: AtomicU64,
+    /// Password hashes running now.
     pub password_hashes_now: AtomicU64,
+    /// Most password hashes running at once since start (or the last reset).
     pub password_hashes_peak: AtomicU64,
 }
 
@@ -286,7 +286,6 @@ impl AppState {
             api_requests: g(&s.api_requests),
             api_unauthorized: g(&s.api_unauthorized),
             active_families,
-            password_hashes_peak: g(&s.password_hashes_peak),
         })
     }
 }
