@@ -5,7 +5,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 export CHROMEDRIVER ?= /usr/bin/chromedriver
 WASM := --target wasm32-unknown-unknown -p tokenwarden
 
-.PHONY: setup pkg test test-lint test-host test-wasm-node test-wasm-browser test-manager test-js test-e2e test-oauth demo bench clean
+.PHONY: setup pkg test test-lint test-host test-server-stores test-wasm-node test-wasm-browser test-manager test-js test-e2e test-oauth demo bench clean
 
 ## setup: install the toolchain pieces (idempotent; 8-12 minutes cold, seconds warm)
 setup:
@@ -38,6 +38,11 @@ test-host:
 	@echo "== host tests (library with and without hmac, server; about 3 minutes cold)"
 	cargo test --workspace
 	cargo test -p tokenwarden --features hmac
+
+test-server-stores:
+	@echo "== server stores: one contract for memory, SQLite and Redis; two instances on one Redis; restarts; Redis outages (about 1 minute; starts its own redis-server)"
+	@command -v redis-server >/dev/null || { echo "redis-server not found: run scripts/setup.sh"; exit 1; }
+	cargo test -p tokenwarden-server --test stores --test cluster
 
 # The suites that need no server; the token manager's browser suite runs in test-manager.
 WASM_SUITES := --lib --test rfc_vectors --test verify_wycheproof_webcrypto

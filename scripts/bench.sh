@@ -146,3 +146,10 @@ node "$PEERS/js/report.mjs" "$RES" "$OUT"
 TOTAL=$(($(date +%s) - START))
 printf '\n\033[1m[bench %s] done in %d min %d s\033[0m: %s\n\n' "$(elapsed)" $((TOTAL / 60)) $((TOTAL % 60)) "$OUT/report.md"
 sed -n '/^## Summary/,/^## 1\./p' "$OUT/report.md" | sed '$d'
+
+# The reference server per store (memory, SQLite, Redis; two instances on one Redis): its own
+# script, appended to the report (about 1-2 minutes).
+printf '\n\033[1m[bench %s] stores: the reference server under load per store\033[0m (expect 1-2 min)\n' "$(elapsed)"
+scripts/bench-stores.sh "$OUT"
+printf '\n' >>"$OUT/report.md"
+cat "$OUT/stores.md" >>"$OUT/report.md"

@@ -40,6 +40,21 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
   apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
+# The reference server's Redis store tests start their own redis-server on a loopback port
+# (never as a system service); Debian's package is enough.
+if ! command -v redis-server >/dev/null; then
+  say "installing Debian redis-server for the server's store tests (about 20 s)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends redis-server >/dev/null
+  # The package starts a system instance on 6379; the tests do not use it.
+  if command -v systemctl >/dev/null && systemctl is-active --quiet redis-server 2>/dev/null; then
+    say "stopping the system redis-server service (the tests start their own)"
+    systemctl stop redis-server || true
+    systemctl disable redis-server >/dev/null 2>&1 || true
+  fi
+fi
+
 if [ ! -x node_modules/.bin/wasm-opt ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm packages (binaryen for wasm-opt, jose, playwright-core; about 30 s)"
   npm ci --no-audit --no-fund --loglevel=error

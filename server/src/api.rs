@@ -8,7 +8,8 @@ use base64ct::{Base64UrlUnpadded, Encoding};
 use serde_json::{json, Value};
 
 use crate::state::{AppState, Stats};
-use crate::util::{bearer, hex, json_error, json_response, sha256, BearerHeader};
+use crate::store::Store;
+use crate::util::{bearer, hex, json_error, json_response, sha256, unavailable, BearerHeader};
 
 /// A successfully authenticated request.
 pub struct Authed {
@@ -40,6 +41,9 @@ pub enum AuthError {
     Missing,
     /// Invalid token, with tokenwarden's error code.
     Invalid(&'static str),
+    /// The blocklist could not be read: `503`, not a verdict on the token (a `401` would make
+    /// clients refresh, and fail open is not an option).
+    Unavailable,
 }
 
 impl AuthError {
@@ -54,6 +58,7 @@ impl AuthError {
                 "Bearer error=\"invalid_token\"",
                 json!({ "error": "invalid_token", "code": code }),
             ),
+            AuthError::Unavailable => unavailable(),
         }
     }
 }
@@ -69,7 +74,7 @@ fn unauthorized(state: &AppState, challenge: &'static str, body: Value) -> Respo
 }
 
 /// Verifies the bearer token (signature, alg pinned to ours, iss, aud, exp, blocklist).
-pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Authed, AuthError> {
+pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Authed, AuthError> {
     let token = match bearer(headers) {
         BearerHeader::Missing => return Err(AuthError::Missing),
         BearerHeader::Malformed => return Err(AuthError::Invalid("ERR_JWS_INVALID")),
@@ -86,8 +91,13 @@ pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Authed, Aut
         Err(e) => return Err(AuthError::Invalid(e.code())),
     };
     if let Some(jti) = &verified.claims.jti {
-        if state.is_blocked(jti) {
-            return Err(AuthError::Invalid("ERR_JWT_REVOKED"));
+        match state.store.is_blocked(jti, state.now_secs()).await {
+            Ok(false) => {}
+            Ok(true) => return Err(AuthError::Invalid("ERR_JWT_REVOKED")),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Err(AuthError::Unavailable);
+            }
         }
     }
     let scopes = verified
@@ -126,7 +136,7 @@ fn require_scope(authed: &Authed, scope: &str) -> Option<Response> {
 /// `GET /api/me`.
 pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> Response {
     Stats::bump(&state.stats.api_requests);
-    match authenticate(&state, &headers) {
+    match authenticate(&state, &headers).await {
         Ok(a) => json_response(
             StatusCode::OK,
             &json!({
@@ -142,14 +152,14 @@ pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> Response {
 
 /// Counts an API request, authenticates it and checks `scope`; answers with `respond` if all
 /// is well, else with the refusal (401, or 403 for a missing scope).
-fn with_scope(
+async fn with_scope(
     state: &AppState,
     headers: &HeaderMap,
     scope: &str,
     respond: impl FnOnce(Authed) -> Response,
 ) -> Response {
     Stats::bump(&state.stats.api_requests);
-    let authed = match authenticate(state, headers) {
+    let authed = match authenticate(state, headers).await {
         Ok(a) => a,
         Err(e) => return e.response(state),
     };
@@ -174,6 +184,7 @@ pub async fn items(State(state): State<AppState>, headers: HeaderMap) -> Respons
             }),
         )
     })
+    .await
 }
 
 /// `GET /api/admin` (scope `admin`, which the demo users lack: shows a 403).
@@ -181,6 +192,7 @@ pub async fn admin(State(state): State<AppState>, headers: HeaderMap) -> Respons
     with_scope(&state, &headers, "admin", |authed| {
         json_response(StatusCode::OK, &json!({ "admin": true, "sub": authed.sub }))
     })
+    .await
 }
 
 /// `/api/echo` (any method): echoes the method, body length and digest, and whether an
@@ -195,7 +207,7 @@ pub async fn echo(
     Stats::bump(&state.stats.api_requests);
     let received = headers.contains_key(header::AUTHORIZATION);
     let sub = if received {
-        match authenticate(&state, &headers) {
+        match authenticate(&state, &headers).await {
             Ok(a) => a.sub,
             Err(e) => return e.response(&state),
         }

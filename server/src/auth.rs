@@ -1,5 +1,6 @@
 //! `/auth/login`, `/auth/refresh`, `/auth/logout` and the access-token minting.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
@@ -11,12 +12,14 @@ use chrono::DateTime;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::sessions::{Issued, Rejection};
+use crate::sessions::{self, RefreshToken, MAX_TOKEN_LEN};
 use crate::state::{AppState, FaultPlan, Stats};
+use crate::store::{Rejection, Rotation, Store, ThrottleKey};
 use crate::util::{
-    bearer, cookie_value, json_error, json_response, parse_body, random_b64, BearerHeader,
+    bearer, cookie_values, json_error, json_response, parse_body, random_b64, unavailable,
+    BearerHeader,
 };
-use crate::ConnKill;
+use crate::{ConnKill, PeerAddr};
 
 /// Name of the refresh cookie.
 pub const REFRESH_COOKIE: &str = "tw_refresh";
@@ -37,6 +40,13 @@ struct RefreshBody {
     grant_type: Option<String>,
 }
 
+/// A refresh token handed to the client, and whose it is.
+struct Issued {
+    token: String,
+    sub: String,
+    scope: String,
+}
+
 #[derive(Serialize)]
 struct AccessClaims<'a> {
     iss: &'a str,
@@ -46,8 +56,22 @@ struct AccessClaims<'a> {
     scope: &'a str,
 }
 
+/// How long a login waits for a free password-hashing slot before answering `503`.
+const HASHING_QUEUE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// `POST /auth/login`.
-pub async fn login(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+///
+/// The attempt is counted (per user name and client address, and per address) *before* the
+/// password is hashed, atomically in the store, so parallel guesses cannot slip past the
+/// throttle; a success gives the attempt back. Keying the user counter by address means that
+/// nobody can lock a user out from elsewhere. Hashing runs on the blocking pool, at most
+/// [`crate::state::hashing_permits`] at a time.
+pub async fn login(
+    State(state): State<AppState>,
+    peer: Option<Extension<PeerAddr>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let Some(creds) = parse_body::<LoginBody>(&headers, &body) else {
         return json_error(StatusCode::BAD_REQUEST, "invalid_request");
     };
@@ -58,33 +82,103 @@ pub async fn login(State(state): State<AppState>, headers: HeaderMap, body: Byte
     {
         return json_error(StatusCode::BAD_REQUEST, "invalid_request");
     }
-    if let Some(retry) = state.throttle().check(&creds.username, state.now_ms()) {
-        let mut res = json_error(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts");
-        res.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(retry));
-        return res;
+    let ip = peer.map_or_else(|| "unknown".to_string(), |p| p.0 .0.ip().to_string());
+    let user_key = format!("user:{}@{ip}", creds.username);
+    let ip_key = format!("ip:{ip}");
+    let keys = [
+        ThrottleKey {
+            key: user_key.clone(),
+            max: state.config.login_max_failures,
+        },
+        ThrottleKey {
+            key: ip_key.clone(),
+            max: state.config.login_ip_max_failures,
+        },
+    ];
+    match state.store.throttle_attempt(&keys, state.now_ms()).await {
+        Err(e) => return store_failed(&e),
+        Ok(Err(wait_ms)) => {
+            let mut res = json_error(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts");
+            let secs = (wait_ms.max(1) as u64).div_ceil(1000);
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            return res;
+        }
+        Ok(Ok(())) => {}
     }
+    let scope = match verify_password(&state, creds.username.clone(), creds.password).await {
+        Ok(Some(scope)) => scope,
+        Ok(None) => return json_error(StatusCode::UNAUTHORIZED, "invalid_credentials"),
+        Err(Busy) => return unavailable(),
+    };
+    if let Err(e) = state.store.throttle_success(&user_key, &ip_key).await {
+        eprintln!("error: {e}");
+    }
+    let token = RefreshToken::generate();
+    let created = state
+        .store
+        .create_family(
+            token.hash,
+            &creds.username,
+            &scope,
+            state.now_ms(),
+            state.lifetimes(),
+        )
+        .await;
+    if let Err(e) = created {
+        return store_failed(&e);
+    }
+    Stats::bump(&state.stats.logins);
+    token_response(
+        &state,
+        Issued {
+            token: token.token,
+            sub: creds.username,
+            scope,
+        },
+    )
+}
+
+/// No password-hashing slot came free in time (answered `503`, the attempt stays counted).
+struct Busy;
+
+/// Checks a password on the blocking pool, holding one of the bounded hashing slots: the
+/// user's scope, `None` for a wrong password or an unknown user.
+async fn verify_password(
+    state: &AppState,
+    username: String,
+    password: String,
+) -> Result<Option<String>, Busy> {
+    let permit = match tokio::time::timeout(HASHING_QUEUE_TIMEOUT, state.hashing.acquire()).await {
+        Ok(Ok(permit)) => permit,
+        _ => return Err(Busy),
+    };
+    let now = state
+        .stats
+        .password_hashes_now
+        .fetch_add(1, Ordering::SeqCst)
+        + 1;
+    state
+        .stats
+        .password_hashes_peak
+        .fetch_max(now, Ordering::SeqCst);
     let st = state.clone();
-    let username = creds.username.clone();
-    let password = creds.password;
     let verified = tokio::task::spawn_blocking(move || st.users.verify(&username, &password))
         .await
         .ok()
         .flatten();
-    let Some(scope) = verified else {
-        state.throttle().failure(
-            &creds.username,
-            state.now_ms(),
-            state.config.login_max_failures,
-        );
-        return json_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
-    };
-    state.throttle().success(&creds.username);
-    Stats::bump(&state.stats.logins);
-    let issued = state
-        .store()
-        .login(&creds.username, &scope, state.now_ms(), state.lifetimes());
-    token_response(&state, issued)
+    state
+        .stats
+        .password_hashes_now
+        .fetch_sub(1, Ordering::SeqCst);
+    drop(permit);
+    Ok(verified)
+}
+
+/// The store could not answer: `503` with `Retry-After` (logged without any token).
+fn store_failed(e: &crate::store::StoreError) -> Response {
+    eprintln!("error: {e}");
+    unavailable()
 }
 
 /// Mints an access token for `sub`/`scope` at the server clock; returns `(token, expires_in)`.
@@ -108,14 +202,27 @@ pub fn mint_access_token(
     Ok((token, ttl))
 }
 
-fn refresh_cookie(state: &AppState, value: &str, max_age: u64) -> HeaderValue {
-    let secure = if state.cookie_secure { "; Secure" } else { "" };
-    let s = format!("{REFRESH_COOKIE}={value}; Path=/auth; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}");
-    HeaderValue::from_str(&s).expect("cookie value is base64url")
+/// What a response does to the refresh cookie.
+enum CookieUpdate<'a> {
+    /// Set it to a new refresh token.
+    Set(&'a str),
+    /// Delete it (refused refresh, logout).
+    Clear,
 }
 
-fn clear_cookie(state: &AppState) -> HeaderValue {
-    refresh_cookie(state, "", 0)
+/// Every `Set-Cookie` this server sends goes through here: the refresh token as an `HttpOnly;
+/// SameSite=Strict` cookie scoped to `/auth`, or its deletion.
+fn update_cookies(res: &mut Response, state: &AppState, update: CookieUpdate<'_>) {
+    let (value, max_age) = match update {
+        CookieUpdate::Set(token) => (token, state.config.refresh_ttl_secs),
+        CookieUpdate::Clear => ("", 0),
+    };
+    let secure = if state.cookie_secure { "; Secure" } else { "" };
+    let line = format!(
+        "{REFRESH_COOKIE}={value}; Path=/auth; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+    );
+    let line = HeaderValue::from_str(&line).expect("cookie value is base64url");
+    res.headers_mut().append(header::SET_COOKIE, line);
 }
 
 fn token_response(state: &AppState, issued: Issued) -> Response {
@@ -134,10 +241,7 @@ fn token_response(state: &AppState, issued: Issued) -> Response {
     });
     if state.cookie_mode() {
         let mut res = json_response(StatusCode::OK, &body);
-        res.headers_mut().append(
-            header::SET_COOKIE,
-            refresh_cookie(state, &issued.token, state.config.refresh_ttl_secs),
-        );
+        update_cookies(&mut res, state, CookieUpdate::Set(&issued.token));
         res
     } else {
         body["refresh_token"] = json!(issued.token);
@@ -148,8 +252,7 @@ fn token_response(state: &AppState, issued: Issued) -> Response {
 fn invalid_grant(state: &AppState) -> Response {
     let mut res = json_error(StatusCode::BAD_REQUEST, "invalid_grant");
     if state.cookie_mode() {
-        res.headers_mut()
-            .append(header::SET_COOKIE, clear_cookie(state));
+        update_cookies(&mut res, state, CookieUpdate::Clear);
     }
     res
 }
@@ -207,7 +310,12 @@ pub async fn refresh(
         }
     }
     let presented = if state.cookie_mode() {
-        cookie_value(&headers, REFRESH_COOKIE)
+        let mut cookies = cookie_values(&headers, REFRESH_COOKIE);
+        if cookies.len() > 1 {
+            // Cookie tossing: which one is the user's cannot be told, so neither is used.
+            return json_error(StatusCode::BAD_REQUEST, "invalid_request");
+        }
+        cookies.pop()
     } else {
         let Some(b) = parse_body::<RefreshBody>(&headers, &body) else {
             return json_error(StatusCode::BAD_REQUEST, "invalid_request");
@@ -220,18 +328,35 @@ pub async fn refresh(
         }
         b.refresh_token
     };
-    let Some(presented) = presented.filter(|t| !t.is_empty() && t.len() <= 512) else {
+    let Some(presented) = presented.filter(|t| !t.is_empty() && t.len() <= MAX_TOKEN_LEN) else {
         return invalid_grant(&state);
     };
+    let successor = RefreshToken::generate();
     let result = state
-        .store()
-        .rotate(&presented, state.now_ms(), state.lifetimes());
+        .store
+        .rotate(
+            sessions::hash(&presented),
+            successor.hash,
+            successor.sealed_with(&presented),
+            state.now_ms(),
+            state.lifetimes(),
+        )
+        .await;
     match result {
-        Ok(issued) => {
+        Err(e) => store_failed(&e),
+        Ok(Ok(rotation)) => {
             Stats::bump(&state.stats.rotations);
-            token_response(&state, issued)
+            let (token, sub, scope) = match rotation {
+                Rotation::Rotated { sub, scope } => (successor.token, sub, scope),
+                Rotation::Replayed {
+                    sub,
+                    scope,
+                    sealed_successor,
+                } => (sessions::unseal(sealed_successor, &presented), sub, scope),
+            };
+            token_response(&state, Issued { token, sub, scope })
         }
-        Err(rejection) => {
+        Ok(Err(rejection)) => {
             if rejection == Rejection::ReuseDetected {
                 Stats::bump(&state.stats.reuse_detected);
                 Stats::bump(&state.stats.revocations);
@@ -241,19 +366,18 @@ pub async fn refresh(
     }
 }
 
-/// `POST /auth/logout`: always 204.
+/// `POST /auth/logout`: 204 (503 if the store cannot record it, so that a client may retry).
 pub async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    // Either transport is accepted here: revoking is always safe.
-    let mut candidates = Vec::new();
-    if let Some(c) = cookie_value(&headers, REFRESH_COOKIE) {
-        candidates.push(c);
-    }
+    // Either transport is accepted here, and every cookie of ours: revoking is always safe.
+    let mut candidates = cookie_values(&headers, REFRESH_COOKIE);
     if let Some(b) = parse_body::<RefreshBody>(&headers, &body) {
         candidates.extend(b.refresh_token);
     }
-    for t in candidates.iter().filter(|t| t.len() <= 512) {
-        if state.store().revoke_by_token(t) {
-            Stats::bump(&state.stats.revocations);
+    for t in candidates.iter().filter(|t| t.len() <= MAX_TOKEN_LEN) {
+        match state.store.revoke_family_of(sessions::hash(t)).await {
+            Ok(true) => Stats::bump(&state.stats.revocations),
+            Ok(false) => {}
+            Err(e) => return store_failed(&e),
         }
     }
     if let BearerHeader::Token(token) = bearer(&headers) {
@@ -265,13 +389,14 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Byt
         };
         if let Ok(v) = verified {
             if let (Some(jti), Some(exp)) = (v.claims.jti, v.claims.exp) {
-                state.block_jti(jti, exp);
+                if let Err(e) = state.store.block_jti(&jti, exp, state.now_secs()).await {
+                    return store_failed(&e);
+                }
             }
         }
     }
     let mut res = StatusCode::NO_CONTENT.into_response();
-    res.headers_mut()
-        .append(header::SET_COOKIE, clear_cookie(&state));
+    update_cookies(&mut res, &state, CookieUpdate::Clear);
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
-use crate::config::{parse_origin, Config, RefreshTransport, SigningAlg, UserSpec};
+use crate::config::{parse_origin, Config, RefreshTransport, SigningAlg, StoreSpec, UserSpec};
 
-/// Reference auth server for tokenwarden (demo and tests; state is in memory).
+/// Reference auth server for tokenwarden.
 #[derive(Parser, Debug)]
 #[command(name = "tokenwarden-server", version, about)]
 pub struct Cli {
@@ -69,6 +69,29 @@ pub struct Cli {
     /// Refresh-cookie `Secure` attribute: auto (unless bound to loopback), always, never.
     #[arg(long, default_value = "auto", value_parser = ["auto", "always", "never"])]
     pub cookie_secure: String,
+    /// Where refresh families, the jti blocklist and the login throttle live: `memory`,
+    /// `sqlite:PATH` (one instance, survives restarts) or `redis://HOST:PORT[/DB]` (shared by
+    /// several instances).
+    #[arg(long, default_value = "memory", value_parser = StoreSpec::parse)]
+    pub store: StoreSpec,
+    /// Prefix of every Redis key (several deployments can share one Redis).
+    #[arg(long, default_value = crate::store::DEFAULT_REDIS_PREFIX, value_parser = parse_prefix)]
+    pub redis_prefix: String,
+    /// Signing key: a private JWK, a JWK Set (the first key signs, the others stay published
+    /// for tokens they signed) or a PKCS#8 PEM. Several instances given the same file sign and
+    /// publish the same keys [default: a key generated at start].
+    #[arg(long, value_name = "PATH", conflicts_with = "rotate_keys")]
+    pub signing_key: Option<PathBuf>,
+    /// Extra accepted `Host` header (`host[:port]`), e.g. the public name behind a proxy;
+    /// repeatable. The issuer's host and the bound address are always accepted.
+    #[arg(long = "allow-host", value_name = "HOST")]
+    pub allow_hosts: Vec<String>,
+    /// Seconds a client may take to send a request body.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub body_timeout: u64,
+    /// Connections served at once (more get 503 and are closed).
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=65_536))]
+    pub max_connections: u64,
     /// Do not log one line per request on stderr.
     #[arg(long)]
     pub quiet: bool,
@@ -116,6 +139,30 @@ impl Cli {
             },
             log_requests: !self.quiet,
             login_max_failures: defaults.login_max_failures,
+            login_ip_max_failures: defaults.login_ip_max_failures,
+            store: match self.store {
+                StoreSpec::Redis { url, .. } => StoreSpec::Redis {
+                    url,
+                    prefix: self.redis_prefix,
+                },
+                other => other,
+            },
+            signing_key: self.signing_key,
+            allow_hosts: self.allow_hosts,
+            body_timeout: std::time::Duration::from_secs(self.body_timeout),
+            max_connections: self.max_connections as usize,
         })
     }
+}
+
+fn parse_prefix(s: &str) -> Result<String, String> {
+    if s.is_empty()
+        || s.len() > 64
+        || !s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    {
+        return Err("a Redis prefix is 1-64 characters of A-Z a-z 0-9 - _ .".into());
+    }
+    Ok(s.to_string())
 }

@@ -3,6 +3,9 @@
 use std::fmt;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::time::Duration;
+
+pub use crate::store::StoreSpec;
 
 /// Signing algorithm of the access tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -200,8 +203,21 @@ pub struct Config {
     pub cookie_secure: Option<bool>,
     /// One log line per request on stderr.
     pub log_requests: bool,
-    /// Login attempts allowed per user before throttling kicks in.
+    /// Login attempts allowed per user name and client address before throttling kicks in.
     pub login_max_failures: u32,
+    /// Login attempts allowed per client address (across user names) before throttling.
+    pub login_ip_max_failures: u32,
+    /// Where refresh families, the blocklist and the throttle live.
+    pub store: StoreSpec,
+    /// Signing key file (a private JWK, a JWK Set whose first key signs, or a PKCS#8 PEM);
+    /// `None` = generate a key at start.
+    pub signing_key: Option<PathBuf>,
+    /// Extra `Host` values accepted (`host[:port]`), e.g. behind a reverse proxy.
+    pub allow_hosts: Vec<String>,
+    /// A request body must arrive within this time (else `408`).
+    pub body_timeout: Duration,
+    /// Open connections served at once; more get `503` with `Retry-After` and are closed.
+    pub max_connections: usize,
 }
 
 impl Default for Config {
@@ -230,6 +246,12 @@ impl Default for Config {
             cookie_secure: None,
             log_requests: true,
             login_max_failures: 5,
+            login_ip_max_failures: 20,
+            store: StoreSpec::Memory,
+            signing_key: None,
+            allow_hosts: Vec::new(),
+            body_timeout: Duration::from_secs(10),
+            max_connections: 256,
         }
     }
 }

@@ -12,7 +12,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::state::{AppState, FaultPlan};
-use crate::util::{json_error, json_response, parse_body};
+use crate::store::Store;
+use crate::util::{json_error, json_response, parse_body, unavailable};
 
 /// The test-hook routes.
 pub fn router() -> Router<AppState> {
@@ -114,7 +115,10 @@ async fn get_clock(State(state): State<AppState>) -> Response {
 }
 
 async fn revoke(State(state): State<AppState>) -> Response {
-    let n = state.store().revoke_all();
+    let n = match state.store.revoke_all().await {
+        Ok(n) => n,
+        Err(_) => return unavailable(),
+    };
     state
         .stats
         .revocations
@@ -123,12 +127,17 @@ async fn revoke(State(state): State<AppState>) -> Response {
 }
 
 async fn reset(State(state): State<AppState>) -> Response {
-    state.reset();
-    StatusCode::NO_CONTENT.into_response()
+    match state.reset().await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(_) => unavailable(),
+    }
 }
 
 async fn stats(State(state): State<AppState>) -> Response {
-    json_response(StatusCode::OK, &json!(state.stats_snapshot()))
+    match state.stats_snapshot().await {
+        Ok(s) => json_response(StatusCode::OK, &json!(s)),
+        Err(_) => unavailable(),
+    }
 }
 
 async fn rotate_keys(State(state): State<AppState>) -> Response {

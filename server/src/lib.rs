@@ -2,9 +2,10 @@
 //!
 //! Login with demo users, opaque rotating refresh tokens (families with reuse detection),
 //! logout with a `jti` blocklist, a JWKS, and protected demo resources whose bearer tokens are
-//! verified with tokenwarden's own core. Everything is in memory.
+//! verified with tokenwarden's own core. Families, blocklist and login throttle live in a
+//! [`store`] (memory, SQLite or Redis); signing keys are generated or loaded from a file.
 //!
-//! Start it in-process with [`serve`] (or [`spawn`] in tests); `main.rs` is a thin CLI.
+//! [`start`] is the one way to run it (`main.rs` and the tests' [`spawn`] both use it).
 #![forbid(unsafe_code)]
 
 pub mod api;
@@ -15,6 +16,7 @@ pub mod hooks;
 pub mod keys;
 pub mod sessions;
 pub mod state;
+pub mod store;
 pub mod users;
 pub mod util;
 
@@ -32,12 +34,15 @@ use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
 use tower::ServiceExt;
+use tower_http::cors::{AllowCredentials, AllowOrigin, CorsLayer};
 use tower_http::services::ServeDir;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
-pub use crate::config::{Config, PasswordCost, RefreshTransport, SigningAlg, UserSpec};
+pub use crate::config::{Config, PasswordCost, RefreshTransport, SigningAlg, StoreSpec, UserSpec};
 pub use crate::state::AppState;
 
 /// Per-connection handle that lets a handler close its connection without answering
@@ -45,7 +50,12 @@ pub use crate::state::AppState;
 #[derive(Clone)]
 pub struct ConnKill(pub Arc<Notify>);
 
-/// The whole application (routes, CORS, `Date`, logging, static files).
+/// The client's address (request extension inserted by the connection loop).
+#[derive(Clone, Copy, Debug)]
+pub struct PeerAddr(pub SocketAddr);
+
+/// The whole application: routes and static files inside, then (outermost last) the body
+/// read timeout, the cross-origin refusal, CORS, the path and `Host` checks, `Date`, logging.
 pub fn app(state: AppState) -> Router {
     let mut router = Router::new()
         .route("/auth/login", post(auth::login))
@@ -69,7 +79,13 @@ pub fn app(state: AppState) -> Router {
     router
         .nest_service("/pkg", ServeDir::new(&state.config.pkg_dir))
         .fallback_service(ServeDir::new(&state.config.www_dir))
-        .layer(middleware::from_fn_with_state(state.clone(), cors))
+        .layer(RequestBodyTimeoutLayer::new(state.config.body_timeout))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            refuse_cross_origin,
+        ))
+        .layer(cors_layer(&state))
+        .layer(middleware::from_fn_with_state(state.clone(), check_request))
         .layer(middleware::from_fn_with_state(state.clone(), date_header))
         .layer(middleware::from_fn_with_state(state.clone(), log_request))
         .with_state(state)
@@ -132,82 +148,78 @@ fn same_origin(origin: &str, headers: &HeaderMap) -> bool {
     origin == format!("http://{host}") || origin == format!("https://{host}")
 }
 
-const EXPOSE: &str = "Date, WWW-Authenticate, Retry-After";
-
-async fn cors(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let origin = req
-        .headers()
-        .get(header::ORIGIN)
-        .and_then(|o| o.to_str().ok())
-        .map(str::to_string);
-    let allowed = origin.as_deref().is_some_and(|o| state.origin_allowed(o));
-    let preflight = req.method() == Method::OPTIONS
-        && origin.is_some()
-        && req
-            .headers()
-            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
-    if preflight {
-        let mut res = if allowed {
-            let mut res = StatusCode::NO_CONTENT.into_response();
-            let h = res.headers_mut();
-            h.insert(
-                header::ACCESS_CONTROL_ALLOW_METHODS,
-                HeaderValue::from_static("GET, POST, PUT, PATCH, DELETE, OPTIONS"),
-            );
-            h.insert(
-                header::ACCESS_CONTROL_ALLOW_HEADERS,
-                HeaderValue::from_static("authorization, content-type"),
-            );
-            h.insert(
-                header::ACCESS_CONTROL_MAX_AGE,
-                HeaderValue::from_static("600"),
-            );
-            res
-        } else {
-            StatusCode::FORBIDDEN.into_response()
-        };
-        add_cors_headers(&mut res, origin.as_deref().filter(|_| allowed));
-        let h = res.headers_mut();
-        h.append(
-            header::VARY,
-            HeaderValue::from_static(
-                "Access-Control-Request-Method, Access-Control-Request-Headers",
-            ),
-        );
-        return res;
-    }
-    // CSRF defence in depth: a cross-origin POST to /auth/* from an origin that is neither
-    // allowed nor our own is refused before it can touch a session.
-    if let Some(o) = origin.as_deref() {
-        if !allowed
-            && req.method() == Method::POST
-            && req.uri().path().starts_with("/auth/")
-            && !same_origin(o, req.headers())
-        {
-            let mut res = util::json_error(StatusCode::FORBIDDEN, "origin_not_allowed");
-            add_cors_headers(&mut res, None);
-            return res;
-        }
-    }
-    let mut res = next.run(req).await;
-    add_cors_headers(&mut res, origin.as_deref().filter(|_| allowed));
-    res
+/// CORS for the configured origins only: the exact origin echoed, with credentials, and the
+/// headers the token manager reads exposed. Refused origins get no CORS headers.
+fn cors_layer(state: &AppState) -> CorsLayer {
+    let (st, st2) = (state.clone(), state.clone());
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(move |origin, _| {
+            origin.to_str().is_ok_and(|o| st.origin_allowed(o))
+        }))
+        .allow_credentials(AllowCredentials::predicate(move |origin, _| {
+            origin.to_str().is_ok_and(|o| st2.origin_allowed(o))
+        }))
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .expose_headers([header::DATE, header::WWW_AUTHENTICATE, header::RETRY_AFTER])
+        .max_age(Duration::from_secs(600))
 }
 
-fn add_cors_headers(res: &mut Response, allowed_origin: Option<&str>) {
-    let h = res.headers_mut();
-    if let Some(o) = allowed_origin.and_then(|o| HeaderValue::from_str(o).ok()) {
-        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o);
-        h.insert(
-            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
-            HeaderValue::from_static("true"),
-        );
-        h.insert(
-            header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            HeaderValue::from_static(EXPOSE),
-        );
+/// CSRF defence in depth: a cross-origin request from an origin that is neither allowed nor
+/// our own never reaches `POST /auth/*` or the test hooks (a `text/plain` POST needs no
+/// preflight, so CORS alone would not stop it).
+async fn refuse_cross_origin(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let guarded = (req.method() == Method::POST && path.starts_with("/auth/"))
+        || path == "/__test"
+        || path.starts_with("/__test/");
+    let foreign = req
+        .headers()
+        .get(header::ORIGIN)
+        .map(|o| o.to_str().unwrap_or(""))
+        .is_some_and(|o| !state.origin_allowed(o) && !same_origin(o, req.headers()));
+    if guarded && foreign {
+        return util::json_error(StatusCode::FORBIDDEN, "origin_not_allowed");
     }
-    h.append(header::VARY, HeaderValue::from_static("Origin"));
+    next.run(req).await
+}
+
+/// Longest path segment served (file names longer than this cannot exist).
+const MAX_SEGMENT: usize = 255;
+/// Longest path served.
+const MAX_PATH: usize = 2048;
+
+/// Refuses requests not meant for us before any handler: a `Host` that is not ours (`421`:
+/// DNS rebinding points a hostile name at this address) and paths no file can have (`404`
+/// / `414`, where the static file service would fail with a `500`).
+async fn check_request(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_ascii_lowercase);
+    match host {
+        None => return util::json_error(StatusCode::BAD_REQUEST, "missing_host"),
+        Some(h) if !state.allowed_hosts.contains(&h) => {
+            return util::json_error(StatusCode::MISDIRECTED_REQUEST, "misdirected_request")
+        }
+        Some(_) => {}
+    }
+    let path = req.uri().path();
+    if path.len() > MAX_PATH {
+        return util::json_error(StatusCode::URI_TOO_LONG, "uri_too_long");
+    }
+    if path.split('/').any(|seg| seg.len() > MAX_SEGMENT) {
+        return util::json_error(StatusCode::NOT_FOUND, "not_found");
+    }
+    next.run(req).await
 }
 
 /// `Date` from the server clock (which the test clock offset skews); hyper only adds its own
@@ -235,18 +247,8 @@ async fn log_request(State(state): State<AppState>, req: Request, next: Next) ->
     res
 }
 
-/// Builds the state and serves on `listener` until the task is dropped.
-pub async fn serve(config: Config, listener: TcpListener) -> io::Result<()> {
-    let addr = listener.local_addr()?;
-    let state = tokio::task::spawn_blocking(move || AppState::new(config, addr))
-        .await
-        .map_err(io::Error::other)?
-        .map_err(io::Error::other)?;
-    serve_state(state, listener).await
-}
-
-/// Serves an already built state (HTTP/1.1, one task per connection).
-pub async fn serve_state(state: AppState, listener: TcpListener) -> io::Result<()> {
+/// Starts a key-rotation timer if configured.
+fn spawn_key_rotation(state: &AppState) {
     if let Some(secs) = state.config.rotate_keys_secs.filter(|s| *s > 0) {
         let st = state.clone();
         tokio::spawn(async move {
@@ -260,15 +262,33 @@ pub async fn serve_state(state: AppState, listener: TcpListener) -> io::Result<(
             }
         });
     }
+}
+
+/// Answer to a connection over the cap: written by hand, then the socket is closed.
+const OVER_CAPACITY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
+retry-after: 1\r\nconnection: close\r\ncontent-length: 35\r\n\r\n{\"error\":\"temporarily_unavailable\"}";
+
+/// Accepts connections until the task is dropped (HTTP/1.1, one task per connection, at most
+/// `max_connections` at once).
+async fn serve_connections(state: AppState, listener: TcpListener) -> io::Result<()> {
+    spawn_key_rotation(&state);
+    let slots = Arc::new(Semaphore::new(state.config.max_connections));
     let app = app(state);
     loop {
-        let (stream, _peer) = match listener.accept().await {
+        let (mut stream, peer) = match listener.accept().await {
             Ok(c) => c,
             Err(e) => {
                 eprintln!("error: accept failed: {e}");
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tokio::spawn(async move {
+                let _ = stream.write_all(OVER_CAPACITY).await;
+                let _ = stream.shutdown().await;
+            });
+            continue;
         };
         let _ = stream.set_nodelay(true);
         let kill = Arc::new(Notify::new());
@@ -277,6 +297,7 @@ pub async fn serve_state(state: AppState, listener: TcpListener) -> io::Result<(
             .clone()
             .map_request(move |mut req: axum::http::Request<Incoming>| {
                 req.extensions_mut().insert(handle.clone());
+                req.extensions_mut().insert(PeerAddr(peer));
                 req
             });
         tokio::spawn(async move {
@@ -288,42 +309,62 @@ pub async fn serve_state(state: AppState, listener: TcpListener) -> io::Result<(
                 _ = conn => {}
                 _ = kill.notified() => {}
             }
+            drop(slot);
         });
     }
 }
 
-/// A server running in-process (tests).
+/// A running server.
 pub struct Running {
     /// Bound address.
     pub addr: SocketAddr,
     /// Shared state (for assertions).
     pub state: AppState,
-    task: tokio::task::JoinHandle<io::Result<()>>,
+    task: Option<tokio::task::JoinHandle<io::Result<()>>>,
 }
 
 impl Running {
-    /// `http://127.0.0.1:PORT`.
+    /// `http://ADDR`.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Serves until the accept loop fails.
+    pub async fn wait(mut self) -> io::Result<()> {
+        match self.task.take() {
+            Some(task) => task.await.map_err(io::Error::other)?,
+            None => Ok(()),
+        }
     }
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
-        self.task.abort();
+        if let Some(task) = &self.task {
+            task.abort();
+        }
     }
 }
 
-/// Starts the server on `127.0.0.1:0` in the current runtime.
-pub async fn spawn(config: Config) -> io::Result<Running> {
-    let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+/// Builds the state (keys, password hashes, store) off the async threads and starts serving
+/// on `listener` in the current runtime. The one start-up path of the binary and the tests.
+pub async fn start(config: Config, listener: TcpListener) -> io::Result<Running> {
     let addr = listener.local_addr()?;
     let state = tokio::task::spawn_blocking(move || AppState::new(config, addr))
         .await
         .map_err(io::Error::other)?
         .map_err(io::Error::other)?;
-    let task = tokio::spawn(serve_state(state.clone(), listener));
-    Ok(Running { addr, state, task })
+    let task = tokio::spawn(serve_connections(state.clone(), listener));
+    Ok(Running {
+        addr,
+        state,
+        task: Some(task),
+    })
+}
+
+/// Starts the server on `127.0.0.1:0` (tests).
+pub async fn spawn(config: Config) -> io::Result<Running> {
+    start(config, TcpListener::bind(("127.0.0.1", 0)).await?).await
 }
 
 #[cfg(test)]

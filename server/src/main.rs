@@ -26,21 +26,19 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let local = match listener.local_addr() {
-        Ok(a) => a,
+    let running = match tokenwarden_server::start(config, listener).await {
+        Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::FAILURE;
+            return ExitCode::from(2);
         }
     };
-    let server = tokenwarden_server::serve(config, listener);
-    // Printed before the keys exist; connections queue in the listener until then.
-    println!("listening on http://{local}");
+    println!("listening on {}", running.base_url());
     if test_hooks {
         eprintln!("warning: --test-hooks is on: /__test/* endpoints are enabled");
     }
     tokio::select! {
-        res = server => match res {
+        res = running.wait() => match res {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e}");

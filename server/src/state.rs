@@ -1,6 +1,5 @@
-//! Shared server state (all in memory).
+//! Shared server state: configuration, keys, users, the store, test-hook knobs and counters.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -11,8 +10,8 @@ use tokenwarden::{Algorithm, Verifier};
 
 use crate::config::{Config, RefreshTransport, SigningAlg};
 use crate::keys::KeyRing;
-use crate::sessions::{Lifetimes, Store};
-use crate::users::{Throttle, Users};
+use crate::store::{AnyStore, Lifetimes, Store, StoreResult};
+use crate::users::Users;
 
 /// Fault injected into the next `remaining` refresh requests (`POST /__test/faults`).
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
@@ -54,6 +53,10 @@ pub struct Stats {
     pub revocations: AtomicU64,
     pub api_requests: AtomicU64,
     pub api_unauthorized: AtomicU64,
+    /// Password hashes running now.
+    pub password_hashes_now: AtomicU64,
+    /// Most password hashes running at once since start (or the last reset).
+    pub password_hashes_peak: AtomicU64,
 }
 
 impl Stats {
@@ -71,6 +74,7 @@ impl Stats {
             &self.revocations,
             &self.api_requests,
             &self.api_unauthorized,
+            &self.password_hashes_peak,
         ] {
             c.store(0, Ordering::Relaxed);
         }
@@ -91,12 +95,12 @@ pub struct Inner {
     pub verifier: Verifier,
     /// Demo users.
     pub users: Users,
-    /// Refresh-token families.
-    pub store: Mutex<Store>,
-    /// Login failure throttle.
-    pub throttle: Mutex<Throttle>,
-    /// Revoked access-token `jti`s, with their `exp` (unix seconds).
-    pub blocklist: Mutex<HashMap<String, i64>>,
+    /// Refresh-token families, the `jti` blocklist and the login throttle.
+    pub store: AnyStore,
+    /// Bounds how many Argon2 hashes (19 MiB each by default) run at once.
+    pub hashing: tokio::sync::Semaphore,
+    /// Host headers this server answers to (`host[:port]`, lower case).
+    pub allowed_hosts: Vec<String>,
     /// Injected refresh faults.
     pub faults: Mutex<FaultPlan>,
     /// Test clock offset, seconds.
@@ -147,8 +151,13 @@ impl AppState {
         let cookie_secure = config
             .cookie_secure
             .unwrap_or_else(|| !local_addr.ip().is_loopback());
-        let keys = KeyRing::new(config.alg)?;
-        let alg = match config.alg {
+        let keys = match &config.signing_key {
+            Some(path) => KeyRing::from_file(path)?,
+            None => KeyRing::new(config.alg)?,
+        };
+        let store = AnyStore::open(&config.store)?;
+        let allowed_hosts = allowed_hosts(&config, &issuer, local_addr);
+        let alg = match keys.alg() {
             SigningAlg::Es256 => Algorithm::Es256,
             SigningAlg::EdDsa => Algorithm::EdDsa,
             SigningAlg::Rs256 => Algorithm::Rs256,
@@ -172,9 +181,9 @@ impl AppState {
             keys: RwLock::new(keys),
             verifier,
             users,
-            store: Mutex::new(Store::default()),
-            throttle: Mutex::new(Throttle::default()),
-            blocklist: Mutex::new(HashMap::new()),
+            store,
+            hashing: tokio::sync::Semaphore::new(hashing_permits()),
+            allowed_hosts,
             faults: Mutex::new(FaultPlan::default()),
             clock_offset_secs: AtomicI64::new(0),
             stats: Stats::default(),
@@ -220,24 +229,9 @@ impl AppState {
         self.config.refresh_transport == RefreshTransport::Cookie
     }
 
-    /// Locks the refresh store.
-    pub fn store(&self) -> MutexGuard<'_, Store> {
-        lock(&self.store)
-    }
-
-    /// Locks the login throttle.
-    pub fn throttle(&self) -> MutexGuard<'_, Throttle> {
-        lock(&self.throttle)
-    }
-
     /// Locks the fault plan.
     pub fn faults(&self) -> MutexGuard<'_, FaultPlan> {
         lock(&self.faults)
-    }
-
-    /// Locks the jti blocklist.
-    pub fn blocklist(&self) -> MutexGuard<'_, HashMap<String, i64>> {
-        lock(&self.blocklist)
     }
 
     /// Reads the key ring.
@@ -250,25 +244,12 @@ impl AppState {
         self.keys.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Blocklists a `jti` until `exp`; drops expired entries.
-    pub fn block_jti(&self, jti: String, exp: i64) {
-        let now = self.now_secs();
-        let mut bl = self.blocklist();
-        bl.retain(|_, e| *e > now);
-        bl.insert(jti, exp);
-    }
-
-    /// Whether a `jti` is blocklisted.
-    pub fn is_blocked(&self, jti: &str) -> bool {
-        self.blocklist().contains_key(jti)
-    }
-
     /// `POST /__test/reset`: faults, counters, clock and login throttle.
-    pub fn reset(&self) {
+    pub async fn reset(&self) -> StoreResult<()> {
         *self.faults() = FaultPlan::default();
         self.stats.reset();
         self.clock_offset_secs.store(0, Ordering::Relaxed);
-        self.throttle().clear();
+        self.store.throttle_clear().await
     }
 
     /// Takes one refresh fault, if any is pending.
@@ -289,10 +270,14 @@ impl AppState {
     }
 
     /// The `GET /__test/stats` body.
-    pub fn stats_snapshot(&self) -> StatsSnapshot {
+    pub async fn stats_snapshot(&self) -> StoreResult<StatsSnapshot> {
+        let active_families = self
+            .store
+            .active_families(self.now_ms(), self.lifetimes())
+            .await?;
         let s = &self.stats;
         let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        StatsSnapshot {
+        Ok(StatsSnapshot {
             logins: g(&s.logins),
             refreshes: g(&s.refreshes),
             rotations: g(&s.rotations),
@@ -300,10 +285,56 @@ impl AppState {
             revocations: g(&s.revocations),
             api_requests: g(&s.api_requests),
             api_unauthorized: g(&s.api_unauthorized),
-            active_families: self
-                .store()
-                .active_families(self.now_ms(), self.lifetimes())
-                as u64,
+            active_families,
+        })
+    }
+}
+
+/// How many password hashes may run at once: one per core (at least two).
+pub fn hashing_permits() -> usize {
+    std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .max(2)
+}
+
+/// The `Host` values this server answers to: the issuer's authority, the bound address, the
+/// loopback names when bound to loopback, and `--allow-host` (lower case). Anything else is a
+/// misdirected request, e.g. DNS rebinding.
+fn allowed_hosts(config: &Config, issuer: &str, local_addr: SocketAddr) -> Vec<String> {
+    let port = local_addr.port();
+    let mut hosts = vec![];
+    if let Some(authority) = issuer
+        .split_once("://")
+        .map(|(_, rest)| rest.split('/').next().unwrap_or(""))
+        .filter(|a| !a.is_empty())
+    {
+        hosts.push(authority.to_ascii_lowercase());
+        // The default port may be left out of `Host`.
+        for (scheme, default) in [("http://", ":80"), ("https://", ":443")] {
+            if let Some(bare) = issuer
+                .starts_with(scheme)
+                .then(|| authority.strip_suffix(default))
+                .flatten()
+            {
+                hosts.push(bare.to_ascii_lowercase());
+            }
         }
     }
+    let ip = local_addr.ip();
+    if ip.is_ipv6() {
+        hosts.push(format!("[{ip}]:{port}"));
+    } else {
+        hosts.push(format!("{ip}:{port}"));
+    }
+    if ip.is_loopback() || ip.is_unspecified() {
+        hosts.extend([
+            format!("localhost:{port}"),
+            format!("127.0.0.1:{port}"),
+            format!("[::1]:{port}"),
+        ]);
+    }
+    hosts.extend(config.allow_hosts.iter().map(|h| h.to_ascii_lowercase()));
+    hosts.sort();
+    hosts.dedup();
+    hosts
 }

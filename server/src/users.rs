@@ -1,5 +1,5 @@
-//! Demo users: Argon2id hashes computed once at start-up, constant-time comparison, and a
-//! per-user failure throttle.
+//! Demo users: Argon2id hashes computed once at start-up and constant-time comparison (the
+//! login throttle lives in the store, the bound on concurrent hashing in the state).
 
 use std::collections::HashMap;
 
@@ -78,59 +78,6 @@ impl Users {
     }
 }
 
-struct FailState {
-    failures: u32,
-    locked_until_ms: i64,
-}
-
-/// Per-user failure counter: after `max_failures` consecutive failures, each further failure
-/// locks the user out for 1, 2, 4, ... (capped at 60) seconds; a success resets it.
-#[derive(Default)]
-pub struct Throttle {
-    users: HashMap<String, FailState>,
-}
-
-/// Bound on the number of tracked names (unknown names are tracked too).
-const MAX_TRACKED: usize = 10_000;
-
-impl Throttle {
-    /// `Some(retry_after_secs)` if the user is currently locked out.
-    pub fn check(&self, username: &str, now_ms: i64) -> Option<u64> {
-        let s = self.users.get(username)?;
-        (s.locked_until_ms > now_ms).then(|| ((s.locked_until_ms - now_ms + 999) / 1000) as u64)
-    }
-
-    /// Records a failure.
-    pub fn failure(&mut self, username: &str, now_ms: i64, max_failures: u32) {
-        if self.users.len() >= MAX_TRACKED && !self.users.contains_key(username) {
-            self.users.retain(|_, s| s.locked_until_ms > now_ms);
-            if self.users.len() >= MAX_TRACKED {
-                self.users.clear();
-            }
-        }
-        let s = self.users.entry(username.to_string()).or_insert(FailState {
-            failures: 0,
-            locked_until_ms: 0,
-        });
-        s.failures = s.failures.saturating_add(1);
-        if s.failures >= max_failures {
-            let over = (s.failures - max_failures).min(6);
-            let secs = (1i64 << over).min(60);
-            s.locked_until_ms = now_ms + secs * 1000;
-        }
-    }
-
-    /// Records a success.
-    pub fn success(&mut self, username: &str) {
-        self.users.remove(username);
-    }
-
-    /// Forgets everything.
-    pub fn clear(&mut self) {
-        self.users.clear();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,21 +92,5 @@ mod tests {
         );
         assert!(users.verify("alice", "s3cret").is_none());
         assert!(users.verify("bob", "s3cret:with:colons").is_none());
-    }
-
-    #[test]
-    fn throttle_locks_after_max_failures() {
-        let mut t = Throttle::default();
-        for _ in 0..4 {
-            t.failure("u", 0, 5);
-            assert_eq!(t.check("u", 0), None);
-        }
-        t.failure("u", 0, 5);
-        assert_eq!(t.check("u", 0), Some(1));
-        assert_eq!(t.check("u", 1_000), None);
-        t.failure("u", 1_000, 5);
-        assert_eq!(t.check("u", 1_000), Some(2));
-        t.success("u");
-        assert_eq!(t.check("u", 1_000), None);
     }
 }

@@ -44,8 +44,11 @@ pub fn json_error(status: StatusCode, code: &str) -> Response {
     json_response(status, &serde_json::json!({ "error": code }))
 }
 
-/// Value of one cookie from the `Cookie` header(s).
-pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+/// Every non-empty value of cookie `name` in the `Cookie` header(s), in order. Callers that
+/// act on a cookie must refuse more than one: a second one is cookie tossing (a sibling
+/// subdomain or a more specific path can add its own cookie of the same name).
+pub fn cookie_values(headers: &HeaderMap, name: &str) -> Vec<String> {
+    let mut values = Vec::new();
     for value in headers.get_all(header::COOKIE) {
         let Ok(s) = value.to_str() else { continue };
         for pair in s.split(';') {
@@ -53,13 +56,22 @@ pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
                 if k.trim() == name {
                     let v = v.trim().trim_matches('"');
                     if !v.is_empty() {
-                        return Some(v.to_string());
+                        values.push(v.to_string());
                     }
                 }
             }
         }
     }
-    None
+    values
+}
+
+/// `503 {"error":"temporarily_unavailable"}` with `Retry-After: 1`: the store cannot answer
+/// now. Clients retry; it never says anything about the session itself.
+pub fn unavailable() -> Response {
+    let mut res = json_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable");
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    res
 }
 
 /// Parses a request body as JSON or as `application/x-www-form-urlencoded`, by content type.

@@ -1,0 +1,331 @@
+//! The shared store (`--store redis://HOST:PORT`): several instances behind one issuer.
+//!
+//! Keys (all under the prefix, `tokenwarden` by default):
+//! - `P:fam:ID` hash `sub scope created last abs`, expiring at the family's deadline;
+//! - `P:rt:HEX` hash `fam [used sealed]` per token hash, expiring at the family's absolute
+//!   deadline (so a rotated token is still recognised, and its reuse punished, while the family
+//!   can live);
+//! - `P:jti:JTI` blocklist entries, expiring with the access token;
+//! - `P:throttle:KEY` login throttle counters, expiring after the throttle window.
+//!
+//! Rotation, reuse detection and throttling are Lua scripts: Redis runs each atomically, so
+//! two instances racing on one token cannot both rotate it.
+
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, Script};
+
+use super::{
+    Lifetimes, Rejection, Rotation, Sealed, Store, StoreError, StoreResult, ThrottleKey, TokenHash,
+    THROTTLE_WINDOW_MS,
+};
+use crate::util::{hex, random_b64};
+
+const ROTATE: &str = r"
+-- KEYS[1] presented token, KEYS[2] successor token
+-- ARGV: now, idle_ms, grace_ms, sealed, family key prefix
+local now, idle, grace = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local t = redis.call('HMGET', KEYS[1], 'fam', 'used', 'sealed')
+if not t[1] then return {'unknown'} end
+local fkey = ARGV[5] .. t[1]
+local f = redis.call('HMGET', fkey, 'sub', 'scope', 'last', 'abs')
+if not f[1] then return {'unknown'} end
+local last, abs = tonumber(f[3]), tonumber(f[4])
+if now >= abs or now >= last + idle then
+  redis.call('DEL', fkey)
+  return {'expired'}
+end
+if t[2] then
+  if grace > 0 and now - tonumber(t[2]) <= grace then
+    return {'replayed', f[1], f[2], t[3]}
+  end
+  redis.call('DEL', fkey)
+  return {'reuse'}
+end
+redis.call('HSET', KEYS[1], 'used', now, 'sealed', ARGV[4])
+redis.call('HSET', KEYS[2], 'fam', t[1])
+redis.call('PEXPIRE', KEYS[2], abs - now)
+redis.call('HSET', fkey, 'last', now)
+redis.call('PEXPIRE', fkey, math.min(abs, now + idle) - now)
+return {'rotated', f[1], f[2]}
+";
+
+const THROTTLE: &str = r"
+-- KEYS: counters; ARGV[1] now, ARGV[2] window ms, ARGV[2+i] max of KEYS[i]
+local now, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+local wait = 0
+for i, k in ipairs(KEYS) do
+  local v = redis.call('HMGET', k, 'count', 'last')
+  local count, last, max = tonumber(v[1]) or 0, tonumber(v[2]) or 0, tonumber(ARGV[2 + i])
+  if count >= max and now - last < window then
+    local untl = last + math.min(2 ^ math.min(count - max, 6), 60) * 1000
+    if untl - now > wait then wait = untl - now end
+  end
+end
+if wait > 0 then return wait end
+for i, k in ipairs(KEYS) do
+  redis.call('HINCRBY', k, 'count', 1)
+  redis.call('HSET', k, 'last', now)
+  redis.call('PEXPIRE', k, window)
+end
+return 0
+";
+
+const REFUND: &str = r"
+redis.call('DEL', KEYS[1])
+if redis.call('HINCRBY', KEYS[2], 'count', -1) < 0 then redis.call('HSET', KEYS[2], 'count', 0) end
+return 0
+";
+
+/// Refresh families, blocklist and throttle in Redis.
+pub struct RedisStore {
+    con: ConnectionManager,
+    prefix: String,
+    rotate: Script,
+    throttle: Script,
+    refund: Script,
+}
+
+fn redis_err(e: redis::RedisError) -> StoreError {
+    // Kind and category only: messages can quote arguments.
+    StoreError::new(format!("redis: {:?}", e.kind()))
+}
+
+impl RedisStore {
+    /// Prepares a lazily connecting, self-reconnecting connection (the server starts even if
+    /// Redis is down, and answers `503` until it is reachable).
+    pub fn open(url: &str, prefix: &str) -> Result<Self, String> {
+        let client = redis::Client::open(url).map_err(|_| "invalid Redis URL".to_string())?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_millis(500)))
+            .set_response_timeout(Some(Duration::from_secs(1)))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(200));
+        let con = ConnectionManager::new_lazy_with_config(client, config)
+            .map_err(|e| format!("cannot set up the Redis connection: {:?}", e.kind()))?;
+        Ok(RedisStore {
+            con,
+            prefix: prefix.to_string(),
+            rotate: Script::new(ROTATE),
+            throttle: Script::new(THROTTLE),
+            refund: Script::new(REFUND),
+        })
+    }
+
+    fn token_key(&self, hash: &TokenHash) -> String {
+        format!("{}:rt:{}", self.prefix, hex(hash))
+    }
+
+    fn family_prefix(&self) -> String {
+        format!("{}:fam:", self.prefix)
+    }
+
+    fn throttle_key(&self, key: &str) -> String {
+        format!("{}:throttle:{key}", self.prefix)
+    }
+
+    async fn family_keys(&self) -> StoreResult<Vec<String>> {
+        let mut con = self.con.clone();
+        let pattern = format!("{}*", self.family_prefix());
+        let mut iter = con
+            .scan_match::<_, String>(pattern)
+            .await
+            .map_err(redis_err)?;
+        let mut keys = Vec::new();
+        while let Some(k) = iter.next_item().await {
+            keys.push(k.map_err(redis_err)?);
+        }
+        Ok(keys)
+    }
+}
+
+fn text(v: &[u8]) -> String {
+    String::from_utf8_lossy(v).into_owned()
+}
+
+impl Store for RedisStore {
+    async fn create_family(
+        &self,
+        token: TokenHash,
+        sub: &str,
+        scope: &str,
+        now_ms: i64,
+        lt: Lifetimes,
+    ) -> StoreResult<()> {
+        let id = random_b64(16);
+        let fkey = format!("{}{id}", self.family_prefix());
+        let abs = now_ms.saturating_add(lt.absolute_ms);
+        let mut con = self.con.clone();
+        redis::pipe()
+            .atomic()
+            .hset_multiple(
+                &fkey,
+                &[
+                    ("sub", sub.to_string()),
+                    ("scope", scope.to_string()),
+                    ("created", now_ms.to_string()),
+                    ("last", now_ms.to_string()),
+                    ("abs", abs.to_string()),
+                ],
+            )
+            .pexpire(&fkey, lt.deadline(now_ms, now_ms) - now_ms)
+            .hset(self.token_key(&token), "fam", &id)
+            .pexpire(self.token_key(&token), lt.absolute_ms)
+            .exec_async(&mut con)
+            .await
+            .map_err(redis_err)
+    }
+
+    async fn rotate(
+        &self,
+        presented: TokenHash,
+        successor: TokenHash,
+        sealed: Sealed,
+        now_ms: i64,
+        lt: Lifetimes,
+    ) -> StoreResult<Result<Rotation, Rejection>> {
+        let mut con = self.con.clone();
+        let reply: Vec<Vec<u8>> = self
+            .rotate
+            .key(self.token_key(&presented))
+            .key(self.token_key(&successor))
+            .arg(now_ms)
+            .arg(lt.idle_ms)
+            .arg(lt.grace_ms)
+            .arg(&sealed[..])
+            .arg(self.family_prefix())
+            .invoke_async(&mut con)
+            .await
+            .map_err(redis_err)?;
+        let bad = || StoreError::new("redis: unexpected script reply");
+        let verdict = reply.first().ok_or_else(bad)?.as_slice();
+        Ok(match (verdict, reply.get(1), reply.get(2)) {
+            (b"rotated", Some(sub), Some(scope)) => Ok(Rotation::Rotated {
+                sub: text(sub),
+                scope: text(scope),
+            }),
+            (b"replayed", Some(sub), Some(scope)) => {
+                let sealed_successor = reply
+                    .get(3)
+                    .and_then(|s| <Sealed>::try_from(s.as_slice()).ok())
+                    .ok_or_else(bad)?;
+                Ok(Rotation::Replayed {
+                    sub: text(sub),
+                    scope: text(scope),
+                    sealed_successor,
+                })
+            }
+            (b"unknown", ..) => Err(Rejection::Unknown),
+            (b"expired", ..) => Err(Rejection::Expired),
+            (b"reuse", ..) => Err(Rejection::ReuseDetected),
+            _ => return Err(bad()),
+        })
+    }
+
+    async fn revoke_family_of(&self, token: TokenHash) -> StoreResult<bool> {
+        let mut con = self.con.clone();
+        let family: Option<String> = con
+            .hget(self.token_key(&token), "fam")
+            .await
+            .map_err(redis_err)?;
+        let Some(family) = family else {
+            return Ok(false);
+        };
+        let n: u64 = con
+            .del(format!("{}{family}", self.family_prefix()))
+            .await
+            .map_err(redis_err)?;
+        Ok(n > 0)
+    }
+
+    async fn revoke_all(&self) -> StoreResult<u64> {
+        let keys = self.family_keys().await?;
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        let mut con = self.con.clone();
+        con.del(keys).await.map_err(redis_err)
+    }
+
+    async fn active_families(&self, now_ms: i64, lt: Lifetimes) -> StoreResult<u64> {
+        let mut con = self.con.clone();
+        let mut n = 0;
+        for key in self.family_keys().await? {
+            let (created, last): (Option<i64>, Option<i64>) = redis::cmd("HMGET")
+                .arg(&key)
+                .arg("created")
+                .arg("last")
+                .query_async(&mut con)
+                .await
+                .map_err(redis_err)?;
+            if let (Some(created), Some(last)) = (created, last) {
+                n += u64::from(now_ms < lt.deadline(created, last));
+            }
+        }
+        Ok(n)
+    }
+
+    async fn block_jti(&self, jti: &str, exp_secs: i64, now_secs: i64) -> StoreResult<()> {
+        let ttl = exp_secs.saturating_sub(now_secs);
+        if ttl <= 0 {
+            return Ok(());
+        }
+        let mut con = self.con.clone();
+        con.set_ex(format!("{}:jti:{jti}", self.prefix), 1u8, ttl as u64)
+            .await
+            .map_err(redis_err)
+    }
+
+    async fn is_blocked(&self, jti: &str, _now_secs: i64) -> StoreResult<bool> {
+        let mut con = self.con.clone();
+        con.exists(format!("{}:jti:{jti}", self.prefix))
+            .await
+            .map_err(redis_err)
+    }
+
+    async fn throttle_attempt(
+        &self,
+        keys: &[ThrottleKey],
+        now_ms: i64,
+    ) -> StoreResult<Result<(), i64>> {
+        let mut inv = self.throttle.prepare_invoke();
+        inv.arg(now_ms).arg(THROTTLE_WINDOW_MS);
+        for k in keys {
+            inv.key(self.throttle_key(&k.key)).arg(k.max);
+        }
+        let mut con = self.con.clone();
+        let wait: i64 = inv.invoke_async(&mut con).await.map_err(redis_err)?;
+        Ok(if wait > 0 { Err(wait) } else { Ok(()) })
+    }
+
+    async fn throttle_success(&self, forget: &str, refund: &str) -> StoreResult<()> {
+        let mut con = self.con.clone();
+        self.refund
+            .key(self.throttle_key(forget))
+            .key(self.throttle_key(refund))
+            .invoke_async::<i64>(&mut con)
+            .await
+            .map(|_| ())
+            .map_err(redis_err)
+    }
+
+    async fn throttle_clear(&self) -> StoreResult<()> {
+        let mut con = self.con.clone();
+        let pattern = format!("{}:throttle:*", self.prefix);
+        let mut keys: Vec<String> = Vec::new();
+        {
+            let mut iter = con
+                .scan_match::<_, String>(pattern)
+                .await
+                .map_err(redis_err)?;
+            while let Some(k) = iter.next_item().await {
+                keys.push(k.map_err(redis_err)?);
+            }
+        }
+        if !keys.is_empty() {
+            let _: u64 = con.del(keys).await.map_err(redis_err)?;
+        }
+        Ok(())
+    }
+}

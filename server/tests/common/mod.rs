@@ -1,0 +1,200 @@
+//! Helpers shared by the server's integration test files (each file uses a subset).
+#![allow(dead_code)]
+
+use std::net::IpAddr;
+
+use reqwest::{Client, RequestBuilder, Response};
+use serde_json::{json, Value};
+use tokenwarden_server::{Config, PasswordCost};
+
+/// Cheap password hashing, test hooks on, no request log.
+pub fn test_config() -> Config {
+    Config {
+        password_cost: PasswordCost::cheap_for_tests(),
+        log_requests: false,
+        test_hooks: true,
+        ..Config::default()
+    }
+}
+
+/// A client without a cookie jar.
+pub fn client() -> Client {
+    Client::builder().build().unwrap()
+}
+
+/// A client whose connections come from `ip` (any 127.0.0.0/8 address reaches a server bound
+/// to 127.0.0.1), so that tests can play several peers.
+pub fn client_from(ip: &str) -> Client {
+    let ip: IpAddr = ip.parse().unwrap();
+    Client::builder().local_address(ip).build().unwrap()
+}
+
+/// `POST /auth/login` with a JSON body.
+pub fn login_request(c: &Client, base: &str, username: &str, password: &str) -> RequestBuilder {
+    c.post(format!("{base}/auth/login"))
+        .json(&json!({"username": username, "password": password}))
+}
+
+/// The `tw_refresh` value from a response's `Set-Cookie`, if it sets a non-empty one.
+pub fn refresh_cookie(res: &Response) -> Option<String> {
+    res.headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|l| l.strip_prefix("tw_refresh="))
+        .filter_map(|r| r.split(';').next())
+        .find(|v| !v.is_empty())
+        .map(str::to_string)
+}
+
+/// Logs the demo user in on `base`; returns (access token, refresh cookie value).
+pub async fn login_demo(c: &Client, base: &str) -> (String, String) {
+    let res = login_request(c, base, "demo", "demo-password")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "login on {base}");
+    let cookie = refresh_cookie(&res).expect("refresh cookie");
+    let body: Value = res.json().await.unwrap();
+    (body["access_token"].as_str().unwrap().to_string(), cookie)
+}
+
+/// `POST /auth/refresh` with `cookie` as the refresh cookie.
+pub async fn refresh_with(c: &Client, base: &str, cookie: &str) -> Response {
+    c.post(format!("{base}/auth/refresh"))
+        .header(reqwest::header::COOKIE, format!("tw_refresh={cookie}"))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// `POST /auth/logout` with the bearer token and the refresh cookie.
+pub async fn logout_with(c: &Client, base: &str, access: &str, cookie: &str) -> Response {
+    c.post(format!("{base}/auth/logout"))
+        .header(reqwest::header::COOKIE, format!("tw_refresh={cookie}"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// `GET /api/me` with the bearer token.
+pub async fn get_me(c: &Client, base: &str, access: &str) -> Response {
+    c.get(format!("{base}/api/me"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The JSON body of `GET path`.
+pub async fn get_json(base: &str, path: &str) -> Value {
+    client()
+        .get(format!("{base}{path}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// `GET /__test/stats`.
+pub async fn stats(base: &str) -> Value {
+    get_json(base, "/__test/stats").await
+}
+
+/// A `redis-server` of our own on a free loopback port, without persistence; killed on drop.
+/// Needs Debian's `redis-server` (scripts/setup.sh installs it).
+pub struct RedisServer {
+    child: std::process::Child,
+    /// Its port.
+    pub port: u16,
+}
+
+impl RedisServer {
+    /// Starts one on a free port and waits until it accepts connections.
+    pub fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        Self::start_on(port)
+    }
+
+    /// Starts one on `port` (e.g. again after [`RedisServer::kill`]).
+    pub fn start_on(port: u16) -> Self {
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args([
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--protected-mode",
+                "yes",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect(
+                "redis-server not found: run scripts/setup.sh (it installs Debian's redis-server)",
+            );
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "redis-server did not start on {port}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        RedisServer { child, port }
+    }
+
+    /// `redis://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Sends a signal (`STOP`, `CONT`) to the server process.
+    pub fn signal(&self, sig: &str) {
+        let ok = std::process::Command::new("kill")
+            .args([&format!("-{sig}"), &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{sig}");
+    }
+
+    /// Stops the server now.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A path for a scratch file, unique to this process and call, under the system temp dir.
+pub fn scratch_path(name: &str) -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    std::env::temp_dir().join(format!("tokenwarden-{}-{n}-{name}", std::process::id()))
+}
+
+/// Writes a fresh P-256 private key as PKCS#8 PEM (what `openssl genpkey` writes) and returns
+/// its path.
+pub fn write_signing_key() -> std::path::PathBuf {
+    use p256::pkcs8::{EncodePrivateKey, LineEnding};
+    let key = p256::SecretKey::random(&mut rand::rngs::OsRng);
+    let pem = key.to_pkcs8_pem(LineEnding::LF).unwrap();
+    let path = scratch_path("signing-key.pem");
+    std::fs::write(&path, pem.as_bytes()).unwrap();
+    path
+}
