@@ -313,6 +313,32 @@ impl TokenManager {
         future_to_promise(async move { fetch.await.map(JsValue::from).map_err(to_js_error) })
     }
 
+    /// The package's `fetch` wrapper (`fetch.js`), fast path: `null` (send untouched), the
+    /// `Authorization` value, or `undefined` (call the full `fetch`). `url` is canonical.
+    #[wasm_bindgen(js_name = __headerFor, skip_typescript)]
+    pub fn header_for(&self, url: &str) -> JsValue {
+        self.inner.header_for(url)
+    }
+
+    /// The package's `fetch` wrapper: a fast-path request sent with `header` got a 401.
+    #[wasm_bindgen(js_name = __after401, skip_typescript)]
+    pub fn after_401(
+        &self,
+        response: web_sys::Response,
+        header: JsString,
+        input: JsValue,
+        init: JsValue,
+    ) -> Promise {
+        let retry = self.inner.after_unauthorized(response, header, input, init);
+        future_to_promise(async move { retry.await.map(JsValue::from).map_err(to_js_error) })
+    }
+
+    /// The package's `fetch` wrapper: the `fetch` captured at construction.
+    #[wasm_bindgen(js_name = __fetchFunction, skip_typescript)]
+    pub fn fetch_function(&self) -> Function {
+        self.inner.captured_fetch()
+    }
+
     /// The access token (only with `exposeToken: true`), after the same gate as `fetch`.
     #[wasm_bindgen(js_name = getAccessToken)]
     pub fn get_access_token(&self) -> Promise {

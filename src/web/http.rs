@@ -40,14 +40,14 @@ impl CapturedFetch {
         Some(Self { global, function })
     }
 
+    /// The captured `fetch`, bound to its global scope.
+    pub(crate) fn function(&self) -> Function {
+        self.function.bind0(&self.global)
+    }
+
     /// `fetch(request)`; a synchronous throw becomes a rejected promise, as with `fetch`.
     pub(crate) fn request(&self, request: &Request) -> Promise {
         Self::promise(self.function.call1(&self.global, request))
-    }
-
-    /// `fetch(input, init)`, for requests that are passed through untouched.
-    pub(crate) fn any(&self, input: &JsValue, init: &JsValue) -> Promise {
-        Self::promise(self.function.call2(&self.global, input, init))
     }
 
     fn promise(result: Result<JsValue, JsValue>) -> Promise {

@@ -83,6 +83,11 @@ pub struct Config {
     /// Extra input to the cross-tab channel name (two sessions with the same refresh URL and
     /// allowed origins stay apart if their names differ).
     pub channel_name: Option<String>,
+    /// Send requests carrying the token with `redirect: "manual"` (unless they asked for
+    /// `"error"`) instead of following redirects. Default: off in a browser (window or worker),
+    /// where the Fetch standard drops `Authorization` on a cross-origin redirect; on elsewhere
+    /// (Node and other hosts, whose `fetch` may not).
+    pub manual_redirects: bool,
 }
 
 impl Config {
@@ -100,6 +105,7 @@ impl Config {
             request_timeout_ms: 10_000,
             cross_tab: true,
             channel_name: None,
+            manual_redirects: !in_browser(),
         }
     }
 }
@@ -209,12 +215,60 @@ struct Inner {
     waiters: Vec<Function>,
     refresh_calls: Vec<(Generation, AbortController)>,
     last_failure: Option<RefreshFailure>,
+    /// The current token's `Authorization` value.
+    bearer: BearerCache,
     closed: bool,
     /// `fetch` as it was at construction: used for every request the manager sends.
     fetch: http::CapturedFetch,
 }
 
 type Shared = Rc<RefCell<Inner>>;
+
+/// Whether the global scope is a browser window or worker (not Node or another JS host).
+fn in_browser() -> bool {
+    let global = js_sys::global();
+    global_get(&global, "document").is_some() || global_get(&global, "importScripts").is_some()
+}
+
+/// The `Authorization` value of the current token, assembled in JS once per token (the token
+/// itself is never copied out of its [`Secret`] per request).
+#[derive(Default)]
+pub(crate) struct BearerCache(Option<(Generation, js_sys::JsString)>);
+
+/// What the `Authorization` value a request was sent with says about the session now.
+pub(crate) enum Sent {
+    /// It is the current token's (of this generation).
+    Current(Generation),
+    /// The token has been replaced since.
+    Replaced,
+    /// There is no token.
+    NoSession,
+}
+
+impl BearerCache {
+    pub(crate) fn get(&mut self, token: &Secret, generation: Generation) -> js_sys::JsString {
+        match &self.0 {
+            Some((cached, value)) if *cached == generation => value.clone(),
+            _ => {
+                let value = http::bearer(token);
+                self.0 = Some((generation, value.clone()));
+                value
+            }
+        }
+    }
+
+    pub(crate) fn generation_of(&self, header: &js_sys::JsString) -> Sent {
+        match &self.0 {
+            None => Sent::NoSession,
+            Some((generation, value)) if value == header => Sent::Current(*generation),
+            Some(_) => Sent::Replaced,
+        }
+    }
+
+    fn clear(&mut self) {
+        self.0 = None;
+    }
+}
 
 fn now() -> u64 {
     let ms = Date::now();
@@ -383,6 +437,7 @@ fn pump(shared: &Shared) {
                     }
                     Event::LoggedOut { .. } => {
                         inner.claims = None;
+                        inner.bearer.clear();
                         Some(Wake::LoggedOut)
                     }
                     _ => None,
@@ -559,18 +614,23 @@ enum Gate<T> {
 
 /// Asks the session what a request may carry, waiting through refreshes; `attach` turns the
 /// token into what the caller needs (e.g. the `Authorization` value, built in JS).
-async fn gate<T>(shared: &Shared, attach: impl Fn(&Secret) -> T) -> Result<Gate<T>, Error> {
+async fn gate<T>(
+    shared: &Shared,
+    attach: impl Fn(&mut BearerCache, &Secret, Generation) -> T,
+) -> Result<Gate<T>, Error> {
     loop {
         let step = {
             let mut inner = shared.borrow_mut();
             if inner.closed {
                 return Err(Error::closed());
             }
+            let inner = &mut *inner;
             match inner.session.before_request(now()) {
-                RequestDecision::Attach { token, generation } => {
-                    Ok(Gate::Go(attach(token), generation))
-                }
-                RequestDecision::Wait => Err(Ok(waiter(&mut inner))),
+                RequestDecision::Attach { token, generation } => Ok(Gate::Go(
+                    attach(&mut inner.bearer, token, generation),
+                    generation,
+                )),
+                RequestDecision::Wait => Err(Ok(waiter(inner))),
                 RequestDecision::Fail(RequestFailure::Anonymous) => Ok(Gate::Anonymous),
                 RequestDecision::Fail(RequestFailure::LoggedOut(reason)) => Err(Err(Error::new(
                     "ERR_LOGGED_OUT",
@@ -665,7 +725,14 @@ impl TokenManager {
             .map(|url| endpoint("logoutUrl", &url))
             .transpose()?;
         config.allowed_origins = if config.allowed_origins.is_empty() {
-            page_origin().into_iter().collect()
+            // The page's own origin, when a token may travel there at all (https or loopback):
+            // only such origins are kept, so a match on the origin alone decides.
+            page_origin()
+                .filter(|origin| {
+                    origin::parse(origin, None).is_some_and(|u| origin::secure_enough(&u))
+                })
+                .into_iter()
+                .collect()
         } else {
             config
                 .allowed_origins
@@ -695,6 +762,7 @@ impl TokenManager {
             waiters: Vec::new(),
             refresh_calls: Vec::new(),
             last_failure: None,
+            bearer: BearerCache::default(),
             closed: false,
             fetch,
         }));
@@ -902,9 +970,15 @@ impl TokenManager {
                 tabs::announce_logout(&mut inner);
                 let credentials = inner.session.logout();
                 inner.claims = None;
+                inner.bearer.clear();
                 let c = &inner.config;
                 c.logout_url.clone().map(|url| {
-                    let bearer = credentials.access_token.as_ref().map(http::bearer);
+                    // The access token goes only to an allowed origin, like any request.
+                    let bearer = credentials
+                        .access_token
+                        .as_ref()
+                        .filter(|_| origin::origin_allowed(&url, None, &c.allowed_origins))
+                        .map(http::bearer);
                     let body = match (&credentials.refresh_token, c.refresh_token) {
                         (Some(token), RefreshTokenMode::Memory) => {
                             Some(JsValue::from(refresh_token_body(token)))
@@ -969,12 +1043,37 @@ impl TokenManager {
         fetch::fetch(self.shared.clone(), input, init)
     }
 
+    /// For the package's JS `fetch` wrapper: what a request to the canonical absolute URL `url`
+    /// may carry right now: `null` (send it untouched), an `Authorization` value, or `undefined`
+    /// (take [`fetch_js`](Self::fetch_js)).
+    pub fn header_for(&self, url: &str) -> JsValue {
+        fetch::header_for(&self.shared, url)
+    }
+
+    /// For the package's JS `fetch` wrapper: a request sent with `header` (from
+    /// [`header_for`](Self::header_for)) got the 401 `response`; refreshes and retries once
+    /// when the 401 is about that token, as [`fetch_js`](Self::fetch_js) does.
+    pub fn after_unauthorized(
+        &self,
+        response: web_sys::Response,
+        header: js_sys::JsString,
+        input: JsValue,
+        init: JsValue,
+    ) -> impl std::future::Future<Output = Result<web_sys::Response, Error>> {
+        fetch::after_unauthorized(self.shared.clone(), response, header, input, init)
+    }
+
+    /// The `fetch` captured at construction, with the global scope it must be called on.
+    pub fn captured_fetch(&self) -> js_sys::Function {
+        self.shared.borrow().fetch.function()
+    }
+
     /// The current access token as a JS string, after the same gate as `fetch` (for a
     /// WebSocket or a third-party SDK). The JS class exposes it only with `exposeToken: true`.
     pub fn access_token_js(&self) -> impl std::future::Future<Output = Result<JsValue, Error>> {
         let shared = self.shared.clone();
         async move {
-            match gate(&shared, |token| JsValue::from_str(token.expose())).await? {
+            match gate(&shared, |_, token, _| JsValue::from_str(token.expose())).await? {
                 Gate::Go(token, _) => Ok(token),
                 Gate::Anonymous => Err(Error::new("ERR_NOT_AUTHENTICATED", "there is no session")),
             }
@@ -1095,6 +1194,7 @@ impl Drop for TokenManager {
             while inner.session.poll_action().is_some() {}
             inner.subscribers.clear();
             inner.claims = None;
+            inner.bearer.clear();
             std::mem::take(&mut inner.waiters)
         };
         wake_all(waiters, Wake::Closed);
