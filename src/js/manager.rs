@@ -11,7 +11,7 @@ use super::convert::{
     to_js,
 };
 use crate::core::secret::Secret;
-use crate::core::session::{Event, ExpirySource, RefreshFailure};
+use crate::core::session::{grant, Event, ExpirySource, RefreshFailure, TokenOrigin};
 use crate::web::{self, Config, RefreshTokenMode, RequestCredentials, RetryOn401};
 
 const OPTIONS: &[&str] = &[
@@ -160,15 +160,18 @@ fn parse_options(value: &JsValue) -> Result<(Config, bool), JsValue> {
     Ok((config, expose))
 }
 
-fn event_name(event: &Event) -> &'static str {
-    match event {
+/// The JS event an [`Event`] is delivered as (`None`: not one the JS API reports).
+fn event_name(event: &Event) -> Option<&'static str> {
+    Some(match event {
         Event::Changed(_) => "change",
-        // A token another tab obtained is a refresh of this session too (`source` tells).
-        Event::Refreshed { .. } | Event::Adopted { .. } => "refreshed",
+        // A token another tab obtained is a refresh of this session too (`source` tells); a
+        // login or `setTokens` is reported by its own promise or call.
+        Event::Installed { origin, .. } if !origin.starts_session() => "refreshed",
         Event::RefreshFailed { .. } => "refreshFailed",
         Event::Expired => "expired",
         Event::LoggedOut { .. } => "loggedOut",
-    }
+        _ => return None,
+    })
 }
 
 fn event_payload(event: &Event) -> JsValue {
@@ -176,11 +179,19 @@ fn event_payload(event: &Event) -> JsValue {
     let set = |key: &str, value: JsValue| {
         let _ = Reflect::set(&object, &JsValue::from_str(key), &value);
     };
-    set("type", JsValue::from_str(event_name(event)));
+    set(
+        "type",
+        JsValue::from_str(event_name(event).unwrap_or_default()),
+    );
     match event {
         Event::Changed(state) => set("state", JsValue::from_str(state.as_str())),
-        Event::Refreshed { .. } => set("source", JsValue::from_str("self")),
-        Event::Adopted { .. } => set("source", JsValue::from_str("otherTab")),
+        Event::Installed { origin, .. } => set(
+            "source",
+            JsValue::from_str(match origin {
+                TokenOrigin::Sibling => "otherTab",
+                _ => "self",
+            }),
+        ),
         Event::RefreshFailed {
             failure,
             retry_at,
@@ -262,24 +273,24 @@ impl TokenManager {
                 .dyn_ref()
                 .ok_or_else(|| invalid_options(&format!("{key} must be a string")))?;
             // Length checked before the value is copied into wasm memory.
-            if text.length() == 0 || text.length() > 8192 {
+            if !grant::token_length_ok(text.length() as usize) {
                 return Err(invalid_options(&format!(
-                    "{key} must be 1 to 8192 characters"
+                    "{key}: {}",
+                    grant::GrantError::TokenLength.message()
                 )));
             }
             Ok(Some(Secret::new(text.into())))
         };
-        let expires_in = opt_number(&object, "expiresIn", 0.0, f64::from(i32::MAX))?;
-        if expires_in.is_some_and(|n| n.fract() != 0.0) {
-            return Err(invalid_options(
-                "expiresIn must be an integer number of seconds",
-            ));
-        }
+        let expires_in = match get(&object, "expiresIn").as_f64() {
+            None if get(&object, "expiresIn").is_undefined() => None,
+            None => return Err(invalid_options("expiresIn must be a number")),
+            Some(n) => Some(grant::expires_in(n).map_err(|e| invalid_options(e.message()))?),
+        };
         let access =
             secret("accessToken")?.ok_or_else(|| invalid_options("accessToken is required"))?;
         let refresh = secret("refreshToken")?;
         self.inner
-            .set_tokens(access, refresh, expires_in.map(|n| n as i64))
+            .set_tokens(access, refresh, expires_in)
             .map_err(to_js_error)
     }
 
@@ -408,7 +419,7 @@ impl TokenManager {
             .dyn_into()
             .map_err(|_| invalid_options("the listener must be a function"))?;
         let id = self.inner.subscribe_id(move |event| {
-            if event_name(event) == name {
+            if event_name(event) == Some(name) {
                 let payload = event_payload(event);
                 if let Err(error) = listener.call1(&JsValue::UNDEFINED, &payload) {
                     report(error);

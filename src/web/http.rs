@@ -14,9 +14,9 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, Headers, Request, RequestInit, Response};
 
 use crate::core::claims::Claims;
-use crate::core::decode::{decode_unverified_with, DecodeOptions, DEFAULT_MAX_TOKEN_LEN};
+use crate::core::decode::{decode_unverified_with, DecodeOptions};
 use crate::core::secret::Secret;
-use crate::core::session::{RefreshFailure, TokenGrant};
+use crate::core::session::{grant, RefreshFailure, TokenGrant};
 
 /// The global `fetch` as it was when the manager was created.
 ///
@@ -215,9 +215,9 @@ fn field(object: &Object, key: &str) -> JsValue {
     Reflect::get(object, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
 
-/// Strict parsing of a token response (RFC 6749 §5.1): `access_token` a non-empty string of at
-/// most 8 KiB, `token_type` `Bearer` in any case, `expires_in` absent or an integer in
-/// `0..=i32::MAX`, `refresh_token` absent or a non-empty string (kept only when `keep_refresh`).
+/// Strict parsing of a token response (RFC 6749 §5.1): `token_type` `Bearer` in any case, the
+/// tokens and `expires_in` as [`grant`] accepts them (`refresh_token` may be absent, and is kept
+/// only when `keep_refresh`).
 /// The token is decoded without verification for `exp`/`iat`; an opaque or malformed token is
 /// still accepted and simply contributes no claims.
 pub(crate) fn parse_grant(reply: &Reply, keep_refresh: bool) -> Option<Parsed> {
@@ -228,19 +228,13 @@ pub(crate) fn parse_grant(reply: &Reply, keep_refresh: bool) -> Option<Parsed> {
     }
     let expires_in = match field(&object, "expires_in") {
         v if v.is_undefined() || v.is_null() => None,
-        v => {
-            let n = v.as_f64()?;
-            if n.fract() != 0.0 || !(0.0..=f64::from(i32::MAX)).contains(&n) {
-                return None;
-            }
-            Some(n as i64)
-        }
+        v => Some(grant::expires_in(v.as_f64()?).ok()?),
     };
     let refresh_token = match field(&object, "refresh_token") {
         v if v.is_undefined() || v.is_null() => None,
         v => {
             let text: &JsString = v.dyn_ref()?;
-            if text.length() == 0 || text.length() as usize > DEFAULT_MAX_TOKEN_LEN {
+            if !grant::token_length_ok(text.length() as usize) {
                 return None;
             }
             keep_refresh.then(|| Secret::new(text.into()))
@@ -249,7 +243,7 @@ pub(crate) fn parse_grant(reply: &Reply, keep_refresh: bool) -> Option<Parsed> {
     let access = field(&object, "access_token");
     let access: &JsString = access.dyn_ref()?;
     // Length checked before the string is copied into wasm memory.
-    if access.length() == 0 || access.length() as usize > DEFAULT_MAX_TOKEN_LEN {
+    if !grant::token_length_ok(access.length() as usize) {
         return None;
     }
     let access_token = Secret::new(access.into());

@@ -29,12 +29,15 @@ use web_sys::{AbortController, EventTarget};
 pub use self::origin::origin_allowed;
 pub use crate::core::secret::Secret;
 pub use crate::core::session::{
-    Event, ExpiredRequests, ExpirySource, LogoutReason, RefreshFailure, RefreshPolicy, SessionState,
+    Event, ExpiredRequests, ExpirySource, LogoutReason, RefreshFailure, RefreshPolicy,
+    SessionState, TokenOrigin,
 };
 pub use web_sys::RequestCredentials;
 
 use crate::core::claims::Claims;
-use crate::core::session::{Action, Generation, RequestDecision, RequestFailure, Session};
+use crate::core::session::{
+    grant, Action, Generation, RequestDecision, RequestFailure, Session, TokenGrant,
+};
 
 /// Where the refresh token lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -217,6 +220,10 @@ struct Inner {
     last_failure: Option<RefreshFailure>,
     /// The current token's `Authorization` value.
     bearer: BearerCache,
+    /// What the shell read with the grant it just handed to the session, kept for the session's
+    /// [`Event::Installed`] (dropped at the end of [`pump`] if the session ignored the grant).
+    incoming_claims: Option<Claims>,
+    incoming_meta: Option<tabs::Meta>,
     closed: bool,
     /// `fetch` as it was at construction: used for every request the manager sends.
     fetch: http::CapturedFetch,
@@ -413,6 +420,8 @@ fn pump(shared: &Shared) {
             return;
         }
         let Some(action) = inner.session.poll_action() else {
+            inner.incoming_claims = None;
+            inner.incoming_meta = None;
             break;
         };
         match action {
@@ -430,7 +439,19 @@ fn pump(shared: &Shared) {
             }
             Action::Emit(event) => {
                 let why = match &event {
-                    Event::Refreshed { .. } | Event::Adopted { .. } => Some(Wake::Refreshed),
+                    Event::Installed { generation, origin } => {
+                        let claims = inner.incoming_claims.take();
+                        inner.claims = claims.map(|claims| (*generation, claims));
+                        inner.bearer.clear();
+                        let meta = inner.incoming_meta.take();
+                        if let (Some(meta), false) = (meta, *origin == TokenOrigin::Sibling) {
+                            tabs::installed(&mut inner, *generation, meta, origin.starts_session());
+                        }
+                        Some(match origin.starts_session() {
+                            true => Wake::Tokens,
+                            false => Wake::Refreshed,
+                        })
+                    }
                     Event::RefreshFailed { failure, .. } => {
                         inner.last_failure = Some(*failure);
                         Some(Wake::RefreshFailed)
@@ -547,13 +568,9 @@ fn start_refresh(shared: &Shared, generation: Generation) {
                 Ok(reply) if (200..300).contains(&reply.status) => {
                     match http::parse_grant(&reply, memory) {
                         Some(parsed) => {
-                            let before = inner.session.generation();
-                            let meta = tabs::Meta::of(&parsed.grant, now);
-                            inner
-                                .session
-                                .handle_refresh_ok(generation, parsed.grant, now);
-                            inner.note_claims(before, parsed.claims);
-                            tabs::installed(&mut inner, before, meta, false);
+                            inner.offer(parsed, now, |session, grant| {
+                                session.handle_refresh_ok(generation, grant, now)
+                            });
                             None
                         }
                         None => Some(RefreshFailure::Malformed),
@@ -597,12 +614,17 @@ impl Inner {
         }
     }
 
-    /// Records the claims of a token just installed (if the session did install one).
-    fn note_claims(&mut self, before: Option<Generation>, claims: Option<Claims>) {
-        let after = self.session.generation();
-        if after != before {
-            self.claims = after.zip(claims);
-        }
+    /// Hands a parsed grant to the session with `install`; its claims and metadata wait for
+    /// the session's [`Event::Installed`], which [`pump`] handles.
+    fn offer(
+        &mut self,
+        parsed: http::Parsed,
+        now: u64,
+        install: impl FnOnce(&mut Session, TokenGrant),
+    ) {
+        self.incoming_claims = parsed.claims;
+        self.incoming_meta = Some(tabs::Meta::of(&parsed.grant, now));
+        install(&mut self.session, parsed.grant);
     }
 }
 
@@ -653,22 +675,21 @@ async fn gate<T>(
     }
 }
 
-/// Installs tokens from a login or `set_tokens` and wakes waiting requests.
-fn install_tokens(shared: &Shared, parsed: http::Parsed) {
-    let waiters = {
+/// Installs tokens from a login or `set_tokens` (waiting requests wake on the session's
+/// [`Event::Installed`]).
+fn install_tokens(shared: &Shared, parsed: http::Parsed, origin: TokenOrigin) {
+    {
         let mut inner = shared.borrow_mut();
         if inner.closed {
             return;
         }
-        let before = inner.session.generation();
-        let meta = tabs::Meta::of(&parsed.grant, now());
-        inner.session.handle_tokens(parsed.grant, now());
-        inner.note_claims(before, parsed.claims);
-        tabs::installed(&mut inner, before, meta, true);
-        std::mem::take(&mut inner.waiters)
-    };
+        let now = now();
+        inner.offer(parsed, now, |session, grant| match origin {
+            TokenOrigin::Login => session.handle_login(grant, now),
+            _ => session.handle_tokens(grant, now),
+        });
+    }
     pump(shared);
-    wake_all(waiters, Wake::Tokens);
 }
 
 /// A handle removing a listener when dropped (see [`TokenManager::subscribe`]).
@@ -763,6 +784,8 @@ impl TokenManager {
             refresh_calls: Vec::new(),
             last_failure: None,
             bearer: BearerCache::default(),
+            incoming_claims: None,
+            incoming_meta: None,
             closed: false,
             fetch,
         }));
@@ -854,7 +877,7 @@ impl TokenManager {
                 )
                 .with_status(reply.status)
             })?;
-            install_tokens(&shared, parsed);
+            install_tokens(&shared, parsed, TokenOrigin::Login);
             Ok(())
         }
     }
@@ -878,17 +901,23 @@ impl TokenManager {
                 ));
             }
         }
-        if access_token.is_empty()
-            || access_token.len() > crate::core::decode::DEFAULT_MAX_TOKEN_LEN
-        {
+        let lengths_ok = std::iter::once(&access_token)
+            .chain(refresh_token.as_ref())
+            .all(|token| grant::token_length_ok(token.len()));
+        if !lengths_ok {
             return Err(Error::new(
                 "ERR_INVALID_OPTIONS",
-                "accessToken must be a non-empty string of at most 8 KiB",
+                grant::GrantError::TokenLength.message(),
             ));
+        }
+        if let Some(seconds) = expires_in {
+            grant::expires_in(seconds as f64)
+                .map_err(|e| Error::new("ERR_INVALID_OPTIONS", e.message()))?;
         }
         install_tokens(
             &self.shared,
             http::grant_from(access_token, refresh_token, expires_in, None),
+            TokenOrigin::SetTokens,
         );
         Ok(())
     }

@@ -40,7 +40,6 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{AbortController, EventTarget};
 
 use super::{global_get, http, now, pump, wake_all, Config, Inner, RefreshTokenMode, Shared, Wake};
-use crate::core::decode::DEFAULT_MAX_TOKEN_LEN;
 use crate::core::secret::Secret;
 use crate::core::session::LogoutReason;
 use crate::core::session::{Generation, RefreshFailure, RequestDecision, TokenGrant};
@@ -393,16 +392,10 @@ fn broadcast_token(inner: &mut Inner) {
     tabs.post(&message);
 }
 
-/// Hook: the session may have installed a new token (login, `setTokens`, refresh). Records it and
-/// shares it with the siblings. `new_session`: a login or `setTokens` (a new epoch).
-pub(super) fn installed(
-    inner: &mut Inner,
-    before: Option<Generation>,
-    meta: Meta,
-    new_session: bool,
-) {
-    let after = inner.session.generation();
-    if inner.tabs.is_none() || after.is_none() || after == before {
+/// Hook: the session installed the token `generation` (login, `setTokens`, refresh). Records it
+/// and shares it with the siblings. `new_session`: a login or `setTokens` (a new epoch).
+pub(super) fn installed(inner: &mut Inner, generation: Generation, meta: Meta, new_session: bool) {
+    if inner.tabs.is_none() {
         return;
     }
     let kept_epoch = inner.tab_current_any_epoch();
@@ -413,7 +406,7 @@ pub(super) fn installed(
         Some(epoch) if !new_session => epoch,
         _ => random_id(),
     };
-    tabs.current = after.map(|generation| Current {
+    tabs.current = Some(Current {
         generation,
         meta,
         epoch,
@@ -549,7 +542,7 @@ fn on_message(shared: &Shared, data: &JsValue) {
 fn token_string(value: JsValue) -> Option<Secret> {
     let text: JsString = value.dyn_into().ok()?;
     // Length checked before the string is copied into wasm memory.
-    if text.length() == 0 || text.length() as usize > DEFAULT_MAX_TOKEN_LEN {
+    if !crate::core::session::grant::token_length_ok(text.length() as usize) {
         return None;
     }
     Some(Secret::new(text.into()))
@@ -564,10 +557,13 @@ fn adopt(shared: &Shared, data: &JsValue) {
     let Some(epoch) = get(data, "epoch").as_f64() else {
         return;
     };
-    let expires_in = get(data, "expiresIn")
-        .as_f64()
-        .filter(|n| n.fract() == 0.0 && (1.0..=f64::from(i32::MAX)).contains(n))
-        .map(|n| n as i64);
+    let expires_in = match get(data, "expiresIn").as_f64() {
+        None => None,
+        Some(n) => match crate::core::session::grant::expires_in(n) {
+            Ok(secs) => Some(secs),
+            Err(_) => return,
+        },
+    };
     let server_date_ms = get_u64(data, "serverDateMs");
     // Same machine, same clock: a receipt time in the future is not believed.
     let at = at.min(now);
@@ -598,10 +594,9 @@ fn adopt(shared: &Shared, data: &JsValue) {
             return;
         };
         let parsed = http::grant_from(access, refresh, expires_in, server_date_ms);
-        let before = inner.session.generation();
+        inner.incoming_claims = parsed.claims;
         // Received at `at` by the sibling: the same expiry, schedule and clock offset as there.
         inner.session.handle_sibling_tokens(parsed.grant, at, now);
-        inner.note_claims(before, parsed.claims);
         let generation = inner.session.generation();
         let waiters = std::mem::take(&mut inner.waiters);
         let Some(tabs) = inner.tabs.as_mut() else {

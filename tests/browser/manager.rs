@@ -14,7 +14,7 @@ use js_sys::{Array, Object, Promise, Reflect};
 use serde::{Deserialize, Serialize};
 use tokenwarden::web::{
     origin_allowed, Config, Event, ExpirySource, LogoutReason, RefreshPolicy, RefreshTokenMode,
-    SessionState, TokenManager,
+    SessionState, TokenManager, TokenOrigin,
 };
 use tokenwarden::JsTokenManager;
 use wasm_bindgen::prelude::*;
@@ -402,11 +402,15 @@ async fn transient_refresh_failures_are_retried() {
     assert_eq!(error.code(), "ERR_REFRESH_FAILED");
     // Backoff 100 ms, then 200 ms: the third attempt succeeds.
     for _ in 0..30 {
-        if events
-            .borrow()
-            .iter()
-            .any(|e| matches!(e, Event::Refreshed { .. }))
-        {
+        if events.borrow().iter().any(|e| {
+            matches!(
+                e,
+                Event::Installed {
+                    origin: TokenOrigin::Refresh,
+                    ..
+                }
+            )
+        }) {
             break;
         }
         pause(100).await;
@@ -417,10 +421,13 @@ async fn transient_refresh_failures_are_retried() {
         .filter(|e| matches!(e, Event::RefreshFailed { .. }))
         .count();
     assert_eq!(failed, 2);
-    assert!(events
-        .borrow()
-        .iter()
-        .any(|e| matches!(e, Event::Refreshed { .. })));
+    assert!(events.borrow().iter().any(|e| matches!(
+        e,
+        Event::Installed {
+            origin: TokenOrigin::Refresh,
+            ..
+        }
+    )));
     assert_eq!(stat("refreshes").await - refreshes_before, 3);
     assert_eq!(me(&manager).await.unwrap().status(), 200);
 }
