@@ -114,8 +114,26 @@ fn refresh_cookie(state: &AppState, value: &str, max_age: u64) -> HeaderValue {
     HeaderValue::from_str(&s).expect("cookie value is base64url")
 }
 
-fn clear_cookie(state: &AppState) -> HeaderValue {
-    refresh_cookie(state, "", 0)
+/// Name of the session hint cookie: `tw_session=1`, not secret and readable by scripts, set and
+/// cleared together with the `HttpOnly` refresh cookie (as auth0-spa-js's `is.authenticated`
+/// cookie), so that a page without it knows there is certainly no session and skips the refresh
+/// call that would only answer `400 invalid_grant` (the manager's `sessionHint` option).
+pub const HINT_COOKIE: &str = "tw_session";
+
+/// Sets (`Some(refresh token)`) or clears (`None`) the refresh cookie and the hint cookie.
+fn session_cookies(res: &mut Response, state: &AppState, token: Option<&str>) {
+    let (value, hint, max_age) = match token {
+        Some(token) => (token, "1", state.config.refresh_ttl_secs),
+        None => ("", "", 0),
+    };
+    let secure = if state.cookie_secure { "; Secure" } else { "" };
+    let hint = format!("{HINT_COOKIE}={hint}; Path=/; SameSite=Strict; Max-Age={max_age}{secure}");
+    let headers = res.headers_mut();
+    headers.append(header::SET_COOKIE, refresh_cookie(state, value, max_age));
+    headers.append(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&hint).expect("the hint cookie is ASCII"),
+    );
 }
 
 fn token_response(state: &AppState, issued: Issued) -> Response {
@@ -134,10 +152,7 @@ fn token_response(state: &AppState, issued: Issued) -> Response {
     });
     if state.cookie_mode() {
         let mut res = json_response(StatusCode::OK, &body);
-        res.headers_mut().append(
-            header::SET_COOKIE,
-            refresh_cookie(state, &issued.token, state.config.refresh_ttl_secs),
-        );
+        session_cookies(&mut res, state, Some(&issued.token));
         res
     } else {
         body["refresh_token"] = json!(issued.token);
@@ -148,8 +163,7 @@ fn token_response(state: &AppState, issued: Issued) -> Response {
 fn invalid_grant(state: &AppState) -> Response {
     let mut res = json_error(StatusCode::BAD_REQUEST, "invalid_grant");
     if state.cookie_mode() {
-        res.headers_mut()
-            .append(header::SET_COOKIE, clear_cookie(state));
+        session_cookies(&mut res, state, None);
     }
     res
 }
@@ -270,8 +284,7 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Byt
         }
     }
     let mut res = StatusCode::NO_CONTENT.into_response();
-    res.headers_mut()
-        .append(header::SET_COOKIE, clear_cookie(&state));
+    session_cookies(&mut res, &state, None);
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res

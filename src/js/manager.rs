@@ -35,6 +35,7 @@ const OPTIONS: &[&str] = &[
     "expiredRequests",
     "crossTab",
     "channelName",
+    "sessionHint",
 ];
 
 const EVENTS: &[&str] = &[
@@ -157,6 +158,17 @@ fn parse_options(value: &JsValue) -> Result<(Config, bool), JsValue> {
     let expose = opt_bool(&object, "exposeToken")?.unwrap_or(false);
     config.cross_tab = opt_bool(&object, "crossTab")?.unwrap_or(true);
     config.channel_name = opt_string(&object, "channelName")?;
+    config.session_hint = opt_string(&object, "sessionHint")?;
+    if config.session_hint.as_deref().is_some_and(|name| {
+        name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && !b"=;,".contains(&b))
+    }) {
+        return Err(invalid_options(
+            "option \"sessionHint\" must be a cookie name",
+        ));
+    }
     Ok((config, expose))
 }
 

@@ -204,6 +204,13 @@ export interface TokenManagerOptions {
   crossTab?: boolean;
   /** Extra input to the cross-tab channel name, to keep two sessions on one origin apart (default: derived from `refreshUrl` and `allowedOrigins` only). */
   channelName?: string;
+  /**
+   * Name of a script-readable cookie that your auth server sets and clears together with the
+   * `HttpOnly` refresh cookie (the reference server's `tw_session`). When given, `start()` in a
+   * page whose `document.cookie` lacks it sends no refresh request: a first visit shows no
+   * failed request. Default: none (`start()` always tries the refresh cookie).
+   */
+  sessionHint?: string;
 }
 
 /** Tokens obtained outside `login()`. */

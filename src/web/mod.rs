@@ -91,6 +91,11 @@ pub struct Config {
     /// where the Fetch standard drops `Authorization` on a cross-origin redirect; on elsewhere
     /// (Node and other hosts, whose `fetch` may not).
     pub manual_redirects: bool,
+    /// The name of a script-readable cookie the auth server sets and clears together with the
+    /// refresh cookie (the reference server's `tw_session`). When set, [`TokenManager::start`]
+    /// in a window whose `document.cookie` lacks it knows there is no session and sends no
+    /// refresh request (a first visit shows no failed request). Default: none (always try).
+    pub session_hint: Option<String>,
 }
 
 impl Config {
@@ -109,6 +114,7 @@ impl Config {
             cross_tab: true,
             channel_name: None,
             manual_redirects: !in_browser(),
+            session_hint: None,
         }
     }
 }
@@ -306,6 +312,25 @@ fn page_origin() -> Option<String> {
         .and_then(|loc| global_get(&loc, "origin"))
         .and_then(|v| v.as_string())
         .filter(|o| o != "null")
+}
+
+/// Whether a cookie-mode session may exist: false only when a session hint cookie is
+/// configured, `document.cookie` is readable, and it holds no non-empty cookie of that name.
+fn session_may_exist(config: &Config) -> bool {
+    let Some(name) = config.session_hint.as_deref() else {
+        return true;
+    };
+    let Some(cookies) = global_get(&js_sys::global(), "document")
+        .and_then(|doc| global_get(&doc, "cookie"))
+        .and_then(|cookie| cookie.as_string())
+    else {
+        return true;
+    };
+    cookies.split(';').any(|pair| {
+        pair.trim()
+            .split_once('=')
+            .is_some_and(|(key, value)| key == name && !value.is_empty())
+    })
 }
 
 /// Resolves an endpoint against the page and requires https (or loopback http).
@@ -923,7 +948,8 @@ impl TokenManager {
     }
 
     /// Restores a cookie-mode session after a reload with a silent refresh. Resolves to whether
-    /// a token is now held (no error for "no session": that is `false`).
+    /// a token is now held (no error for "no session": that is `false`). With
+    /// [`Config::session_hint`], a page without the hint cookie sends no refresh request.
     pub fn start(&self) -> impl std::future::Future<Output = bool> {
         let shared = self.shared.clone();
         async move {
@@ -937,6 +963,7 @@ impl TokenManager {
                 }
                 if inner.session.state() != SessionState::Anonymous
                     || inner.config.refresh_token == RefreshTokenMode::Memory
+                    || !session_may_exist(&inner.config)
                 {
                     None
                 } else {

@@ -1120,3 +1120,36 @@ async fn redirects_are_followed_and_the_header_stays_on_its_origin() {
     assert_eq!(field(&body, "authorization_header_received"), JsValue::TRUE);
     manager.logout().await;
 }
+
+/// With `session_hint`, a page whose `document.cookie` lacks the hint cookie sends no refresh
+/// request from `start()`; the reference server sets the hint with the refresh cookie and clears
+/// it at logout, so a page with a session still restores it.
+#[wasm_bindgen_test]
+async fn start_without_the_session_hint_sends_no_request() {
+    reset().await;
+    let hinted = || {
+        let mut config = config();
+        config.session_hint = Some("tw_session".to_owned());
+        TokenManager::new(config).unwrap()
+    };
+    let first = hinted();
+    first.login_with(&DEMO).await.unwrap();
+    assert!(cookie_contains(&JsValue::from_str("tw_session=1")));
+    let second = hinted();
+    assert!(
+        second.start().await,
+        "the hint is present: the session is restored"
+    );
+    assert_eq!(stat("refreshes").await, 1);
+    second.logout().await;
+    first.logout().await;
+    assert!(!cookie_contains(&JsValue::from_str("tw_session=1")));
+    let third = hinted();
+    assert!(!third.start().await);
+    assert_eq!(stat("refreshes").await, 1, "start() sent a refresh request");
+    assert_eq!(third.state(), SessionState::Anonymous);
+    // Without the option the manager works as before: it tries.
+    let plain = TokenManager::new(config()).unwrap();
+    assert!(!plain.start().await);
+    assert_eq!(stat("refreshes").await, 2);
+}
