@@ -49,8 +49,8 @@
 //! |---|---|
 //! | a channel message arrives | [`Envelope::decode`], then [`Coordinator::handle_message`] (drop the message on a decode error) |
 //! | the session emits `StartRefresh { generation }` | [`Coordinator::handle_refresh_wanted`] instead of calling the endpoint |
-//! | the session emits `CancelRefresh { generation }` | [`Coordinator::handle_refresh_cancelled`] (and abort the HTTP call) |
-//! | the refresh call answered 2xx with a token | `Session::handle_refresh_ok`, then [`Coordinator::handle_refresh_result`] with [`RefreshOutcome::Succeeded`] |
+//! | the session emits `CancelRefresh { generation }` | [`Coordinator::handle_refresh_cancelled`]; do **not** abort a call started by [`Action::StartRefresh`] (see there) |
+//! | the refresh call answered 2xx with a token | `Session::handle_refresh_ok`, then [`Coordinator::handle_installed`], then [`Coordinator::handle_refresh_result`] with [`RefreshOutcome::Succeeded`] |
 //! | the refresh call failed | [`Coordinator::handle_refresh_result`] only; the failure comes back as [`Action::ReportRefreshFailure`] |
 //! | the session installed a token (login, `setTokens`, refresh, sibling) | [`Coordinator::handle_installed`] |
 //! | the session ended (any reason) | [`Coordinator::handle_session_ended`] |
@@ -95,13 +95,20 @@ pub struct TabPolicy {
     /// After a grant, the refresh starts this much later, so that a token message queued behind
     /// the grant is handled first (default 0: the next turn of the event loop).
     pub grant_settle_ms: u64,
+    /// A grant that came more than this after the request was contended (default 20).
+    pub contention_ms: u64,
+    /// After a contended grant (or claim), the refresh starts this much later, so that the
+    /// previous holder's token message, slower than the release delay, still cancels it
+    /// (default 500).
+    pub contended_settle_ms: u64,
     /// The lock is released at the latest this long after the refresh started (default the
     /// request timeout + 2 000).
     pub lock_hold_ms: u64,
     /// A lock request still waiting after this long becomes a steal (default the request
     /// timeout + 5 000).
     pub lock_acquire_ms: u64,
-    /// Channel fallback: how long a claim waits for competing claims (default 60).
+    /// Channel fallback: how long a claim waits for competing claims (default 500; claims are
+    /// safe only while channel delays stay below it).
     pub claim_settle_ms: u64,
     /// Channel fallback: a sibling's claim is believed for at most this long (default 60 000).
     pub claim_max_ms: u64,
@@ -119,9 +126,11 @@ impl TabPolicy {
             recovery_ms: 300,
             release_delay_ms: 50,
             grant_settle_ms: 0,
+            contention_ms: 20,
+            contended_settle_ms: 500,
             lock_hold_ms: request_timeout_ms.saturating_add(2_000),
             lock_acquire_ms: request_timeout_ms.saturating_add(5_000),
-            claim_settle_ms: 60,
+            claim_settle_ms: 500,
             claim_max_ms: 60_000,
             answer_interval_ms: 1_000,
             ended_kept: 16,
@@ -245,7 +254,12 @@ pub enum Action {
     },
     /// Call the refresh endpoint now for the session's refresh `generation` (the lock is held).
     /// Report the outcome with [`Coordinator::handle_refresh_result`] (a success also goes to
-    /// `Session::handle_refresh_ok` first).
+    /// `Session::handle_refresh_ok` first, which ignores it if the refresh was cancelled).
+    /// Never abort this call when the session cancels the refresh (only on the request
+    /// timeout): once it reached the server the refresh token is rotated, and an aborted fetch
+    /// drops the response's `Set-Cookie`, so the next refresh would present the old cookie and
+    /// the server would revoke the whole family as reuse. The coordinator keeps the lock until
+    /// the result.
     StartRefresh {
         /// The session's refresh generation.
         generation: Generation,
@@ -321,10 +335,12 @@ enum Flow {
         generation: Generation,
         start_at: u64,
     },
-    /// The HTTP call runs; the lock is released at `hold_until` at the latest.
+    /// The HTTP call runs; the lock is released at `hold_until` at the latest. A `cancelled`
+    /// call is still awaited with the lock held: it may have rotated the refresh token.
     Running {
         generation: Generation,
         hold_until: u64,
+        cancelled: bool,
     },
     /// `invalid_grant` held back until `until` while the siblings are asked.
     Recovering {
@@ -361,6 +377,15 @@ pub enum Refusal {
     NoRefreshToken,
 }
 
+/// One SplitMix64 step over `state`.
+pub(crate) fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 /// The cross-tab coordinator of one tab. See the [module docs](self) for the rules and the
 /// calling contract; like `Session` it never reads a clock, does no I/O, and takes randomness
 /// from the seed given to [`Coordinator::new`].
@@ -375,8 +400,17 @@ pub struct Coordinator {
     /// Filled when an adoption was handed to the shell, until it reports the install.
     adopting: Option<Current>,
     ended: VecDeque<Epoch>,
-    /// Channel fallback: live claims of siblings (id, lapses at).
-    claims: Vec<(TabId, u64)>,
+    /// Channel fallback: live claims of siblings (id, `until` as sent, lapses at).
+    claims: Vec<(TabId, u64, u64)>,
+    /// Channel fallback: the `until` of our posted claim.
+    my_claim: Option<u64>,
+    /// When the outstanding refresh was wanted, and whether a sibling competed for the lock.
+    wanted_at: u64,
+    contended: bool,
+    /// A refresh wanted while a cancelled one still runs: it starts after that one's result.
+    queued: Option<Generation>,
+    /// When the last refresh call started: its token is never dated later than that.
+    refresh_started_at: u64,
     lock: Lock,
     flow: Flow,
     next_ticket: u64,
@@ -409,6 +443,11 @@ impl Coordinator {
             adopting: None,
             ended: VecDeque::new(),
             claims: Vec::new(),
+            my_claim: None,
+            wanted_at: 0,
+            contended: false,
+            queued: None,
+            refresh_started_at: 0,
             lock: Lock::Free,
             flow: Flow::Idle,
             next_ticket: 0,
@@ -487,13 +526,31 @@ impl Coordinator {
             Message::Ask { after } => self.answer(after, now),
             Message::Logout { epoch } => self.remote_logout(epoch),
             Message::Claim { until } => {
-                let until = until.min(now.saturating_add(self.policy.claim_max_ms));
-                self.claims.retain(|(id, _)| *id != from);
-                self.claims.push((from, until));
+                let lapses = until.min(now.saturating_add(self.policy.claim_max_ms));
+                self.claims.retain(|(id, _, _)| *id != from);
+                self.claims.push((from, until, lapses));
+                self.contended = true;
+                // A tab that opened after our claim never saw it: tell it again if ours is the
+                // earlier one (only the earlier claimant answers, so this cannot loop).
+                let ours = matches!(
+                    self.lock,
+                    Lock::Claiming { posted: true, .. } | Lock::Held { claimed: true, .. }
+                );
+                if let Some(mine) = self.my_claim.filter(|_| ours) {
+                    if (mine, self.id) < (until, from) {
+                        self.post(Message::Claim { until: mine });
+                    }
+                }
             }
             Message::Release => {
-                self.claims.retain(|(id, _)| *id != from);
-                if let Lock::Claiming { check_at, .. } = &mut self.lock {
+                self.claims.retain(|(id, _, _)| *id != from);
+                // Waiting for siblings' claims to go: look again now. (A posted claim still
+                // waits out its settle time for competitors.)
+                if let Lock::Claiming {
+                    posted: false,
+                    check_at,
+                } = &mut self.lock
+                {
                     *check_at = (*check_at).min(now);
                 }
             }
@@ -508,7 +565,18 @@ impl Coordinator {
             // The session has one refresh outstanding at a time: a new one supersedes.
             self.abandon_flow(now);
         }
+        if let Flow::Running {
+            cancelled: true, ..
+        } = self.flow
+        {
+            // The superseded call may rotate the refresh token: start after its result.
+            self.queued = Some(generation);
+            self.settle(now);
+            return;
+        }
         self.flow = Flow::Wanted { generation };
+        self.wanted_at = now;
+        self.contended = false;
         match self.lock {
             Lock::Held { .. } => self.granted(now),
             Lock::Requested { .. } | Lock::Claiming { .. } => {}
@@ -525,6 +593,9 @@ impl Coordinator {
 
     /// The session cancelled its refresh `generation` (its `Action::CancelRefresh`).
     pub fn handle_refresh_cancelled(&mut self, generation: Generation, now: u64) {
+        if self.queued == Some(generation) {
+            self.queued = None;
+        }
         if self.flow.generation() == Some(generation) {
             self.abandon_flow(now);
         }
@@ -540,8 +611,16 @@ impl Coordinator {
     ) {
         let ours =
             self.flow.generation() == Some(generation) && matches!(self.flow, Flow::Running { .. });
+        let wanted = ours
+            && matches!(
+                self.flow,
+                Flow::Running {
+                    cancelled: false,
+                    ..
+                }
+            );
         match outcome {
-            RefreshOutcome::Failed(RefreshFailure::InvalidGrant) if ours => {
+            RefreshOutcome::Failed(RefreshFailure::InvalidGrant) if wanted => {
                 // A sibling may already have rotated the refresh token: ask before giving up.
                 let after = self.current.as_ref().map_or(0, |c| c.at);
                 self.post(Message::Ask { after });
@@ -589,7 +668,13 @@ impl Coordinator {
                     Some(c) => c.epoch,
                     None => self.new_epoch(),
                 };
-                (fresh(epoch), true)
+                let mut current = fresh(epoch);
+                if matches!(self.flow, Flow::Running { .. }) {
+                    // A response handled late (the tab was frozen while it was in flight) must
+                    // not look fresher than a sibling's token: date it by the call's start.
+                    current.at = current.at.min(self.refresh_started_at);
+                }
+                (current, true)
             }
             InstallOrigin::Sibling => match self.adopting.take() {
                 Some(adopted) => (
@@ -659,6 +744,9 @@ impl Coordinator {
                     release_at: None,
                 };
                 if matches!(self.flow, Flow::Wanted { .. }) {
+                    if now.saturating_sub(self.wanted_at) > self.policy.contention_ms {
+                        self.contended = true;
+                    }
                     self.granted(now);
                 } else {
                     self.release_now();
@@ -715,12 +803,8 @@ impl Coordinator {
     // --- internals ---------------------------------------------------------------------------
 
     fn new_epoch(&mut self) -> Epoch {
-        // SplitMix64 step: epochs need spread, not secrecy (they travel in the clear).
-        self.rng = self.rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.rng;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        Epoch::from_random(z ^ (z >> 31))
+        // Epochs need spread, not secrecy: they travel in the clear.
+        Epoch::from_random(splitmix64(&mut self.rng))
     }
 
     fn post(&mut self, message: Message) {
@@ -772,9 +856,14 @@ impl Coordinator {
             if let Lock::Held { release_at, .. } = &mut self.lock {
                 *release_at = None;
             }
+            let settle = if self.contended {
+                self.policy.contended_settle_ms
+            } else {
+                self.policy.grant_settle_ms
+            };
             self.flow = Flow::Settling {
                 generation,
-                start_at: now.saturating_add(self.policy.grant_settle_ms),
+                start_at: now.saturating_add(settle),
             };
         }
     }
@@ -805,7 +894,25 @@ impl Coordinator {
     /// The refresh ended (result in, or the hold bound passed): release after the delay.
     fn finish_flow(&mut self, now: u64) {
         self.flow = Flow::Idle;
-        self.schedule_release(now);
+        match self.queued.take() {
+            Some(generation) => {
+                // Keep the lock for the refresh that waited for this one.
+                self.flow = Flow::Wanted { generation };
+                self.wanted_at = now;
+                self.contended = true;
+                match self.lock {
+                    Lock::Held { .. } => self.granted(now),
+                    _ if self.web_locks => self.request_lock(false, now),
+                    _ => {
+                        self.lock = Lock::Claiming {
+                            posted: false,
+                            check_at: now,
+                        }
+                    }
+                }
+            }
+            None => self.schedule_release(now),
+        }
     }
 
     /// The refresh is no longer wanted.
@@ -813,7 +920,20 @@ impl Coordinator {
         match std::mem::replace(&mut self.flow, Flow::Idle) {
             Flow::Wanted { .. } => self.release_now(),
             Flow::Settling { .. } => self.release_now(),
-            Flow::Running { .. } | Flow::Recovering { .. } => self.schedule_release(now),
+            Flow::Running {
+                generation,
+                hold_until,
+                ..
+            } => {
+                // Never abandon a call in flight: it may rotate the refresh token (a new cookie),
+                // so the lock stays until its result.
+                self.flow = Flow::Running {
+                    generation,
+                    hold_until,
+                    cancelled: true,
+                };
+            }
+            Flow::Recovering { .. } => self.schedule_release(now),
             Flow::Idle => {}
         }
     }
@@ -916,7 +1036,7 @@ impl Coordinator {
 
     fn settle_once(&mut self, now: u64) {
         // Channel fallback: drop lapsed claims.
-        self.claims.retain(|(_, until)| *until > now);
+        self.claims.retain(|(_, _, lapses)| *lapses > now);
         if let Some(until) = self.handover_until {
             if until <= now {
                 self.handover_until = None;
@@ -932,7 +1052,9 @@ impl Coordinator {
                 self.flow = Flow::Running {
                     generation,
                     hold_until: now.saturating_add(self.policy.lock_hold_ms),
+                    cancelled: false,
                 };
+                self.refresh_started_at = now;
                 self.actions.push_back(Action::StartRefresh { generation });
             }
             Flow::Running { hold_until, .. }
@@ -1007,9 +1129,13 @@ impl Coordinator {
             return;
         }
         let settle = self.policy.claim_settle_ms.max(1);
+        if !self.claims.is_empty() {
+            self.contended = true;
+        }
         if !posted {
             if self.claims.is_empty() {
                 let until = now.saturating_add(self.policy.lock_hold_ms);
+                self.my_claim = Some(until);
                 self.post(Message::Claim { until });
                 self.lock = Lock::Claiming {
                     posted: true,
@@ -1023,7 +1149,14 @@ impl Coordinator {
             }
             return;
         }
-        if self.claims.iter().any(|(id, _)| *id < self.id) {
+        // The earlier claim wins (claims carry their sender's time, on the same clock), whatever
+        // order they arrived in; simultaneous ones go to the lower id.
+        let mine = (self.my_claim.unwrap_or(0), self.id);
+        if self
+            .claims
+            .iter()
+            .any(|(id, until, _)| (*until, *id) < mine)
+        {
             self.post(Message::Release);
             self.lock = Lock::Claiming {
                 posted: false,
