@@ -40,9 +40,23 @@ const GRACE_MS: u64 = 10_000;
 const WAIT_BOUND_MS: u64 = 40_000;
 /// Steps without time advancing before the run counts as a livelock.
 const STALL_LIMIT: usize = 5_000;
-/// Whether the shell aborts a cancelled refresh call (what today's shell does; the API forbids
-/// it, and with `true` the simulation shows cookie rotations lost and reuse detected).
-const ABORT_CANCELLED: bool = false;
+/// `TABS_SIM_ABORT_CANCELLED=1`: the shell aborts a cancelled refresh call, as the shell did
+/// before the coordinator (the API forbids it; the simulation then shows rotated cookies lost
+/// and reuse detected).
+fn abort_cancelled() -> bool {
+    std::env::var("TABS_SIM_ABORT_CANCELLED").is_ok()
+}
+
+/// The coordinator's policy; `TABS_SIM_OLD_TIMINGS=1` restores the constants of the shell
+/// before the coordinator (no wait after a contended grant, 60 ms claim settle).
+fn tab_policy() -> TabPolicy {
+    let mut policy = TabPolicy::for_request_timeout(10_000);
+    if std::env::var("TABS_SIM_OLD_TIMINGS").is_ok() {
+        policy.contended_settle_ms = 0;
+        policy.claim_settle_ms = 60;
+    }
+    policy
+}
 /// Upper bound on steps per run (drive bounded).
 const STEP_LIMIT: usize = 400_000;
 
@@ -183,6 +197,8 @@ struct Call {
     cookie: Option<String>,
     sent_at: u64,
     aborted: bool,
+    /// Aborted because its tab closed (not by the shell).
+    closed: bool,
     /// The response reached the browser.
     delivered: bool,
     result: Option<Result<(String, String), ()>>,
@@ -386,12 +402,10 @@ impl World {
     fn open_tab(&mut self) -> usize {
         let index = self.tabs.len();
         let id = TabId::from_random(self.rng.next());
-        let mut policy = RefreshPolicy::default();
-        policy.min_refresh_interval_ms = 10_000;
         self.tabs.push(Tab {
-            session: Session::new(policy, self.rng.next()),
+            session: Session::new(RefreshPolicy::default(), self.rng.next()),
             coord: Coordinator::new(
-                TabPolicy::for_request_timeout(10_000),
+                tab_policy(),
                 id,
                 self.rng.next(),
                 self.faults.web_locks,
@@ -471,9 +485,8 @@ impl World {
                 self.tabs[tab].coord.handle_refresh_wanted(generation, now)
             }
             SessionAction::CancelRefresh { generation } => {
-                // As the API requires: the call is not aborted (set `ABORT_CANCELLED` to see
-                // what aborting does to the cookie).
-                if ABORT_CANCELLED {
+                // As the API requires, the call is not aborted (see `abort_cancelled`).
+                if abort_cancelled() {
                     for call in &mut self.calls {
                         if call.tab == tab && call.generation == generation {
                             call.aborted = true;
@@ -488,6 +501,8 @@ impl World {
                 self.tabs[tab].coord.handle_session_ended(now)
             }
             SessionAction::Emit(_) => {}
+            // Actions the session may gain later (it is `#[non_exhaustive]` to other crates).
+            #[allow(unreachable_patterns)]
             other => panic!("unexpected session action {other:?}"),
         }
     }
@@ -533,6 +548,7 @@ impl World {
                     cookie: self.jar.clone(),
                     sent_at: now,
                     aborted: false,
+                    closed: false,
                     delivered: false,
                     result: None,
                 });
@@ -643,6 +659,7 @@ impl World {
         for call in &mut self.calls {
             if call.tab == tab && !call.delivered {
                 call.aborted = true;
+                call.closed = true;
             }
         }
         self.locks.queue.retain(|(t, _)| *t != tab);
@@ -754,7 +771,7 @@ impl World {
                 let calls = &self.calls;
                 let result = self
                     .server
-                    .refresh(cookie.as_deref(), call, now, |c| calls[c].aborted);
+                    .refresh(cookie.as_deref(), call, now, |c| calls[c].closed);
                 self.calls[call].result = Some(result);
                 let at = now + self.rng.range(5, self.faults.latency_max);
                 self.push(at, Ev::AtBrowser { call });
