@@ -12,5 +12,6 @@ pub mod json;
 pub mod jwk;
 pub mod secret;
 pub mod session;
+pub mod tabs;
 #[cfg(feature = "verify")]
 pub mod verify;
