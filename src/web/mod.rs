@@ -38,6 +38,7 @@ use crate::core::claims::Claims;
 use crate::core::session::{
     grant, Action, Generation, RequestDecision, RequestFailure, Session, TokenGrant,
 };
+use crate::core::tabs::RefreshOutcome;
 
 /// Where the refresh token lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -439,7 +440,8 @@ fn wake_all(waiters: Vec<Function>, why: Wake) {
 /// borrow while calling out (subscribers may call back into the manager).
 fn pump(shared: &Shared) {
     loop {
-        let mut inner = shared.borrow_mut();
+        let mut guard = shared.borrow_mut();
+        let inner = &mut *guard;
         if inner.closed {
             while inner.session.poll_action().is_some() {}
             return;
@@ -447,13 +449,24 @@ fn pump(shared: &Shared) {
         let Some(action) = inner.session.poll_action() else {
             inner.incoming_claims = None;
             inner.incoming_meta = None;
-            break;
+            // The session is quiet: the coordinator's actions may feed it again.
+            let Some(action) = inner
+                .tabs
+                .as_mut()
+                .and_then(|t| t.coordinator.poll_action())
+            else {
+                break;
+            };
+            drop(guard);
+            tabs::perform(shared, action);
+            continue;
         };
         match action {
-            Action::StartRefresh { generation } => {
-                drop(inner);
-                tabs::start_refresh(shared, generation);
-            }
+            // With cross-tab coordination the coordinator takes the lock first.
+            Action::StartRefresh { generation } => match inner.tabs.as_mut() {
+                Some(tabs) => tabs.coordinator.handle_refresh_wanted(generation, now()),
+                None => start_refresh(shared, inner, generation),
+            },
             Action::CancelRefresh { generation } => {
                 inner.refresh_calls.retain(|(g, controller)| {
                     if *g == generation {
@@ -461,17 +474,19 @@ fn pump(shared: &Shared) {
                     }
                     *g != generation
                 });
+                if let Some(tabs) = inner.tabs.as_mut() {
+                    tabs.coordinator.handle_refresh_cancelled(generation, now());
+                }
             }
             Action::Emit(event) => {
                 let why = match &event {
                     Event::Installed { generation, origin } => {
                         let claims = inner.incoming_claims.take();
+                        if let Some(meta) = inner.incoming_meta.take() {
+                            tabs::installed(inner, *generation, *origin, meta, claims.as_ref());
+                        }
                         inner.claims = claims.map(|claims| (*generation, claims));
                         inner.bearer.clear();
-                        let meta = inner.incoming_meta.take();
-                        if let (Some(meta), false) = (meta, *origin == TokenOrigin::Sibling) {
-                            tabs::installed(&mut inner, *generation, meta, origin.starts_session());
-                        }
                         Some(match origin.starts_session() {
                             true => Wake::Tokens,
                             false => Wake::Refreshed,
@@ -484,6 +499,9 @@ fn pump(shared: &Shared) {
                     Event::LoggedOut { .. } => {
                         inner.claims = None;
                         inner.bearer.clear();
+                        if let Some(tabs) = inner.tabs.as_mut() {
+                            tabs.coordinator.handle_session_ended(now());
+                        }
                         Some(Wake::LoggedOut)
                     }
                     _ => None,
@@ -494,7 +512,7 @@ fn pump(shared: &Shared) {
                 };
                 let subscribers: Vec<Subscriber> =
                     inner.subscribers.iter().map(|(_, s)| s.clone()).collect();
-                drop(inner);
+                drop(guard);
                 if let Some(why) = why {
                     wake_all(waiters, why);
                 }
@@ -505,6 +523,7 @@ fn pump(shared: &Shared) {
         }
     }
     rearm(shared);
+    tabs::rearm(shared);
 }
 
 /// Arms the one timer for `poll_timeout()`, only when the deadline changed.
@@ -550,35 +569,30 @@ fn refresh_token_body(token: &Secret) -> Object {
     body
 }
 
-/// Performs [`Action::StartRefresh`]: the refresh call, then exactly one result.
-fn start_refresh(shared: &Shared, generation: Generation) {
+/// Performs a refresh the session (or, across tabs, the coordinator holding the lock) started:
+/// the refresh call, then exactly one result. With cross-tab coordination a failure goes to the
+/// coordinator, which reports it to the session itself (it may first ask the siblings).
+fn start_refresh(shared: &Shared, inner: &mut Inner, generation: Generation) {
     let Ok(controller) = AbortController::new() else {
-        let mut inner = shared.borrow_mut();
-        inner
-            .session
-            .handle_refresh_err(generation, RefreshFailure::Network, now());
+        inner.refresh_failed(generation, RefreshFailure::Network, now());
         return;
     };
-    let (call, memory) = {
-        let mut inner = shared.borrow_mut();
-        inner.refresh_calls.push((generation, controller.clone()));
-        let memory = inner.config.refresh_token == RefreshTokenMode::Memory;
-        let body = if memory {
-            inner.session.refresh_token().map(|token| {
-                let body = refresh_token_body(token);
-                let _ = Reflect::set(
-                    &body,
-                    &JsValue::from_str("grant_type"),
-                    &JsValue::from_str("refresh_token"),
-                );
-                JsValue::from(body)
-            })
-        } else {
-            None
-        };
-        let url = inner.config.refresh_url.clone();
-        (inner.auth_call(url, body, None), memory)
+    inner.refresh_calls.push((generation, controller.clone()));
+    let memory = inner.config.refresh_token == RefreshTokenMode::Memory;
+    let body = if memory {
+        inner.session.refresh_token().map(|token| {
+            let body = refresh_token_body(token);
+            let _ = Reflect::set(
+                &body,
+                &JsValue::from_str("grant_type"),
+                &JsValue::from_str("refresh_token"),
+            );
+            JsValue::from(body)
+        })
+    } else {
+        None
     };
+    let call = inner.auth_call(inner.config.refresh_url.clone(), body, None);
     let shared = shared.clone();
     spawn_local(async move {
         let result = call.send(&controller).await;
@@ -596,6 +610,13 @@ fn start_refresh(shared: &Shared, generation: Generation) {
                             inner.offer(parsed, now, |session, grant| {
                                 session.handle_refresh_ok(generation, grant, now)
                             });
+                            if let Some(tabs) = inner.tabs.as_mut() {
+                                tabs.coordinator.handle_refresh_result(
+                                    generation,
+                                    RefreshOutcome::Succeeded,
+                                    now,
+                                );
+                            }
                             None
                         }
                         None => Some(RefreshFailure::Malformed),
@@ -609,11 +630,7 @@ fn start_refresh(shared: &Shared, generation: Generation) {
                 Err(http::CallError::Aborted) => None,
             };
             if let Some(failure) = failure {
-                if tabs::recover(&shared, &mut inner, generation, failure) {
-                    drop(inner);
-                    return pump(&shared);
-                }
-                inner.session.handle_refresh_err(generation, failure, now);
+                inner.refresh_failed(generation, failure, now);
             }
         }
         pump(&shared);
@@ -621,6 +638,19 @@ fn start_refresh(shared: &Shared, generation: Generation) {
 }
 
 impl Inner {
+    /// Reports a failed refresh: to the coordinator when tabs coordinate (it decides whether
+    /// and when the session hears of it), else to the session.
+    fn refresh_failed(&mut self, generation: Generation, failure: RefreshFailure, now: u64) {
+        match self.tabs.as_mut() {
+            Some(tabs) => tabs.coordinator.handle_refresh_result(
+                generation,
+                RefreshOutcome::Failed(failure),
+                now,
+            ),
+            None => self.session.handle_refresh_err(generation, failure, now),
+        }
+    }
+
     /// A POST to the auth endpoint `url`, with this manager's credentials mode, timeout and
     /// captured `fetch`.
     fn auth_call(
@@ -1023,7 +1053,6 @@ impl TokenManager {
                 if inner.closed {
                     return;
                 }
-                tabs::announce_logout(&mut inner);
                 let credentials = inner.session.logout();
                 inner.claims = None;
                 inner.bearer.clear();
