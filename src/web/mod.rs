@@ -215,8 +215,8 @@ struct Inner {
     session: Session,
     /// Decoded claims of the token of this generation.
     claims: Option<(Generation, Claims)>,
-    timer: Option<Timeout>,
-    armed_for: Option<u64>,
+    /// The session's timer.
+    alarm: Alarm,
     listeners: Option<Listeners>,
     tabs: Option<tabs::Tabs>,
     subscribers: Vec<(u64, Subscriber)>,
@@ -419,13 +419,18 @@ fn wake(shared: &Shared) {
     pump(shared);
 }
 
+/// A promise and its resolver.
+fn deferred() -> (Promise, Function) {
+    let mut resolver = None;
+    let promise = Promise::new(&mut |resolve, _| resolver = Some(resolve));
+    let resolve = resolver.unwrap_or_else(|| Function::new_no_args(""));
+    (promise, resolve)
+}
+
 /// Registers a waiter; the future resolves on the next refresh outcome, logout or new tokens.
 fn waiter(inner: &mut Inner) -> JsFuture {
-    let mut resolver = None;
-    let promise = Promise::new(&mut |resolve, _reject| resolver = Some(resolve));
-    if let Some(resolve) = resolver {
-        inner.waiters.push(resolve);
-    }
+    let (promise, resolve) = deferred();
+    inner.waiters.push(resolve);
     JsFuture::from(promise)
 }
 
@@ -526,35 +531,57 @@ fn pump(shared: &Shared) {
     tabs::rearm(shared);
 }
 
-/// Arms the one timer for `poll_timeout()`, only when the deadline changed.
+/// Arms the session's timer for its `poll_timeout()`.
 fn rearm(shared: &Shared) {
     let mut inner = shared.borrow_mut();
     if inner.closed {
         return;
     }
     let deadline = inner.session.poll_timeout();
-    if deadline == inner.armed_for {
-        return;
-    }
-    inner.armed_for = deadline;
-    inner.timer = deadline.map(|at| {
-        let delay = at.saturating_sub(now()).min(i32::MAX as u64) as u32;
-        let weak = Rc::downgrade(shared);
-        Timeout::new(delay, move || {
-            let Some(shared) = weak.upgrade() else { return };
-            {
-                let mut inner = shared.borrow_mut();
-                if inner.closed {
-                    return;
-                }
-                // This callback's own handle: dropping it now only clears a spent timeout.
-                inner.timer = None;
-                inner.armed_for = None;
-                inner.session.handle_timeout(now());
-            }
-            pump(&shared);
-        })
+    inner.alarm.arm(shared, deadline, |inner, now| {
+        inner.alarm.disarm();
+        inner.session.handle_timeout(now);
     });
+}
+
+/// One cancel-on-drop timer for a machine's `poll_timeout()`, re-armed only when the deadline
+/// changes (the clock is trusted over the timer: a late or early firing is harmless).
+#[derive(Default)]
+pub(super) struct Alarm {
+    timer: Option<Timeout>,
+    armed_for: Option<u64>,
+}
+
+impl Alarm {
+    /// Arms for `deadline`; when it fires, `fire` runs on the open manager with the time, then
+    /// both machines are driven.
+    fn arm(&mut self, shared: &Shared, deadline: Option<u64>, fire: fn(&mut Inner, u64)) {
+        if deadline == self.armed_for {
+            return;
+        }
+        self.armed_for = deadline;
+        self.timer = deadline.map(|at| {
+            let delay = at.saturating_sub(now()).min(i32::MAX as u64) as u32;
+            let weak = Rc::downgrade(shared);
+            Timeout::new(delay, move || {
+                let Some(shared) = weak.upgrade() else { return };
+                {
+                    let mut inner = shared.borrow_mut();
+                    if inner.closed {
+                        return;
+                    }
+                    fire(&mut inner, now());
+                }
+                pump(&shared);
+            })
+        });
+    }
+
+    /// Forgets the deadline (a fired timer's own handle: dropping it clears a spent timeout).
+    fn disarm(&mut self) {
+        self.timer = None;
+        self.armed_for = None;
+    }
 }
 
 /// `{refresh_token}` for a memory-mode auth call; the token goes from its `Secret` straight
@@ -829,8 +856,7 @@ impl TokenManager {
             config,
             session,
             claims: None,
-            timer: None,
-            armed_for: None,
+            alarm: Alarm::default(),
             listeners: None,
             tabs: None,
             subscribers: Vec::new(),
@@ -1268,8 +1294,7 @@ impl Drop for TokenManager {
                 return;
             };
             inner.closed = true;
-            inner.timer = None;
-            inner.armed_for = None;
+            inner.alarm.disarm();
             inner.listeners = None;
             inner.tabs = None;
             for (_, controller) in inner.refresh_calls.drain(..) {

@@ -22,14 +22,13 @@
 use std::cell::Cell;
 use std::rc::{Rc, Weak};
 
-use gloo_timers::callback::Timeout;
 use js_sys::{Function, JsString, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{AbortController, EventTarget};
 
-use super::{global_get, now, pump, Config, Inner, RefreshTokenMode, Shared};
+use super::{deferred, global_get, now, pump, Config, Inner, RefreshTokenMode, Shared};
 use crate::core::claims::Claims;
 use crate::core::secret::Secret;
 use crate::core::session::{
@@ -91,8 +90,8 @@ pub(super) struct Tabs {
     /// Releases this manager's presence lock (`<name>:tab:<id>`, shared mode).
     presence: Option<Function>,
     requests: Vec<LockRequest>,
-    timer: Option<Timeout>,
-    armed_for: Option<u64>,
+    /// The coordinator's timer.
+    alarm: super::Alarm,
     /// Resolves the promise `start()` waits on for [`Action::HandOverFinished`].
     handover: Option<Function>,
 }
@@ -155,14 +154,6 @@ fn get(target: &JsValue, key: &str) -> JsValue {
 fn random_word() -> u64 {
     let word = || (js_sys::Math::random() * 4_294_967_296.0) as u64;
     (word() << 32) | word()
-}
-
-/// A promise and its resolver.
-fn deferred() -> (Promise, Function) {
-    let mut resolver = None;
-    let promise = Promise::new(&mut |resolve, _| resolver = Some(resolve));
-    let resolve = resolver.unwrap_or_else(|| Function::new_no_args(""));
-    (promise, resolve)
 }
 
 /// One field of a received object, as the codec wants it. Strings longer than the key allows
@@ -239,8 +230,7 @@ impl Tabs {
             locks,
             presence,
             requests: Vec::new(),
-            timer: None,
-            armed_for: None,
+            alarm: super::Alarm::default(),
             handover: None,
         })
     }
@@ -296,21 +286,11 @@ fn on_message(shared: &Shared, data: &JsValue) {
         return;
     }
     // Strict decoding: numbers finite, whole and in range, strings bounded, no stray fields.
-    let Ok(envelope) = Envelope::decode(|key| read(data, key)) else {
-        return;
-    };
-    {
-        let mut inner = shared.borrow_mut();
-        if inner.closed {
-            return;
-        }
-        let Some(tabs) = inner.tabs.as_mut() else {
-            return;
-        };
-        tabs.coordinator
-            .handle_message(envelope.from, envelope.message, now());
+    if let Ok(envelope) = Envelope::decode(|key| read(data, key)) {
+        feed(shared, |coordinator, now| {
+            coordinator.handle_message(envelope.from, envelope.message, now)
+        });
     }
-    pump(shared);
 }
 
 /// The session's news for the coordinator: a token installed.
@@ -439,20 +419,9 @@ fn request_lock(
     let report = |shared: Weak<std::cell::RefCell<Inner>>,
                   handle: fn(&mut Coordinator, LockTicket, u64)| {
         move || {
-            let Some(shared) = shared.upgrade() else {
-                return;
-            };
-            {
-                let mut inner = shared.borrow_mut();
-                if inner.closed {
-                    return;
-                }
-                let Some(tabs) = inner.tabs.as_mut() else {
-                    return;
-                };
-                handle(&mut tabs.coordinator, ticket, now());
+            if let Some(shared) = shared.upgrade() {
+                feed(&shared, |coordinator, now| handle(coordinator, ticket, now));
             }
-            pump(&shared);
         }
     };
     let on_grant = report(Rc::downgrade(shared), Coordinator::handle_lock_granted);
@@ -501,7 +470,7 @@ fn request_lock(
     })
 }
 
-/// Arms the coordinator's one timer for its `poll_timeout()`, only when the deadline changed.
+/// Arms the coordinator's timer for its `poll_timeout()`.
 pub(super) fn rearm(shared: &Shared) {
     let mut inner = shared.borrow_mut();
     if inner.closed {
@@ -511,30 +480,27 @@ pub(super) fn rearm(shared: &Shared) {
         return;
     };
     let deadline = tabs.coordinator.poll_timeout();
-    if deadline == tabs.armed_for {
-        return;
-    }
-    tabs.armed_for = deadline;
-    tabs.timer = deadline.map(|at| {
-        let delay = at.saturating_sub(now()).min(i32::MAX as u64) as u32;
-        let weak = Rc::downgrade(shared);
-        Timeout::new(delay, move || {
-            let Some(shared) = weak.upgrade() else { return };
-            {
-                let mut inner = shared.borrow_mut();
-                if inner.closed {
-                    return;
-                }
-                let Some(tabs) = inner.tabs.as_mut() else {
-                    return;
-                };
-                tabs.timer = None;
-                tabs.armed_for = None;
-                tabs.coordinator.handle_timeout(now());
-            }
-            pump(&shared);
-        })
+    tabs.alarm.arm(shared, deadline, |inner, now| {
+        if let Some(tabs) = inner.tabs.as_mut() {
+            tabs.alarm.disarm();
+            tabs.coordinator.handle_timeout(now);
+        }
     });
+}
+
+/// Feeds the coordinator one input (unless the manager is closed), then drives both machines.
+fn feed(shared: &Shared, input: impl FnOnce(&mut Coordinator, u64)) {
+    {
+        let mut inner = shared.borrow_mut();
+        if inner.closed {
+            return;
+        }
+        let Some(tabs) = inner.tabs.as_mut() else {
+            return;
+        };
+        input(&mut tabs.coordinator, now());
+    }
+    pump(shared);
 }
 
 /// `start()` with no session: the coordinator asks the siblings (not at all when the presence
