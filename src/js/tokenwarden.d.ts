@@ -285,9 +285,10 @@ export class TokenManager {
   /** Wipes the tokens at once, fails waiting requests, then calls `logoutUrl`. Always resolves. */
   logout(): Promise<void>;
   /**
-   * `fetch` with `Authorization: Bearer` attached when the URL's origin is allowed. Authenticated
-   * requests use `redirect: "manual"` (unless `"error"` was asked): redirects are not followed.
-   * A 401 triggers one refresh and one retry. Rejects with `ERR_LOGGED_OUT` after logout, or with
+   * `fetch` with `Authorization: Bearer` attached when the origin of the request actually sent
+   * is allowed. In a browser redirects are followed as the request asks, and the Fetch standard
+   * drops the header on a cross-origin redirect; in Node authenticated requests use
+   * `redirect: "manual"` (unless `"error"` was asked). A 401 triggers one refresh and one retry. Rejects with `ERR_LOGGED_OUT` after logout, or with
    * `fetch`'s own `TypeError` on network failure.
    */
   fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;

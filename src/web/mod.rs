@@ -1117,8 +1117,10 @@ impl TokenManager {
     /// turn the response back with `gloo_net::http::Response::from`). The request is not
     /// mutated: it is cloned before the header is set, so its body stays unread.
     ///
-    /// Rules (as the JS `fetch`): a request carrying the token never follows a redirect (it is
-    /// sent with `redirect: "manual"` unless it asked for `"error"`); a `401` with
+    /// Rules (as the JS `fetch`): the origin and `redirect` mode are read from the request as
+    /// built; redirects are followed as it asks in a browser, where the Fetch standard drops
+    /// `Authorization` on a cross-origin redirect, and not at all with
+    /// [`Config::manual_redirects`] (the default elsewhere); a `401` with
     /// `WWW-Authenticate: Bearer error="invalid_token"` leads to one refresh and one retry
     /// (not for a stream body); requests made during a refresh wait for it; after logout the
     /// call fails fast with `ERR_LOGGED_OUT`. A native failure is `ERR_FETCH` with
