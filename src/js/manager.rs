@@ -8,7 +8,6 @@ use wasm_bindgen_futures::future_to_promise;
 
 use super::convert::{
     get, invalid_options, js_error, opt_bool, opt_number, opt_string, opt_strings, options_object,
-    to_js,
 };
 use crate::core::secret::Secret;
 use crate::core::session::{grant, Event, ExpirySource, RefreshFailure, TokenOrigin};
@@ -384,11 +383,8 @@ impl TokenManager {
 
     /// The current token's decoded (unverified) claims, or `null`.
     #[wasm_bindgen(getter)]
-    pub fn claims(&self) -> Result<JsValue, JsValue> {
-        match self.inner.token_claims() {
-            Some(claims) => to_js(&claims),
-            None => Ok(JsValue::NULL),
-        }
+    pub fn claims(&self) -> JsValue {
+        self.inner.claims_js()
     }
 
     /// Expiry of the current token, ms since the epoch (local clock), or `null`.

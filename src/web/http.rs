@@ -203,7 +203,27 @@ pub(crate) fn retry_after_ms(value: Option<&str>, now: u64) -> Option<u64> {
 /// A parsed token response: the grant and the token's decoded claims (if it is a JWT).
 pub(crate) struct Parsed {
     pub grant: TokenGrant,
-    pub claims: Option<Claims>,
+    pub claims: Option<TokenClaims>,
+}
+
+/// A token's decoded (unverified) claims, typed for Rust and as the payload's JSON text, which
+/// the JS `claims` getter hands to the engine's `JSON.parse` (no serializer in the package).
+pub(crate) struct TokenClaims {
+    pub claims: Claims,
+    pub json: String,
+}
+
+impl TokenClaims {
+    /// The claims of `token`, if `decoded` holds its decoded claims (the payload passed the
+    /// strict decoder, so its text is a valid JSON object).
+    pub(crate) fn of(token: &Secret, decoded: Option<Claims>) -> Option<Self> {
+        let payload = token.expose().split('.').nth(1)?;
+        let json = crate::core::b64::decode(payload, "payload").ok()?;
+        Some(Self {
+            claims: decoded?,
+            json: String::from_utf8(json).ok()?,
+        })
+    }
 }
 
 fn parse_body(body: &JsString) -> Option<Object> {
@@ -262,14 +282,15 @@ pub(crate) fn grant_from(
     expires_in: Option<i64>,
     server_date_ms: Option<u64>,
 ) -> Parsed {
-    let claims = decode_unverified_with(access_token.expose(), &DecodeOptions::default())
+    let decoded = decode_unverified_with(access_token.expose(), &DecodeOptions::default())
         .ok()
         .map(|token| token.claims);
+    let claims = TokenClaims::of(&access_token, decoded);
     let mut grant = TokenGrant::new(access_token);
     grant.refresh_token = refresh_token;
     grant.expires_in = expires_in;
-    grant.exp = claims.as_ref().and_then(|c| c.exp);
-    grant.iat = claims.as_ref().and_then(|c| c.iat);
+    grant.exp = claims.as_ref().and_then(|c| c.claims.exp);
+    grant.iat = claims.as_ref().and_then(|c| c.claims.iat);
     grant.server_date_ms = server_date_ms;
     Parsed { grant, claims }
 }

@@ -214,7 +214,7 @@ struct Inner {
     config: Config,
     session: Session,
     /// Decoded claims of the token of this generation.
-    claims: Option<(Generation, Claims)>,
+    claims: Option<(Generation, http::TokenClaims)>,
     /// The session's timer.
     alarm: Alarm,
     listeners: Option<Listeners>,
@@ -229,7 +229,7 @@ struct Inner {
     bearer: BearerCache,
     /// What the shell read with the grant it just handed to the session, kept for the session's
     /// [`Event::Installed`] (dropped at the end of [`pump`] if the session ignored the grant).
-    incoming_claims: Option<Claims>,
+    incoming_claims: Option<http::TokenClaims>,
     incoming_meta: Option<tabs::Meta>,
     closed: bool,
     /// `fetch` as it was at construction: used for every request the manager sends.
@@ -488,7 +488,8 @@ fn pump(shared: &Shared) {
                     Event::Installed { generation, origin } => {
                         let claims = inner.incoming_claims.take();
                         if let Some(meta) = inner.incoming_meta.take() {
-                            tabs::installed(inner, *generation, *origin, meta, claims.as_ref());
+                            let typed = claims.as_ref().map(|c| &c.claims);
+                            tabs::installed(inner, *generation, *origin, meta, typed);
                         }
                         inner.claims = claims.map(|claims| (*generation, claims));
                         inner.bearer.clear();
@@ -1252,13 +1253,25 @@ impl TokenManager {
     /// The current token's decoded (unverified) claims, if it is a JWT: registered claims
     /// typed, the rest in [`Claims::extra`].
     pub fn token_claims(&self) -> Option<Claims> {
+        self.with_claims(|claims| claims.claims.clone())
+    }
+
+    /// The current token's decoded (unverified) payload as a JS object (the engine's
+    /// `JSON.parse` of the payload the strict decoder accepted), or `null`.
+    pub fn claims_js(&self) -> JsValue {
+        self.with_claims(|claims| js_sys::JSON::parse(&claims.json).ok())
+            .flatten()
+            .unwrap_or(JsValue::NULL)
+    }
+
+    fn with_claims<T>(&self, read: impl FnOnce(&http::TokenClaims) -> T) -> Option<T> {
         let inner = self.shared.borrow();
         let generation = inner.session.generation()?;
         inner
             .claims
             .as_ref()
             .filter(|(g, _)| *g == generation)
-            .map(|(_, claims)| claims.clone())
+            .map(|(_, claims)| read(claims))
     }
 
     /// When the current token expires (local clock, ms since the epoch).

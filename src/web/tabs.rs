@@ -391,7 +391,8 @@ pub(super) fn perform(shared: &Shared, action: Action) {
         } => inner.session.handle_refresh_err(generation, failure, now),
         Action::InstallSiblingToken(adoption) => {
             inner.incoming_meta = Some(Meta::of(&adoption.grant, adoption.received_at));
-            inner.incoming_claims = adoption.claims;
+            inner.incoming_claims =
+                super::http::TokenClaims::of(&adoption.grant.access_token, adoption.claims);
             inner
                 .session
                 .handle_sibling_tokens(adoption.grant, adoption.received_at, now);

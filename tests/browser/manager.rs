@@ -496,11 +496,17 @@ async fn logout_revokes_and_leaves_no_trace() {
         "the scan must find the live token"
     );
     assert_storage_empty(&[&token]).await;
+    // The claims getter: the payload as the engine's JSON.parse builds it.
+    let claims = manager.claims();
+    assert_eq!(field(&claims, "sub").as_string().as_deref(), Some("demo"));
+    assert!(field(&claims, "exp")
+        .as_f64()
+        .is_some_and(|exp| exp > 1.0e9));
 
     JsFuture::from(manager.logout()).await.unwrap();
     assert_eq!(*loggeds.borrow(), ["logout"]);
     assert_eq!(manager.state(), "anonymous");
-    assert!(manager.claims().unwrap().is_null());
+    assert!(manager.claims().is_null());
     let status = JsFuture::from(status_with_bearer(&me_url, &token))
         .await
         .unwrap();
