@@ -16,12 +16,31 @@ function base() {
   return g.document ? g.document.baseURI : g.location?.href;
 }
 
+// URL parsing is most of the fast path's cost (about 1.6 us in Chromium), and a pure function
+// of the input and the base: resolved URLs are remembered per base (at most 256).
+const resolved = new Map();
+let resolvedAgainst;
+function resolve(input) {
+  const against = base();
+  if (against !== resolvedAgainst) {
+    resolved.clear();
+    resolvedAgainst = against;
+  }
+  let href = resolved.get(input);
+  if (href === undefined) {
+    href = new URL(input, against).href; // throws on an invalid URL
+    if (resolved.size >= 256) resolved.clear();
+    resolved.set(input, href);
+  }
+  return href;
+}
+
 TokenManager.prototype.fetch = function fetch(input, init) {
   if ((typeof input === 'string' || input instanceof URL)
       && (init == null || Object.getPrototypeOf(init) === Object.prototype)) {
     let href;
     try {
-      href = new URL(input, base()).href;
+      href = resolve(String(input));
     } catch {
       return full.call(this, input, init); // rejects as fetch does
     }

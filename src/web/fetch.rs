@@ -193,7 +193,7 @@ fn unauthorized(shared: &Shared, generation: Generation, retried: bool) -> Unaut
 /// - `undefined`: take the full path ([`fetch`]): a refresh, a wait or an error is involved,
 ///   the manager is closed, or redirects must be handled manually on this host.
 pub(crate) fn header_for(shared: &Shared, url: &str) -> JsValue {
-    let value = {
+    let (value, pending) = {
         let Ok(mut inner) = shared.try_borrow_mut() else {
             return JsValue::UNDEFINED;
         };
@@ -204,7 +204,7 @@ pub(crate) fn header_for(shared: &Shared, url: &str) -> JsValue {
             return JsValue::NULL;
         }
         let inner = &mut *inner;
-        match inner.session.before_request(now()) {
+        let value = match inner.session.before_request(now()) {
             crate::core::session::RequestDecision::Attach { token, generation } => {
                 Some(inner.bearer.get(token, generation).into())
             }
@@ -212,10 +212,13 @@ pub(crate) fn header_for(shared: &Shared, url: &str) -> JsValue {
                 crate::core::session::RequestFailure::Anonymous,
             ) => Some(JsValue::NULL),
             _ => None,
-        }
+        };
+        (value, inner.session.has_actions())
     };
     // `before_request` re-checked the clock: perform what it decided (a refresh that is due).
-    pump(shared);
+    if pending {
+        pump(shared);
+    }
     value.unwrap_or(JsValue::UNDEFINED)
 }
 

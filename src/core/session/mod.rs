@@ -616,6 +616,11 @@ impl Session {
         self.actions.pop_front()
     }
 
+    /// Whether [`Session::poll_action`] has something (a shell may skip draining when not).
+    pub fn has_actions(&self) -> bool {
+        !self.actions.is_empty()
+    }
+
     /// When to call [`Session::handle_timeout`] next (local-clock ms), or `None` when no timer
     /// is needed. Re-arm the timer whenever this changes, i.e. after every input.
     pub fn poll_timeout(&self) -> Option<u64> {
