@@ -1023,6 +1023,9 @@ fn n_tabs_keep_one_refresh_stream_through_loss_sleep_and_crashes() {
         let world = World::new(seed);
         let faults = world.faults.clone();
         let report = world.run();
+        if std::env::var("TABS_SIM_SUMMARY").is_ok() {
+            println!("summary seed {seed}: {report:?} {faults:?}");
+        }
         refreshes += report.refreshes;
         redundant += report.redundant;
         steps += report.steps;

@@ -301,7 +301,7 @@ fn a_refresh_waits_for_the_lock_and_releases_it_after_the_result() {
         panic!("no lock request")
     };
     assert_eq!(coordinator.poll_timeout(), Some(2_000 + 15_000));
-    coordinator.handle_lock_granted(ticket, 2_010);
+    coordinator.handle_lock_granted(ticket, 2_003);
     assert!(matches!(
         &drain(&mut coordinator)[..],
         [Action::StartRefresh { generation: g }] if *g == generation
