@@ -301,7 +301,7 @@ fn a_refresh_waits_for_the_lock_and_releases_it_after_the_result() {
         panic!("no lock request")
     };
     assert_eq!(coordinator.poll_timeout(), Some(2_000 + 15_000));
-    coordinator.handle_lock_granted(ticket, 2_010);
+    coordinator.handle_lock_granted(ticket, 2_003);
     assert!(matches!(
         &drain(&mut coordinator)[..],
         [Action::StartRefresh { generation: g }] if *g == generation
@@ -438,5 +438,160 @@ fn hand_over_skips_asking_when_alone_and_ends_on_adoption_or_timeout() {
     assert!(matches!(
         &drain(&mut new_tab)[..],
         [Action::HandOverFinished { adopted: false }]
+    ));
+}
+
+/// Wants a refresh and takes the lock after `wait_ms`; returns the ticket (actions drained).
+fn refresh_granted_after(
+    coordinator: &mut Coordinator,
+    generation: Generation,
+    now: u64,
+    wait_ms: u64,
+) -> LockTicket {
+    coordinator.handle_refresh_wanted(generation, now);
+    let Some(Action::RequestLock { ticket, .. }) = coordinator.poll_action() else {
+        panic!("no lock request")
+    };
+    coordinator.handle_lock_granted(ticket, now + wait_ms);
+    ticket
+}
+
+#[test]
+fn a_contended_grant_waits_for_the_previous_holders_token() {
+    let (mut coordinator, _) = holding("alice", 1_000);
+    let generation = generations(1)[0];
+    let ticket = refresh_granted_after(&mut coordinator, generation, 2_000, 300);
+    // Not yet: the previous holder's token message may still be on its way.
+    assert!(drain(&mut coordinator).is_empty());
+    assert_eq!(coordinator.poll_timeout(), Some(2_300 + 500));
+    let token = jwt("https://issuer", "alice", 1);
+    coordinator.handle_message(tab(2), token_message(2_250, 5, &token), 2_400);
+    let actions = drain(&mut coordinator);
+    assert!(
+        matches!(&actions[..], [
+            Action::ReleaseLock { ticket: t },
+            Action::InstallSiblingToken(_),
+        ] if *t == ticket),
+        "{actions:?}"
+    );
+    // An uncontended grant starts at once.
+    let generation = generations(1)[0];
+    refresh_granted_after(&mut coordinator, generation, 3_000, 1);
+    assert!(matches!(
+        &drain(&mut coordinator)[..],
+        [Action::StartRefresh { .. }]
+    ));
+}
+
+#[test]
+fn a_cancelled_refresh_in_flight_keeps_the_lock_until_its_result() {
+    let (mut coordinator, _) = holding("alice", 1_000);
+    let [first, second] = generations(2)[..] else {
+        panic!()
+    };
+    let ticket = refresh_granted_after(&mut coordinator, first, 2_000, 0);
+    assert!(matches!(
+        &drain(&mut coordinator)[..],
+        [Action::StartRefresh { .. }]
+    ));
+    // The session cancels it (a sibling's token, say) and soon wants another refresh.
+    coordinator.handle_refresh_cancelled(first, 2_100);
+    coordinator.handle_refresh_wanted(second, 2_200);
+    coordinator.handle_timeout(5_000);
+    assert!(
+        drain(&mut coordinator).is_empty(),
+        "the call may still rotate the cookie"
+    );
+    // Its result comes: the queued refresh goes next, under the same lock, after the wait.
+    coordinator.handle_refresh_result(first, RefreshOutcome::Succeeded, 5_100);
+    assert!(drain(&mut coordinator).is_empty());
+    coordinator.handle_timeout(5_600);
+    assert!(matches!(
+        &drain(&mut coordinator)[..],
+        [Action::StartRefresh { generation }] if *generation == second
+    ));
+    coordinator.handle_refresh_result(second, RefreshOutcome::Succeeded, 5_700);
+    coordinator.handle_timeout(5_750);
+    assert!(matches!(
+        &drain(&mut coordinator)[..],
+        [Action::ReleaseLock { ticket: t }] if *t == ticket
+    ));
+}
+
+#[test]
+fn a_refreshed_token_is_dated_by_the_start_of_its_call() {
+    let (mut coordinator, _) = holding("alice", 1_000);
+    let generation = generations(2)[1];
+    refresh_granted_after(&mut coordinator, generation, 2_000, 0);
+    drain(&mut coordinator);
+    // The tab was frozen while the response was in flight: handled a minute later.
+    let installed = generations(3)[2];
+    coordinator.handle_installed(
+        InstalledToken {
+            generation: installed,
+            origin: InstallOrigin::Refresh,
+            received_at: 62_000,
+            expires_in: Some(300),
+            server_date_ms: None,
+            identity: Identity {
+                iss: Some("https://issuer".into()),
+                sub: Some("alice".into()),
+            },
+        },
+        62_000,
+    );
+    let actions = drain(&mut coordinator);
+    assert!(
+        matches!(&actions[..], [Action::PostToken(share)] if share.at == 2_000),
+        "{actions:?}"
+    );
+}
+
+#[test]
+fn without_web_locks_the_earlier_claim_wins_whatever_the_arrival_order() {
+    let policy = TabPolicy::default();
+    let mut low = Coordinator::new(policy.clone(), tab(1), 7, false, false);
+    let mut high = Coordinator::new(policy, tab(9), 7, false, false);
+    let generation = generations(1)[0];
+    // `high` claimed first; `low` opened later and never saw that claim.
+    high.handle_refresh_wanted(generation, 1_000);
+    let Some(Action::Post(Envelope {
+        message: Message::Claim { until: high_until },
+        ..
+    })) = high.poll_action()
+    else {
+        panic!()
+    };
+    low.handle_refresh_wanted(generation, 1_200);
+    let Some(Action::Post(Envelope {
+        message: Message::Claim { until: low_until },
+        ..
+    })) = low.poll_action()
+    else {
+        panic!()
+    };
+    // `high` hears the later claim and repeats its own; `low` hears that and backs off,
+    // although its id is lower.
+    high.handle_message(tab(1), Message::Claim { until: low_until }, 1_210);
+    let repeated = drain(&mut high);
+    assert!(
+        matches!(&repeated[..], [Action::Post(Envelope { message: Message::Claim { until }, .. })] if *until == high_until),
+        "{repeated:?}"
+    );
+    low.handle_message(tab(9), Message::Claim { until: high_until }, 1_220);
+    low.handle_timeout(1_700);
+    assert!(matches!(
+        &drain(&mut low)[..],
+        [Action::Post(Envelope {
+            message: Message::Release,
+            ..
+        })]
+    ));
+    // `high` keeps its claim through the settle time and refreshes (after the contended wait).
+    high.handle_timeout(1_500);
+    high.handle_timeout(2_000);
+    assert!(matches!(
+        &drain(&mut high)[..],
+        [Action::StartRefresh { .. }]
     ));
 }
