@@ -622,6 +622,9 @@ fn start_refresh(shared: &Shared, inner: &mut Inner, generation: Generation) {
     };
     let call = inner.auth_call(inner.config.refresh_url.clone(), body, None);
     let shared = shared.clone();
+    // `expires_in` counts from when the call started: a tab frozen during the call must not
+    // count it from its wake-up (found by the cross-tab simulation).
+    let started_at = now();
     spawn_local(async move {
         let result = call.send(&controller).await;
         let now = now();
@@ -635,8 +638,9 @@ fn start_refresh(shared: &Shared, inner: &mut Inner, generation: Generation) {
                 Ok(reply) if (200..300).contains(&reply.status) => {
                     match http::parse_grant(&reply, memory) {
                         Some(parsed) => {
-                            inner.offer(parsed, now, |session, grant| {
-                                session.handle_refresh_ok(generation, grant, now)
+                            inner.offer(parsed, started_at, |session, grant| {
+                                session.handle_refresh_ok(generation, grant, started_at);
+                                session.handle_timeout(now);
                             });
                             if let Some(tabs) = inner.tabs.as_mut() {
                                 tabs.coordinator.handle_refresh_result(
