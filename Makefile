@@ -5,7 +5,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 export CHROMEDRIVER ?= /usr/bin/chromedriver
 WASM := --target wasm32-unknown-unknown -p tokenwarden
 
-.PHONY: setup pkg test test-lint test-host test-server-stores test-wasm-node test-wasm-browser test-manager test-js test-e2e test-oauth demo bench clean
+.PHONY: setup pkg test test-lint test-host test-server-stores test-wasm-node test-wasm-browser test-manager test-js test-e2e test-oauth test-size demo bench clean
 
 ## setup: install the toolchain pieces (idempotent; 8-12 minutes cold, seconds warm)
 setup:
@@ -16,7 +16,7 @@ pkg: setup
 	@scripts/build-pkg.sh pkg
 
 ## test: lint, host tests, wasm tests in Node and headless Chromium, JS tests
-test: setup test-lint test-host test-wasm-node test-wasm-browser test-manager test-js test-e2e test-oauth
+test: setup test-lint test-host test-wasm-node test-wasm-browser test-manager test-js test-e2e test-oauth test-size
 	@echo "make test: all suites passed"
 
 test-lint:
@@ -104,3 +104,7 @@ bench:
 clean:
 	cargo clean
 	rm -rf pkg
+
+## test-size: the npm package's size budget (gzip wasm + glue; builds run by test-js)
+test-size:
+	scripts/size-budget.sh

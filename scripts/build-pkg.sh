@@ -52,15 +52,20 @@ if ! grep -qw verifyJwt <<<"$NAMES"; then
   WRAP=''
   EXPORTS=$NAMES
 fi
+# TokenManager#fetch's fast path (a thin JS wrapper over one call into wasm).
+cp src/js/fetch.js "$OUT/web/fetch.js"
+cp src/js/fetch.js "$OUT/node/fetch.js"
 cat > "$OUT/web/index.js" <<JS
 // Browser entry: instantiates the module once, with top-level await, so no init call is needed.
 import init from './tokenwarden.js';
+import './fetch.js';
 await init({ module_or_path: new URL('./tokenwarden_bg.wasm', import.meta.url) });
 $WRAP
 export { $EXPORTS } from './tokenwarden.js';
 JS
 cat > "$OUT/node/index.js" <<JS
 // Node entry: the module is loaded synchronously on import.
+import './fetch.js';
 $WRAP
 export { $EXPORTS } from './tokenwarden.js';
 JS
@@ -88,7 +93,7 @@ cat > "$OUT/package.json" <<JSON
     "./package.json": "./package.json"
   },
   "files": ["index.d.ts", "web/", "node/"],
-  "sideEffects": ["./web/index.js"],
+  "sideEffects": ["./web/index.js", "./web/fetch.js", "./node/fetch.js"],
   "engines": { "node": ">=20" }
 }
 JSON
@@ -98,5 +103,5 @@ for dir in web node; do
   printf 'pkg: %s wasm %s bytes (gzip -9: %s), glue gzip -9: %s bytes\n' "$OUT/$dir" \
     "$(stat -c %s "$OUT/$dir/tokenwarden_bg.wasm")" \
     "$(gzip -9c "$OUT/$dir/tokenwarden_bg.wasm" | wc -c)" \
-    "$(cat "$OUT/$dir/tokenwarden.js" "$OUT/$dir/index.js" | gzip -9c | wc -c)"
+    "$(cat "$OUT/$dir/tokenwarden.js" "$OUT/$dir/index.js" "$OUT/$dir/fetch.js" | gzip -9c | wc -c)"
 done

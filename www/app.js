@@ -27,7 +27,9 @@ const DEFAULT_POLICY = {
   backoffJitterFraction: 0.2,
   requestTimeoutMs: 10_000,
 };
-const options = { loginUrl: '/auth/login', refreshUrl: '/auth/refresh', logoutUrl: '/auth/logout' };
+// sessionHint: the reference server sets the script-readable `tw_session` cookie with the
+// refresh cookie, so a first visit without a session sends no refresh request.
+const options = { loginUrl: '/auth/login', refreshUrl: '/auth/refresh', logoutUrl: '/auth/logout', sessionHint: 'tw_session' };
 const params = new URLSearchParams(location.search);
 for (const key of Object.keys(DEFAULT_POLICY)) {
   if (params.has(key)) options[key] = Number(params.get(key));

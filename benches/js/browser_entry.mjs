@@ -28,7 +28,8 @@ async function session(tw) {
  * The three ways to send a request:
  * - `fetch`: plain fetch with a prebuilt init carrying the header (no per-call work; the floor);
  * - `wrapper`: a hand-written JS wrapper (`new Headers(init.headers)` + `set('Authorization')`);
- * - `tm.fetch`: tokenwarden's manager (origin check, session gate, new Request, retry clone).
+ * - `tm.fetch`: tokenwarden's manager; for a string URL its JS fast path resolves the URL, asks
+ *   wasm once for the header (origin check and session gate) and sends like the wrapper.
  * All three send the same bearer token, so the server does the same work for each.
  */
 function variants(tm, token, url) {

@@ -210,19 +210,30 @@ enum CookieUpdate<'a> {
     Clear,
 }
 
+/// Name of the session hint cookie: `tw_session=1`, not secret and readable by scripts, set and
+/// cleared together with the `HttpOnly` refresh cookie (as auth0-spa-js's `is.authenticated`
+/// cookie), so that a page without it knows there is certainly no session and skips the refresh
+/// call that would only answer `400 invalid_grant` (the manager's `sessionHint` option).
+pub const HINT_COOKIE: &str = "tw_session";
+
 /// Every `Set-Cookie` this server sends goes through here: the refresh token as an `HttpOnly;
-/// SameSite=Strict` cookie scoped to `/auth`, or its deletion.
+/// SameSite=Strict` cookie scoped to `/auth`, and the script-readable hint cookie beside it; or
+/// the deletion of both.
 fn update_cookies(res: &mut Response, state: &AppState, update: CookieUpdate<'_>) {
-    let (value, max_age) = match update {
-        CookieUpdate::Set(token) => (token, state.config.refresh_ttl_secs),
-        CookieUpdate::Clear => ("", 0),
+    let (value, hint, max_age) = match update {
+        CookieUpdate::Set(token) => (token, "1", state.config.refresh_ttl_secs),
+        CookieUpdate::Clear => ("", "", 0),
     };
     let secure = if state.cookie_secure { "; Secure" } else { "" };
-    let line = format!(
+    let refresh = format!(
         "{REFRESH_COOKIE}={value}; Path=/auth; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
     );
-    let line = HeaderValue::from_str(&line).expect("cookie value is base64url");
-    res.headers_mut().append(header::SET_COOKIE, line);
+    let hint = format!("{HINT_COOKIE}={hint}; Path=/; SameSite=Strict; Max-Age={max_age}{secure}");
+    let headers = res.headers_mut();
+    for line in [refresh, hint] {
+        let line = HeaderValue::from_str(&line).expect("cookie values are base64url or ASCII");
+        headers.append(header::SET_COOKIE, line);
+    }
 }
 
 fn token_response(state: &AppState, issued: Issued) -> Response {

@@ -985,3 +985,53 @@ async fn static_files_and_wasm_mime_and_date_everywhere() {
     assert!(res.headers().get("date").is_some());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The session hint cookie (`tw_session=1`, script-readable, `Path=/`) is set with the refresh
+/// cookie and cleared with it, by logout and by a refresh answered `invalid_grant`.
+#[tokio::test]
+async fn the_session_hint_cookie_follows_the_refresh_cookie() {
+    let (_server, base) = start(test_config()).await;
+    let hint = |h: &HeaderMap| -> String {
+        h.get_all(SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .find(|l| l.starts_with("tw_session="))
+            .expect("a tw_session cookie")
+    };
+    let res = login(&client(), &base).await;
+    assert_eq!(res.status(), 200);
+    let line = hint(res.headers());
+    assert!(line.starts_with("tw_session=1;"), "{line}");
+    assert!(
+        line.contains("Path=/;") && line.contains("SameSite=Strict"),
+        "{line}"
+    );
+    assert!(
+        !line.contains("HttpOnly"),
+        "the hint must be readable by scripts: {line}"
+    );
+    assert!(!line.contains("Max-Age=0"), "{line}");
+    let cookie = refresh_cookie(&res).expect("refresh cookie");
+
+    let res = refresh_with(&base, &cookie).await;
+    assert_eq!(res.status(), 200);
+    assert!(hint(res.headers()).starts_with("tw_session=1;"));
+    let rotated = refresh_cookie(&res).expect("rotated cookie");
+
+    // Reuse of the rotated-away token: invalid_grant clears both cookies.
+    let res = refresh_with(&base, &cookie).await;
+    assert_eq!(res.status(), 400);
+    let line = hint(res.headers());
+    assert!(
+        line.starts_with("tw_session=;") && line.contains("Max-Age=0"),
+        "{line}"
+    );
+
+    let res = send(post_with_refresh_cookie(&base, "/auth/logout", &rotated)).await;
+    assert_eq!(res.status(), 204);
+    let line = hint(res.headers());
+    assert!(
+        line.starts_with("tw_session=;") && line.contains("Max-Age=0"),
+        "{line}"
+    );
+}

@@ -18,5 +18,6 @@ pub mod oauth;
 pub(crate) mod primitive;
 pub mod secret;
 pub mod session;
+pub mod tabs;
 #[cfg(feature = "verify")]
 pub mod verify;

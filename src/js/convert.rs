@@ -34,13 +34,6 @@ fn set(target: &JsValue, key: &str, value: &JsValue) {
     let _ = Reflect::set(target, &JsValue::from_str(key), value);
 }
 
-/// Serializes a Rust value through JSON text into a plain JS object.
-pub(crate) fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsValue> {
-    let text = serde_json::to_string(value)
-        .map_err(|_| js_error("ERR_INTERNAL", "could not serialize a result"))?;
-    JSON::parse(&text)
-}
-
 /// `JSON.stringify(value)` for values that must be plain JSON (JWKs, claims).
 #[cfg_attr(not(feature = "verify"), allow(dead_code))]
 pub(crate) fn to_json_text(value: &JsValue, what: &str) -> Result<String, JsValue> {

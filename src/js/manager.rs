@@ -8,10 +8,9 @@ use wasm_bindgen_futures::future_to_promise;
 
 use super::convert::{
     get, invalid_options, js_error, opt_bool, opt_number, opt_string, opt_strings, options_object,
-    to_js,
 };
 use crate::core::secret::Secret;
-use crate::core::session::{Event, ExpirySource, RefreshFailure};
+use crate::core::session::{grant, Event, ExpirySource, RefreshFailure, TokenOrigin};
 use crate::web::{self, Config, RefreshTokenMode, RequestCredentials, RetryOn401};
 
 const OPTIONS: &[&str] = &[
@@ -35,6 +34,7 @@ const OPTIONS: &[&str] = &[
     "expiredRequests",
     "crossTab",
     "channelName",
+    "sessionHint",
 ];
 
 const EVENTS: &[&str] = &[
@@ -157,18 +157,32 @@ fn parse_options(value: &JsValue) -> Result<(Config, bool), JsValue> {
     let expose = opt_bool(&object, "exposeToken")?.unwrap_or(false);
     config.cross_tab = opt_bool(&object, "crossTab")?.unwrap_or(true);
     config.channel_name = opt_string(&object, "channelName")?;
+    config.session_hint = opt_string(&object, "sessionHint")?;
+    if config.session_hint.as_deref().is_some_and(|name| {
+        name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && !b"=;,".contains(&b))
+    }) {
+        return Err(invalid_options(
+            "option \"sessionHint\" must be a cookie name",
+        ));
+    }
     Ok((config, expose))
 }
 
-fn event_name(event: &Event) -> &'static str {
-    match event {
+/// The JS event an [`Event`] is delivered as (`None`: not one the JS API reports).
+fn event_name(event: &Event) -> Option<&'static str> {
+    Some(match event {
         Event::Changed(_) => "change",
-        // A token another tab obtained is a refresh of this session too (`source` tells).
-        Event::Refreshed { .. } | Event::Adopted { .. } => "refreshed",
+        // A token another tab obtained is a refresh of this session too (`source` tells); a
+        // login or `setTokens` is reported by its own promise or call.
+        Event::Installed { origin, .. } if !origin.starts_session() => "refreshed",
         Event::RefreshFailed { .. } => "refreshFailed",
         Event::Expired => "expired",
         Event::LoggedOut { .. } => "loggedOut",
-    }
+        _ => return None,
+    })
 }
 
 fn event_payload(event: &Event) -> JsValue {
@@ -176,11 +190,19 @@ fn event_payload(event: &Event) -> JsValue {
     let set = |key: &str, value: JsValue| {
         let _ = Reflect::set(&object, &JsValue::from_str(key), &value);
     };
-    set("type", JsValue::from_str(event_name(event)));
+    set(
+        "type",
+        JsValue::from_str(event_name(event).unwrap_or_default()),
+    );
     match event {
         Event::Changed(state) => set("state", JsValue::from_str(state.as_str())),
-        Event::Refreshed { .. } => set("source", JsValue::from_str("self")),
-        Event::Adopted { .. } => set("source", JsValue::from_str("otherTab")),
+        Event::Installed { origin, .. } => set(
+            "source",
+            JsValue::from_str(match origin {
+                TokenOrigin::Sibling => "otherTab",
+                _ => "self",
+            }),
+        ),
         Event::RefreshFailed {
             failure,
             retry_at,
@@ -262,24 +284,24 @@ impl TokenManager {
                 .dyn_ref()
                 .ok_or_else(|| invalid_options(&format!("{key} must be a string")))?;
             // Length checked before the value is copied into wasm memory.
-            if text.length() == 0 || text.length() > 8192 {
+            if !grant::token_length_ok(text.length() as usize) {
                 return Err(invalid_options(&format!(
-                    "{key} must be 1 to 8192 characters"
+                    "{key}: {}",
+                    grant::GrantError::TokenLength.message()
                 )));
             }
             Ok(Some(Secret::new(text.into())))
         };
-        let expires_in = opt_number(&object, "expiresIn", 0.0, f64::from(i32::MAX))?;
-        if expires_in.is_some_and(|n| n.fract() != 0.0) {
-            return Err(invalid_options(
-                "expiresIn must be an integer number of seconds",
-            ));
-        }
+        let expires_in = match get(&object, "expiresIn").as_f64() {
+            None if get(&object, "expiresIn").is_undefined() => None,
+            None => return Err(invalid_options("expiresIn must be a number")),
+            Some(n) => Some(grant::expires_in(n).map_err(|e| invalid_options(e.message()))?),
+        };
         let access =
             secret("accessToken")?.ok_or_else(|| invalid_options("accessToken is required"))?;
         let refresh = secret("refreshToken")?;
         self.inner
-            .set_tokens(access, refresh, expires_in.map(|n| n as i64))
+            .set_tokens(access, refresh, expires_in)
             .map_err(to_js_error)
     }
 
@@ -313,6 +335,32 @@ impl TokenManager {
         future_to_promise(async move { fetch.await.map(JsValue::from).map_err(to_js_error) })
     }
 
+    /// The package's `fetch` wrapper (`fetch.js`), fast path: `null` (send untouched), the
+    /// `Authorization` value, or `undefined` (call the full `fetch`). `url` is canonical.
+    #[wasm_bindgen(js_name = __headerFor, skip_typescript)]
+    pub fn header_for(&self, url: &str) -> JsValue {
+        self.inner.header_for(url)
+    }
+
+    /// The package's `fetch` wrapper: a fast-path request sent with `header` got a 401.
+    #[wasm_bindgen(js_name = __after401, skip_typescript)]
+    pub fn after_401(
+        &self,
+        response: web_sys::Response,
+        header: JsString,
+        input: JsValue,
+        init: JsValue,
+    ) -> Promise {
+        let retry = self.inner.after_unauthorized(response, header, input, init);
+        future_to_promise(async move { retry.await.map(JsValue::from).map_err(to_js_error) })
+    }
+
+    /// The package's `fetch` wrapper: the `fetch` captured at construction.
+    #[wasm_bindgen(js_name = __fetchFunction, skip_typescript)]
+    pub fn fetch_function(&self) -> Function {
+        self.inner.captured_fetch()
+    }
+
     /// The access token (only with `exposeToken: true`), after the same gate as `fetch`.
     #[wasm_bindgen(js_name = getAccessToken)]
     pub fn get_access_token(&self) -> Promise {
@@ -335,11 +383,8 @@ impl TokenManager {
 
     /// The current token's decoded (unverified) claims, or `null`.
     #[wasm_bindgen(getter)]
-    pub fn claims(&self) -> Result<JsValue, JsValue> {
-        match self.inner.token_claims() {
-            Some(claims) => to_js(&claims),
-            None => Ok(JsValue::NULL),
-        }
+    pub fn claims(&self) -> JsValue {
+        self.inner.claims_js()
     }
 
     /// Expiry of the current token, ms since the epoch (local clock), or `null`.
@@ -382,7 +427,7 @@ impl TokenManager {
             .dyn_into()
             .map_err(|_| invalid_options("the listener must be a function"))?;
         let id = self.inner.subscribe_id(move |event| {
-            if event_name(event) == name {
+            if event_name(event) == Some(name) {
                 let payload = event_payload(event);
                 if let Err(error) = listener.call1(&JsValue::UNDEFINED, &payload) {
                     report(error);

@@ -215,6 +215,13 @@ export interface TokenManagerOptions {
   crossTab?: boolean;
   /** Extra input to the cross-tab channel name, to keep two sessions on one origin apart (default: derived from `refreshUrl` and `allowedOrigins` only). */
   channelName?: string;
+  /**
+   * Name of a script-readable cookie that your auth server sets and clears together with the
+   * `HttpOnly` refresh cookie (the reference server's `tw_session`). When given, `start()` in a
+   * page whose `document.cookie` lacks it sends no refresh request: a first visit shows no
+   * failed request. Default: none (`start()` always tries the refresh cookie).
+   */
+  sessionHint?: string;
 }
 
 /** Tokens obtained outside `login()`. */
@@ -289,9 +296,10 @@ export class TokenManager {
   /** Wipes the tokens at once, fails waiting requests, then calls `logoutUrl`. Always resolves. */
   logout(): Promise<void>;
   /**
-   * `fetch` with `Authorization: Bearer` attached when the URL's origin is allowed. Authenticated
-   * requests use `redirect: "manual"` (unless `"error"` was asked): redirects are not followed.
-   * A 401 triggers one refresh and one retry. Rejects with `ERR_LOGGED_OUT` after logout, or with
+   * `fetch` with `Authorization: Bearer` attached when the origin of the request actually sent
+   * is allowed. In a browser redirects are followed as the request asks, and the Fetch standard
+   * drops the header on a cross-origin redirect; in Node authenticated requests use
+   * `redirect: "manual"` (unless `"error"` was asked). A 401 triggers one refresh and one retry. Rejects with `ERR_LOGGED_OUT` after logout, or with
    * `fetch`'s own `TypeError` on network failure.
    */
   fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;

@@ -1,34 +1,43 @@
 //! `TokenManager::fetch`: `fetch` with the bearer token attached to allowed origins.
 //!
 //! Rules:
-//! - The URL is resolved against the document base (`self.location` in a worker); the token is
-//!   attached only if its exact origin is allowed and it is https or loopback http. Other
-//!   requests go to the native `fetch` untouched (no gate, no header).
-//! - A new `Request` is built; the caller's `Request`, `Headers` and init are never mutated (a
-//!   `Request` input is cloned first, so its body stays unread).
-//! - Redirects: a request carrying the token is sent with `redirect: "manual"` unless the caller
-//!   asked for `"error"`, so the header never follows a redirect; the caller receives the
-//!   `opaqueredirect` response. (Simple and safe; same-origin redirects are not followed either.)
+//! - The request is built first, exactly as `fetch` builds it (`new Request(input, init)`, on a
+//!   clone of a `Request` input so that the caller's body stays unread); every decision reads
+//!   that built request: its URL (relative URLs resolve against the document base, or
+//!   `self.location` in a worker) and its `redirect` mode. A `Request` subclass with a lying
+//!   `url` getter, or an `init.redirect` object that stringifies differently from what a check
+//!   read, cannot steer the token elsewhere: the request checked is the request sent.
+//! - The token is attached only if that URL's exact origin is allowed and it is https or
+//!   loopback http. Other requests are sent as built (no gate, no header).
+//! - Redirects: in a browser (window or worker) the request follows redirects as its `redirect`
+//!   mode says, like `fetch`; the Fetch standard removes `Authorization` on a cross-origin
+//!   redirect, so the header stays on its own origin (the browser suite proves it against a
+//!   foreign origin that records headers). Elsewhere ([`Config::manual_redirects`]), a request
+//!   carrying the token is sent with `redirect: "manual"` unless it asked for `"error"`, and the
+//!   caller receives the `opaqueredirect` response.
 //! - A `401` with `WWW-Authenticate: Bearer error="invalid_token"` (or any 401, per
-//!   [`RetryOn401`]) is reported to the session; the request is retried once after the refresh,
-//!   from a clone taken before sending. A `ReadableStream` body is never retried: that 401 is
-//!   returned (the refresh still happens).
+//!   [`RetryOn401`]) from the origin the token was sent to is reported to the session; the
+//!   request is retried once after the refresh, from a clone taken before sending. A
+//!   `ReadableStream` body is never retried: that 401 is returned (the refresh still happens).
 //! - After logout the call fails fast with `ERR_LOGGED_OUT`.
+//!
+//! [`Config::manual_redirects`]: super::Config::manual_redirects
 
-use js_sys::{Object, Reflect};
+use js_sys::{JsString, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{ReadableStream, Request, RequestInit, Response};
+use web_sys::{ReadableStream, Request, RequestInit, RequestRedirect, Response};
 
-use super::http::{bearer, set_js, CapturedFetch};
-use super::{base_url, gate, now, origin, pump, Error, Gate, RetryOn401, Shared};
+use super::http::{set_js, CapturedFetch};
+use super::{gate, now, origin, pump, Error, Gate, RetryOn401, Sent, Shared};
+use crate::core::session::{Generation, UnauthorizedDecision};
 
 #[wasm_bindgen]
 extern "C" {
     /// `String(value)`, as `fetch` stringifies a non-`Request` input.
     #[wasm_bindgen(js_name = String)]
-    fn js_string(value: &JsValue) -> String;
+    fn js_string(value: &JsValue) -> JsString;
 }
 
 async fn send(fetch: &CapturedFetch, request: &Request) -> Result<Response, Error> {
@@ -38,9 +47,14 @@ async fn send(fetch: &CapturedFetch, request: &Request) -> Result<Response, Erro
         .map_err(Error::native)
 }
 
-/// Whether this 401 asks for a new token.
-fn wants_refresh(response: &Response, policy: RetryOn401) -> bool {
+/// Whether this 401, answering a request sent with the token to `sent_to`, asks for a new
+/// token. A 401 from another origin reached through a redirect (which dropped the header) is
+/// not about our token.
+fn wants_refresh(response: &Response, sent_to: &str, policy: RetryOn401) -> bool {
     if response.status() != 401 {
+        return false;
+    }
+    if response.redirected() && !origin::same_origin(&response.url(), sent_to) {
         return false;
     }
     match policy {
@@ -60,73 +74,69 @@ fn wants_refresh(response: &Response, policy: RetryOn401) -> bool {
     }
 }
 
+/// `new Request(input, init)` as `fetch` would build it; a `Request` input is cloned first.
+fn build(input: &JsValue, init: &JsValue) -> Result<Request, Error> {
+    let init: &RequestInit = init.unchecked_ref();
+    match input.dyn_ref::<Request>() {
+        Some(request) => request
+            .clone()
+            .and_then(|copy| Request::new_with_request_and_init(&copy, init)),
+        None => Request::new_with_str_and_init(&String::from(js_string(input)), init),
+    }
+    .map_err(Error::native)
+}
+
+/// Whether the body (as the caller gave it) can be sent twice.
+fn replayable(init: &JsValue) -> bool {
+    !init.is_object()
+        || !Reflect::get(init, &JsValue::from_str("body"))
+            .unwrap_or(JsValue::UNDEFINED)
+            .is_instance_of::<ReadableStream>()
+}
+
 pub(crate) async fn fetch(
     shared: Shared,
     input: JsValue,
     init: JsValue,
 ) -> Result<Response, Error> {
-    let input_request = input.dyn_ref::<Request>().cloned();
-    let url = match &input_request {
-        Some(request) => request.url(),
-        None => input.as_string().unwrap_or_else(|| js_string(&input)),
-    };
-    let parsed = origin::parse(&url, base_url().as_deref());
-    let (allowed, retry_on_401, native) = {
+    let built = build(&input, &init)?;
+    let sent_to = built.url();
+    let (allowed, manual_redirects, native) = {
         let inner = shared.borrow();
         if inner.closed {
             return Err(Error::closed());
         }
         (
-            parsed
-                .as_ref()
-                .is_some_and(|url| origin::url_allowed(url, &inner.config.allowed_origins)),
-            inner.config.retry_on_401,
+            origin::parse(&sent_to, None)
+                .is_some_and(|url| origin::url_allowed(&url, &inner.config.allowed_origins)),
+            inner.config.manual_redirects,
             inner.fetch.clone(),
         )
     };
     if !allowed {
-        return JsFuture::from(native.any(&input, &init))
-            .await
-            .map(JsCast::unchecked_into)
-            .map_err(Error::native);
+        return send(&native, &built).await;
     }
+    let template = if manual_redirects && built.redirect() != RequestRedirect::Error {
+        let own = RequestInit::new();
+        own.set_redirect(RequestRedirect::Manual);
+        Request::new_with_request_and_init(&built, &own).map_err(Error::native)?
+    } else {
+        built
+    };
+    send_with_token(shared, native, template, replayable(&init), false).await
+}
 
-    // Our own init: a shallow copy of the caller's, with the redirect rule applied.
-    let own_init = Object::new();
-    if init.is_object() {
-        Object::assign(&own_init, init.unchecked_ref());
-    }
-    let redirect = Reflect::get(&own_init, &JsValue::from_str("redirect"))
-        .ok()
-        .and_then(|v| v.as_string())
-        .or_else(|| {
-            input_request
-                .as_ref()
-                .and_then(|r| JsValue::from(r.redirect()).as_string())
-        });
-    if redirect.as_deref() != Some("error") {
-        let _ = Reflect::set(
-            &own_init,
-            &JsValue::from_str("redirect"),
-            &JsValue::from_str("manual"),
-        );
-    }
-    let body = Reflect::get(&own_init, &JsValue::from_str("body")).unwrap_or(JsValue::UNDEFINED);
-    let replayable = !body.is_instance_of::<ReadableStream>();
-    let own_init: &RequestInit = own_init.unchecked_ref();
-    let template = match &input_request {
-        Some(request) => request
-            .clone()
-            .and_then(|copy| Request::new_with_request_and_init(&copy, own_init)),
-        None => {
-            let absolute = parsed.map(|u| u.href()).unwrap_or(url);
-            Request::new_with_str_and_init(&absolute, own_init)
-        }
-    }
-    .map_err(Error::native)?;
-
+/// Sends `template` with the token (waiting through refreshes), with one retry after a 401.
+async fn send_with_token(
+    shared: Shared,
+    native: CapturedFetch,
+    template: Request,
+    replayable: bool,
+    mut retried: bool,
+) -> Result<Response, Error> {
+    let sent_to = template.url();
+    let retry_on_401 = shared.borrow().config.retry_on_401;
     let mut template = Some(template);
-    let mut retried = false;
     loop {
         let Some(current) = template.as_ref() else {
             return Err(Error::new(
@@ -134,7 +144,11 @@ pub(crate) async fn fetch(
                 "the request body cannot be sent twice",
             ));
         };
-        let (value, generation) = match gate(&shared, bearer).await? {
+        let (value, generation) = match gate(&shared, |bearer, token, generation| {
+            bearer.get(token, generation)
+        })
+        .await?
+        {
             Gate::Go(value, generation) => (value, generation),
             // No session has ever existed: the request goes without a token.
             Gate::Anonymous => return send(&native, current).await,
@@ -146,23 +160,102 @@ pub(crate) async fn fetch(
         };
         set_js(&request.headers(), "Authorization", &value).map_err(Error::native)?;
         let response = send(&native, &request).await?;
-        if !wants_refresh(&response, retry_on_401) {
+        if !wants_refresh(&response, &sent_to, retry_on_401) {
             return Ok(response);
         }
-        let decision = {
-            let mut inner = shared.borrow_mut();
-            if inner.closed {
-                return Ok(response);
-            }
-            inner
-                .session
-                .handle_unauthorized(generation, retried, now())
-        };
-        pump(&shared);
-        match decision {
-            crate::core::session::UnauthorizedDecision::GiveUp => return Ok(response),
+        match unauthorized(&shared, generation, retried) {
+            UnauthorizedDecision::GiveUp => return Ok(response),
             _ if !replayable => return Ok(response),
             _ => retried = true,
         }
     }
+}
+
+/// Reports a 401 for the token of `generation` to the session.
+fn unauthorized(shared: &Shared, generation: Generation, retried: bool) -> UnauthorizedDecision {
+    let decision = {
+        let mut inner = shared.borrow_mut();
+        if inner.closed {
+            return UnauthorizedDecision::GiveUp;
+        }
+        inner
+            .session
+            .handle_unauthorized(generation, retried, now())
+    };
+    pump(shared);
+    decision
+}
+
+/// What the package's JS `fetch` wrapper may do with a request to the absolute, canonical URL
+/// `url` (as `new URL(...).href` prints it), without waiting:
+/// - `null`: send it untouched (its origin is not allowed, or there has never been a session);
+/// - a string: send it with this `Authorization` value;
+/// - `undefined`: take the full path ([`fetch`]): a refresh, a wait or an error is involved,
+///   the manager is closed, or redirects must be handled manually on this host.
+pub(crate) fn header_for(shared: &Shared, url: &str) -> JsValue {
+    let (value, pending) = {
+        let Ok(mut inner) = shared.try_borrow_mut() else {
+            return JsValue::UNDEFINED;
+        };
+        if inner.closed || inner.config.manual_redirects {
+            return JsValue::UNDEFINED;
+        }
+        if !origin::canonical_url_allowed(url, &inner.config.allowed_origins) {
+            return JsValue::NULL;
+        }
+        let inner = &mut *inner;
+        let value = match inner.session.before_request(now()) {
+            crate::core::session::RequestDecision::Attach { token, generation } => {
+                Some(inner.bearer.get(token, generation).into())
+            }
+            crate::core::session::RequestDecision::Fail(
+                crate::core::session::RequestFailure::Anonymous,
+            ) => Some(JsValue::NULL),
+            _ => None,
+        };
+        (value, inner.session.has_actions())
+    };
+    // `before_request` re-checked the clock: perform what it decided (a refresh that is due).
+    if pending {
+        pump(shared);
+    }
+    value.unwrap_or(JsValue::UNDEFINED)
+}
+
+/// The rest of the JS wrapper's fast path: its request, sent with `header`, got `response`
+/// with status 401. Returns the response, or the retried request's response after a refresh.
+pub(crate) async fn after_unauthorized(
+    shared: Shared,
+    response: Response,
+    header: JsString,
+    input: JsValue,
+    init: JsValue,
+) -> Result<Response, Error> {
+    let (generation, retry_on_401, native) = {
+        let inner = shared.borrow();
+        match inner.bearer.generation_of(&header) {
+            // Closed or logged out: the 401 is the answer.
+            _ if inner.closed => return Ok(response),
+            Sent::NoSession => return Ok(response),
+            Sent::Current(generation) => (
+                Some(generation),
+                inner.config.retry_on_401,
+                inner.fetch.clone(),
+            ),
+            Sent::Replaced => (None, inner.config.retry_on_401, inner.fetch.clone()),
+        }
+    };
+    let built = build(&input, &init)?;
+    if !wants_refresh(&response, &built.url(), retry_on_401) {
+        return Ok(response);
+    }
+    // A header that is no longer cached belongs to a token already replaced: retry now.
+    let decision = match generation {
+        Some(generation) => unauthorized(&shared, generation, false),
+        None => UnauthorizedDecision::RetryNow,
+    };
+    if decision == UnauthorizedDecision::GiveUp || !replayable(&init) {
+        return Ok(response);
+    }
+    send_with_token(shared, native, built, true, true).await
 }

@@ -14,9 +14,9 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, Headers, Request, RequestInit, Response};
 
 use crate::core::claims::Claims;
-use crate::core::decode::{decode_unverified_with, DecodeOptions, DEFAULT_MAX_TOKEN_LEN};
+use crate::core::decode::{decode_unverified_with, DecodeOptions};
 use crate::core::secret::Secret;
-use crate::core::session::{RefreshFailure, TokenGrant};
+use crate::core::session::{grant, RefreshFailure, TokenGrant};
 
 /// The global `fetch` as it was when the manager was created.
 ///
@@ -40,14 +40,14 @@ impl CapturedFetch {
         Some(Self { global, function })
     }
 
+    /// The captured `fetch`, bound to its global scope.
+    pub(crate) fn function(&self) -> Function {
+        self.function.bind0(&self.global)
+    }
+
     /// `fetch(request)`; a synchronous throw becomes a rejected promise, as with `fetch`.
     pub(crate) fn request(&self, request: &Request) -> Promise {
         Self::promise(self.function.call1(&self.global, request))
-    }
-
-    /// `fetch(input, init)`, for requests that are passed through untouched.
-    pub(crate) fn any(&self, input: &JsValue, init: &JsValue) -> Promise {
-        Self::promise(self.function.call2(&self.global, input, init))
     }
 
     fn promise(result: Result<JsValue, JsValue>) -> Promise {
@@ -203,7 +203,27 @@ pub(crate) fn retry_after_ms(value: Option<&str>, now: u64) -> Option<u64> {
 /// A parsed token response: the grant and the token's decoded claims (if it is a JWT).
 pub(crate) struct Parsed {
     pub grant: TokenGrant,
-    pub claims: Option<Claims>,
+    pub claims: Option<TokenClaims>,
+}
+
+/// A token's decoded (unverified) claims, typed for Rust and as the payload's JSON text, which
+/// the JS `claims` getter hands to the engine's `JSON.parse` (no serializer in the package).
+pub(crate) struct TokenClaims {
+    pub claims: Claims,
+    pub json: String,
+}
+
+impl TokenClaims {
+    /// The claims of `token`, if `decoded` holds its decoded claims (the payload passed the
+    /// strict decoder, so its text is a valid JSON object).
+    pub(crate) fn of(token: &Secret, decoded: Option<Claims>) -> Option<Self> {
+        let payload = token.expose().split('.').nth(1)?;
+        let json = crate::core::b64::decode(payload, "payload").ok()?;
+        Some(Self {
+            claims: decoded?,
+            json: String::from_utf8(json).ok()?,
+        })
+    }
 }
 
 fn parse_body(body: &JsString) -> Option<Object> {
@@ -215,9 +235,9 @@ fn field(object: &Object, key: &str) -> JsValue {
     Reflect::get(object, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
 
-/// Strict parsing of a token response (RFC 6749 §5.1): `access_token` a non-empty string of at
-/// most 8 KiB, `token_type` `Bearer` in any case, `expires_in` absent or an integer in
-/// `0..=i32::MAX`, `refresh_token` absent or a non-empty string (kept only when `keep_refresh`).
+/// Strict parsing of a token response (RFC 6749 §5.1): `token_type` `Bearer` in any case, the
+/// tokens and `expires_in` as [`grant`] accepts them (`refresh_token` may be absent, and is kept
+/// only when `keep_refresh`).
 /// The token is decoded without verification for `exp`/`iat`; an opaque or malformed token is
 /// still accepted and simply contributes no claims.
 pub(crate) fn parse_grant(reply: &Reply, keep_refresh: bool) -> Option<Parsed> {
@@ -228,19 +248,13 @@ pub(crate) fn parse_grant(reply: &Reply, keep_refresh: bool) -> Option<Parsed> {
     }
     let expires_in = match field(&object, "expires_in") {
         v if v.is_undefined() || v.is_null() => None,
-        v => {
-            let n = v.as_f64()?;
-            if n.fract() != 0.0 || !(0.0..=f64::from(i32::MAX)).contains(&n) {
-                return None;
-            }
-            Some(n as i64)
-        }
+        v => Some(grant::expires_in(v.as_f64()?).ok()?),
     };
     let refresh_token = match field(&object, "refresh_token") {
         v if v.is_undefined() || v.is_null() => None,
         v => {
             let text: &JsString = v.dyn_ref()?;
-            if text.length() == 0 || text.length() as usize > DEFAULT_MAX_TOKEN_LEN {
+            if !grant::token_length_ok(text.length() as usize) {
                 return None;
             }
             keep_refresh.then(|| Secret::new(text.into()))
@@ -249,7 +263,7 @@ pub(crate) fn parse_grant(reply: &Reply, keep_refresh: bool) -> Option<Parsed> {
     let access = field(&object, "access_token");
     let access: &JsString = access.dyn_ref()?;
     // Length checked before the string is copied into wasm memory.
-    if access.length() == 0 || access.length() as usize > DEFAULT_MAX_TOKEN_LEN {
+    if !grant::token_length_ok(access.length() as usize) {
         return None;
     }
     let access_token = Secret::new(access.into());
@@ -268,14 +282,15 @@ pub(crate) fn grant_from(
     expires_in: Option<i64>,
     server_date_ms: Option<u64>,
 ) -> Parsed {
-    let claims = decode_unverified_with(access_token.expose(), &DecodeOptions::default())
+    let decoded = decode_unverified_with(access_token.expose(), &DecodeOptions::default())
         .ok()
         .map(|token| token.claims);
+    let claims = TokenClaims::of(&access_token, decoded);
     let mut grant = TokenGrant::new(access_token);
     grant.refresh_token = refresh_token;
     grant.expires_in = expires_in;
-    grant.exp = claims.as_ref().and_then(|c| c.exp);
-    grant.iat = claims.as_ref().and_then(|c| c.iat);
+    grant.exp = claims.as_ref().and_then(|c| c.claims.exp);
+    grant.iat = claims.as_ref().and_then(|c| c.claims.iat);
     grant.server_date_ms = server_date_ms;
     Parsed { grant, claims }
 }

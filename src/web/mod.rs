@@ -29,12 +29,16 @@ use web_sys::{AbortController, EventTarget};
 pub use self::origin::origin_allowed;
 pub use crate::core::secret::Secret;
 pub use crate::core::session::{
-    Event, ExpiredRequests, ExpirySource, LogoutReason, RefreshFailure, RefreshPolicy, SessionState,
+    Event, ExpiredRequests, ExpirySource, LogoutReason, RefreshFailure, RefreshPolicy,
+    SessionState, TokenOrigin,
 };
 pub use web_sys::RequestCredentials;
 
 use crate::core::claims::Claims;
-use crate::core::session::{Action, Generation, RequestDecision, RequestFailure, Session};
+use crate::core::session::{
+    grant, Action, Generation, RequestDecision, RequestFailure, Session, TokenGrant,
+};
+use crate::core::tabs::RefreshOutcome;
 
 /// Where the refresh token lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -83,6 +87,16 @@ pub struct Config {
     /// Extra input to the cross-tab channel name (two sessions with the same refresh URL and
     /// allowed origins stay apart if their names differ).
     pub channel_name: Option<String>,
+    /// Send requests carrying the token with `redirect: "manual"` (unless they asked for
+    /// `"error"`) instead of following redirects. Default: off in a browser (window or worker),
+    /// where the Fetch standard drops `Authorization` on a cross-origin redirect; on elsewhere
+    /// (Node and other hosts, whose `fetch` may not).
+    pub manual_redirects: bool,
+    /// The name of a script-readable cookie the auth server sets and clears together with the
+    /// refresh cookie (the reference server's `tw_session`). When set, [`TokenManager::start`]
+    /// in a window whose `document.cookie` lacks it knows there is no session and sends no
+    /// refresh request (a first visit shows no failed request). Default: none (always try).
+    pub session_hint: Option<String>,
 }
 
 impl Config {
@@ -100,6 +114,8 @@ impl Config {
             request_timeout_ms: 10_000,
             cross_tab: true,
             channel_name: None,
+            manual_redirects: !in_browser(),
+            session_hint: None,
         }
     }
 }
@@ -198,9 +214,9 @@ struct Inner {
     config: Config,
     session: Session,
     /// Decoded claims of the token of this generation.
-    claims: Option<(Generation, Claims)>,
-    timer: Option<Timeout>,
-    armed_for: Option<u64>,
+    claims: Option<(Generation, http::TokenClaims)>,
+    /// The session's timer.
+    alarm: Alarm,
     listeners: Option<Listeners>,
     tabs: Option<tabs::Tabs>,
     subscribers: Vec<(u64, Subscriber)>,
@@ -209,12 +225,64 @@ struct Inner {
     waiters: Vec<Function>,
     refresh_calls: Vec<(Generation, AbortController)>,
     last_failure: Option<RefreshFailure>,
+    /// The current token's `Authorization` value.
+    bearer: BearerCache,
+    /// What the shell read with the grant it just handed to the session, kept for the session's
+    /// [`Event::Installed`] (dropped at the end of [`pump`] if the session ignored the grant).
+    incoming_claims: Option<http::TokenClaims>,
+    incoming_meta: Option<tabs::Meta>,
     closed: bool,
     /// `fetch` as it was at construction: used for every request the manager sends.
     fetch: http::CapturedFetch,
 }
 
 type Shared = Rc<RefCell<Inner>>;
+
+/// Whether the global scope is a browser window or worker (not Node or another JS host).
+fn in_browser() -> bool {
+    let global = js_sys::global();
+    global_get(&global, "document").is_some() || global_get(&global, "importScripts").is_some()
+}
+
+/// The `Authorization` value of the current token, assembled in JS once per token (the token
+/// itself is never copied out of its [`Secret`] per request).
+#[derive(Default)]
+pub(crate) struct BearerCache(Option<(Generation, js_sys::JsString)>);
+
+/// What the `Authorization` value a request was sent with says about the session now.
+pub(crate) enum Sent {
+    /// It is the current token's (of this generation).
+    Current(Generation),
+    /// The token has been replaced since.
+    Replaced,
+    /// There is no token.
+    NoSession,
+}
+
+impl BearerCache {
+    pub(crate) fn get(&mut self, token: &Secret, generation: Generation) -> js_sys::JsString {
+        match &self.0 {
+            Some((cached, value)) if *cached == generation => value.clone(),
+            _ => {
+                let value = http::bearer(token);
+                self.0 = Some((generation, value.clone()));
+                value
+            }
+        }
+    }
+
+    pub(crate) fn generation_of(&self, header: &js_sys::JsString) -> Sent {
+        match &self.0 {
+            None => Sent::NoSession,
+            Some((generation, value)) if value == header => Sent::Current(*generation),
+            Some(_) => Sent::Replaced,
+        }
+    }
+
+    fn clear(&mut self) {
+        self.0 = None;
+    }
+}
 
 fn now() -> u64 {
     let ms = Date::now();
@@ -245,6 +313,25 @@ fn page_origin() -> Option<String> {
         .and_then(|loc| global_get(&loc, "origin"))
         .and_then(|v| v.as_string())
         .filter(|o| o != "null")
+}
+
+/// Whether a cookie-mode session may exist: false only when a session hint cookie is
+/// configured, `document.cookie` is readable, and it holds no non-empty cookie of that name.
+fn session_may_exist(config: &Config) -> bool {
+    let Some(name) = config.session_hint.as_deref() else {
+        return true;
+    };
+    let Some(cookies) = global_get(&js_sys::global(), "document")
+        .and_then(|doc| global_get(&doc, "cookie"))
+        .and_then(|cookie| cookie.as_string())
+    else {
+        return true;
+    };
+    cookies.split(';').any(|pair| {
+        pair.trim()
+            .split_once('=')
+            .is_some_and(|(key, value)| key == name && !value.is_empty())
+    })
 }
 
 /// Resolves an endpoint against the page and requires https (or loopback http).
@@ -332,13 +419,18 @@ fn wake(shared: &Shared) {
     pump(shared);
 }
 
+/// A promise and its resolver.
+fn deferred() -> (Promise, Function) {
+    let mut resolver = None;
+    let promise = Promise::new(&mut |resolve, _| resolver = Some(resolve));
+    let resolve = resolver.unwrap_or_else(|| Function::new_no_args(""));
+    (promise, resolve)
+}
+
 /// Registers a waiter; the future resolves on the next refresh outcome, logout or new tokens.
 fn waiter(inner: &mut Inner) -> JsFuture {
-    let mut resolver = None;
-    let promise = Promise::new(&mut |resolve, _reject| resolver = Some(resolve));
-    if let Some(resolve) = resolver {
-        inner.waiters.push(resolve);
-    }
+    let (promise, resolve) = deferred();
+    inner.waiters.push(resolve);
     JsFuture::from(promise)
 }
 
@@ -353,19 +445,33 @@ fn wake_all(waiters: Vec<Function>, why: Wake) {
 /// borrow while calling out (subscribers may call back into the manager).
 fn pump(shared: &Shared) {
     loop {
-        let mut inner = shared.borrow_mut();
+        let mut guard = shared.borrow_mut();
+        let inner = &mut *guard;
         if inner.closed {
             while inner.session.poll_action().is_some() {}
             return;
         }
         let Some(action) = inner.session.poll_action() else {
-            break;
+            inner.incoming_claims = None;
+            inner.incoming_meta = None;
+            // The session is quiet: the coordinator's actions may feed it again.
+            let Some(action) = inner
+                .tabs
+                .as_mut()
+                .and_then(|t| t.coordinator.poll_action())
+            else {
+                break;
+            };
+            drop(guard);
+            tabs::perform(shared, action);
+            continue;
         };
         match action {
-            Action::StartRefresh { generation } => {
-                drop(inner);
-                tabs::start_refresh(shared, generation);
-            }
+            // With cross-tab coordination the coordinator takes the lock first.
+            Action::StartRefresh { generation } => match inner.tabs.as_mut() {
+                Some(tabs) => tabs.coordinator.handle_refresh_wanted(generation, now()),
+                None => start_refresh(shared, inner, generation),
+            },
             Action::CancelRefresh { generation } => {
                 inner.refresh_calls.retain(|(g, controller)| {
                     if *g == generation {
@@ -373,16 +479,35 @@ fn pump(shared: &Shared) {
                     }
                     *g != generation
                 });
+                if let Some(tabs) = inner.tabs.as_mut() {
+                    tabs.coordinator.handle_refresh_cancelled(generation, now());
+                }
             }
             Action::Emit(event) => {
                 let why = match &event {
-                    Event::Refreshed { .. } | Event::Adopted { .. } => Some(Wake::Refreshed),
+                    Event::Installed { generation, origin } => {
+                        let claims = inner.incoming_claims.take();
+                        if let Some(meta) = inner.incoming_meta.take() {
+                            let typed = claims.as_ref().map(|c| &c.claims);
+                            tabs::installed(inner, *generation, *origin, meta, typed);
+                        }
+                        inner.claims = claims.map(|claims| (*generation, claims));
+                        inner.bearer.clear();
+                        Some(match origin.starts_session() {
+                            true => Wake::Tokens,
+                            false => Wake::Refreshed,
+                        })
+                    }
                     Event::RefreshFailed { failure, .. } => {
                         inner.last_failure = Some(*failure);
                         Some(Wake::RefreshFailed)
                     }
                     Event::LoggedOut { .. } => {
                         inner.claims = None;
+                        inner.bearer.clear();
+                        if let Some(tabs) = inner.tabs.as_mut() {
+                            tabs.coordinator.handle_session_ended(now());
+                        }
                         Some(Wake::LoggedOut)
                     }
                     _ => None,
@@ -393,7 +518,7 @@ fn pump(shared: &Shared) {
                 };
                 let subscribers: Vec<Subscriber> =
                     inner.subscribers.iter().map(|(_, s)| s.clone()).collect();
-                drop(inner);
+                drop(guard);
                 if let Some(why) = why {
                     wake_all(waiters, why);
                 }
@@ -404,37 +529,60 @@ fn pump(shared: &Shared) {
         }
     }
     rearm(shared);
+    tabs::rearm(shared);
 }
 
-/// Arms the one timer for `poll_timeout()`, only when the deadline changed.
+/// Arms the session's timer for its `poll_timeout()`.
 fn rearm(shared: &Shared) {
     let mut inner = shared.borrow_mut();
     if inner.closed {
         return;
     }
     let deadline = inner.session.poll_timeout();
-    if deadline == inner.armed_for {
-        return;
-    }
-    inner.armed_for = deadline;
-    inner.timer = deadline.map(|at| {
-        let delay = at.saturating_sub(now()).min(i32::MAX as u64) as u32;
-        let weak = Rc::downgrade(shared);
-        Timeout::new(delay, move || {
-            let Some(shared) = weak.upgrade() else { return };
-            {
-                let mut inner = shared.borrow_mut();
-                if inner.closed {
-                    return;
-                }
-                // This callback's own handle: dropping it now only clears a spent timeout.
-                inner.timer = None;
-                inner.armed_for = None;
-                inner.session.handle_timeout(now());
-            }
-            pump(&shared);
-        })
+    inner.alarm.arm(shared, deadline, |inner, now| {
+        inner.alarm.disarm();
+        inner.session.handle_timeout(now);
     });
+}
+
+/// One cancel-on-drop timer for a machine's `poll_timeout()`, re-armed only when the deadline
+/// changes (the clock is trusted over the timer: a late or early firing is harmless).
+#[derive(Default)]
+pub(super) struct Alarm {
+    timer: Option<Timeout>,
+    armed_for: Option<u64>,
+}
+
+impl Alarm {
+    /// Arms for `deadline`; when it fires, `fire` runs on the open manager with the time, then
+    /// both machines are driven.
+    fn arm(&mut self, shared: &Shared, deadline: Option<u64>, fire: fn(&mut Inner, u64)) {
+        if deadline == self.armed_for {
+            return;
+        }
+        self.armed_for = deadline;
+        self.timer = deadline.map(|at| {
+            let delay = at.saturating_sub(now()).min(i32::MAX as u64) as u32;
+            let weak = Rc::downgrade(shared);
+            Timeout::new(delay, move || {
+                let Some(shared) = weak.upgrade() else { return };
+                {
+                    let mut inner = shared.borrow_mut();
+                    if inner.closed {
+                        return;
+                    }
+                    fire(&mut inner, now());
+                }
+                pump(&shared);
+            })
+        });
+    }
+
+    /// Forgets the deadline (a fired timer's own handle: dropping it clears a spent timeout).
+    fn disarm(&mut self) {
+        self.timer = None;
+        self.armed_for = None;
+    }
 }
 
 /// `{refresh_token}` for a memory-mode auth call; the token goes from its `Secret` straight
@@ -449,36 +597,34 @@ fn refresh_token_body(token: &Secret) -> Object {
     body
 }
 
-/// Performs [`Action::StartRefresh`]: the refresh call, then exactly one result.
-fn start_refresh(shared: &Shared, generation: Generation) {
+/// Performs a refresh the session (or, across tabs, the coordinator holding the lock) started:
+/// the refresh call, then exactly one result. With cross-tab coordination a failure goes to the
+/// coordinator, which reports it to the session itself (it may first ask the siblings).
+fn start_refresh(shared: &Shared, inner: &mut Inner, generation: Generation) {
     let Ok(controller) = AbortController::new() else {
-        let mut inner = shared.borrow_mut();
-        inner
-            .session
-            .handle_refresh_err(generation, RefreshFailure::Network, now());
+        inner.refresh_failed(generation, RefreshFailure::Network, now());
         return;
     };
-    let (call, memory) = {
-        let mut inner = shared.borrow_mut();
-        inner.refresh_calls.push((generation, controller.clone()));
-        let memory = inner.config.refresh_token == RefreshTokenMode::Memory;
-        let body = if memory {
-            inner.session.refresh_token().map(|token| {
-                let body = refresh_token_body(token);
-                let _ = Reflect::set(
-                    &body,
-                    &JsValue::from_str("grant_type"),
-                    &JsValue::from_str("refresh_token"),
-                );
-                JsValue::from(body)
-            })
-        } else {
-            None
-        };
-        let url = inner.config.refresh_url.clone();
-        (inner.auth_call(url, body, None), memory)
+    inner.refresh_calls.push((generation, controller.clone()));
+    let memory = inner.config.refresh_token == RefreshTokenMode::Memory;
+    let body = if memory {
+        inner.session.refresh_token().map(|token| {
+            let body = refresh_token_body(token);
+            let _ = Reflect::set(
+                &body,
+                &JsValue::from_str("grant_type"),
+                &JsValue::from_str("refresh_token"),
+            );
+            JsValue::from(body)
+        })
+    } else {
+        None
     };
+    let call = inner.auth_call(inner.config.refresh_url.clone(), body, None);
     let shared = shared.clone();
+    // `expires_in` counts from when the call started: a tab frozen during the call must not
+    // count it from its wake-up (found by the cross-tab simulation).
+    let started_at = now();
     spawn_local(async move {
         let result = call.send(&controller).await;
         let now = now();
@@ -492,13 +638,17 @@ fn start_refresh(shared: &Shared, generation: Generation) {
                 Ok(reply) if (200..300).contains(&reply.status) => {
                     match http::parse_grant(&reply, memory) {
                         Some(parsed) => {
-                            let before = inner.session.generation();
-                            let meta = tabs::Meta::of(&parsed.grant, now);
-                            inner
-                                .session
-                                .handle_refresh_ok(generation, parsed.grant, now);
-                            inner.note_claims(before, parsed.claims);
-                            tabs::installed(&mut inner, before, meta, false);
+                            inner.offer(parsed, started_at, |session, grant| {
+                                session.handle_refresh_ok(generation, grant, started_at);
+                                session.handle_timeout(now);
+                            });
+                            if let Some(tabs) = inner.tabs.as_mut() {
+                                tabs.coordinator.handle_refresh_result(
+                                    generation,
+                                    RefreshOutcome::Succeeded,
+                                    now,
+                                );
+                            }
                             None
                         }
                         None => Some(RefreshFailure::Malformed),
@@ -512,11 +662,7 @@ fn start_refresh(shared: &Shared, generation: Generation) {
                 Err(http::CallError::Aborted) => None,
             };
             if let Some(failure) = failure {
-                if tabs::recover(&shared, &mut inner, generation, failure) {
-                    drop(inner);
-                    return pump(&shared);
-                }
-                inner.session.handle_refresh_err(generation, failure, now);
+                inner.refresh_failed(generation, failure, now);
             }
         }
         pump(&shared);
@@ -524,6 +670,19 @@ fn start_refresh(shared: &Shared, generation: Generation) {
 }
 
 impl Inner {
+    /// Reports a failed refresh: to the coordinator when tabs coordinate (it decides whether
+    /// and when the session hears of it), else to the session.
+    fn refresh_failed(&mut self, generation: Generation, failure: RefreshFailure, now: u64) {
+        match self.tabs.as_mut() {
+            Some(tabs) => tabs.coordinator.handle_refresh_result(
+                generation,
+                RefreshOutcome::Failed(failure),
+                now,
+            ),
+            None => self.session.handle_refresh_err(generation, failure, now),
+        }
+    }
+
     /// A POST to the auth endpoint `url`, with this manager's credentials mode, timeout and
     /// captured `fetch`.
     fn auth_call(
@@ -542,12 +701,17 @@ impl Inner {
         }
     }
 
-    /// Records the claims of a token just installed (if the session did install one).
-    fn note_claims(&mut self, before: Option<Generation>, claims: Option<Claims>) {
-        let after = self.session.generation();
-        if after != before {
-            self.claims = after.zip(claims);
-        }
+    /// Hands a parsed grant to the session with `install`; its claims and metadata wait for
+    /// the session's [`Event::Installed`], which [`pump`] handles.
+    fn offer(
+        &mut self,
+        parsed: http::Parsed,
+        now: u64,
+        install: impl FnOnce(&mut Session, TokenGrant),
+    ) {
+        self.incoming_claims = parsed.claims;
+        self.incoming_meta = Some(tabs::Meta::of(&parsed.grant, now));
+        install(&mut self.session, parsed.grant);
     }
 }
 
@@ -559,18 +723,23 @@ enum Gate<T> {
 
 /// Asks the session what a request may carry, waiting through refreshes; `attach` turns the
 /// token into what the caller needs (e.g. the `Authorization` value, built in JS).
-async fn gate<T>(shared: &Shared, attach: impl Fn(&Secret) -> T) -> Result<Gate<T>, Error> {
+async fn gate<T>(
+    shared: &Shared,
+    attach: impl Fn(&mut BearerCache, &Secret, Generation) -> T,
+) -> Result<Gate<T>, Error> {
     loop {
         let step = {
             let mut inner = shared.borrow_mut();
             if inner.closed {
                 return Err(Error::closed());
             }
+            let inner = &mut *inner;
             match inner.session.before_request(now()) {
-                RequestDecision::Attach { token, generation } => {
-                    Ok(Gate::Go(attach(token), generation))
-                }
-                RequestDecision::Wait => Err(Ok(waiter(&mut inner))),
+                RequestDecision::Attach { token, generation } => Ok(Gate::Go(
+                    attach(&mut inner.bearer, token, generation),
+                    generation,
+                )),
+                RequestDecision::Wait => Err(Ok(waiter(inner))),
                 RequestDecision::Fail(RequestFailure::Anonymous) => Ok(Gate::Anonymous),
                 RequestDecision::Fail(RequestFailure::LoggedOut(reason)) => Err(Err(Error::new(
                     "ERR_LOGGED_OUT",
@@ -593,22 +762,21 @@ async fn gate<T>(shared: &Shared, attach: impl Fn(&Secret) -> T) -> Result<Gate<
     }
 }
 
-/// Installs tokens from a login or `set_tokens` and wakes waiting requests.
-fn install_tokens(shared: &Shared, parsed: http::Parsed) {
-    let waiters = {
+/// Installs tokens from a login or `set_tokens` (waiting requests wake on the session's
+/// [`Event::Installed`]).
+fn install_tokens(shared: &Shared, parsed: http::Parsed, origin: TokenOrigin) {
+    {
         let mut inner = shared.borrow_mut();
         if inner.closed {
             return;
         }
-        let before = inner.session.generation();
-        let meta = tabs::Meta::of(&parsed.grant, now());
-        inner.session.handle_tokens(parsed.grant, now());
-        inner.note_claims(before, parsed.claims);
-        tabs::installed(&mut inner, before, meta, true);
-        std::mem::take(&mut inner.waiters)
-    };
+        let now = now();
+        inner.offer(parsed, now, |session, grant| match origin {
+            TokenOrigin::Login => session.handle_login(grant, now),
+            _ => session.handle_tokens(grant, now),
+        });
+    }
     pump(shared);
-    wake_all(waiters, Wake::Tokens);
 }
 
 /// A handle removing a listener when dropped (see [`TokenManager::subscribe`]).
@@ -665,7 +833,14 @@ impl TokenManager {
             .map(|url| endpoint("logoutUrl", &url))
             .transpose()?;
         config.allowed_origins = if config.allowed_origins.is_empty() {
-            page_origin().into_iter().collect()
+            // The page's own origin, when a token may travel there at all (https or loopback):
+            // only such origins are kept, so a match on the origin alone decides.
+            page_origin()
+                .filter(|origin| {
+                    origin::parse(origin, None).is_some_and(|u| origin::secure_enough(&u))
+                })
+                .into_iter()
+                .collect()
         } else {
             config
                 .allowed_origins
@@ -686,8 +861,7 @@ impl TokenManager {
             config,
             session,
             claims: None,
-            timer: None,
-            armed_for: None,
+            alarm: Alarm::default(),
             listeners: None,
             tabs: None,
             subscribers: Vec::new(),
@@ -695,6 +869,9 @@ impl TokenManager {
             waiters: Vec::new(),
             refresh_calls: Vec::new(),
             last_failure: None,
+            bearer: BearerCache::default(),
+            incoming_claims: None,
+            incoming_meta: None,
             closed: false,
             fetch,
         }));
@@ -786,7 +963,7 @@ impl TokenManager {
                 )
                 .with_status(reply.status)
             })?;
-            install_tokens(&shared, parsed);
+            install_tokens(&shared, parsed, TokenOrigin::Login);
             Ok(())
         }
     }
@@ -810,23 +987,30 @@ impl TokenManager {
                 ));
             }
         }
-        if access_token.is_empty()
-            || access_token.len() > crate::core::decode::DEFAULT_MAX_TOKEN_LEN
-        {
+        let lengths_ok = std::iter::once(&access_token)
+            .chain(refresh_token.as_ref())
+            .all(|token| grant::token_length_ok(token.len()));
+        if !lengths_ok {
             return Err(Error::new(
                 "ERR_INVALID_OPTIONS",
-                "accessToken must be a non-empty string of at most 8 KiB",
+                grant::GrantError::TokenLength.message(),
             ));
+        }
+        if let Some(seconds) = expires_in {
+            grant::expires_in(seconds as f64)
+                .map_err(|e| Error::new("ERR_INVALID_OPTIONS", e.message()))?;
         }
         install_tokens(
             &self.shared,
             http::grant_from(access_token, refresh_token, expires_in, None),
+            TokenOrigin::SetTokens,
         );
         Ok(())
     }
 
     /// Restores a cookie-mode session after a reload with a silent refresh. Resolves to whether
-    /// a token is now held (no error for "no session": that is `false`).
+    /// a token is now held (no error for "no session": that is `false`). With
+    /// [`Config::session_hint`], a page without the hint cookie sends no refresh request.
     pub fn start(&self) -> impl std::future::Future<Output = bool> {
         let shared = self.shared.clone();
         async move {
@@ -840,6 +1024,7 @@ impl TokenManager {
                 }
                 if inner.session.state() != SessionState::Anonymous
                     || inner.config.refresh_token == RefreshTokenMode::Memory
+                    || !session_may_exist(&inner.config)
                 {
                     None
                 } else {
@@ -899,12 +1084,17 @@ impl TokenManager {
                 if inner.closed {
                     return;
                 }
-                tabs::announce_logout(&mut inner);
                 let credentials = inner.session.logout();
                 inner.claims = None;
+                inner.bearer.clear();
                 let c = &inner.config;
                 c.logout_url.clone().map(|url| {
-                    let bearer = credentials.access_token.as_ref().map(http::bearer);
+                    // The access token goes only to an allowed origin, like any request.
+                    let bearer = credentials
+                        .access_token
+                        .as_ref()
+                        .filter(|_| origin::origin_allowed(&url, None, &c.allowed_origins))
+                        .map(http::bearer);
                     let body = match (&credentials.refresh_token, c.refresh_token) {
                         (Some(token), RefreshTokenMode::Memory) => {
                             Some(JsValue::from(refresh_token_body(token)))
@@ -932,8 +1122,10 @@ impl TokenManager {
     /// turn the response back with `gloo_net::http::Response::from`). The request is not
     /// mutated: it is cloned before the header is set, so its body stays unread.
     ///
-    /// Rules (as the JS `fetch`): a request carrying the token never follows a redirect (it is
-    /// sent with `redirect: "manual"` unless it asked for `"error"`); a `401` with
+    /// Rules (as the JS `fetch`): the origin and `redirect` mode are read from the request as
+    /// built; redirects are followed as it asks in a browser, where the Fetch standard drops
+    /// `Authorization` on a cross-origin redirect, and not at all with
+    /// [`Config::manual_redirects`] (the default elsewhere); a `401` with
     /// `WWW-Authenticate: Bearer error="invalid_token"` leads to one refresh and one retry
     /// (not for a stream body); requests made during a refresh wait for it; after logout the
     /// call fails fast with `ERR_LOGGED_OUT`. A native failure is `ERR_FETCH` with
@@ -969,12 +1161,37 @@ impl TokenManager {
         fetch::fetch(self.shared.clone(), input, init)
     }
 
+    /// For the package's JS `fetch` wrapper: what a request to the canonical absolute URL `url`
+    /// may carry right now: `null` (send it untouched), an `Authorization` value, or `undefined`
+    /// (take [`fetch_js`](Self::fetch_js)).
+    pub fn header_for(&self, url: &str) -> JsValue {
+        fetch::header_for(&self.shared, url)
+    }
+
+    /// For the package's JS `fetch` wrapper: a request sent with `header` (from
+    /// [`header_for`](Self::header_for)) got the 401 `response`; refreshes and retries once
+    /// when the 401 is about that token, as [`fetch_js`](Self::fetch_js) does.
+    pub fn after_unauthorized(
+        &self,
+        response: web_sys::Response,
+        header: js_sys::JsString,
+        input: JsValue,
+        init: JsValue,
+    ) -> impl std::future::Future<Output = Result<web_sys::Response, Error>> {
+        fetch::after_unauthorized(self.shared.clone(), response, header, input, init)
+    }
+
+    /// The `fetch` captured at construction, with the global scope it must be called on.
+    pub fn captured_fetch(&self) -> js_sys::Function {
+        self.shared.borrow().fetch.function()
+    }
+
     /// The current access token as a JS string, after the same gate as `fetch` (for a
     /// WebSocket or a third-party SDK). The JS class exposes it only with `exposeToken: true`.
     pub fn access_token_js(&self) -> impl std::future::Future<Output = Result<JsValue, Error>> {
         let shared = self.shared.clone();
         async move {
-            match gate(&shared, |token| JsValue::from_str(token.expose())).await? {
+            match gate(&shared, |_, token, _| JsValue::from_str(token.expose())).await? {
                 Gate::Go(token, _) => Ok(token),
                 Gate::Anonymous => Err(Error::new("ERR_NOT_AUTHENTICATED", "there is no session")),
             }
@@ -1040,13 +1257,25 @@ impl TokenManager {
     /// The current token's decoded (unverified) claims, if it is a JWT: registered claims
     /// typed, the rest in [`Claims::extra`].
     pub fn token_claims(&self) -> Option<Claims> {
+        self.with_claims(|claims| claims.claims.clone())
+    }
+
+    /// The current token's decoded (unverified) payload as a JS object (the engine's
+    /// `JSON.parse` of the payload the strict decoder accepted), or `null`.
+    pub fn claims_js(&self) -> JsValue {
+        self.with_claims(|claims| js_sys::JSON::parse(&claims.json).ok())
+            .flatten()
+            .unwrap_or(JsValue::NULL)
+    }
+
+    fn with_claims<T>(&self, read: impl FnOnce(&http::TokenClaims) -> T) -> Option<T> {
         let inner = self.shared.borrow();
         let generation = inner.session.generation()?;
         inner
             .claims
             .as_ref()
             .filter(|(g, _)| *g == generation)
-            .map(|(_, claims)| claims.clone())
+            .map(|(_, claims)| read(claims))
     }
 
     /// When the current token expires (local clock, ms since the epoch).
@@ -1084,8 +1313,7 @@ impl Drop for TokenManager {
                 return;
             };
             inner.closed = true;
-            inner.timer = None;
-            inner.armed_for = None;
+            inner.alarm.disarm();
             inner.listeners = None;
             inner.tabs = None;
             for (_, controller) in inner.refresh_calls.drain(..) {
@@ -1095,6 +1323,7 @@ impl Drop for TokenManager {
             while inner.session.poll_action().is_some() {}
             inner.subscribers.clear();
             inner.claims = None;
+            inner.bearer.clear();
             std::mem::take(&mut inner.waiters)
         };
         wake_all(waiters, Wake::Closed);

@@ -78,3 +78,21 @@ pub fn origin_allowed(url: &str, base: Option<&str>, allowed: &[String]) -> bool
 pub(crate) fn url_allowed(url: &Url, allowed: &[String]) -> bool {
     secure_enough(url) && allowed.contains(&url.origin())
 }
+
+/// [`url_allowed`] for a URL already in canonical form (`URL#href`), without parsing it again:
+/// its origin is the text before the path's first `/`. `allowed` must hold only origins that
+/// are [`secure_enough`] (the manager keeps no other).
+pub(crate) fn canonical_url_allowed(href: &str, allowed: &[String]) -> bool {
+    allowed.iter().any(|origin| {
+        href.strip_prefix(origin.as_str())
+            .is_some_and(|rest| rest.starts_with('/'))
+    })
+}
+
+/// Whether two absolute URLs have the same origin.
+pub(crate) fn same_origin(a: &str, b: &str) -> bool {
+    match (parse(a, None), parse(b, None)) {
+        (Some(a), Some(b)) => a.origin() == b.origin(),
+        _ => false,
+    }
+}

@@ -14,7 +14,7 @@ use js_sys::{Array, Object, Promise, Reflect};
 use serde::{Deserialize, Serialize};
 use tokenwarden::web::{
     origin_allowed, Config, Event, ExpirySource, LogoutReason, RefreshPolicy, RefreshTokenMode,
-    SessionState, TokenManager,
+    SessionState, TokenManager, TokenOrigin,
 };
 use tokenwarden::JsTokenManager;
 use wasm_bindgen::prelude::*;
@@ -81,6 +81,27 @@ export function wrap_fetch() {
   };
   return { calls, restore() { globalThis.fetch = original; } };
 }
+// Like wrap_fetch, but the calls go through to the real fetch.
+export function record_fetch() {
+  const original = globalThis.fetch;
+  const calls = [];
+  globalThis.fetch = (input, init) => {
+    const headers = new Headers(input instanceof Request ? input.headers : init?.headers);
+    calls.push({ url: String(input instanceof Request ? input.url : input), bearer: headers.has('authorization') });
+    return original(input, init);
+  };
+  return { calls, restore() { globalThis.fetch = original; } };
+}
+// A Request for `real` whose `url` getter claims `shown` (the browser sends it to `real`).
+export function lying_request(real, shown) {
+  class Liar extends Request { get url() { return shown; } }
+  return new Liar(real);
+}
+// A Request that asked for redirect: 'error', and an init whose `redirect` is an object that the
+// Request constructor turns into 'follow'.
+export function sneaky_redirect(url) {
+  return [new Request(url, { redirect: 'error' }), { redirect: { toString() { return 'follow'; } } }];
+}
 // An object {accessToken, refreshToken, expiresIn} from a token response, built in JS.
 export function tokens_of(body) {
   return { accessToken: body.access_token, refreshToken: body.refresh_token, expiresIn: body.expires_in };
@@ -96,6 +117,9 @@ extern "C" {
     fn cookie_contains(text: &JsValue) -> bool;
     fn tokens_of(body: &JsValue) -> JsValue;
     fn wrap_fetch() -> JsValue;
+    fn record_fetch() -> JsValue;
+    fn lying_request(real: &str, shown: &str) -> JsValue;
+    fn sneaky_redirect(url: &str) -> Array;
 }
 
 /// Calls recorded by a [`wrap_fetch`] wrapper, which is removed.
@@ -378,11 +402,15 @@ async fn transient_refresh_failures_are_retried() {
     assert_eq!(error.code(), "ERR_REFRESH_FAILED");
     // Backoff 100 ms, then 200 ms: the third attempt succeeds.
     for _ in 0..30 {
-        if events
-            .borrow()
-            .iter()
-            .any(|e| matches!(e, Event::Refreshed { .. }))
-        {
+        if events.borrow().iter().any(|e| {
+            matches!(
+                e,
+                Event::Installed {
+                    origin: TokenOrigin::Refresh,
+                    ..
+                }
+            )
+        }) {
             break;
         }
         pause(100).await;
@@ -393,10 +421,13 @@ async fn transient_refresh_failures_are_retried() {
         .filter(|e| matches!(e, Event::RefreshFailed { .. }))
         .count();
     assert_eq!(failed, 2);
-    assert!(events
-        .borrow()
-        .iter()
-        .any(|e| matches!(e, Event::Refreshed { .. })));
+    assert!(events.borrow().iter().any(|e| matches!(
+        e,
+        Event::Installed {
+            origin: TokenOrigin::Refresh,
+            ..
+        }
+    )));
     assert_eq!(stat("refreshes").await - refreshes_before, 3);
     assert_eq!(me(&manager).await.unwrap().status(), 200);
 }
@@ -465,11 +496,17 @@ async fn logout_revokes_and_leaves_no_trace() {
         "the scan must find the live token"
     );
     assert_storage_empty(&[&token]).await;
+    // The claims getter: the payload as the engine's JSON.parse builds it.
+    let claims = manager.claims();
+    assert_eq!(field(&claims, "sub").as_string().as_deref(), Some("demo"));
+    assert!(field(&claims, "exp")
+        .as_f64()
+        .is_some_and(|exp| exp > 1.0e9));
 
     JsFuture::from(manager.logout()).await.unwrap();
     assert_eq!(*loggeds.borrow(), ["logout"]);
     assert_eq!(manager.state(), "anonymous");
-    assert!(manager.claims().unwrap().is_null());
+    assert!(manager.claims().is_null());
     let status = JsFuture::from(status_with_bearer(&me_url, &token))
         .await
         .unwrap();
@@ -904,12 +941,16 @@ async fn relative_urls_follow_the_document_base() {
     assert_eq!(stat("api_unauthorized").await, 0);
 }
 
-/// A request carrying the token never follows a redirect, even one the caller asked to follow:
-/// the redirect target on another origin receives nothing.
+/// On the manual path (`manual_redirects`, the default outside browsers), a request carrying the
+/// token never follows a redirect, even one the caller asked to follow: the redirect target on
+/// another origin receives nothing.
 #[wasm_bindgen_test]
-async fn the_header_never_follows_a_redirect() {
+async fn the_header_never_follows_a_redirect_on_the_manual_path() {
     reset().await;
-    let manager = logged_in().await;
+    let mut config = config();
+    config.manual_redirects = true;
+    let manager = TokenManager::new(config).unwrap();
+    manager.login_with(&DEMO).await.unwrap();
     let target = url2("/api/echo");
     let redirect = format!(
         "{}?to={}",
@@ -978,4 +1019,143 @@ async fn a_fetch_wrapper_installed_after_construction_never_sees_a_request() {
     assert_eq!(calls.length(), 1);
     assert_eq!(field(&calls.get(0), "bearer"), JsValue::FALSE);
     manager.logout().await;
+}
+
+/// Security review: the origin is checked on the request actually sent. A `Request` subclass
+/// whose `url` getter names an allowed origin, while the browser sends it elsewhere, gets no
+/// header.
+#[wasm_bindgen_test]
+async fn a_request_whose_url_getter_lies_gets_no_header() {
+    reset().await;
+    let manager = logged_in().await;
+    let liar = lying_request(&url2("/api/echo"), &url("/api/echo"));
+    let response = manager.fetch_js(liar, JsValue::UNDEFINED).await.unwrap();
+    let body = body_json(&response).await;
+    assert_eq!(
+        field(&body, "authorization_header_received"),
+        JsValue::FALSE,
+        "the token reached another origin"
+    );
+    assert_eq!(stat_at(server2(), "api_requests").await, 1);
+    manager.logout().await;
+}
+
+/// Security review: `redirect` is read from the request as built, not from `init`. A request
+/// that claims `redirect: "error"` with an init whose `redirect` stringifies to `"follow"` is
+/// handled as `"follow"`: on the manual path (hosts where the Fetch standard's rule that drops
+/// `Authorization` on a cross-origin redirect cannot be relied on) the caller gets the
+/// `opaqueredirect` and the target is never reached.
+#[wasm_bindgen_test]
+async fn a_redirect_option_that_stringifies_is_read_from_the_built_request() {
+    reset().await;
+    let mut config = config();
+    config.manual_redirects = true;
+    let manager = TokenManager::new(config).unwrap();
+    manager.login_with(&DEMO).await.unwrap();
+    let redirect = format!(
+        "{}?to={}",
+        url("/api/redirect"),
+        String::from(js_sys::encode_uri_component(&url2("/api/echo")))
+    );
+    let pair = sneaky_redirect(&redirect);
+    let response = manager.fetch_js(pair.get(0), pair.get(1)).await.unwrap();
+    assert_eq!(response.type_(), web_sys::ResponseType::Opaqueredirect);
+    assert_eq!(
+        stat_at(server2(), "api_requests").await,
+        0,
+        "the redirect target was reached"
+    );
+    manager.logout().await;
+}
+
+/// Security review: the bearer token goes to `logoutUrl` only when its origin is allowed;
+/// otherwise the logout call goes without it (the refresh cookie or body still revokes).
+#[wasm_bindgen_test]
+async fn logout_url_on_a_foreign_origin_gets_no_bearer() {
+    reset().await;
+    let recorder = record_fetch();
+    let mut config = config();
+    config.logout_url = Some(url2("/api/echo"));
+    let manager = TokenManager::new(config).unwrap();
+    manager.login_with(&DEMO).await.unwrap();
+    manager.logout().await;
+    let calls = unwrap_fetch(&recorder);
+    let logout = calls
+        .iter()
+        .find(|call| field(call, "url").as_string() == Some(url2("/api/echo")))
+        .expect("the logout call was sent");
+    assert_eq!(
+        field(&logout, "bearer"),
+        JsValue::FALSE,
+        "the token went to a logoutUrl whose origin is not allowed"
+    );
+    assert_eq!(stat_at(server2(), "api_requests").await, 1);
+}
+
+/// With the default redirect handling in a browser, a token-carrying request follows a redirect
+/// as `fetch` does, and the Fetch standard drops `Authorization` on the cross-origin hop: the
+/// foreign origin, which records headers, receives none. A same-origin redirect keeps it.
+#[wasm_bindgen_test]
+async fn redirects_are_followed_and_the_header_stays_on_its_origin() {
+    reset().await;
+    let manager = logged_in().await;
+    let to = |target: &str| {
+        format!(
+            "{}?to={}",
+            url("/api/redirect"),
+            String::from(js_sys::encode_uri_component(target))
+        )
+    };
+    // The page cannot read the answer (after a cross-origin redirect its origin is `null`, which
+    // the server's CORS refuses), but the server records what arrived: a request that carried
+    // the server-1 token would have been answered 401 there.
+    let _ = manager.fetch_url(&to(&url2("/api/echo"))).await;
+    assert_eq!(
+        stat_at(server2(), "api_requests").await,
+        1,
+        "the redirect was not followed"
+    );
+    assert_eq!(
+        stat_at(server2(), "api_unauthorized").await,
+        0,
+        "Authorization followed a cross-origin redirect"
+    );
+    let response = manager.fetch_url(&to(&url("/api/echo"))).await.unwrap();
+    assert!(response.redirected());
+    let body = body_json(&response).await;
+    assert_eq!(field(&body, "authorization_header_received"), JsValue::TRUE);
+    manager.logout().await;
+}
+
+/// With `session_hint`, a page whose `document.cookie` lacks the hint cookie sends no refresh
+/// request from `start()`; the reference server sets the hint with the refresh cookie and clears
+/// it at logout, so a page with a session still restores it.
+#[wasm_bindgen_test]
+async fn start_without_the_session_hint_sends_no_request() {
+    reset().await;
+    let hinted = || {
+        let mut config = config();
+        config.session_hint = Some("tw_session".to_owned());
+        TokenManager::new(config).unwrap()
+    };
+    let first = hinted();
+    first.login_with(&DEMO).await.unwrap();
+    assert!(cookie_contains(&JsValue::from_str("tw_session=1")));
+    let second = hinted();
+    assert!(
+        second.start().await,
+        "the hint is present: the session is restored"
+    );
+    assert_eq!(stat("refreshes").await, 1);
+    second.logout().await;
+    first.logout().await;
+    assert!(!cookie_contains(&JsValue::from_str("tw_session=1")));
+    let third = hinted();
+    assert!(!third.start().await);
+    assert_eq!(stat("refreshes").await, 1, "start() sent a refresh request");
+    assert_eq!(third.state(), SessionState::Anonymous);
+    // Without the option the manager works as before: it tries.
+    let plain = TokenManager::new(config()).unwrap();
+    assert!(!plain.start().await);
+    assert_eq!(stat("refreshes").await, 2);
 }

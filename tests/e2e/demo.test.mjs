@@ -39,16 +39,24 @@ after(async () => {
   await stopServer(server);
 });
 
-/** Opens the demo in a fresh context (no cookies) and collects page errors. */
+/**
+ * Opens the demo in a fresh context (no cookies) and collects page errors, console errors (a
+ * failed request shows there as "Failed to load resource") and responses with an error status.
+ */
 async function openDemo(contextOptions = {}) {
   const context = await browser.newContext(contextOptions);
   const page = await context.newPage();
   page.setDefaultTimeout(STEP_TIMEOUT);
   const errors = [];
+  const consoleErrors = [];
+  const failed = [];
   page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  page.on('requestfailed', (r) => failed.push(`${r.method()} ${r.url()}: ${r.failure()?.errorText}`));
+  page.on('response', (r) => { if (r.status() >= 400) failed.push(`${r.request().method()} ${r.url()}: ${r.status()}`); });
   await page.goto(`${server.base}${PAGE}`);
   await page.locator('body[data-ready="true"]').waitFor();
-  return { context, page, errors };
+  return { context, page, errors, consoleErrors, failed };
 }
 
 const shot = (page, name, options = {}) => page.screenshot({ path: join(OUT, `${name}.png`), fullPage: true, ...options });
@@ -79,11 +87,14 @@ async function callApi(page, label) {
 }
 
 test('the demo flow in a desktop browser', { timeout: 240_000 }, async (t) => {
-  const { context, page, errors } = await openDemo({ viewport: { width: 1280, height: 900 } });
+  const { context, page, errors, consoleErrors, failed } = await openDemo({ viewport: { width: 1280, height: 900 } });
 
   await t.test('starts anonymous: no session to restore', async () => {
     await stateIs(page, 'anonymous');
     await page.getByRole('heading', { name: 'Log in' }).waitFor();
+    // A first visit sends no refresh request that could fail: no hint cookie, no call.
+    assert.deepEqual(failed, [], 'a request failed on the first visit');
+    assert.deepEqual(consoleErrors, [], 'the console shows errors on the first visit');
     await shot(page, '01-start');
   });
 

@@ -8,24 +8,27 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { launchChromium, startServer, stopServer } from '../support/harness.mjs';
 
-let server, browser, www;
+let server, foreign, browser, www;
 
 
 before(async () => {
   www = mkdtempSync(join(tmpdir(), 'tw-www-'));
   writeFileSync(join(www, 'index.html'), `<!doctype html><meta charset="utf-8"><title>pkg</title>
 <script type="module">
-  import { decodeJwt, verifyJwt, KeySet } from '/pkg/web/index.js';
-  window.tokenwarden = { decodeJwt, verifyJwt, KeySet };
+  import { decodeJwt, verifyJwt, KeySet, TokenManager } from '/pkg/web/index.js';
+  window.tokenwarden = { decodeJwt, verifyJwt, KeySet, TokenManager };
   document.title = 'ready';
 </script>`);
-  server = await startServer(['--port', '0', '--quiet', '--www-dir', www, '--pkg-dir', resolve('pkg')]);
+  server = await startServer(['--port', '0', '--quiet', '--test-hooks', '--www-dir', www, '--pkg-dir', resolve('pkg')]);
+  // Another origin that records what arrives (its /__test/stats), for the redirect check.
+  foreign = await startServer(['--port', '0', '--quiet', '--test-hooks', '--allow-any-loopback-origin']);
   browser = await launchChromium();
 });
 
 after(async () => {
   await browser?.close();
   await stopServer(server);
+  await stopServer(foreign);
   rmSync(www, { recursive: true, force: true });
 });
 
@@ -59,5 +62,62 @@ test('plain <script type="module"> imports the package and verifies the server t
   assert.equal(result.sub, 'demo');
   assert.equal(result.viaKeySet, 'demo');
   assert.equal(result.code, 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED');
+  await page.close();
+});
+
+const stats = (base) => fetch(`${base}/__test/stats`).then((r) => r.json());
+
+// The package's tm.fetch: the JS fast path (one call into wasm for the header) attaches the token
+// to the page's origin only, follows redirects like fetch while the Fetch standard keeps the
+// header off a foreign origin, and refreshes once and retries on a 401.
+test('tm.fetch from the package: header, redirects, 401 retry', async () => {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${server.base}/`);
+  await page.waitForFunction(() => document.title === 'ready', null, { timeout: 15_000 });
+  const result = await page.evaluate(async (foreignBase) => {
+    const { TokenManager } = window.tokenwarden;
+    const tm = new TokenManager({ loginUrl: '/auth/login', refreshUrl: '/auth/refresh', crossTab: false });
+    await tm.login({ username: 'demo', password: 'demo-password' });
+    // Count the fast path's answers: a header string means it sent the request itself.
+    const answers = [];
+    const ask = TokenManager.prototype.__headerFor;
+    tm.__headerFor = function (url) { const h = ask.call(this, url); answers.push(typeof h); return h; };
+    const echo = async (input, init) => {
+      const r = await tm.fetch(input, init);
+      return { status: r.status, redirected: r.redirected, body: await r.json().catch(() => null) };
+    };
+    const own = await echo('/api/echo');
+    const asUrl = await echo(new URL('/api/echo', location.href), { method: 'PUT', body: 'x' });
+    const sameOriginRedirect = await echo(`/api/redirect?to=${encodeURIComponent(`${location.origin}/api/echo`)}`);
+    let crossOrigin = 'resolved';
+    try { await tm.fetch(`/api/redirect?to=${encodeURIComponent(`${foreignBase}/api/echo`)}`); } catch (e) { crossOrigin = e.name; }
+    const other = await echo(`${foreignBase}/api/echo`);
+    // A token the API rejects: one refresh (the cookie), one retry.
+    tm.setTokens({ accessToken: 'not.a.token', expiresIn: 300 });
+    const retried = await tm.fetch('/api/me');
+    const meStatus = retried.status;
+    await tm.logout();
+    tm.free();
+    return { own, asUrl, sameOriginRedirect, crossOrigin, other, meStatus, answers };
+  }, foreign.base);
+  assert.deepEqual(errors, []);
+  assert.equal(result.own.body.authorization_header_received, true);
+  assert.equal(result.asUrl.body.method, 'PUT');
+  assert.equal(result.asUrl.body.authorization_header_received, true);
+  assert.equal(result.sameOriginRedirect.redirected, true);
+  assert.equal(result.sameOriginRedirect.body.authorization_header_received, true);
+  assert.equal(result.other.body.authorization_header_received, false);
+  assert.equal(result.meStatus, 200, 'the 401 was not refreshed and retried');
+  // own, URL, both redirects and the bad token went the fast path; the foreign origin got null.
+  assert.deepEqual(result.answers, ['string', 'string', 'string', 'string', 'object', 'string']);
+  const seen = await stats(foreign.base);
+  // The redirected request and the direct one both arrived, neither with a token (a server-1
+  // token would have been answered 401 there).
+  assert.equal(seen.api_requests, 2);
+  assert.equal(seen.api_unauthorized, 0, 'Authorization followed a cross-origin redirect');
+  const own = await stats(server.base);
+  assert.equal(own.refreshes, 1);
   await page.close();
 });

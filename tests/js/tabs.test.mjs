@@ -243,6 +243,56 @@ test('logout in one tab logs out the others within a second', async () => {
   await context.close();
 });
 
+/** The channel name a manager of `base` uses (FNV-1a 64 of its refresh URL and origins). */
+function channelName(base) {
+  let hash = 0xcbf29ce484222325n;
+  for (const part of [`${base}/auth/refresh`, base, '']) {
+    for (const byte of [...new TextEncoder().encode(part), 0]) {
+      hash ^= BigInt(byte);
+      hash = (hash * 0x100000001b3n) & 0xffffffffffffffffn;
+    }
+  }
+  return `tokenwarden:${hash.toString(16).padStart(16, '0')}`;
+}
+
+// Security review: any same-origin script can post on the channel. It cannot make a tab adopt a
+// token for another user, nor, with a NaN epoch, make the tab ignore the session's real logout.
+test('forged channel messages: no foreign token adopted, logout still reaches every tab', async () => {
+  const { base } = await server();
+  const context = await browser.newContext();
+  const first = await open(context, base);
+  assert.equal(await first.evaluate(() => window.tw.login()), 'authenticated');
+  const second = await open(context, base, '?start=1');
+  assert.equal(await second.evaluate(() => window.tw.started), true);
+  const forged = await second.evaluate((name) => {
+    const b64 = (o) => btoa(JSON.stringify(o)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+    const exp = Math.floor(Date.now() / 1000) + 300;
+    const token = `${b64({ alg: 'none' })}.${b64({ sub: 'mallory', exp })}.c2ln`;
+    const channel = new BroadcastChannel(name);
+    const since = Date.now();
+    const from = 4242;
+    // A token for another user, then the same with a NaN epoch (which, once adopted, made the
+    // tab ignore later logouts), then garbage numbers.
+    channel.postMessage({ v: 1, t: 'token', from, at: Date.now(), epoch: 77, expiresIn: 300, accessToken: token });
+    channel.postMessage({ v: 1, t: 'token', from, at: Date.now() + 1, epoch: NaN, expiresIn: 300, accessToken: token });
+    channel.postMessage({ v: 1, t: 'logout', from, epoch: NaN });
+    channel.postMessage({ v: 1, t: 'claim', from, until: Infinity });
+    channel.close();
+    return new Promise((r) => setTimeout(() => r({
+      sub: window.tw.tm.claims?.sub,
+      adopted: window.tw.events.filter((e) => e.type === 'refreshed' && e.source === 'otherTab' && e.at >= since).length,
+      state: window.tw.tm.state,
+    }), 500));
+  }, channelName(base));
+  assert.equal(forged.sub, 'demo', 'a forged token for another user was adopted');
+  assert.equal(forged.adopted, 0);
+  assert.equal(forged.state, 'authenticated');
+  await first.evaluate(() => window.tw.tm.logout());
+  await waitState(second, 'anonymous', 1_500);
+  assert.deepEqual(second.errors, []);
+  await context.close();
+});
+
 test('a new tab opened while logged in is authenticated without calling /auth/refresh', async () => {
   const { base } = await server();
   const context = await browser.newContext();

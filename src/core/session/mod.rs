@@ -4,6 +4,7 @@
 //! See [`Session`] for the contract.
 
 mod expiry;
+pub mod grant;
 mod policy;
 #[cfg(test)]
 mod sim;
@@ -145,6 +146,26 @@ impl LogoutReason {
     }
 }
 
+/// Where an installed access token came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenOrigin {
+    /// A login response ([`Session::handle_login`]): a new session.
+    Login,
+    /// Tokens the application handed over ([`Session::handle_tokens`]): a new session.
+    SetTokens,
+    /// This session's own refresh ([`Session::handle_refresh_ok`]).
+    Refresh,
+    /// Another holder of this session, a sibling tab ([`Session::handle_sibling_tokens`]).
+    Sibling,
+}
+
+impl TokenOrigin {
+    /// Whether the token starts a new session (rather than continuing the current one).
+    pub fn starts_session(self) -> bool {
+        matches!(self, Self::Login | Self::SetTokens)
+    }
+}
+
 /// Something that happened, for the application's listeners.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -152,17 +173,13 @@ pub enum Event {
     /// [`Session::state`] changed to this value. Always emitted after the more specific event
     /// of the same input.
     Changed(SessionState),
-    /// A refresh succeeded; the new access token has this generation. Requests told to wait
-    /// can ask [`Session::before_request`] again.
-    Refreshed {
-        /// The new token's generation.
+    /// A new access token was installed (every install emits exactly one). Requests told to
+    /// wait can ask [`Session::before_request`] again.
+    Installed {
+        /// The new token's generation ([`Session::generation`] from now on).
         generation: Generation,
-    },
-    /// A token obtained by another holder of this session (a sibling tab) was installed with
-    /// [`Session::handle_sibling_tokens`]. Requests told to wait can ask again.
-    Adopted {
-        /// The adopted token's generation.
-        generation: Generation,
+        /// Where it came from.
+        origin: TokenOrigin,
     },
     /// A refresh failed transiently; another attempt starts at `retry_at` (local-clock ms).
     /// Requests told to wait can ask [`Session::before_request`] again (the current token may
@@ -218,8 +235,7 @@ pub enum RequestDecision<'a> {
         generation: Generation,
     },
     /// No token can be attached right now but one is coming: hold the request until the next
-    /// [`Event::Refreshed`], [`Event::RefreshFailed`] or [`Event::LoggedOut`] (or until the
-    /// shell itself calls [`Session::handle_tokens`]), then ask again.
+    /// [`Event::Installed`], [`Event::RefreshFailed`] or [`Event::LoggedOut`], then ask again.
     Wait,
     /// Do not send the request with a token.
     Fail(RequestFailure),
@@ -299,7 +315,7 @@ pub struct Credentials {
 /// let mut session = Session::new(RefreshPolicy::default(), 7);
 /// let mut grant = TokenGrant::new(Secret::from("access"));
 /// grant.expires_in = Some(300);
-/// session.handle_tokens(grant, 1_000_000);
+/// session.handle_login(grant, 1_000_000);
 /// while let Some(action) = session.poll_action() { /* emit events */ let _ = action; }
 /// assert!(matches!(session.before_request(1_000_500), RequestDecision::Attach { .. }));
 ///
@@ -319,13 +335,38 @@ pub struct Session {
     last_generation: u64,
     token: Option<CurrentToken>,
     refresh_token: Option<Secret>,
-    in_flight: Option<Generation>,
-    retry: Option<Retry>,
-    /// An explicit [`Session::request_refresh`] is waiting to start.
-    refresh_requested: bool,
+    /// What the refresh machinery is doing.
+    phase: Phase,
+    /// Why the last session ended; cleared by the next install. Only set while there is no
+    /// token.
     ended: Option<LogoutReason>,
     reported_state: SessionState,
     actions: VecDeque<Action>,
+}
+
+/// The refresh phase: exactly one of these holds at any time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Nothing pending beyond the token's own schedule.
+    Idle,
+    /// An explicit [`Session::request_refresh`] is waiting to start.
+    Requested,
+    /// A refresh call is outstanding; `failures` transient failures came right before it.
+    Refreshing {
+        generation: Generation,
+        failures: u32,
+    },
+    /// Backing off after `failures` transient failures; the next attempt starts at `next_at`.
+    BackingOff { failures: u32, next_at: u64 },
+}
+
+impl Phase {
+    fn in_flight(self) -> Option<Generation> {
+        match self {
+            Phase::Refreshing { generation, .. } => Some(generation),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -351,13 +392,6 @@ impl CurrentToken {
     }
 }
 
-/// Transient failures so far and when the next attempt starts.
-#[derive(Debug, Clone, Copy)]
-struct Retry {
-    failures: u32,
-    next_at: u64,
-}
-
 impl Session {
     /// A session with no tokens. `seed` feeds the jitter; use a random value in production
     /// (e.g. from `crypto.getRandomValues`) and a fixed one in tests.
@@ -368,55 +402,59 @@ impl Session {
             last_generation: 0,
             token: None,
             refresh_token: None,
-            in_flight: None,
-            retry: None,
-            refresh_requested: false,
+            phase: Phase::Idle,
             ended: None,
             reported_state: SessionState::Anonymous,
             actions: VecDeque::new(),
         }
     }
 
-    /// Tokens from a login or `setTokens`, received at `now`: they start a new session. An
+    /// Tokens from a login response, received at `now`: they start a new session. An
     /// outstanding refresh is cancelled, the backoff is reset, and the refresh token becomes
-    /// exactly the grant's (none if it has none).
+    /// exactly the grant's (none if it has none). Emits [`Event::Installed`] with
+    /// [`TokenOrigin::Login`].
+    pub fn handle_login(&mut self, grant: TokenGrant, now: u64) {
+        self.new_session(grant, TokenOrigin::Login, now);
+    }
+
+    /// Tokens the application obtained elsewhere (`setTokens`), received at `now`: as
+    /// [`Session::handle_login`], with [`TokenOrigin::SetTokens`].
     pub fn handle_tokens(&mut self, grant: TokenGrant, now: u64) {
-        if let Some(generation) = self.in_flight.take() {
+        self.new_session(grant, TokenOrigin::SetTokens, now);
+    }
+
+    fn new_session(&mut self, grant: TokenGrant, origin: TokenOrigin, now: u64) {
+        self.cancel_in_flight();
+        self.refresh_token = None;
+        self.install(grant, now, origin);
+        self.settle(now);
+    }
+
+    fn cancel_in_flight(&mut self) {
+        if let Some(generation) = self.phase.in_flight() {
             self.actions.push_back(Action::CancelRefresh { generation });
         }
-        self.refresh_token = None;
-        self.install(grant, now, false);
-        self.settle(now);
     }
 
     /// Tokens that another holder of the same session (a sibling tab on this machine) received
     /// at `received_at` on the same clock: installed as if received then, so the expiry, the
     /// refresh schedule and the clock offset are the sibling's. A refresh in flight or a backoff
     /// is dropped (the sibling's rotation supersedes it); a grant without a refresh token keeps
-    /// the current one. Emits [`Event::Adopted`]. A `received_at` later than `now` is taken as
-    /// `now`.
+    /// the current one. Emits [`Event::Installed`] with [`TokenOrigin::Sibling`]. A
+    /// `received_at` later than `now` is taken as `now`.
     pub fn handle_sibling_tokens(&mut self, grant: TokenGrant, received_at: u64, now: u64) {
-        if let Some(generation) = self.in_flight.take() {
-            self.actions.push_back(Action::CancelRefresh { generation });
-        }
-        let token_generation = self.install(grant, received_at.min(now), true);
-        self.actions.push_back(Action::Emit(Event::Adopted {
-            generation: token_generation,
-        }));
+        self.cancel_in_flight();
+        self.install(grant, received_at.min(now), TokenOrigin::Sibling);
         self.settle(now);
     }
 
     /// The refresh `generation` succeeded with `grant`, received at `now`. Ignored unless
     /// `generation` is the refresh in flight. A grant without a refresh token keeps the old one.
     pub fn handle_refresh_ok(&mut self, generation: Generation, grant: TokenGrant, now: u64) {
-        if self.in_flight != Some(generation) {
+        if self.phase.in_flight() != Some(generation) {
             return;
         }
-        self.in_flight = None;
-        let token_generation = self.install(grant, now, true);
-        self.actions.push_back(Action::Emit(Event::Refreshed {
-            generation: token_generation,
-        }));
+        self.install(grant, now, TokenOrigin::Refresh);
         self.settle(now);
     }
 
@@ -430,24 +468,29 @@ impl Session {
         failure: RefreshFailure,
         now: u64,
     ) {
-        if self.in_flight != Some(generation) {
+        let Phase::Refreshing {
+            generation: in_flight,
+            failures,
+        } = self.phase
+        else {
+            return;
+        };
+        if in_flight != generation {
             return;
         }
-        self.in_flight = None;
         if failure == RefreshFailure::InvalidGrant {
+            self.phase = Phase::Idle;
             self.end(LogoutReason::InvalidGrant);
         } else {
-            let failures = self
-                .retry
-                .map_or(1, |retry| retry.failures.saturating_add(1));
+            let failures = failures.saturating_add(1);
             let delay =
                 self.policy
                     .retry_delay_ms(failures, failure.retry_after_ms(), self.rng.next_u64());
             let retry_at = now.saturating_add(delay);
-            self.retry = Some(Retry {
+            self.phase = Phase::BackingOff {
                 failures,
                 next_at: retry_at,
-            });
+            };
             let token_expires_first = self.token.as_ref().is_some_and(|token| {
                 !token.usable() || token.expires_at.is_some_and(|at| at <= retry_at)
             });
@@ -506,8 +549,8 @@ impl Session {
     /// with no token yet). It joins a refresh in flight and does not cut a backoff short, but it
     /// is not held back by `min_refresh_interval_ms`.
     pub fn request_refresh(&mut self, now: u64) {
-        if self.in_flight.is_none() && self.retry.is_none() {
-            self.refresh_requested = true;
+        if self.phase == Phase::Idle {
+            self.phase = Phase::Requested;
         }
         self.settle(now);
     }
@@ -528,9 +571,7 @@ impl Session {
         };
         let had_session = credentials.access_token.is_some()
             || credentials.refresh_token.is_some()
-            || self.in_flight.is_some()
-            || self.retry.is_some()
-            || self.refresh_requested;
+            || self.phase != Phase::Idle;
         if had_session {
             self.end(reason);
         }
@@ -550,7 +591,7 @@ impl Session {
     /// | no token, nothing pending | `Fail(Anonymous)` or `Fail(LoggedOut(reason))` |
     pub fn before_request(&mut self, now: u64) -> RequestDecision<'_> {
         self.settle(now);
-        let refreshing = self.in_flight.is_some();
+        let refreshing = self.phase.in_flight().is_some();
         match &self.token {
             Some(token) if token.usable() && !refreshing => RequestDecision::Attach {
                 token: &token.access_token,
@@ -561,7 +602,7 @@ impl Session {
                 ExpiredRequests::Wait => RequestDecision::Wait,
                 ExpiredRequests::Fail => RequestDecision::Fail(RequestFailure::Expired),
             },
-            None if refreshing || self.retry.is_some() => RequestDecision::Wait,
+            None if self.phase != Phase::Idle => RequestDecision::Wait,
             None => RequestDecision::Fail(match self.ended {
                 Some(reason) => RequestFailure::LoggedOut(reason),
                 None => RequestFailure::Anonymous,
@@ -573,6 +614,11 @@ impl Session {
     /// every input.
     pub fn poll_action(&mut self) -> Option<Action> {
         self.actions.pop_front()
+    }
+
+    /// Whether [`Session::poll_action`] has something (a shell may skip draining when not).
+    pub fn has_actions(&self) -> bool {
+        !self.actions.is_empty()
     }
 
     /// When to call [`Session::handle_timeout`] next (local-clock ms), or `None` when no timer
@@ -591,11 +637,15 @@ impl Session {
 
     /// The current state.
     pub fn state(&self) -> SessionState {
+        let refreshing = matches!(
+            self.phase,
+            Phase::Refreshing { .. } | Phase::BackingOff { .. }
+        );
         match &self.token {
-            None if self.in_flight.is_some() || self.retry.is_some() => SessionState::Refreshing,
+            None if refreshing => SessionState::Refreshing,
             None => SessionState::Anonymous,
             Some(token) if !token.usable() => SessionState::Expired,
-            Some(_) if self.in_flight.is_some() => SessionState::Refreshing,
+            Some(_) if self.phase.in_flight().is_some() => SessionState::Refreshing,
             Some(_) => SessionState::Authenticated,
         }
     }
@@ -639,9 +689,10 @@ impl Session {
         Generation(self.last_generation)
     }
 
-    /// Installs a new access token (dropping, and so zeroizing, the previous one) and returns
-    /// its generation.
-    fn install(&mut self, grant: TokenGrant, now: u64, from_refresh: bool) -> Generation {
+    /// Installs a new access token (dropping, and so zeroizing, the previous one), ends any
+    /// refresh phase and emits [`Event::Installed`].
+    fn install(&mut self, grant: TokenGrant, now: u64, origin: TokenOrigin) {
+        let from_refresh = !origin.starts_session();
         let estimate = expiry::estimate(&grant, now);
         let TokenGrant {
             access_token,
@@ -672,21 +723,18 @@ impl Session {
             expired: false,
             rejected: false,
         });
-        self.retry = None;
-        self.refresh_requested = false;
+        self.phase = Phase::Idle;
         self.ended = None;
-        generation
+        self.actions
+            .push_back(Action::Emit(Event::Installed { generation, origin }));
     }
 
     /// Drops every secret and pending refresh and emits [`Event::LoggedOut`].
     fn end(&mut self, reason: LogoutReason) {
         self.token = None;
         self.refresh_token = None;
-        if let Some(generation) = self.in_flight.take() {
-            self.actions.push_back(Action::CancelRefresh { generation });
-        }
-        self.retry = None;
-        self.refresh_requested = false;
+        self.cancel_in_flight();
+        self.phase = Phase::Idle;
         self.ended = Some(reason);
         self.actions
             .push_back(Action::Emit(Event::LoggedOut { reason }));
@@ -695,14 +743,11 @@ impl Session {
     /// When the next refresh should start (local-clock ms), if one is wanted and none is in
     /// flight.
     fn refresh_due_at(&self) -> Option<u64> {
-        if self.in_flight.is_some() {
-            return None;
-        }
-        if let Some(retry) = self.retry {
-            return Some(retry.next_at);
-        }
-        if self.refresh_requested {
-            return Some(0);
+        match self.phase {
+            Phase::Refreshing { .. } => return None,
+            Phase::BackingOff { next_at, .. } => return Some(next_at),
+            Phase::Requested => return Some(0),
+            Phase::Idle => {}
         }
         let token = self.token.as_ref()?;
         let wanted_at = if token.usable() { token.refresh_at? } else { 0 };
@@ -721,8 +766,14 @@ impl Session {
         }
         if self.refresh_due_at().is_some_and(|due| due <= now) {
             let generation = self.next_generation();
-            self.in_flight = Some(generation);
-            self.refresh_requested = false;
+            let failures = match self.phase {
+                Phase::BackingOff { failures, .. } => failures,
+                _ => 0,
+            };
+            self.phase = Phase::Refreshing {
+                generation,
+                failures,
+            };
             self.actions.push_back(Action::StartRefresh { generation });
         }
         self.report_state();

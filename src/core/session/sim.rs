@@ -286,8 +286,10 @@ impl Sim {
                     Action::Emit(event) => {
                         wake |= matches!(
                             event,
-                            Event::Refreshed { .. }
-                                | Event::RefreshFailed { .. }
+                            Event::Installed {
+                                origin: TokenOrigin::Refresh,
+                                ..
+                            } | Event::RefreshFailed { .. }
                                 | Event::LoggedOut { .. }
                         );
                         self.events.push((self.now, event));

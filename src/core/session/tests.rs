@@ -327,7 +327,15 @@ fn expired_window(sim: &Sim) -> (u64, u64) {
     let recovered_at = sim
         .events
         .iter()
-        .find(|(_, e)| matches!(e, Event::Refreshed { .. }))
+        .find(|(_, e)| {
+            matches!(
+                e,
+                Event::Installed {
+                    origin: TokenOrigin::Refresh,
+                    ..
+                }
+            )
+        })
         .unwrap()
         .0;
     (expired_at, recovered_at)
@@ -443,7 +451,13 @@ fn logout_wins_over_a_refresh_in_flight() {
     assert_eq!(sim.session.state(), SessionState::Anonymous);
     assert!(sim.session.refresh_token().is_none());
     assert_eq!(
-        sim.count_events(|e| matches!(e, Event::Refreshed { .. })),
+        sim.count_events(|e| matches!(
+            e,
+            Event::Installed {
+                origin: TokenOrigin::Refresh,
+                ..
+            }
+        )),
         0
     );
     assert!(sim
@@ -484,9 +498,16 @@ fn extra_timeouts_are_no_ops() {
     let mut session = Session::new(RefreshPolicy::default(), 3);
     session.handle_tokens(take_grant("a", Some(300)), START);
     let actions = drain(&mut session);
+    let generation = session.generation().unwrap();
     assert_eq!(
         actions,
-        [Action::Emit(Event::Changed(SessionState::Authenticated))]
+        [
+            Action::Emit(Event::Installed {
+                generation,
+                origin: TokenOrigin::SetTokens
+            }),
+            Action::Emit(Event::Changed(SessionState::Authenticated))
+        ]
     );
     let deadline = session.poll_timeout().unwrap();
     assert!((START + 240 * SECOND..=START + 246 * SECOND).contains(&deadline));
@@ -573,7 +594,14 @@ fn an_expired_token_from_set_tokens_refreshes_at_once() {
     grant.exp = Some((START / 1_000) as i64 - 60);
     session.handle_tokens(grant, START);
     let actions = drain(&mut session);
-    assert_eq!(actions[0], Action::Emit(Event::Expired));
+    assert!(matches!(
+        actions[0],
+        Action::Emit(Event::Installed {
+            origin: TokenOrigin::SetTokens,
+            ..
+        })
+    ));
+    assert_eq!(actions[1], Action::Emit(Event::Expired));
     let refresh = started_refresh(&actions).unwrap();
     assert_eq!(
         actions.last(),
@@ -719,9 +747,13 @@ fn sibling_tokens_keep_the_siblings_schedule_and_supersede_a_refresh_in_flight()
     session.handle_sibling_tokens(take_grant("eyJ-sibling", Some(300)), received_at, now);
     let actions = drain(&mut session);
     assert!(actions.contains(&Action::CancelRefresh { generation: ours }));
-    assert!(actions
-        .iter()
-        .any(|a| matches!(a, Action::Emit(Event::Adopted { .. }))));
+    assert!(actions.iter().any(|a| matches!(
+        a,
+        Action::Emit(Event::Installed {
+            origin: TokenOrigin::Sibling,
+            ..
+        })
+    )));
     assert_eq!(session.expires_at(), Some(received_at + 300_000));
     // The memory-mode refresh token is kept when the sibling sent none.
     assert_eq!(
@@ -736,4 +768,100 @@ fn sibling_tokens_keep_the_siblings_schedule_and_supersede_a_refresh_in_flight()
     }
     // The next refresh is scheduled from the sibling's receipt time: lead 20% of 300 s = 60 s.
     assert_eq!(session.poll_timeout(), Some(received_at + 240_000));
+}
+
+/// Every install says where the token came from, so the shell never compares generations.
+#[test]
+fn every_install_emits_installed_with_its_origin() {
+    let mut session = Session::new(RefreshPolicy::default(), 3);
+    let installed = |actions: &[Action]| -> Vec<(Generation, TokenOrigin)> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Emit(Event::Installed { generation, origin }) => {
+                    Some((*generation, *origin))
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    session.handle_login(take_grant("a", Some(300)), START);
+    let actions = drain(&mut session);
+    assert_eq!(
+        installed(&actions),
+        [(session.generation().unwrap(), TokenOrigin::Login)]
+    );
+    session.request_refresh(START + 1_000);
+    let refresh = started_refresh(&drain(&mut session)).unwrap();
+    session.handle_refresh_ok(refresh, take_grant("b", Some(300)), START + 1_100);
+    assert_eq!(
+        installed(&drain(&mut session)),
+        [(session.generation().unwrap(), TokenOrigin::Refresh)]
+    );
+    // A late duplicate of the same result installs nothing.
+    session.handle_refresh_ok(refresh, take_grant("c", Some(300)), START + 1_200);
+    assert!(installed(&drain(&mut session)).is_empty());
+    session.handle_sibling_tokens(take_grant("d", Some(300)), START + 1_300, START + 1_400);
+    assert_eq!(
+        installed(&drain(&mut session)),
+        [(session.generation().unwrap(), TokenOrigin::Sibling)]
+    );
+    session.handle_tokens(take_grant("e", Some(300)), START + 2_000);
+    assert_eq!(
+        installed(&drain(&mut session)),
+        [(session.generation().unwrap(), TokenOrigin::SetTokens)]
+    );
+}
+
+/// `expires_in: 0`, accepted by the one validation (`grant::expires_in`), is a token with no
+/// usable expiry from the response: the `exp` claim decides, on simulated time.
+#[test]
+fn expires_in_zero_falls_back_to_exp() {
+    let mut session = Session::new(RefreshPolicy::default(), 3);
+    let mut grant = take_grant("a", Some(grant::expires_in(0.0).unwrap()));
+    grant.exp = Some((START / 1_000) as i64 + 300);
+    session.handle_tokens(grant, START);
+    drain(&mut session);
+    assert_eq!(session.expiry_source(), Some(ExpirySource::ExpClaim));
+    let expires_at = session.expires_at().unwrap();
+    assert!(
+        expires_at.abs_diff(START + 300_000) <= 1_000,
+        "{expires_at}"
+    );
+    assert_eq!(session.state(), SessionState::Authenticated);
+}
+
+/// The refresh phase is one value: a backoff survives the attempt it schedules (its failure
+/// count grows), and a success ends it.
+#[test]
+fn backoff_counts_failures_across_attempts_and_a_success_resets_it() {
+    let policy = RefreshPolicy {
+        backoff_initial_ms: 100,
+        backoff_jitter_fraction: 0.0,
+        ..RefreshPolicy::default()
+    };
+    let mut session = Session::new(policy, 3);
+    session.handle_login(take_grant("a", Some(300)), START);
+    drain(&mut session);
+    let mut now = START + 1_000;
+    session.request_refresh(now);
+    let mut delays = Vec::new();
+    for _ in 0..3 {
+        let refresh = started_refresh(&drain(&mut session)).unwrap();
+        session.handle_refresh_err(refresh, RefreshFailure::Network, now);
+        drain(&mut session);
+        let next = session.poll_timeout().unwrap();
+        delays.push(next - now);
+        now = next;
+        session.handle_timeout(now);
+    }
+    assert!(delays[0] < delays[1] && delays[1] < delays[2], "{delays:?}");
+    let refresh = started_refresh(&drain(&mut session)).unwrap();
+    session.handle_refresh_ok(refresh, take_grant("b", Some(300)), now);
+    drain(&mut session);
+    session.request_refresh(now + 1);
+    let refresh = started_refresh(&drain(&mut session)).unwrap();
+    session.handle_refresh_err(refresh, RefreshFailure::Network, now + 1);
+    drain(&mut session);
+    assert_eq!(session.poll_timeout().unwrap() - (now + 1), delays[0]);
 }

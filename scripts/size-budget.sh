@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Size budget of the npm package: gzip -9 of the browser build's wasm plus its JS glue
+# (tokenwarden.js, index.js, fetch.js), for the full build (pkg/) and the build without
+# verification (target/pkg-noverify, `--no-default-features`). Fails above the budget.
+# Usage: scripts/size-budget.sh [FULL_DIR] [NOVERIFY_DIR]   (both built by `make test-js`; a
+# missing one is built here, about 1-2 minutes each)
+# Budgets (bytes) can be tightened with SIZE_BUDGET_FULL / SIZE_BUDGET_NOVERIFY. The goals are
+# 52 KB full / 40 KB without verification (then 44 / 32); the defaults are a ratchet at what
+# this build reaches while serde_json still parses in the core, so the package cannot grow.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+FULL=${1:-pkg}
+NOVERIFY=${2:-target/pkg-noverify}
+BUDGET_FULL=${SIZE_BUDGET_FULL:-160000}
+BUDGET_NOVERIFY=${SIZE_BUDGET_NOVERIFY:-98000}
+GOAL_FULL=52000
+GOAL_NOVERIFY=40000
+
+[ -f "$FULL/web/tokenwarden_bg.wasm" ] || scripts/build-pkg.sh "$FULL"
+[ -f "$NOVERIFY/web/tokenwarden_bg.wasm" ] || scripts/build-pkg.sh "$NOVERIFY" --no-default-features
+
+size_of() { # gzip -9 bytes of wasm + glue of a package directory
+  local dir=$1/web wasm glue
+  wasm=$(gzip -9c "$dir/tokenwarden_bg.wasm" | wc -c)
+  glue=$(cat "$dir/tokenwarden.js" "$dir/index.js" "$dir"/fetch.js 2>/dev/null | gzip -9c | wc -c)
+  echo $((wasm + glue))
+}
+
+status=0
+check() { # check NAME DIR BUDGET GOAL
+  local size
+  size=$(size_of "$2")
+  printf 'size: %-9s %6d bytes gzip (wasm + glue); budget %d, goal %d\n' "$1" "$size" "$3" "$4"
+  if [ "$size" -gt "$3" ]; then
+    echo "size: $1 build is over its budget by $((size - $3)) bytes" >&2
+    status=1
+  fi
+}
+check full "$FULL" "$BUDGET_FULL" "$GOAL_FULL"
+check noverify "$NOVERIFY" "$BUDGET_NOVERIFY" "$GOAL_NOVERIFY"
+exit $status
