@@ -345,15 +345,20 @@ impl Reader<'_> {
                 self.at += 1;
             }
             // The input is valid UTF-8 and the run stops only at ASCII bytes.
-            out.push_str(
-                core::str::from_utf8(&self.text[run_start..self.at]).map_err(|_| self.invalid())?,
-            );
+            let run =
+                core::str::from_utf8(&self.text[run_start..self.at]).map_err(|_| self.invalid())?;
             match self.peek() {
                 Some(b'"') => {
                     self.at += 1;
+                    // Most strings have no escape: one allocation of the exact size.
+                    if out.is_empty() {
+                        return Ok(run.to_owned());
+                    }
+                    out.push_str(run);
                     return Ok(out);
                 }
                 Some(b'\\') => {
+                    out.push_str(run);
                     self.at += 1;
                     let escape = self.peek().ok_or_else(|| self.invalid())?;
                     self.at += 1;

@@ -4,7 +4,7 @@
 
 use std::rc::Rc;
 
-use js_sys::{Date, Object, Promise, Reflect, Uint8Array, JSON};
+use js_sys::{Date, Promise, Uint8Array, JSON};
 use wasm_bindgen::prelude::*;
 
 use crate::core::error::Quoted;
@@ -25,13 +25,18 @@ use crate::core::{
 
 /// `{header, claims}` built by the engine's `JSON.parse` from the token's own JSON, after the
 /// core checked it strictly (canonical base64url, UTF-8, no duplicate names, claim types).
+/// One `JSON.parse` of `{"header":…,"claims":…}`: one string crosses into JS, and no property
+/// is set from wasm.
 fn decoded_object(header: &[u8], payload: &[u8]) -> Result<JsValue, JsValue> {
+    let mut text = Vec::with_capacity(header.len() + payload.len() + 22);
+    text.extend_from_slice(b"{\"header\":");
+    text.extend_from_slice(header);
+    text.extend_from_slice(b",\"claims\":");
+    text.extend_from_slice(payload);
+    text.push(b'}');
     // The core checked both are UTF-8; an error here cannot happen, and is not a panic.
-    let text = |bytes| core::str::from_utf8(bytes).map_err(|_| invalid_options("not UTF-8"));
-    let result = Object::new();
-    Reflect::set(&result, &"header".into(), &JSON::parse(text(header)?)?)?;
-    Reflect::set(&result, &"claims".into(), &JSON::parse(text(payload)?)?)?;
-    Ok(result.into())
+    let text = String::from_utf8(text).map_err(|_| invalid_options("not UTF-8"))?;
+    JSON::parse(&text)
 }
 
 /// Decodes a JWT **without verifying it**: `{header, claims}`. Throws a coded `Error` on
