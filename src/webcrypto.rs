@@ -166,6 +166,23 @@ fn rsa_spki(n: &[u8], e: &[u8]) -> Vec<u8> {
     out
 }
 
+/// What [`WebCryptoKeySet::prepare`] hands a caller that calls `subtle.verify` itself.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The `CryptoKey`, or a `Promise` of it; `undefined` (or a `Promise` of `undefined`) when
+    /// WebCrypto refused the key: report [`JwtError::InvalidKey`].
+    pub key: JsValue,
+    /// `subtle.verify`'s algorithm parameter.
+    pub params: Object,
+    /// The signature, as `subtle.verify` takes it.
+    pub signature: js_sys::Uint8Array,
+    /// The signing input.
+    pub message: js_sys::Uint8Array,
+    /// The core's verdict once the signature is valid (an invalid signature is
+    /// [`JwtError::SignatureInvalid`], whatever this says).
+    pub outcome: Result<Verified, JwtError>,
+}
+
 /// One key imported for one algorithm (WebCrypto binds an RSA or HMAC key to its hash).
 struct Imported {
     key_index: usize,
@@ -245,6 +262,37 @@ impl WebCryptoKeySet {
             )
             .await?;
         verifier.finish(pending, valid)
+    }
+
+    /// Every step of [`WebCryptoKeySet::verify`] but the `subtle.verify` call, for a caller that
+    /// makes it itself (the npm package chains it in one JS `Promise`, with no Rust future):
+    /// the core's checks before the signature, and its verdict for a valid signature (a token
+    /// both badly signed and expired reports the signature: check [`Prepared::key`] and the
+    /// signature first).
+    pub fn prepare(
+        &self,
+        verifier: &Verifier,
+        token: &str,
+        now: i64,
+    ) -> Result<Prepared, JwtError> {
+        let pending = verifier.begin(token, &self.keys, now)?;
+        let position = self.import(pending.key_index(), pending.algorithm())?;
+        let (key, params) = {
+            let imported = self.imported.borrow();
+            let entry = &imported[position];
+            let resolved = entry.resolved.borrow().clone();
+            let key = resolved.unwrap_or_else(|| entry.key.clone().into());
+            (key, entry.verify_params.clone())
+        };
+        let signature = js_sys::Uint8Array::from(pending.signature());
+        let message = js_sys::Uint8Array::from(pending.message());
+        Ok(Prepared {
+            key,
+            params,
+            signature,
+            message,
+            outcome: verifier.finish(pending, true),
+        })
     }
 
     /// [`Verifier::raw_signature_policy`] and WebCrypto, on arbitrary message bytes (for

@@ -42,7 +42,11 @@ pub fn decode(input: &str, part: &'static str) -> Result<Vec<u8>, JwtError> {
     // Written by index into a presized buffer: at opt-level "z" a push per byte is not inlined.
     for (chunk, dst) in bytes[..full].chunks_exact(4).zip(out.chunks_exact_mut(3)) {
         let n = quantum(chunk).ok_or_else(invalid)?;
-        dst.copy_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
+        // Three stores, not `copy_from_slice`: at opt-level "z" that is a call per quantum
+        // (6% of `decodeJwt` in a Node CPU profile).
+        dst[0] = (n >> 16) as u8;
+        dst[1] = (n >> 8) as u8;
+        dst[2] = n as u8;
     }
     if tail > 0 {
         let n = quantum(&bytes[full..]).ok_or_else(invalid)?;

@@ -105,15 +105,18 @@ impl Number {
         let digits = int_part.bytes().chain(frac_part.bytes());
         // The position of the decimal point within `digits`, moved by the exponent.
         let point = (int_part.len() as i64).checked_add(exponent)?;
-        let mut floor: i128 = 0;
+        // |floor| in a u64 kept within i64::MAX by checking before each step, so no 128-bit
+        // multiplication is linked (`__muloti4` was 2% of `decodeJwt` in a Node profile).
+        const MAX: u64 = i64::MAX as u64;
+        let mut floor: u64 = 0;
         let mut fraction_nonzero = false;
         for (index, digit) in (0i64..).zip(digits) {
-            let digit = i128::from(digit - b'0');
+            let digit = u64::from(digit - b'0');
             if index < point {
-                floor = floor.checked_mul(10)?.checked_add(digit)?;
-                if floor > i128::from(i64::MAX) {
+                if floor > (MAX - digit) / 10 {
                     return None;
                 }
+                floor = floor * 10 + digit;
             } else if digit != 0 {
                 fraction_nonzero = true;
             }
@@ -122,16 +125,17 @@ impl Number {
         if floor != 0 {
             // Trailing zeros implied by the exponent; more than 19 overflow an i64 anyway.
             for _ in total_digits..point.max(total_digits).min(total_digits + 20) {
-                floor = floor.checked_mul(10)?;
-            }
-            if floor > i128::from(i64::MAX) {
-                return None;
+                if floor > MAX / 10 {
+                    return None;
+                }
+                floor *= 10;
             }
         }
+        // floor <= i64::MAX: the negation and the subtraction of 1 stay within an i64.
+        let mut floor = floor as i64;
         if negative && (floor != 0 || fraction_nonzero) {
-            floor = -floor - i128::from(fraction_nonzero);
+            floor = -floor - i64::from(fraction_nonzero);
         }
-        let floor = i64::try_from(floor).ok()?;
         (min..=max).contains(&floor).then_some(floor)
     }
 }
@@ -350,15 +354,20 @@ impl Reader<'_> {
                 self.at += 1;
             }
             // The input is valid UTF-8 and the run stops only at ASCII bytes.
-            out.push_str(
-                core::str::from_utf8(&self.text[run_start..self.at]).map_err(|_| self.invalid())?,
-            );
+            let run =
+                core::str::from_utf8(&self.text[run_start..self.at]).map_err(|_| self.invalid())?;
             match self.peek() {
                 Some(b'"') => {
                     self.at += 1;
+                    // Most strings have no escape: one allocation of the exact size.
+                    if out.is_empty() {
+                        return Ok(run.to_owned());
+                    }
+                    out.push_str(run);
                     return Ok(out);
                 }
                 Some(b'\\') => {
+                    out.push_str(run);
                     self.at += 1;
                     let escape = self.peek().ok_or_else(|| self.invalid())?;
                     self.at += 1;
@@ -678,6 +687,21 @@ mod tests {
             ("0.0", Some(0)),
         ] {
             assert_eq!(number(text).floor_within(0, max), floor, "{text}");
+        }
+        // The i64 edges, beyond any NumericDate: exact, and no overflow past them.
+        for (text, floor) in [
+            ("9223372036854775807", Some(i64::MAX)),
+            ("9223372036854775807.5", Some(i64::MAX)),
+            ("922337203685477580.7e1", Some(i64::MAX)),
+            ("922337203685477580.8e1", None),
+            ("-9223372036854775807.5", Some(i64::MIN)),
+            ("-9223372036854775808", None),
+        ] {
+            assert_eq!(
+                number(text).floor_within(i64::MIN, i64::MAX),
+                floor,
+                "{text}"
+            );
         }
         assert_eq!(number("-5").as_i64(), Some(-5));
         assert_eq!(number("18446744073709551615").as_u64(), Some(u64::MAX));

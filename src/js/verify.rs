@@ -4,7 +4,7 @@
 
 use std::rc::Rc;
 
-use js_sys::{Date, Object, Promise, Reflect, Uint8Array, JSON};
+use js_sys::{Array, Date, Uint8Array, JSON};
 use wasm_bindgen::prelude::*;
 
 use crate::core::error::Quoted;
@@ -25,13 +25,18 @@ use crate::core::{
 
 /// `{header, claims}` built by the engine's `JSON.parse` from the token's own JSON, after the
 /// core checked it strictly (canonical base64url, UTF-8, no duplicate names, claim types).
+/// One `JSON.parse` of `{"header":…,"claims":…}`: one string crosses into JS, and no property
+/// is set from wasm.
 fn decoded_object(header: &[u8], payload: &[u8]) -> Result<JsValue, JsValue> {
+    let mut text = Vec::with_capacity(header.len() + payload.len() + 22);
+    text.extend_from_slice(b"{\"header\":");
+    text.extend_from_slice(header);
+    text.extend_from_slice(b",\"claims\":");
+    text.extend_from_slice(payload);
+    text.push(b'}');
     // The core checked both are UTF-8; an error here cannot happen, and is not a panic.
-    let text = |bytes| core::str::from_utf8(bytes).map_err(|_| invalid_options("not UTF-8"));
-    let result = Object::new();
-    Reflect::set(&result, &"header".into(), &JSON::parse(text(header)?)?)?;
-    Reflect::set(&result, &"claims".into(), &JSON::parse(text(payload)?)?)?;
-    Ok(result.into())
+    let text = String::from_utf8(text).map_err(|_| invalid_options("not UTF-8"))?;
+    JSON::parse(&text)
 }
 
 /// Decodes a JWT **without verifying it**: `{header, claims}`. Throws a coded `Error` on
@@ -64,26 +69,67 @@ fn prepare_keys(keys: JwkSet) -> Result<Rc<Keys>, JsValue> {
     Ok(Rc::new(keys))
 }
 
-/// Verifies with the selected primitive; `{header, claims}` or a coded `Error`.
+/// The first half of `verifyJwt` and `KeySet#verify`, everything but the WebCrypto call, which
+/// the package's JS layer makes and chains in one `Promise` (no Rust future, no state machine):
+/// `[key, params, signature, message, result, failed]`. `key` is the `CryptoKey` or a
+/// `Promise` of it (of `undefined` when WebCrypto refused it: `__verifyError(true)`), or `null`
+/// when the signature is already checked (the `portable` build); after a valid signature
+/// `result` is `{header, claims}`, or the coded `Error` to reject with when `failed`.
 #[cfg(feature = "verify")]
-async fn verify_with(
-    keys: Rc<Keys>,
-    token: String,
-    parsed: ParsedOptions,
-) -> Result<JsValue, JsValue> {
+fn begin(keys: &Keys, token: &str, parsed: &ParsedOptions) -> Result<Array, JsValue> {
     #[cfg(not(feature = "portable"))]
-    let verified = keys.verify(&parsed.verifier, &token, parsed.now).await;
+    let (outcome, head) = {
+        let prepared = keys
+            .prepare(&parsed.verifier, token, parsed.now)
+            .map_err(|e| jwt_error(&e))?;
+        let head: [JsValue; 4] = [
+            prepared.key,
+            prepared.params.into(),
+            prepared.signature.into(),
+            prepared.message.into(),
+        ];
+        (prepared.outcome, head)
+    };
     #[cfg(feature = "portable")]
-    let verified = parsed.verifier.verify(&token, &keys, parsed.now);
-    verified.map_err(|e| jwt_error(&e))?;
-    // The core verified the token: its two first segments are canonical base64url of JSON.
-    let mut segments = token.split('.');
-    let mut next = |part| b64::decode(segments.next().unwrap_or_default(), part);
-    let (header, payload) = (next("header"), next("payload"));
-    match (header, payload) {
-        (Ok(header), Ok(payload)) => decoded_object(&header, &payload),
-        (Err(e), _) | (_, Err(e)) => Err(jwt_error(&e)),
-    }
+    let (outcome, head) = {
+        let outcome = parsed.verifier.verify(token, keys, parsed.now);
+        let head: [JsValue; 4] = [
+            JsValue::NULL,
+            JsValue::UNDEFINED,
+            JsValue::UNDEFINED,
+            JsValue::UNDEFINED,
+        ];
+        (outcome, head)
+    };
+    let (result, failed) = match outcome {
+        // The core verified the token: its two first segments are canonical base64url of JSON.
+        Ok(_) => {
+            let mut segments = token.split('.');
+            let mut next = |part| b64::decode(segments.next().unwrap_or_default(), part);
+            match (next("header"), next("payload")) {
+                (Ok(header), Ok(payload)) => (decoded_object(&header, &payload)?, false),
+                (Err(e), _) | (_, Err(e)) => (jwt_error(&e), true),
+            }
+        }
+        Err(e) => (jwt_error(&e), true),
+    };
+    let begun: Array = head.into_iter().collect();
+    begun.push(&result);
+    begun.push(&failed.into());
+    Ok(begun)
+}
+
+/// The coded `Error` of a signature WebCrypto found invalid, or (`refused`) of a key it refused.
+#[cfg(feature = "verify")]
+#[wasm_bindgen(js_name = __verifyError)]
+pub fn verify_error(refused: bool) -> JsValue {
+    jwt_error(&if refused {
+        crate::core::error::JwtError::InvalidKey {
+            reason: "WebCrypto refused the key",
+        }
+    } else {
+        crate::core::error::JwtError::SignatureInvalid
+    })
 }
 
 #[cfg(feature = "verify")]
@@ -244,45 +290,28 @@ fn parse_verify_options(options: &JsValue) -> Result<ParsedOptions, JsValue> {
     })
 }
 
-/// Verifies a JWT: a `Promise` of `{header, claims}`, rejected with an `Error` with a stable
-/// `code`.
+/// `verifyJwt` with a JWK, a JWK Set or a secret, up to the WebCrypto call (see [`begin`];
+/// the package's JS layer exports `verifyJwt`, a `Promise` of `{header, claims}` rejected with
+/// an `Error` with a stable `code`).
 ///
 /// `keys`: a JWK, a JWK Set, or (with `allowSymmetricKeys`) an HMAC secret; they are imported
 /// for this call only (use a `KeySet` to import once). Options (jose's names): `algorithms`,
 /// `issuer`, `audience`, `subject`, `typ`, `clockTolerance` (s), `requiredClaims`,
 /// `currentDate`, `maxTokenAge` (s), `maxTokenLength`, `requireExp`, `allowSymmetricKeys`.
 #[cfg(feature = "verify")]
-#[wasm_bindgen(js_name = verifyJwt)]
-pub fn verify_jwt(token: String, keys: JsValue, options: JsValue) -> Promise {
-    spawn_verify(
-        token,
-        |allow_symmetric| prepare_keys(import_keys(&keys, allow_symmetric)?),
-        &options,
-    )
-}
-
-/// The one asynchronous verification path behind `verifyJwt` and `KeySet#verify` (one state
-/// machine in the package, not two). Errors before the signature still reject the `Promise`,
-/// as in jose, rather than throwing synchronously.
-#[cfg(feature = "verify")]
-fn spawn_verify(
-    token: String,
-    keys: impl FnOnce(bool) -> Result<Rc<Keys>, JsValue>,
-    options: &JsValue,
-) -> Promise {
-    let prepared = parse_verify_options(options)
-        .and_then(|parsed| Ok((keys(parsed.allow_symmetric)?, parsed)));
-    wasm_bindgen_futures::future_to_promise(async move {
-        let (keys, parsed) = prepared?;
-        verify_with(keys, token, parsed).await
-    })
+#[wasm_bindgen(js_name = __verifyBegin)]
+pub fn verify_begin(token: &str, keys: &JsValue, options: &JsValue) -> Result<Array, JsValue> {
+    let parsed = parse_verify_options(options)?;
+    let keys = prepare_keys(import_keys(keys, parsed.allow_symmetric)?)?;
+    begin(&keys, token, &parsed)
 }
 
 #[cfg(feature = "verify")]
 #[wasm_bindgen]
 impl KeySet {
-    /// Verifies a JWT against this key set; options as for `verifyJwt`. A `Promise`.
-    pub fn verify(&self, token: String, options: JsValue) -> Promise {
-        spawn_verify(token, |_| Ok(Rc::clone(&self.keys)), &options)
+    /// `KeySet#verify` up to the WebCrypto call (see [`begin`]); options as for `verifyJwt`.
+    #[wasm_bindgen(js_name = __begin)]
+    pub fn begin(&self, token: &str, options: &JsValue) -> Result<Array, JsValue> {
+        begin(&self.keys, token, &parse_verify_options(options)?)
     }
 }

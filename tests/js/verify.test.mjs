@@ -114,3 +114,19 @@ test('a token both badly signed and expired reports the signature, as jose does'
   assert.equal(await codeOf(() => verifyJwt(flipped, jwk, options('ES256'))), 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED');
   assert.equal(await codeOf(() => verifyJwt(tokens.expired, jwk, options('ES256'))), 'ERR_JWT_EXPIRED');
 });
+
+test('a P-256 key WebCrypto refuses (a point off the curve) rejects with ERR_JWK_INVALID at use', async () => {
+  const { jwk, tokens } = data.algs.ES256;
+  // Well-formed 32-byte coordinates, so the core accepts the JWK; (1, 2) is not on P-256.
+  const coordinate = (b) => Buffer.from([...new Array(31).fill(0), b]).toString('base64url');
+  const offCurve = { ...jwk, x: coordinate(1), y: coordinate(2) };
+  const keys = new KeySet(offCurve);
+  for (const attempt of [() => keys.verify(tokens.valid, options('ES256')), () => verifyJwt(tokens.valid, offCurve, options('ES256'))]) {
+    const pending = attempt();
+    assert.ok(pending instanceof Promise);
+    const error = await pending.catch((e) => e);
+    assert.ok(error instanceof Error);
+    assert.equal(error.code, 'ERR_JWK_INVALID');
+  }
+  keys.free();
+});
