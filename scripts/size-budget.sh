@@ -5,14 +5,14 @@
 # Usage: scripts/size-budget.sh [FULL_DIR] [NOVERIFY_DIR]   (both built by `make test-js`; a
 # missing one is built here, about 1-2 minutes each)
 # Budgets (bytes) can be tightened with SIZE_BUDGET_FULL / SIZE_BUDGET_NOVERIFY. The goals are
-# 52 KB full / 40 KB without verification (then 44 / 32); the defaults are a ratchet at what
-# this build reaches while serde_json still parses in the core, so the package cannot grow.
+# 52 KB full / 40 KB without verification (then 44 / 32); the defaults are a ratchet a little
+# above what this build reaches (97.8 KB / 83.9 KB, December 2026), so the package cannot grow.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FULL=${1:-pkg}
 NOVERIFY=${2:-target/pkg-noverify}
-BUDGET_FULL=${SIZE_BUDGET_FULL:-160000}
-BUDGET_NOVERIFY=${SIZE_BUDGET_NOVERIFY:-98000}
+BUDGET_FULL=${SIZE_BUDGET_FULL:-98500}
+BUDGET_NOVERIFY=${SIZE_BUDGET_NOVERIFY:-84500}
 GOAL_FULL=52000
 GOAL_NOVERIFY=40000
 
