@@ -104,9 +104,9 @@ impl Transaction {
         }
         let mut stored = Value::Object(stored);
         let text = stored.to_string();
+        // The tree's copy of the verifier is wiped; the text lives on only inside the Secret.
         if let Value::Object(map) = &mut stored {
-            if let Some(Value::String(verifier)) = map.remove("code_verifier") {
-                let mut verifier = verifier;
+            if let Some(Value::String(mut verifier)) = map.remove("code_verifier") {
                 zeroize::Zeroize::zeroize(&mut verifier);
             }
         }
