@@ -366,6 +366,34 @@ fn token_responses_are_parsed() {
         assert_eq!(err.code(), code, "{body}");
         assert!(!err.ends_session(), "{body}");
     }
+
+    // The session's own limits (`session::grant`) hold for provider responses too: tokens of
+    // 1 to 8192 characters, `expires_in` up to 2^31-1 seconds.
+    let long = "a".repeat(crate::core::session::grant::MAX_TOKEN_LEN + 1);
+    let at_limit = "a".repeat(crate::core::session::grant::MAX_TOKEN_LEN);
+    for member in ["access_token", "refresh_token"] {
+        let base = r#""token_type":"Bearer""#;
+        let fill = |token: &str| match member {
+            "access_token" => format!(r#"{{"access_token":"{token}",{base}}}"#),
+            _ => format!(r#"{{"access_token":"at","refresh_token":"{token}",{base}}}"#),
+        };
+        let err = parse_token_response(200, &fill(&long)).unwrap_err();
+        assert_eq!(err.code(), "ERR_OAUTH_INVALID_TOKEN_RESPONSE", "{member}");
+        assert!(
+            parse_token_response(200, &fill(&at_limit)).is_ok(),
+            "{member}"
+        );
+    }
+    let max = r#"{"access_token":"at","token_type":"Bearer","expires_in":2147483647}"#;
+    assert_eq!(
+        parse_token_response(200, max).unwrap().expires_in,
+        Some(2_147_483_647)
+    );
+    for over in ["2147483648", "\"2147483648\""] {
+        let body = format!(r#"{{"access_token":"at","token_type":"Bearer","expires_in":{over}}}"#);
+        let err = parse_token_response(200, &body).unwrap_err();
+        assert_eq!(err.code(), "ERR_OAUTH_INVALID_TOKEN_RESPONSE", "{over}");
+    }
 }
 
 #[test]

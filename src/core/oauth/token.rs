@@ -9,7 +9,7 @@ use crate::core::oauth::object::Object;
 use crate::core::oauth::transaction::CodeExchange;
 use crate::core::oauth::url::form_encode;
 use crate::core::secret::Secret;
-use crate::core::session::{RefreshFailure, TokenGrant};
+use crate::core::session::{grant, RefreshFailure, TokenGrant};
 
 /// The `Content-Type` of every request body built here.
 pub const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
@@ -136,7 +136,8 @@ impl TokenResponse {
     pub fn into_grant(self, server_date_ms: Option<u64>) -> TokenGrant {
         let mut grant = TokenGrant::new(self.access_token);
         grant.refresh_token = self.refresh_token;
-        grant.expires_in = self.expires_in.map(|s| s.min(i64::MAX as u64) as i64);
+        // `parse_token_response` kept it within `session::grant::MAX_EXPIRES_IN`.
+        grant.expires_in = self.expires_in.and_then(|s| i64::try_from(s).ok());
         grant.server_date_ms = server_date_ms;
         grant
     }
@@ -158,13 +159,16 @@ pub fn parse_token_response(status: u16, body: &str) -> Result<TokenResponse, OA
     }
     let mut object = Object::parse(body).ok_or(invalid("not a JSON object"))?;
     let wrong_type = |_| invalid("a member has the wrong type");
-    // Tokens go into `Secret`s straight from the parsed map, without copies.
+    // Tokens go into `Secret`s straight from the parsed map, without copies. Their length is
+    // the session's rule (`session::grant`), the same for every way a token arrives.
     let mut secret = |name| -> Result<Option<Secret>, OAuthError> {
-        Ok(object
-            .string(name)
-            .map_err(wrong_type)?
-            .filter(|t| !t.is_empty())
-            .map(Secret::new))
+        match object.string(name).map_err(wrong_type)? {
+            Some(t) if t.is_empty() => Ok(None),
+            Some(t) if !grant::token_length_ok(t.len()) => {
+                Err(invalid(grant::GrantError::TokenLength.message()))
+            }
+            t => Ok(t.map(Secret::new)),
+        }
     };
     let access_token = secret("access_token")?.ok_or(invalid("no access_token"))?;
     let refresh_token = secret("refresh_token")?;
@@ -175,17 +179,25 @@ pub fn parse_token_response(status: u16, body: &str) -> Result<TokenResponse, OA
         Some(_) => return Err(OAuthError::UnsupportedTokenType),
         None => return Err(invalid("no token_type")),
     };
-    let bad_expiry = invalid("expires_in is not a non-negative integer");
     let expires_in = match object.take("expires_in") {
         None | Some(Value::Null) => None,
-        Some(Value::Number(n)) => Some(n.as_u64().ok_or(bad_expiry)?),
-        // Some providers have sent it as a string of digits; accept exactly that.
-        Some(Value::String(s))
-            if !s.is_empty() && s.len() <= 12 && s.bytes().all(|b| b.is_ascii_digit()) =>
-        {
-            s.parse().ok()
+        Some(value) => {
+            let seconds = match value {
+                Value::Number(n) => n.as_u64(),
+                // Some providers have sent it as a string of digits; accept exactly that.
+                Value::String(s)
+                    if !s.is_empty() && s.len() <= 12 && s.bytes().all(|b| b.is_ascii_digit()) =>
+                {
+                    s.parse().ok()
+                }
+                _ => None,
+            };
+            // The session's range (`session::grant`): 0 to 2^31-1 seconds.
+            match seconds {
+                Some(s) if s <= grant::MAX_EXPIRES_IN as u64 => Some(s),
+                _ => return Err(invalid(grant::GrantError::ExpiresIn.message())),
+            }
         }
-        Some(_) => return Err(bad_expiry),
     };
     Ok(TokenResponse {
         access_token,
