@@ -354,9 +354,10 @@ fn endpoint(name: &str, url: &str) -> Result<String, Error> {
     Ok(parsed.href())
 }
 
-fn seed() -> u64 {
-    let word = |_| (js_sys::Math::random() * 4_294_967_296.0) as u64;
-    (word(0) << 32) | word(1)
+/// 64 random bits from `Math.random` (seeds and tab ids: unpredictability is not needed).
+pub(crate) fn random_u64() -> u64 {
+    let word = || (js_sys::Math::random() * 4_294_967_296.0) as u64;
+    (word() << 32) | word()
 }
 
 /// One bound DOM listener.
@@ -856,7 +857,7 @@ impl TokenManager {
         }
         let fetch = http::CapturedFetch::capture()
             .ok_or_else(|| Error::new("ERR_FETCH", "this environment has no global fetch"))?;
-        let session = Session::new(config.policy.clone(), seed());
+        let session = Session::new(config.policy.clone(), random_u64());
         let shared = Rc::new(RefCell::new(Inner {
             config,
             session,

@@ -151,11 +151,6 @@ fn get(target: &JsValue, key: &str) -> JsValue {
     Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
 
-fn random_word() -> u64 {
-    let word = || (js_sys::Math::random() * 4_294_967_296.0) as u64;
-    (word() << 32) | word()
-}
-
 /// One field of a received object, as the codec wants it. Strings longer than the key allows
 /// are not copied into wasm memory.
 fn read(data: &JsValue, key: Key) -> Value {
@@ -214,8 +209,8 @@ impl Tabs {
         let policy = TabPolicy::for_request_timeout(u64::from(config.request_timeout_ms));
         let coordinator = Coordinator::new(
             policy,
-            TabId::from_random(random_word()),
-            random_word(),
+            TabId::from_random(super::random_u64()),
+            super::random_u64(),
             locks.is_some(),
             config.refresh_token == RefreshTokenMode::Memory,
         );
