@@ -61,13 +61,13 @@ fn main() {
 mod cli {
     use serde_json::{json, Value};
     use tokenwarden::core::oauth::{
-        authorization_request, discovery_urls, end_session_url, parse_revocation_response,
-        parse_token_response, refresh_request, revocation_request, ClientConfig, IdTokenCheck,
-        IdTokenClaims, LoginOptions, LoginRandomness, OAuthError, ProviderMetadata, TokenType,
-        TokenTypeHint, Transaction,
+        authorization_request, discovery_urls, end_session_url, id_token_algorithms,
+        parse_revocation_response, parse_token_response, refresh_request, revocation_request,
+        ClientConfig, IdTokenCheck, IdTokenClaims, LoginOptions, LoginRandomness, OAuthError,
+        ProviderMetadata, TokenType, TokenTypeHint, Transaction,
     };
     use tokenwarden::core::secret::Secret;
-    use tokenwarden::{Algorithm, Audience, Claims, JwkSet, KeyOptions, Verifier};
+    use tokenwarden::{Algorithm, JwkSet, KeyOptions, Verifier};
 
     pub fn failure(code: &str, message: String) -> Value {
         json!({ "error": { "code": code, "message": message } })
@@ -187,34 +187,6 @@ mod cli {
         }
     }
 
-    /// The ID-token claims the OpenID checks read, copied from verified claims.
-    fn id_token_claims(claims: &Claims) -> IdTokenClaims {
-        let extra_str = |name: &str| {
-            claims
-                .extra
-                .get(name)
-                .and_then(tokenwarden::core::json::Value::as_str)
-                .map(String::from)
-        };
-        IdTokenClaims {
-            iss: claims.iss.clone(),
-            sub: claims.sub.clone(),
-            aud: match &claims.aud {
-                Some(Audience::One(one)) => vec![one.clone()],
-                Some(Audience::Many(many)) => many.clone(),
-                None => Vec::new(),
-            },
-            azp: extra_str("azp"),
-            nonce: extra_str("nonce"),
-            exp: claims.exp,
-            iat: claims.iat,
-            auth_time: match claims.extra.get("auth_time") {
-                Some(tokenwarden::core::json::Value::Number(n)) => n.as_i64(),
-                _ => None,
-            },
-        }
-    }
-
     fn keys(input: &Value) -> Result<JwkSet, Value> {
         JwkSet::from_json(text(input, "jwks")?, &KeyOptions::default())
             .map_err(|e| failure(e.code(), e.to_string()))
@@ -232,7 +204,7 @@ mod cli {
         let mut id_token = Value::Null;
         if let Some(token) = &response.id_token {
             let verifier = Verifier::builder()
-                .algorithms([Algorithm::Rs256, Algorithm::Es256])
+                .algorithms(id_token_algorithms(&metadata))
                 .build();
             let verified = verifier
                 .verify(token.expose(), &keys(input)?, now_secs)
@@ -247,7 +219,7 @@ mod cli {
                 leeway_secs: 60,
                 max_iat_age_secs: 600,
             };
-            let claims = id_token_claims(&verified.claims);
+            let claims = IdTokenClaims::from_claims(&verified.claims);
             check
                 .validate(&claims, now_secs)
                 .map_err(|e| oauth_failure(&e))?;

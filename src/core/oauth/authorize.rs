@@ -178,6 +178,33 @@ pub fn authorization_request(
     random: &LoginRandomness,
     now_ms: u64,
 ) -> Result<AuthorizationRequest, OAuthError> {
+    let challenge = code_challenge_s256(code_verifier_of(random).expose());
+    authorization_request_with_challenge(metadata, config, options, random, &challenge, now_ms)
+}
+
+/// The PKCE `code_verifier` that [`authorization_request`] derives from `random`: hash it
+/// (SHA-256, base64url) and pass the result to [`authorization_request_with_challenge`]. The
+/// browser build hashes with WebCrypto (`crypto.subtle.digest`), so it links no SHA-256 code.
+pub fn code_verifier_of(random: &LoginRandomness) -> Secret {
+    Secret::new(b64::encode(&random.code_verifier))
+}
+
+/// [`authorization_request`] with the S256 `code_challenge` of [`code_verifier_of`]`(random)`
+/// computed by the caller. A challenge that is not 43 base64url characters (a SHA-256 digest)
+/// is refused.
+pub fn authorization_request_with_challenge(
+    metadata: &ProviderMetadata,
+    config: &ClientConfig,
+    options: &LoginOptions,
+    random: &LoginRandomness,
+    code_challenge: &str,
+    now_ms: u64,
+) -> Result<AuthorizationRequest, OAuthError> {
+    if code_challenge.len() != 43 || b64::decode(code_challenge, "code_challenge").is_err() {
+        return Err(OAuthError::InvalidConfig {
+            reason: "code_challenge is not a base64url SHA-256 digest",
+        });
+    }
     config.check()?;
     if metadata.issuer != config.issuer {
         return Err(OAuthError::IssuerMismatch);
@@ -200,8 +227,7 @@ pub fn authorization_request(
     let openid = scope.split(' ').any(|s| s == "openid");
     let state = b64::encode(&random.state);
     let nonce = openid.then(|| b64::encode(&random.nonce));
-    let code_verifier = Secret::new(b64::encode(&random.code_verifier));
-    let code_challenge = code_challenge_s256(code_verifier.expose());
+    let code_verifier = code_verifier_of(random);
     let max_age = options.max_age.map(|s| s.to_string());
 
     let mut params: Vec<(&str, &str)> = vec![
@@ -214,7 +240,7 @@ pub fn authorization_request(
     if let Some(nonce) = &nonce {
         params.push(("nonce", nonce));
     }
-    params.push(("code_challenge", &code_challenge));
+    params.push(("code_challenge", code_challenge));
     params.push(("code_challenge_method", "S256"));
     params.extend(config.resource.iter().map(|r| ("resource", r.as_str())));
     let optional = [
@@ -360,6 +386,46 @@ mod tests {
                 member: "redirect_uri"
             }
         );
+    }
+
+    #[test]
+    fn a_challenge_from_the_caller_is_used_as_given_and_checked() {
+        let random = random(3);
+        let challenge = code_challenge_s256(code_verifier_of(&random).expose());
+        let ours =
+            authorization_request(&metadata(), &config(), &LoginOptions::default(), &random, 5)
+                .unwrap();
+        let theirs = authorization_request_with_challenge(
+            &metadata(),
+            &config(),
+            &LoginOptions::default(),
+            &random,
+            &challenge,
+            5,
+        )
+        .unwrap();
+        assert_eq!(ours.url, theirs.url);
+        for bad in [
+            "",
+            "short",
+            &format!("{}=", &challenge[..42]),
+            &format!("{challenge}A"),
+        ] {
+            assert_eq!(
+                authorization_request_with_challenge(
+                    &metadata(),
+                    &config(),
+                    &LoginOptions::default(),
+                    &random,
+                    bad,
+                    5
+                )
+                .unwrap_err()
+                .code(),
+                "ERR_OAUTH_INVALID_CONFIG",
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

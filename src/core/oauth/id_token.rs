@@ -29,6 +29,57 @@ pub struct IdTokenClaims {
     pub auth_time: Option<i64>,
 }
 
+impl IdTokenClaims {
+    /// The claims the checks read, copied from a token's decoded claims.
+    pub fn from_claims(claims: &crate::core::claims::Claims) -> Self {
+        use crate::core::claims::Audience;
+        use crate::core::json::Value;
+        let text = |name: &str| {
+            claims
+                .extra
+                .get(name)
+                .and_then(Value::as_str)
+                .map(String::from)
+        };
+        Self {
+            iss: claims.iss.clone(),
+            sub: claims.sub.clone(),
+            aud: match &claims.aud {
+                Some(Audience::One(one)) => vec![one.clone()],
+                Some(Audience::Many(many)) => many.clone(),
+                None => Vec::new(),
+            },
+            azp: text("azp"),
+            nonce: text("nonce"),
+            exp: claims.exp,
+            iat: claims.iat,
+            auth_time: match claims.extra.get("auth_time") {
+                Some(Value::Number(n)) => n.as_i64(),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// The signature algorithms an ID token of this provider may use: those of its
+/// `id_token_signing_alg_values_supported` that this build can verify, never an HMAC (a public
+/// client has no secret) nor `none`; RS256 (the OpenID default) when it lists none.
+#[cfg(feature = "verify")]
+pub fn id_token_algorithms(metadata: &ProviderMetadata) -> Vec<crate::core::verify::Algorithm> {
+    use crate::core::verify::Algorithm;
+    match &metadata.id_token_signing_alg_values_supported {
+        None => vec![Algorithm::Rs256],
+        Some(names) => names
+            .iter()
+            .filter_map(|name| Algorithm::from_name(name))
+            .filter(|alg| {
+                alg.is_compiled()
+                    && !matches!(alg, Algorithm::Hs256 | Algorithm::Hs384 | Algorithm::Hs512)
+            })
+            .collect(),
+    }
+}
+
 /// What an ID token must match.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdTokenCheck {

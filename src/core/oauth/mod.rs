@@ -29,10 +29,13 @@ mod transaction;
 mod url;
 
 pub use authorize::{
-    authorization_request, code_challenge_s256, AuthorizationRequest, ClientConfig, LoginOptions,
-    LoginRandomness, DEFAULT_SCOPE,
+    authorization_request, authorization_request_with_challenge, code_challenge_s256,
+    code_verifier_of, AuthorizationRequest, ClientConfig, LoginOptions, LoginRandomness,
+    DEFAULT_SCOPE,
 };
 pub use error::{Endpoint, OAuthError, ProviderError, ProviderErrorKind};
+#[cfg(feature = "verify")]
+pub use id_token::id_token_algorithms;
 pub use id_token::{IdTokenCheck, IdTokenClaims};
 pub use logout::end_session_url;
 pub use metadata::{discovery_urls, ProviderMetadata, MAX_METADATA_BYTES};
@@ -42,7 +45,8 @@ pub use token::{
     MAX_TOKEN_RESPONSE_BYTES,
 };
 pub use transaction::{
-    transaction_storage_key, CallbackError, CodeExchange, Transaction, TRANSACTION_TTL_SECS,
+    callback_url_cleaned, transaction_storage_key, CallbackError, CodeExchange, Transaction,
+    TRANSACTION_TTL_SECS,
 };
 
 #[cfg(test)]

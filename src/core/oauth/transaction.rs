@@ -284,6 +284,48 @@ impl Transaction {
     }
 }
 
+/// The address to show once a callback is handled: `url` without the authorization response
+/// parameters (`code`, `state`, `iss`, `error`, `error_description`, `error_uri`,
+/// `session_state`), keeping the app's own query parameters and fragment. The shell passes it to
+/// `history.replaceState`, so a reload or a shared link never carries the code.
+///
+/// ```
+/// use tokenwarden::core::oauth::callback_url_cleaned;
+/// assert_eq!(
+///     callback_url_cleaned("https://app.example/cb?tab=2&code=c&state=s&iss=x#top"),
+///     "https://app.example/cb?tab=2#top"
+/// );
+/// assert_eq!(callback_url_cleaned("https://app.example/cb?code=c&state=s"), "https://app.example/cb");
+/// ```
+pub fn callback_url_cleaned(url: &str) -> String {
+    const RESPONSE: &[&str] = &[
+        "code",
+        "state",
+        "iss",
+        "error",
+        "error_description",
+        "error_uri",
+        "session_state",
+    ];
+    let Some(query) = query_of(url) else {
+        return url.to_owned();
+    };
+    let kept: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .filter(|(name, _)| !RESPONSE.contains(&name.as_ref()))
+        .map(|(n, v)| (n.into_owned(), v.into_owned()))
+        .collect();
+    let base = without_query(url);
+    let mut cleaned = crate::core::oauth::url::with_query(
+        base,
+        kept.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+    );
+    if let Some(fragment) = fragment_of(url) {
+        cleaned.push('#');
+        cleaned.push_str(fragment);
+    }
+    cleaned
+}
+
 /// The authorization response parameters of a callback URL.
 #[derive(Default)]
 struct CallbackParams {
