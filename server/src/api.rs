@@ -80,16 +80,28 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Authe
         BearerHeader::Malformed => return Err(AuthError::Invalid("ERR_JWS_INVALID")),
         BearerHeader::Token(t) => t,
     };
-    let result = {
-        let keys = state.keys();
-        state
-            .verifier
-            .verify(&token, keys.verify_set(), state.now_secs())
+    // A token of the trusted external issuer (by its unverified `iss`, which only picks the
+    // verifier: the trusted verifier pins that issuer, its keys and audience).
+    let trusted = state.trusted.as_ref().filter(|trusted| {
+        tokenwarden::decode_unverified(&token)
+            .ok()
+            .and_then(|t| t.claims.iss)
+            .is_some_and(|iss| iss == trusted.issuer)
+    });
+    let result = match trusted {
+        Some(trusted) => trusted
+            .verify(&token, state.now_secs())
+            .await
+            .map_err(AuthError::Invalid),
+        None => {
+            let keys = state.keys();
+            state
+                .verifier
+                .verify(&token, keys.verify_set(), state.now_secs())
+                .map_err(|e| AuthError::Invalid(e.code()))
+        }
     };
-    let verified = match result {
-        Ok(v) => v,
-        Err(e) => return Err(AuthError::Invalid(e.code())),
-    };
+    let verified = result?;
     if let Some(jti) = &verified.claims.jti {
         match state.store.is_blocked(jti, state.now_secs()).await {
             Ok(false) => {}

@@ -23,6 +23,15 @@ pub struct Cli {
     /// Access-token audience (`aud`).
     #[arg(long, default_value = "tokenwarden-demo")]
     pub audience: String,
+    /// Also accept the JWT access tokens (RFC 9068) of this OAuth 2.0 / OpenID Connect issuer
+    /// on /api/*, verified against its JWKS (found through its discovery document); needs
+    /// --trust-audience.
+    #[arg(long, value_name = "URL", requires = "trust_audience")]
+    pub trust_issuer: Option<String>,
+    /// The audience (`aud`, e.g. the API's resource indicator) the trusted issuer's access
+    /// tokens must carry.
+    #[arg(long, value_name = "AUD", requires = "trust_issuer")]
+    pub trust_audience: Option<String>,
     /// Access-token lifetime, seconds.
     #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub access_ttl: u64,
@@ -118,6 +127,7 @@ impl Cli {
         Ok(Config {
             issuer: self.issuer,
             audience: self.audience,
+            trust_issuer: self.trust_issuer.zip(self.trust_audience),
             access_ttl_secs: self.access_ttl,
             refresh_ttl_secs: self.refresh_ttl,
             refresh_idle_secs: self.refresh_idle_ttl,

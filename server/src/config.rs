@@ -169,6 +169,9 @@ pub struct Config {
     pub issuer: Option<String>,
     /// Access-token audience.
     pub audience: String,
+    /// An external OAuth 2.0 / OpenID Connect issuer whose JWT access tokens the API accepts
+    /// too, and the audience they must carry (see [`crate::trust`]).
+    pub trust_issuer: Option<(String, String)>,
     /// Access-token lifetime in seconds.
     pub access_ttl_secs: u64,
     /// Absolute refresh-token family lifetime in seconds (from login).
@@ -225,6 +228,7 @@ impl Default for Config {
         Config {
             issuer: None,
             audience: "tokenwarden-demo".into(),
+            trust_issuer: None,
             access_ttl_secs: 300,
             refresh_ttl_secs: 86_400,
             refresh_idle_secs: 14_400,

@@ -17,6 +17,7 @@ pub mod keys;
 pub mod sessions;
 pub mod state;
 pub mod store;
+pub mod trust;
 pub mod users;
 pub mod util;
 

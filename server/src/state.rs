@@ -93,6 +93,8 @@ pub struct Inner {
     pub keys: RwLock<KeyRing>,
     /// Bearer-token verifier (tokenwarden core), pinned to our algorithm, issuer, audience.
     pub verifier: Verifier,
+    /// The external issuer whose access tokens are accepted too (`--trust-issuer`).
+    pub trusted: Option<crate::trust::TrustedIssuer>,
     /// Demo users.
     pub users: Users,
     /// Refresh-token families, the `jti` blocklist and the login throttle.
@@ -168,6 +170,11 @@ impl AppState {
             .audience(config.audience.as_str())
             .leeway_secs(0)
             .build();
+        let trusted = config
+            .trust_issuer
+            .as_ref()
+            .map(|(issuer, audience)| crate::trust::TrustedIssuer::new(issuer.clone(), audience))
+            .transpose()?;
         let users = Users::new(&config.users, config.password_cost)?;
         let mut config = config;
         // The plain-text passwords are not needed any more.
@@ -180,6 +187,7 @@ impl AppState {
             cookie_secure,
             keys: RwLock::new(keys),
             verifier,
+            trusted,
             users,
             store,
             hashing: tokio::sync::Semaphore::new(hashing_permits()),

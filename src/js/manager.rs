@@ -35,7 +35,72 @@ const OPTIONS: &[&str] = &[
     "crossTab",
     "channelName",
     "sessionHint",
+    "oauth",
 ];
+
+const OAUTH_OPTIONS: &[&str] = &[
+    "issuer",
+    "clientId",
+    "redirectUri",
+    "scope",
+    "audience",
+    "resource",
+    "postLogoutRedirectUri",
+];
+
+const LOGIN_OPTIONS: &[&str] = &["scope", "prompt", "loginHint", "maxAge", "extraParams"];
+
+/// The `oauth` option: the provider and the public client.
+fn parse_oauth(value: &JsValue) -> Result<Option<web::OAuthConfig>, JsValue> {
+    let Some(object) = options_object(value, OAUTH_OPTIONS, "the oauth option")? else {
+        return Ok(None);
+    };
+    let required = |key: &str| {
+        opt_string(&object, key)?
+            .ok_or_else(|| invalid_options(&format!("oauth.{key} is required")))
+    };
+    let mut client = web::OAuthConfig::new(
+        required("issuer")?,
+        required("clientId")?,
+        required("redirectUri")?,
+    );
+    if let Some(scope) = opt_string(&object, "scope")? {
+        client.scope = scope;
+    }
+    client.audience = opt_string(&object, "audience")?;
+    client.resource = opt_strings(&object, "resource")?;
+    client.post_logout_redirect_uri = opt_string(&object, "postLogoutRedirectUri")?;
+    Ok(Some(client))
+}
+
+/// The options of `loginWithRedirect`.
+fn parse_login_options(value: &JsValue) -> Result<web::LoginOptions, JsValue> {
+    let mut options = web::LoginOptions::default();
+    let Some(object) = options_object(value, LOGIN_OPTIONS, "loginWithRedirect options")? else {
+        return Ok(options);
+    };
+    options.scope = opt_string(&object, "scope")?;
+    options.prompt = opt_string(&object, "prompt")?;
+    options.login_hint = opt_string(&object, "loginHint")?;
+    options.max_age = opt_number(&object, "maxAge", 0.0, MAX_MS / 1000.0)?.map(|s| s as u64);
+    let extra = get(&object, "extraParams");
+    if !extra.is_undefined() {
+        if !extra.is_object() || js_sys::Array::is_array(&extra) {
+            return Err(invalid_options("extraParams must be an object of strings"));
+        }
+        for entry in Object::entries(extra.unchecked_ref()).iter() {
+            let pair: js_sys::Array = entry.unchecked_into();
+            let value = pair
+                .get(1)
+                .as_string()
+                .ok_or_else(|| invalid_options("extraParams values must be strings"))?;
+            options
+                .extra
+                .push((pair.get(0).as_string().unwrap_or_default(), value));
+        }
+    }
+    Ok(options)
+}
 
 const EVENTS: &[&str] = &[
     "change",
@@ -93,10 +158,22 @@ fn fraction(object: &Object, key: &str, target: &mut f64) -> Result<(), JsValue>
 
 fn parse_options(value: &JsValue) -> Result<(Config, bool), JsValue> {
     let object = options_object(value, OPTIONS, "TokenManager options")?
-        .ok_or_else(|| invalid_options("TokenManager options must include refreshUrl"))?;
-    let refresh_url = opt_string(&object, "refreshUrl")?
-        .ok_or_else(|| invalid_options("option \"refreshUrl\" is required"))?;
-    let mut config = Config::new(refresh_url);
+        .ok_or_else(|| invalid_options("TokenManager options must include refreshUrl or oauth"))?;
+    let oauth = parse_oauth(&get(&object, "oauth"))?;
+    let refresh_url = opt_string(&object, "refreshUrl")?;
+    let mut config =
+        match (oauth, refresh_url) {
+            (Some(client), None) => Config::oauth(client),
+            (None, Some(refresh_url)) => Config::new(refresh_url),
+            (Some(_), Some(_)) => return Err(invalid_options(
+                "option \"oauth\" replaces refreshUrl (the provider's token endpoint refreshes)",
+            )),
+            (None, None) => {
+                return Err(invalid_options(
+                    "option \"refreshUrl\" (or \"oauth\") is required",
+                ))
+            }
+        };
     config.login_url = opt_string(&object, "loginUrl")?;
     config.logout_url = opt_string(&object, "logoutUrl")?;
     config.refresh_token = match choice(&object, "refreshToken", &["cookie", "memory"])? {
@@ -311,6 +388,31 @@ impl TokenManager {
         future_to_promise(async move { Ok(JsValue::from(start.await)) })
     }
 
+    /// OAuth profile: navigates to the provider to log in (authorization code with PKCE).
+    #[wasm_bindgen(js_name = loginWithRedirect)]
+    pub fn login_with_redirect(&self, options: JsValue) -> Promise {
+        let options = match parse_login_options(&options) {
+            Ok(options) => options,
+            Err(error) => return Promise::reject(&error),
+        };
+        let login = self.inner.login_with_redirect(options);
+        future_to_promise(async move {
+            login.await.map_err(to_js_error)?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// OAuth profile: completes the login at the redirect URI (`url` defaults to
+    /// `location.href`).
+    #[wasm_bindgen(js_name = handleRedirectCallback)]
+    pub fn handle_redirect_callback(&self, url: Option<String>) -> Promise {
+        let callback = self.inner.handle_redirect_callback(url);
+        future_to_promise(async move {
+            callback.await.map_err(to_js_error)?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
     /// Refreshes now; rejects with `ERR_REFRESH_FAILED` or `ERR_LOGGED_OUT`.
     pub fn refresh(&self) -> Promise {
         let refresh = self.inner.refresh();
@@ -320,8 +422,22 @@ impl TokenManager {
         })
     }
 
-    /// Wipes the tokens, then asks the server to revoke them; always resolves.
-    pub fn logout(&self) -> Promise {
+    /// Wipes the tokens, then asks the server to revoke them; always resolves. In the OAuth
+    /// profile, `{endSession: true}` then navigates to the provider's logout page.
+    pub fn logout(&self, options: JsValue) -> Promise {
+        let end_session = match options_object(&options, &["endSession"], "logout options")
+            .and_then(|o| o.map_or(Ok(None), |o| opt_bool(&o, "endSession")))
+        {
+            Ok(end_session) => end_session.unwrap_or(false),
+            Err(error) => return Promise::reject(&error),
+        };
+        if end_session {
+            let logout = self.inner.logout_and_end_session();
+            return future_to_promise(async move {
+                logout.await.map_err(to_js_error)?;
+                Ok(JsValue::UNDEFINED)
+            });
+        }
         let logout = self.inner.logout();
         future_to_promise(async move {
             logout.await;

@@ -105,12 +105,17 @@ pub(crate) struct Reply {
     pub body: JsString,
 }
 
-/// One POST to an auth endpoint.
+/// One call to an auth endpoint: a `POST` (JSON or form body), or a `GET` of a provider's
+/// metadata or keys.
 pub(crate) struct AuthCall {
     pub url: String,
     pub credentials: web_sys::RequestCredentials,
     /// A JSON body (`JSON.stringify` is applied in JS).
     pub json_body: Option<JsValue>,
+    /// An `application/x-www-form-urlencoded` body (OAuth token and revocation endpoints).
+    pub form_body: Option<JsString>,
+    /// `GET` instead of `POST`.
+    pub get: bool,
     pub bearer: Option<JsString>,
     pub timeout_ms: u32,
     pub fetch: CapturedFetch,
@@ -138,7 +143,7 @@ impl AuthCall {
             }
         };
         let init = RequestInit::new();
-        init.set_method("POST");
+        init.set_method(if self.get { "GET" } else { "POST" });
         init.set_credentials(self.credentials);
         init.set_signal(Some(&controller.signal()));
         init.set_redirect(web_sys::RequestRedirect::Error);
@@ -151,6 +156,10 @@ impl AuthCall {
             let text = JSON::stringify(body).map_err(|_| CallError::Network)?;
             init.set_body(&text);
             let _ = headers.set("Content-Type", "application/json");
+        }
+        if let Some(body) = &self.form_body {
+            init.set_body(body);
+            let _ = headers.set("Content-Type", crate::core::oauth::FORM_CONTENT_TYPE);
         }
         init.set_headers(&headers);
         let request =
@@ -318,5 +327,51 @@ pub(crate) fn classify_refresh(reply: &Reply, now: u64) -> RefreshFailure {
             status,
             retry_after_ms,
         },
+    }
+}
+
+// The OAuth profile's calls, one function per kind of request (a DPoP proof header, RFC 9449,
+// belongs in the first two). `base` carries the manager's timeout and captured `fetch`.
+
+/// A token endpoint request (`authorization_code` or `refresh_token` grant): a form `POST`
+/// with no cookies (a public client has none to send).
+pub(crate) fn token_endpoint_call(
+    base: AuthCall,
+    request: &crate::core::oauth::FormRequest,
+) -> AuthCall {
+    form_call(base, request)
+}
+
+/// An RFC 7009 revocation request.
+pub(crate) fn revocation_call(
+    base: AuthCall,
+    request: &crate::core::oauth::FormRequest,
+) -> AuthCall {
+    form_call(base, request)
+}
+
+/// A `GET` of a provider's metadata document or JWKS.
+pub(crate) fn provider_document_call(base: AuthCall, url: &str) -> AuthCall {
+    AuthCall {
+        url: url.to_owned(),
+        credentials: web_sys::RequestCredentials::Omit,
+        json_body: None,
+        form_body: None,
+        get: true,
+        bearer: None,
+        ..base
+    }
+}
+
+fn form_call(base: AuthCall, request: &crate::core::oauth::FormRequest) -> AuthCall {
+    AuthCall {
+        url: request.url.clone(),
+        credentials: web_sys::RequestCredentials::Omit,
+        json_body: None,
+        // The body holds a code, verifier or token: it goes from its `Secret` into a JS string.
+        form_body: Some(JsString::from(request.body.expose())),
+        get: false,
+        bearer: None,
+        ..base
     }
 }

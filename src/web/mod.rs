@@ -12,6 +12,7 @@
 
 mod fetch;
 mod http;
+mod oauth;
 mod origin;
 pub mod tabs;
 
@@ -27,6 +28,7 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{AbortController, EventTarget};
 
 pub use self::origin::origin_allowed;
+pub use crate::core::oauth::{ClientConfig as OAuthConfig, LoginOptions};
 pub use crate::core::secret::Secret;
 pub use crate::core::session::{
     Event, ExpiredRequests, ExpirySource, LogoutReason, RefreshFailure, RefreshPolicy,
@@ -97,9 +99,23 @@ pub struct Config {
     /// in a window whose `document.cookie` lacks it knows there is no session and sends no
     /// refresh request (a first visit shows no failed request). Default: none (always try).
     pub session_hint: Option<String>,
+    /// The OAuth 2.0 / OpenID Connect profile: the issuer and client to log in with
+    /// ([`TokenManager::login_with_redirect`], [`TokenManager::handle_redirect_callback`]). The
+    /// provider's token endpoint then refreshes (`refresh_token` grant, the refresh token held
+    /// in wasm memory) and its revocation endpoint ends the session; `refresh_url`,
+    /// `login_url`, `logout_url`, `refresh_token` and `credentials` are not used. Needs a build
+    /// with verification (the ID token is verified against the provider's `jwks_uri`).
+    pub oauth: Option<OAuthConfig>,
 }
 
 impl Config {
+    /// Defaults for the OAuth profile with this provider and client (see [`Config::oauth`]).
+    pub fn oauth(client: OAuthConfig) -> Self {
+        let mut config = Self::new(client.issuer.clone());
+        config.oauth = Some(client);
+        config
+    }
+
     /// Defaults with this refresh endpoint.
     pub fn new(refresh_url: impl Into<String>) -> Self {
         Self {
@@ -116,6 +132,7 @@ impl Config {
             channel_name: None,
             manual_redirects: !in_browser(),
             session_hint: None,
+            oauth: None,
         }
     }
 }
@@ -234,6 +251,8 @@ struct Inner {
     closed: bool,
     /// `fetch` as it was at construction: used for every request the manager sends.
     fetch: http::CapturedFetch,
+    /// The OAuth profile's state (provider metadata, the ID token), when configured.
+    oauth: Option<oauth::OAuth>,
 }
 
 type Shared = Rc<RefCell<Inner>>;
@@ -621,53 +640,73 @@ fn start_refresh(shared: &Shared, inner: &mut Inner, generation: Generation) {
     } else {
         None
     };
-    let call = inner.auth_call(inner.config.refresh_url.clone(), body, None);
-    let shared = shared.clone();
     // `expires_in` counts from when the call started: a tab frozen during the call must not
     // count it from its wake-up (found by the cross-tab simulation).
     let started_at = now();
+    if inner.oauth.is_some() {
+        oauth::start_refresh(shared.clone(), generation, controller, started_at);
+        return;
+    }
+    let call = inner.auth_call(inner.config.refresh_url.clone(), body, None);
+    let shared = shared.clone();
     spawn_local(async move {
-        let result = call.send(&controller).await;
-        let now = now();
-        {
-            let mut inner = shared.borrow_mut();
-            inner.refresh_calls.retain(|(g, _)| *g != generation);
-            if inner.closed {
-                return;
+        let result = match call.send(&controller).await {
+            Ok(reply) if (200..300).contains(&reply.status) => {
+                http::parse_grant(&reply, memory).ok_or(Some(RefreshFailure::Malformed))
             }
-            let failure = match result {
-                Ok(reply) if (200..300).contains(&reply.status) => {
-                    match http::parse_grant(&reply, memory) {
-                        Some(parsed) => {
-                            inner.offer(parsed, started_at, |session, grant| {
-                                session.handle_refresh_ok(generation, grant, started_at);
-                                session.handle_timeout(now);
-                            });
-                            if let Some(tabs) = inner.tabs.as_mut() {
-                                tabs.coordinator.handle_refresh_result(
-                                    generation,
-                                    RefreshOutcome::Succeeded,
-                                    now,
-                                );
-                            }
-                            None
-                        }
-                        None => Some(RefreshFailure::Malformed),
-                    }
-                }
-                Ok(reply) => Some(http::classify_refresh(&reply, now)),
-                Err(http::CallError::Network) => Some(RefreshFailure::Network),
-                Err(http::CallError::Timeout) => Some(RefreshFailure::Timeout),
-                Err(http::CallError::TooLarge) => Some(RefreshFailure::Malformed),
-                // Cancelled by the session: it no longer wants a result.
-                Err(http::CallError::Aborted) => None,
-            };
-            if let Some(failure) = failure {
-                inner.refresh_failed(generation, failure, now);
-            }
-        }
-        pump(&shared);
+            Ok(reply) => Err(Some(http::classify_refresh(&reply, now()))),
+            Err(error) => Err(call_failure(error)),
+        };
+        refresh_finished(&shared, generation, started_at, result);
     });
+}
+
+/// How a failed auth call reports to the session (`None`: cancelled by the session, which no
+/// longer wants a result).
+fn call_failure(error: http::CallError) -> Option<RefreshFailure> {
+    match error {
+        http::CallError::Network => Some(RefreshFailure::Network),
+        http::CallError::Timeout => Some(RefreshFailure::Timeout),
+        http::CallError::TooLarge => Some(RefreshFailure::Malformed),
+        http::CallError::Aborted => None,
+    }
+}
+
+/// Hands the result of the refresh call of `generation`, started at `started_at`, to the
+/// session (and the coordinator), then drives both: new tokens, or a failure (`Err(None)`: the
+/// call was cancelled and nothing is reported).
+fn refresh_finished(
+    shared: &Shared,
+    generation: Generation,
+    started_at: u64,
+    result: Result<http::Parsed, Option<RefreshFailure>>,
+) {
+    let now = now();
+    {
+        let mut inner = shared.borrow_mut();
+        inner.refresh_calls.retain(|(g, _)| *g != generation);
+        if inner.closed {
+            return;
+        }
+        match result {
+            Ok(parsed) => {
+                inner.offer(parsed, started_at, |session, grant| {
+                    session.handle_refresh_ok(generation, grant, started_at);
+                    session.handle_timeout(now);
+                });
+                if let Some(tabs) = inner.tabs.as_mut() {
+                    tabs.coordinator.handle_refresh_result(
+                        generation,
+                        RefreshOutcome::Succeeded,
+                        now,
+                    );
+                }
+            }
+            Err(Some(failure)) => inner.refresh_failed(generation, failure, now),
+            Err(None) => {}
+        }
+    }
+    pump(shared);
 }
 
 impl Inner {
@@ -696,6 +735,8 @@ impl Inner {
             url,
             credentials: self.config.credentials,
             json_body,
+            form_body: None,
+            get: false,
             bearer,
             timeout_ms: self.config.request_timeout_ms,
             fetch: self.fetch.clone(),
@@ -824,6 +865,7 @@ impl TokenManager {
     /// Validates `config` (URLs resolved against the page; https or loopback http only;
     /// allowed origins normalised) and installs the wake-up listeners.
     pub fn new(mut config: Config) -> Result<Self, Error> {
+        let oauth = oauth::configure(&mut config)?;
         config.refresh_url = endpoint("refreshUrl", &config.refresh_url)?;
         config.login_url = config
             .login_url
@@ -875,6 +917,7 @@ impl TokenManager {
             incoming_meta: None,
             closed: false,
             fetch,
+            oauth,
         }));
         let listeners = Listeners::install(Rc::downgrade(&shared));
         shared.borrow_mut().listeners = Some(listeners);
@@ -1042,6 +1085,80 @@ impl TokenManager {
         }
     }
 
+    /// OAuth profile: prepares a login (state, nonce and PKCE verifier, stored as the login
+    /// transaction in `sessionStorage`) and returns the provider's authorization URL, for an
+    /// app that navigates itself. [`login_with_redirect`](Self::login_with_redirect) also
+    /// navigates.
+    pub fn authorization_url(
+        &self,
+        options: LoginOptions,
+    ) -> impl std::future::Future<Output = Result<String, Error>> {
+        let shared = self.shared.clone();
+        async move { oauth::authorization_url(&shared, &options).await }
+    }
+
+    /// OAuth profile: starts a login by redirect (authorization code with PKCE S256). The page
+    /// navigates to the provider, which sends the browser back to the redirect URI; there,
+    /// call [`handle_redirect_callback`](Self::handle_redirect_callback).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), tokenwarden::web::Error> {
+    /// use tokenwarden::web::{Config, LoginOptions, OAuthConfig, TokenManager};
+    /// let mut client = OAuthConfig::new(
+    ///     "https://tenant.example.auth0.com/",
+    ///     "my-spa-client-id",
+    ///     "https://app.example/callback",
+    /// );
+    /// client.audience = Some("https://api.example".into());
+    /// let manager = TokenManager::new(Config::oauth(client))?;
+    /// if !manager.start().await {
+    ///     manager.login_with_redirect(LoginOptions::default()).await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn login_with_redirect(
+        &self,
+        options: LoginOptions,
+    ) -> impl std::future::Future<Output = Result<(), Error>> {
+        let url = self.authorization_url(options);
+        async move { oauth::navigate(&url.await?) }
+    }
+
+    /// OAuth profile: completes a login at the redirect URI. `url` defaults to
+    /// `location.href`. Checks `state` and `iss`, reports the provider's `error` (codes
+    /// `ERR_OAUTH_ACCESS_DENIED`, `ERR_OAUTH_LOGIN_REQUIRED`, ...), exchanges the code, verifies
+    /// the ID token against the provider's keys, installs the tokens, and removes `code` and
+    /// `state` from the address bar. Every error has a stable `ERR_OAUTH_*` (or `ERR_JWT_*`,
+    /// `ERR_JWS_*`) code and leaves the session as it was.
+    ///
+    /// ```no_run
+    /// # async fn demo(manager: &tokenwarden::web::TokenManager) -> Result<(), tokenwarden::web::Error> {
+    /// manager.handle_redirect_callback(None).await?;
+    /// let response = manager.fetch_url("https://api.example/me").await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn handle_redirect_callback(
+        &self,
+        url: Option<String>,
+    ) -> impl std::future::Future<Output = Result<(), Error>> {
+        let shared = self.shared.clone();
+        async move { oauth::handle_callback(&shared, url).await }
+    }
+
+    /// OAuth profile: [`logout`](Self::logout) (the refresh token is revoked, RFC 7009), then
+    /// navigates to the provider's `end_session_endpoint` with `id_token_hint` and the
+    /// configured `post_logout_redirect_uri`, ending the provider's own session too.
+    pub fn logout_and_end_session(&self) -> impl std::future::Future<Output = Result<(), Error>> {
+        let shared = self.shared.clone();
+        let logout = self.logout();
+        async move {
+            // The hint is taken before the logout wipes the manager's state.
+            let url = oauth::end_session(&shared).await;
+            logout.await;
+            oauth::navigate(&url?)
+        }
+    }
+
     /// Refreshes now (joining a refresh in flight; a backoff in progress is not cut short).
     /// Errors: `ERR_REFRESH_FAILED` (transient; the manager keeps retrying), `ERR_LOGGED_OUT`.
     pub fn refresh(&self) -> impl std::future::Future<Output = Result<(), Error>> {
@@ -1088,31 +1205,43 @@ impl TokenManager {
                 let credentials = inner.session.logout();
                 inner.claims = None;
                 inner.bearer.clear();
-                let c = &inner.config;
-                c.logout_url.clone().map(|url| {
-                    // The access token goes only to an allowed origin, like any request.
-                    let bearer = credentials
-                        .access_token
-                        .as_ref()
-                        .filter(|_| origin::origin_allowed(&url, None, &c.allowed_origins))
-                        .map(http::bearer);
-                    let body = match (&credentials.refresh_token, c.refresh_token) {
-                        (Some(token), RefreshTokenMode::Memory) => {
-                            Some(JsValue::from(refresh_token_body(token)))
-                        }
-                        _ => None,
-                    };
-                    inner.auth_call(url, body, bearer)
-                })
+                if inner.oauth.is_some() {
+                    // OAuth profile: RFC 7009 revocation at the provider.
+                    let revoke: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> =
+                        Box::pin(oauth::revoke(&shared, &mut inner, credentials));
+                    Some(revoke)
+                } else {
+                    let c = &inner.config;
+                    c.logout_url.clone().map(|url| {
+                        // The access token goes only to an allowed origin, like any request.
+                        let bearer = credentials
+                            .access_token
+                            .as_ref()
+                            .filter(|_| origin::origin_allowed(&url, None, &c.allowed_origins))
+                            .map(http::bearer);
+                        let body = match (&credentials.refresh_token, c.refresh_token) {
+                            (Some(token), RefreshTokenMode::Memory) => {
+                                Some(JsValue::from(refresh_token_body(token)))
+                            }
+                            _ => None,
+                        };
+                        let call = inner.auth_call(url, body, bearer);
+                        let send: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> =
+                            Box::pin(async move {
+                                if let Ok(controller) = AbortController::new() {
+                                    let _ = call.send(&controller).await;
+                                }
+                            });
+                        send
+                    })
+                }
                 // `credentials` is dropped here: both secrets are zeroized.
             };
             pump(&shared);
             let waiters = std::mem::take(&mut shared.borrow_mut().waiters);
             wake_all(waiters, Wake::LoggedOut);
             if let Some(call) = call {
-                if let Ok(controller) = AbortController::new() {
-                    let _ = call.send(&controller).await;
-                }
+                call.await;
             }
         }
     }
@@ -1325,6 +1454,7 @@ impl Drop for TokenManager {
             inner.subscribers.clear();
             inner.claims = None;
             inner.bearer.clear();
+            inner.oauth = None;
             std::mem::take(&mut inner.waiters)
         };
         wake_all(waiters, Wake::Closed);
