@@ -88,9 +88,10 @@ test-e2e: pkg
 	cargo build -p tokenwarden-server
 	TW_SERVER_BIN=target/debug/tokenwarden-server scripts/test-e2e.sh
 
-test-oauth: setup
-	@echo "== OAuth core against oidc-provider: code + PKCE, rotation, reuse, revocation (Node; about 10 s warm)"
+test-oauth: pkg
+	@echo "== OAuth against oidc-provider: the core (Node) and the npm package in Chromium (Playwright; about 20 s warm)"
 	cargo build -p tokenwarden --example oauth_cli
+	cargo build -p tokenwarden-server
 	node --test --test-concurrency=1 tests/oauth/
 
 ## demo: build the package and serve the demo on http://127.0.0.1:8080

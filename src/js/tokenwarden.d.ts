@@ -161,8 +161,50 @@ export interface TokenwardenError extends Error {
 /** Session state. */
 export type TokenManagerState = 'anonymous' | 'authenticated' | 'refreshing' | 'expired';
 
-/** Options of `new TokenManager(options)`. Unknown or invalid options throw `ERR_INVALID_OPTIONS`. */
-export interface TokenManagerOptions {
+/**
+ * Options of `new TokenManager(options)`: the reference dialect (`refreshUrl`, `loginUrl`, ...)
+ * or the OAuth 2.0 / OpenID Connect profile (`oauth`). Unknown or invalid options throw
+ * `ERR_INVALID_OPTIONS`.
+ */
+export type TokenManagerOptions = TokenManagerDialectOptions | TokenManagerOAuthOptions;
+
+/** The provider and the public client of the OAuth profile. */
+export interface OAuthClientOptions {
+  /** The issuer identifier, exactly as the provider's metadata spells it (trailing slash included). https, or http to loopback hosts. */
+  issuer: string;
+  /** The client id of a public client (SPA: no secret, PKCE). */
+  clientId: string;
+  /** The registered redirect URI: the page that calls `handleRedirectCallback()`. */
+  redirectUri: string;
+  /** The scope of every login (default `"openid profile email offline_access"`). */
+  scope?: string;
+  /** Auth0's `audience` (the API identifier). */
+  audience?: string;
+  /** RFC 8707 resource indicators: the APIs the access token is for. */
+  resource?: string | string[];
+  /** Where the provider sends the browser after `logout({endSession: true})` (must be registered). */
+  postLogoutRedirectUri?: string;
+}
+
+/** The OAuth 2.0 / OpenID Connect profile: login by redirect with PKCE, refresh with the `refresh_token` grant, RFC 7009 revocation. */
+export interface TokenManagerOAuthOptions extends TokenManagerCommonOptions {
+  /**
+   * The provider (discovered from `${issuer}/.well-known/openid-configuration`, once) and the
+   * client. The refresh token is held in wasm memory and shared only with sibling tabs; after a
+   * reload `start()` adopts a sibling's session or resolves `false` (call `loginWithRedirect()`).
+   */
+  oauth: OAuthClientOptions;
+  refreshUrl?: never;
+  loginUrl?: never;
+  logoutUrl?: never;
+  refreshToken?: never;
+  credentials?: never;
+  sessionHint?: never;
+}
+
+/** The reference dialect: JSON login, refresh token in an `HttpOnly` cookie or the body. */
+export interface TokenManagerDialectOptions extends TokenManagerCommonOptions {
+  oauth?: undefined;
   /** Refresh endpoint (required). Relative URLs resolve against the page; https or loopback http only. */
   refreshUrl: string;
   /** Login endpoint, needed by `login()`. */
@@ -174,13 +216,24 @@ export interface TokenManagerOptions {
    * body, in which case the token is held in wasm memory and sent in the refresh request body.
    */
   refreshToken?: 'cookie' | 'memory';
+  /** `credentials` of the login, refresh and logout calls (default `"include"`). */
+  credentials?: 'include' | 'same-origin' | 'omit';
+  /**
+   * Name of a script-readable cookie that your auth server sets and clears together with the
+   * `HttpOnly` refresh cookie (the reference server's `tw_session`). When given, `start()` in a
+   * page whose `document.cookie` lacks it sends no refresh request: a first visit shows no
+   * failed request. Default: none (`start()` always tries the refresh cookie).
+   */
+  sessionHint?: string;
+}
+
+/** Options of both profiles. */
+export interface TokenManagerCommonOptions {
   /**
    * Origins whose requests carry `Authorization: Bearer` (exact scheme, host and port; https, or
    * http to loopback hosts). Default: the page's own origin.
    */
   allowedOrigins?: string | string[];
-  /** `credentials` of the login, refresh and logout calls (default `"include"`). */
-  credentials?: 'include' | 'same-origin' | 'omit';
   /** Which 401s trigger one refresh and one retry (default `"invalid_token"`: only `WWW-Authenticate: Bearer error="invalid_token"`). */
   retryOn401?: 'invalid_token' | 'any';
   /** Allow `getAccessToken()` (for WebSockets or third-party SDKs). Default `false`. */
@@ -215,13 +268,26 @@ export interface TokenManagerOptions {
   crossTab?: boolean;
   /** Extra input to the cross-tab channel name, to keep two sessions on one origin apart (default: derived from `refreshUrl` and `allowedOrigins` only). */
   channelName?: string;
-  /**
-   * Name of a script-readable cookie that your auth server sets and clears together with the
-   * `HttpOnly` refresh cookie (the reference server's `tw_session`). When given, `start()` in a
-   * page whose `document.cookie` lacks it sends no refresh request: a first visit shows no
-   * failed request. Default: none (`start()` always tries the refresh cookie).
-   */
-  sessionHint?: string;
+}
+
+/** Options of `loginWithRedirect()`. */
+export interface LoginWithRedirectOptions {
+  /** Overrides the configured scope for this login. */
+  scope?: string;
+  /** `prompt`: `"login"`, `"consent"`, `"none"`, `"select_account"`, ... */
+  prompt?: string;
+  /** `login_hint`. */
+  loginHint?: string;
+  /** `max_age` in seconds: the ID token's `auth_time` is then checked against it. */
+  maxAge?: number;
+  /** Other authorization parameters (e.g. `ui_locales`, `organization`); the ones the login sets itself are refused. */
+  extraParams?: Record<string, string>;
+}
+
+/** Options of `logout()`. */
+export interface LogoutOptions {
+  /** OAuth profile: after revocation, navigate to the provider's `end_session_endpoint` (with `id_token_hint` and `postLogoutRedirectUri`). */
+  endSession?: boolean;
 }
 
 /** Tokens obtained outside `login()`. */
@@ -269,7 +335,32 @@ export type TokenManagerErrorCode =
   | 'ERR_LOGGED_OUT'
   | 'ERR_NOT_AUTHENTICATED'
   | 'ERR_TOKEN_EXPIRED'
-  | 'ERR_TOKEN_NOT_EXPOSED';
+  | 'ERR_TOKEN_NOT_EXPOSED'
+  | OAuthErrorCode;
+
+/**
+ * Codes of the OAuth profile's errors. The provider's own errors (RFC 6749 §4.1.2.1, §5.2,
+ * OpenID Connect) keep their name: `error=access_denied` is `ERR_OAUTH_ACCESS_DENIED`. An ID
+ * token whose signature or key fails verification rejects with the `ERR_JWS_*` / `ERR_JWKS_*`
+ * codes of `verifyJwt`.
+ */
+export type OAuthErrorCode =
+  | 'ERR_OAUTH_INVALID_CONFIG' | 'ERR_OAUTH_INVALID_METADATA' | 'ERR_OAUTH_ISSUER_MISMATCH'
+  | 'ERR_OAUTH_INSECURE_ENDPOINT' | 'ERR_OAUTH_PKCE_NOT_SUPPORTED' | 'ERR_OAUTH_ENDPOINT_NOT_OFFERED'
+  | 'ERR_OAUTH_NO_TRANSACTION' | 'ERR_OAUTH_INVALID_TRANSACTION' | 'ERR_OAUTH_TRANSACTION_EXPIRED'
+  | 'ERR_OAUTH_INVALID_CALLBACK' | 'ERR_OAUTH_STATE_MISMATCH' | 'ERR_OAUTH_ISS_MISSING'
+  | 'ERR_OAUTH_ISS_MISMATCH' | 'ERR_OAUTH_CODE_MISSING' | 'ERR_OAUTH_HTTP'
+  | 'ERR_OAUTH_INVALID_TOKEN_RESPONSE' | 'ERR_OAUTH_UNSUPPORTED_TOKEN_TYPE' | 'ERR_OAUTH_ID_TOKEN_MISSING'
+  | 'ERR_OAUTH_ID_TOKEN_CLAIM_MISSING' | 'ERR_OAUTH_ID_TOKEN_ISSUER_MISMATCH'
+  | 'ERR_OAUTH_ID_TOKEN_AUDIENCE_MISMATCH' | 'ERR_OAUTH_ID_TOKEN_AZP_MISMATCH' | 'ERR_OAUTH_NONCE_MISMATCH'
+  | 'ERR_OAUTH_ID_TOKEN_SUBJECT_MISMATCH' | 'ERR_OAUTH_ID_TOKEN_EXPIRED' | 'ERR_OAUTH_ID_TOKEN_IAT'
+  | 'ERR_OAUTH_AUTH_TIME' | 'ERR_OAUTH_ACCESS_DENIED' | 'ERR_OAUTH_LOGIN_REQUIRED'
+  | 'ERR_OAUTH_CONSENT_REQUIRED' | 'ERR_OAUTH_INTERACTION_REQUIRED' | 'ERR_OAUTH_ACCOUNT_SELECTION_REQUIRED'
+  | 'ERR_OAUTH_INVALID_REQUEST' | 'ERR_OAUTH_INVALID_CLIENT' | 'ERR_OAUTH_INVALID_GRANT'
+  | 'ERR_OAUTH_UNAUTHORIZED_CLIENT' | 'ERR_OAUTH_UNSUPPORTED_GRANT_TYPE' | 'ERR_OAUTH_UNSUPPORTED_RESPONSE_TYPE'
+  | 'ERR_OAUTH_INVALID_SCOPE' | 'ERR_OAUTH_INVALID_TARGET' | 'ERR_OAUTH_SERVER_ERROR'
+  | 'ERR_OAUTH_TEMPORARILY_UNAVAILABLE' | 'ERR_OAUTH_USE_DPOP_NONCE' | 'ERR_OAUTH_PROVIDER_ERROR'
+  | 'ERR_OAUTH_NETWORK' | 'ERR_OAUTH_NO_CRYPTO' | 'ERR_OAUTH_NO_STORAGE' | 'ERR_OAUTH_NO_WINDOW';
 
 export interface TokenManagerError extends Error {
   code: TokenManagerErrorCode;
@@ -289,12 +380,33 @@ export class TokenManager {
   login(credentials: Record<string, unknown>): Promise<void>;
   /** Installs tokens obtained elsewhere. Throws `ERR_INVALID_OPTIONS`. */
   setTokens(tokens: TokenManagerTokens): void;
-  /** Restores a cookie-mode session after a reload; resolves to whether a token is now held. */
+  /**
+   * Restores a session after a reload; resolves to whether a token is now held. A sibling tab's
+   * session is adopted first; then, in cookie mode, a silent refresh is tried. In the OAuth
+   * profile `false` means a redirect login is needed (`loginWithRedirect()`; the provider's own
+   * session usually makes it silent).
+   */
   start(): Promise<boolean>;
+  /**
+   * OAuth profile: stores the login transaction (state, nonce, PKCE verifier) in
+   * `sessionStorage` and navigates to the provider's authorization endpoint.
+   */
+  loginWithRedirect(options?: LoginWithRedirectOptions): Promise<void>;
+  /**
+   * OAuth profile: at the redirect URI, checks the response (`state`, `iss`, `error`),
+   * exchanges the code, verifies the ID token against the provider's `jwks_uri`, installs the
+   * tokens and removes `code` and `state` from the address bar. `url` defaults to
+   * `location.href`. Rejects with an `ERR_OAUTH_*` code; the session is unchanged then.
+   */
+  handleRedirectCallback(url?: string): Promise<void>;
   /** Refreshes now. Rejects with `ERR_REFRESH_FAILED` (transient; retried) or `ERR_LOGGED_OUT`. */
   refresh(): Promise<void>;
-  /** Wipes the tokens at once, fails waiting requests, then calls `logoutUrl`. Always resolves. */
-  logout(): Promise<void>;
+  /**
+   * Wipes the tokens at once, fails waiting requests, then calls `logoutUrl` (OAuth profile:
+   * revokes the refresh token at the provider, RFC 7009). Resolves even if that call fails;
+   * with `{endSession: true}` it then navigates to the provider's logout page.
+   */
+  logout(options?: LogoutOptions): Promise<void>;
   /**
    * `fetch` with `Authorization: Bearer` attached when the origin of the request actually sent
    * is allowed. In a browser redirects are followed as the request asks, and the Fetch standard

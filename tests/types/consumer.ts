@@ -26,7 +26,36 @@ import {
   type TokenManagerEventMap,
   type TokenManagerErrorCode,
   type TokenManagerError,
+  type OAuthClientOptions,
+  type LoginWithRedirectOptions,
+  type OAuthErrorCode,
 } from 'tokenwarden';
+
+// The OAuth 2.0 / OpenID Connect profile.
+const client: OAuthClientOptions = {
+  issuer: 'https://tenant.example.auth0.com/',
+  clientId: 'spa',
+  redirectUri: 'https://app.example/callback',
+  audience: 'https://api.example',
+  resource: ['https://api.example'],
+  postLogoutRedirectUri: 'https://app.example/',
+};
+const oauth = new TokenManager({ oauth: client, allowedOrigins: ['https://api.example'] });
+async function oauthFlow(): Promise<OAuthErrorCode | void> {
+  const login: LoginWithRedirectOptions = { prompt: 'login', loginHint: 'a@example.com', maxAge: 600, extraParams: { ui_locales: 'de' } };
+  if (new URLSearchParams(location.search).has('code')) {
+    try {
+      await oauth.handleRedirectCallback();
+    } catch (error) {
+      const code: TokenManagerErrorCode = (error as TokenManagerError).code;
+      if (code === 'ERR_OAUTH_STATE_MISMATCH' || code === 'ERR_OAUTH_ACCESS_DENIED') return code;
+    }
+  } else if (!(await oauth.start())) {
+    await oauth.loginWithRedirect(login);
+  }
+  await oauth.logout({ endSession: true });
+}
+void oauthFlow;
 
 // ---- TokenManager: options, state, events, errors --------------------------------------------
 const options: TokenManagerOptions = {
@@ -151,6 +180,10 @@ void [flow, managerCode, verifyCode, scope, alg, decoded, size, again, viaKeySet
 new TokenManager({ refreshUrl: '/auth/refresh', loginUlr: '/auth/login' });
 // @ts-expect-error: refreshUrl is required
 new TokenManager({ loginUrl: '/auth/login' });
+// @ts-expect-error: the oauth profile has no refreshUrl (the provider's token endpoint refreshes)
+new TokenManager({ oauth: client, refreshUrl: '/auth/refresh' });
+// @ts-expect-error: clientId is required
+new TokenManager({ oauth: { issuer: 'https://idp.example', redirectUri: 'https://app.example/cb' } });
 // @ts-expect-error: not a refresh-token transport
 new TokenManager({ refreshUrl: '/auth/refresh', refreshToken: 'localStorage' });
 // @ts-expect-error: no such event
