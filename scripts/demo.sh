@@ -8,8 +8,10 @@
 #      (cold 8-12 minutes, mostly two `cargo install`s; warm: seconds)
 #   2. scripts/build-pkg.sh pkg: release wasm build, wasm-bindgen, wasm-opt (cold 1-2 minutes, warm ~15 s)
 #   3. cargo build -p tokenwarden-server (cold 2-3 minutes, warm: seconds)
-#   4. start the server and print the URL and the demo credentials
-# Env: TW_DEMO_PORT (default 8080), TW_DEMO_ACCESS_TTL (seconds, default 30).
+#   4. start oidc-provider on port+1 (the page's "OAuth provider" mode, /?mode=oauth) and the
+#      server, and print the URL and the demo credentials
+# Env: TW_DEMO_PORT (default 8080; the provider takes the next port), TW_DEMO_ACCESS_TTL
+# (seconds, default 30).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -30,12 +32,27 @@ bold "demo 3/4: reference server (cargo build -p tokenwarden-server; cold 2-3 mi
 t=$SECONDS; cargo build -p tokenwarden-server; elapsed "$t"
 SERVER_BIN="${CARGO_TARGET_DIR:-target}/debug/tokenwarden-server"
 
-bold "demo 4/4: starting the server on port $PORT (access tokens live $TTL s, test hooks on)"
+OAUTH_PORT=$((PORT + 1))
+bold "demo 4/4: starting oidc-provider on port $OAUTH_PORT and the server on port $PORT (access tokens live $TTL s, test hooks on)"
 LOG=$(mktemp)
-stop() { kill "${SERVER_PID:-}" 2>/dev/null || true; wait "${SERVER_PID:-}" 2>/dev/null || true; rm -f "$LOG"; }
+OAUTH_LOG=$(mktemp)
+stop() {
+  kill "${SERVER_PID:-}" "${OAUTH_PID:-}" 2>/dev/null || true
+  wait "${SERVER_PID:-}" "${OAUTH_PID:-}" 2>/dev/null || true
+  rm -f "$LOG" "$OAUTH_LOG"
+}
 trap stop EXIT
 trap 'exit 130' INT TERM
-start_server "$LOG" --port "$PORT" --test-hooks --access-ttl "$TTL" --www-dir www --pkg-dir pkg || {
+# The page's "OAuth provider" mode (/?mode=oauth) logs in at this provider (its issuer is the
+# page's port + 1); the server accepts the provider's access tokens on /api/*.
+node tests/oauth/provider.mjs --port "$OAUTH_PORT" --access-ttl "$TTL" \
+  --redirect-uri "http://127.0.0.1:$PORT/?mode=oauth" --post-logout-redirect-uri "http://127.0.0.1:$PORT/?mode=oauth" \
+  >"$OAUTH_LOG" 2>&1 &
+OAUTH_PID=$!
+for _ in $(seq 1 100); do grep -q '^listening on' "$OAUTH_LOG" && break; sleep 0.1; done
+grep -q '^listening on' "$OAUTH_LOG" || { cat "$OAUTH_LOG" >&2; echo "demo: oidc-provider did not start (port $OAUTH_PORT in use?)" >&2; exit 1; }
+start_server "$LOG" --port "$PORT" --test-hooks --access-ttl "$TTL" --www-dir www --pkg-dir pkg \
+  --trust-issuer "http://127.0.0.1:$OAUTH_PORT" --trust-audience https://api.tokenwarden.test/ || {
   echo "demo: the server did not start (is port $PORT in use? try TW_DEMO_PORT=8081 make demo)" >&2
   exit 1
 }
@@ -49,6 +66,8 @@ cat <<EOF
   Access tokens live $TTL s: watch the silent refresh on the timeline, then use the
   "Break things" buttons (fail a refresh, revoke the session, skew the server clock).
   Refresh knobs go in the URL, e.g. $URL/?minRefreshLeadMs=10000
+  OAuth provider mode: $URL/?mode=oauth (oidc-provider on port $OAUTH_PORT; any login and
+  password, then consent)
 
   Ctrl-C stops the server. Server log follows.
 

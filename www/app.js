@@ -29,8 +29,23 @@ const DEFAULT_POLICY = {
 };
 // sessionHint: the reference server sets the script-readable `tw_session` cookie with the
 // refresh cookie, so a first visit without a session sends no refresh request.
-const options = { loginUrl: '/auth/login', refreshUrl: '/auth/refresh', logoutUrl: '/auth/logout', sessionHint: 'tw_session' };
 const params = new URLSearchParams(location.search);
+// "OAuth provider" mode (?mode=oauth): the same page logs in by redirect at the oidc-provider
+// that `make demo` starts on the next port (tests/oauth/provider.mjs), and the reference server
+// accepts that provider's access tokens (--trust-issuer).
+const oauthMode = params.get('mode') === 'oauth';
+const options = oauthMode
+  ? {
+    oauth: {
+      issuer: params.get('issuer') ?? `${location.protocol}//${location.hostname}:${Number(location.port) + 1}`,
+      clientId: 'tokenwarden-spa',
+      redirectUri: `${location.origin}/?mode=oauth`,
+      scope: 'openid profile offline_access api:read',
+      resource: 'https://api.tokenwarden.test/',
+      postLogoutRedirectUri: `${location.origin}/?mode=oauth`,
+    },
+  }
+  : { loginUrl: '/auth/login', refreshUrl: '/auth/refresh', logoutUrl: '/auth/logout', sessionHint: 'tw_session' };
 for (const key of Object.keys(DEFAULT_POLICY)) {
   if (params.has(key)) options[key] = Number(params.get(key));
 }
@@ -233,10 +248,24 @@ function tick() {
 // ---------------------------------------------------------------------------------------------
 // Login and logout.
 
+if (oauthMode) {
+  for (const id of ['username', 'password', 'login-hint']) $(id).closest('.field, p').hidden = true;
+  $('login-button').textContent = 'Log in with the OAuth provider';
+  $('mode-link').href = '/';
+  $('mode-link').textContent = 'Switch to the reference server\'s own login';
+}
+
 $('login-form').addEventListener('submit', async (event) => {
   event.preventDefault();
   const button = $('login-button');
   const error = $('login-error');
+  if (oauthMode) {
+    // Navigates to the provider (any login and password there), which redirects back here.
+    await tm.loginWithRedirect({ prompt: 'login' }).catch((e) => {
+      error.textContent = `Login failed: ${e.message} (${e.code ?? e.name}).`;
+    });
+    return;
+  }
   const username = $('username').value.trim();
   const password = $('password').value;
   if (!username || !password) {
@@ -432,7 +461,17 @@ model.states.push({ t: Date.now(), state: tm.state });
 booting = true;
 let handedOver = false;
 const noteHandOver = tm.on('refreshed', ({ source }) => { handedOver ||= source === 'otherTab'; });
-const restored = await tm.start();
+let restored;
+if (oauthMode && (params.has('code') || params.has('error'))) {
+  // Back from the provider: check the answer, exchange the code, verify the ID token.
+  restored = await tm.handleRedirectCallback().then(() => true, (e) => {
+    $('login-error').textContent = `Login failed: ${e.message} (${e.code}).`;
+    return false;
+  });
+  if (restored) noteToken('logged in at the OAuth provider');
+} else {
+  restored = await tm.start();
+}
 noteHandOver();
 booting = false;
 $('boot').hidden = true;

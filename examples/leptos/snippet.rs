@@ -66,3 +66,14 @@ pub async fn add_item(tm: Rc<TokenManager>, json: &str) -> Result<u16, String> {
 pub async fn log_out(tm: Rc<TokenManager>) {
     tm.logout().await;
 }
+
+/// With an identity provider (`Config::oauth`): after a reload there is no refresh token in
+/// memory; `start()` adopts a sibling tab's session, else the provider is asked again (its own
+/// session cookie usually makes that redirect silent).
+pub async fn restore_or_log_in(tm: Rc<TokenManager>) -> Result<(), tokenwarden::web::Error> {
+    if !tm.start().await {
+        let options = tokenwarden::web::LoginOptions::default();
+        tm.login_with_redirect(options).await?;
+    }
+    Ok(())
+}

@@ -48,3 +48,30 @@ pub async fn load_profile(tm: &TokenManager) -> Result<JsValue, String> {
         .await
         .map_err(|_| "not JSON".to_string())
 }
+
+/// With an identity provider instead (Auth0, Okta, Keycloak, Entra ID...): the OAuth profile.
+/// A login button calls `log_in_with_provider`; the component at the redirect URI's route calls
+/// `finish_login` once on mount, then routes on.
+pub fn oauth_manager() -> Result<Rc<TokenManager>, Error> {
+    let mut client = tokenwarden::web::OAuthConfig::new(
+        "https://YOUR_TENANT.us.auth0.com/", // exactly the discovery document's `issuer`
+        "YOUR_SPA_CLIENT_ID",
+        "https://app.example.com/callback",
+    );
+    client.audience = Some("https://api.example.com".into()); // or `client.resource`
+    let mut config = Config::oauth(client);
+    config.allowed_origins = vec!["https://api.example.com".into()];
+    TokenManager::new(config).map(Rc::new)
+}
+
+/// Navigates to the provider (authorization code with PKCE).
+pub async fn log_in_with_provider(tm: &TokenManager) -> Result<(), Error> {
+    tm.login_with_redirect(tokenwarden::web::LoginOptions::default())
+        .await
+}
+
+/// At the redirect URI. Err(e): e.code() is "ERR_OAUTH_ACCESS_DENIED" (the user said no),
+/// "ERR_OAUTH_STATE_MISMATCH" (not the answer to this browser's login), ...
+pub async fn finish_login(tm: &TokenManager) -> Result<(), Error> {
+    tm.handle_redirect_callback(None).await
+}

@@ -186,7 +186,11 @@ export interface OAuthClientOptions {
   postLogoutRedirectUri?: string;
 }
 
-/** The OAuth 2.0 / OpenID Connect profile: login by redirect with PKCE, refresh with the `refresh_token` grant, RFC 7009 revocation. */
+/**
+ * The OAuth 2.0 / OpenID Connect profile: login by redirect with PKCE, refresh with the
+ * `refresh_token` grant, RFC 7009 revocation. The build without verification refuses it
+ * (`ERR_INVALID_OPTIONS`): ID tokens are verified.
+ */
 export interface TokenManagerOAuthOptions extends TokenManagerCommonOptions {
   /**
    * The provider (discovered from `${issuer}/.well-known/openid-configuration`, once) and the
@@ -387,6 +391,7 @@ export class TokenManager {
    * session usually makes it silent).
    */
   start(): Promise<boolean>;
+// @verify-begin (the OAuth profile verifies ID tokens: not in builds without verification)
   /**
    * OAuth profile: stores the login transaction (state, nonce, PKCE verifier) in
    * `sessionStorage` and navigates to the provider's authorization endpoint.
@@ -399,6 +404,7 @@ export class TokenManager {
    * `location.href`. Rejects with an `ERR_OAUTH_*` code; the session is unchanged then.
    */
   handleRedirectCallback(url?: string): Promise<void>;
+// @verify-end
   /** Refreshes now. Rejects with `ERR_REFRESH_FAILED` (transient; retried) or `ERR_LOGGED_OUT`. */
   refresh(): Promise<void>;
   /**

@@ -132,6 +132,12 @@ async function logIn(page, account) {
   return page.evaluate(() => window.result);
 }
 
+/** Waits until `answers` holds `count` token endpoint answers (the listener reads bodies async). */
+async function answered(answers, count) {
+  for (let i = 0; i < 200 && answers.length < count; i += 1) await new Promise((r) => setTimeout(r, 25));
+  assert.ok(answers.length >= count, `token endpoint answers: ${answers.length} of ${count}`);
+}
+
 const apiMe = (page) => page.evaluate(async (url) => {
   const res = await window.tm.fetch(url);
   return { status: res.status, body: await res.json() };
@@ -158,13 +164,16 @@ test('login by redirect through the provider\'s forms; the API accepts the provi
   const me = await apiMe(tab);
   assert.equal(me.status, 200, JSON.stringify(me.body));
   assert.equal(me.body.sub, 'alice');
+  await answered(tokenAnswers, 1);
   const [first] = tokenAnswers;
   assert.ok(first.refresh_token && first.id_token, 'a refresh token and an ID token');
 });
 
 test('refresh with the refresh_token grant rotates the refresh token', async () => {
   const before = await records();
+  const seen = tokenAnswers.length;
   await tab.evaluate(() => window.tm.refresh());
+  await answered(tokenAnswers, seen + 1);
   const after = await records();
   assert.equal(after.refreshTokens.length, before.refreshTokens.length + 1, 'a new refresh token');
   assert.ok(after.refreshTokens.at(-2).consumedAt, 'the previous one was consumed (rotated)');
@@ -195,6 +204,8 @@ test('a second tab adopts the session (with the refresh token); refreshes from b
 });
 
 test('logout revokes the refresh token (RFC 7009); the provider refuses it afterwards', async () => {
+  // Every answer so far issued one refresh token (in this context only).
+  await answered(tokenAnswers, (await records()).refreshTokens.length);
   const last = tokenAnswers.at(-1).refresh_token;
   await tab.evaluate(() => window.tm.logout());
   assert.equal(await tab.evaluate(() => window.tm.state), 'anonymous');
@@ -252,5 +263,28 @@ test('error=access_denied from the provider is a typed error and ends the pendin
   assert.equal(result.code, 'ERR_OAUTH_ACCESS_DENIED');
   assert.equal(await page.evaluate(() => sessionStorage.length), 0);
   assert.equal(new URL(page.url()).searchParams.get('error'), null, 'the error is removed from the address bar');
+  await ctx.close();
+});
+
+test('a refresh token the provider no longer honours (invalid_grant) ends the session with a typed reason', async () => {
+  const ctx = await browser.newContext();
+  const answers = [];
+  const page = await openApp(ctx, answers);
+  await logIn(page, 'carol');
+  await answered(answers, 1);
+  assert.equal(await page.evaluate(() => window.tm.state), 'authenticated');
+  // Revoked behind the manager's back (as an admin or another device's logout would).
+  const res = await fetch(`${provider.issuer}/token/revocation`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ token: answers.at(-1).refresh_token, token_type_hint: 'refresh_token', client_id: CLIENT_ID }),
+  });
+  assert.equal(res.status, 200);
+  const outcome = await page.evaluate(() => new Promise((ok) => {
+    window.tm.on('loggedOut', ({ reason }) => ok({ reason, state: window.tm.state }));
+    window.tm.refresh().catch((e) => { window.refreshError = e.code; });
+  }));
+  assert.deepEqual(outcome, { reason: 'invalid_grant', state: 'anonymous' });
+  assert.equal(await page.evaluate(() => window.refreshError), 'ERR_LOGGED_OUT');
   await ctx.close();
 });

@@ -12,7 +12,7 @@ use crate::core::oauth::url::{check_endpoint, check_issuer, with_query};
 use crate::core::secret::Secret;
 
 /// The scope asked for when the configuration names none: an ID token, the profile, and a
-/// refresh token (`offline_access`; see docs/oauth-providers.md for providers that differ).
+/// refresh token (`offline_access`; see the README's provider settings for providers that differ).
 pub const DEFAULT_SCOPE: &str = "openid profile email offline_access";
 
 /// A public client registered at an OAuth 2.0 / OpenID Connect provider.
