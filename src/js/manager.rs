@@ -326,6 +326,13 @@ fn report(error: JsValue) {
     }
 }
 
+impl TokenManager {
+    /// `logout()` without options (for Rust callers of the JS class, such as the browser tests).
+    pub fn logout(&self) -> Promise {
+        self.logout_with(JsValue::UNDEFINED)
+    }
+}
+
 /// Access-token manager: memory-only custody, silent refresh, `fetch` with the bearer token.
 #[wasm_bindgen(js_name = TokenManager)]
 pub struct TokenManager {
@@ -438,7 +445,8 @@ impl TokenManager {
 
     /// Wipes the tokens, then asks the server to revoke them; always resolves. In the OAuth
     /// profile, `{endSession: true}` then navigates to the provider's logout page.
-    pub fn logout(&self, options: JsValue) -> Promise {
+    #[wasm_bindgen(js_name = logout)]
+    pub fn logout_with(&self, options: JsValue) -> Promise {
         let end_session = match options_object(&options, &["endSession"], "logout options")
             .and_then(|o| o.map_or(Ok(None), |o| opt_bool(&o, "endSession")))
         {
