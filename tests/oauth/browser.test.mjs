@@ -9,12 +9,10 @@
 // Run: make test-oauth (needs pkg/ and the server binary; about 20 s warm).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
-import { createInterface } from 'node:readline';
-import { extname, join, resolve } from 'node:path';
-import { launchChromium, startServer, stopServer } from '../support/harness.mjs';
+import { extname, resolve } from 'node:path';
+import { launchChromium, startProvider, startServer, stopProvider, stopServer } from '../support/harness.mjs';
 
 const CLIENT_ID = 'tokenwarden-spa';
 const RESOURCE = 'https://api.tokenwarden.test/';
@@ -57,26 +55,6 @@ async function startApp() {
   return { server, origin: `http://127.0.0.1:${server.address().port}` };
 }
 
-function startProvider(args) {
-  return new Promise((ok, fail) => {
-    const child = spawn(process.execPath, ['tests/oauth/provider.mjs', '--port', '0', ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (d) => { stderr += d; });
-    const timer = setTimeout(() => { child.kill(); fail(new Error('provider did not start in 20 s')); }, 20_000);
-    child.once('exit', (code) => { clearTimeout(timer); fail(new Error(`provider exited with ${code}: ${stderr}`)); });
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      const m = /^listening on (http:\/\/\S+)$/.exec(line.trim());
-      if (m) {
-        clearTimeout(timer);
-        child.removeAllListeners('exit');
-        ok({ child, issuer: m[1] });
-      }
-    });
-  });
-}
-
 before(async () => {
   console.log('oauth browser: starting the app server, oidc-provider, the reference server and Chromium (about 3 s)');
   app = await startApp();
@@ -89,11 +67,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await stopServer(api);
-  if (provider?.child.exitCode === null) {
-    const exited = new Promise((r) => provider.child.once('exit', r));
-    provider.child.kill('SIGTERM');
-    await exited;
-  }
+  await stopProvider(provider);
   await new Promise((r) => app?.server.close(r) ?? r());
 });
 

@@ -7,13 +7,12 @@
 // Run: cargo build --example oauth_cli && node --test tests/oauth/  (about 5 s)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createInterface } from 'node:readline';
 import { resolve } from 'node:path';
+import { startProvider, stopProvider } from '../support/harness.mjs';
 
 const CLI = resolve(process.env.TW_OAUTH_CLI ?? 'target/debug/examples/oauth_cli');
-const PROVIDER = resolve('tests/oauth/provider.mjs');
 // Nothing listens here: the test reads the callback URL from the provider's redirect.
 const REDIRECT_URI = 'http://127.0.0.1:5999/callback';
 const RESOURCE = 'https://api.tokenwarden.test/';
@@ -28,27 +27,6 @@ function coreOk(command, input) {
   const out = core(command, input);
   assert.ok('ok' in out, `${command}: ${JSON.stringify(out.error)}`);
   return out.ok;
-}
-
-/** Starts tests/oauth/provider.mjs on a free loopback port; resolves once it prints its issuer. */
-function startProvider(args) {
-  return new Promise((ok, fail) => {
-    const child = spawn(process.execPath, [PROVIDER, '--port', '0', ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (d) => { stderr += d; });
-    const timer = setTimeout(() => { child.kill(); fail(new Error('provider did not start in 20 s')); }, 20_000);
-    child.once('exit', (code) => { clearTimeout(timer); fail(new Error(`provider exited with ${code}: ${stderr}`)); });
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      const m = /^listening on (http:\/\/\S+)$/.exec(line.trim());
-      if (m) {
-        clearTimeout(timer);
-        child.removeAllListeners('exit');
-        ok({ child, issuer: m[1] });
-      }
-    });
-  });
 }
 
 let provider;
@@ -66,13 +44,7 @@ before(async () => {
   jwks = await (await fetch(JSON.parse(metadata).jwks_uri)).text();
 });
 
-after(async () => {
-  if (provider?.child.exitCode === null) {
-    const exited = new Promise((r) => provider.child.once('exit', r));
-    provider.child.kill('SIGTERM');
-    await exited;
-  }
-});
+after(() => stopProvider(provider));
 
 const base = () => ({ issuer, metadata, client_id: CLIENT_ID });
 const fingerprint = (value) => createHash('sha256').update(value).digest('base64url');

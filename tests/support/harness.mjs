@@ -51,3 +51,35 @@ export function launchChromium() {
       '--disable-component-update', '--disable-sync', '--no-first-run'],
   });
 }
+
+/**
+ * Starts tests/oauth/provider.mjs (npm oidc-provider) with `args` on a free loopback port and
+ * resolves with `{child, issuer}` once it prints its issuer. Stop it with `stopProvider`.
+ */
+export function startProvider(args) {
+  return new Promise((ok, fail) => {
+    const child = spawn(process.execPath, [resolve('tests/oauth/provider.mjs'), '--port', '0', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d) => { stderr += d; });
+    const timer = setTimeout(() => { child.kill(); fail(new Error('provider did not start in 20 s')); }, 20_000);
+    child.once('exit', (code) => { clearTimeout(timer); fail(new Error(`provider exited with ${code}: ${stderr}`)); });
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const m = /^listening on (http:\/\/\S+)$/.exec(line.trim());
+      if (m) {
+        clearTimeout(timer);
+        child.removeAllListeners('exit');
+        ok({ child, issuer: m[1] });
+      }
+    });
+  });
+}
+
+/** Stops a provider started by `startProvider` and waits for it to exit. */
+export async function stopProvider(provider) {
+  if (!provider || provider.child.exitCode !== null) return;
+  const exited = new Promise((r) => provider.child.once('exit', r));
+  provider.child.kill('SIGTERM');
+  await exited;
+}
