@@ -6,13 +6,16 @@
 # missing one is built here, about 1-2 minutes each)
 # Budgets (bytes) can be tightened with SIZE_BUDGET_FULL / SIZE_BUDGET_NOVERIFY. The goals are
 # 52 KB full / 40 KB without verification (then 44 / 32); the defaults are a ratchet a little
-# above what this build reaches (97.8 KB / 83.9 KB, December 2026), so the package cannot grow.
+# above what this build reaches (97.8 KB / 83.9 KB, December 2026), so the package cannot grow,
+# raised by exactly what the OAuth 2.0 / OpenID Connect profile measured when it came in:
+# full 97799 -> 130124 B (+32325: discovery, PKCE, callback, ID-token checks, refresh grant,
+# revocation), without verification 83874 -> 85386 B (+1512: the profile is compiled out there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FULL=${1:-pkg}
 NOVERIFY=${2:-target/pkg-noverify}
-BUDGET_FULL=${SIZE_BUDGET_FULL:-98500}
-BUDGET_NOVERIFY=${SIZE_BUDGET_NOVERIFY:-84500}
+BUDGET_FULL=${SIZE_BUDGET_FULL:-130825}
+BUDGET_NOVERIFY=${SIZE_BUDGET_NOVERIFY:-86012}
 GOAL_FULL=52000
 GOAL_NOVERIFY=40000
 
