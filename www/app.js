@@ -37,7 +37,7 @@ const oauthMode = params.get('mode') === 'oauth';
 const options = oauthMode
   ? {
     oauth: {
-      issuer: params.get('issuer') ?? `${location.protocol}//${location.hostname}:${Number(location.port) + 1}`,
+      issuer: `${location.protocol}//${location.hostname}:${Number(location.port) + 1}`,
       clientId: 'tokenwarden-spa',
       redirectUri: `${location.origin}/?mode=oauth`,
       scope: 'openid profile offline_access api:read',
@@ -476,10 +476,12 @@ noteHandOver();
 booting = false;
 $('boot').hidden = true;
 $('session-status').textContent = !restored
-  ? 'No session to restore. Log in to start one.'
+  ? (oauthMode ? 'No session in this or another tab. Log in at the OAuth provider (after a reload the refresh token is gone: it lives only in memory).' : 'No session to restore. Log in to start one.')
   : handedOver
     ? 'Session handed over by another open tab (no refresh call).'
-    : 'Session restored from the refresh cookie.';
+    : oauthMode
+      ? 'Logged in at the OAuth provider (ID token verified, code exchanged, refresh token in memory).'
+      : 'Session restored from the refresh cookie.';
 render();
 timeline.draw();
 document.body.dataset.ready = 'true';
