@@ -27,6 +27,7 @@ test-lint:
 	cargo clippy $(WASM) --lib --tests --examples -- -D warnings
 	cargo clippy $(WASM) --no-default-features -- -D warnings
 	cargo clippy $(WASM) --features portable,hmac --lib --tests -- -D warnings
+	cargo clippy $(WASM) --features hmac-sync --lib --tests -- -D warnings
 	scripts/check-core-purity.sh
 	@echo "== feature subsets build: no verification, ES256 only, EdDSA only"
 	cargo clippy -p tokenwarden --no-default-features -- -D warnings
@@ -52,6 +53,8 @@ test-wasm-node:
 	cargo test $(WASM) --features hmac $(WASM_SUITES)
 	@echo "== the same with the pure-Rust primitive linked in (feature portable, hosts without WebCrypto)"
 	cargo test $(WASM) --features portable,hmac $(WASM_SUITES)
+	@echo "== Wycheproof HMAC on HS256/384/512 computed in wasm (feature hmac-sync, not in the npm package)"
+	cargo test $(WASM) --features hmac-sync --test verify_wycheproof_webcrypto
 
 test-wasm-browser:
 	@echo "== wasm32 tests in headless Chromium (the same suites)"

@@ -226,6 +226,9 @@ impl WebCryptoKeySet {
             imported: RefCell::new(Vec::new()),
         };
         for (index, key) in set.keys.keys().iter().enumerate() {
+            if cfg!(feature = "hmac-sync") && matches!(key.params(), KeyParams::Oct(_)) {
+                continue; // Verified in wasm (`hmac_sync`): nothing to import.
+            }
             let alg = key.alg().unwrap_or(match key.params() {
                 KeyParams::EcP256 { .. } => Algorithm::Es256,
                 KeyParams::Ed25519(_) => Algorithm::EdDsa,
@@ -284,6 +287,24 @@ impl WebCryptoKeySet {
         now: i64,
     ) -> Result<Prepared, JwtError> {
         let pending = verifier.begin(token, &self.keys, now)?;
+        if let Some(valid) = self.hmac_sync(
+            pending.key_index(),
+            pending.algorithm(),
+            pending.message(),
+            pending.signature(),
+        ) {
+            // Checked here: no key for the JS layer to ask WebCrypto with.
+            let (outcome, json) = verifier.finish_keeping_json(pending, valid);
+            let empty = js_sys::Uint8Array::new_with_length(0);
+            return Ok(Prepared {
+                key: JsValue::NULL,
+                params: Object::new(),
+                signature: empty.clone(),
+                message: empty,
+                outcome,
+                json,
+            });
+        }
         let position = self.import(pending.key_index(), pending.algorithm())?;
         let (key, params) = {
             let imported = self.imported.borrow();
@@ -331,6 +352,9 @@ impl WebCryptoKeySet {
         message: &[u8],
         signature: &[u8],
     ) -> Result<bool, JwtError> {
+        if let Some(valid) = self.hmac_sync(key_index, alg, message, signature) {
+            return Ok(valid);
+        }
         let position = self.import(key_index, alg)?;
         let key = self.crypto_key(position).await?;
         let verdict = {
@@ -348,6 +372,39 @@ impl WebCryptoKeySet {
             .await
             .map(|answer| answer.is_truthy())
             .unwrap_or(false))
+    }
+
+    /// With the `hmac-sync` feature, the verdict on an HS256/384/512 signature computed here
+    /// (RustCrypto `hmac`, compared in constant time); `None` for every other algorithm, and
+    /// always without the feature.
+    #[allow(unused_variables)]
+    fn hmac_sync(
+        &self,
+        key_index: usize,
+        alg: Algorithm,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Option<bool> {
+        #[cfg(feature = "hmac-sync")]
+        if let KeyParams::Oct(secret) = self.keys.keys()[key_index].params() {
+            use hmac::{Mac, SimpleHmac};
+            fn check<D>(secret: &[u8], message: &[u8], signature: &[u8]) -> bool
+            where
+                D: sha2::Digest + sha2::digest::core_api::BlockSizeUser,
+            {
+                SimpleHmac::<D>::new_from_slice(secret).is_ok_and(|mut mac| {
+                    mac.update(message);
+                    mac.verify_slice(signature).is_ok()
+                })
+            }
+            return match alg {
+                Algorithm::Hs256 => Some(check::<sha2::Sha256>(secret, message, signature)),
+                Algorithm::Hs384 => Some(check::<sha2::Sha384>(secret, message, signature)),
+                Algorithm::Hs512 => Some(check::<sha2::Sha512>(secret, message, signature)),
+                _ => None,
+            };
+        }
+        None
     }
 
     /// The position of the import of key `key_index` for `alg`, starting it if needed.
