@@ -3,6 +3,9 @@
 //! - `verify/<ALG>`: `Verifier::verify` of a realistic access token (kid, issuer and audience
 //!   checks) against a pre-imported `JwkSet` holding the asymmetric keys (HS256: the one `oct`
 //!   key, which needs the `hmac` feature; without it that case is skipped);
+//! - `jsonwebtoken/<ALG>`: the same token, keys and checks (issuer, audience, `exp`) with the
+//!   `jsonwebtoken` crate (the Rust ecosystem's most used JWT crate, ring backend), its keys
+//!   built once from the same JWKs (`DecodingKey::from_jwk`), for the ratio in the report;
 //! - `decode/unverified`: `decode_unverified` of the same ES256 token;
 //! - `session/before_request`: the request gate of a session holding a valid token;
 //! - `session/refresh_cycle`: a timer-driven refresh start, its successful result and the
@@ -112,6 +115,51 @@ fn bench_verify(c: &mut Criterion) {
         });
     }
     group.finish();
+    let mut group = c.benchmark_group("jsonwebtoken");
+    for alg in [
+        Algorithm::Hs256,
+        Algorithm::Rs256,
+        Algorithm::Es256,
+        Algorithm::EdDsa,
+    ] {
+        let (key, jwt_alg) = match alg {
+            Algorithm::Hs256 => (
+                jsonwebtoken::DecodingKey::from_secret(&HS_SECRET),
+                jsonwebtoken::Algorithm::HS256,
+            ),
+            _ => {
+                let (kid, jwt_alg) = match alg {
+                    Algorithm::Rs256 => ("rsa", jsonwebtoken::Algorithm::RS256),
+                    Algorithm::Es256 => ("es", jsonwebtoken::Algorithm::ES256),
+                    _ => ("ed", jsonwebtoken::Algorithm::EdDSA),
+                };
+                let jwk: jsonwebtoken::jwk::Jwk =
+                    serde_json::from_value(support::public_jwk(kid)).expect("a JWK");
+                let key = jsonwebtoken::DecodingKey::from_jwk(&jwk).expect("jsonwebtoken key");
+                (key, jwt_alg)
+            }
+        };
+        let mut validation = jsonwebtoken::Validation::new(jwt_alg);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
+        // `exp` is checked against the system clock; the benchmark tokens expire at NOW + 3540.
+        validation.validate_exp = NOW > now_secs();
+        let token = token(alg);
+        jsonwebtoken::decode::<serde_json::Value>(&token, &key, &validation)
+            .expect("jsonwebtoken accepts the benchmark token");
+        group.bench_function(alg.name(), |b| {
+            b.iter(|| {
+                jsonwebtoken::decode::<serde_json::Value>(black_box(&token), &key, &validation)
+            })
+        });
+    }
+    group.finish();
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 fn bench_decode(c: &mut Criterion) {

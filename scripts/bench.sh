@@ -79,6 +79,8 @@ step 2 "npm builds: full default and without verification (scripts/build-pkg.sh)
 # build-pkg.sh picks its own target dir per feature set.
 env -u CARGO_TARGET_DIR scripts/build-pkg.sh "$OUT/pkg-full"
 env -u CARGO_TARGET_DIR scripts/build-pkg.sh "$OUT/pkg-noverify" --no-default-features
+# HS256 computed in wasm (feature hmac-sync, not in the default package), beside WebCrypto's.
+env -u CARGO_TARGET_DIR scripts/build-pkg.sh "$OUT/pkg-hmacsync" --features hmac-sync
 
 step 3 "native builds: criterion benches and the reference server (bench profile)" "4-6 min cold, 5 s warm" "native builds"
 cargo bench -p tokenwarden --features hmac --bench core --no-run
@@ -93,14 +95,15 @@ cd "$PEERS"
 node js/size.mjs "$RES/size.json" full="$OUT/pkg-full" noverify="$OUT/pkg-noverify"
 node js/make_tokens.mjs "$OUT/www/bench/tokens.json"
 cp "$ROOT"/benches/web/* "$OUT/www/bench/"
+cp -r "$OUT/pkg-hmacsync/web" "$OUT/www/bench/hmacsync"
 node_modules/.bin/esbuild js/browser_entry.mjs --bundle --format=esm --platform=browser \
   --outfile="$OUT/www/bench/bundle.js" --log-level=warning
 
 step 5 "Node: verifyJwt vs jose (4 algorithms), decodeJwt vs jose and jwt-decode" "15 s" "Node"
-node js/node_bench.mjs "$OUT/pkg-full" "$OUT/www/bench/tokens.json" "$RES/node.json"
+node js/node_bench.mjs "$OUT/pkg-full" "$OUT/www/bench/tokens.json" "$RES/node.json" "$OUT/pkg-hmacsync"
 cd "$ROOT"
 
-step 6 "native: criterion (verify x4, decode, session steps)" "30-60 s" "criterion"
+step 6 "native: criterion (verify x4 and jsonwebtoken x4, decode, session steps)" "30-60 s" "criterion"
 rm -rf "$CARGO_TARGET_DIR/criterion"
 if ! cargo bench -p tokenwarden --features hmac --bench core -- \
   --warm-up-time 1 --measurement-time "$CRITERION_SECS" --sample-size 50 >"$RES/criterion.log" 2>&1; then

@@ -43,25 +43,22 @@ NAMES=$(node -e '
 
 # verifyJwt also takes a KeySet (imported once); the dispatch lives in this thin JS layer, as
 # does the one WebCrypto call of a verification: wasm does every check (__verifyBegin,
-# KeySet#__begin) and this Promise chain asks crypto.subtle, with no Rust future in between.
-WRAP='import { __verifyBegin, __verifyError, KeySet as KeySetClass } from "./tokenwarden.js";
-function settle([key, params, signature, message, result, failed]) {
-  const done = () => { if (failed) throw result; return result; };
-  if (key === null) return Promise.resolve().then(done);
-  const check = (cryptoKey) => {
-    if (cryptoKey === undefined) throw __verifyError(true);
-    return crypto.subtle.verify(params, cryptoKey, signature, message).then(
-      (valid) => { if (!valid) throw __verifyError(false); return done(); },
-      () => { throw __verifyError(false); });
-  };
-  return Promise.resolve(key).then(check);
+# KeySet#__begin) and this async function asks crypto.subtle, with no Rust future in between.
+WRAP='import { __verifyBegin, __verifyError, KeySet } from "./tokenwarden.js";
+async function settle(begin) {
+  const [key, params, signature, message, result, failed] = begin();
+  if (key !== null) {
+    const cryptoKey = await key;
+    if (typeof cryptoKey !== "object") throw __verifyError(true);
+    const valid = await crypto.subtle.verify(params, cryptoKey, signature, message).catch(() => false);
+    if (!valid) throw __verifyError(false);
+  }
+  if (failed) throw result;
+  return result;
 }
-function run(begin) {
-  try { return settle(begin()); } catch (e) { return Promise.reject(e); }
-}
-KeySetClass.prototype.verify = function (token, options) { return run(() => this.__begin(token, options)); };
+KeySet.prototype.verify = function (token, options) { return settle(() => this.__begin(token, options)); };
 export function verifyJwt(token, keys, options) {
-  return run(() => keys instanceof KeySetClass ? keys.__begin(token, options) : __verifyBegin(token, keys, options));
+  return settle(() => keys instanceof KeySet ? keys.__begin(token, options) : __verifyBegin(token, keys, options));
 }'
 EXPORTS=$(echo "$NAMES" | sed -E 's/(^|, )verifyJwt(, |$)/\1/; s/, $//')
 if ! grep -qw KeySet <<<"$NAMES"; then

@@ -44,6 +44,13 @@ extern "C" {
         usages: &Array,
     ) -> Result<Promise, JsValue>;
 
+    /// A `Promise`, for `catch` with any function (js-sys's takes a Rust `Closure`).
+    #[wasm_bindgen(js_name = Promise)]
+    type Catchable;
+
+    #[wasm_bindgen(method, js_name = catch)]
+    fn catch_with(this: &Catchable, handler: &js_sys::Function) -> Promise;
+
     // WebCrypto copies `signature` and `data` before returning (WebCrypto §14.3.4, "get a copy
     // of the bytes"), so views into wasm memory are safe here.
     #[wasm_bindgen(method, catch)]
@@ -63,66 +70,65 @@ thread_local! {
         .and_then(|crypto| Reflect::get(&crypto, &"subtle".into()).ok())
         .filter(|subtle| subtle.is_object())
         .map(JsCast::unchecked_into);
-    /// Maps a rejected import to `undefined`, so a bad key is reported at use and never as an
-    /// unhandled rejection.
-    static IMPORT_FAILED: Closure<dyn FnMut(JsValue)> = Closure::new(|_: JsValue| {});
+    /// The rejection handler of an import: the global `Boolean`, so a refused key resolves to
+    /// `true` (no `CryptoKey`, reported at use) and never to an unhandled rejection. A builtin
+    /// rather than a Rust closure keeps the closure machinery out of the package.
+    static IMPORT_FAILED: js_sys::Function =
+        Reflect::get(&js_sys::global(), &"Boolean".into()).map_or_else(
+            |_| js_sys::Function::from(JsValue::UNDEFINED),
+            JsCast::unchecked_into,
+        );
 }
 
 fn no_webcrypto() -> JwtError {
     JwtError::UnsupportedKey {
-        reason:
-            "WebCrypto (crypto.subtle) is not available here; build with the `portable` feature",
+        reason: "crypto.subtle is not available here; build with the `portable` feature",
     }
 }
 
-fn object(entries: &[(&str, JsValue)]) -> Object {
-    let object = Object::new();
-    for (key, value) in entries {
-        // Setting a property on a fresh plain object cannot fail.
-        let _ = Reflect::set(&object, &JsValue::from_str(key), value);
-    }
-    object
-}
-
-/// WebCrypto's parameters for an algorithm: the import algorithm and the verify algorithm.
+/// WebCrypto's parameters for an algorithm: the import algorithm and the verify algorithm,
+/// written as JSON and read by the engine's `JSON.parse` (smaller in wasm than setting each
+/// property from Rust).
 fn webcrypto_params(alg: Algorithm) -> (Object, Object) {
-    let named = |name: &str| object(&[("name", name.into())]);
-    let hashed = |name: &str, hash: &str| object(&[("name", name.into()), ("hash", hash.into())]);
-    match alg {
+    let (import, verify) = match alg {
         Algorithm::Es256 => (
-            object(&[("name", "ECDSA".into()), ("namedCurve", "P-256".into())]),
-            hashed("ECDSA", "SHA-256"),
+            r#"{"name":"ECDSA","namedCurve":"P-256"}"#,
+            r#"{"name":"ECDSA","hash":"SHA-256"}"#,
         ),
-        Algorithm::EdDsa => (named("Ed25519"), named("Ed25519")),
+        Algorithm::EdDsa => (r#"{"name":"Ed25519"}"#, r#"{"name":"Ed25519"}"#),
         Algorithm::Rs256 => (
-            hashed("RSASSA-PKCS1-v1_5", "SHA-256"),
-            named("RSASSA-PKCS1-v1_5"),
+            r#"{"name":"RSASSA-PKCS1-v1_5","hash":"SHA-256"}"#,
+            r#"{"name":"RSASSA-PKCS1-v1_5"}"#,
         ),
         Algorithm::Rs384 => (
-            hashed("RSASSA-PKCS1-v1_5", "SHA-384"),
-            named("RSASSA-PKCS1-v1_5"),
+            r#"{"name":"RSASSA-PKCS1-v1_5","hash":"SHA-384"}"#,
+            r#"{"name":"RSASSA-PKCS1-v1_5"}"#,
         ),
         Algorithm::Rs512 => (
-            hashed("RSASSA-PKCS1-v1_5", "SHA-512"),
-            named("RSASSA-PKCS1-v1_5"),
+            r#"{"name":"RSASSA-PKCS1-v1_5","hash":"SHA-512"}"#,
+            r#"{"name":"RSASSA-PKCS1-v1_5"}"#,
         ),
         // RFC 7518 §3.5: the salt is as long as the hash.
         Algorithm::Ps256 => (
-            hashed("RSA-PSS", "SHA-256"),
-            object(&[("name", "RSA-PSS".into()), ("saltLength", 32.into())]),
+            r#"{"name":"RSA-PSS","hash":"SHA-256"}"#,
+            r#"{"name":"RSA-PSS","saltLength":32}"#,
         ),
         Algorithm::Ps384 => (
-            hashed("RSA-PSS", "SHA-384"),
-            object(&[("name", "RSA-PSS".into()), ("saltLength", 48.into())]),
+            r#"{"name":"RSA-PSS","hash":"SHA-384"}"#,
+            r#"{"name":"RSA-PSS","saltLength":48}"#,
         ),
         Algorithm::Ps512 => (
-            hashed("RSA-PSS", "SHA-512"),
-            object(&[("name", "RSA-PSS".into()), ("saltLength", 64.into())]),
+            r#"{"name":"RSA-PSS","hash":"SHA-512"}"#,
+            r#"{"name":"RSA-PSS","saltLength":64}"#,
         ),
-        Algorithm::Hs256 => (hashed("HMAC", "SHA-256"), named("HMAC")),
-        Algorithm::Hs384 => (hashed("HMAC", "SHA-384"), named("HMAC")),
-        Algorithm::Hs512 => (hashed("HMAC", "SHA-512"), named("HMAC")),
-    }
+        Algorithm::Hs256 => (r#"{"name":"HMAC","hash":"SHA-256"}"#, r#"{"name":"HMAC"}"#),
+        Algorithm::Hs384 => (r#"{"name":"HMAC","hash":"SHA-384"}"#, r#"{"name":"HMAC"}"#),
+        Algorithm::Hs512 => (r#"{"name":"HMAC","hash":"SHA-512"}"#, r#"{"name":"HMAC"}"#),
+    };
+    // Constant, valid JSON: parsing cannot fail.
+    let parse =
+        |json| js_sys::JSON::parse(json).map_or_else(|_| Object::new(), JsCast::unchecked_into);
+    (parse(import), parse(verify))
 }
 
 /// The SubjectPublicKeyInfo DER of an RSA public key (RFC 8017 A.1.1, RFC 5280 §4.1): a few
@@ -169,8 +175,8 @@ fn rsa_spki(n: &[u8], e: &[u8]) -> Vec<u8> {
 /// What [`WebCryptoKeySet::prepare`] hands a caller that calls `subtle.verify` itself.
 #[derive(Debug)]
 pub struct Prepared {
-    /// The `CryptoKey`, or a `Promise` of it; `undefined` (or a `Promise` of `undefined`) when
-    /// WebCrypto refused the key: report [`JwtError::InvalidKey`].
+    /// The `CryptoKey`, or a `Promise` of it; a `Promise` of a value that is not an object
+    /// when WebCrypto refused the key: report [`JwtError::InvalidKey`].
     pub key: JsValue,
     /// `subtle.verify`'s algorithm parameter.
     pub params: Object,
@@ -181,13 +187,15 @@ pub struct Prepared {
     /// The core's verdict once the signature is valid (an invalid signature is
     /// [`JwtError::SignatureInvalid`], whatever this says).
     pub outcome: Result<Verified, JwtError>,
+    /// The header's and the payload's JSON text (see [`PendingSignature::json`](crate::PendingSignature::json)).
+    pub json: (Vec<u8>, Vec<u8>),
 }
 
 /// One key imported for one algorithm (WebCrypto binds an RSA or HMAC key to its hash).
 struct Imported {
     key_index: usize,
     alg: Algorithm,
-    /// Resolves to the `CryptoKey`, or to `undefined` when WebCrypto refused the key.
+    /// Resolves to the `CryptoKey`, or to a non-object when WebCrypto refused the key.
     key: Promise,
     /// The `CryptoKey` once known: later verifications skip a turn of the event loop.
     resolved: RefCell<Option<JsValue>>,
@@ -218,6 +226,9 @@ impl WebCryptoKeySet {
             imported: RefCell::new(Vec::new()),
         };
         for (index, key) in set.keys.keys().iter().enumerate() {
+            if cfg!(feature = "hmac-sync") && matches!(key.params(), KeyParams::Oct(_)) {
+                continue; // Verified in wasm (`hmac_sync`): nothing to import.
+            }
             let alg = key.alg().unwrap_or(match key.params() {
                 KeyParams::EcP256 { .. } => Algorithm::Es256,
                 KeyParams::Ed25519(_) => Algorithm::EdDsa,
@@ -276,6 +287,24 @@ impl WebCryptoKeySet {
         now: i64,
     ) -> Result<Prepared, JwtError> {
         let pending = verifier.begin(token, &self.keys, now)?;
+        if let Some(valid) = self.hmac_sync(
+            pending.key_index(),
+            pending.algorithm(),
+            pending.message(),
+            pending.signature(),
+        ) {
+            // Checked here: no key for the JS layer to ask WebCrypto with.
+            let (outcome, json) = verifier.finish_keeping_json(pending, valid);
+            let empty = js_sys::Uint8Array::new_with_length(0);
+            return Ok(Prepared {
+                key: JsValue::NULL,
+                params: Object::new(),
+                signature: empty.clone(),
+                message: empty,
+                outcome,
+                json,
+            });
+        }
         let position = self.import(pending.key_index(), pending.algorithm())?;
         let (key, params) = {
             let imported = self.imported.borrow();
@@ -286,12 +315,14 @@ impl WebCryptoKeySet {
         };
         let signature = js_sys::Uint8Array::from(pending.signature());
         let message = js_sys::Uint8Array::from(pending.message());
+        let (outcome, json) = verifier.finish_keeping_json(pending, true);
         Ok(Prepared {
             key,
             params,
             signature,
             message,
-            outcome: verifier.finish(pending, true),
+            outcome,
+            json,
         })
     }
 
@@ -321,6 +352,9 @@ impl WebCryptoKeySet {
         message: &[u8],
         signature: &[u8],
     ) -> Result<bool, JwtError> {
+        if let Some(valid) = self.hmac_sync(key_index, alg, message, signature) {
+            return Ok(valid);
+        }
         let position = self.import(key_index, alg)?;
         let key = self.crypto_key(position).await?;
         let verdict = {
@@ -338,6 +372,39 @@ impl WebCryptoKeySet {
             .await
             .map(|answer| answer.is_truthy())
             .unwrap_or(false))
+    }
+
+    /// With the `hmac-sync` feature, the verdict on an HS256/384/512 signature computed here
+    /// (RustCrypto `hmac`, compared in constant time); `None` for every other algorithm, and
+    /// always without the feature.
+    #[allow(unused_variables)]
+    fn hmac_sync(
+        &self,
+        key_index: usize,
+        alg: Algorithm,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Option<bool> {
+        #[cfg(feature = "hmac-sync")]
+        if let KeyParams::Oct(secret) = self.keys.keys()[key_index].params() {
+            use hmac::{Mac, SimpleHmac};
+            fn check<D>(secret: &[u8], message: &[u8], signature: &[u8]) -> bool
+            where
+                D: sha2::Digest + sha2::digest::core_api::BlockSizeUser,
+            {
+                SimpleHmac::<D>::new_from_slice(secret).is_ok_and(|mut mac| {
+                    mac.update(message);
+                    mac.verify_slice(signature).is_ok()
+                })
+            }
+            return match alg {
+                Algorithm::Hs256 => Some(check::<sha2::Sha256>(secret, message, signature)),
+                Algorithm::Hs384 => Some(check::<sha2::Sha384>(secret, message, signature)),
+                Algorithm::Hs512 => Some(check::<sha2::Sha512>(secret, message, signature)),
+                _ => None,
+            };
+        }
+        None
     }
 
     /// The position of the import of key `key_index` for `alg`, starting it if needed.
@@ -380,7 +447,8 @@ impl WebCryptoKeySet {
                 }
             };
             Ok::<_, JwtError>(match started {
-                Ok(promise) => IMPORT_FAILED.with(|failed| promise.catch(failed)),
+                Ok(promise) => IMPORT_FAILED
+                    .with(|failed| promise.unchecked_ref::<Catchable>().catch_with(failed)),
                 // A synchronous throw (an algorithm this engine lacks) fails like a rejection.
                 Err(_) => Promise::resolve(&JsValue::UNDEFINED),
             })
@@ -407,7 +475,7 @@ impl WebCryptoKeySet {
             return Ok(key);
         }
         let key = JsFuture::from(promise).await.unwrap_or(JsValue::UNDEFINED);
-        if key.is_undefined() {
+        if !key.is_object() {
             return Err(JwtError::InvalidKey {
                 reason: "WebCrypto refused the key",
             });

@@ -7,11 +7,11 @@ import { checkAgreement, verifySuite, decodeSuite } from './cases.mjs';
 
 const log = (s) => console.log(`chromium: ${s}`);
 
-export async function verifyAndDecode(tw, opts) {
+export async function verifyAndDecode(tw, opts, twSync = null) {
   const data = await fetch('/bench/tokens.json').then((r) => r.json());
   await checkAgreement(tw, jose, data);
   const o = { ...opts, log };
-  return { verify: await verifySuite(tw, jose, data, o), decode: await decodeSuite(tw, jose, jwtDecode, data, o) };
+  return { verify: await verifySuite(tw, jose, data, o, twSync), decode: await decodeSuite(tw, jose, jwtDecode, data, o) };
 }
 
 /** A logged-in manager (same-origin reference server) and the token it holds. */

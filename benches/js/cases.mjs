@@ -51,7 +51,8 @@ async function importKeys(tw, jose, data) {
   return { twKeys, joseKeys };
 }
 
-export async function verifySuite(tw, jose, data, opts) {
+/** `twSync`, when given, is the build with feature hmac-sync: a third HS256 case. */
+export async function verifySuite(tw, jose, data, opts, twSync = null) {
   const { twKeys, joseKeys } = await importKeys(tw, jose, data);
   const out = {};
   for (const alg of ALGS) {
@@ -61,12 +62,23 @@ export async function verifySuite(tw, jose, data, opts) {
     // Warm both CryptoKey caches (jose's per key, tokenwarden's per KeySet) before calibration.
     await jose.jwtVerify(token, joseKeys[alg], jOpts);
     await tw.verifyJwt(token, twKeys[alg], tOpts);
+    const cases = [
+      { name: 'tokenwarden', fn: () => tw.verifyJwt(token, twKeys[alg], tOpts), async: true },
+      { name: 'jose', fn: () => jose.jwtVerify(token, joseKeys[alg], jOpts), async: true },
+    ];
+    const pairs = [['tokenwarden', 'jose']];
+    if (twSync && alg === 'HS256') {
+      const syncKeys = new twSync.KeySet({ keys: [data.hsJwk] }, { allowSymmetricKeys: true });
+      const verified = await twSync.verifyJwt(token, syncKeys, tOpts);
+      const bad = `${token.slice(0, -2)}${token.endsWith('AA') ? 'BA' : 'AA'}`;
+      const rejected = await twSync.verifyJwt(bad, syncKeys, tOpts).then(() => false, () => true);
+      if (!verified.claims.sub || !rejected) throw new Error('hmac-sync: disagrees with jose');
+      cases.push({ name: 'tokenwarden hmac-sync', fn: () => twSync.verifyJwt(token, syncKeys, tOpts), async: true });
+      pairs.push(['tokenwarden hmac-sync', 'jose']);
+    }
     out[alg] = await compare(
-      [
-        { name: 'tokenwarden', fn: () => tw.verifyJwt(token, twKeys[alg], tOpts), async: true },
-        { name: 'jose', fn: () => jose.jwtVerify(token, joseKeys[alg], jOpts), async: true },
-      ],
-      [['tokenwarden', 'jose']],
+      cases,
+      pairs,
       { ...opts, log: (s) => opts.log?.(`verify ${alg}: ${s}`) },
     );
   }

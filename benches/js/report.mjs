@@ -86,6 +86,8 @@ for (const [rt, res] of [['Chromium', cr], ['Node', node]]) {
     const v = res.verify[alg];
     if (!v) continue;
     p(`| verifyJwt ${alg}, ${rt} (µs/op) | ${f(v.cases.tokenwarden.usPerOp.median)} | jose ${f(v.cases.jose.usPerOp.median)} | ${v.ratios['tokenwarden / jose'].median.toFixed(2)}× speed |`);
+    const sync = v.cases['tokenwarden hmac-sync'];
+    if (sync) p(`| verifyJwt ${alg} with feature hmac-sync (HMAC in wasm), ${rt} (µs/op) | ${f(sync.usPerOp.median)} | jose ${f(v.cases.jose.usPerOp.median)} | ${v.ratios['tokenwarden hmac-sync / jose'].median.toFixed(2)}× speed |`);
   }
   const d = res.decode;
   p(`| decodeJwt, ${rt} (µs/op) | ${f(d.cases.tokenwarden.usPerOp.median)} | jose ${f(d.cases.jose.usPerOp.median)}; jwt-decode ${f(d.cases['jwt-decode'].usPerOp.median)} | ${d.ratios['tokenwarden / jose'].median.toFixed(2)}× / ${d.ratios['tokenwarden / jwt-decode'].median.toFixed(2)}× speed |`);
@@ -103,7 +105,9 @@ if (cr?.fetchE2E) {
 }
 if (native) {
   const n = (id) => native[id] && f(native[id].nsPerIter.median / 1e3);
-  p(`| Native core, verify (µs/op) | HS256 ${n('verify/HS256') ?? 'n/a'}, RS256 ${n('verify/RS256')}, ES256 ${n('verify/ES256')}, EdDSA ${n('verify/EdDSA')} | | |`);
+  const algs = ['HS256', 'RS256', 'ES256', 'EdDSA'];
+  const jwt = (alg) => native[`jsonwebtoken/${alg}`];
+  p(`| Native core, verify (µs/op) | ${algs.map((a) => `${a} ${n(`verify/${a}`) ?? 'n/a'}`).join(', ')} | jsonwebtoken ${algs.map((a) => n(`jsonwebtoken/${a}`) ?? 'n/a').join(' / ')} | ${algs.map((a) => (native[`verify/${a}`] && jwt(a) ? (jwt(a).nsPerIter.median / native[`verify/${a}`].nsPerIter.median).toFixed(2) : 'n/a')).join(' / ')}× speed |`);
   const br = native['session/before_request'];
   const rc = native['session/refresh_cycle'];
   p(`| Native session step (ns) | request gate ${br ? f(br.nsPerIter.median) : 'n/a'}; refresh cycle ${rc ? f(rc.nsPerIter.median, 0) : 'n/a'} | | |`);

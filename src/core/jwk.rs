@@ -552,28 +552,28 @@ impl JwkSet {
     /// As [`JwkSet::select`], the position of the key in [`JwkSet::keys`] (a primitive that
     /// imported the keys once keeps them in the same order).
     pub fn select_index(&self, kid: Option<&str>, alg: Algorithm) -> Result<usize, JwtError> {
-        let by_kid: Vec<usize> = (0..self.keys.len())
-            .filter(|&i| self.single || kid.is_none() || self.keys[i].kid.as_deref() == kid)
-            .collect();
-        let fitting: Vec<usize> = by_kid
-            .iter()
-            .copied()
-            .filter(|&i| {
-                let key = &self.keys[i];
-                key.family.admits(alg) && key.alg.is_none_or(|own| own == alg)
-            })
-            .collect();
-        match (fitting.as_slice(), by_kid.as_slice()) {
-            ([one], _) => Ok(*one),
-            ([], []) => Err(JwtError::NoMatchingKey),
-            ([], [first, ..]) => {
-                let first = &self.keys[*first];
-                Err(JwtError::KeyAlgMismatch {
-                    key: first.alg.map_or(first.family.name(), Algorithm::name),
-                    token: alg.name().into(),
-                })
+        // One pass, no allocation: the first key matching by `kid`, and the fitting ones.
+        let mut first_by_kid = None;
+        let mut fitting = None;
+        for (i, key) in self.keys.iter().enumerate() {
+            if !(self.single || kid.is_none() || key.kid.as_deref() == kid) {
+                continue;
             }
-            _ => Err(JwtError::MultipleMatchingKeys),
+            first_by_kid.get_or_insert(key);
+            if key.family.admits(alg) && key.alg.is_none_or(|own| own == alg) {
+                if fitting.is_some() {
+                    return Err(JwtError::MultipleMatchingKeys);
+                }
+                fitting = Some(i);
+            }
+        }
+        match (fitting, first_by_kid) {
+            (Some(one), _) => Ok(one),
+            (None, None) => Err(JwtError::NoMatchingKey),
+            (None, Some(first)) => Err(JwtError::KeyAlgMismatch {
+                key: first.alg.map_or(first.family.name(), Algorithm::name),
+                token: alg.name().into(),
+            }),
         }
     }
 }

@@ -127,18 +127,23 @@ pub struct Verified {
 /// assert_eq!(err.code(), "ERR_JWS_INVALID_BASE64");
 /// # Ok::<(), tokenwarden::JwtError>(())
 /// ```
+///
+/// The JS binding sets the fields directly (`pub(crate)`): at opt-level "z" each builder call
+/// moved the whole struct, about 1 KB of wasm for a dozen options.
 #[derive(Debug, Clone)]
 pub struct Verifier {
-    algorithms: Vec<Algorithm>,
-    issuers: Vec<String>,
-    audiences: Vec<String>,
-    subject: Option<String>,
-    typ: Option<String>,
-    leeway_secs: i64,
-    require_exp: bool,
-    required_claims: Vec<String>,
-    max_token_age_secs: Option<i64>,
-    decode: DecodeOptions,
+    pub(crate) algorithms: Vec<Algorithm>,
+    pub(crate) issuers: Vec<String>,
+    pub(crate) audiences: Vec<String>,
+    pub(crate) subject: Option<String>,
+    pub(crate) typ: Option<String>,
+    /// Within `0..=MAX_DURATION_SECS`.
+    pub(crate) leeway_secs: i64,
+    pub(crate) require_exp: bool,
+    pub(crate) required_claims: Vec<String>,
+    /// Within `0..=MAX_DURATION_SECS`.
+    pub(crate) max_token_age_secs: Option<i64>,
+    pub(crate) decode: DecodeOptions,
 }
 
 /// Builder for [`Verifier`].
@@ -173,9 +178,35 @@ impl Verifier {
     /// date comparison exact.
     #[cfg(any(not(target_arch = "wasm32"), feature = "portable"))]
     pub fn verify(&self, token: &str, keys: &JwkSet, now: i64) -> Result<Verified, JwtError> {
-        let pending = self.begin(token, keys, now)?;
-        let valid = pending.check.run_rust_primitive(keys)?;
-        self.finish(pending, valid)
+        self.verify_keeping_json(token, keys, now).0
+    }
+
+    /// [`Verifier::verify`], and the header's and payload's JSON text it decoded (empty when
+    /// the token failed before its signature was checked).
+    #[cfg(any(not(target_arch = "wasm32"), feature = "portable"))]
+    pub(crate) fn verify_keeping_json(
+        &self,
+        token: &str,
+        keys: &JwkSet,
+        now: i64,
+    ) -> (Result<Verified, JwtError>, (Vec<u8>, Vec<u8>)) {
+        match self.begin(token, keys, now) {
+            Ok(pending) => match pending.check.run_rust_primitive(keys) {
+                Ok(valid) => self.finish_keeping_json(pending, valid),
+                Err(err) => (Err(err), Default::default()),
+            },
+            Err(err) => (Err(err), Default::default()),
+        }
+    }
+
+    /// [`Verifier::finish`], handing back the JSON text of [`PendingSignature::json`].
+    pub(crate) fn finish_keeping_json(
+        &self,
+        mut pending: PendingSignature<'_>,
+        signature_valid: bool,
+    ) -> (Result<Verified, JwtError>, (Vec<u8>, Vec<u8>)) {
+        let json = core::mem::take(&mut pending.json);
+        (self.finish(pending, signature_valid), json)
     }
 
     /// Every check up to the signature: size, structure, header rules, the algorithm policy,
@@ -205,6 +236,7 @@ impl Verifier {
             header: parts.token.header,
             claims: parts.token.claims,
             now,
+            json: parts.json,
         })
     }
 
@@ -225,14 +257,19 @@ impl Verifier {
             ..
         } = pending;
         if let Some(expected) = &self.typ {
-            let normalize = |t: &str| {
-                let lower = t.to_ascii_lowercase();
-                lower
-                    .strip_prefix("application/")
-                    .map(str::to_owned)
-                    .unwrap_or(lower)
-            };
-            if header.typ.as_deref().map(normalize) != Some(normalize(expected)) {
+            // Case-insensitive, an `application/` prefix ignored (RFC 7515 §4.1.9).
+            fn normalize(t: &str) -> &str {
+                let prefix = "application/";
+                match t.get(..prefix.len()) {
+                    Some(head) if head.eq_ignore_ascii_case(prefix) => &t[prefix.len()..],
+                    _ => t,
+                }
+            }
+            let same = header
+                .typ
+                .as_deref()
+                .is_some_and(|typ| normalize(typ).eq_ignore_ascii_case(normalize(expected)));
+            if !same {
                 return Err(JwtError::TypMismatch);
             }
         }
@@ -388,7 +425,7 @@ impl Verifier {
 }
 
 /// Longest accepted leeway or max age: ten years. Keeps date arithmetic far from overflow.
-const MAX_DURATION_SECS: i64 = 10 * 366 * 24 * 3600;
+pub(crate) const MAX_DURATION_SECS: i64 = 10 * 366 * 24 * 3600;
 /// `now` outside this range cannot be a real clock; refusing it keeps arithmetic exact.
 const MAX_NOW: i64 = crate::core::claims::MAX_NUMERIC_DATE;
 
@@ -492,6 +529,8 @@ pub struct PendingSignature<'t> {
     header: Header,
     claims: Claims,
     now: i64,
+    /// The header's and the payload's decoded JSON text.
+    json: (Vec<u8>, Vec<u8>),
 }
 
 impl core::fmt::Debug for PendingSignature<'_> {
@@ -524,6 +563,13 @@ impl PendingSignature<'_> {
     pub fn signature(&self) -> &[u8] {
         &self.check.signature
     }
+
+    /// The decoded JSON text of the header and of the payload, checked strictly (UTF-8, one
+    /// object each, no duplicate names), for a host that builds its own objects from them
+    /// (the npm package's `JSON.parse`) instead of decoding the token a second time.
+    pub fn json(&self) -> (&[u8], &[u8]) {
+        (&self.json.0, &self.json.1)
+    }
 }
 
 /// The group order of P-256, big-endian.
@@ -553,7 +599,7 @@ fn check_signature_shape(
     if alg == Algorithm::Es256 {
         let in_range =
             |scalar: &[u8]| scalar.iter().any(|&b| b != 0) && scalar < P256_ORDER.as_slice();
-        let (r, s) = signature.split_at(32);
+        let (r, s) = signature.split_at_checked(32).unwrap_or_default();
         if !in_range(r) || !in_range(s) {
             return Err(JwtError::MalformedSignature);
         }

@@ -13,10 +13,7 @@ use super::convert::{
     get, invalid_options, jwt_error, opt_bool, opt_number, opt_string, opt_strings, options_object,
     to_json_text,
 };
-use crate::core::{
-    b64,
-    decode::{decode_checked_json, DecodeOptions},
-};
+use crate::core::decode::{decode_checked_json, DecodeOptions};
 #[cfg(feature = "verify")]
 use crate::core::{
     jwk::{JwkSet, KeyOptions},
@@ -48,7 +45,7 @@ pub fn decode_jwt(token: &str) -> Result<JsValue, JsValue> {
     decoded_object(&header, &payload)
 }
 
-/// An imported, reusable set of verification keys (like jose's `createLocalJWKSet`).
+// An imported, reusable set of verification keys (like jose's `createLocalJWKSet`).
 #[cfg(feature = "verify")]
 #[wasm_bindgen]
 pub struct KeySet {
@@ -78,7 +75,7 @@ fn prepare_keys(keys: JwkSet) -> Result<Rc<Keys>, JsValue> {
 #[cfg(feature = "verify")]
 fn begin(keys: &Keys, token: &str, parsed: &ParsedOptions) -> Result<Array, JsValue> {
     #[cfg(not(feature = "portable"))]
-    let (outcome, head) = {
+    let (outcome, json, head) = {
         let prepared = keys
             .prepare(&parsed.verifier, token, parsed.now)
             .map_err(|e| jwt_error(&e))?;
@@ -88,29 +85,22 @@ fn begin(keys: &Keys, token: &str, parsed: &ParsedOptions) -> Result<Array, JsVa
             prepared.signature.into(),
             prepared.message.into(),
         ];
-        (prepared.outcome, head)
+        (prepared.outcome, prepared.json, head)
     };
     #[cfg(feature = "portable")]
-    let (outcome, head) = {
-        let outcome = parsed.verifier.verify(token, keys, parsed.now);
+    let (outcome, json, head) = {
+        let (outcome, json) = parsed.verifier.verify_keeping_json(token, keys, parsed.now);
         let head: [JsValue; 4] = [
             JsValue::NULL,
             JsValue::UNDEFINED,
             JsValue::UNDEFINED,
             JsValue::UNDEFINED,
         ];
-        (outcome, head)
+        (outcome, json, head)
     };
     let (result, failed) = match outcome {
-        // The core verified the token: its two first segments are canonical base64url of JSON.
-        Ok(_) => {
-            let mut segments = token.split('.');
-            let mut next = |part| b64::decode(segments.next().unwrap_or_default(), part);
-            match (next("header"), next("payload")) {
-                (Ok(header), Ok(payload)) => (decoded_object(&header, &payload)?, false),
-                (Err(e), _) | (_, Err(e)) => (jwt_error(&e), true),
-            }
-        }
+        // The core decoded and checked this JSON: no second decoding of the token.
+        Ok(_) => (decoded_object(&json.0, &json.1)?, false),
         Err(e) => (jwt_error(&e), true),
     };
     let begun: Array = head.into_iter().collect();
@@ -119,7 +109,7 @@ fn begin(keys: &Keys, token: &str, parsed: &ParsedOptions) -> Result<Array, JsVa
     Ok(begun)
 }
 
-/// The coded `Error` of a signature WebCrypto found invalid, or (`refused`) of a key it refused.
+// The coded `Error` of a signature WebCrypto found invalid, or (`refused`) of a key it refused.
 #[cfg(feature = "verify")]
 #[wasm_bindgen(js_name = __verifyError)]
 pub fn verify_error(refused: bool) -> JsValue {
@@ -152,7 +142,7 @@ fn import_keys(value: &JsValue, allow_symmetric: bool) -> Result<JwkSet, JsValue
     }
     if !value.is_object() {
         return Err(invalid_options(
-            "keys must be a JWK, a JWK Set ({keys: [...]}), a KeySet, or (with allowSymmetricKeys) a secret",
+            "keys must be a JWK, a JWK Set, a KeySet or (with allowSymmetricKeys) a secret",
         ));
     }
     let text = zeroize::Zeroizing::new(to_json_text(value, "keys")?);
@@ -162,8 +152,8 @@ fn import_keys(value: &JsValue, allow_symmetric: bool) -> Result<JwkSet, JsValue
 #[cfg(feature = "verify")]
 #[wasm_bindgen]
 impl KeySet {
-    /// Imports a JWK or a JWK Set once, for many `verifyJwt` calls.
-    /// Options: `allowSymmetricKeys` (default `false`).
+    // Imports a JWK or a JWK Set once, for many `verifyJwt` calls.
+    // Options: `allowSymmetricKeys` (default `false`).
     #[wasm_bindgen(constructor)]
     pub fn new(keys: &JsValue, options: &JsValue) -> Result<KeySet, JsValue> {
         let object = options_object(options, KEY_OPTIONS, "KeySet options")?;
@@ -176,7 +166,7 @@ impl KeySet {
         })
     }
 
-    /// Number of usable verification keys.
+    // Number of usable verification keys.
     #[wasm_bindgen(getter)]
     pub fn size(&self) -> usize {
         #[cfg(not(feature = "portable"))]
@@ -212,51 +202,41 @@ struct ParsedOptions {
 
 #[cfg(feature = "verify")]
 fn parse_verify_options(options: &JsValue) -> Result<ParsedOptions, JsValue> {
-    const TEN_YEARS: f64 = 10.0 * 366.0 * 86400.0;
-    let mut builder = Verifier::builder();
+    const TEN_YEARS: f64 = crate::core::verify::MAX_DURATION_SECS as f64;
+    let mut verifier = Verifier::builder().build();
     let mut now_ms = Date::now();
     let mut allow_symmetric = false;
     if let Some(o) = options_object(options, VERIFY_OPTIONS, "verifyJwt options")? {
         if !get(&o, "algorithms").is_undefined() {
-            let names = opt_strings(&o, "algorithms")?;
-            let mut algorithms = Vec::with_capacity(names.len());
-            for name in names {
-                let alg = Algorithm::from_name(&name).ok_or_else(|| {
-                    invalid_options(&format!(
-                        "unknown algorithm {} in \"algorithms\"",
-                        Quoted(&name)
-                    ))
-                })?;
-                algorithms.push(alg);
-            }
-            builder = builder.algorithms(algorithms);
+            verifier.algorithms = opt_strings(&o, "algorithms")?
+                .iter()
+                .map(|name| {
+                    Algorithm::from_name(name).ok_or_else(|| {
+                        invalid_options(&format!(
+                            "unknown algorithm {} in \"algorithms\"",
+                            Quoted(name)
+                        ))
+                    })
+                })
+                .collect::<Result<_, _>>()?;
         }
-        for issuer in opt_strings(&o, "issuer")? {
-            builder = builder.issuer(issuer);
-        }
-        for audience in opt_strings(&o, "audience")? {
-            builder = builder.audience(audience);
-        }
-        if let Some(subject) = opt_string(&o, "subject")? {
-            builder = builder.subject(subject);
-        }
-        if let Some(typ) = opt_string(&o, "typ")? {
-            builder = builder.typ(typ);
-        }
+        verifier.issuers = opt_strings(&o, "issuer")?;
+        verifier.audiences = opt_strings(&o, "audience")?;
+        verifier.subject = opt_string(&o, "subject")?;
+        verifier.typ = opt_string(&o, "typ")?;
+        // Bounded to the builder's clamps by `opt_number`.
         if let Some(leeway) = opt_number(&o, "clockTolerance", 0.0, TEN_YEARS)? {
-            builder = builder.leeway_secs(leeway.floor() as i64);
+            verifier.leeway_secs = leeway.floor() as i64;
         }
-        for claim in opt_strings(&o, "requiredClaims")? {
-            builder = builder.required_claim(claim);
-        }
+        verifier.required_claims = opt_strings(&o, "requiredClaims")?;
         if let Some(max_age) = opt_number(&o, "maxTokenAge", 0.0, TEN_YEARS)? {
-            builder = builder.max_token_age_secs(max_age.floor() as i64);
+            verifier.max_token_age_secs = Some(max_age.floor() as i64);
         }
         if let Some(max_len) = opt_number(&o, "maxTokenLength", 1.0, 1024.0 * 1024.0)? {
-            builder = builder.max_token_len(max_len as usize);
+            verifier.decode.max_len = max_len as usize;
         }
         if let Some(require) = opt_bool(&o, "requireExp")? {
-            builder = builder.require_exp(require);
+            verifier.require_exp = require;
         }
         allow_symmetric = opt_bool(&o, "allowSymmetricKeys")?.unwrap_or(false);
         if allow_symmetric && get(&o, "algorithms").is_undefined() {
@@ -279,25 +259,22 @@ fn parse_verify_options(options: &JsValue) -> Result<ParsedOptions, JsValue> {
             }
         }
     }
-    let now = (now_ms / 1000.0).floor();
-    if !(0.0..=crate::core::claims::MAX_NUMERIC_DATE as f64).contains(&now) {
-        return Err(invalid_options("the current date is out of range"));
-    }
+    // `as` saturates; the core's `Verifier::begin` refuses a `now` out of 1970..=9999.
     Ok(ParsedOptions {
-        verifier: builder.build(),
-        now: now as i64,
+        verifier,
+        now: (now_ms / 1000.0).floor() as i64,
         allow_symmetric,
     })
 }
 
-/// `verifyJwt` with a JWK, a JWK Set or a secret, up to the WebCrypto call (see [`begin`];
-/// the package's JS layer exports `verifyJwt`, a `Promise` of `{header, claims}` rejected with
-/// an `Error` with a stable `code`).
-///
-/// `keys`: a JWK, a JWK Set, or (with `allowSymmetricKeys`) an HMAC secret; they are imported
-/// for this call only (use a `KeySet` to import once). Options (jose's names): `algorithms`,
-/// `issuer`, `audience`, `subject`, `typ`, `clockTolerance` (s), `requiredClaims`,
-/// `currentDate`, `maxTokenAge` (s), `maxTokenLength`, `requireExp`, `allowSymmetricKeys`.
+// `verifyJwt` with a JWK, a JWK Set or a secret, up to the WebCrypto call (see [`begin`];
+// the package's JS layer exports `verifyJwt`, a `Promise` of `{header, claims}` rejected with
+// an `Error` with a stable `code`).
+//
+// `keys`: a JWK, a JWK Set, or (with `allowSymmetricKeys`) an HMAC secret; they are imported
+// for this call only (use a `KeySet` to import once). Options (jose's names): `algorithms`,
+// `issuer`, `audience`, `subject`, `typ`, `clockTolerance` (s), `requiredClaims`,
+// `currentDate`, `maxTokenAge` (s), `maxTokenLength`, `requireExp`, `allowSymmetricKeys`.
 #[cfg(feature = "verify")]
 #[wasm_bindgen(js_name = __verifyBegin)]
 pub fn verify_begin(token: &str, keys: &JsValue, options: &JsValue) -> Result<Array, JsValue> {
@@ -309,7 +286,7 @@ pub fn verify_begin(token: &str, keys: &JsValue, options: &JsValue) -> Result<Ar
 #[cfg(feature = "verify")]
 #[wasm_bindgen]
 impl KeySet {
-    /// `KeySet#verify` up to the WebCrypto call (see [`begin`]); options as for `verifyJwt`.
+    // `KeySet#verify` up to the WebCrypto call (see [`begin`]); options as for `verifyJwt`.
     #[wasm_bindgen(js_name = __begin)]
     pub fn begin(&self, token: &str, options: &JsValue) -> Result<Array, JsValue> {
         begin(&self.keys, token, &parse_verify_options(options)?)
