@@ -48,7 +48,7 @@ const OAUTH_OPTIONS: &[&str] = &[
     "postLogoutRedirectUri",
 ];
 
-#[cfg(feature = "verify")]
+#[cfg(feature = "oauth")]
 const LOGIN_OPTIONS: &[&str] = &["scope", "prompt", "loginHint", "maxAge", "extraParams"];
 
 /// The `oauth` option: the provider and the public client.
@@ -75,7 +75,7 @@ fn parse_oauth(value: &JsValue) -> Result<Option<web::OAuthConfig>, JsValue> {
 }
 
 /// The options of `loginWithRedirect`.
-#[cfg(feature = "verify")]
+#[cfg(feature = "oauth")]
 fn parse_login_options(value: &JsValue) -> Result<web::LoginOptions, JsValue> {
     let mut options = web::LoginOptions::default();
     let Some(object) = options_object(value, LOGIN_OPTIONS, "loginWithRedirect options")? else {
@@ -161,14 +161,14 @@ fn fraction(object: &Object, key: &str, target: &mut f64) -> Result<(), JsValue>
 fn parse_options(value: &JsValue) -> Result<(Config, bool), JsValue> {
     let object = options_object(value, OPTIONS, "TokenManager options")?
         .ok_or_else(|| invalid_options("TokenManager options must include refreshUrl or oauth"))?;
-    // The OAuth profile verifies ID tokens: a build without verification does not offer it
-    // (and links none of it).
-    let oauth = match cfg!(feature = "verify") {
+    // The OAuth profile verifies ID tokens: a build without the `oauth` feature (which needs
+    // verification) does not offer it and links none of it.
+    let oauth = match cfg!(feature = "oauth") {
         true => parse_oauth(&get(&object, "oauth"))?,
         false if get(&object, "oauth").is_undefined() => None,
         false => {
             return Err(invalid_options(
-                "option \"oauth\" needs the build with verification (ID tokens are verified)",
+                "option \"oauth\" needs the build with the OAuth profile (cargo feature oauth)",
             ))
         }
     };
@@ -408,7 +408,7 @@ impl TokenManager {
     }
 
     /// OAuth profile: navigates to the provider to log in (authorization code with PKCE).
-    #[cfg(feature = "verify")]
+    #[cfg(feature = "oauth")]
     #[wasm_bindgen(js_name = loginWithRedirect)]
     pub fn login_with_redirect(&self, options: JsValue) -> Promise {
         let options = match parse_login_options(&options) {
@@ -424,7 +424,7 @@ impl TokenManager {
 
     /// OAuth profile: completes the login at the redirect URI (`url` defaults to
     /// `location.href`).
-    #[cfg(feature = "verify")]
+    #[cfg(feature = "oauth")]
     #[wasm_bindgen(js_name = handleRedirectCallback)]
     pub fn handle_redirect_callback(&self, url: Option<String>) -> Promise {
         let callback = self.inner.handle_redirect_callback(url);
@@ -453,7 +453,7 @@ impl TokenManager {
             Ok(end_session) => end_session.unwrap_or(false),
             Err(error) => return Promise::reject(&error),
         };
-        if cfg!(feature = "verify") && end_session {
+        if cfg!(feature = "oauth") && end_session {
             let logout = self.inner.logout_and_end_session();
             return future_to_promise(async move {
                 logout.await.map_err(to_js_error)?;

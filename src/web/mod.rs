@@ -644,7 +644,7 @@ fn start_refresh(shared: &Shared, inner: &mut Inner, generation: Generation) {
     // count it from its wake-up (found by the cross-tab simulation).
     let started_at = now();
     // (A build without verification has no OAuth profile: `cfg!` lets the linker drop it.)
-    if cfg!(feature = "verify") && inner.oauth.is_some() {
+    if cfg!(feature = "oauth") && inner.oauth.is_some() {
         oauth::start_refresh(shared.clone(), generation, controller, started_at);
         return;
     }
@@ -1206,7 +1206,7 @@ impl TokenManager {
                 let credentials = inner.session.logout();
                 inner.claims = None;
                 inner.bearer.clear();
-                if cfg!(feature = "verify") && inner.oauth.is_some() {
+                if cfg!(feature = "oauth") && inner.oauth.is_some() {
                     // OAuth profile: RFC 7009 revocation at the provider.
                     let revoke: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> =
                         Box::pin(oauth::revoke(&shared, &mut inner, credentials));

@@ -65,10 +65,10 @@ pub(super) fn configure(config: &mut Config) -> Result<Option<OAuth>, Error> {
     let Some(client) = config.oauth.clone() else {
         return Ok(None);
     };
-    if !cfg!(feature = "verify") {
+    if !cfg!(feature = "oauth") {
         return Err(Error::new(
             "ERR_INVALID_OPTIONS",
-            "the oauth option needs a build with verification (ID tokens are verified)",
+            "the oauth option needs the build with the OAuth profile (cargo feature oauth)",
         ));
     }
     client.check().map_err(|e| oauth_error(&e))?;
