@@ -6,7 +6,6 @@
 pub mod b64;
 pub mod claims;
 pub mod decode;
-#[cfg(feature = "verify")]
 pub mod dpop;
 pub mod error;
 pub mod json;

@@ -10,6 +10,7 @@
 //! `Authorization` values are assembled in JS. After [`TokenManager::logout`] or drop, no copy
 //! remains in wasm memory (the browser tests scan it).
 
+mod dpop;
 mod fetch;
 mod http;
 mod origin;
@@ -97,6 +98,11 @@ pub struct Config {
     /// in a window whose `document.cookie` lacks it knows there is no session and sends no
     /// refresh request (a first visit shows no failed request). Default: none (always try).
     pub session_hint: Option<String>,
+    /// DPoP (RFC 9449) with the reference server's dialect: an ES256 key pair made at login
+    /// (private key non-extractable, memory only, shared with sibling tabs, gone at logout),
+    /// proofs on login, refresh and every request carrying the token, which is sent as
+    /// `Authorization: DPoP`. Default false.
+    pub dpop: bool,
 }
 
 impl Config {
@@ -116,6 +122,7 @@ impl Config {
             channel_name: None,
             manual_redirects: !in_browser(),
             session_hint: None,
+            dpop: false,
         }
     }
 }
@@ -234,6 +241,8 @@ struct Inner {
     closed: bool,
     /// `fetch` as it was at construction: used for every request the manager sends.
     fetch: http::CapturedFetch,
+    /// The DPoP key and nonces ([`Config::dpop`]).
+    dpop: dpop::DpopState,
 }
 
 type Shared = Rc<RefCell<Inner>>;
@@ -247,7 +256,13 @@ fn in_browser() -> bool {
 /// The `Authorization` value of the current token, assembled in JS once per token (the token
 /// itself is never copied out of its [`Secret`] per request).
 #[derive(Default)]
-pub(crate) struct BearerCache(Option<(Generation, js_sys::JsString)>);
+pub(crate) struct BearerCache {
+    value: Option<(Generation, js_sys::JsString)>,
+    /// `DPoP <token>` instead of `Bearer <token>` ([`Config::dpop`]).
+    dpop: bool,
+    /// The DPoP `ath` of the token of this generation.
+    ath: Option<(Generation, String)>,
+}
 
 /// What the `Authorization` value a request was sent with says about the session now.
 pub(crate) enum Sent {
@@ -261,18 +276,38 @@ pub(crate) enum Sent {
 
 impl BearerCache {
     pub(crate) fn get(&mut self, token: &Secret, generation: Generation) -> js_sys::JsString {
-        match &self.0 {
+        match &self.value {
             Some((cached, value)) if *cached == generation => value.clone(),
             _ => {
-                let value = http::bearer(token);
-                self.0 = Some((generation, value.clone()));
+                let value = if self.dpop {
+                    http::authorization("DPoP ", token)
+                } else {
+                    http::bearer(token)
+                };
+                self.value = Some((generation, value.clone()));
                 value
             }
         }
     }
 
+    /// With DPoP, the `ath` of the token of `generation` if known, else the token's bytes to
+    /// hash (once per token).
+    pub(crate) fn ath(
+        &self,
+        token: &Secret,
+        generation: Generation,
+    ) -> Option<Result<String, zeroize::Zeroizing<Vec<u8>>>> {
+        if !self.dpop {
+            return None;
+        }
+        Some(match &self.ath {
+            Some((cached, ath)) if *cached == generation => Ok(ath.clone()),
+            _ => Err(zeroize::Zeroizing::new(token.expose().as_bytes().to_vec())),
+        })
+    }
+
     pub(crate) fn generation_of(&self, header: &js_sys::JsString) -> Sent {
-        match &self.0 {
+        match &self.value {
             None => Sent::NoSession,
             Some((generation, value)) if value == header => Sent::Current(*generation),
             Some(_) => Sent::Replaced,
@@ -280,7 +315,8 @@ impl BearerCache {
     }
 
     fn clear(&mut self) {
-        self.0 = None;
+        self.value = None;
+        self.ath = None;
     }
 }
 
@@ -506,6 +542,7 @@ fn pump(shared: &Shared) {
                     Event::LoggedOut { .. } => {
                         inner.claims = None;
                         inner.bearer.clear();
+                        inner.dpop.clear();
                         if let Some(tabs) = inner.tabs.as_mut() {
                             tabs.coordinator.handle_session_ended(now());
                         }
@@ -622,12 +659,20 @@ fn start_refresh(shared: &Shared, inner: &mut Inner, generation: Generation) {
         None
     };
     let call = inner.auth_call(inner.config.refresh_url.clone(), body, None);
+    let key = inner.dpop.key.clone();
+    if inner.config.dpop && key.is_none() {
+        // The key lived in memory only (a reload, or a session a sibling did not hand over): a
+        // token bound to it cannot be refreshed, and trying would burn a request.
+        inner.refresh_calls.retain(|(g, _)| *g != generation);
+        inner.refresh_failed(generation, RefreshFailure::InvalidGrant, now());
+        return;
+    }
     let shared = shared.clone();
     // `expires_in` counts from when the call started: a tab frozen during the call must not
     // count it from its wake-up (found by the cross-tab simulation).
     let started_at = now();
     spawn_local(async move {
-        let result = call.send(&controller).await;
+        let result = dpop::send_token_request(&shared, call, key.as_ref(), &controller).await;
         let now = now();
         {
             let mut inner = shared.borrow_mut();
@@ -697,6 +742,7 @@ impl Inner {
             credentials: self.config.credentials,
             json_body,
             bearer,
+            dpop: None,
             timeout_ms: self.config.request_timeout_ms,
             fetch: self.fetch.clone(),
         }
@@ -858,6 +904,7 @@ impl TokenManager {
         let fetch = http::CapturedFetch::capture()
             .ok_or_else(|| Error::new("ERR_FETCH", "this environment has no global fetch"))?;
         let session = Session::new(config.policy.clone(), random_u64());
+        let use_dpop = config.dpop;
         let shared = Rc::new(RefCell::new(Inner {
             config,
             session,
@@ -870,11 +917,15 @@ impl TokenManager {
             waiters: Vec::new(),
             refresh_calls: Vec::new(),
             last_failure: None,
-            bearer: BearerCache::default(),
+            bearer: BearerCache {
+                dpop: use_dpop,
+                ..BearerCache::default()
+            },
             incoming_claims: None,
             incoming_meta: None,
             closed: false,
             fetch,
+            dpop: dpop::DpopState::default(),
         }));
         let listeners = Listeners::install(Rc::downgrade(&shared));
         shared.borrow_mut().listeners = Some(listeners);
@@ -915,7 +966,7 @@ impl TokenManager {
     ) -> impl std::future::Future<Output = Result<(), Error>> {
         let shared = self.shared.clone();
         async move {
-            let (call, memory) = {
+            let (call, memory, use_dpop) = {
                 let inner = shared.borrow();
                 if inner.closed {
                     return Err(Error::closed());
@@ -924,7 +975,7 @@ impl TokenManager {
                     Error::new("ERR_INVALID_OPTIONS", "login() needs the loginUrl option")
                 })?;
                 let memory = inner.config.refresh_token == RefreshTokenMode::Memory;
-                (inner.auth_call(url, None, None), memory)
+                (inner.auth_call(url, None, None), memory, inner.config.dpop)
             };
             if !credentials.is_object() {
                 return Err(Error::new(
@@ -933,20 +984,25 @@ impl TokenManager {
                 ));
             }
             let controller = AbortController::new().map_err(Error::native)?;
-            let reply = http::AuthCall {
+            // A new session, a new key: created here, kept only if the login succeeds.
+            let key = match use_dpop {
+                true => Some(dpop::DpopKey::generate().await?),
+                false => None,
+            };
+            let call = http::AuthCall {
                 json_body: Some(credentials),
                 ..call
-            }
-            .send(&controller)
-            .await
-            .map_err(|e| {
-                let why = match e {
-                    http::CallError::Timeout => "timed out",
-                    http::CallError::TooLarge => "returned an oversized body",
-                    _ => "could not reach the server",
-                };
-                Error::new("ERR_LOGIN_FAILED", format!("login {why}"))
-            })?;
+            };
+            let reply = dpop::send_token_request(&shared, call, key.as_ref(), &controller)
+                .await
+                .map_err(|e| {
+                    let why = match e {
+                        http::CallError::Timeout => "timed out",
+                        http::CallError::TooLarge => "returned an oversized body",
+                        _ => "could not reach the server",
+                    };
+                    Error::new("ERR_LOGIN_FAILED", format!("login {why}"))
+                })?;
             if !(200..300).contains(&reply.status) {
                 let detail = http::error_code(&reply)
                     .map(|code| format!(" ({})", code.chars().take(64).collect::<String>()))
@@ -964,6 +1020,9 @@ impl TokenManager {
                 )
                 .with_status(reply.status)
             })?;
+            if let Some(key) = key {
+                shared.borrow_mut().dpop.key = Some(key);
+            }
             install_tokens(&shared, parsed, TokenOrigin::Login);
             Ok(())
         }
@@ -1088,6 +1147,7 @@ impl TokenManager {
                 let credentials = inner.session.logout();
                 inner.claims = None;
                 inner.bearer.clear();
+                inner.dpop.clear();
                 let c = &inner.config;
                 c.logout_url.clone().map(|url| {
                     // The access token goes only to an allowed origin, like any request.
@@ -1277,6 +1337,17 @@ impl TokenManager {
             .as_ref()
             .filter(|(g, _)| *g == generation)
             .map(|(_, claims)| read(claims))
+    }
+
+    /// With [`Config::dpop`], the RFC 7638 thumbprint of the session's DPoP key (the `jkt` its
+    /// tokens are bound to); `None` without a key (before login, after logout).
+    pub fn dpop_jkt(&self) -> Option<String> {
+        self.shared
+            .borrow()
+            .dpop
+            .key
+            .as_ref()
+            .map(|key| key.jkt().to_owned())
     }
 
     /// When the current token expires (local clock, ms since the epoch).
