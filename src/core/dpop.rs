@@ -257,9 +257,26 @@ impl fmt::Debug for ProofInput<'_> {
     }
 }
 
+/// `text` as a JSON string. By hand rather than with `serde_json::to_string`: the npm package
+/// links no JSON serializer (the browser's `JSON.parse` reads, this core's reader checks).
 fn json_string(text: &str) -> String {
-    // Serialising a `&str` cannot fail.
-    serde_json::to_string(text).unwrap_or_default()
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.push_str("\\u00");
+                out.push(HEX[(c as usize) >> 4] as char);
+                out.push(HEX[(c as usize) & 15] as char);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// The signing input of an ES256 proof, `BASE64URL(header) '.' BASE64URL(claims)`, for the

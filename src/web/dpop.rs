@@ -321,6 +321,7 @@ pub(crate) async fn send_token_request(
     let mut retried = false;
     loop {
         let nonce = shared.borrow().dpop.nonce_for(&call.url);
+        // WebCrypto refusing to sign is no answer from the server: a network-class failure.
         let proof = proof(key, "POST", &call.url, None, nonce.as_deref())
             .await
             .map_err(|_| CallError::Network)?;

@@ -575,3 +575,12 @@ mod signed {
         assert_eq!(DpopError::Missing.oauth_error(), "invalid_dpop_proof");
     }
 }
+
+#[test]
+fn json_strings_round_trip_through_the_strict_reader() {
+    for text in ["plain", "q\"b\\s", "ctl\u{1}\n\t\u{1f}", "ünï €", ""] {
+        let json = format!("{{\"v\":{}}}", json_string(text));
+        let map = crate::core::json::parse_object(json.as_bytes(), "t").unwrap();
+        assert_eq!(map.get("v").and_then(Value::as_str), Some(text), "{json}");
+    }
+}
