@@ -16,9 +16,9 @@ async function keyPair(alg) {
 }
 
 function proof(key, claims = {}, header = {}) {
-  return new SignJWT({ jti: randomUUID(), htm: 'GET', htu: URL_, ath: ath(TOKEN), ...claims })
+  const iat = Math.floor(Date.now() / 1000);
+  return new SignJWT({ jti: randomUUID(), htm: 'GET', htu: URL_, iat, ath: ath(TOKEN), ...claims })
     .setProtectedHeader({ alg: key.alg, typ: 'dpop+jwt', jwk: key.jwk, ...header })
-    .setIssuedAt()
     .sign(key.privateKey);
 }
 
