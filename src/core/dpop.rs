@@ -18,7 +18,6 @@
 //! server answers with (`invalid_dpop_proof`, `use_dpop_nonce`, `invalid_token`).
 
 use core::fmt;
-use sha2::{Digest, Sha256};
 
 use crate::core::{b64, error::JwtError};
 
@@ -227,7 +226,12 @@ pub fn normalize_htu(url: &str) -> Result<String, DpopError> {
 /// let ath = tokenwarden::core::dpop::access_token_hash("Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU");
 /// assert_eq!(ath, "fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo");
 /// ```
+///
+/// With the pure-Rust SHA-256 (natively, or with `portable`); the npm package hashes with
+/// WebCrypto and links no hash crate.
+#[cfg(any(not(target_arch = "wasm32"), feature = "portable"))]
 pub fn access_token_hash(access_token: &str) -> String {
+    use sha2::{Digest, Sha256};
     b64::encode(&Sha256::digest(access_token.as_bytes()))
 }
 

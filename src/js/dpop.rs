@@ -8,7 +8,7 @@ use wasm_bindgen_futures::JsFuture;
 use super::convert::{
     get, invalid_options, js_error, opt_number, opt_string, opt_strings, options_object,
 };
-use crate::core::dpop::{DpopError, DpopVerifier, ProofRequest};
+use crate::core::dpop::{DpopError, DpopVerifier, ProofHashes, ProofRequest};
 use crate::core::error::Quoted;
 use crate::core::verify::{Algorithm, Verifier};
 
@@ -117,6 +117,34 @@ pub async fn verify_dpop_proof(
             pending.signature(),
         )
         .is_ok();
+    // The digests: WebCrypto in the npm package (no hash crate linked), sha2 with `portable`.
+    #[cfg(not(feature = "portable"))]
+    let (jkt_hash, ath) = {
+        let digest = |bytes: Vec<u8>| async move {
+            crate::web::dpop::sha256(&bytes)
+                .await
+                .map(|hash| crate::core::b64::encode(&hash))
+                .map_err(|_| dpop_error(&DpopError::SignatureInvalid))
+        };
+        let jkt = digest(pending.thumbprint_input().as_bytes().to_vec()).await?;
+        let ath = match access_token.as_deref() {
+            Some(token) => Some(digest(token.as_bytes().to_vec()).await?),
+            None => None,
+        };
+        (jkt, ath)
+    };
+    #[cfg(feature = "portable")]
+    let (jkt_hash, ath) = (
+        crate::core::dpop::thumbprint(pending.keys().keys()[0].params())
+            .map_err(|e| dpop_error(&e))?,
+        access_token
+            .as_deref()
+            .map(crate::core::dpop::access_token_hash),
+    );
+    let hashes = ProofHashes {
+        jkt: &jkt_hash,
+        ath: ath.as_deref(),
+    };
     let nonce_refs: Vec<&str> = nonces.iter().map(String::as_str).collect();
     let request = ProofRequest {
         method: &method,
@@ -126,7 +154,7 @@ pub async fn verify_dpop_proof(
         jkt: jkt.as_deref(),
     };
     let unrecorded = verifier
-        .finish(pending, valid, &request)
+        .finish(pending, valid, &hashes, &request)
         .map_err(|e| dpop_error(&e))?;
     let answer = replay.call3(
         &JsValue::NULL,

@@ -75,7 +75,8 @@ fn ecdsa() -> Object {
     params
 }
 
-async fn sha256(data: &[u8]) -> Result<Vec<u8>, Error> {
+/// SHA-256 by WebCrypto.
+pub(crate) async fn sha256(data: &[u8]) -> Result<Vec<u8>, Error> {
     let (_, subtle) = crypto()?;
     let promise = subtle
         .digest("SHA-256", data)
@@ -287,7 +288,7 @@ fn origin_of(url: &str) -> Option<String> {
 }
 
 /// Remembers the `DPoP-Nonce` of a response from `url`, if it has one.
-pub(crate) fn remember_nonce(shared: &Shared, url: &str, headers: &Headers) -> bool {
+pub(super) fn remember_nonce(shared: &Shared, url: &str, headers: &Headers) -> bool {
     match headers.get("DPoP-Nonce").ok().flatten() {
         Some(nonce) => {
             shared.borrow_mut().dpop.remember(url, nonce);
@@ -309,7 +310,7 @@ pub(crate) fn asks_for_nonce(challenge: Option<&str>) -> bool {
 /// Sends an auth call to a token endpoint (login, refresh, a code exchange) with a proof from
 /// `key` when there is one: the endpoint's nonce is included, a `DPoP-Nonce` answer is
 /// remembered, and a `400 use_dpop_nonce` is retried once with the new nonce, never more.
-pub(crate) async fn send_token_request(
+pub(super) async fn send_token_request(
     shared: &Shared,
     call: AuthCall,
     key: Option<&DpopKey>,

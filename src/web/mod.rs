@@ -10,7 +10,7 @@
 //! `Authorization` values are assembled in JS. After [`TokenManager::logout`] or drop, no copy
 //! remains in wasm memory (the browser tests scan it).
 
-mod dpop;
+pub(crate) mod dpop;
 mod fetch;
 mod http;
 mod origin;

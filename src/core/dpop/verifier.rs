@@ -4,11 +4,9 @@
 use core::fmt;
 use std::collections::HashMap;
 
-use sha2::{Digest, Sha256};
-
 use super::{
-    access_token_hash, normalize_htu, DpopError, DEFAULT_LEEWAY_SECS, DEFAULT_MAX_AGE_SECS,
-    DEFAULT_MAX_PROOF_LEN, DPOP_TYP, MAX_JTI_LEN,
+    normalize_htu, DpopError, DEFAULT_LEEWAY_SECS, DEFAULT_MAX_AGE_SECS, DEFAULT_MAX_PROOF_LEN,
+    DPOP_TYP, MAX_JTI_LEN,
 };
 use crate::core::{
     b64,
@@ -19,9 +17,19 @@ use crate::core::{
     verify::{Algorithm, Verifier},
 };
 
-/// The RFC 7638 thumbprint of a public key (base64url of SHA-256 of its required members in
-/// lexicographic order): the `jkt` a DPoP-bound token carries in `cnf`.
+/// The RFC 7638 thumbprint of a public key (base64url of SHA-256 of [`thumbprint_input`]): the
+/// `jkt` a DPoP-bound token carries in `cnf`. With the pure-Rust SHA-256 (natively, or with
+/// `portable`).
+#[cfg(any(not(target_arch = "wasm32"), feature = "portable"))]
 pub fn thumbprint(params: &KeyParams) -> Result<String, DpopError> {
+    use sha2::{Digest, Sha256};
+    Ok(b64::encode(&Sha256::digest(
+        thumbprint_input(params)?.as_bytes(),
+    )))
+}
+
+/// The JSON an RFC 7638 thumbprint hashes: the key's required members in lexicographic order.
+pub fn thumbprint_input(params: &KeyParams) -> Result<String, DpopError> {
     let canonical = match params {
         KeyParams::EcP256 { x, y } => format!(
             r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
@@ -43,7 +51,7 @@ pub fn thumbprint(params: &KeyParams) -> Result<String, DpopError> {
             })
         }
     };
-    Ok(b64::encode(&Sha256::digest(canonical.as_bytes())))
+    Ok(canonical)
 }
 
 /// The request a proof must match, as the server received it.
@@ -180,7 +188,7 @@ pub struct PendingProof<'p> {
     signature: Vec<u8>,
     claims: Map,
     iat: Option<i64>,
-    jkt: String,
+    thumbprint_input: String,
     now: i64,
 }
 
@@ -188,7 +196,6 @@ impl fmt::Debug for PendingProof<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PendingProof")
             .field("alg", &self.alg)
-            .field("jkt", &self.jkt)
             .finish_non_exhaustive()
     }
 }
@@ -204,9 +211,10 @@ impl PendingProof<'_> {
         &self.keys
     }
 
-    /// The RFC 7638 thumbprint of the proof's key.
-    pub fn jkt(&self) -> &str {
-        &self.jkt
+    /// What the proof key's RFC 7638 thumbprint hashes: the primitive's SHA-256 of it,
+    /// base64url, is [`ProofHashes::jkt`].
+    pub fn thumbprint_input(&self) -> &str {
+        &self.thumbprint_input
     }
 
     /// The signed bytes.
@@ -218,6 +226,16 @@ impl PendingProof<'_> {
     pub fn signature(&self) -> &[u8] {
         &self.signature
     }
+}
+
+/// The SHA-256 digests (base64url) a check needs, computed by the platform: natively the
+/// pure-Rust SHA-256, in the npm package WebCrypto's `digest`.
+#[derive(Debug, Clone, Copy)]
+pub struct ProofHashes<'a> {
+    /// Of [`PendingProof::thumbprint_input`]: the proof key's RFC 7638 thumbprint.
+    pub jkt: &'a str,
+    /// Of the access token presented ([`ProofRequest::access_token`]), when there is one.
+    pub ath: Option<&'a str>,
 }
 
 /// A proof whose signature, claims and binding are valid, before its `jti` is recorded:
@@ -339,7 +357,7 @@ impl DpopVerifier {
                 }
                 other => DpopError::Malformed(other),
             })?;
-        let jkt = thumbprint(key.params())?;
+        let thumbprint_input = thumbprint_input(key.params())?;
         let claims = crate::core::json::parse_object(&parts.payload, "payload")
             .map_err(DpopError::Malformed)?;
         let iat = match claims.get("iat") {
@@ -353,7 +371,7 @@ impl DpopVerifier {
             signature: parts.signature,
             claims,
             iat,
-            jkt,
+            thumbprint_input,
             now,
         })
     }
@@ -365,6 +383,7 @@ impl DpopVerifier {
         &self,
         pending: PendingProof<'_>,
         signature_valid: bool,
+        hashes: &ProofHashes<'_>,
         request: &ProofRequest<'_>,
     ) -> Result<UnrecordedProof, DpopError> {
         if !signature_valid {
@@ -397,9 +416,11 @@ impl DpopVerifier {
         if iat > now + self.leeway_secs || iat < now - self.max_age_secs - self.leeway_secs {
             return Err(DpopError::IatOutOfWindow);
         }
-        if let Some(token) = request.access_token {
-            let ath = required("ath")?;
-            if ath != access_token_hash(token) {
+        if request.access_token.is_some() {
+            let expected = hashes.ath.ok_or(DpopError::InvalidRequest {
+                reason: "the access token's hash is required",
+            })?;
+            if required("ath")? != expected {
                 return Err(DpopError::AthMismatch);
             }
         }
@@ -410,7 +431,7 @@ impl DpopVerifier {
             }
         }
         if let Some(bound) = request.jkt {
-            if bound != pending.jkt {
+            if bound != hashes.jkt {
                 return Err(DpopError::KeyMismatch);
             }
         }
@@ -420,7 +441,7 @@ impl DpopVerifier {
                 iat,
                 alg: pending.alg,
                 replay_until: iat + self.max_age_secs + self.leeway_secs,
-                jkt: pending.jkt,
+                jkt: hashes.jkt.to_owned(),
             },
             now,
         })
@@ -446,7 +467,13 @@ impl DpopVerifier {
             pending.signature(),
         )
         .map_err(|_| DpopError::SignatureInvalid)?;
-        self.finish(pending, valid, request)?.record(cache)
+        let jkt = thumbprint(key.params())?;
+        let ath = request.access_token.map(super::access_token_hash);
+        let hashes = ProofHashes {
+            jkt: &jkt,
+            ath: ath.as_deref(),
+        };
+        self.finish(pending, valid, &hashes, request)?.record(cache)
     }
 }
 
