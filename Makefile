@@ -78,7 +78,8 @@ test-js: pkg
 	@echo "pkg-noverify: its declarations type-check and declare no verifyJwt or KeySet"
 	@echo "== the cost of verification in the npm package, and no signature crate linked (WebCrypto verifies)"
 	@# Target 12 KB (scripts/size-budget-verify.sh's default); measured 13.9 KB (13931 B): held at 14100 B until it shrinks.
-	VERIFY_BUDGET_BYTES=14100 scripts/size-budget-verify.sh
+	@# verifyDpopProof (DPoP proofs for Node servers) measured +8195 B (13926 -> 22121 B): held at 22295 B.
+	VERIFY_BUDGET_BYTES=22295 scripts/size-budget-verify.sh
 	scripts/test-types.sh
 	TW_SERVER_BIN=target/debug/tokenwarden-server scripts/test-vite.sh
 	node --test --test-concurrency=1 tests/js/

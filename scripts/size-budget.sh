@@ -6,13 +6,15 @@
 # missing one is built here, about 1-2 minutes each)
 # Budgets (bytes) can be tightened with SIZE_BUDGET_FULL / SIZE_BUDGET_NOVERIFY. The goals are
 # 52 KB full / 40 KB without verification (then 44 / 32); the defaults are a ratchet a little
-# above what this build reaches (97.8 KB / 83.9 KB, December 2026), so the package cannot grow.
+# above what this build reaches (97.8 KB / 83.9 KB, December 2026), so the package cannot grow;
+# raised by exactly what DPoP measured (client +10477 B in both builds, verifyDpopProof +8210 B
+# more in the full one: 97799 -> 116486 B full, 83874 -> 94351 B without verification).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FULL=${1:-pkg}
 NOVERIFY=${2:-target/pkg-noverify}
-BUDGET_FULL=${SIZE_BUDGET_FULL:-98500}
-BUDGET_NOVERIFY=${SIZE_BUDGET_NOVERIFY:-84500}
+BUDGET_FULL=${SIZE_BUDGET_FULL:-117187}
+BUDGET_NOVERIFY=${SIZE_BUDGET_NOVERIFY:-94977}
 GOAL_FULL=52000
 GOAL_NOVERIFY=40000
 
