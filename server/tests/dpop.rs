@@ -9,6 +9,9 @@ use serde_json::{json, Value};
 use tokenwarden::core::dpop::{access_token_hash, proof_signing_input, ProofInput};
 use tokenwarden_server::{spawn, Config, PasswordCost, Running};
 
+mod common;
+use common::refresh_cookie;
+
 fn config(nonce: bool) -> Config {
     Config {
         password_cost: PasswordCost::cheap_for_tests(),
@@ -67,17 +70,6 @@ impl Key {
             Base64UrlUnpadded::encode_string(&signature.to_bytes())
         )
     }
-}
-
-fn refresh_cookie(res: &Response) -> Option<String> {
-    res.headers()
-        .get_all(reqwest::header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|l| l.strip_prefix("tw_refresh="))
-        .filter_map(|r| r.split(';').next())
-        .find(|v| !v.is_empty())
-        .map(str::to_string)
 }
 
 async fn login(c: &Client, base: &str, proof: Option<String>) -> Response {
