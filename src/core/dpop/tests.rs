@@ -578,6 +578,14 @@ mod signed {
             NOW + DEFAULT_MAX_AGE_SECS + DEFAULT_LEEWAY_SECS
         );
         assert_eq!(code(unrecorded.conclude(false)), "ERR_DPOP_REPLAY");
+        // With an access token to check, the caller must supply its hash.
+        let with_token = ProofRequest {
+            access_token: Some(TOKEN),
+            ..request
+        };
+        let pending = verifier.begin(&proof, NOW).unwrap();
+        let refused = verifier.finish(pending, true, &hashes, &with_token);
+        assert_eq!(code(refused), "ERR_DPOP_INVALID_REQUEST");
     }
 
     #[test]
