@@ -93,13 +93,19 @@ pub async fn login(
     {
         return json_error(StatusCode::BAD_REQUEST, "invalid_request");
     }
-    // With `--dpop` the login carries a proof: the tokens are bound to its key.
-    let jkt = match state.dpop.as_ref() {
+    // With `--dpop` the login carries a proof: the tokens are bound to its key. Its `jti` is
+    // recorded only once the password is right (no replay-cache entries for strangers).
+    let proof = match state.dpop.as_ref() {
         None => None,
-        Some(d) => match dpop::check(&state, d, &headers, "POST", "/auth/login", None, None) {
-            Ok(proof) => Some(proof.jkt),
-            Err(e) => return dpop::token_endpoint_refusal(d, &e),
-        },
+        Some(d) => {
+            match dpop::check_unrecorded(&state, d, &headers, "POST", "/auth/login", None, None) {
+                Ok(proof) => Some((d, proof)),
+                Err(e) => {
+                    d.count(&Err(e.clone()));
+                    return dpop::token_endpoint_refusal(d, &e);
+                }
+            }
+        }
     };
     let ip = peer.map_or_else(|| "unknown".to_string(), |p| p.0 .0.ip().to_string());
     let user_key = format!("user:{}@{ip}", creds.username);
@@ -129,6 +135,13 @@ pub async fn login(
         Ok(Some(scope)) => scope,
         Ok(None) => return json_error(StatusCode::UNAUTHORIZED, "invalid_credentials"),
         Err(Busy) => return unavailable(),
+    };
+    let jkt = match proof {
+        None => None,
+        Some((d, proof)) => match dpop::record(d, proof) {
+            Ok(proof) => Some(proof.jkt),
+            Err(e) => return dpop::token_endpoint_refusal(d, &e),
+        },
     };
     if let Err(e) = state.store.throttle_success(&user_key, &ip_key).await {
         eprintln!("error: {e}");
@@ -379,12 +392,13 @@ pub async fn refresh(
         return invalid_grant(&state);
     };
     // With `--dpop` a refresh carries a proof, checked before the family is touched: a refresh
-    // token presented without the key rotates nothing.
+    // token presented without the key rotates nothing. Its `jti` is recorded after the rotation
+    // (no replay-cache entries for requests without a live refresh token).
     let proof = match state.dpop.as_ref() {
         None => None,
         Some(d) => {
             let checked =
-                dpop::check_uncounted(&state, d, &headers, "POST", "/auth/refresh", None, None);
+                dpop::check_unrecorded(&state, d, &headers, "POST", "/auth/refresh", None, None);
             match checked {
                 Ok(proof) => Some((d, proof)),
                 Err(e) => {
@@ -421,19 +435,27 @@ pub async fn refresh(
             let jkt = match proof {
                 None => None,
                 Some((d, proof)) => {
-                    if bound != Some(proof.jkt.as_str()) {
-                        // The refresh token is in the hands of another key: treat it as
-                        // stolen, like a reuse, and end the family.
+                    // The refresh token in the hands of another key, or with a replayed
+                    // proof: treat it as stolen, like a reuse, and end the family.
+                    let verdict = if bound != Some(proof.jkt()) {
                         let err = tokenwarden::core::dpop::DpopError::KeyMismatch;
                         d.count(&Err(err.clone()));
-                        if let Err(e) = state.store.revoke_family_of(sessions::hash(&token)).await {
-                            return store_failed(&e);
+                        Err(err)
+                    } else {
+                        dpop::record(d, proof)
+                    };
+                    match verdict {
+                        Ok(proof) => Some(proof.jkt),
+                        Err(err) => {
+                            let revoked =
+                                state.store.revoke_family_of(sessions::hash(&token)).await;
+                            if let Err(e) = revoked {
+                                return store_failed(&e);
+                            }
+                            Stats::bump(&state.stats.revocations);
+                            return dpop::token_endpoint_refusal(d, &err);
                         }
-                        Stats::bump(&state.stats.revocations);
-                        return dpop::token_endpoint_refusal(d, &err);
                     }
-                    d.count(&Ok(proof.clone()));
-                    Some(proof.jkt)
                 }
             };
             let scope = scope.to_owned();

@@ -10,7 +10,7 @@ use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 use serde_json::json;
 use tokenwarden::core::dpop::{
-    DpopError, DpopVerifier, MemoryReplayCache, ProofRequest, VerifiedProof,
+    DpopError, DpopVerifier, MemoryReplayCache, ProofRequest, UnrecordedProof, VerifiedProof,
 };
 
 use crate::state::AppState;
@@ -121,13 +121,25 @@ pub fn check(
     access_token: Option<&str>,
     jkt: Option<&str>,
 ) -> Result<VerifiedProof, DpopError> {
-    let result = check_uncounted(state, dpop, headers, method, path, access_token, jkt);
+    let result = check_unrecorded(state, dpop, headers, method, path, access_token, jkt)
+        .and_then(|proof| record_uncounted(dpop, proof));
     dpop.count(&result);
     result
 }
 
-/// [`check`] without counting (the caller counts the final outcome).
-pub fn check_uncounted(
+/// Records the `jti` of a proof whose request was accepted otherwise; counts the outcome.
+pub fn record(dpop: &Dpop, proof: UnrecordedProof) -> Result<VerifiedProof, DpopError> {
+    let result = record_uncounted(dpop, proof);
+    dpop.count(&result);
+    result
+}
+
+fn record_uncounted(dpop: &Dpop, proof: UnrecordedProof) -> Result<VerifiedProof, DpopError> {
+    proof.record(&mut *lock(&dpop.replay))
+}
+
+/// Every check of [`check`] but the replay check (see [`record`]); not counted.
+pub fn check_unrecorded(
     state: &AppState,
     dpop: &Dpop,
     headers: &HeaderMap,
@@ -135,7 +147,7 @@ pub fn check_uncounted(
     path: &str,
     access_token: Option<&str>,
     jkt: Option<&str>,
-) -> Result<VerifiedProof, DpopError> {
+) -> Result<UnrecordedProof, DpopError> {
     let mut proofs = headers.get_all(&DPOP).iter();
     let (Some(proof), None) = (proofs.next(), proofs.next()) else {
         return Err(DpopError::Missing);
@@ -157,9 +169,7 @@ pub fn check_uncounted(
         nonces: &nonces,
         jkt,
     };
-    let mut replay = lock(&dpop.replay);
-    dpop.verifier
-        .verify(proof, &request, state.now_secs(), &mut *replay)
+    dpop.verifier.check(proof, &request, state.now_secs())
 }
 
 /// Adds `DPoP-Nonce` (when nonces are on) to a response of a DPoP-protected endpoint.

@@ -393,3 +393,46 @@ async fn cors_lets_pages_send_proofs_and_read_nonces() {
         .to_ascii_lowercase();
     assert!(exposed.contains("dpop-nonce"), "{exposed}");
 }
+
+#[tokio::test]
+async fn a_proof_is_recorded_only_for_an_accepted_request() {
+    let (_server, base) = start(false).await;
+    let c = Client::new();
+    let key = Key::new();
+    let proof = key.proof("POST", &format!("{base}/auth/login"), None, None);
+    let wrong = c
+        .post(format!("{base}/auth/login"))
+        .header("DPoP", &proof)
+        .json(&json!({"username": "demo", "password": "wrong"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    // The refused login left no trace in the replay cache: the same proof logs in once.
+    assert_eq!(login(&c, &base, Some(proof.clone())).await.status(), 200);
+    let replay = login(&c, &base, Some(proof)).await;
+    assert_eq!(replay.status(), 400);
+    let stats = stats(&c, &base).await;
+    assert_eq!(stats["dpop"]["refused"]["replay"], 1, "{stats}");
+    // A refresh proof without a live refresh token is not recorded either.
+    let refresh_proof = key.proof("POST", &format!("{base}/auth/refresh"), None, None);
+    assert_eq!(
+        refresh(&c, &base, "no-such-token", Some(refresh_proof.clone()))
+            .await
+            .status(),
+        400
+    );
+    let res = login(
+        &c,
+        &base,
+        Some(key.proof("POST", &format!("{base}/auth/login"), None, None)),
+    )
+    .await;
+    let cookie = refresh_cookie(&res).unwrap();
+    assert_eq!(
+        refresh(&c, &base, &cookie, Some(refresh_proof))
+            .await
+            .status(),
+        200
+    );
+}

@@ -447,16 +447,17 @@ impl DpopVerifier {
         })
     }
 
-    /// The whole check with the pure-Rust primitive: [`begin`](Self::begin), the signature,
-    /// [`finish`](Self::finish) and the replay cache.
+    /// The whole check with the pure-Rust primitive and SHA-256, up to the replay check:
+    /// [`begin`](Self::begin), the signature, [`finish`](Self::finish). Record the `jti` with
+    /// [`UnrecordedProof::record`] once the request is otherwise accepted (a server that
+    /// records proofs of unauthenticated requests lets anyone fill its replay cache).
     #[cfg(any(not(target_arch = "wasm32"), feature = "portable"))]
-    pub fn verify(
+    pub fn check(
         &self,
         proof: &str,
         request: &ProofRequest<'_>,
         now: i64,
-        cache: &mut dyn ReplayCache,
-    ) -> Result<VerifiedProof, DpopError> {
+    ) -> Result<UnrecordedProof, DpopError> {
         let pending = self.begin(proof, now)?;
         let key = &pending.keys.keys()[0];
         let valid = crate::core::primitive::verify(
@@ -473,7 +474,19 @@ impl DpopVerifier {
             jkt: &jkt,
             ath: ath.as_deref(),
         };
-        self.finish(pending, valid, &hashes, request)?.record(cache)
+        self.finish(pending, valid, &hashes, request)
+    }
+
+    /// [`check`](Self::check), then the replay check in `cache`.
+    #[cfg(any(not(target_arch = "wasm32"), feature = "portable"))]
+    pub fn verify(
+        &self,
+        proof: &str,
+        request: &ProofRequest<'_>,
+        now: i64,
+        cache: &mut dyn ReplayCache,
+    ) -> Result<VerifiedProof, DpopError> {
+        self.check(proof, request, now)?.record(cache)
     }
 }
 
