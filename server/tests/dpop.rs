@@ -10,7 +10,7 @@ use tokenwarden::core::dpop::{access_token_hash, proof_signing_input, ProofInput
 use tokenwarden_server::{spawn, Config, PasswordCost, Running};
 
 mod common;
-use common::refresh_cookie;
+use common::{get_json, refresh_cookie};
 
 fn config(nonce: bool) -> Config {
     Config {
@@ -102,14 +102,8 @@ async fn api(c: &Client, method: &str, url: &str, auth: &str, proof: Option<&str
     req.send().await.unwrap()
 }
 
-async fn stats(c: &Client, base: &str) -> Value {
-    c.get(format!("{base}/__test/stats"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+async fn stats(_: &Client, base: &str) -> Value {
+    get_json(base, "/__test/stats").await
 }
 
 fn challenge(res: &Response) -> String {
