@@ -5,7 +5,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 export CHROMEDRIVER ?= /usr/bin/chromedriver
 WASM := --target wasm32-unknown-unknown -p tokenwarden
 
-.PHONY: setup pkg test test-lint test-host test-server-stores test-wasm-node test-wasm-browser test-manager test-js test-e2e test-oauth test-size demo bench clean
+.PHONY: setup pkg test test-lint test-host test-server-stores test-wasm-node test-wasm-browser test-manager test-js test-e2e test-oauth test-size test-dpop demo bench clean
 
 ## setup: install the toolchain pieces (idempotent; 8-12 minutes cold, seconds warm)
 setup:
@@ -16,7 +16,7 @@ pkg: setup
 	@scripts/build-pkg.sh pkg
 
 ## test: lint, host tests, wasm tests in Node and headless Chromium, JS tests
-test: setup test-lint test-host test-wasm-node test-wasm-browser test-manager test-js test-e2e test-oauth test-size
+test: setup test-lint test-host test-wasm-node test-wasm-browser test-manager test-js test-e2e test-oauth test-size test-dpop
 	@echo "make test: all suites passed"
 
 test-lint:
@@ -97,6 +97,11 @@ test-oauth: pkg
 	cargo build -p tokenwarden --example oauth_cli
 	cargo build -p tokenwarden-server
 	node --test --test-concurrency=1 tests/oauth/
+
+test-dpop:
+	@echo "== DPoP in headless Chromium against a --dpop --dpop-nonce reference server (about 1 minute)"
+	cargo build -p tokenwarden-server
+	TW_SERVER_BIN=target/debug/tokenwarden-server scripts/test-dpop-browser.sh
 
 ## demo: build the package and serve the demo on http://127.0.0.1:8080
 demo:

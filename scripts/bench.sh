@@ -45,8 +45,10 @@ finish_step() {
 die() { echo "bench: $*" >&2; exit 1; }
 
 SERVER_PID=""
+DPOP_PID=""
 NPM_PID=""
 cleanup() {
+  for pid in $DPOP_PID; do kill "$pid" 2>/dev/null || true; done
   if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
   if [ -n "$NPM_PID" ]; then kill "$NPM_PID" 2>/dev/null || true; fi
 }
@@ -120,6 +122,19 @@ start_server "$LOG" --port 0 --quiet --access-ttl 3600 --www-dir "$OUT/www" --pk
 URL=$SERVER_URL
 echo "bench: reference server at $URL"
 (cd "$PEERS" && node js/browser_bench.mjs "$URL" "$RES/chromium.json")
+# DPoP vs Bearer: two more servers (one with --dpop), both cross-origin to the page alike.
+MAIN_PID=$SERVER_PID
+start_server "$RES/server-bearer.log" --port 0 --quiet --access-ttl 3600 --allow-any-loopback-origin \
+  --www-dir "$OUT/www" --pkg-dir "$OUT/pkg-full" || die "the bearer reference server did not start"
+BEARER_PID=$SERVER_PID BEARER_URL=$SERVER_URL
+start_server "$RES/server-dpop.log" --port 0 --quiet --access-ttl 3600 --allow-any-loopback-origin --dpop \
+  || die "the DPoP reference server did not start"
+DPOP_PID="$SERVER_PID $BEARER_PID"
+SERVER_PID=$MAIN_PID
+echo "bench: Bearer server at $BEARER_URL, DPoP server at $SERVER_URL"
+(cd "$PEERS" && node js/dpop_bench.mjs "$BEARER_URL" "$SERVER_URL" "$RES/dpop.json")
+for pid in $DPOP_PID; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+DPOP_PID=""
 
 step 8 "reference server: GET /api/me, 50 connections, wrk on loopback" "25 s" "server load"
 (cd "$PEERS" && node js/load.mjs "$URL" "$RES/load.json")

@@ -15,6 +15,7 @@ const node = load('node.json');
 const chromium = load('chromium.json');
 const native = load('native.json');
 const server = load('load.json');
+const dpop = load('dpop.json');
 const timingsFile = path.join(resDir, 'timings.txt');
 const timings = fs.existsSync(timingsFile)
   ? fs.readFileSync(timingsFile, 'utf8').trim().split('\n').filter(Boolean).map((l) => {
@@ -102,6 +103,9 @@ if (cr?.fetchE2E) {
   const cc = e.concurrent.cases;
   p(`| GET /api/me, Chromium, ${e.requests} sequential (µs/request) | ${f(sq['tm.fetch'].usPerRequest.median, 0)} | fetch ${f(sq.fetch.usPerRequest.median, 0)}; wrapper ${f(sq.wrapper.usPerRequest.median, 0)} | ${e.sequential.ratios['tm.fetch / fetch'].median.toFixed(2)}× speed vs fetch |`);
   p(`| GET /api/me, Chromium, ${e.inFlight} in flight (requests/s) | ${f(cc['tm.fetch'].requestsPerSec.median)} | fetch ${f(cc.fetch.requestsPerSec.median)}; wrapper ${f(cc.wrapper.requestsPerSec.median)} | ${e.concurrent.ratios['tm.fetch / fetch'].median.toFixed(2)}× vs fetch |`);
+}
+if (dpop) {
+  p(`| DPoP proof per request, Chromium (µs; GET /api/me, ${dpop.requests} sequential) | DPoP ${f(dpop.dpopUsPerRequest, 0)} | Bearer ${f(dpop.bearerUsPerRequest, 0)} | +${f(dpop.proofUsPerRequest, 0)} µs/request (${dpop.ratio.toFixed(2)}×); WebCrypto ES256 sign alone ${f(dpop.signUs, 0)} µs |`);
 }
 if (native) {
   const n = (id) => native[id] && f(native[id].nsPerIter.median / 1e3);

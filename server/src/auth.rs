@@ -12,6 +12,7 @@ use chrono::DateTime;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::dpop;
 use crate::sessions::{self, RefreshToken, MAX_TOKEN_LEN};
 use crate::state::{AppState, FaultPlan, Stats};
 use crate::store::{Rejection, Rotation, Store, ThrottleKey};
@@ -45,6 +46,8 @@ struct Issued {
     token: String,
     sub: String,
     scope: String,
+    /// The DPoP key the tokens are bound to (`--dpop`).
+    jkt: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -54,6 +57,14 @@ struct AccessClaims<'a> {
     sub: &'a str,
     jti: String,
     scope: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cnf: Option<Confirmation<'a>>,
+}
+
+/// `cnf` (RFC 7800) of a DPoP-bound token: the thumbprint of the client's key.
+#[derive(Serialize)]
+struct Confirmation<'a> {
+    jkt: &'a str,
 }
 
 /// How long a login waits for a free password-hashing slot before answering `503`.
@@ -82,6 +93,20 @@ pub async fn login(
     {
         return json_error(StatusCode::BAD_REQUEST, "invalid_request");
     }
+    // With `--dpop` the login carries a proof: the tokens are bound to its key. Its `jti` is
+    // recorded only once the password is right (no replay-cache entries for strangers).
+    let proof = match state.dpop.as_ref() {
+        None => None,
+        Some(d) => {
+            match dpop::check_unrecorded(&state, d, &headers, "POST", "/auth/login", None, None) {
+                Ok(proof) => Some((d, proof)),
+                Err(e) => {
+                    d.count(&Err(e.clone()));
+                    return dpop::token_endpoint_refusal(d, &e);
+                }
+            }
+        }
+    };
     let ip = peer.map_or_else(|| "unknown".to_string(), |p| p.0 .0.ip().to_string());
     let user_key = format!("user:{}@{ip}", creds.username);
     let ip_key = format!("ip:{ip}");
@@ -111,6 +136,13 @@ pub async fn login(
         Ok(None) => return json_error(StatusCode::UNAUTHORIZED, "invalid_credentials"),
         Err(Busy) => return unavailable(),
     };
+    let jkt = match proof {
+        None => None,
+        Some((d, proof)) => match dpop::record(d, proof) {
+            Ok(proof) => Some(proof.jkt),
+            Err(e) => return dpop::token_endpoint_refusal(d, &e),
+        },
+    };
     if let Err(e) = state.store.throttle_success(&user_key, &ip_key).await {
         eprintln!("error: {e}");
     }
@@ -120,7 +152,7 @@ pub async fn login(
         .create_family(
             token.hash,
             &creds.username,
-            &scope,
+            &dpop::bind_scope(&scope, jkt.as_deref()),
             state.now_ms(),
             state.lifetimes(),
         )
@@ -135,6 +167,7 @@ pub async fn login(
             token: token.token,
             sub: creds.username,
             scope,
+            jkt,
         },
     )
 }
@@ -187,6 +220,16 @@ pub fn mint_access_token(
     sub: &str,
     scope: &str,
 ) -> Result<(String, u64), String> {
+    mint_bound_access_token(state, sub, scope, None)
+}
+
+/// [`mint_access_token`], bound to a DPoP key (`cnf.jkt`) when `jkt` is given.
+pub fn mint_bound_access_token(
+    state: &AppState,
+    sub: &str,
+    scope: &str,
+    jkt: Option<&str>,
+) -> Result<(String, u64), String> {
     let now = state.now_secs();
     let ttl = state.config.access_ttl_secs;
     let mut claims = jwt_compact::Claims::new(AccessClaims {
@@ -195,6 +238,7 @@ pub fn mint_access_token(
         sub,
         jti: random_b64(16),
         scope,
+        cnf: jkt.map(|jkt| Confirmation { jkt }),
     });
     claims.issued_at = DateTime::from_timestamp(now, 0);
     claims.expiration = DateTime::from_timestamp(now.saturating_add(ttl as i64), 0);
@@ -237,7 +281,8 @@ fn update_cookies(res: &mut Response, state: &AppState, update: CookieUpdate<'_>
 }
 
 fn token_response(state: &AppState, issued: Issued) -> Response {
-    let (access, expires_in) = match mint_access_token(state, &issued.sub, &issued.scope) {
+    let minted = mint_bound_access_token(state, &issued.sub, &issued.scope, issued.jkt.as_deref());
+    let (access, expires_in) = match minted {
         Ok(t) => t,
         Err(e) => {
             eprintln!("error: {e}");
@@ -246,18 +291,22 @@ fn token_response(state: &AppState, issued: Issued) -> Response {
     };
     let mut body = json!({
         "access_token": access,
-        "token_type": "Bearer",
+        "token_type": if issued.jkt.is_some() { "DPoP" } else { "Bearer" },
         "expires_in": expires_in,
         "scope": issued.scope,
     });
-    if state.cookie_mode() {
+    let mut res = if state.cookie_mode() {
         let mut res = json_response(StatusCode::OK, &body);
         update_cookies(&mut res, state, CookieUpdate::Set(&issued.token));
         res
     } else {
         body["refresh_token"] = json!(issued.token);
         json_response(StatusCode::OK, &body)
+    };
+    if let Some(d) = state.dpop.as_ref() {
+        dpop::add_nonce(d, &mut res);
     }
+    res
 }
 
 fn invalid_grant(state: &AppState) -> Response {
@@ -342,6 +391,23 @@ pub async fn refresh(
     let Some(presented) = presented.filter(|t| !t.is_empty() && t.len() <= MAX_TOKEN_LEN) else {
         return invalid_grant(&state);
     };
+    // With `--dpop` a refresh carries a proof, checked before the family is touched: a refresh
+    // token presented without the key rotates nothing. Its `jti` is recorded after the rotation
+    // (no replay-cache entries for requests without a live refresh token).
+    let proof = match state.dpop.as_ref() {
+        None => None,
+        Some(d) => {
+            let checked =
+                dpop::check_unrecorded(&state, d, &headers, "POST", "/auth/refresh", None, None);
+            match checked {
+                Ok(proof) => Some((d, proof)),
+                Err(e) => {
+                    d.count(&Err(e.clone()));
+                    return dpop::token_endpoint_refusal(d, &e);
+                }
+            }
+        }
+    };
     let successor = RefreshToken::generate();
     let result = state
         .store
@@ -365,7 +431,43 @@ pub async fn refresh(
                     sealed_successor,
                 } => (sessions::unseal(sealed_successor, &presented), sub, scope),
             };
-            token_response(&state, Issued { token, sub, scope })
+            let (scope, bound) = dpop::split_scope(&scope);
+            let jkt = match proof {
+                None => None,
+                Some((d, proof)) => {
+                    // The refresh token in the hands of another key, or with a replayed
+                    // proof: treat it as stolen, like a reuse, and end the family.
+                    let verdict = if bound != Some(proof.jkt()) {
+                        let err = tokenwarden::core::dpop::DpopError::KeyMismatch;
+                        d.count(&Err(err.clone()));
+                        Err(err)
+                    } else {
+                        dpop::record(d, proof)
+                    };
+                    match verdict {
+                        Ok(proof) => Some(proof.jkt),
+                        Err(err) => {
+                            let revoked =
+                                state.store.revoke_family_of(sessions::hash(&token)).await;
+                            if let Err(e) = revoked {
+                                return store_failed(&e);
+                            }
+                            Stats::bump(&state.stats.revocations);
+                            return dpop::token_endpoint_refusal(d, &err);
+                        }
+                    }
+                }
+            };
+            let scope = scope.to_owned();
+            token_response(
+                &state,
+                Issued {
+                    token,
+                    sub,
+                    scope,
+                    jkt,
+                },
+            )
         }
         Ok(Err(rejection)) => {
             if rejection == Rejection::ReuseDetected {
@@ -391,7 +493,11 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Byt
             Err(e) => return store_failed(&e),
         }
     }
-    if let BearerHeader::Token(token) = bearer(&headers) {
+    let token = match bearer(&headers) {
+        BearerHeader::Token(token) => Some(token),
+        _ => dpop::dpop_token(&headers).ok().flatten(),
+    };
+    if let Some(token) = token {
         let verified = {
             let keys = state.keys();
             state

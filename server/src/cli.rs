@@ -104,6 +104,13 @@ pub struct Cli {
     /// Do not log one line per request on stderr.
     #[arg(long)]
     pub quiet: bool,
+    /// DPoP (RFC 9449): issue DPoP-bound tokens (`cnf.jkt`), bind refresh families to the key,
+    /// and require proofs on `/api/*`, login and refresh.
+    #[arg(long)]
+    pub dpop: bool,
+    /// With `--dpop` (implied): require the server's `DPoP-Nonce` in every proof.
+    #[arg(long)]
+    pub dpop_nonce: bool,
 }
 
 impl Cli {
@@ -161,6 +168,8 @@ impl Cli {
             allow_hosts: self.allow_hosts,
             body_timeout: std::time::Duration::from_secs(self.body_timeout),
             max_connections: self.max_connections as usize,
+            dpop: self.dpop || self.dpop_nonce,
+            dpop_nonce: self.dpop_nonce,
         })
     }
 }

@@ -221,6 +221,10 @@ pub struct Config {
     pub body_timeout: Duration,
     /// Open connections served at once; more get `503` with `Retry-After` and are closed.
     pub max_connections: usize,
+    /// DPoP (RFC 9449): bound tokens, proofs required on `/api/*` and the token endpoints.
+    pub dpop: bool,
+    /// With `dpop`: require the server's `DPoP-Nonce` in proofs.
+    pub dpop_nonce: bool,
 }
 
 impl Default for Config {
@@ -256,6 +260,8 @@ impl Default for Config {
             allow_hosts: Vec::new(),
             body_timeout: Duration::from_secs(10),
             max_connections: 256,
+            dpop: false,
+            dpop_nonce: false,
         }
     }
 }

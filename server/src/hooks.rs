@@ -24,6 +24,7 @@ pub fn router() -> Router<AppState> {
         .route("/__test/reset", post(reset))
         .route("/__test/stats", get(stats))
         .route("/__test/rotate-keys", post(rotate_keys))
+        .route("/__test/dpop-nonce", post(rotate_dpop_nonce))
 }
 
 #[derive(Deserialize, Default)]
@@ -127,6 +128,9 @@ async fn revoke(State(state): State<AppState>) -> Response {
 }
 
 async fn reset(State(state): State<AppState>) -> Response {
+    if let Some(dpop) = &state.dpop {
+        dpop.reset();
+    }
     match state.reset().await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(_) => unavailable(),
@@ -135,8 +139,22 @@ async fn reset(State(state): State<AppState>) -> Response {
 
 async fn stats(State(state): State<AppState>) -> Response {
     match state.stats_snapshot().await {
-        Ok(s) => json_response(StatusCode::OK, &json!(s)),
+        Ok(s) => {
+            let mut body = json!(s);
+            if let Some(dpop) = &state.dpop {
+                body["dpop"] = dpop.stats();
+            }
+            json_response(StatusCode::OK, &body)
+        }
         Err(_) => unavailable(),
+    }
+}
+
+/// `POST /__test/dpop-nonce`: a new DPoP nonce (with `--dpop-nonce`); the old one is stale.
+async fn rotate_dpop_nonce(State(state): State<AppState>) -> Response {
+    match state.dpop.as_ref().and_then(|d| d.rotate_nonce()) {
+        Some(nonce) => json_response(StatusCode::OK, &json!({ "nonce": nonce })),
+        None => json_error(StatusCode::NOT_FOUND, "dpop_nonce_off"),
     }
 }
 

@@ -12,6 +12,7 @@ pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod dpop;
 pub mod hooks;
 pub mod keys;
 pub mod sessions;
@@ -80,6 +81,7 @@ pub fn app(state: AppState) -> Router {
     router
         .nest_service("/pkg", ServeDir::new(&state.config.pkg_dir))
         .fallback_service(ServeDir::new(&state.config.www_dir))
+        .layer(middleware::from_fn_with_state(state.clone(), dpop::guard))
         .layer(RequestBodyTimeoutLayer::new(state.config.body_timeout))
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -153,6 +155,13 @@ fn same_origin(origin: &str, headers: &HeaderMap) -> bool {
 /// headers the token manager reads exposed. Refused origins get no CORS headers.
 fn cors_layer(state: &AppState) -> CorsLayer {
     let (st, st2) = (state.clone(), state.clone());
+    let mut allow_headers = vec![header::AUTHORIZATION, header::CONTENT_TYPE];
+    let mut expose_headers = vec![header::DATE, header::WWW_AUTHENTICATE, header::RETRY_AFTER];
+    if state.dpop.is_some() {
+        // Pages send proofs and read the server's nonce.
+        allow_headers.push(dpop::DPOP.clone());
+        expose_headers.push(dpop::DPOP_NONCE.clone());
+    }
     CorsLayer::new()
         .allow_origin(AllowOrigin::predicate(move |origin, _| {
             origin.to_str().is_ok_and(|o| st.origin_allowed(o))
@@ -168,8 +177,8 @@ fn cors_layer(state: &AppState) -> CorsLayer {
             Method::DELETE,
             Method::OPTIONS,
         ])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
-        .expose_headers([header::DATE, header::WWW_AUTHENTICATE, header::RETRY_AFTER])
+        .allow_headers(allow_headers)
+        .expose_headers(expose_headers)
         .max_age(Duration::from_secs(600))
 }
 

@@ -109,6 +109,8 @@ pub struct Inner {
     pub clock_offset_secs: AtomicI64,
     /// Counters.
     pub stats: Stats,
+    /// DPoP proofs, nonce and counters (`--dpop`).
+    pub dpop: Option<crate::dpop::Dpop>,
 }
 
 /// Cheaply clonable handle on the state.
@@ -181,6 +183,9 @@ impl AppState {
         for u in &mut config.users {
             u.password.clear();
         }
+        let dpop = config
+            .dpop
+            .then(|| crate::dpop::Dpop::new(config.dpop_nonce));
         Ok(AppState(Arc::new(Inner {
             config,
             issuer,
@@ -195,6 +200,7 @@ impl AppState {
             faults: Mutex::new(FaultPlan::default()),
             clock_offset_secs: AtomicI64::new(0),
             stats: Stats::default(),
+            dpop,
         })))
     }
 

@@ -6,6 +6,7 @@
 pub mod b64;
 pub mod claims;
 pub mod decode;
+pub mod dpop;
 pub mod error;
 pub mod json;
 #[cfg(feature = "verify")]

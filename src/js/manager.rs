@@ -36,6 +36,7 @@ const OPTIONS: &[&str] = &[
     "channelName",
     "sessionHint",
     "oauth",
+    "dpop",
 ];
 
 const OAUTH_OPTIONS: &[&str] = &[
@@ -247,6 +248,7 @@ fn parse_options(value: &JsValue) -> Result<(Config, bool), JsValue> {
     config.cross_tab = opt_bool(&object, "crossTab")?.unwrap_or(true);
     config.channel_name = opt_string(&object, "channelName")?;
     config.session_hint = opt_string(&object, "sessionHint")?;
+    config.dpop = opt_bool(&object, "dpop")?.unwrap_or(false);
     if config.session_hint.as_deref().is_some_and(|name| {
         name.is_empty()
             || !name
@@ -523,6 +525,15 @@ impl TokenManager {
     #[wasm_bindgen(getter)]
     pub fn claims(&self) -> JsValue {
         self.inner.claims_js()
+    }
+
+    /// With `dpop: true`, the RFC 7638 thumbprint of the session's DPoP key (the `cnf.jkt` of
+    /// its tokens), or `null` when there is no key (before login, after logout).
+    #[wasm_bindgen(getter, js_name = dpopJkt)]
+    pub fn dpop_jkt(&self) -> JsValue {
+        self.inner
+            .dpop_jkt()
+            .map_or(JsValue::NULL, |jkt| JsValue::from_str(&jkt))
     }
 
     /// Expiry of the current token, ms since the epoch (local clock), or `null`.

@@ -4,6 +4,8 @@
 //! serde-wasm-bindgen and its size out of the package.
 
 mod convert;
+#[cfg(feature = "verify")]
+mod dpop;
 mod manager;
 mod verify;
 

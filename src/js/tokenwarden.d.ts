@@ -120,6 +120,53 @@ export function verifyJwt<C extends JWTClaims = JWTClaims>(
   keys: KeySet | JWK | JWKSet | Uint8Array | string,
   options?: VerifyOptions,
 ): Promise<DecodedJWT<C>>;
+
+/** The request a DPoP proof must match (`verifyDpopProof`). */
+export interface DpopRequest {
+  /** The request's method, exactly. */
+  method: string;
+  /** The URL the request was addressed to (query and fragment are ignored). */
+  url: string;
+  /** The access token sent with `Authorization: DPoP` (the proof's `ath` must hash it). */
+  accessToken?: string;
+  /** The nonce (or nonces) the server accepts now; a proof without one is `use_dpop_nonce`. */
+  nonce?: string | string[];
+  /** The token's `cnf.jkt` (or the refresh token's bound key). */
+  jkt?: string;
+}
+
+/** Options of `verifyDpopProof`. */
+export interface DpopVerifyOptions {
+  /** Records a proof's `jti` and answers whether it was new (`false`: a replay). Required. */
+  replayCache: (jti: string, expiresAt: number, jkt: string) => boolean | Promise<boolean>;
+  /** Accepted algorithms (default: every asymmetric one). */
+  algorithms?: string[];
+  /** Seconds a proof is accepted after its `iat` (default 300). */
+  maxAge?: number;
+  /** Clock tolerance in seconds (default 5). */
+  clockTolerance?: number;
+  currentDate?: Date;
+}
+
+/** A DPoP proof that passed every check. */
+export interface VerifiedDpopProof {
+  /** RFC 7638 thumbprint of the proof's key: bind new tokens to it with `cnf.jkt`. */
+  jkt: string;
+  jti: string;
+  iat: number;
+  alg: string;
+}
+
+/**
+ * Verifies a DPoP proof (RFC 9449) for a server. Rejects with an `Error` whose `code` is an
+ * `ERR_DPOP_*` code and whose `error` is the OAuth error to answer with (`invalid_dpop_proof`,
+ * `use_dpop_nonce`, `invalid_token`).
+ */
+export function verifyDpopProof(
+  proof: string,
+  request: DpopRequest,
+  options: DpopVerifyOptions,
+): Promise<VerifiedDpopProof>;
 // @verify-end
 
 /** Stable error codes (jose's where jose has one). */
@@ -204,6 +251,7 @@ export interface TokenManagerOAuthOptions extends TokenManagerCommonOptions {
   refreshToken?: never;
   credentials?: never;
   sessionHint?: never;
+  dpop?: never;
 }
 
 /** The reference dialect: JSON login, refresh token in an `HttpOnly` cookie or the body. */
@@ -229,6 +277,14 @@ export interface TokenManagerDialectOptions extends TokenManagerCommonOptions {
    * failed request. Default: none (`start()` always tries the refresh cookie).
    */
   sessionHint?: string;
+  /**
+   * DPoP (RFC 9449), reference-server dialect: an ES256 key pair made at login (private key
+   * non-extractable, memory only, shared with sibling tabs, discarded at logout); proofs on
+   * login, refresh and every `fetch` to an allowed origin (`Authorization: DPoP`), server nonces
+   * kept per origin and retried once. A reload without a sibling tab ends the session (the key
+   * is gone). Default `false`.
+   */
+  dpop?: boolean;
 }
 
 /** Options of both profiles. */
@@ -428,6 +484,8 @@ export class TokenManager {
   readonly claims: JWTClaims | null;
   /** Expiry of the current token (ms since the epoch, local clock), or `null`. */
   readonly expiresAt: number | null;
+  /** With `dpop: true`: the RFC 7638 thumbprint of the session's key, or `null` without one. */
+  readonly dpopJkt: string | null;
   /** Server clock minus local clock in ms, measured with the current token, or `null`. */
   readonly clockOffsetMs: number | null;
   /** Where `expiresAt` came from, or `null`. */

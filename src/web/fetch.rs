@@ -29,6 +29,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{ReadableStream, Request, RequestInit, RequestRedirect, Response};
 
+use super::dpop;
 use super::http::{set_js, CapturedFetch};
 use super::{gate, now, origin, pump, Error, Gate, RetryOn401, Sent, Shared};
 use crate::core::session::{Generation, UnauthorizedDecision};
@@ -67,7 +68,7 @@ fn wants_refresh(response: &Response, sent_to: &str, policy: RetryOn401) -> bool
             .is_some_and(|challenge| {
                 let challenge = challenge.to_ascii_lowercase();
                 let challenge = challenge.trim_start();
-                challenge.starts_with("bearer")
+                (challenge.starts_with("bearer") || challenge.starts_with("dpop"))
                     && (challenge.contains("error=\"invalid_token\"")
                         || challenge.contains("error=invalid_token"))
             }),
@@ -137,6 +138,7 @@ async fn send_with_token(
     let sent_to = template.url();
     let retry_on_401 = shared.borrow().config.retry_on_401;
     let mut template = Some(template);
+    let mut nonce_retried = false;
     loop {
         let Some(current) = template.as_ref() else {
             return Err(Error::new(
@@ -144,12 +146,12 @@ async fn send_with_token(
                 "the request body cannot be sent twice",
             ));
         };
-        let (value, generation) = match gate(&shared, |bearer, token, generation| {
-            bearer.get(token, generation)
+        let (value, ath, generation) = match gate(&shared, |bearer, token, generation| {
+            (bearer.get(token, generation), bearer.ath(token, generation))
         })
         .await?
         {
-            Gate::Go(value, generation) => (value, generation),
+            Gate::Go((value, ath), generation) => (value, ath, generation),
             // No session has ever existed: the request goes without a token.
             Gate::Anonymous => return send(&native, current).await,
         };
@@ -159,7 +161,24 @@ async fn send_with_token(
             template.take().unwrap_or_else(|| unreachable!())
         };
         set_js(&request.headers(), "Authorization", &value).map_err(Error::native)?;
+        let with_proof = match ath {
+            Some(ath) => add_proof(&shared, &request, &sent_to, ath, generation).await?,
+            None => false,
+        };
         let response = send(&native, &request).await?;
+        if with_proof {
+            dpop::remember_nonce(&shared, &sent_to, &response.headers());
+            let challenge = response.headers().get("WWW-Authenticate").ok().flatten();
+            // RFC 9449 §9: a new nonce is asked for once; the request is sent again with it.
+            if response.status() == 401
+                && dpop::asks_for_nonce(challenge.as_deref())
+                && !nonce_retried
+                && replayable
+            {
+                nonce_retried = true;
+                continue;
+            }
+        }
         if !wants_refresh(&response, &sent_to, retry_on_401) {
             return Ok(response);
         }
@@ -169,6 +188,35 @@ async fn send_with_token(
             _ => retried = true,
         }
     }
+}
+
+/// Adds the DPoP proof for `request` (to `url`, for the token of `generation` whose `ath` is
+/// known or still to hash); `false` when the manager has no key.
+async fn add_proof(
+    shared: &Shared,
+    request: &Request,
+    url: &str,
+    ath: Result<String, zeroize::Zeroizing<Vec<u8>>>,
+    generation: Generation,
+) -> Result<bool, Error> {
+    let Some(key) = shared.borrow().dpop.key.clone() else {
+        return Ok(false);
+    };
+    let ath = match ath {
+        Ok(ath) => ath,
+        Err(token) => {
+            let ath = dpop::access_token_hash(&token).await?;
+            shared.borrow_mut().bearer.ath = Some((generation, ath.clone()));
+            ath
+        }
+    };
+    let nonce = shared.borrow().dpop.nonce_for(url);
+    let proof = dpop::proof(&key, &request.method(), url, Some(&ath), nonce.as_deref()).await?;
+    request
+        .headers()
+        .set("DPoP", &proof)
+        .map_err(Error::native)?;
+    Ok(true)
 }
 
 /// Reports a 401 for the token of `generation` to the session.
@@ -197,7 +245,8 @@ pub(crate) fn header_for(shared: &Shared, url: &str) -> JsValue {
         let Ok(mut inner) = shared.try_borrow_mut() else {
             return JsValue::UNDEFINED;
         };
-        if inner.closed || inner.config.manual_redirects {
+        // A DPoP proof is signed asynchronously: the full path makes it.
+        if inner.closed || inner.config.manual_redirects || inner.bearer.dpop {
             return JsValue::UNDEFINED;
         }
         if !origin::canonical_url_allowed(url, &inner.config.allowed_origins) {

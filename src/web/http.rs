@@ -80,7 +80,12 @@ pub(crate) fn set_js(headers: &Headers, name: &str, value: &JsString) -> Result<
 
 /// `"Bearer " + token`, assembled in JS.
 pub(crate) fn bearer(token: &Secret) -> JsString {
-    JsString::from("Bearer ").concat(&JsValue::from_str(token.expose()))
+    authorization("Bearer ", token)
+}
+
+/// `scheme + token` (`"Bearer "`, `"DPoP "`), assembled in JS.
+pub(crate) fn authorization(scheme: &str, token: &Secret) -> JsString {
+    JsString::from(scheme).concat(&JsValue::from_str(token.expose()))
 }
 
 /// The largest auth response body read (token responses are well under 16 KiB).
@@ -101,12 +106,15 @@ pub(crate) struct Reply {
     pub status: u16,
     pub date_ms: Option<u64>,
     pub retry_after: Option<String>,
+    /// `DPoP-Nonce`, when the server sent one.
+    pub dpop_nonce: Option<String>,
     /// The body text (a JS string: never copied into wasm memory).
     pub body: JsString,
 }
 
 /// One call to an auth endpoint: a `POST` (JSON or form body), or a `GET` of a provider's
 /// metadata or keys.
+#[derive(Clone)]
 pub(crate) struct AuthCall {
     pub url: String,
     pub credentials: web_sys::RequestCredentials,
@@ -117,6 +125,8 @@ pub(crate) struct AuthCall {
     /// `GET` instead of `POST`.
     pub get: bool,
     pub bearer: Option<JsString>,
+    /// A DPoP proof for this call (see [`super::dpop::send_token_request`]).
+    pub dpop: Option<String>,
     pub timeout_ms: u32,
     pub fetch: CapturedFetch,
 }
@@ -152,6 +162,9 @@ impl AuthCall {
         if let Some(bearer) = &self.bearer {
             set_js(&headers, "Authorization", bearer).map_err(|_| CallError::Network)?;
         }
+        if let Some(proof) = &self.dpop {
+            headers.set("DPoP", proof).map_err(|_| CallError::Network)?;
+        }
         if let Some(body) = &self.json_body {
             let text = JSON::stringify(body).map_err(|_| CallError::Network)?;
             init.set_body(&text);
@@ -181,6 +194,7 @@ impl AuthCall {
             (ms.is_finite() && ms > 0.0).then_some(ms as u64)
         });
         let retry_after = header("Retry-After");
+        let dpop_nonce = header("DPoP-Nonce");
         let status = response.status();
         let body: JsString = JsFuture::from(response.text().map_err(|_| CallError::Network)?)
             .await
@@ -193,6 +207,7 @@ impl AuthCall {
             status,
             date_ms,
             retry_after,
+            dpop_nonce,
             body,
         })
     }
@@ -244,7 +259,8 @@ fn field(object: &Object, key: &str) -> JsValue {
     Reflect::get(object, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
 
-/// Strict parsing of a token response (RFC 6749 §5.1): `token_type` `Bearer` in any case, the
+/// Strict parsing of a token response (RFC 6749 §5.1): `token_type` `Bearer` (or `DPoP`, RFC
+/// 9449 §5) in any case, the
 /// tokens and `expires_in` as [`grant`] accepts them (`refresh_token` may be absent, and is kept
 /// only when `keep_refresh`).
 /// The token is decoded without verification for `exp`/`iat`; an opaque or malformed token is
@@ -252,7 +268,7 @@ fn field(object: &Object, key: &str) -> JsValue {
 pub(crate) fn parse_grant(reply: &Reply, keep_refresh: bool) -> Option<Parsed> {
     let object = parse_body(&reply.body)?;
     let token_type = field(&object, "token_type").as_string()?;
-    if !token_type.eq_ignore_ascii_case("bearer") {
+    if !token_type.eq_ignore_ascii_case("bearer") && !token_type.eq_ignore_ascii_case("dpop") {
         return None;
     }
     let expires_in = match field(&object, "expires_in") {

@@ -10,6 +10,7 @@
 //! `Authorization` values are assembled in JS. After [`TokenManager::logout`] or drop, no copy
 //! remains in wasm memory (the browser tests scan it).
 
+pub(crate) mod dpop;
 mod fetch;
 mod http;
 mod oauth;
@@ -106,6 +107,11 @@ pub struct Config {
     /// `login_url`, `logout_url`, `refresh_token` and `credentials` are not used. Needs a build
     /// with verification (the ID token is verified against the provider's `jwks_uri`).
     pub oauth: Option<OAuthConfig>,
+    /// DPoP (RFC 9449) with the reference server's dialect: an ES256 key pair made at login
+    /// (private key non-extractable, memory only, shared with sibling tabs, gone at logout),
+    /// proofs on login, refresh and every request carrying the token, which is sent as
+    /// `Authorization: DPoP`. Default false.
+    pub dpop: bool,
 }
 
 impl Config {
@@ -133,6 +139,7 @@ impl Config {
             manual_redirects: !in_browser(),
             session_hint: None,
             oauth: None,
+            dpop: false,
         }
     }
 }
@@ -253,6 +260,8 @@ struct Inner {
     fetch: http::CapturedFetch,
     /// The OAuth profile's state (provider metadata, the ID token), when configured.
     oauth: Option<oauth::OAuth>,
+    /// The DPoP key and nonces ([`Config::dpop`]).
+    dpop: dpop::DpopState,
 }
 
 type Shared = Rc<RefCell<Inner>>;
@@ -266,7 +275,13 @@ fn in_browser() -> bool {
 /// The `Authorization` value of the current token, assembled in JS once per token (the token
 /// itself is never copied out of its [`Secret`] per request).
 #[derive(Default)]
-pub(crate) struct BearerCache(Option<(Generation, js_sys::JsString)>);
+pub(crate) struct BearerCache {
+    value: Option<(Generation, js_sys::JsString)>,
+    /// `DPoP <token>` instead of `Bearer <token>` ([`Config::dpop`]).
+    dpop: bool,
+    /// The DPoP `ath` of the token of this generation.
+    ath: Option<(Generation, String)>,
+}
 
 /// What the `Authorization` value a request was sent with says about the session now.
 pub(crate) enum Sent {
@@ -280,18 +295,38 @@ pub(crate) enum Sent {
 
 impl BearerCache {
     pub(crate) fn get(&mut self, token: &Secret, generation: Generation) -> js_sys::JsString {
-        match &self.0 {
+        match &self.value {
             Some((cached, value)) if *cached == generation => value.clone(),
             _ => {
-                let value = http::bearer(token);
-                self.0 = Some((generation, value.clone()));
+                let value = if self.dpop {
+                    http::authorization("DPoP ", token)
+                } else {
+                    http::bearer(token)
+                };
+                self.value = Some((generation, value.clone()));
                 value
             }
         }
     }
 
+    /// With DPoP, the `ath` of the token of `generation` if known, else the token's bytes to
+    /// hash (once per token).
+    pub(crate) fn ath(
+        &self,
+        token: &Secret,
+        generation: Generation,
+    ) -> Option<Result<String, zeroize::Zeroizing<Vec<u8>>>> {
+        if !self.dpop {
+            return None;
+        }
+        Some(match &self.ath {
+            Some((cached, ath)) if *cached == generation => Ok(ath.clone()),
+            _ => Err(zeroize::Zeroizing::new(token.expose().as_bytes().to_vec())),
+        })
+    }
+
     pub(crate) fn generation_of(&self, header: &js_sys::JsString) -> Sent {
-        match &self.0 {
+        match &self.value {
             None => Sent::NoSession,
             Some((generation, value)) if value == header => Sent::Current(*generation),
             Some(_) => Sent::Replaced,
@@ -299,7 +334,8 @@ impl BearerCache {
     }
 
     fn clear(&mut self) {
-        self.0 = None;
+        self.value = None;
+        self.ath = None;
     }
 }
 
@@ -525,6 +561,7 @@ fn pump(shared: &Shared) {
                     Event::LoggedOut { .. } => {
                         inner.claims = None;
                         inner.bearer.clear();
+                        inner.dpop.clear();
                         if let Some(tabs) = inner.tabs.as_mut() {
                             tabs.coordinator.handle_session_ended(now());
                         }
@@ -648,10 +685,18 @@ fn start_refresh(shared: &Shared, inner: &mut Inner, generation: Generation) {
         oauth::start_refresh(shared.clone(), generation, controller, started_at);
         return;
     }
+    let key = inner.dpop.key.clone();
+    if inner.config.dpop && key.is_none() {
+        // The key lived in memory only (a reload, or a session a sibling did not hand over): a
+        // token bound to it cannot be refreshed, and trying would burn a request.
+        inner.refresh_calls.retain(|(g, _)| *g != generation);
+        inner.refresh_failed(generation, RefreshFailure::InvalidGrant, now());
+        return;
+    }
     let call = inner.auth_call(inner.config.refresh_url.clone(), body, None);
     let shared = shared.clone();
     spawn_local(async move {
-        let result = match call.send(&controller).await {
+        let result = match dpop::send_token_request(&shared, call, key.as_ref(), &controller).await {
             Ok(reply) if (200..300).contains(&reply.status) => {
                 http::parse_grant(&reply, memory).ok_or(Some(RefreshFailure::Malformed))
             }
@@ -739,6 +784,7 @@ impl Inner {
             form_body: None,
             get: false,
             bearer,
+            dpop: None,
             timeout_ms: self.config.request_timeout_ms,
             fetch: self.fetch.clone(),
         }
@@ -901,6 +947,7 @@ impl TokenManager {
         let fetch = http::CapturedFetch::capture()
             .ok_or_else(|| Error::new("ERR_FETCH", "this environment has no global fetch"))?;
         let session = Session::new(config.policy.clone(), random_u64());
+        let use_dpop = config.dpop;
         let shared = Rc::new(RefCell::new(Inner {
             config,
             session,
@@ -913,12 +960,16 @@ impl TokenManager {
             waiters: Vec::new(),
             refresh_calls: Vec::new(),
             last_failure: None,
-            bearer: BearerCache::default(),
+            bearer: BearerCache {
+                dpop: use_dpop,
+                ..BearerCache::default()
+            },
             incoming_claims: None,
             incoming_meta: None,
             closed: false,
             fetch,
             oauth,
+            dpop: dpop::DpopState::default(),
         }));
         let listeners = Listeners::install(Rc::downgrade(&shared));
         shared.borrow_mut().listeners = Some(listeners);
@@ -959,7 +1010,7 @@ impl TokenManager {
     ) -> impl std::future::Future<Output = Result<(), Error>> {
         let shared = self.shared.clone();
         async move {
-            let (call, memory) = {
+            let (call, memory, use_dpop) = {
                 let inner = shared.borrow();
                 if inner.closed {
                     return Err(Error::closed());
@@ -968,7 +1019,7 @@ impl TokenManager {
                     Error::new("ERR_INVALID_OPTIONS", "login() needs the loginUrl option")
                 })?;
                 let memory = inner.config.refresh_token == RefreshTokenMode::Memory;
-                (inner.auth_call(url, None, None), memory)
+                (inner.auth_call(url, None, None), memory, inner.config.dpop)
             };
             if !credentials.is_object() {
                 return Err(Error::new(
@@ -977,20 +1028,25 @@ impl TokenManager {
                 ));
             }
             let controller = AbortController::new().map_err(Error::native)?;
-            let reply = http::AuthCall {
+            // A new session, a new key: created here, kept only if the login succeeds.
+            let key = match use_dpop {
+                true => Some(dpop::DpopKey::generate().await?),
+                false => None,
+            };
+            let call = http::AuthCall {
                 json_body: Some(credentials),
                 ..call
-            }
-            .send(&controller)
-            .await
-            .map_err(|e| {
-                let why = match e {
-                    http::CallError::Timeout => "timed out",
-                    http::CallError::TooLarge => "returned an oversized body",
-                    _ => "could not reach the server",
-                };
-                Error::new("ERR_LOGIN_FAILED", format!("login {why}"))
-            })?;
+            };
+            let reply = dpop::send_token_request(&shared, call, key.as_ref(), &controller)
+                .await
+                .map_err(|e| {
+                    let why = match e {
+                        http::CallError::Timeout => "timed out",
+                        http::CallError::TooLarge => "returned an oversized body",
+                        _ => "could not reach the server",
+                    };
+                    Error::new("ERR_LOGIN_FAILED", format!("login {why}"))
+                })?;
             if !(200..300).contains(&reply.status) {
                 let detail = http::error_code(&reply)
                     .map(|code| format!(" ({})", code.chars().take(64).collect::<String>()))
@@ -1008,6 +1064,9 @@ impl TokenManager {
                 )
                 .with_status(reply.status)
             })?;
+            if let Some(key) = key {
+                shared.borrow_mut().dpop.key = Some(key);
+            }
             install_tokens(&shared, parsed, TokenOrigin::Login);
             Ok(())
         }
@@ -1206,6 +1265,7 @@ impl TokenManager {
                 let credentials = inner.session.logout();
                 inner.claims = None;
                 inner.bearer.clear();
+                inner.dpop.clear();
                 if cfg!(feature = "oauth") && inner.oauth.is_some() {
                     // OAuth profile: RFC 7009 revocation at the provider.
                     let revoke: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> =
@@ -1407,6 +1467,17 @@ impl TokenManager {
             .as_ref()
             .filter(|(g, _)| *g == generation)
             .map(|(_, claims)| read(claims))
+    }
+
+    /// With [`Config::dpop`], the RFC 7638 thumbprint of the session's DPoP key (the `jkt` its
+    /// tokens are bound to); `None` without a key (before login, after logout).
+    pub fn dpop_jkt(&self) -> Option<String> {
+        self.shared
+            .borrow()
+            .dpop
+            .key
+            .as_ref()
+            .map(|key| key.jkt().to_owned())
     }
 
     /// When the current token expires (local clock, ms since the epoch).

@@ -72,6 +72,14 @@ pub(super) fn configure(config: &mut Config) -> Result<Option<OAuth>, Error> {
         ));
     }
     client.check().map_err(|e| oauth_error(&e))?;
+    if config.dpop {
+        // Proofs are wired for the reference dialect only: refusing beats sending a DPoP
+        // `Authorization` with a token the provider bound to nothing.
+        return Err(Error::new(
+            "ERR_INVALID_OPTIONS",
+            "dpop is not available with the oauth option yet",
+        ));
+    }
     if config.login_url.is_some() || config.logout_url.is_some() {
         return Err(Error::new(
             "ERR_INVALID_OPTIONS",

@@ -143,6 +143,10 @@ pub fn channel_name(config: &Config) -> String {
     format!("tokenwarden:{hash:016x}")
 }
 
+/// The field of a token message that carries the DPoP key pair (outside the codec: a
+/// `CryptoKey` is an object, not text).
+const DPOP_KEY: &str = "dpopKey";
+
 fn set(target: &Object, key: &str, value: &JsValue) {
     let _ = Reflect::set(target, &JsValue::from_str(key), value);
 }
@@ -282,9 +286,17 @@ fn on_message(shared: &Shared, data: &JsValue) {
     }
     // Strict decoding: numbers finite, whole and in range, strings bounded, no stray fields.
     if let Ok(envelope) = Envelope::decode(|key| read(data, key)) {
+        // A DPoP key that came with a token is adopted only if the token is (see `perform`).
+        let key = super::dpop::DpopKey::from_message(&get(data, DPOP_KEY));
+        if let Ok(mut inner) = shared.try_borrow_mut() {
+            inner.dpop.incoming = key;
+        }
         feed(shared, |coordinator, now| {
             coordinator.handle_message(envelope.from, envelope.message, now)
         });
+        if let Ok(mut inner) = shared.try_borrow_mut() {
+            inner.dpop.incoming = None;
+        }
     }
 }
 
@@ -356,6 +368,10 @@ pub(super) fn perform(shared: &Shared, action: Action) {
             if let Some(refresh) = refresh {
                 set(&message, Key::RefreshToken.name(), &refresh);
             }
+            // The DPoP key goes with the token: one key (one `jkt`) per session across tabs.
+            if let Some(key) = &inner.dpop.key {
+                set(&message, DPOP_KEY, &key.to_message());
+            }
             tabs.post(&message);
         }
         Action::RequestLock { ticket, steal } => {
@@ -388,6 +404,9 @@ pub(super) fn perform(shared: &Shared, action: Action) {
             inner.incoming_meta = Some(Meta::of(&adoption.grant, adoption.received_at));
             inner.incoming_claims =
                 super::http::TokenClaims::of(&adoption.grant.access_token, adoption.claims);
+            if let Some(key) = inner.dpop.incoming.take() {
+                inner.dpop.key = Some(key);
+            }
             inner
                 .session
                 .handle_sibling_tokens(adoption.grant, adoption.received_at, now);
