@@ -4,7 +4,7 @@
 //! serde-wasm-bindgen and its size out of the package.
 
 mod convert;
-#[cfg(feature = "verify")]
+#[cfg(all(feature = "verify", feature = "dpop"))]
 mod dpop;
 mod manager;
 mod verify;

@@ -161,9 +161,16 @@ async fn send_with_token(
             template.take().unwrap_or_else(|| unreachable!())
         };
         set_js(&request.headers(), "Authorization", &value).map_err(Error::native)?;
+        // An `#[cfg]`, not a `cfg!`: the await point of a dead branch stays in the state machine.
+        #[cfg(feature = "dpop")]
         let with_proof = match ath {
             Some(ath) => add_proof(&shared, &request, &sent_to, ath, generation).await?,
             None => false,
+        };
+        #[cfg(not(feature = "dpop"))]
+        let with_proof = {
+            let _ = (ath, generation);
+            false
         };
         let response = send(&native, &request).await?;
         if with_proof {
@@ -192,6 +199,7 @@ async fn send_with_token(
 
 /// Adds the DPoP proof for `request` (to `url`, for the token of `generation` whose `ath` is
 /// known or still to hash); `false` when the manager has no key.
+#[cfg(feature = "dpop")]
 async fn add_proof(
     shared: &Shared,
     request: &Request,

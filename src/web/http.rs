@@ -107,6 +107,7 @@ pub(crate) struct Reply {
     pub date_ms: Option<u64>,
     pub retry_after: Option<String>,
     /// `DPoP-Nonce`, when the server sent one.
+    #[cfg_attr(not(feature = "dpop"), allow(dead_code))]
     pub dpop_nonce: Option<String>,
     /// The body text (a JS string: never copied into wasm memory).
     pub body: JsString,

@@ -696,7 +696,8 @@ fn start_refresh(shared: &Shared, inner: &mut Inner, generation: Generation) {
     let call = inner.auth_call(inner.config.refresh_url.clone(), body, None);
     let shared = shared.clone();
     spawn_local(async move {
-        let result = match dpop::send_token_request(&shared, call, key.as_ref(), &controller).await {
+        let result = match dpop::send_token_request(&shared, call, key.as_ref(), &controller).await
+        {
             Ok(reply) if (200..300).contains(&reply.status) => {
                 http::parse_grant(&reply, memory).ok_or(Some(RefreshFailure::Malformed))
             }
@@ -1029,9 +1030,16 @@ impl TokenManager {
             }
             let controller = AbortController::new().map_err(Error::native)?;
             // A new session, a new key: created here, kept only if the login succeeds.
+            // (`#[cfg]`: without the feature no key generation is linked.)
+            #[cfg(feature = "dpop")]
             let key = match use_dpop {
                 true => Some(dpop::DpopKey::generate().await?),
                 false => None,
+            };
+            #[cfg(not(feature = "dpop"))]
+            let key: Option<dpop::DpopKey> = {
+                let _ = use_dpop;
+                None
             };
             let call = http::AuthCall {
                 json_body: Some(credentials),

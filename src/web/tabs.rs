@@ -287,7 +287,8 @@ fn on_message(shared: &Shared, data: &JsValue) {
     // Strict decoding: numbers finite, whole and in range, strings bounded, no stray fields.
     if let Ok(envelope) = Envelope::decode(|key| read(data, key)) {
         // A DPoP key that came with a token is adopted only if the token is (see `perform`).
-        let key = super::dpop::DpopKey::from_message(&get(data, DPOP_KEY));
+        let key = super::dpop::DpopKey::from_message(&get(data, DPOP_KEY))
+            .filter(|_| cfg!(feature = "dpop"));
         if let Ok(mut inner) = shared.try_borrow_mut() {
             inner.dpop.incoming = key;
         }
