@@ -5,7 +5,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 export CHROMEDRIVER ?= /usr/bin/chromedriver
 WASM := --target wasm32-unknown-unknown -p tokenwarden
 
-.PHONY: setup pkg test test-lint test-host test-server-stores test-wasm-node test-wasm-browser test-manager test-js test-e2e test-oauth test-size demo bench clean
+.PHONY: leptos-app test-leptos test-kit setup pkg test test-lint test-host test-server-stores test-wasm-node test-wasm-browser test-manager test-js test-e2e test-oauth test-size demo bench clean
 
 ## setup: install the toolchain pieces (idempotent; 8-12 minutes cold, seconds warm)
 setup:
@@ -16,7 +16,7 @@ pkg: setup
 	@scripts/build-pkg.sh pkg
 
 ## test: lint, host tests, wasm tests in Node and headless Chromium, JS tests
-test: setup test-lint test-host test-wasm-node test-wasm-browser test-manager test-js test-e2e test-oauth test-size
+test: setup test-lint test-host test-wasm-node test-wasm-browser test-manager test-js test-e2e test-oauth test-size test-leptos test-kit
 	@echo "make test: all suites passed"
 
 test-lint:
@@ -108,3 +108,18 @@ clean:
 ## test-size: the npm package's size budget (gzip wasm + glue; builds run by test-js)
 test-size:
 	scripts/size-budget.sh
+
+## leptos-app: build the Leptos example (examples/leptos-app) once into target/examples/leptos/,
+## served by `make demo` and by test-leptos (cold about 4 minutes, warm seconds)
+leptos-app: setup
+	@scripts/build-leptos-app.sh
+
+test-leptos: leptos-app
+	@echo "== the Leptos example app in headless Chromium (Playwright; screenshots in target/e2e/leptos-*; about 30 s)"
+	cargo build -p tokenwarden-server
+	TW_SERVER_BIN=target/debug/tokenwarden-server node --test --test-concurrency=1 tests/leptos/
+
+# The README's "Testing your app" command, exactly: the test kit's example test.
+test-kit: setup
+	@echo "== the test kit's README example with wasm-pack test --headless --chrome (about 1 minute warm)"
+	wasm-pack test --headless --chrome --features testing --test testing_kit

@@ -30,12 +30,16 @@ bold "demo 3/4: reference server (cargo build -p tokenwarden-server; cold 2-3 mi
 t=$SECONDS; cargo build -p tokenwarden-server; elapsed "$t"
 SERVER_BIN="${CARGO_TARGET_DIR:-target}/debug/tokenwarden-server"
 
+bold "demo 3b: the Leptos example app into target/examples/leptos/ (scripts/build-leptos-app.sh; cold about 4 min, warm seconds)"
+t=$SECONDS; scripts/build-leptos-app.sh; elapsed "$t"
+
 bold "demo 4/4: starting the server on port $PORT (access tokens live $TTL s, test hooks on)"
 LOG=$(mktemp)
 stop() { kill "${SERVER_PID:-}" 2>/dev/null || true; wait "${SERVER_PID:-}" 2>/dev/null || true; rm -f "$LOG"; }
 trap stop EXIT
 trap 'exit 130' INT TERM
-start_server "$LOG" --port "$PORT" --test-hooks --access-ttl "$TTL" --www-dir www --pkg-dir pkg || {
+start_server "$LOG" --port "$PORT" --test-hooks --access-ttl "$TTL" --www-dir www --pkg-dir pkg \
+  --examples-dir "${CARGO_TARGET_DIR:-target}/examples" || {
   echo "demo: the server did not start (is port $PORT in use? try TW_DEMO_PORT=8081 make demo)" >&2
   exit 1
 }
@@ -44,6 +48,7 @@ URL=$SERVER_URL
 cat <<EOF
 
   tokenwarden demo: $URL/
+  The Leptos app:   $URL/examples/leptos/
 
   Log in with   demo / demo-password
   Access tokens live $TTL s: watch the silent refresh on the timeline, then use the
