@@ -55,8 +55,9 @@ test-wasm-node:
 
 test-wasm-browser:
 	@echo "== wasm32 tests in headless Chromium (the same suites)"
-	WASM_BINDGEN_USE_BROWSER=1 cargo test $(WASM) --features hmac $(WASM_SUITES)
-	WASM_BINDGEN_USE_BROWSER=1 cargo test $(WASM) --features portable,hmac $(WASM_SUITES)
+	@# As users run browser suites: wasm-pack test (with Debian's Chromium and chromedriver).
+	WASM_BINDGEN_USE_BROWSER=1 wasm-pack test --headless --chrome -p tokenwarden --features hmac $(WASM_SUITES)
+	WASM_BINDGEN_USE_BROWSER=1 wasm-pack test --headless --chrome -p tokenwarden --features portable,hmac $(WASM_SUITES)
 
 test-manager:
 	@echo "== TokenManager in headless Chromium against the reference server (about 1 minute)"
@@ -122,4 +123,4 @@ test-leptos: leptos-app
 # The README's "Testing your app" command, exactly: the test kit's example test.
 test-kit: setup
 	@echo "== the test kit's README example with wasm-pack test --headless --chrome (about 1 minute warm)"
-	wasm-pack test --headless --chrome --features testing --test testing_kit
+	wasm-pack test --headless --chrome -p tokenwarden --features testing --test testing_kit
