@@ -116,11 +116,13 @@ leptos-app: setup
 	@scripts/build-leptos-app.sh
 
 test-leptos: leptos-app
-	@echo "== the Leptos example app in headless Chromium (Playwright; screenshots in target/e2e/leptos-*; about 30 s)"
+	@echo "== the Leptos example app: clippy (wasm32; cold about 2 minutes), then Playwright in headless Chromium (screenshots in target/e2e/leptos-*; about 30 s)"
+	cargo clippy --target wasm32-unknown-unknown -p tokenwarden-leptos-app -- -D warnings
 	cargo build -p tokenwarden-server
 	TW_SERVER_BIN=target/debug/tokenwarden-server node --test --test-concurrency=1 tests/leptos/
 
 # The README's "Testing your app" command, exactly: the test kit's example test.
 test-kit: setup
-	@echo "== the test kit's README example with wasm-pack test --headless --chrome (about 1 minute warm)"
+	@echo "== the test kit's README example with wasm-pack test --headless --chrome (about 1 minute cold, 10 s warm)"
+	cargo clippy $(WASM) --features testing,gloo,serde-wasm-bindgen --lib --tests -- -D warnings
 	wasm-pack test --headless --chrome -p tokenwarden --features testing --test testing_kit
