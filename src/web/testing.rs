@@ -22,7 +22,6 @@ use std::rc::Rc;
 use js_sys::{Promise, Reflect};
 use serde_json::{Map, Value};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 use web_sys::{Headers, Request, Response, ResponseInit};
 
 use super::{now, random_u64, Secret};
@@ -244,7 +243,8 @@ impl AuthServer {
         let fetch = FetchClosure::new(move |input: JsValue, init: JsValue| {
             let script = handler.clone();
             wasm_bindgen_futures::future_to_promise(async move {
-                let request = build(&input, &init)?;
+                let request = super::fetch::build(&input, &init)
+                    .map_err(|error| error.cause().cloned().unwrap_or(JsValue::UNDEFINED))?;
                 respond(&script, &request).await.map(JsValue::from)
             })
         });
@@ -302,20 +302,6 @@ impl Drop for AuthServer {
             &JsValue::from_str("fetch"),
             &self.previous_fetch,
         );
-    }
-}
-
-/// `new Request(input, init)`, as `fetch` builds it.
-fn build(input: &JsValue, init: &JsValue) -> Result<Request, JsValue> {
-    let init: &web_sys::RequestInit = init.unchecked_ref();
-    match input.dyn_ref::<Request>() {
-        Some(request) => Request::new_with_request_and_init(request, init),
-        None => Request::new_with_str_and_init(
-            &input
-                .as_string()
-                .unwrap_or_else(|| String::from(js_sys::JsString::from(input.clone()))),
-            init,
-        ),
     }
 }
 
