@@ -126,3 +126,5 @@ test-kit: setup
 	@echo "== the test kit's README example with wasm-pack test --headless --chrome (about 1 minute cold, 10 s warm)"
 	cargo clippy $(WASM) --features testing,gloo,serde-wasm-bindgen --lib --tests -- -D warnings
 	wasm-pack test --headless --chrome -p tokenwarden --features testing --test testing_kit
+	@echo "== TokenManager::send (gloo-net) and claims::<T>() through serde-wasm-bindgen, with the kit"
+	wasm-pack test --headless --chrome -p tokenwarden --features testing,gloo,serde-wasm-bindgen --test rust_apis
