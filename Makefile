@@ -5,7 +5,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 export CHROMEDRIVER ?= /usr/bin/chromedriver
 WASM := --target wasm32-unknown-unknown -p tokenwarden
 
-.PHONY: setup pkg test test-lint test-host test-server-stores test-wasm-node test-wasm-browser test-manager test-js test-e2e test-oauth test-size test-dpop demo bench clean
+.PHONY: setup pkg test test-lint test-host test-server-stores test-wasm-node test-wasm-browser test-manager test-js test-e2e test-oauth test-size test-dpop leptos-app test-leptos test-kit demo bench clean
 
 ## setup: install the toolchain pieces (idempotent; 8-12 minutes cold, seconds warm)
 setup:
@@ -16,7 +16,7 @@ pkg: setup
 	@scripts/build-pkg.sh pkg
 
 ## test: lint, host tests, wasm tests in Node and headless Chromium, JS tests
-test: setup test-lint test-host test-wasm-node test-wasm-browser test-manager test-js test-e2e test-oauth test-size test-dpop
+test: setup test-lint test-host test-wasm-node test-wasm-browser test-manager test-js test-e2e test-oauth test-size test-dpop test-leptos test-kit
 	@echo "make test: all suites passed"
 
 test-lint:
@@ -58,8 +58,9 @@ test-wasm-node:
 
 test-wasm-browser:
 	@echo "== wasm32 tests in headless Chromium (the same suites)"
-	WASM_BINDGEN_USE_BROWSER=1 cargo test $(WASM) --features hmac $(WASM_SUITES)
-	WASM_BINDGEN_USE_BROWSER=1 cargo test $(WASM) --features portable,hmac $(WASM_SUITES)
+	@# As users run browser suites: wasm-pack test (with Debian's Chromium and chromedriver).
+	WASM_BINDGEN_USE_BROWSER=1 wasm-pack test --headless --chrome -p tokenwarden --features hmac $(WASM_SUITES)
+	WASM_BINDGEN_USE_BROWSER=1 wasm-pack test --headless --chrome -p tokenwarden --features portable,hmac $(WASM_SUITES)
 
 test-manager:
 	@echo "== TokenManager in headless Chromium against the reference server (about 1 minute)"
@@ -118,3 +119,22 @@ clean:
 ## test-size: the npm package's size budget (gzip wasm + glue; builds run by test-js)
 test-size:
 	scripts/size-budget.sh
+
+## leptos-app: build the Leptos example (examples/leptos-app) once into target/examples/leptos/,
+## served by `make demo` and by test-leptos (cold about 4 minutes, warm seconds)
+leptos-app: setup
+	@scripts/build-leptos-app.sh
+
+test-leptos: leptos-app
+	@echo "== the Leptos example app: clippy (wasm32; cold about 2 minutes), then Playwright in headless Chromium (screenshots in target/e2e/leptos-*; about 30 s)"
+	cargo clippy --target wasm32-unknown-unknown -p tokenwarden-leptos-app -- -D warnings
+	cargo build -p tokenwarden-server
+	TW_SERVER_BIN=target/debug/tokenwarden-server node --test --test-concurrency=1 tests/leptos/
+
+# The README's "Testing your app" command, exactly: the test kit's example test.
+test-kit: setup
+	@echo "== the test kit's README example with wasm-pack test --headless --chrome (about 1 minute cold, 10 s warm)"
+	cargo clippy $(WASM) --features testing,gloo,serde-wasm-bindgen --lib --tests -- -D warnings
+	wasm-pack test --headless --chrome -p tokenwarden --features testing --test testing_kit
+	@echo "== TokenManager::send (gloo-net) and claims::<T>() through serde-wasm-bindgen, with the kit"
+	wasm-pack test --headless --chrome -p tokenwarden --features testing,gloo,serde-wasm-bindgen --test rust_apis

@@ -32,6 +32,9 @@ bold "demo 3/4: reference server (cargo build -p tokenwarden-server; cold 2-3 mi
 t=$SECONDS; cargo build -p tokenwarden-server; elapsed "$t"
 SERVER_BIN="${CARGO_TARGET_DIR:-target}/debug/tokenwarden-server"
 
+bold "demo 3b: the Leptos example app into target/examples/leptos/ (scripts/build-leptos-app.sh; cold about 4 min, warm seconds)"
+t=$SECONDS; scripts/build-leptos-app.sh; elapsed "$t"
+
 OAUTH_PORT=$((PORT + 1))
 bold "demo 4/4: starting oidc-provider on port $OAUTH_PORT and the server on port $PORT (access tokens live $TTL s, test hooks on)"
 LOG=$(mktemp)
@@ -52,6 +55,7 @@ OAUTH_PID=$!
 for _ in $(seq 1 100); do grep -q '^listening on' "$OAUTH_LOG" && break; sleep 0.1; done
 grep -q '^listening on' "$OAUTH_LOG" || { cat "$OAUTH_LOG" >&2; echo "demo: oidc-provider did not start (port $OAUTH_PORT in use?)" >&2; exit 1; }
 start_server "$LOG" --port "$PORT" --test-hooks --access-ttl "$TTL" --www-dir www --pkg-dir pkg \
+  --examples-dir "${CARGO_TARGET_DIR:-target}/examples" \
   --trust-issuer "http://127.0.0.1:$OAUTH_PORT" --trust-audience https://api.tokenwarden.test/ || {
   echo "demo: the server did not start (is port $PORT in use? try TW_DEMO_PORT=8081 make demo)" >&2
   exit 1
@@ -61,6 +65,7 @@ URL=$SERVER_URL
 cat <<EOF
 
   tokenwarden demo: $URL/
+  The Leptos app:   $URL/examples/leptos/
 
   Log in with   demo / demo-password
   Access tokens live $TTL s: watch the silent refresh on the timeline, then use the

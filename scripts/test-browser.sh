@@ -52,4 +52,4 @@ export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
 export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-60}"
 ARGS=()
 for t in "${TESTS[@]}"; do ARGS+=(--test "$t"); done
-cargo test -p tokenwarden --target wasm32-unknown-unknown "${ARGS[@]}"
+wasm-pack test --headless --chrome -p tokenwarden "${ARGS[@]}"

@@ -199,6 +199,26 @@ pub async fn items(State(state): State<AppState>, headers: HeaderMap) -> Respons
     .await
 }
 
+/// `POST /api/items` (scope `write`) with `{"name": "..."}` (1-100 characters): answers `201`
+/// with the created item. The reference server keeps no item store: the item is echoed with a
+/// fresh id, which is all the example apps need to show an authenticated write.
+pub async fn add_item(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let name = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v.get("name").and_then(Value::as_str).map(str::to_string))
+        .filter(|name| (1..=100).contains(&name.chars().count()));
+    with_scope(&state, &headers, "write", |_| match name {
+        Some(name) => {
+            let id = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_micros() as u64);
+            json_response(StatusCode::CREATED, &json!({ "id": id, "name": name }))
+        }
+        None => json_error(StatusCode::BAD_REQUEST, "invalid_item"),
+    })
+    .await
+}
+
 /// `GET /api/admin` (scope `admin`, which the demo users lack: shows a 403).
 pub async fn admin(State(state): State<AppState>, headers: HeaderMap) -> Response {
     with_scope(&state, &headers, "admin", |authed| {

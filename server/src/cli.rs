@@ -75,6 +75,9 @@ pub struct Cli {
     /// Directory served at /pkg/.
     #[arg(long, default_value = "pkg")]
     pub pkg_dir: PathBuf,
+    /// Directory served at /examples/ (scripts/build-leptos-app.sh builds target/examples/).
+    #[arg(long, value_name = "PATH")]
+    pub examples_dir: Option<PathBuf>,
     /// Refresh-cookie `Secure` attribute: auto (unless bound to loopback), always, never.
     #[arg(long, default_value = "auto", value_parser = ["auto", "always", "never"])]
     pub cookie_secure: String,
@@ -149,6 +152,7 @@ impl Cli {
             password_cost: defaults.password_cost,
             www_dir: self.www_dir,
             pkg_dir: self.pkg_dir,
+            examples_dir: self.examples_dir,
             cookie_secure: match self.cookie_secure.as_str() {
                 "always" => Some(true),
                 "never" => Some(false),

@@ -201,6 +201,8 @@ pub struct Config {
     pub www_dir: PathBuf,
     /// Directory served at `/pkg/`.
     pub pkg_dir: PathBuf,
+    /// Directory served at `/examples/` (the built example apps), if any.
+    pub examples_dir: Option<PathBuf>,
     /// `Secure` attribute on the refresh cookie; `None` = automatic (set unless bound to a
     /// loopback address, since the server itself only speaks plain http).
     pub cookie_secure: Option<bool>,
@@ -251,6 +253,7 @@ impl Default for Config {
             password_cost: PasswordCost::default(),
             www_dir: PathBuf::from("www"),
             pkg_dir: PathBuf::from("pkg"),
+            examples_dir: None,
             cookie_secure: None,
             log_requests: true,
             login_max_failures: 5,

@@ -65,7 +65,7 @@ pub fn app(state: AppState) -> Router {
         .route("/auth/logout", post(auth::logout))
         .route("/.well-known/jwks.json", get(jwks))
         .route("/api/me", get(api::me))
-        .route("/api/items", get(api::items))
+        .route("/api/items", get(api::items).post(api::add_item))
         .route("/api/admin", get(api::admin))
         .route("/api/echo", any(api::echo))
         .route("/healthz", get(|| async { "ok" }));
@@ -78,6 +78,9 @@ pub fn app(state: AppState) -> Router {
             .route("/__test", any(api::not_found))
             .route("/__test/{*rest}", any(api::not_found))
     };
+    if let Some(dir) = &state.config.examples_dir {
+        router = router.nest_service("/examples", ServeDir::new(dir));
+    }
     router
         .nest_service("/pkg", ServeDir::new(&state.config.pkg_dir))
         .fallback_service(ServeDir::new(&state.config.www_dir))

@@ -564,6 +564,51 @@ async fn missing_scope_is_403() {
 }
 
 #[tokio::test]
+async fn adding_an_item_needs_the_write_scope_and_a_name() {
+    let (_server, base) = start(test_config()).await;
+    let post = |token: Option<&str>, body: &str| {
+        let mut request = client()
+            .post(format!("{base}/api/items"))
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        if let Some(token) = token {
+            request = request.header(AUTHORIZATION, bearer(token));
+        }
+        send(request)
+    };
+    assert_eq!(post(None, r#"{"name":"figs"}"#).await.status(), 401);
+    let (access, _) = login_manual(&base).await;
+    let res = post(Some(&access), r#"{"name":"figs"}"#).await;
+    assert_eq!(res.status(), 201);
+    let item = body_json(res).await;
+    assert_eq!(item["name"], "figs");
+    assert!(item["id"].as_u64().is_some());
+    for bad in [r#"{"name":""}"#, r#"{"title":"figs"}"#, "not json"] {
+        assert_eq!(post(Some(&access), bad).await.status(), 400, "{bad}");
+    }
+
+    let users = tokenwarden_server::UserSpec::parse_file("reader:secret-pass\tread\n").unwrap();
+    let (_reader_server, reader_base) = start(Config {
+        users,
+        ..test_config()
+    })
+    .await;
+    let res = login_as(&client(), &reader_base, "reader", "secret-pass").await;
+    let token = body_json(res).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let res = send(
+        client()
+            .post(format!("{reader_base}/api/items"))
+            .header(AUTHORIZATION, bearer(&token))
+            .body(r#"{"name":"figs"}"#),
+    )
+    .await;
+    assert_eq!(res.status(), 403);
+}
+
+#[tokio::test]
 async fn admin_scope_from_users_file_line() {
     let users =
         tokenwarden_server::UserSpec::parse_file("# admins\nroot:toor\tread admin\n").unwrap();

@@ -76,7 +76,7 @@ fn wants_refresh(response: &Response, sent_to: &str, policy: RetryOn401) -> bool
 }
 
 /// `new Request(input, init)` as `fetch` would build it; a `Request` input is cloned first.
-fn build(input: &JsValue, init: &JsValue) -> Result<Request, Error> {
+pub(super) fn build(input: &JsValue, init: &JsValue) -> Result<Request, Error> {
     let init: &RequestInit = init.unchecked_ref();
     match input.dyn_ref::<Request>() {
         Some(request) => request

@@ -12,10 +12,14 @@
 
 pub(crate) mod dpop;
 mod fetch;
+#[cfg(feature = "gloo")]
+mod gloo;
 mod http;
 mod oauth;
 mod origin;
 pub mod tabs;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::cell::RefCell;
 use std::fmt;
@@ -1438,19 +1442,37 @@ impl TokenManager {
     /// }
     /// # Ok(()) }
     /// ```
+    ///
+    /// With the cargo feature `serde-wasm-bindgen`, the payload goes through the browser's
+    /// `JSON.parse` (as [`claims_js`](Self::claims_js)) and serde-wasm-bindgen, so an app that
+    /// has no other use for serde_json does not link its deserializer for this.
     pub fn claims<T: serde::de::DeserializeOwned>(&self) -> Result<Option<T>, Error> {
-        let Some(claims) = self.token_claims() else {
-            return Ok(None);
+        let mismatch = |_| {
+            Error::new(
+                "ERR_JWT_INVALID",
+                "the token's claims do not match the requested type",
+            )
         };
-        serde_json::to_value(&claims)
-            .and_then(T::deserialize)
-            .map(Some)
-            .map_err(|_| {
-                Error::new(
-                    "ERR_JWT_INVALID",
-                    "the token's claims do not match the requested type",
-                )
-            })
+        #[cfg(feature = "serde-wasm-bindgen")]
+        {
+            let payload = self.claims_js();
+            if payload.is_null() {
+                return Ok(None);
+            }
+            serde_wasm_bindgen::from_value(payload)
+                .map(Some)
+                .map_err(mismatch)
+        }
+        #[cfg(not(feature = "serde-wasm-bindgen"))]
+        {
+            let Some(claims) = self.token_claims() else {
+                return Ok(None);
+            };
+            serde_json::to_value(&claims)
+                .and_then(T::deserialize)
+                .map(Some)
+                .map_err(mismatch)
+        }
     }
 
     /// The current token's decoded (unverified) claims, if it is a JWT: registered claims
@@ -1496,6 +1518,13 @@ impl TokenManager {
     /// Server clock minus local clock, in ms, measured with the current token.
     pub fn clock_offset_ms(&self) -> Option<i64> {
         self.shared.borrow().session.clock_offset_ms()
+    }
+
+    /// When the session next acts on its own (local clock, ms since the epoch): the silent
+    /// refresh, a retry after a failed one, or the expiry. `None` without a session. For a
+    /// countdown in the UI; the manager does not depend on anyone polling it.
+    pub fn next_refresh_at(&self) -> Option<u64> {
+        self.shared.borrow().session.poll_timeout()
     }
 
     /// Where the expiry came from.
