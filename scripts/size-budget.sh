@@ -6,16 +6,16 @@
 # missing one is built here, about 1-2 minutes each)
 # Budgets (bytes) can be tightened with SIZE_BUDGET_FULL / SIZE_BUDGET_NOVERIFY. The goals are
 # 52 KB full / 40 KB without verification (then 44 / 32); the defaults are a ratchet a little
-# above what this build reaches (97.8 KB / 83.9 KB, December 2026), so the package cannot grow,
-# raised by exactly what the OAuth 2.0 / OpenID Connect profile measured when it came in:
-# full 97799 -> 130124 B (+32325: discovery, PKCE, callback, ID-token checks, refresh grant,
-# revocation), without verification 83874 -> 85386 B (+1512: the profile is compiled out there).
+# above what this build reaches, so the package cannot grow unnoticed. December 2026: full 97.8 KB
+# before the OAuth profile (+32.3 KB) and DPoP (+15 KB, client and verifyDpopProof) came in, now
+# 144.7 KB; without verification 83.9 -> 87.8 KB (neither feature is in that build; what remains
+# is shared code: the hint of a DPoP token type, the decoding path verification shares).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FULL=${1:-pkg}
 NOVERIFY=${2:-target/pkg-noverify}
-BUDGET_FULL=${SIZE_BUDGET_FULL:-130825}
-BUDGET_NOVERIFY=${SIZE_BUDGET_NOVERIFY:-86012}
+BUDGET_FULL=${SIZE_BUDGET_FULL:-145200}
+BUDGET_NOVERIFY=${SIZE_BUDGET_NOVERIFY:-88300}
 GOAL_FULL=52000
 GOAL_NOVERIFY=40000
 
