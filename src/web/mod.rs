@@ -680,17 +680,17 @@ fn start_refresh(shared: &Shared, inner: &mut Inner, generation: Generation) {
     // `expires_in` counts from when the call started: a tab frozen during the call must not
     // count it from its wake-up (found by the cross-tab simulation).
     let started_at = now();
-    // (A build without verification has no OAuth profile: `cfg!` lets the linker drop it.)
-    if cfg!(feature = "oauth") && inner.oauth.is_some() {
-        oauth::start_refresh(shared.clone(), generation, controller, started_at);
-        return;
-    }
     let key = inner.dpop.key.clone();
     if inner.config.dpop && key.is_none() {
         // The key lived in memory only (a reload, or a session a sibling did not hand over): a
         // token bound to it cannot be refreshed, and trying would burn a request.
         inner.refresh_calls.retain(|(g, _)| *g != generation);
         inner.refresh_failed(generation, RefreshFailure::InvalidGrant, now());
+        return;
+    }
+    // (A build without verification has no OAuth profile: `cfg!` lets the linker drop it.)
+    if cfg!(feature = "oauth") && inner.oauth.is_some() {
+        oauth::start_refresh(shared.clone(), generation, controller, started_at);
         return;
     }
     let call = inner.auth_call(inner.config.refresh_url.clone(), body, None);
