@@ -107,10 +107,12 @@ pub struct Config {
     /// `login_url`, `logout_url`, `refresh_token` and `credentials` are not used. Needs a build
     /// with verification (the ID token is verified against the provider's `jwks_uri`).
     pub oauth: Option<OAuthConfig>,
-    /// DPoP (RFC 9449) with the reference server's dialect: an ES256 key pair made at login
-    /// (private key non-extractable, memory only, shared with sibling tabs, gone at logout),
-    /// proofs on login, refresh and every request carrying the token, which is sent as
-    /// `Authorization: DPoP`. Default false.
+    /// DPoP (RFC 9449), with the reference server's dialect or the OAuth profile: an ES256 key
+    /// pair made at login or in the redirect callback (private key non-extractable, memory
+    /// only, shared with sibling tabs, gone at logout), proofs on login or the code exchange,
+    /// every refresh and every request carrying the token, which is sent as
+    /// `Authorization: DPoP`. With `oauth` the provider must answer `token_type: DPoP`; no
+    /// `dpop_jkt` is sent on the authorization request. Default false.
     pub dpop: bool,
 }
 
