@@ -94,7 +94,7 @@ test-e2e: pkg
 	TW_SERVER_BIN=target/debug/tokenwarden-server scripts/test-e2e.sh
 
 test-oauth: pkg
-	@echo "== OAuth against oidc-provider: the core (Node) and the npm package in Chromium (Playwright; about 20 s warm)"
+	@echo "== OAuth against oidc-provider: the core (Node) and the npm package in Chromium, with and without DPoP (Playwright; about 40 s warm)"
 	cargo build -p tokenwarden --example oauth_cli
 	cargo build -p tokenwarden-server
 	node --test --test-concurrency=1 tests/oauth/

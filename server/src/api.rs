@@ -80,14 +80,8 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Authe
         BearerHeader::Malformed => return Err(AuthError::Invalid("ERR_JWS_INVALID")),
         BearerHeader::Token(t) => t,
     };
-    // A token of the trusted external issuer (by its unverified `iss`, which only picks the
-    // verifier: the trusted verifier pins that issuer, its keys and audience).
-    let trusted = state.trusted.as_ref().filter(|trusted| {
-        tokenwarden::decode_unverified(&token)
-            .ok()
-            .and_then(|t| t.claims.iss)
-            .is_some_and(|iss| iss == trusted.issuer)
-    });
+    // A token of the trusted external issuer.
+    let trusted = state.trusted.as_ref().filter(|t| t.issued(&token));
     let result = match trusted {
         Some(trusted) => trusted
             .verify(&token, state.now_secs())

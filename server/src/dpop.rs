@@ -242,15 +242,9 @@ pub async fn guard(
         dpop.count(&Err(err.clone()));
         return resource_refusal(dpop, err.oauth_error(), err.code());
     };
-    let verified = {
-        let keys = state.keys();
-        state
-            .verifier
-            .verify(&token, keys.verify_set(), state.now_secs())
-    };
-    let claims = match verified {
-        Ok(v) => v.claims,
-        Err(e) => return resource_refusal(dpop, "invalid_token", e.code()),
+    let claims = match verify_access_token(&state, &token).await {
+        Ok(claims) => claims,
+        Err(code) => return resource_refusal(dpop, "invalid_token", code),
     };
     let Some(jkt) = bound_jkt(&claims) else {
         return resource_refusal(dpop, "invalid_token", "ERR_DPOP_TOKEN_NOT_BOUND");
@@ -274,6 +268,29 @@ pub async fn guard(
     let mut res = next.run(req).await;
     dpop_challenge(dpop, &mut res);
     res
+}
+
+/// Verifies an access token presented with `DPoP`: one of the trusted issuer's
+/// (`--trust-issuer`) against that provider's
+/// keys, else one of this server's. The binding (`cnf.jkt`) is checked by the caller.
+async fn verify_access_token(
+    state: &AppState,
+    token: &str,
+) -> Result<tokenwarden::Claims, &'static str> {
+    match state.trusted.as_ref().filter(|t| t.issued(token)) {
+        Some(trusted) => trusted
+            .verify(token, state.now_secs())
+            .await
+            .map(|v| v.claims),
+        None => {
+            let keys = state.keys();
+            state
+                .verifier
+                .verify(token, keys.verify_set(), state.now_secs())
+                .map(|v| v.claims)
+                .map_err(|e| e.code())
+        }
+    }
 }
 
 /// A handler's `401 Bearer ...` becomes `401 DPoP ...`; every answer carries the nonce.

@@ -53,6 +53,15 @@ impl TrustedIssuer {
         })
     }
 
+    /// Whether `token` names this issuer (its unverified `iss`, which only picks the verifier:
+    /// [`verify`](Self::verify) pins the issuer, its keys and audience).
+    pub fn issued(&self, token: &str) -> bool {
+        tokenwarden::decode_unverified(token)
+            .ok()
+            .and_then(|t| t.claims.iss)
+            .is_some_and(|iss| iss == self.issuer)
+    }
+
     /// Verifies `token` at `now` (seconds). Errors are the core's codes; `ERR_JWKS_UNAVAILABLE`
     /// when the provider's keys cannot be fetched.
     pub async fn verify(&self, token: &str, now: i64) -> Result<Verified, &'static str> {

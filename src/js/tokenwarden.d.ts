@@ -251,7 +251,6 @@ export interface TokenManagerOAuthOptions extends TokenManagerCommonOptions {
   refreshToken?: never;
   credentials?: never;
   sessionHint?: never;
-  dpop?: never;
 }
 
 /** The reference dialect: JSON login, refresh token in an `HttpOnly` cookie or the body. */
@@ -277,18 +276,20 @@ export interface TokenManagerDialectOptions extends TokenManagerCommonOptions {
    * failed request. Default: none (`start()` always tries the refresh cookie).
    */
   sessionHint?: string;
-  /**
-   * DPoP (RFC 9449), reference-server dialect: an ES256 key pair made at login (private key
-   * non-extractable, memory only, shared with sibling tabs, discarded at logout); proofs on
-   * login, refresh and every `fetch` to an allowed origin (`Authorization: DPoP`), server nonces
-   * kept per origin and retried once. A reload without a sibling tab ends the session (the key
-   * is gone). Default `false`.
-   */
-  dpop?: boolean;
 }
 
 /** Options of both profiles. */
 export interface TokenManagerCommonOptions {
+  /**
+   * DPoP (RFC 9449), both profiles: an ES256 key pair made at login (private key
+   * non-extractable, memory only, shared with sibling tabs, discarded at logout); proofs on the
+   * login or code exchange, every refresh and every `fetch` to an allowed origin
+   * (`Authorization: DPoP`), server nonces kept per origin and retried once. With `oauth` the
+   * provider must answer `token_type: "DPoP"` (else `ERR_OAUTH_UNSUPPORTED_TOKEN_TYPE`); no
+   * `dpop_jkt` is sent on the authorization request. A reload without a sibling tab ends the
+   * session (the key is gone). Default `false`.
+   */
+  dpop?: boolean;
   /**
    * Origins whose requests carry `Authorization: Bearer` (exact scheme, host and port; https, or
    * http to loopback hosts). Default: the page's own origin.

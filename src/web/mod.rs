@@ -111,10 +111,12 @@ pub struct Config {
     /// `login_url`, `logout_url`, `refresh_token` and `credentials` are not used. Needs a build
     /// with verification (the ID token is verified against the provider's `jwks_uri`).
     pub oauth: Option<OAuthConfig>,
-    /// DPoP (RFC 9449) with the reference server's dialect: an ES256 key pair made at login
-    /// (private key non-extractable, memory only, shared with sibling tabs, gone at logout),
-    /// proofs on login, refresh and every request carrying the token, which is sent as
-    /// `Authorization: DPoP`. Default false.
+    /// DPoP (RFC 9449), with the reference server's dialect or the OAuth profile: an ES256 key
+    /// pair made at login or in the redirect callback (private key non-extractable, memory
+    /// only, shared with sibling tabs, gone at logout), proofs on login or the code exchange,
+    /// every refresh and every request carrying the token, which is sent as
+    /// `Authorization: DPoP`. With `oauth` the provider must answer `token_type: DPoP`; no
+    /// `dpop_jkt` is sent on the authorization request. Default false.
     pub dpop: bool,
 }
 
@@ -684,17 +686,17 @@ fn start_refresh(shared: &Shared, inner: &mut Inner, generation: Generation) {
     // `expires_in` counts from when the call started: a tab frozen during the call must not
     // count it from its wake-up (found by the cross-tab simulation).
     let started_at = now();
-    // (A build without verification has no OAuth profile: `cfg!` lets the linker drop it.)
-    if cfg!(feature = "oauth") && inner.oauth.is_some() {
-        oauth::start_refresh(shared.clone(), generation, controller, started_at);
-        return;
-    }
     let key = inner.dpop.key.clone();
     if inner.config.dpop && key.is_none() {
         // The key lived in memory only (a reload, or a session a sibling did not hand over): a
         // token bound to it cannot be refreshed, and trying would burn a request.
         inner.refresh_calls.retain(|(g, _)| *g != generation);
         inner.refresh_failed(generation, RefreshFailure::InvalidGrant, now());
+        return;
+    }
+    // (A build without verification has no OAuth profile: `cfg!` lets the linker drop it.)
+    if cfg!(feature = "oauth") && inner.oauth.is_some() {
+        oauth::start_refresh(shared.clone(), generation, controller, started_at);
         return;
     }
     let call = inner.auth_call(inner.config.refresh_url.clone(), body, None);

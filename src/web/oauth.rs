@@ -72,14 +72,6 @@ pub(super) fn configure(config: &mut Config) -> Result<Option<OAuth>, Error> {
         ));
     }
     client.check().map_err(|e| oauth_error(&e))?;
-    if config.dpop {
-        // Proofs are wired for the reference dialect only: refusing beats sending a DPoP
-        // `Authorization` with a token the provider bound to nothing.
-        return Err(Error::new(
-            "ERR_INVALID_OPTIONS",
-            "dpop is not available with the oauth option yet",
-        ));
-    }
     if config.login_url.is_some() || config.logout_url.is_some() {
         return Err(Error::new(
             "ERR_INVALID_OPTIONS",
@@ -150,11 +142,17 @@ fn base_call(inner: &Inner) -> http::AuthCall {
     inner.auth_call(String::new(), None, None)
 }
 
-/// Sends `call` and returns the status, `Date` and body text. The body is copied into wasm
-/// memory for the core's parser and wiped when the returned value is dropped.
-async fn send(call: http::AuthCall) -> Result<(http::Reply, zeroize::Zeroizing<String>), Error> {
+/// Sends `call` (with a DPoP proof from `key` when there is one) and returns the status,
+/// `Date` and body text. The body is copied into wasm memory for the core's parser and wiped
+/// when the returned value is dropped.
+async fn send(
+    call: http::AuthCall,
+    key: Option<&super::dpop::DpopKey>,
+    shared: &Shared,
+) -> Result<(http::Reply, zeroize::Zeroizing<String>), Error> {
     let controller = AbortController::new().map_err(Error::native)?;
-    let reply = call.send(&controller).await.map_err(|e| {
+    let reply = super::dpop::send_token_request(shared, call, key, &controller);
+    let reply = reply.await.map_err(|e| {
         let why = match e {
             http::CallError::Timeout => "timed out",
             http::CallError::TooLarge => "returned an oversized body",
@@ -178,10 +176,11 @@ pub(super) async fn metadata(shared: &Shared) -> Result<Rc<ProviderMetadata>, Er
         (oauth.client.issuer.clone(), base_call(&inner))
     };
     let urls = discovery_urls(&issuer).map_err(|e| oauth_error(&e))?;
-    let (mut reply, mut text) = send(http::provider_document_call(base, &urls[0])).await?;
+    let (mut reply, mut text) =
+        send(http::provider_document_call(base, &urls[0]), None, shared).await?;
     if !(200..300).contains(&reply.status) {
         let base = base_call(&shared.borrow());
-        (reply, text) = send(http::provider_document_call(base, &urls[1])).await?;
+        (reply, text) = send(http::provider_document_call(base, &urls[1]), None, shared).await?;
     }
     if !(200..300).contains(&reply.status) {
         return Err(oauth_error(&OAuthError::InvalidMetadata {
@@ -303,12 +302,23 @@ pub(super) async fn handle_callback(shared: &Shared, url: Option<String>) -> Res
         }
     };
     clean();
-    let call = http::token_endpoint_call(
-        base_call(&shared.borrow()),
-        &exchange.token_request(&metadata),
-    );
-    let (reply, text) = send(call).await?;
-    let response = token_response(reply.status, &text)?;
+    let (call, use_dpop) = {
+        let inner = shared.borrow();
+        let call = http::token_endpoint_call(base_call(&inner), &exchange.token_request(&metadata));
+        (call, inner.config.dpop)
+    };
+    // With DPoP, a new key for the new session, proven on the code exchange (RFC 9449 §10
+    // allows it without `dpop_jkt` on the authorization request); kept only if the login
+    // succeeds. (`#[cfg]`: without the feature no key generation is linked.)
+    #[cfg(feature = "dpop")]
+    let dpop_key = match use_dpop {
+        true => Some(super::dpop::DpopKey::generate().await?),
+        false => None,
+    };
+    #[cfg(not(feature = "dpop"))]
+    let dpop_key: Option<super::dpop::DpopKey> = None;
+    let (reply, text) = send(call, dpop_key.as_ref(), shared).await?;
+    let response = token_response(reply.status, &text, use_dpop)?;
     drop(text);
     let id_token = match (&response.id_token, exchange.expects_id_token()) {
         (Some(token), _) => {
@@ -323,8 +333,14 @@ pub(super) async fn handle_callback(shared: &Shared, url: Option<String>) -> Res
     if shared.borrow().closed {
         return Err(Error::closed());
     }
-    if let Some(oauth) = shared.borrow_mut().oauth.as_mut() {
-        oauth.id_token = id_token;
+    {
+        let mut inner = shared.borrow_mut();
+        if let Some(oauth) = inner.oauth.as_mut() {
+            oauth.id_token = id_token;
+        }
+        if let Some(key) = dpop_key {
+            inner.dpop.key = Some(key);
+        }
     }
     install_tokens(shared, parsed, TokenOrigin::Login);
     Ok(())
@@ -342,10 +358,20 @@ fn replace_address(url: &str) {
     }
 }
 
-/// The core's reading of a token endpoint answer; only `Bearer` tokens until DPoP is supported.
-fn token_response(status: u16, text: &str) -> Result<TokenResponse, Error> {
+/// The token type the manager sends its access tokens as: `DPoP` with the `dpop` option (a
+/// provider answering `Bearer` then ignored the proof, and the manager would present an
+/// unbound token as a bound one), else `Bearer`.
+fn expected_type(dpop: bool) -> TokenType {
+    match dpop {
+        true => TokenType::DPoP,
+        false => TokenType::Bearer,
+    }
+}
+
+/// The core's reading of a token endpoint answer, of the expected token type.
+fn token_response(status: u16, text: &str, dpop: bool) -> Result<TokenResponse, Error> {
     let response = parse_token_response(status, text).map_err(|e| oauth_error(&e))?;
-    if response.token_type != TokenType::Bearer {
+    if response.token_type != expected_type(dpop) {
         return Err(oauth_error(&OAuthError::UnsupportedTokenType));
     }
     Ok(response)
@@ -378,7 +404,7 @@ async fn verify_id_token(
         let jwks_uri = ProviderMetadata::require(&metadata.jwks_uri, "jwks_uri")
             .map_err(|e| oauth_error(&e))?;
         let call = http::provider_document_call(base_call(&shared.borrow()), jwks_uri);
-        let (reply, text) = send(call).await?;
+        let (reply, text) = send(call, None, shared).await?;
         if !(200..300).contains(&reply.status) {
             return Err(Error::new(
                 "ERR_JWKS_INVALID",
@@ -440,7 +466,7 @@ async fn refresh_once(
     let metadata = metadata(shared)
         .await
         .map_err(|_| Some(RefreshFailure::Network))?;
-    let call = {
+    let (call, key, dpop) = {
         let inner = shared.borrow();
         let oauth = inner.oauth.as_ref().ok_or(None)?;
         let token = inner
@@ -448,12 +474,15 @@ async fn refresh_once(
             .refresh_token()
             .ok_or(Some(RefreshFailure::InvalidGrant))?;
         let request = refresh_request(&metadata, &oauth.client.client_id, token, None);
-        http::token_endpoint_call(base_call(&inner), &request)
+        let call = http::token_endpoint_call(base_call(&inner), &request);
+        (call, inner.dpop.key.clone(), inner.config.dpop)
     };
-    let reply = call.send(controller).await.map_err(super::call_failure)?;
+    // `start_refresh` does not start without the key when DPoP is on.
+    let reply = super::dpop::send_token_request(shared, call, key.as_ref(), controller);
+    let reply = reply.await.map_err(super::call_failure)?;
     let text = zeroize::Zeroizing::new(String::from(&reply.body));
     let response = match parse_token_response(reply.status, &text) {
-        Ok(response) if response.token_type == TokenType::Bearer => response,
+        Ok(response) if response.token_type == expected_type(dpop) => response,
         Ok(_) => return Err(Some(RefreshFailure::Malformed)),
         Err(error) => {
             let retry_after = http::retry_after_ms(reply.retry_after.as_deref(), now());
@@ -501,7 +530,7 @@ pub(super) fn revoke(
         drop(token);
         let call = http::revocation_call(base_call(&shared.borrow()), &request);
         drop(request);
-        if let Ok((reply, text)) = send(call).await {
+        if let Ok((reply, text)) = send(call, None, &shared).await {
             let _ = parse_revocation_response(reply.status, &text);
         }
     }

@@ -6,7 +6,11 @@
 //
 // Three loopback servers, all on port 0: a static server for the app (tests/oauth/app/ and
 // pkg/; its origin is the redirect URI), the provider, and the reference server.
-// Run: make test-oauth (needs pkg/ and the server binary; about 20 s warm).
+// With TW_OAUTH_DPOP=1 (tests/oauth/browser-dpop.test.mjs) the same suite runs with DPoP
+// (RFC 9449): the provider with `features.dPoP` and a nonce required on every proof, the app
+// with `dpop: true`, the reference server with `--dpop --dpop-nonce` verifying the provider's
+// DPoP-bound tokens (`cnf.jkt`) and proofs on /api/*; the DPoP-only checks are marked `DPOP`.
+// Run: make test-oauth (needs pkg/ and the server binary; about 20 s warm per mode).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
@@ -17,6 +21,8 @@ import { launchChromium, startProvider, startServer, stopProvider, stopServer } 
 const CLIENT_ID = 'tokenwarden-spa';
 const RESOURCE = 'https://api.tokenwarden.test/';
 const STEP_TIMEOUT = 30_000;
+const DPOP = process.env.TW_OAUTH_DPOP === '1';
+const MODE = DPOP ? 'oauth browser (DPoP)' : 'oauth browser';
 const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json' };
 
 let app; // { server, origin }
@@ -32,7 +38,7 @@ async function startApp() {
       res.writeHead(200, { 'content-type': 'text/javascript', 'cache-control': 'no-store' });
       res.end(`export default ${JSON.stringify({
         issuer: provider.issuer, clientId: CLIENT_ID, redirectUri: `${app.origin}/`,
-        resource: RESOURCE, api: api.base,
+        resource: RESOURCE, api: api.base, dpop: DPOP,
       })};`);
       return;
     }
@@ -56,11 +62,13 @@ async function startApp() {
 }
 
 before(async () => {
-  console.log('oauth browser: starting the app server, oidc-provider, the reference server and Chromium (about 3 s)');
+  console.log(`${MODE}: starting the app server, oidc-provider, the reference server and Chromium (about 3 s)`);
   app = await startApp();
-  provider = await startProvider(['--redirect-uri', `${app.origin}/`, '--post-logout-redirect-uri', `${app.origin}/`]);
+  provider = await startProvider(['--redirect-uri', `${app.origin}/`, '--post-logout-redirect-uri', `${app.origin}/`,
+    ...(DPOP ? ['--dpop'] : [])]);
   api = await startServer(['--port', '0', '--quiet', '--allow-origin', app.origin,
-    '--trust-issuer', provider.issuer, '--trust-audience', RESOURCE]);
+    '--trust-issuer', provider.issuer, '--trust-audience', RESOURCE,
+    ...(DPOP ? ['--dpop', '--dpop-nonce', '--test-hooks'] : [])]);
   browser = await launchChromium();
 });
 
@@ -72,14 +80,23 @@ after(async () => {
 });
 
 const records = async () => (await fetch(`${provider.issuer}/__test/records`)).json();
+/** The reference server's DPoP counters (`--test-hooks`). */
+const apiDpop = async () => (await (await fetch(`${api.base}/__test/stats`)).json()).dpop;
 
-/** A page of `context` that records every token endpoint answer (to try tokens afterwards). */
-async function openApp(context, tokenAnswers = []) {
+/**
+ * A page of `context` that records every successful token endpoint answer (to try tokens
+ * afterwards) and, in `nonceAnswers`, the `400 use_dpop_nonce` ones.
+ */
+async function openApp(context, tokenAnswers = [], nonceAnswers = []) {
   const page = await context.newPage();
   page.setDefaultTimeout(STEP_TIMEOUT);
   page.on('response', async (res) => {
     if (res.url() === `${provider.issuer}/token` && res.request().method() === 'POST') {
-      try { tokenAnswers.push(await res.json()); } catch { /* preflight or empty */ }
+      try {
+        const body = await res.json();
+        if (res.status() === 200) tokenAnswers.push(body);
+        else if (body.error === 'use_dpop_nonce') nonceAnswers.push(body);
+      } catch { /* preflight or empty */ }
     }
   });
   await page.goto(`${app.origin}/`);
@@ -120,10 +137,31 @@ const apiMe = (page) => page.evaluate(async (url) => {
 let context;
 let tab;
 const tokenAnswers = [];
+const nonceAnswers = [];
+
+/** A DPoP proof from a key that is not the session's (Node's WebCrypto), for replays. */
+async function foreignProof(htm, htu, { nonce, ath } = {}) {
+  const { subtle } = globalThis.crypto;
+  const pair = await subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign']);
+  const { kty, crv, x, y } = await subtle.exportKey('jwk', pair.publicKey);
+  const b64 = (v) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
+  const input = `${b64({ typ: 'dpop+jwt', alg: 'ES256', jwk: { kty, crv, x, y } })}.${b64({
+    htm, htu, iat: Math.floor(Date.now() / 1000), jti: crypto.randomUUID(), nonce, ath,
+  })}`;
+  const sig = await subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, pair.privateKey, Buffer.from(input));
+  return `${input}.${Buffer.from(sig).toString('base64url')}`;
+}
+
+/** A refresh with `refreshToken` from Node (no key of the session's; `proof` optional). */
+const nodeRefresh = (refreshToken, proof) => fetch(`${provider.issuer}/token`, {
+  method: 'POST',
+  headers: { 'content-type': 'application/x-www-form-urlencoded', ...(proof ? { dpop: proof } : {}) },
+  body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken, client_id: CLIENT_ID }),
+});
 
 test('login by redirect through the provider\'s forms; the API accepts the provider\'s token', async () => {
   context = await browser.newContext();
-  tab = await openApp(context, tokenAnswers);
+  tab = await openApp(context, tokenAnswers, nonceAnswers);
   assert.equal(await tab.evaluate(() => window.result.started), false, 'no session before login');
   const result = await logIn(tab, 'alice');
   assert.deepEqual(result.callback, { ok: true });
@@ -141,6 +179,71 @@ test('login by redirect through the provider\'s forms; the API accepts the provi
   await answered(tokenAnswers, 1);
   const [first] = tokenAnswers;
   assert.ok(first.refresh_token && first.id_token, 'a refresh token and an ID token');
+  if (!DPOP) {
+    assert.equal(first.token_type, 'Bearer');
+    return;
+  }
+  // DPOP: the code exchange carried a proof; the provider asked for its nonce exactly once.
+  assert.equal(first.token_type, 'DPoP');
+  const jkt = await tab.evaluate(() => window.tm.dpopJkt);
+  assert.match(jkt, /^[A-Za-z0-9_-]{43}$/);
+  assert.equal(claims.cnf?.jkt, jkt, 'the access token is bound to the tab\'s key');
+  assert.equal(nonceAnswers.length, 1, 'one use_dpop_nonce answer at the code exchange');
+  assert.equal((await records()).dpop.useNonce, 1);
+  // The API asked for its own nonce once too (the first /api/me), then accepted the proof.
+  const stats = await apiDpop();
+  assert.equal(stats.refused.nonce_missing, 1, JSON.stringify(stats));
+  assert.ok(stats.accepted >= 1, JSON.stringify(stats));
+});
+
+// Registered only with DPoP (no skipped test in the Bearer run).
+if (DPOP) test('DPOP: the provider\'s tokens are useless without the tab\'s key', async () => {
+  const access = tokenAnswers.at(-1).access_token;
+  const me = `${api.base}/api/me`;
+  const before = await apiDpop();
+  const bearer = await fetch(me, { headers: { authorization: `Bearer ${access}` } });
+  assert.equal(bearer.status, 401, 'as a bearer token');
+  const bare = await fetch(me, { headers: { authorization: `DPoP ${access}` } });
+  assert.equal(bare.status, 401, 'without a proof');
+  const ath = Buffer.from(await crypto.subtle.digest('SHA-256', Buffer.from(access))).toString('base64url');
+  const nonce = bare.headers.get('dpop-nonce');
+  const foreign = await fetch(me, {
+    headers: { authorization: `DPoP ${access}`, dpop: await foreignProof('GET', me, { nonce, ath }) },
+  });
+  assert.equal(foreign.status, 401, 'with another key\'s proof');
+  // RFC 9449 §7.1: a valid proof from a key the token is not bound to makes the token invalid.
+  assert.match(foreign.headers.get('www-authenticate'), /^DPoP error="invalid_token"/);
+  const after = await apiDpop();
+  const refused = (s, reason) => (s.refused[reason] ?? 0);
+  assert.equal(refused(after, 'missing') - refused(before, 'missing'), 2, JSON.stringify(after));
+  assert.equal(refused(after, 'key_mismatch') - refused(before, 'key_mismatch'), 1, JSON.stringify(after));
+  // The refresh token from Node: without a proof, then with another key's (after its nonce).
+  const refresh = tokenAnswers.at(-1).refresh_token;
+  const noProof = await nodeRefresh(refresh);
+  assert.equal(noProof.status, 400);
+  assert.equal((await noProof.json()).error, 'invalid_grant');
+  const probe = await nodeRefresh(refresh, await foreignProof('POST', `${provider.issuer}/token`));
+  assert.equal((await probe.json()).error, 'use_dpop_nonce');
+  const withNonce = await nodeRefresh(refresh, await foreignProof('POST', `${provider.issuer}/token`,
+    { nonce: probe.headers.get('dpop-nonce') }));
+  assert.equal(withNonce.status, 400);
+  assert.equal((await withNonce.json()).error, 'invalid_grant', 'bound to another key');
+  // Neither consumed the token: the tab still refreshes with it.
+  const seen = tokenAnswers.length;
+  await tab.evaluate(() => window.tm.refresh());
+  await answered(tokenAnswers, seen + 1);
+  assert.equal((await records()).reuseDetections, 0);
+  assert.equal((await apiMe(tab)).status, 200);
+  // The API's nonce changes mid-session: exactly one retry, then accepted.
+  const rotated = await fetch(`${api.base}/__test/dpop-nonce`, { method: 'POST' });
+  assert.equal(rotated.status, 200);
+  const beforeRotation = await apiDpop();
+  assert.equal((await apiMe(tab)).status, 200);
+  const afterRotation = await apiDpop();
+  assert.equal(refused(afterRotation, 'nonce_invalid') - refused(beforeRotation, 'nonce_invalid'), 1);
+  assert.equal(afterRotation.accepted - beforeRotation.accepted, 1);
+  // The provider's nonce, kept from the code exchange, served every refresh since: no retry.
+  assert.equal(nonceAnswers.length, 1);
 });
 
 test('refresh with the refresh_token grant rotates the refresh token', async () => {
@@ -154,11 +257,22 @@ test('refresh with the refresh_token grant rotates the refresh token', async () 
   assert.equal(after.reuseDetections, 0);
   assert.notEqual(tokenAnswers.at(-1).refresh_token, tokenAnswers.at(-2).refresh_token);
   assert.equal((await apiMe(tab)).status, 200);
+  if (DPOP) {
+    assert.equal(tokenAnswers.at(-1).token_type, 'DPoP', 'the refresh carried a proof');
+    const jkt = await tab.evaluate(() => window.tm.dpopJkt);
+    assert.equal(await tab.evaluate(() => window.tm.claims.cnf.jkt), jkt, 'the new token has the same key');
+    // The nonce of the code exchange is remembered (oidc-provider accepts one for minutes).
+    assert.equal(nonceAnswers.length, 1, 'no nonce retry on refresh');
+  }
 });
 
 test('a second tab adopts the session (with the refresh token); refreshes from both tabs never reuse a token', async () => {
-  const second = await openApp(context, tokenAnswers);
+  const second = await openApp(context, tokenAnswers, nonceAnswers);
   assert.equal(await second.evaluate(() => window.result.started), true, 'adopted from the sibling');
+  if (DPOP) {
+    const jkt = await tab.evaluate(() => window.tm.dpopJkt);
+    assert.equal(await second.evaluate(() => window.tm.dpopJkt), jkt, 'one key across tabs');
+  }
   assert.equal(await second.evaluate(() => window.tm.state), 'authenticated');
   assert.equal((await apiMe(second)).status, 200);
   assert.equal(await second.evaluate(() => sessionStorage.length), 0, 'nothing written to storage');
@@ -174,6 +288,13 @@ test('a second tab adopts the session (with the refresh token); refreshes from b
   assert.ok(chain.slice(0, -1).every((r) => r.consumedAt && !r.destroyedAt), 'each token used once');
   assert.equal((await apiMe(tab)).status, 200);
   assert.equal((await apiMe(second)).status, 200);
+  if (DPOP) {
+    // Nonces are not handed over: at most the second tab's first refresh retried, once.
+    assert.ok(nonceAnswers.length <= 2, `use_dpop_nonce answers: ${nonceAnswers.length}`);
+    // The provider counts one more: the Node probe of the replay test above.
+    assert.equal((await records()).dpop.useNonce, nonceAnswers.length + 1);
+    assert.equal((await records()).dpop.invalidProof, 0);
+  }
   await second.close();
 });
 
@@ -185,15 +306,12 @@ test('logout revokes the refresh token (RFC 7009); the provider refuses it after
   assert.equal(await tab.evaluate(() => window.tm.state), 'anonymous');
   const after = await records();
   assert.ok(after.grantRevocations.some((r) => r.route === 'revocation'), 'revoked at the revocation endpoint');
-  const res = await fetch(`${provider.issuer}/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: last, client_id: CLIENT_ID }),
-  });
+  const res = await nodeRefresh(last);
   assert.equal(res.status, 400);
   assert.equal((await res.json()).error, 'invalid_grant');
   const code = await tab.evaluate((url) => window.tm.fetch(url).then(() => null, (e) => e.code), `${api.base}/api/me`);
   assert.equal(code, 'ERR_LOGGED_OUT', 'requests fail fast after logout');
+  assert.equal(await tab.evaluate(() => window.tm.dpopJkt), null, 'no key after logout');
   await context.close();
 });
 

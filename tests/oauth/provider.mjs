@@ -18,7 +18,9 @@
 //
 // Options: --port N (0: any free port), --client-id ID, --redirect-uri URI...,
 // --post-logout-redirect-uri URI..., --cors-origin ORIGIN..., --resource URI,
-// --access-ttl SECONDS (default 300), --refresh-ttl SECONDS (default 86400).
+// --access-ttl SECONDS (default 300), --refresh-ttl SECONDS (default 86400), --dpop (DPoP,
+// RFC 9449, with a server nonce required on every proof; DPoP-bound refresh tokens of public
+// clients rotate too; `records().dpop` counts the token endpoint's `use_dpop_nonce` answers).
 // Start-up takes about half a second (two key pairs are generated). oidc-provider 9 prints
 // "Unsupported runtime" on Node 20; it works.
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -36,6 +38,7 @@ const { values: opts } = parseArgs({
     resource: { type: 'string', default: 'https://api.tokenwarden.test/' },
     'access-ttl': { type: 'string', default: '300' },
     'refresh-ttl': { type: 'string', default: '86400' },
+    dpop: { type: 'boolean', default: false },
   },
 });
 if (opts['redirect-uri'].length === 0) {
@@ -65,6 +68,7 @@ export const fingerprint = (value) => createHash('sha256').update(value).digest(
 const refreshTokens = new Map(); // fingerprint -> record
 const grantRevocations = []; // { grantId, route }
 const codes = { issued: 0, consumed: 0 };
+const dpop = { useNonce: 0, invalidProof: 0 };
 function refreshRecord(token) {
   const key = fingerprint(token.jti);
   if (!refreshTokens.has(key)) {
@@ -86,6 +90,7 @@ function records() {
     grantRevocations,
     reuseDetections: grantRevocations.filter((r) => r.route === 'token').length,
     codes,
+    dpop,
   };
 }
 
@@ -127,6 +132,10 @@ const provider = new Provider(issuer, {
     devInteractions: { enabled: true },
     revocation: { enabled: true },
     rpInitiatedLogout: { enabled: true },
+    // Nonces on every proof (the nonce rotates with the provider's clock window).
+    dPoP: opts.dpop
+      ? { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true }
+      : { enabled: false },
     resourceIndicators: {
       enabled: true,
       defaultResource: () => opts.resource,
@@ -147,7 +156,9 @@ const provider = new Provider(issuer, {
   // silently would then get no refresh token. Issue one to every code grant of a client that
   // may refresh, as SPA-oriented providers (Auth0, Okta with rotation) do.
   issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
-  rotateRefreshToken: true,
+  // A function, not `true`: oidc-provider's default keeps DPoP-bound refresh tokens of public
+  // clients (sender-constrained) unrotated; this provider rotates every one.
+  rotateRefreshToken: () => true,
   clientBasedCORS: (_ctx, origin) => allowedOrigins.has(origin),
   ttl: {
     AccessToken: accessTtl,
@@ -171,6 +182,10 @@ provider.on('grant.revoked', (ctx, grantId) => {
   for (const record of refreshTokens.values()) {
     if (record.grantId === grantId) record.revokedWithGrantAt ??= Date.now();
   }
+});
+provider.on('grant.error', (_ctx, err) => {
+  if (err.error === 'use_dpop_nonce') dpop.useNonce += 1;
+  if (err.error === 'invalid_dpop_proof') dpop.invalidProof += 1;
 });
 provider.on('server_error', (_ctx, err) => console.error('provider: server_error', err));
 

@@ -41,6 +41,10 @@ const client: OAuthClientOptions = {
   postLogoutRedirectUri: 'https://app.example/',
 };
 const oauth = new TokenManager({ oauth: client, allowedOrigins: ['https://api.example'] });
+// DPoP is an option of both profiles.
+const oauthDpop = new TokenManager({ oauth: client, dpop: true });
+const oauthJkt: string | null = oauthDpop.dpopJkt;
+void oauthJkt;
 async function oauthFlow(): Promise<OAuthErrorCode | void> {
   const login: LoginWithRedirectOptions = { prompt: 'login', loginHint: 'a@example.com', maxAge: 600, extraParams: { ui_locales: 'de' } };
   if (new URLSearchParams(location.search).has('code')) {

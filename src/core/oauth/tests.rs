@@ -322,6 +322,12 @@ fn token_responses_are_parsed() {
     assert_eq!(dpop.token_type, TokenType::DPoP);
     assert_eq!(dpop.expires_in, Some(60));
     assert!(dpop.refresh_token.is_none() && dpop.id_token.is_none());
+    // RFC 6749 §5.1: the type is case-insensitive (the DPoP option accepts any spelling).
+    for spelling in ["dpop", "DPOP", "dPoP"] {
+        let body = format!(r#"{{"access_token":"at","token_type":"{spelling}"}}"#);
+        let response = parse_token_response(200, &body).unwrap();
+        assert_eq!(response.token_type, TokenType::DPoP, "{spelling}");
+    }
 
     for (body, code) in [
         ("not json", "ERR_OAUTH_INVALID_TOKEN_RESPONSE"),
