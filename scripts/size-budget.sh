@@ -8,13 +8,13 @@
 # 52 KB full / 40 KB without verification (then 44 / 32); the defaults are a ratchet a little
 # above what this build reaches, so the package cannot grow unnoticed. December 2026: full 97.8 KB
 # before the OAuth profile (+32.3 KB) and DPoP (+15 KB, client and verifyDpopProof) came in, now
-# 144.7 KB; without verification 83.9 -> 87.8 KB (neither feature is in that build; what remains
+# 145.1 KB (DPoP with the OAuth profile: +0.4 KB); without verification 83.9 -> 87.8 KB (neither feature is in that build; what remains
 # is shared code: the hint of a DPoP token type, the decoding path verification shares).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FULL=${1:-pkg}
 NOVERIFY=${2:-target/pkg-noverify}
-BUDGET_FULL=${SIZE_BUDGET_FULL:-145200}
+BUDGET_FULL=${SIZE_BUDGET_FULL:-145600}
 BUDGET_NOVERIFY=${SIZE_BUDGET_NOVERIFY:-88300}
 GOAL_FULL=52000
 GOAL_NOVERIFY=40000
