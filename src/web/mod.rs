@@ -919,6 +919,13 @@ impl TokenManager {
     /// Validates `config` (URLs resolved against the page; https or loopback http only;
     /// allowed origins normalised) and installs the wake-up listeners.
     pub fn new(mut config: Config) -> Result<Self, Error> {
+        if config.dpop && !cfg!(feature = "dpop") {
+            // Without the feature no key exists: `Authorization: DPoP` would go without a proof.
+            return Err(Error::new(
+                "ERR_INVALID_OPTIONS",
+                "Config::dpop needs the build with DPoP (cargo feature dpop)",
+            ));
+        }
         let oauth = oauth::configure(&mut config)?;
         config.refresh_url = endpoint("refreshUrl", &config.refresh_url)?;
         config.login_url = config
