@@ -249,11 +249,6 @@ fn parse_options(value: &JsValue) -> Result<(Config, bool), JsValue> {
     config.channel_name = opt_string(&object, "channelName")?;
     config.session_hint = opt_string(&object, "sessionHint")?;
     config.dpop = opt_bool(&object, "dpop")?.unwrap_or(false);
-    if config.dpop && !cfg!(feature = "dpop") {
-        return Err(invalid_options(
-            "option \"dpop\" needs the build with DPoP (cargo feature dpop)",
-        ));
-    }
     if config.session_hint.as_deref().is_some_and(|name| {
         name.is_empty()
             || !name

@@ -923,7 +923,7 @@ impl TokenManager {
             // Without the feature no key exists: `Authorization: DPoP` would go without a proof.
             return Err(Error::new(
                 "ERR_INVALID_OPTIONS",
-                "Config::dpop needs the build with DPoP (cargo feature dpop)",
+                "the dpop option needs the build with DPoP (cargo feature dpop)",
             ));
         }
         let oauth = oauth::configure(&mut config)?;
