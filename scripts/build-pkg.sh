@@ -60,27 +60,47 @@ KeySet.prototype.verify = function (token, options) { return settle(() => this._
 export function verifyJwt(token, keys, options) {
   return settle(() => keys instanceof KeySet ? keys.__begin(token, options) : __verifyBegin(token, keys, options));
 }'
-EXPORTS=$(echo "$NAMES" | sed -E 's/(^|, )verifyJwt(, |$)/\1/; s/, $//')
 if ! grep -qw KeySet <<<"$NAMES"; then
   # A build without verification (--no-default-features) has no verifyJwt or KeySet.
   WRAP=''
-  EXPORTS=$NAMES
 fi
-# TokenManager#fetch's fast path (a thin JS wrapper over one call into wasm).
-cp src/js/fetch.js "$OUT/web/fetch.js"
-cp src/js/fetch.js "$OUT/node/fetch.js"
+# The public TokenManager is the JS driver (driver.js) over the wasm Engine; neither wasm class
+# is exported as is. Builds with the OAuth profile or DPoP also export the Rust shell's class,
+# which the driver constructs for those options; fetch.js gives that class its fast path.
+EXPORTS=$(echo "$NAMES" | tr -d ' ' | tr ',' '\n' | grep -vxE 'verifyJwt|Engine|TokenManager' | paste -sd, | sed 's/,/, /g')
+FETCH_IMPORT=''
+for dir in web node; do
+  # Shipped without its comments and indentation (no minifier is needed for that: full-line
+  # comments and leading blanks only; driver.js keeps no string or regex that starts a line).
+  node -e '
+    const fs = require("fs");
+    let block = false;
+    const out = fs.readFileSync(process.argv[1], "utf8").split("\n").map((l) => l.trim()).filter((l) => {
+      if (block) { block = !l.endsWith("*/"); return false; }
+      if (l.startsWith("/*")) { block = !l.endsWith("*/"); return false; }
+      return l !== "" && !l.startsWith("//");
+    });
+    fs.writeFileSync(process.argv[2], "// tokenwarden: src/js/driver.js (comments stripped)\n" + out.join("\n") + "\n");
+  ' src/js/driver.js "$OUT/$dir/driver.js"
+  if grep -qw TokenManager <<<"$NAMES"; then
+    cp src/js/fetch.js "$OUT/$dir/fetch.js"
+    FETCH_IMPORT="import './fetch.js';"
+  fi
+done
 cat > "$OUT/web/index.js" <<JS
 // Browser entry: instantiates the module once, with top-level await, so no init call is needed.
 import init from './tokenwarden.js';
-import './fetch.js';
+$FETCH_IMPORT
 await init({ module_or_path: new URL('./tokenwarden_bg.wasm', import.meta.url) });
 $WRAP
+export { TokenManager } from './driver.js';
 export { $EXPORTS } from './tokenwarden.js';
 JS
 cat > "$OUT/node/index.js" <<JS
 // Node entry: the module is loaded synchronously on import.
-import './fetch.js';
+$FETCH_IMPORT
 $WRAP
+export { TokenManager } from './driver.js';
 export { $EXPORTS } from './tokenwarden.js';
 JS
 if [ -n "$WRAP" ]; then
@@ -107,7 +127,7 @@ cat > "$OUT/package.json" <<JSON
     "./package.json": "./package.json"
   },
   "files": ["index.d.ts", "web/", "node/"],
-  "sideEffects": ["./web/index.js", "./web/fetch.js", "./node/fetch.js"],
+  "sideEffects": ["./web/index.js", "./node/index.js", "./web/fetch.js", "./node/fetch.js"],
   "engines": { "node": ">=20" }
 }
 JSON
@@ -117,5 +137,5 @@ for dir in web node; do
   printf 'pkg: %s wasm %s bytes (gzip -9: %s), glue gzip -9: %s bytes\n' "$OUT/$dir" \
     "$(stat -c %s "$OUT/$dir/tokenwarden_bg.wasm")" \
     "$(gzip -9c "$OUT/$dir/tokenwarden_bg.wasm" | wc -c)" \
-    "$(cat "$OUT/$dir/tokenwarden.js" "$OUT/$dir/index.js" "$OUT/$dir/fetch.js" | gzip -9c | wc -c)"
+    "$(cat "$OUT/$dir/tokenwarden.js" "$OUT/$dir/index.js" "$OUT/$dir/driver.js" "$OUT/$dir"/fetch.js 2>/dev/null | gzip -9c | wc -c)"
 done

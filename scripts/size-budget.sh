@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
 # Size budget of the npm package: gzip -9 of the browser build's wasm plus its JS glue
-# (tokenwarden.js, index.js, fetch.js), for the full build (pkg/) and the build without
+# (tokenwarden.js, index.js, driver.js, fetch.js), for the full build (pkg/) and the build without
 # verification (target/pkg-noverify, `--no-default-features`). Fails above the budget.
 # Usage: scripts/size-budget.sh [FULL_DIR] [NOVERIFY_DIR]   (both built by `make test-js`; a
 # missing one is built here, about 1-2 minutes each)
 # Budgets (bytes) can be tightened with SIZE_BUDGET_FULL / SIZE_BUDGET_NOVERIFY. The goals are
 # 52 KB full / 40 KB without verification (then 44 / 32); the defaults are a ratchet a little
 # above what this build reaches, so the package cannot grow unnoticed. December 2026: full 97.8 KB
-# before the OAuth profile (+32.3 KB) and DPoP (+15 KB, client and verifyDpopProof) came in, now
-# 145.1 KB (DPoP with the OAuth profile: +0.4 KB); without verification 83.9 -> 87.8 KB (neither feature is in that build; what remains
-# is shared code: the hint of a DPoP token type, the decoding path verification shares).
+# before the OAuth profile (+32.3 KB) and DPoP (+15 KB, client and verifyDpopProof) came in, then
+# 145.1 KB; without verification 83.9 -> 87.8 KB. Then the package's TokenManager became a JS
+# driver (driver.js) over a wasm engine of synchronous calls (src/js/engine.rs): without
+# verification no Rust shell is linked, 54.5 KB (wasm 41.2 + glue 13.4, driver 8 of it); the full
+# build still carries the Rust shell for the `oauth` and `dpop` options next to the engine and
+# driver, 162.1 KB (+17 KB), until those two move into the driver too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FULL=${1:-pkg}
 NOVERIFY=${2:-target/pkg-noverify}
-BUDGET_FULL=${SIZE_BUDGET_FULL:-145600}
-BUDGET_NOVERIFY=${SIZE_BUDGET_NOVERIFY:-88300}
+BUDGET_FULL=${SIZE_BUDGET_FULL:-162600}
+BUDGET_NOVERIFY=${SIZE_BUDGET_NOVERIFY:-55000}
 GOAL_FULL=52000
 GOAL_NOVERIFY=40000
 
@@ -25,7 +28,7 @@ GOAL_NOVERIFY=40000
 size_of() { # gzip -9 bytes of wasm + glue of a package directory
   local dir=$1/web wasm glue
   wasm=$(gzip -9c "$dir/tokenwarden_bg.wasm" | wc -c)
-  glue=$(cat "$dir/tokenwarden.js" "$dir/index.js" "$dir"/fetch.js 2>/dev/null | gzip -9c | wc -c)
+  glue=$(cat "$dir/tokenwarden.js" "$dir/index.js" "$dir"/driver.js "$dir"/fetch.js 2>/dev/null | gzip -9c | wc -c)
   echo $((wasm + glue))
 }
 

@@ -22,7 +22,7 @@ pub mod web;
 pub mod webcrypto;
 
 /// The npm package's `TokenManager` class (for browser tests driving the JS surface from Rust).
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", any(feature = "oauth", feature = "dpop")))]
 #[doc(hidden)]
 pub use crate::js::TokenManager as JsTokenManager;
 

@@ -6,7 +6,13 @@
 mod convert;
 #[cfg(all(feature = "verify", feature = "dpop"))]
 mod dpop;
+mod engine;
+// The Rust shell's class (`crate::web::TokenManager` behind option parsing), exported only by
+// builds with the OAuth profile or DPoP: the package's JS driver (driver.js, over `engine`)
+// hands those two options to it. Without them the package links no Rust shell at all.
+#[cfg(any(feature = "oauth", feature = "dpop"))]
 mod manager;
 mod verify;
 
+#[cfg(any(feature = "oauth", feature = "dpop"))]
 pub use manager::TokenManager;

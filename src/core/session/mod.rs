@@ -28,6 +28,20 @@ pub use self::policy::{ExpiredRequests, RefreshPolicy};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Generation(u64);
 
+impl Generation {
+    /// The number, for a shell that hands generations to JS (the npm package's engine).
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn raw(self) -> u64 {
+        self.0
+    }
+
+    /// A generation named by [`Generation::raw`]; an unknown one is ignored as a late result.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn from_raw(raw: u64) -> Self {
+        Self(raw)
+    }
+}
+
 /// Tokens from a login, `setTokens` or refresh response, with what the shell read around them.
 ///
 /// The shell decodes the JWT (without verifying it) to fill `exp` and `iat`; all numbers are as

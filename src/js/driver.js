@@ -1,0 +1,859 @@
+// The npm package's `TokenManager`: a JS driver over the wasm engine (src/js/engine.rs).
+//
+// The engine holds the tokens and every decision (the core's sans-IO `Session`, the cross-tab
+// `Coordinator` and its strict codec); this file does the I/O and nothing else: fetch calls,
+// one timer, the BroadcastChannel, Web Locks, wake-ups (visibility, focus, online) and the
+// application's listeners. Tokens stay in wasm memory: the driver only ever holds, for the
+// time one call needs it, the `Authorization` value of a request, the refresh call's body (memory
+// mode), a token message for a sibling tab, the logout call's credentials, and what
+// `getAccessToken()` returns with `exposeToken: true`.
+//
+// In builds with the OAuth profile or DPoP, the options `oauth` and `dpop: true` construct the
+// Rust shell's class (`wasm.TokenManager`) instead; a build without them links no shell.
+import * as wasm from './tokenwarden.js';
+
+const { Engine } = wasm;
+const Shell = wasm.TokenManager;
+const g = globalThis;
+const NativeRequest = g.Request;
+const NativeHeaders = g.Headers;
+const clone = NativeRequest?.prototype.clone;
+
+// Action codes of Engine#take (src/js/engine.rs).
+const DO_REFRESH = 1, DO_CANCEL = 2, ON_CHANGE = 3, ON_INSTALLED = 4, ON_FAILED = 5, ON_EXPIRED = 6,
+  ON_LOGGED_OUT = 7, DO_POST = 8, DO_LOCK = 9, DO_ABORT_LOCK = 10, DO_RELEASE = 11, ON_HANDOVER = 12;
+
+const OPTIONS = ['loginUrl', 'refreshUrl', 'logoutUrl', 'refreshToken', 'allowedOrigins', 'credentials',
+  'retryOn401', 'exposeToken', 'requestTimeoutMs', 'refreshLeadFraction', 'minRefreshLeadMs',
+  'maxRefreshLeadMs', 'refreshJitterFraction', 'minRefreshIntervalMs', 'backoffInitialMs', 'backoffMaxMs',
+  'backoffJitterFraction', 'expiredRequests', 'crossTab', 'channelName', 'sessionHint', 'oauth', 'dpop'];
+// The policy options, in the order Engine's constructor takes them (fractions, else ms).
+const POLICY = ['refreshLeadFraction', 'minRefreshLeadMs', 'maxRefreshLeadMs', 'refreshJitterFraction',
+  'minRefreshIntervalMs', 'backoffInitialMs', 'backoffMaxMs', 'backoffJitterFraction'];
+const EVENTS = ['change', 'refreshed', 'refreshFailed', 'expired', 'loggedOut'];
+const MAX_MS = 315_360_000_000; // ten years: the bound of every duration option
+const MAX_RESPONSE = 64 * 1024; // the largest auth response body read
+const DAY = 86_400_000;
+
+function error(code, message, status) {
+  const e = new Error(message);
+  e.code = code;
+  if (status !== undefined) e.status = status;
+  return e;
+}
+const invalid = (message) => error('ERR_INVALID_OPTIONS', message);
+const freed = () => error('ERR_LOGGED_OUT', 'the token manager was freed');
+
+const isObject = (v) => typeof v === 'object' && v !== null;
+
+/** Reads an options object: unknown keys are refused, so a typo never goes unnoticed. */
+function optionsObject(value, known, what) {
+  if (value == null) return null;
+  if (!isObject(value) || Array.isArray(value)) throw invalid(`${what} must be an object`);
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) {
+      throw invalid(`unknown option "${key}" in ${what}; known options: ${known.join(', ')}`);
+    }
+  }
+  return value;
+}
+
+function opt(o, key, type) {
+  const v = o[key];
+  if (v !== undefined && typeof v !== type) throw invalid(`option "${key}" must be a ${type}`);
+  return v;
+}
+
+function number(o, key, min, max) {
+  const v = o[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !(v >= min && v <= max)) {
+    throw invalid(`option "${key}" must be a number from ${min} to ${max}`);
+  }
+  return v;
+}
+
+function choice(o, key, allowed) {
+  const v = opt(o, key, 'string');
+  if (v !== undefined && !allowed.includes(v)) {
+    throw invalid(`option "${key}" must be one of ${allowed.join(', ')}`);
+  }
+  return v ?? allowed[0];
+}
+
+function base() {
+  return g.document ? g.document.baseURI : g.location?.href;
+}
+
+function parseUrl(url, against) {
+  try {
+    return new URL(url, against);
+  } catch {
+    return null;
+  }
+}
+
+function loopback(host) {
+  return host.toLowerCase() === 'localhost' || host === '[::1]' || /^127(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/.test(host);
+}
+
+/** https, or plain http to a loopback host: where a token may travel. */
+function secure(url) {
+  return url.protocol === 'https:' || (url.protocol === 'http:' && loopback(url.hostname));
+}
+
+function endpoint(name, url) {
+  if (url === undefined) return undefined;
+  const parsed = parseUrl(url, base());
+  if (!parsed) throw invalid(`${name} "${url}" is not a valid URL`);
+  if (!secure(parsed)) throw invalid(`${name} must be https (plain http only for loopback hosts)`);
+  return parsed.href;
+}
+
+function normalizeOrigin(origin) {
+  const bad = (why) => invalid(`allowedOrigins entry "${origin}" ${why}`);
+  const url = parseUrl(origin);
+  if (!url) throw bad('is not an absolute URL');
+  if (url.username || url.password) throw bad('must not contain credentials');
+  if (!['', '/'].includes(url.pathname) || url.search || url.hash) {
+    throw bad('must be an origin (scheme://host[:port]) without a path');
+  }
+  if (!secure(url)) throw bad('must be https (plain http is allowed only for loopback hosts)');
+  return url.origin;
+}
+
+/** FNV-1a, 64 bits, over UTF-8 parts each followed by a 0 byte (the Rust shell's channel name). */
+function channelName(parts) {
+  let hash = 0xcbf29ce484222325n;
+  const encoder = new TextEncoder();
+  for (const part of parts) {
+    for (const byte of [...encoder.encode(part), 0]) {
+      hash = ((hash ^ BigInt(byte)) * 0x100000001b3n) & 0xffffffffffffffffn;
+    }
+  }
+  return `tokenwarden:${hash.toString(16).padStart(16, '0')}`;
+}
+
+function parseOptions(options) {
+  const o = optionsObject(options, OPTIONS, 'TokenManager options');
+  if (!o) throw invalid('TokenManager options must include refreshUrl or oauth');
+  if (o.oauth !== undefined) {
+    throw invalid('option "oauth" needs the build with the OAuth profile (cargo feature oauth)');
+  }
+  if (opt(o, 'dpop', 'boolean')) {
+    throw invalid('the dpop option needs the build with DPoP (cargo feature dpop)');
+  }
+  const refreshUrl = opt(o, 'refreshUrl', 'string');
+  if (refreshUrl === undefined) throw invalid('option "refreshUrl" (or "oauth") is required');
+  const c = {
+    refreshUrl: endpoint('refreshUrl', refreshUrl),
+    loginUrl: endpoint('loginUrl', opt(o, 'loginUrl', 'string')),
+    logoutUrl: endpoint('logoutUrl', opt(o, 'logoutUrl', 'string')),
+    memory: choice(o, 'refreshToken', ['cookie', 'memory']) === 'memory',
+    credentials: choice(o, 'credentials', ['include', 'same-origin', 'omit']),
+    retryAny: choice(o, 'retryOn401', ['invalid_token', 'any']) === 'any',
+    expiredFail: choice(o, 'expiredRequests', ['wait', 'fail']) === 'fail',
+    expose: opt(o, 'exposeToken', 'boolean') ?? false,
+    crossTab: opt(o, 'crossTab', 'boolean') ?? true,
+    channelName: opt(o, 'channelName', 'string'),
+    sessionHint: opt(o, 'sessionHint', 'string'),
+    timeout: Math.trunc(number(o, 'requestTimeoutMs', 1, 2 ** 31 - 1) ?? 10_000),
+  };
+  let origins = o.allowedOrigins;
+  if (origins === undefined) {
+    // The page's own origin, when a token may travel there at all.
+    const own = g.location?.origin;
+    const url = own && own !== 'null' ? parseUrl(own) : null;
+    origins = url && secure(url) ? [url.origin] : [];
+  } else {
+    if (typeof origins === 'string') origins = [origins];
+    if (!Array.isArray(origins) || origins.some((x) => typeof x !== 'string')) {
+      throw invalid('option "allowedOrigins" must be a string or an array of strings');
+    }
+    if (origins.length === 0) throw invalid('option "allowedOrigins" must not be empty');
+    origins = origins.map(normalizeOrigin);
+  }
+  c.origins = origins;
+  c.policy = POLICY.map((key) => number(o, key, 0, key.endsWith('Fraction') ? 1 : MAX_MS) ?? NaN);
+  const [, minLead, maxLead] = c.policy;
+  if ((minLead === minLead ? minLead : 5_000) > (maxLead === maxLead ? maxLead : 120_000)) {
+    throw invalid('minRefreshLeadMs must not exceed maxRefreshLeadMs');
+  }
+  const hint = c.sessionHint;
+  if (hint !== undefined && (!/^[\x21-\x7e]+$/.test(hint) || /[=;,]/.test(hint))) {
+    throw invalid('option "sessionHint" must be a cookie name');
+  }
+  return c;
+}
+
+/** Whether a cookie-mode session may exist (false only when the hint cookie is certainly absent). */
+function sessionMayExist(name) {
+  if (name === undefined) return true;
+  let cookies;
+  try {
+    cookies = g.document?.cookie;
+  } catch {
+    return true;
+  }
+  if (typeof cookies !== 'string') return true;
+  return cookies.split(';').some((pair) => {
+    const p = pair.trim();
+    const at = p.indexOf('=');
+    return at >= 0 && p.slice(0, at) === name && p.length > at + 1;
+  });
+}
+
+/** A strict token response (RFC 6749 §5.1): null when it is not one. */
+function parseGrant(text) {
+  let o;
+  try {
+    o = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (!isObject(o) || Array.isArray(o)) return null;
+  const type = o.token_type;
+  if (typeof type !== 'string' || !['bearer', 'dpop'].includes(type.toLowerCase())) return null;
+  if (typeof o.access_token !== 'string') return null;
+  if (o.refresh_token != null && typeof o.refresh_token !== 'string') return null;
+  if (o.expires_in != null && typeof o.expires_in !== 'number') return null;
+  return o;
+}
+
+/** `Retry-After` (seconds or an HTTP date) as a delay in ms, or NaN. */
+function retryAfter(value, now) {
+  if (value == null) return NaN;
+  const v = value.trim();
+  if (/^\d+$/.test(v)) return Math.min(Number(v) * 1000, DAY);
+  const at = Date.parse(v);
+  return Number.isFinite(at) ? Math.min(Math.max(at - now, 0), DAY) : NaN;
+}
+
+function sameOrigin(a, b) {
+  const x = parseUrl(a), y = parseUrl(b);
+  return !!x && !!y && x.origin === y.origin;
+}
+
+/** Whether this 401, answering a request sent with the token to `sentTo`, asks for a new token. */
+function wantsRefresh(response, sentTo, any) {
+  if (response.status !== 401) return false;
+  // A 401 from another origin reached through a redirect (which dropped the header) is not ours.
+  if (response.redirected && !sameOrigin(response.url, sentTo)) return false;
+  if (any) return true;
+  const challenge = (response.headers.get('WWW-Authenticate') ?? '').toLowerCase().trimStart();
+  return (challenge.startsWith('bearer') || challenge.startsWith('dpop'))
+    && (challenge.includes('error="invalid_token"') || challenge.includes('error=invalid_token'));
+}
+
+/** Whether the body (as the caller gave it) can be sent twice. */
+function replayable(init) {
+  return !isObject(init) || !(g.ReadableStream && init.body instanceof g.ReadableStream);
+}
+
+// URL parsing is most of the fast path's cost: resolved URLs are remembered per base (at most 256).
+const resolved = new Map();
+let resolvedAgainst;
+function resolve(input) {
+  const against = base();
+  if (against !== resolvedAgainst) {
+    resolved.clear();
+    resolvedAgainst = against;
+  }
+  let href = resolved.get(input);
+  if (href === undefined) {
+    href = new URL(input, against).href; // throws on an invalid URL
+    if (resolved.size >= 256) resolved.clear();
+    resolved.set(input, href);
+  }
+  return href;
+}
+
+const random = () => Math.floor(Math.random() * 2 ** 32) * 2 ** 20 + Math.floor(Math.random() * 2 ** 20);
+
+function report(e) {
+  if (typeof g.reportError === 'function') g.reportError(e);
+}
+
+/**
+ * Access-token manager: memory-only custody, silent refresh, `fetch` with the bearer token.
+ * See index.d.ts for the API.
+ */
+export class TokenManager {
+  #e; #c; #fetch; #closed = false; #manual;
+  #listeners = new Map(); #waiters = []; #calls = new Map(); #lastFailure;
+  #timer; #armedFor = NaN; #unbind = []; #tabs;
+
+  constructor(options) {
+    if (Shell && isObject(options) && (options.oauth !== undefined || options.dpop === true)) {
+      return new Shell(options);
+    }
+    const c = (this.#c = parseOptions(options));
+    if (typeof g.fetch !== 'function') throw error('ERR_FETCH', 'this environment has no global fetch');
+    // Every request goes through `fetch` as it is now: a wrapper installed later sees no token.
+    this.#fetch = g.fetch.bind(g);
+    const browser = !!(g.document || g.importScripts);
+    this.#manual = !browser;
+    const locks = g.navigator?.locks;
+    const hasLocks = typeof locks?.request === 'function';
+    const tabs = c.crossTab && browser && typeof g.BroadcastChannel === 'function';
+    const flags = (c.expiredFail ? 1 : 0) | (c.memory ? 2 : 0) | (tabs ? 4 : 0) | (hasLocks ? 8 : 0);
+    this.#e = new Engine(new Float64Array([...c.policy, c.timeout]), flags, new Float64Array([random(), random(), random()]));
+    const wake = () => {
+      if (!this.#closed) {
+        this.#e.wake(Date.now());
+        this.#run();
+      }
+    };
+    const bind = (target, name) => {
+      if (typeof target?.addEventListener !== 'function') return;
+      target.addEventListener(name, wake);
+      this.#unbind.push(() => target.removeEventListener(name, wake));
+    };
+    bind(g, 'focus');
+    bind(g, 'online');
+    bind(g.document, 'visibilitychange');
+    if (tabs) this.#openTabs(hasLocks ? locks : undefined);
+  }
+
+  // --- the engine loop ---------------------------------------------------------------------
+
+  /** Performs what the engine queued, then re-arms the timer for its next deadline. */
+  #run() {
+    for (let list; !this.#closed && (list = this.#e.take()) !== undefined;) {
+      for (const action of list) this.#perform(action);
+    }
+    if (this.#closed) return;
+    const at = this.#e.deadline();
+    if (at === this.#armedFor || (at !== at && this.#armedFor !== this.#armedFor)) return;
+    clearTimeout(this.#timer);
+    this.#armedFor = at;
+    this.#timer = at === at ? setTimeout(() => {
+      this.#armedFor = NaN;
+      if (this.#closed) return;
+      this.#e.timeout(Date.now());
+      this.#run();
+    }, Math.min(Math.max(at - Date.now(), 0), 2 ** 31 - 1)) : undefined;
+  }
+
+  #perform([code, a, b, c, d]) {
+    switch (code) {
+      case DO_REFRESH: this.#refreshCall(a); break;
+      case DO_CANCEL: this.#calls.get(a)?.abort(); this.#calls.delete(a); break;
+      case ON_CHANGE: this.#emit('change', { type: 'change', state: a }); break;
+      case ON_INSTALLED:
+        this.#wake(a === null ? 'tokens' : 'refreshed');
+        if (a !== null) this.#emit('refreshed', { type: 'refreshed', source: a });
+        break;
+      case ON_FAILED:
+        this.#lastFailure = a;
+        this.#wake('failed');
+        this.#emit('refreshFailed', { type: 'refreshFailed', reason: a, status: b, retryAt: c, tokenExpiresFirst: d });
+        break;
+      case ON_EXPIRED: this.#emit('expired', { type: 'expired' }); break;
+      case ON_LOGGED_OUT:
+        this.#wake('loggedOut');
+        this.#emit('loggedOut', { type: 'loggedOut', reason: a });
+        break;
+      case DO_POST: try { this.#tabs.channel.postMessage(a); } catch { /* closing */ } break;
+      case DO_LOCK: this.#lock(a, b); break;
+      case DO_ABORT_LOCK: this.#tabs.requests.get(a)?.abort?.abort(); break;
+      case DO_RELEASE: {
+        const request = this.#tabs.requests.get(a);
+        this.#tabs.requests.delete(a);
+        request?.release();
+        break;
+      }
+      case ON_HANDOVER: {
+        const done = this.#tabs.handover;
+        this.#tabs.handover = undefined;
+        done?.(a);
+        break;
+      }
+    }
+  }
+
+  #emit(name, event) {
+    for (const listener of [...(this.#listeners.get(name) ?? [])]) {
+      try {
+        listener(event);
+      } catch (e) {
+        report(e);
+      }
+    }
+  }
+
+  /** Wakes the requests waiting for the next refresh outcome, logout or new tokens. */
+  #wake(why) {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const resolve of waiters) resolve(why);
+  }
+
+  #wait() {
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  // --- auth calls --------------------------------------------------------------------------
+
+  /** A POST to an auth endpoint with a timeout and a size cap; never rejects. */
+  async #call(url, body, bearer, controller = new AbortController()) {
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, this.#c.timeout);
+    const failed = () => ({ error: timedOut ? 'timeout' : controller.signal.aborted ? 'aborted' : 'network' });
+    try {
+      const headers = new NativeHeaders({ Accept: 'application/json' });
+      if (bearer !== undefined) headers.set('Authorization', bearer);
+      if (body !== undefined) headers.set('Content-Type', 'application/json');
+      const init = { method: 'POST', credentials: this.#c.credentials, signal: controller.signal, redirect: 'error', headers, body };
+      let response;
+      try {
+        response = await this.#fetch(new NativeRequest(url, init));
+      } catch {
+        return failed();
+      }
+      const length = response.headers.get('Content-Length')?.trim();
+      if (length && /^\d+$/.test(length) && Number(length) > MAX_RESPONSE) {
+        controller.abort();
+        return { error: 'tooLarge' };
+      }
+      const date = Date.parse(response.headers.get('Date') ?? '');
+      const after = response.headers.get('Retry-After');
+      let text;
+      try {
+        text = await response.text();
+      } catch {
+        return failed();
+      }
+      if (text.length > MAX_RESPONSE) return { error: 'tooLarge' };
+      return { status: response.status, date: date > 0 ? date : NaN, after, text };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** The refresh call of `generation` (the engine decided it; across tabs the lock is held). */
+  async #refreshCall(generation) {
+    const controller = new AbortController();
+    this.#calls.set(generation, controller);
+    let body;
+    if (this.#c.memory) {
+      const token = this.#e.refreshToken();
+      if (token !== undefined) body = JSON.stringify({ refresh_token: token, grant_type: 'refresh_token' });
+    }
+    // `expires_in` counts from when the call started (a tab frozen during the call).
+    const startedAt = Date.now();
+    const reply = await this.#call(this.#c.refreshUrl, body, undefined, controller);
+    body = undefined;
+    this.#calls.delete(generation);
+    if (this.#closed) return;
+    const now = Date.now();
+    const e = this.#e;
+    if (reply.error === 'aborted') return; // cancelled by the session: no result wanted
+    if (reply.error) {
+      e.refreshFailed(generation, reply.error === 'timeout' ? 1 : reply.error === 'network' ? 0 : 4, 0, NaN, now);
+    } else if (reply.status >= 200 && reply.status < 300) {
+      const grant = parseGrant(reply.text);
+      if (grant) {
+        e.refreshOk(generation, grant.access_token, this.#c.memory ? grant.refresh_token ?? undefined : undefined,
+          grant.expires_in ?? NaN, reply.date, startedAt, now);
+      } else {
+        e.refreshFailed(generation, 4, 0, NaN, now);
+      }
+    } else {
+      const code = errorCode(reply.text);
+      const terminal = reply.status === 401
+        || (reply.status === 400 && ['invalid_grant', 'invalid_client', 'unauthorized_client'].includes(code));
+      e.refreshFailed(generation, terminal ? 3 : 2, reply.status, retryAfter(reply.after, now), now);
+    }
+    this.#run();
+  }
+
+  // --- the public API ----------------------------------------------------------------------
+
+  /** POSTs `credentials` as JSON to `loginUrl` and installs the tokens. */
+  async login(credentials) {
+    if (this.#closed) throw freed();
+    const url = this.#c.loginUrl;
+    if (url === undefined) throw invalid('login() needs the loginUrl option');
+    if (!isObject(credentials)) throw invalid('login credentials must be an object');
+    let body;
+    try {
+      body = JSON.stringify(credentials);
+    } catch {
+      throw error('ERR_LOGIN_FAILED', 'login could not reach the server');
+    }
+    const reply = await this.#call(url, body);
+    body = undefined;
+    if (reply.error) {
+      const why = { timeout: 'timed out', tooLarge: 'returned an oversized body' }[reply.error] ?? 'could not reach the server';
+      throw error('ERR_LOGIN_FAILED', `login ${why}`);
+    }
+    if (reply.status < 200 || reply.status >= 300) {
+      const code = errorCode(reply.text);
+      const detail = code === undefined ? '' : ` (${[...code].slice(0, 64).join('')})`;
+      throw error('ERR_LOGIN_FAILED', `login failed with status ${reply.status}${detail}`, reply.status);
+    }
+    const grant = parseGrant(reply.text);
+    const bad = () => error('ERR_LOGIN_FAILED', 'the login response is not a valid token response', reply.status);
+    if (!grant) throw bad();
+    if (this.#closed) throw freed();
+    try {
+      this.#e.install(0, grant.access_token, this.#c.memory ? grant.refresh_token ?? undefined : undefined,
+        grant.expires_in ?? NaN, reply.date, Date.now());
+    } catch {
+      throw bad();
+    }
+    this.#run();
+  }
+
+  /** Installs tokens obtained elsewhere: `{accessToken, refreshToken?, expiresIn?}`. */
+  setTokens(tokens) {
+    const o = optionsObject(tokens, ['accessToken', 'refreshToken', 'expiresIn'], 'setTokens');
+    if (!o) throw invalid('setTokens needs {accessToken}');
+    for (const key of ['accessToken', 'refreshToken']) {
+      if (o[key] !== undefined && typeof o[key] !== 'string') throw invalid(`${key} must be a string`);
+    }
+    if (o.expiresIn !== undefined && typeof o.expiresIn !== 'number') throw invalid('expiresIn must be a number');
+    if (o.accessToken === undefined) throw invalid('accessToken is required');
+    if (this.#closed) throw freed();
+    if (o.refreshToken !== undefined && !this.#c.memory) {
+      throw invalid('refreshToken can be set only with the refreshToken: "memory" option');
+    }
+    try {
+      this.#e.install(1, o.accessToken, o.refreshToken, o.expiresIn ?? NaN, NaN, Date.now());
+    } catch (e) {
+      throw invalid(String(e));
+    }
+    this.#run();
+  }
+
+  /** Restores a session after a reload; resolves to whether a token is now held. */
+  async start() {
+    if (await this.#handOver()) return true;
+    if (this.#closed) return false;
+    let wait;
+    if (this.#e.state() === 'anonymous' && !this.#c.memory && sessionMayExist(this.#c.sessionHint)) {
+      wait = this.#wait();
+      this.#e.requestRefresh(Date.now());
+    }
+    this.#run();
+    if (wait) await wait;
+    return !this.#closed && this.#e.hasSession();
+  }
+
+  /** Refreshes now; rejects with `ERR_REFRESH_FAILED` (transient) or `ERR_LOGGED_OUT`. */
+  async refresh() {
+    if (this.#closed) throw freed();
+    const wait = this.#wait();
+    this.#e.requestRefresh(Date.now());
+    this.#run();
+    switch (await wait) {
+      case 'refreshed': case 'tokens': return;
+      case 'failed': throw error('ERR_REFRESH_FAILED', `refresh failed (${this.#lastFailure ?? 'unknown'}); retrying`);
+      case 'loggedOut': throw error('ERR_LOGGED_OUT', 'the session ended');
+      default: throw freed();
+    }
+  }
+
+  /** Wipes the tokens at once, fails waiting requests, then calls `logoutUrl`. */
+  async logout(options) {
+    const o = optionsObject(options, ['endSession'], 'logout options');
+    if (o) opt(o, 'endSession', 'boolean');
+    if (this.#closed) return;
+    const c = this.#c;
+    const [access, refresh] = this.#e.logout(Date.now());
+    let call;
+    if (c.logoutUrl !== undefined) {
+      // The access token goes only to an allowed origin, like any request.
+      const bearer = access !== undefined && this.#allowed(c.logoutUrl) ? `Bearer ${access}` : undefined;
+      const body = refresh !== undefined && c.memory ? JSON.stringify({ refresh_token: refresh }) : undefined;
+      call = this.#call(c.logoutUrl, body, bearer);
+    }
+    this.#run();
+    this.#wake('loggedOut');
+    await call;
+  }
+
+  /** `fetch`, with `Authorization: Bearer` for allowed origins; one refresh and retry on 401. */
+  fetch(input, init) {
+    // The fast path: a string or URL and a plain init, resolved here exactly as `fetch` does;
+    // one call into wasm for the header of that canonical URL.
+    if ((typeof input === 'string' || input instanceof URL)
+        && (init == null || Object.getPrototypeOf(init) === Object.prototype)) {
+      let href;
+      try {
+        href = resolve(String(input));
+      } catch {
+        return this.#full(input, init); // rejects as fetch does
+      }
+      const header = this.__headerFor(href);
+      if (header !== undefined) {
+        if (header === null) return this.#fetch(input, init);
+        const headers = new NativeHeaders(init?.headers);
+        headers.set('Authorization', header);
+        return this.#fetch(href, init ? { ...init, headers } : { headers }).then((response) =>
+          response.status === 401 ? this.#after401(response, header, href, init) : response);
+      }
+    }
+    return this.#full(input, init);
+  }
+
+  /**
+   * The fast path's question, for the canonical absolute URL `href`: `null` (send it untouched),
+   * the `Authorization` value, or `undefined` (take the full path: a wait, an error, a closed
+   * manager, or a host where redirects are handled manually).
+   */
+  __headerFor(href) {
+    if (this.#closed || this.#manual) return undefined;
+    if (!this.#c.origins.some((o) => href.startsWith(o) && href[o.length] === '/')) return null;
+    const value = this.#e.before(Date.now(), false);
+    // `before` re-checked the clock: perform what it decided (a refresh that is due).
+    const list = this.#e.take();
+    if (list !== undefined) {
+      for (const action of list) this.#perform(action);
+      this.#run();
+    }
+    return typeof value === 'number' ? undefined : value;
+  }
+
+  #allowed(url) {
+    const parsed = parseUrl(url);
+    return !!parsed && secure(parsed) && this.#c.origins.includes(parsed.origin);
+  }
+
+  /** The full path: the request is built first, and every decision reads the request sent. */
+  async #full(input, init) {
+    if (this.#closed) throw freed();
+    // A `Request` input is cloned (its body stays unread) by the platform's own `clone`, so a
+    // subclass with a lying `url` getter or `clone` cannot steer the token elsewhere.
+    const built = input instanceof NativeRequest
+      ? new NativeRequest(clone.call(input), init)
+      : new NativeRequest(String(input), init);
+    if (!this.#allowed(built.url)) return this.#fetch(built);
+    // Outside a browser nothing drops the header on a cross-origin redirect: no redirects.
+    const template = this.#manual && built.redirect !== 'error'
+      ? new NativeRequest(built, { redirect: 'manual' })
+      : built;
+    return this.#send(template, replayable(init), false);
+  }
+
+  /** A fast-path request sent with `header` got a 401. */
+  async #after401(response, header, href, init) {
+    if (this.#closed) return response;
+    const generation = this.#e.sent(header);
+    if (generation === -2 || !wantsRefresh(response, href, this.#c.retryAny)) return response;
+    const decision = this.#e.unauthorized(generation, false, Date.now());
+    this.#run();
+    if (decision === 2 || !replayable(init)) return response;
+    return this.#send(new NativeRequest(href, init), true, true);
+  }
+
+  /** Sends `template` with the token (waiting through refreshes), with one retry after a 401. */
+  async #send(template, again, retried) {
+    const sentTo = template.url;
+    let next = template;
+    for (;;) {
+      if (next === undefined) throw error('ERR_FETCH', 'the request body cannot be sent twice');
+      const header = await this.#gate(false);
+      // No session has ever existed: the request goes without a token.
+      if (header === null) return this.#fetch(next);
+      const request = again ? next.clone() : next;
+      if (!again) next = undefined;
+      request.headers.set('Authorization', header);
+      const response = await this.#fetch(request);
+      if (this.#closed || !wantsRefresh(response, sentTo, this.#c.retryAny)) return response;
+      const decision = this.#e.unauthorized(this.#e.sent(header), retried, Date.now());
+      this.#run();
+      if (decision === 2 || !again) return response;
+      retried = true;
+    }
+  }
+
+  /** The request gate: waits through refreshes; the header (or token with `raw`), or null. */
+  async #gate(raw) {
+    for (;;) {
+      if (this.#closed) throw freed();
+      const value = this.#e.before(Date.now(), raw);
+      this.#run();
+      if (typeof value !== 'number') return value;
+      if (value === 2) throw error('ERR_TOKEN_EXPIRED', 'the access token expired and a refresh is pending');
+      if (value === 3) throw error('ERR_LOGGED_OUT', 'the session ended');
+      if ((await this.#wait()) === 'closed') throw freed();
+    }
+  }
+
+  /** The access token (only with `exposeToken: true`), after the same gate as `fetch`. */
+  async getAccessToken() {
+    if (!this.#c.expose) {
+      throw error('ERR_TOKEN_NOT_EXPOSED', 'the access token is readable only with the exposeToken: true option');
+    }
+    const token = await this.#gate(true);
+    if (token === null) throw error('ERR_NOT_AUTHENTICATED', 'there is no session');
+    return token;
+  }
+
+  get state() {
+    return this.#closed ? 'anonymous' : this.#e.state();
+  }
+
+  get claims() {
+    const json = this.#closed ? undefined : this.#e.claims();
+    return json === undefined ? null : JSON.parse(json);
+  }
+
+  get expiresAt() {
+    const at = this.#closed ? NaN : this.#e.expiresAt();
+    return at === at ? at : null;
+  }
+
+  get clockOffsetMs() {
+    const offset = this.#closed ? NaN : this.#e.clockOffset();
+    return offset === offset ? offset : null;
+  }
+
+  get expirySource() {
+    return [null, 'expires_in', 'exp'][this.#closed ? 0 : this.#e.expirySource()];
+  }
+
+  /** DPoP is not offered by this class (see the constructor): there is never a key. */
+  get dpopJkt() {
+    return null;
+  }
+
+  /** Adds a listener; returns a function that removes it. */
+  on(event, listener) {
+    if (!EVENTS.includes(event)) throw invalid(`unknown event "${event}"; events: ${EVENTS.join(', ')}`);
+    if (typeof listener !== 'function') throw invalid('the listener must be a function');
+    // Each registration is its own entry, so the same function added twice is called twice.
+    const entry = (e) => listener(e);
+    let set = this.#listeners.get(event);
+    if (!set) this.#listeners.set(event, (set = new Set()));
+    set.add(entry);
+    return () => set.delete(entry);
+  }
+
+  /** Wipes the tokens, cancels timers and listeners, and releases the wasm memory. */
+  free() {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    for (const unbind of this.#unbind) unbind();
+    this.#closeTabs();
+    for (const controller of this.#calls.values()) controller.abort();
+    this.#calls.clear();
+    this.#listeners.clear();
+    this.#e.free(); // drops (and zeroizes) both tokens
+    this.#wake('closed');
+  }
+
+  // --- across tabs -------------------------------------------------------------------------
+
+  #openTabs(locks) {
+    const c = this.#c;
+    const name = channelName([c.refreshUrl, c.origins.join(' '), c.channelName ?? '']);
+    const channel = new g.BroadcastChannel(name);
+    const onMessage = (event) => {
+      if (this.#closed) return;
+      this.#e.message(event.data, Date.now());
+      this.#run();
+    };
+    channel.addEventListener('message', onMessage);
+    const t = (this.#tabs = { channel, name, locks, requests: new Map(), handover: undefined, presence: undefined });
+    t.prefix = `${name}:tab:`;
+    t.own = `${t.prefix}${this.#e.tabId()}`;
+    if (locks) {
+      // A presence lock per manager (shared mode, never contended) lets start() count siblings.
+      let release;
+      const hold = new Promise((r) => (release = r));
+      try {
+        Promise.resolve(locks.request(t.own, { mode: 'shared' }, () => hold)).catch(() => {});
+        t.presence = release;
+      } catch { /* no presence: siblings unknown */ }
+    }
+  }
+
+  #closeTabs() {
+    const t = this.#tabs;
+    if (!t) return;
+    t.channel.close();
+    t.presence?.();
+    for (const request of t.requests.values()) {
+      request.abort?.abort();
+      request.release();
+    }
+    t.requests.clear();
+    t.handover?.(false);
+  }
+
+  #feedLock(ticket, what) {
+    if (this.#closed) return;
+    this.#e.lock(ticket, what, Date.now());
+    this.#run();
+  }
+
+  /** `navigator.locks.request` under the engine's `ticket`: grant, steal and failure reported. */
+  #lock(ticket, steal) {
+    const t = this.#tabs;
+    let granted = false;
+    let release;
+    const hold = new Promise((r) => (release = r));
+    const abort = steal ? undefined : new AbortController();
+    let done;
+    try {
+      if (!t.locks) throw new Error('no Web Locks');
+      done = t.locks.request(`${t.name}:refresh`, steal ? { steal: true } : { signal: abort.signal }, () => {
+        granted = true;
+        // Reported from a fresh task: the grant may run inside a call of ours.
+        Promise.resolve().then(() => this.#feedLock(ticket, 0));
+        return hold;
+      });
+    } catch {
+      this.#e.lock(ticket, 2, Date.now());
+      return;
+    }
+    t.requests.set(ticket, { abort, release });
+    Promise.resolve(done).catch(() => {
+      if (granted) this.#feedLock(ticket, 1); // stolen by another tab
+      else if (!abort?.signal.aborted) this.#feedLock(ticket, 2);
+    });
+  }
+
+  /** `start()` with no session: a sibling's session is adopted if one answers. */
+  async #handOver() {
+    const t = this.#tabs;
+    if (!t || this.#closed) return false;
+    let count = NaN;
+    if (t.locks && t.presence) {
+      try {
+        const snapshot = await t.locks.query();
+        count = 0;
+        for (const entry of [...(snapshot.held ?? []), ...(snapshot.pending ?? [])]) {
+          if (entry.name?.startsWith(t.prefix) && entry.name !== t.own) count++;
+        }
+      } catch {
+        count = NaN;
+      }
+    }
+    if (this.#closed) return false;
+    const adopted = new Promise((resolve) => (t.handover = resolve));
+    if (!this.#e.start(count, Date.now())) {
+      t.handover = undefined;
+      return false;
+    }
+    this.#run();
+    return (await adopted) === true && !this.#closed && this.#e.hasSession();
+  }
+}
+
+/** The OAuth `error` member of an error body, if any. */
+function errorCode(text) {
+  try {
+    const o = JSON.parse(text);
+    return isObject(o) && typeof o.error === 'string' ? o.error : undefined;
+  } catch {
+    return undefined;
+  }
+}
