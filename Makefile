@@ -87,6 +87,8 @@ test-js: pkg
 	scripts/test-types.sh
 	TW_SERVER_BIN=target/debug/tokenwarden-server scripts/test-vite.sh
 	node --test --test-concurrency=1 tests/js/
+	@echo "== the package's TokenManager in the build without verification (no Rust shell linked): manager and cross-tab suites"
+	TW_PKG_DIR=target/pkg-noverify node --test --test-concurrency=1 tests/js/manager_pkg.test.mjs tests/js/tabs.test.mjs
 
 test-e2e: pkg
 	@echo "== end-to-end: the demo page in headless Chromium (screenshots in target/e2e/)"
