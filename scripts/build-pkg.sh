@@ -66,9 +66,8 @@ if ! grep -qw KeySet <<<"$NAMES"; then
 fi
 # The public TokenManager is the JS driver (driver.js) over the wasm Engine; neither wasm class
 # is exported as is. Builds with the OAuth profile or DPoP also export the Rust shell's class,
-# which the driver constructs for those options; fetch.js gives that class its fast path.
+# which the driver constructs for those options (and gives its fetch fast path).
 EXPORTS=$(echo "$NAMES" | tr -d ' ' | tr ',' '\n' | grep -vxE 'verifyJwt|Engine|TokenManager' | paste -sd, | sed 's/,/, /g')
-FETCH_IMPORT=''
 for dir in web node; do
   # Shipped without its comments and indentation (no minifier is needed for that: full-line
   # comments and leading blanks only; driver.js keeps no string or regex that starts a line).
@@ -82,15 +81,10 @@ for dir in web node; do
     });
     fs.writeFileSync(process.argv[2], "// tokenwarden: src/js/driver.js (comments stripped)\n" + out.join("\n") + "\n");
   ' src/js/driver.js "$OUT/$dir/driver.js"
-  if grep -qw TokenManager <<<"$NAMES"; then
-    cp src/js/fetch.js "$OUT/$dir/fetch.js"
-    FETCH_IMPORT="import './fetch.js';"
-  fi
 done
 cat > "$OUT/web/index.js" <<JS
 // Browser entry: instantiates the module once, with top-level await, so no init call is needed.
 import init from './tokenwarden.js';
-$FETCH_IMPORT
 await init({ module_or_path: new URL('./tokenwarden_bg.wasm', import.meta.url) });
 $WRAP
 export { TokenManager } from './driver.js';
@@ -98,7 +92,6 @@ export { $EXPORTS } from './tokenwarden.js';
 JS
 cat > "$OUT/node/index.js" <<JS
 // Node entry: the module is loaded synchronously on import.
-$FETCH_IMPORT
 $WRAP
 export { TokenManager } from './driver.js';
 export { $EXPORTS } from './tokenwarden.js';
@@ -127,7 +120,7 @@ cat > "$OUT/package.json" <<JSON
     "./package.json": "./package.json"
   },
   "files": ["index.d.ts", "web/", "node/"],
-  "sideEffects": ["./web/index.js", "./node/index.js", "./web/fetch.js", "./node/fetch.js"],
+  "sideEffects": ["./web/index.js", "./node/index.js", "./web/driver.js", "./node/driver.js"],
   "engines": { "node": ">=20" }
 }
 JSON
@@ -137,5 +130,5 @@ for dir in web node; do
   printf 'pkg: %s wasm %s bytes (gzip -9: %s), glue gzip -9: %s bytes\n' "$OUT/$dir" \
     "$(stat -c %s "$OUT/$dir/tokenwarden_bg.wasm")" \
     "$(gzip -9c "$OUT/$dir/tokenwarden_bg.wasm" | wc -c)" \
-    "$(cat "$OUT/$dir/tokenwarden.js" "$OUT/$dir/index.js" "$OUT/$dir/driver.js" "$OUT/$dir"/fetch.js 2>/dev/null | gzip -9c | wc -c)"
+    "$(cat "$OUT/$dir/tokenwarden.js" "$OUT/$dir/index.js" "$OUT/$dir/driver.js" | gzip -9c | wc -c)"
 done

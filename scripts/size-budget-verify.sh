@@ -7,14 +7,17 @@
 #   target/pkg-noverify/  the build without verification (--no-default-features)
 # The OAuth profile needs verification but is its own feature (`oauth`, on in the npm build); its
 # share is held by scripts/size-budget.sh's budget of the full build.
-# Fails when verification adds more than VERIFY_BUDGET_BYTES (default 12 KB) of wasm plus JS
+# Fails when verification adds more than VERIFY_BUDGET_BYTES (default 17.5 KB) of wasm plus JS
 # glue, gzip -9, or when a signature crate is linked into the npm build (WebCrypto verifies).
+# (12 KB until the package's TokenManager became a JS driver: the option readers of src/js/
+# convert.rs, shared with the Rust shell's class then, are now linked only by verification;
+# 12.2 -> 17.7 KB while the verify build itself went from about 97 to 64.5 KB.)
 # Usage: scripts/size-budget-verify.sh [VERIFY_DIR] [NOVERIFY_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FULL=${1:-target/pkg-verify}
 NOVERIFY=${2:-target/pkg-noverify}
-BUDGET=${VERIFY_BUDGET_BYTES:-12288}
+BUDGET=${VERIFY_BUDGET_BYTES:-17900}
 for dir in "$FULL" "$NOVERIFY"; do
   if [ ! -f "$dir/web/tokenwarden_bg.wasm" ]; then
     echo "size-budget-verify: $dir/web is missing; build it with scripts/build-pkg.sh" >&2

@@ -9,7 +9,8 @@
 // `getAccessToken()` returns with `exposeToken: true`.
 //
 // In builds with the OAuth profile or DPoP, the options `oauth` and `dpop: true` construct the
-// Rust shell's class (`wasm.TokenManager`) instead; a build without them links no shell.
+// Rust shell's class (`wasm.TokenManager`) instead, to which this module gives the same fetch
+// fast path; a build without them links no shell.
 import * as wasm from './tokenwarden.js';
 
 const { Engine } = wasm;
@@ -266,6 +267,51 @@ function resolve(input) {
     resolved.set(input, href);
   }
   return href;
+}
+
+/**
+ * `TokenManager#fetch`'s fast path, for a string or URL input with a plain (or no) init: the URL
+ * is resolved here exactly as `fetch` resolves it, and the manager is asked, in one call into
+ * wasm (`__headerFor`), for the header of that canonical URL. When it has one to give at once the
+ * request is sent with it, and a 401 goes back to the manager (`__after401`: one refresh, one
+ * retry). Everything else (a `Request` input, an init with a prototype, a refresh due or in
+ * flight, a logged-out session, a host where redirects are handled manually) takes `full`.
+ */
+function fastFetch(tm, input, init, send, full) {
+  if ((typeof input === 'string' || input instanceof URL)
+      && (init == null || Object.getPrototypeOf(init) === Object.prototype)) {
+    let href;
+    try {
+      href = resolve(String(input));
+    } catch {
+      return full.call(tm, input, init); // rejects as fetch does
+    }
+    const header = tm.__headerFor(href);
+    if (header !== undefined) {
+      send ??= shellFetch(tm);
+      if (header === null) return send(input, init);
+      const headers = new NativeHeaders(init?.headers);
+      headers.set('Authorization', header);
+      return send(href, init ? { ...init, headers } : { headers }).then((response) =>
+        response.status === 401 ? tm.__after401(response, header, href, init) : response);
+    }
+  }
+  return full.call(tm, input, init);
+}
+
+// The Rust shell's class (builds with OAuth or DPoP) gets the same fast path over its own
+// `__headerFor`, `__after401` and captured `fetch`.
+const shellFetches = new WeakMap();
+function shellFetch(tm) {
+  let send = shellFetches.get(tm);
+  if (send === undefined) shellFetches.set(tm, (send = tm.__fetchFunction()));
+  return send;
+}
+if (Shell) {
+  const full = Shell.prototype.fetch;
+  Shell.prototype.fetch = function fetch(input, init) {
+    return fastFetch(this, input, init, undefined, full);
+  };
 }
 
 const random = () => Math.floor(Math.random() * 2 ** 32) * 2 ** 20 + Math.floor(Math.random() * 2 ** 20);
@@ -579,26 +625,7 @@ export class TokenManager {
 
   /** `fetch`, with `Authorization: Bearer` for allowed origins; one refresh and retry on 401. */
   fetch(input, init) {
-    // The fast path: a string or URL and a plain init, resolved here exactly as `fetch` does;
-    // one call into wasm for the header of that canonical URL.
-    if ((typeof input === 'string' || input instanceof URL)
-        && (init == null || Object.getPrototypeOf(init) === Object.prototype)) {
-      let href;
-      try {
-        href = resolve(String(input));
-      } catch {
-        return this.#full(input, init); // rejects as fetch does
-      }
-      const header = this.__headerFor(href);
-      if (header !== undefined) {
-        if (header === null) return this.#fetch(input, init);
-        const headers = new NativeHeaders(init?.headers);
-        headers.set('Authorization', header);
-        return this.#fetch(href, init ? { ...init, headers } : { headers }).then((response) =>
-          response.status === 401 ? this.#after401(response, header, href, init) : response);
-      }
-    }
-    return this.#full(input, init);
+    return fastFetch(this, input, init, this.#fetch, this.__full);
   }
 
   /**
@@ -625,7 +652,7 @@ export class TokenManager {
   }
 
   /** The full path: the request is built first, and every decision reads the request sent. */
-  async #full(input, init) {
+  async __full(input, init) {
     if (this.#closed) throw freed();
     // A `Request` input is cloned (its body stays unread) by the platform's own `clone`, so a
     // subclass with a lying `url` getter or `clone` cannot steer the token elsewhere.
@@ -641,7 +668,7 @@ export class TokenManager {
   }
 
   /** A fast-path request sent with `header` got a 401. */
-  async #after401(response, header, href, init) {
+  async __after401(response, header, href, init) {
     if (this.#closed) return response;
     const generation = this.#e.sent(header);
     if (generation === -2 || !wantsRefresh(response, href, this.#c.retryAny)) return response;

@@ -13,9 +13,8 @@
 //! Calls: every input drains both machines; what the driver must do comes back from
 //! [`Engine::take`] as a list of `[code, ...arguments]` arrays (codes below), in order.
 
-use js_sys::{Array, JsString, Object, Reflect};
+use js_sys::{Array, JsString, Object};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 
 use crate::core::claims::Claims;
 use crate::core::decode::{decode_unverified_with, DecodeOptions};
@@ -26,9 +25,11 @@ use crate::core::session::{
     UnauthorizedDecision,
 };
 use crate::core::tabs::{
-    self, Coordinator, Envelope, Identity, InstallOrigin, InstalledToken, Key, LockTicket, Out,
-    RefreshOutcome, TabId, TabPolicy, Value,
+    self, Coordinator, Envelope, Identity, InstallOrigin, InstalledToken, Key, LockTicket,
+    RefreshOutcome, TabId, TabPolicy,
 };
+// The codec's JS side (fields read from and written to plain objects) is the Rust shell's.
+use crate::web::tabs::{read, set, write};
 
 // Action codes (driver.js has the same table).
 const DO_REFRESH: u32 = 1; // [1, generation]
@@ -65,37 +66,6 @@ fn ms(value: f64) -> u64 {
 
 fn opt_ms(value: f64) -> Option<u64> {
     (value.is_finite() && value >= 0.0).then_some(value as u64)
-}
-
-fn set(target: &Object, key: &str, value: &JsValue) {
-    let _ = Reflect::set(target, &JsValue::from_str(key), value);
-}
-
-fn write(target: &Object) -> impl FnMut(Key, Out<'_>) + '_ {
-    move |key, out| {
-        let value = match out {
-            Out::Number(n) => JsValue::from(n),
-            Out::Text(text) => JsValue::from_str(text),
-        };
-        set(target, key.name(), &value);
-    }
-}
-
-/// One field of a received message, as the codec wants it (long strings are not copied).
-fn read(data: &JsValue, key: Key) -> Value {
-    let value = Reflect::get(data, &JsValue::from_str(key.name())).unwrap_or(JsValue::UNDEFINED);
-    if value.is_undefined() || value.is_null() {
-        return Value::Absent;
-    }
-    if let Some(number) = value.as_f64() {
-        return Value::Number(number);
-    }
-    match value.dyn_ref::<JsString>() {
-        Some(text) if (text.length() as usize) <= key.max_text_len() => {
-            Value::Text(Secret::new(text.into()))
-        }
-        _ => Value::Other,
-    }
 }
 
 /// The decoded claims of `token` and its payload's JSON text (for the `claims` getter).

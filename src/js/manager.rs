@@ -475,7 +475,7 @@ impl TokenManager {
         future_to_promise(async move { fetch.await.map(JsValue::from).map_err(to_js_error) })
     }
 
-    /// The package's `fetch` wrapper (`fetch.js`), fast path: `null` (send untouched), the
+    /// The package's `fetch` wrapper (`driver.js`), fast path: `null` (send untouched), the
     /// `Authorization` value, or `undefined` (call the full `fetch`). `url` is canonical.
     #[wasm_bindgen(js_name = __headerFor, skip_typescript)]
     pub fn header_for(&self, url: &str) -> JsValue {

@@ -147,7 +147,7 @@ pub fn channel_name(config: &Config) -> String {
 /// `CryptoKey` is an object, not text).
 const DPOP_KEY: &str = "dpopKey";
 
-fn set(target: &Object, key: &str, value: &JsValue) {
+pub(crate) fn set(target: &Object, key: &str, value: &JsValue) {
     let _ = Reflect::set(target, &JsValue::from_str(key), value);
 }
 
@@ -157,7 +157,7 @@ fn get(target: &JsValue, key: &str) -> JsValue {
 
 /// One field of a received object, as the codec wants it. Strings longer than the key allows
 /// are not copied into wasm memory.
-fn read(data: &JsValue, key: Key) -> Value {
+pub(crate) fn read(data: &JsValue, key: Key) -> Value {
     let value = get(data, key.name());
     if value.is_undefined() || value.is_null() {
         return Value::Absent;
@@ -174,7 +174,7 @@ fn read(data: &JsValue, key: Key) -> Value {
 }
 
 /// Writes one field of an outgoing object.
-fn write(target: &Object) -> impl FnMut(Key, Out<'_>) + '_ {
+pub(crate) fn write(target: &Object) -> impl FnMut(Key, Out<'_>) + '_ {
     move |key, out| {
         let value = match out {
             Out::Number(n) => JsValue::from(n),
