@@ -68,19 +68,28 @@ fi
 # is exported as is. Builds with the OAuth profile or DPoP also export the Rust shell's class,
 # which the driver constructs for those options (and gives its fetch fast path).
 EXPORTS=$(echo "$NAMES" | tr -d ' ' | tr ',' '\n' | grep -vxE 'verifyJwt|Engine|TokenManager' | paste -sd, | sed 's/,/, /g')
-for dir in web node; do
-  # Shipped without its comments and indentation (no minifier is needed for that: full-line
-  # comments and leading blanks only; driver.js keeps no string or regex that starts a line).
+# The JS is shipped without its comments and indentation: full-line comments (wasm-bindgen copies
+# every Rust doc comment into tokenwarden.js) and leading blanks only, which needs no minifier
+# (neither file has a multi-line template literal, the one construct where that would matter).
+strip_js() { # strip_js IN OUT
   node -e '
     const fs = require("fs");
     let block = false;
-    const out = fs.readFileSync(process.argv[1], "utf8").split("\n").map((l) => l.trim()).filter((l) => {
+    const src = fs.readFileSync(process.argv[1], "utf8");
+    const out = src.split("\n").map((l) => l.trim()).filter((l) => {
       if (block) { block = !l.endsWith("*/"); return false; }
       if (l.startsWith("/*")) { block = !l.endsWith("*/"); return false; }
       return l !== "" && !l.startsWith("//");
     });
-    fs.writeFileSync(process.argv[2], "// tokenwarden: src/js/driver.js (comments stripped)\n" + out.join("\n") + "\n");
-  ' src/js/driver.js "$OUT/$dir/driver.js"
+    // A line with an odd number of backticks would open a multi-line template literal: refuse.
+    const odd = out.find((l) => (l.split("`").length - 1) % 2 === 1);
+    if (odd !== undefined) throw new Error(process.argv[1] + ": cannot strip around: " + odd);
+    fs.writeFileSync(process.argv[2], out.join("\n") + "\n");
+  ' "$1" "$2"
+}
+for dir in web node; do
+  strip_js src/js/driver.js "$OUT/$dir/driver.js"
+  strip_js "$OUT/$dir/tokenwarden.js" "$OUT/$dir/tokenwarden.js"
 done
 cat > "$OUT/web/index.js" <<JS
 // Browser entry: instantiates the module once, with top-level await, so no init call is needed.

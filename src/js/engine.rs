@@ -340,12 +340,15 @@ impl Engine {
         self.pump(now);
     }
 
-    /// The refresh token (memory mode), for the refresh call's body.
+    /// The refresh token (memory mode), for the refresh call's body. Copied straight from its
+    /// `Secret` into a JS string: no second copy is left in wasm memory.
     #[wasm_bindgen(js_name = refreshToken)]
-    pub fn refresh_token(&self) -> Option<String> {
+    pub fn refresh_token(&self) -> JsValue {
         self.session
             .refresh_token()
-            .map(|token| token.expose().to_owned())
+            .map_or(JsValue::UNDEFINED, |token| {
+                JsValue::from_str(token.expose())
+            })
     }
 
     /// Ends the session; returns `[accessToken, refreshToken]` (each a string or `undefined`)

@@ -69,6 +69,21 @@ beforeEach(async () => {
       return tm;
     };
     window.code = (promise) => promise.then(() => 'resolved', (e) => e.code ?? e.name);
+    // Searches the whole wasm memory for a token's bytes, and for its signature segment alone
+    // (the module is initialised once: init() hands back its exports, memory included).
+    window.inWasm = async (token) => {
+      const { memory } = await (await import('/pkg/web/tokenwarden.js')).default();
+      const hay = new Uint8Array(memory.buffer);
+      const find = (text) => {
+        const needle = new TextEncoder().encode(text);
+        outer: for (let i = hay.indexOf(needle[0]); i !== -1 && i + needle.length <= hay.length; i = hay.indexOf(needle[0], i + 1)) {
+          for (let j = 1; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
+          return true;
+        }
+        return false;
+      };
+      return find(token) || find(token.split('.').pop());
+    };
   }, [a.base, b.base]);
 });
 
@@ -337,6 +352,81 @@ test('a fetch wrapper installed after construction never sees a request; one ins
   assert.equal(r.login, 'ERR_LOGIN_FAILED');
   assert.deepEqual(r.calls, [false]);
   assert.ok((await stats(a.base)).rotations >= 1);
+});
+
+test('custody: a rotated-out token leaves no trace in wasm memory, nor the last one after logout', async () => {
+  const r = await page.evaluate(async () => {
+    const tm = await loggedIn({ exposeToken: true });
+    const old = await tm.getAccessToken();
+    const foundOld = await inWasm(old);
+    await tm.refresh();
+    const fresh = await tm.getAccessToken();
+    const out = { differ: old !== fresh, foundOld, foundNew: await inWasm(fresh), oldLeft: await inWasm(old) };
+    await tm.logout();
+    out.newLeft = await inWasm(fresh);
+    out.storage = [localStorage.length, sessionStorage.length, (await indexedDB.databases()).length];
+    tm.free();
+    return out;
+  });
+  assert.deepEqual(r, { differ: true, foundOld: true, foundNew: true, oldLeft: false, newLeft: false, storage: [0, 0, 0] });
+});
+
+test('custody in memory mode: neither rotated-out token remains in wasm memory, nor either token after logout', async () => {
+  const r = await page.evaluate(async () => {
+    const seen = [];
+    const original = globalThis.fetch;
+    // Records the refresh tokens the server hands out (what a script before the manager could see).
+    globalThis.fetch = async (input, init) => {
+      const response = await original(input, init);
+      if (/\/auth\/(login|refresh)$/.test(input instanceof Request ? input.url : String(input))) {
+        const body = await response.clone().json().catch(() => ({}));
+        if (body.refresh_token) seen.push(body.refresh_token);
+      }
+      return response;
+    };
+    const tm = new tw.TokenManager({ ...config(), loginUrl: `${B}/auth/login`, refreshUrl: `${B}/auth/refresh`, logoutUrl: `${B}/auth/logout`, refreshToken: 'memory', allowedOrigins: [B], exposeToken: true });
+    globalThis.fetch = original;
+    await tm.login({ username: 'demo', password: 'demo-password' });
+    const access1 = await tm.getAccessToken();
+    await tm.refresh();
+    const access2 = await tm.getAccessToken();
+    const out = {
+      refreshTokens: seen.length,
+      live: [await inWasm(access2), await inWasm(seen[1])],
+      rotatedOut: [await inWasm(access1), await inWasm(seen[0])],
+    };
+    await tm.logout();
+    out.afterLogout = [await inWasm(access2), await inWasm(seen[1])];
+    tm.free();
+    return out;
+  });
+  assert.equal(r.refreshTokens, 2);
+  assert.deepEqual(r.live, [true, true], 'the scan must find the live tokens');
+  assert.deepEqual(r.rotatedOut, [false, false], 'a rotated-out token is still in wasm memory');
+  assert.deepEqual(r.afterLogout, [false, false], 'a token survived logout');
+});
+
+test('relative URLs follow the document base: no header under a base on another origin', async () => {
+  const r = await page.evaluate(async () => {
+    const tm = await loggedIn();
+    const setBase = (href) => {
+      for (const old of document.querySelectorAll('base')) old.remove();
+      const base = document.createElement('base');
+      base.href = href;
+      document.head.prepend(base);
+    };
+    setBase(`${B}/api/`);
+    const foreign = await (await tm.fetch('echo')).json();
+    setBase(`${A}/api/`);
+    const own = await (await tm.fetch('echo')).json();
+    for (const old of document.querySelectorAll('base')) old.remove();
+    tm.free();
+    return { foreign, own };
+  });
+  assert.equal(r.foreign.authorization_header_received, false, 'a relative URL under another base carried the token');
+  assert.equal(r.own.authenticated, true);
+  assert.equal((await stats(b.base)).api_requests, 1);
+  assert.equal((await stats(a.base)).api_unauthorized, 0);
 });
 
 test('security review: a Request whose url getter lies gets no header', async () => {
