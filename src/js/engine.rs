@@ -21,15 +21,15 @@ use crate::core::decode::{decode_unverified_with, DecodeOptions};
 use crate::core::secret::Secret;
 use crate::core::session::{
     grant, Action, Event, ExpiredRequests, ExpirySource, Generation, LogoutReason, RefreshFailure,
-    RefreshPolicy, RequestDecision, RequestFailure, Session, SessionState, TokenGrant, TokenOrigin,
+    RefreshPolicy, RequestDecision, RequestFailure, Session, TokenGrant, TokenOrigin,
     UnauthorizedDecision,
 };
 use crate::core::tabs::{
-    self, Coordinator, Envelope, Identity, InstallOrigin, InstalledToken, Key, LockTicket,
+    self, Coordinator, Envelope, Identity, InstallOrigin, InstalledToken, LockTicket,
     RefreshOutcome, TabId, TabPolicy,
 };
 // The codec's JS side (fields read from and written to plain objects) is the Rust shell's.
-use crate::web::tabs::{read, set, write};
+use crate::web::tabs::{read, token_message, write};
 
 // Action codes (driver.js has the same table).
 const DO_REFRESH: u32 = 1; // [1, generation]
@@ -617,26 +617,9 @@ impl Engine {
                 self.emit(&[code(DO_POST), message.into()]);
             }
             tabs::Action::PostToken(share) => {
-                let session = &mut self.session;
-                if session.generation() != Some(share.generation)
-                    || session.state() != SessionState::Authenticated
-                {
-                    return;
+                if let Some(message) = token_message(&mut self.session, &share, self.memory, now) {
+                    self.emit(&[code(DO_POST), message.into()]);
                 }
-                let refresh = match (self.memory, session.refresh_token()) {
-                    (false, _) => None,
-                    (true, Some(token)) => Some(JsValue::from_str(token.expose())),
-                    (true, None) => return,
-                };
-                let RequestDecision::Attach { token, .. } = session.before_request(now) else {
-                    return;
-                };
-                let message = Object::new();
-                share.encode(token, None, write(&message));
-                if let Some(refresh) = refresh {
-                    set(&message, Key::RefreshToken.name(), &refresh);
-                }
-                self.emit(&[code(DO_POST), message.into()]);
             }
             tabs::Action::RequestLock { ticket: t, steal } => {
                 self.emit(&[code(DO_LOCK), ticket(t), JsValue::from(steal)])

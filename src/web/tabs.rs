@@ -36,7 +36,7 @@ use crate::core::session::{
 };
 use crate::core::tabs::{
     Action, Coordinator, Envelope, Identity, InstallOrigin, InstalledToken, Key, LockTicket, Out,
-    TabId, TabPolicy, Value,
+    TabId, TabPolicy, TokenShare, Value,
 };
 
 #[wasm_bindgen]
@@ -330,6 +330,37 @@ pub(super) fn installed(
     );
 }
 
+/// The token message [`Action::PostToken`] asks for, or `None` when it must be dropped (the
+/// session moved on, or in memory mode holds no refresh token). Shared with the npm package's
+/// engine.
+pub(crate) fn token_message(
+    session: &mut crate::core::session::Session,
+    share: &TokenShare,
+    memory: bool,
+    now: u64,
+) -> Option<Object> {
+    if session.generation() != Some(share.generation)
+        || session.state() != SessionState::Authenticated
+    {
+        return None;
+    }
+    // The refresh token, as a JS string, before the access token is borrowed.
+    let refresh = match (memory, session.refresh_token()) {
+        (false, _) => None,
+        (true, Some(token)) => Some(JsValue::from_str(token.expose())),
+        (true, None) => return None,
+    };
+    let RequestDecision::Attach { token, .. } = session.before_request(now) else {
+        return None;
+    };
+    let message = Object::new();
+    share.encode(token, None, write(&message));
+    if let Some(refresh) = refresh {
+        set(&message, Key::RefreshToken.name(), &refresh);
+    }
+    Some(message)
+}
+
 /// Performs one coordinator action (see [`Action`] for what each asks).
 pub(super) fn perform(shared: &Shared, action: Action) {
     let now = now();
@@ -349,26 +380,9 @@ pub(super) fn perform(shared: &Shared, action: Action) {
             tabs.post(&message);
         }
         Action::PostToken(share) => {
-            let session = &mut inner.session;
-            if session.generation() != Some(share.generation)
-                || session.state() != SessionState::Authenticated
-            {
-                return;
-            }
-            // The refresh token, as a JS string, before the access token is borrowed.
-            let refresh = match (memory, session.refresh_token()) {
-                (false, _) => None,
-                (true, Some(token)) => Some(JsValue::from_str(token.expose())),
-                (true, None) => return,
-            };
-            let RequestDecision::Attach { token, .. } = session.before_request(now) else {
+            let Some(message) = token_message(&mut inner.session, &share, memory, now) else {
                 return;
             };
-            let message = Object::new();
-            share.encode(token, None, write(&message));
-            if let Some(refresh) = refresh {
-                set(&message, Key::RefreshToken.name(), &refresh);
-            }
             // The DPoP key goes with the token: one key (one `jkt`) per session across tabs.
             if let Some(key) = &inner.dpop.key {
                 set(&message, DPOP_KEY, &key.to_message());
