@@ -47,14 +47,14 @@ NAMES=$(node -e '
 WRAP='import { __verifyBegin, __verifyError, KeySet } from "./tokenwarden.js";
 async function settle(begin) {
   const [key, params, signature, message, result, failed] = begin();
-  if (key !== null) {
-    const cryptoKey = await key;
+  if (key) {
+    const cryptoKey = key instanceof Promise ? await key : key;
     if (typeof cryptoKey !== "object") throw __verifyError(true);
     const valid = await crypto.subtle.verify(params, cryptoKey, signature, message).catch(() => false);
     if (!valid) throw __verifyError(false);
   }
   if (failed) throw result;
-  return result;
+  return JSON.parse(result);
 }
 KeySet.prototype.verify = function (token, options) { return settle(() => this.__begin(token, options)); };
 export function verifyJwt(token, keys, options) {
