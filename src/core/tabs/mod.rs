@@ -160,6 +160,14 @@ pub struct TabPolicy {
     pub answer_interval_ms: u64,
     /// How many ended epochs are remembered (default 16).
     pub ended_kept: usize,
+    /// Whether tokens travel on the channel (default true). With `false` (worker custody: the
+    /// channel is readable by every same-origin page script) no token is posted or adopted,
+    /// `start()` hands nothing over, `invalid_grant` is not held back for a sibling's answer, a
+    /// contended grant does not wait for the previous holder's token, and a sibling's logout
+    /// ends the session whatever its epoch (epochs travel with tokens, so each tab has its own).
+    /// The lock still serializes refreshes, so rotation never sees reuse; each tab refreshes
+    /// for itself, with the refresh cookie the browser shares.
+    pub share_tokens: bool,
 }
 
 impl TabPolicy {
@@ -178,6 +186,7 @@ impl TabPolicy {
             claim_max_ms: 60_000,
             answer_interval_ms: 1_000,
             ended_kept: 16,
+            share_tokens: true,
         }
     }
 }
@@ -419,6 +428,8 @@ pub enum Refusal {
     OtherIdentity,
     /// Memory mode and no refresh token.
     NoRefreshToken,
+    /// Tokens are not shared ([`TabPolicy::share_tokens`] is off).
+    NotShared,
 }
 
 /// One SplitMix64 step over `state`.
@@ -664,7 +675,9 @@ impl Coordinator {
                 }
             );
         match outcome {
-            RefreshOutcome::Failed(RefreshFailure::InvalidGrant) if wanted => {
+            RefreshOutcome::Failed(RefreshFailure::InvalidGrant)
+                if wanted && self.policy.share_tokens =>
+            {
                 // A sibling may already have rotated the refresh token: ask before giving up.
                 let after = self.current.as_ref().map_or(0, |c| c.at);
                 self.post(Message::Ask { after });
@@ -768,7 +781,7 @@ impl Coordinator {
     /// other managers share the channel, if known (Web Locks presence); with `Some(0)` nobody is
     /// asked. Answered with [`Action::HandOverFinished`].
     pub fn handle_start(&mut self, siblings: Option<usize>, now: u64) {
-        if self.current.is_some() || siblings == Some(0) {
+        if self.current.is_some() || siblings == Some(0) || !self.policy.share_tokens {
             self.actions
                 .push_back(Action::HandOverFinished { adopted: false });
         } else if self.handover_until.is_none() {
@@ -859,6 +872,9 @@ impl Coordinator {
     }
 
     fn share(&mut self) {
+        if !self.policy.share_tokens {
+            return;
+        }
         let Some(current) = &self.current else { return };
         let Some(generation) = current.generation else {
             return;
@@ -900,7 +916,7 @@ impl Coordinator {
             if let Lock::Held { release_at, .. } = &mut self.lock {
                 *release_at = None;
             }
-            let settle = if self.contended {
+            let settle = if self.contended && self.policy.share_tokens {
                 self.policy.contended_settle_ms
             } else {
                 self.policy.grant_settle_ms
@@ -984,6 +1000,9 @@ impl Coordinator {
 
     /// Decides on a sibling's token.
     fn consider(&mut self, token: TokenMessage, now: u64) -> Result<(), Refusal> {
+        if !self.policy.share_tokens {
+            return Err(Refusal::NotShared);
+        }
         let at = token.at.min(now);
         if self.ended.contains(&token.epoch) {
             return Err(Refusal::EndedEpoch);
@@ -1061,7 +1080,8 @@ impl Coordinator {
         if self.adopting.as_ref().is_some_and(|a| a.epoch == epoch) {
             self.adopting = None;
         }
-        if self.current.as_ref().is_some_and(|c| c.epoch == epoch) {
+        let ours = |c: &Current| c.epoch == epoch || !self.policy.share_tokens;
+        if self.current.as_ref().is_some_and(ours) {
             self.current = None;
             self.actions.push_back(Action::EndSession);
         }

@@ -595,3 +595,123 @@ fn without_web_locks_the_earlier_claim_wins_whatever_the_arrival_order() {
         [Action::StartRefresh { .. }]
     ));
 }
+
+/// A coordinator with `share_tokens` off (worker custody) holding a session of `sub`.
+fn holding_unshared(sub: &str, at: u64) -> Coordinator {
+    let policy = TabPolicy {
+        share_tokens: false,
+        ..TabPolicy::default()
+    };
+    let mut coordinator = Coordinator::new(policy, tab(1), 7, true, true);
+    coordinator.handle_installed(
+        InstalledToken {
+            generation: generations(1)[0],
+            origin: InstallOrigin::Login,
+            received_at: at,
+            expires_in: Some(300),
+            server_date_ms: None,
+            identity: Identity {
+                iss: Some("https://issuer".into()),
+                sub: Some(sub.into()),
+            },
+        },
+        at,
+    );
+    coordinator
+}
+
+/// Worker custody: the channel is readable by any page script of the origin, so no token is
+/// ever posted on it or taken from it; refreshes stay serialized by the lock and logout still
+/// reaches every tab.
+#[test]
+fn without_token_sharing_no_token_crosses_the_channel_and_logout_still_does() {
+    let mut coordinator = holding_unshared("alice", 1_000);
+    // A login posts nothing (in page custody it posts the token).
+    assert!(drain(&mut coordinator).is_empty());
+    // Asks are not answered.
+    coordinator.handle_message(tab(2), Message::Ask { after: 0 }, 2_000);
+    assert!(drain(&mut coordinator).is_empty());
+    // A sibling's (or a page script's) token is not adopted, even for the same user.
+    let token = jwt("https://issuer", "alice", 1);
+    coordinator.handle_message(tab(2), token_message(1_500, 5, &token), 2_000);
+    assert_eq!(coordinator.last_refusal(), Some(Refusal::NotShared));
+    assert!(drain(&mut coordinator).is_empty());
+    // A refresh still takes the lock; a contended grant starts at once (no token to wait for)
+    // and its result posts nothing.
+    let generation = generations(1)[0];
+    let ticket = refresh_granted_after(&mut coordinator, generation, 3_000, 300);
+    assert!(matches!(
+        &drain(&mut coordinator)[..],
+        [Action::StartRefresh { generation: g }] if *g == generation
+    ));
+    coordinator.handle_refresh_result(generation, RefreshOutcome::Succeeded, 3_400);
+    coordinator.handle_installed(
+        InstalledToken {
+            generation,
+            origin: InstallOrigin::Refresh,
+            received_at: 3_400,
+            expires_in: Some(300),
+            server_date_ms: None,
+            identity: Identity::default(),
+        },
+        3_400,
+    );
+    coordinator.handle_timeout(3_450);
+    assert!(matches!(
+        &drain(&mut coordinator)[..],
+        [Action::ReleaseLock { ticket: t }] if *t == ticket
+    ));
+    // invalid_grant ends the session at once: no sibling can answer with a token.
+    let generation = generations(1)[0];
+    refresh_granted_after(&mut coordinator, generation, 5_000, 1);
+    drain(&mut coordinator);
+    coordinator.handle_refresh_result(
+        generation,
+        RefreshOutcome::Failed(RefreshFailure::InvalidGrant),
+        5_100,
+    );
+    let actions = drain(&mut coordinator);
+    assert!(
+        matches!(
+            &actions[..],
+            [Action::ReportRefreshFailure {
+                failure: RefreshFailure::InvalidGrant,
+                ..
+            }]
+        ),
+        "{actions:?}"
+    );
+    // A sibling's logout ends this session although each tab has its own epoch, and ending
+    // ours posts a logout (no token) for the others.
+    let mut coordinator = holding_unshared("alice", 6_000);
+    drain(&mut coordinator);
+    let ours = coordinator.epoch().expect("a session");
+    coordinator.handle_message(
+        tab(2),
+        Message::Logout {
+            epoch: Epoch::from_random(ours.get()),
+        },
+        6_000,
+    );
+    assert!(matches!(&drain(&mut coordinator)[..], [Action::EndSession]));
+    let mut other = holding_unshared("alice", 7_000);
+    other.handle_session_ended(7_100);
+    assert!(matches!(
+        &drain(&mut other)[..],
+        [Action::Post(Envelope {
+            message: Message::Logout { .. },
+            ..
+        })]
+    ));
+    // start() hands nothing over: it does not ask, and the cookie refresh follows at once.
+    let policy = TabPolicy {
+        share_tokens: false,
+        ..TabPolicy::default()
+    };
+    let mut new_tab = Coordinator::new(policy, tab(3), 7, true, false);
+    new_tab.handle_start(None, 0);
+    assert!(matches!(
+        &drain(&mut new_tab)[..],
+        [Action::HandOverFinished { adopted: false }]
+    ));
+}
