@@ -334,6 +334,7 @@ export function TokenManager(options) {
   return custody === 'page' ? new PageManager(rest) : new WorkerManager(rest);
 }
 TokenManager.prototype = PageManager.prototype;
+Object.defineProperty(PageManager.prototype, 'custody', { get: () => 'page', configurable: true });
 Object.defineProperty(TokenManager, Symbol.hasInstance, {
   value: (object) => object instanceof PageManager || object instanceof WorkerManager,
 });

@@ -201,6 +201,7 @@ for (const custody of ['page', 'worker']) {
       // The control: in page custody the same scan finds the live tokens.
       assert.ok(scan.inMemory[0] > 0, 'the scan finds tokens in page custody');
       assert.ok(scan.onChannel > 0, 'the scan hears tokens on the channel in page custody');
+      assert.ok(inHeap > 0, 'the heap snapshot finds tokens in page custody');
     }
     assert.deepEqual(page.errors, []);
     await context.close();
@@ -309,7 +310,7 @@ test('custody option: typed errors, same API, instanceof', async () => {
       listen,
       unsubscribe: typeof unsubscribe,
       instances: [worker instanceof TokenManager, page instanceof TokenManager, plain instanceof TokenManager],
-      custody: worker.custody,
+      custody: [worker.custody, page.custody, plain.custody],
       started, refresh, state: worker.state,
       setTokens: (() => { try { worker.setTokens({}); return 'ok'; } catch (e) { return e.code; } })(),
     };
@@ -319,7 +320,7 @@ test('custody option: typed errors, same API, instanceof', async () => {
   assert.deepEqual(result, {
     bogus: 'ERR_INVALID_OPTIONS', unknown: 'ERR_INVALID_OPTIONS', expose: 'ERR_INVALID_OPTIONS',
     oauth: 'ERR_INVALID_OPTIONS', share: 'ERR_INVALID_OPTIONS', listen: 'ERR_INVALID_OPTIONS',
-    unsubscribe: 'function', instances: [true, true, true], custody: 'worker',
+    unsubscribe: 'function', instances: [true, true, true], custody: ['worker', 'page', 'page'],
     started: false, refresh: 'ERR_LOGGED_OUT', state: 'anonymous', setTokens: 'ERR_INVALID_OPTIONS',
   });
   assert.deepEqual(page.errors, []);
