@@ -1,12 +1,17 @@
 // The dedicated module worker of `custody: "worker"` (started by custody.js from this file).
 //
-// It imports the package itself and runs a page-custody `TokenManager` in this worker's realm:
-// the tokens, the refresh token and any DPoP key live only here. The page sends one message,
+// It imports the package's module and runs a page-custody `TokenManager` in this worker's realm:
+// the tokens, the refresh token and any DPoP key live only here. It imports the wasm-bindgen
+// glue and the fetch fast path directly, not index.js: no top-level await and no dynamic import,
+// so a bundler may emit this worker in any format (Vite's default for workers is iife). The page sends one message,
 // `{port, options, lock}`; everything else goes over `port`: calls `{id, op, arg}` answered with
 // `{id, ok, value | error, snap}`, events `{event, payload, snap}` (what events carry in page
 // custody), and `{ready}` once the lifetime lock `lock` is held (the page waits on the same
 // lock to notice this worker stopping). `snap` is the getters' values, never a token.
-const loading = import('./index.js');
+import init, { TokenManager } from './tokenwarden.js';
+import './fetch.js';
+
+const loading = init({ module_or_path: new URL('./tokenwarden_bg.wasm', import.meta.url) });
 
 const EVENTS = ['change', 'refreshed', 'refreshFailed', 'expired', 'loggedOut'];
 
@@ -126,13 +131,12 @@ self.addEventListener('message', async function first(event) {
   const { port, options, lock } = event.data ?? {};
   if (!(port instanceof MessagePort)) return;
   self.removeEventListener('message', first);
-  let module;
   try {
-    module = await loading;
+    await loading;
   } catch (error) {
     port.postMessage({ fatal: wire(error) });
     self.close();
     return;
   }
-  serve(module.TokenManager, port, options, typeof lock === 'string' ? lock : null);
+  serve(TokenManager, port, options, typeof lock === 'string' ? lock : null);
 });

@@ -22,6 +22,8 @@ const PAGE = `<!doctype html><meta charset="utf-8"><title>loading</title>
   document.title = 'ready';
 </script>`;
 
+const CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'";
+
 /** A server on another port that never answers /hang, sends one chunk of /stream and then
  * hangs, and records when each connection closes (what an aborted fetch does). */
 function startSlow() {
@@ -49,6 +51,15 @@ function startSlow() {
 before(async () => {
   www = mkdtempSync(join(tmpdir(), 'tw-custody-'));
   writeFileSync(join(www, 'index.html'), PAGE);
+  // A strict CSP (no inline script, no blob: or data: workers): the README's line.
+  writeFileSync(join(www, 'csp.html'), `<!doctype html><meta charset="utf-8"><title>loading</title>
+<meta http-equiv="Content-Security-Policy" content="${CSP}">
+<script type="module" src="/csp.js"></script>`);
+  writeFileSync(join(www, 'csp.js'), `const { TokenManager } = await import('/pkg/web/index.js');
+const tm = new TokenManager({ custody: 'worker', loginUrl: '/auth/login', refreshUrl: '/auth/refresh', crossTab: false });
+await tm.login({ username: 'demo', password: 'demo-password' });
+window.result = { state: tm.state, status: (await tm.fetch('/api/me')).status };
+document.title = 'ready';`);
   browser = await launchChromium();
   slow = await startSlow();
 });
@@ -324,5 +335,20 @@ test('custody option: typed errors, same API, instanceof', async () => {
     started: false, refresh: 'ERR_LOGGED_OUT', state: 'anonymous', setTokens: 'ERR_INVALID_OPTIONS',
   });
   assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
+test('custody worker under a strict Content-Security-Policy (worker-src \'self\')', async () => {
+  const { base } = await server();
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const violations = [];
+  page.on('console', (m) => { if (/Content Security Policy|Refused/.test(m.text())) violations.push(m.text()); });
+  page.on('pageerror', (e) => violations.push(e.message));
+  await page.goto(`${base}/csp.html`);
+  await page.waitForFunction(() => document.title === 'ready', null, { timeout: 30_000 })
+    .catch((e) => { throw new Error(`${e.message}: ${violations.join('; ')}`); });
+  assert.deepEqual(await page.evaluate(() => window.result), { state: 'authenticated', status: 200 });
+  assert.deepEqual(violations, []);
   await context.close();
 });
