@@ -71,13 +71,14 @@ fi
 # TokenManager#fetch's fast path (a thin JS wrapper over one call into wasm).
 cp src/js/fetch.js "$OUT/web/fetch.js"
 cp src/js/fetch.js "$OUT/node/fetch.js"
-# custody.js: the TokenManager export (custody "page" or "worker"); worker.js: the worker of
-# custody "worker" (browser build only: Node has no module Web Workers).
-# Their comment lines stay in the sources (every page loads custody.js: 3.7 KB gzip without
-# them, 5.0 KB with).
+# custody.js: the TokenManager export (custody "page" or "worker"); remote.js (loaded on first
+# use of custody "worker") and worker.js: the page's and the worker's side of worker custody
+# (browser build only: Node has no module Web Workers, and its custody.js refuses "worker").
+# Their comment lines stay in the sources (every page loads custody.js).
 strip_comments() { sed -E '/^\s*\/\//d; /^\s*\/\*\*.*\*\/$/d' "$1"; }
 strip_comments src/js/custody.js > "$OUT/web/custody.js"
 cp "$OUT/web/custody.js" "$OUT/node/custody.js"
+strip_comments src/js/remote.js > "$OUT/web/remote.js"
 strip_comments src/js/worker.js > "$OUT/web/worker.js"
 cat > "$OUT/web/index.js" <<JS
 // Browser entry: instantiates the module once, with top-level await, so no init call is needed.
@@ -131,4 +132,5 @@ for dir in web node; do
     "$(gzip -9c "$OUT/$dir/tokenwarden_bg.wasm" | wc -c)" \
     "$(cat "$OUT/$dir/tokenwarden.js" "$OUT/$dir/index.js" "$OUT/$dir/fetch.js" "$OUT/$dir/custody.js" | gzip -9c | wc -c)"
 done
-printf 'pkg: %s/web/worker.js (custody "worker" only) gzip -9: %s bytes\n' "$OUT" "$(gzip -9c "$OUT/web/worker.js" | wc -c)"
+printf 'pkg: %s/web: worker custody only (remote.js, worker.js) gzip -9: %s + %s bytes\n' "$OUT" \
+  "$(gzip -9c "$OUT/web/remote.js" | wc -c)" "$(gzip -9c "$OUT/web/worker.js" | wc -c)"

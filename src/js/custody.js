@@ -27,59 +27,24 @@
 //   `setTokens()` or `start()` starts a new worker (`start()` restores a cookie session).
 //   The loss is noticed through a Web Lock the worker holds for its lifetime, and the worker's
 //   `error` event.
+// Files: this one (every page loads it) holds the custody switch, the validation and the thin
+// object returned in worker custody; remote.js (loaded on first use of worker custody) talks to
+// the worker; worker.js is the worker.
 import { TokenManager as PageManager } from './tokenwarden.js';
 
 const EVENTS = ['change', 'refreshed', 'refreshFailed', 'expired', 'loggedOut'];
-const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 
-function failure(code, message, extra) {
+function failure(code, message) {
   const error = new Error(message);
   error.code = code;
-  return extra ? Object.assign(error, extra) : error;
+  return error;
 }
 
 const invalid = (message) => failure('ERR_INVALID_OPTIONS', message);
 
-function report(error) {
-  if (typeof globalThis.reportError === 'function') globalThis.reportError(error);
-}
-
-/** An error as the worker sent it (`{name, message, code, status}`), rebuilt in the page. */
-function fromWire(wire) {
-  if (wire.code) return failure(wire.code, wire.message, wire.status == null ? undefined : { status: wire.status });
-  if (wire.name === 'TypeError') return new TypeError(wire.message);
-  if (wire.name === 'AbortError' || wire.name === 'TimeoutError') return new DOMException(wire.message, wire.name);
-  return new Error(wire.message);
-}
-
-/** The worker's answer to a fetch, as a real `Response` (with its url, redirected and type). */
-function toResponse(answer) {
-  const status = answer.status >= 200 && answer.status <= 599 ? answer.status : 200;
-  const empty = NULL_BODY.has(status) || answer.body == null;
-  if (empty) answer.body?.cancel();
-  const response = new Response(empty ? null : answer.body, {
-    status, statusText: answer.statusText, headers: answer.headers,
-  });
-  const define = (key, value) => Object.defineProperty(response, key, { value, configurable: true });
-  if (answer.url) define('url', answer.url);
-  if (answer.redirected) define('redirected', true);
-  if (answer.type !== 'default') define('type', answer.type);
-  if (status !== answer.status) {
-    define('status', answer.status); // 0: an opaque or opaqueredirect response
-    define('ok', false);
-  }
-  return response;
-}
-
 function pageBase() {
   const g = globalThis;
   return g.document ? g.document.baseURI : g.location?.href;
-}
-
-function hasCookie(name) {
-  const cookies = globalThis.document?.cookie;
-  if (typeof cookies !== 'string') return true; // cannot tell: ask the worker
-  return cookies.split(';').some((pair) => pair.trim().split('=')[0] === name);
 }
 
 /** The options the worker's manager gets: URLs resolved here, tokens never shared. */
@@ -105,76 +70,22 @@ function workerOptions(options) {
   return resolved;
 }
 
-let workerIds = 0;
-
-/** The page's side of a worker-custody manager (see the top of this file). */
+/** What worker custody returns: the same API; remote.js (fetched on first use) does the work. */
 class WorkerManager {
-  #options;
-  #worker = null;
-  #port = null;
-  #watch = null;
-  #pending = new Map();
-  #next = 1;
+  #ready;
+  #remote = null;
   #listeners = new Map(EVENTS.map((name) => [name, new Set()]));
-  #snap = { state: 'anonymous', claims: null, expiresAt: null, clockOffsetMs: null, expirySource: null, dpopJkt: null };
-  #lost = false;
   #freed = false;
 
   constructor(options) {
-    this.#options = workerOptions(options);
-    this.#spawn();
-  }
-
-  #spawn() {
-    const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'tokenwarden' });
-    const { port1, port2 } = new MessageChannel();
-    const lock = `tokenwarden:worker:${Date.now().toString(36)}:${(workerIds += 1)}:${Math.random().toString(36).slice(2)}`;
-    this.#worker = worker;
-    this.#port = port1;
-    this.#lost = false;
-    port1.onmessage = ({ data }) => { if (this.#port === port1) this.#receive(data); };
-    worker.addEventListener('error', (event) => {
-      event.preventDefault?.();
-      if (this.#worker === worker) this.#lose();
-    });
-    worker.postMessage({ port: port2, options: this.#options, lock }, [port2]);
-    this.#watchLock = lock;
-  }
-
-  #watchLock = null;
-
-  /** Waits for the worker's lifetime lock: granted means the worker is gone. */
-  #watchWorker() {
-    const locks = globalThis.navigator?.locks;
-    const name = this.#watchLock;
-    if (!locks || !name) return;
-    const worker = this.#worker;
-    const controller = new AbortController();
-    this.#watch = controller;
-    locks.request(name, { signal: controller.signal }, () => {
-      if (this.#worker === worker) this.#lose();
-    }).catch(() => {});
-  }
-
-  #receive(data) {
-    if (data.snap) this.#snap = data.snap;
-    if (data.ready) {
-      this.#watchWorker();
-      return;
-    }
-    if (data.fatal) {
-      this.#lose(fromWire(data.fatal));
-      return;
-    }
-    if (data.event) {
-      this.#emit(data.event, data.payload);
-      return;
-    }
-    const call = this.#pending.get(data.id);
-    if (!call) return;
-    this.#pending.delete(data.id);
-    if (data.ok) call.resolve(call.op === 'fetch' ? toResponse(data.value) : data.value);
-    else call.reject(fromWire(data.error));
+    const resolved = workerOptions(options);
+    this.#ready = import('./remote.js').then(
+      ({ Remote }) => (this.#remote = new Remote(resolved, (name, payload) => this.#emit(name, payload))),
+      () => {
+        this.#emit('loggedOut', { type: 'loggedOut', reason: 'workerLost' });
+        throw failure('ERR_WORKER_LOST', 'the worker custody module did not load');
+      },
+    );
   }
 
   #emit(name, payload) {
@@ -182,115 +93,50 @@ class WorkerManager {
       try {
         listener(payload);
       } catch (error) {
-        report(error);
+        if (typeof globalThis.reportError === 'function') globalThis.reportError(error);
       }
     }
   }
 
-  /** The worker stopped: its session is gone (see the top of this file). */
-  #lose(cause) {
-    if (this.#lost || this.#freed) return;
-    this.#lost = true;
-    this.#worker?.terminate();
-    this.#worker = null;
-    this.#port?.close();
-    this.#port = null;
-    this.#watch?.abort();
-    const pending = [...this.#pending.values()];
-    this.#pending.clear();
-    const error = cause ?? failure('ERR_WORKER_LOST', "the token manager's worker stopped; its session is gone");
-    if (!error.code) error.code = 'ERR_WORKER_LOST';
-    for (const call of pending) call.reject(error);
-    const was = this.#snap.state;
-    this.#snap = { state: 'anonymous', claims: null, expiresAt: null, clockOffsetMs: null, expirySource: null, dpopJkt: null };
-    if (was !== 'anonymous') this.#emit('change', { type: 'change', state: 'anonymous' });
-    this.#emit('loggedOut', { type: 'loggedOut', reason: 'workerLost' });
+  #run(call) {
+    if (this.#freed) return Promise.reject(failure('ERR_LOGGED_OUT', 'the token manager was freed'));
+    return this.#ready.then(call);
   }
 
-  #call(op, arg, transfer) {
-    return this.#send(op, arg, transfer).answer;
-  }
-
-  /** Posts one call; `id` names it for an abort (0: answered here). */
-  #send(op, arg, transfer) {
-    const refused = (error) => ({ id: 0, answer: Promise.reject(error) });
-    if (this.#freed) return refused(failure('ERR_LOGGED_OUT', 'the token manager was freed'));
-    if (this.#lost) {
-      if (op === 'login' || op === 'setTokens' || op === 'start') this.#spawn();
-      else if (op === 'logout') return { id: 0, answer: Promise.resolve() };
-      else return refused(failure('ERR_LOGGED_OUT', "logged out: the token manager's worker stopped"));
-    }
-    const id = this.#next++;
-    const answer = new Promise((resolve, reject) => {
-      this.#pending.set(id, { op, resolve, reject });
-      this.#port.postMessage({ id, op, arg }, transfer ?? []);
-    });
-    return { id, answer };
-  }
-
-  login(credentials) { return this.#call('login', credentials); }
+  login(credentials) { return this.#run((r) => r.login(credentials)); }
 
   setTokens(tokens) {
     if (tokens == null || typeof tokens !== 'object' || typeof tokens.accessToken !== 'string') {
       throw invalid('setTokens needs {accessToken}');
     }
-    return this.#call('setTokens', { ...tokens });
+    const copy = { ...tokens };
+    return this.#run((r) => r.setTokens(copy));
   }
 
-  start() {
-    const hint = this.#options.sessionHint;
-    if (hint && !this.#lost && this.#snap.state === 'anonymous' && !hasCookie(hint)) return Promise.resolve(false);
-    return this.#call('start');
-  }
+  start() { return this.#run((r) => r.start()); }
 
-  refresh() { return this.#call('refresh'); }
+  refresh() { return this.#run((r) => r.refresh()); }
 
   logout(options) {
     if (options != null && (typeof options !== 'object' || Object.keys(options).some((k) => k !== 'endSession'))) {
       return Promise.reject(invalid('logout options must be an object with endSession'));
     }
-    return this.#call('logout', options == null ? undefined : { ...options });
+    const copy = options == null ? undefined : { ...options };
+    return this.#run((r) => r.logout(copy));
   }
 
-  async fetch(input, init) {
-    const request = new Request(input, init); // rejects as fetch does; resolves against the page
-    const signal = request.signal;
-    if (signal.aborted) throw signal.reason;
-    // A stream body is sent as a stream (and, as in page custody, not retried after a 401).
-    const stream = init?.body instanceof ReadableStream;
-    const body = request.body === null ? null : stream ? request.body : await request.arrayBuffer();
-    if (signal.aborted) throw signal.reason;
-    const wire = {
-      url: request.url, method: request.method, headers: [...request.headers], body, stream,
-      mode: request.mode, credentials: request.credentials, cache: request.cache,
-      redirect: request.redirect, integrity: request.integrity, referrer: request.referrer,
-      referrerPolicy: request.referrerPolicy, keepalive: request.keepalive,
-      abortable: init?.signal != null || input instanceof Request,
-    };
-    const { id, answer } = this.#send('fetch', wire, body === null ? [] : [body]);
-    if (!wire.abortable || id === 0) return answer;
-    const port = this.#port;
-    return new Promise((resolve, reject) => {
-      // Rejects at once, as fetch does; the worker aborts its fetch (or the body stream).
-      signal.addEventListener('abort', () => {
-        port.postMessage({ id, op: 'abort' });
-        this.#pending.delete(id);
-        reject(signal.reason);
-      }, { once: true });
-      answer.then(resolve, reject);
-    });
-  }
+  fetch(input, init) { return this.#run((r) => r.fetch(input, init)); }
 
   getAccessToken() {
     return Promise.reject(failure('ERR_TOKEN_NOT_EXPOSED', 'custody "worker" never hands the access token to the page'));
   }
 
-  get state() { return this.#snap.state; }
-  get claims() { return this.#snap.claims; }
-  get expiresAt() { return this.#snap.expiresAt; }
-  get clockOffsetMs() { return this.#snap.clockOffsetMs; }
-  get expirySource() { return this.#snap.expirySource; }
-  get dpopJkt() { return this.#snap.dpopJkt; }
+  get state() { return this.#remote?.snap.state ?? 'anonymous'; }
+  get claims() { return this.#remote?.snap.claims ?? null; }
+  get expiresAt() { return this.#remote?.snap.expiresAt ?? null; }
+  get clockOffsetMs() { return this.#remote?.snap.clockOffsetMs ?? null; }
+  get expirySource() { return this.#remote?.snap.expirySource ?? null; }
+  get dpopJkt() { return this.#remote?.snap.dpopJkt ?? null; }
   get custody() { return 'worker'; }
 
   on(event, listener) {
@@ -304,20 +150,13 @@ class WorkerManager {
 
   free() {
     if (this.#freed) return;
-    this.#port?.postMessage({ op: 'free' });
     this.#freed = true;
-    this.#watch?.abort();
-    this.#port?.close();
-    this.#port = null;
-    this.#worker = null;
-    const pending = [...this.#pending.values()];
-    this.#pending.clear();
-    for (const call of pending) call.reject(failure('ERR_LOGGED_OUT', 'the token manager was freed'));
     for (const set of this.#listeners.values()) set.clear();
+    this.#ready.then((r) => r.free(), () => {});
   }
 
   /** For tests: the worker (terminate it to see a lost worker handled). */
-  get __worker() { return this.#worker; }
+  get __worker() { return this.#remote?.worker ?? null; }
 }
 
 /**
