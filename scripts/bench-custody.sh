@@ -49,7 +49,7 @@ node -e '
     "",
     `Construction to the first answer of start() (no session): page custody ${f(r.bytes.page.startMs)} ms, worker custody ${f(r.bytes.worker.startMs)} ms (the worker loads and compiles the module).`,
     "",
-    "gzip -9 of the files: " + Object.entries(r.gzip).map(([n, g]) => `${n} ${g.gzip} B`).join(", ") + ". Worker custody adds worker.js to the download, and the worker instantiates its own copy of the module (bytes above; compiled again).",
+    "gzip -9 of the files: " + Object.entries(r.gzip).map(([n, g]) => `${n} ${g.gzip} B`).join(", ") + ". Worker custody adds remote.js and worker.js to the download, and the worker instantiates its own copy of the module (bytes above; compiled again).",
     "",
   ];
   require("fs").writeFileSync(process.argv[2], lines.join("\n"));

@@ -116,7 +116,7 @@ try {
   }
   const gz = (file) => gzipSync(fs.readFileSync(join(pkgDir, 'web', file)), { level: 9 }).length;
   const raw = (file) => fs.statSync(join(pkgDir, 'web', file)).size;
-  const files = ['worker.js', 'custody.js', 'index.js', 'tokenwarden.js', 'fetch.js', 'tokenwarden_bg.wasm'];
+  const files = ['worker.js', 'remote.js', 'custody.js', 'index.js', 'tokenwarden.js', 'fetch.js', 'tokenwarden_bg.wasm'];
   const gzip = Object.fromEntries(files.map((f) => [f, { raw: raw(f), gzip: gz(f) }]));
   fs.writeFileSync(outFile, JSON.stringify({
     runtime: `Chromium ${browser.version()}`, rounds, sequential, parallel, inFlight, speed, bytes, gzip,
