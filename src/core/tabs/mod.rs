@@ -31,11 +31,17 @@
 //!   claim never saw it); a release no longer cuts a posted claim's settle time short; and the
 //!   settle time is 500 ms instead of 60 (slower messages let two claimants refresh at once).
 //!   Claims exclude each other only on a channel that delivers them, within the settle time.
+//! - *Changed:* a lock wait whose deadline is found passed by more than
+//!   [`TabPolicy::overdue_ms`] was overtaken by a frozen tab, not by a stuck holder: it waits
+//!   again instead of stealing (the simulation without token sharing, seed 67: the steal took the
+//!   lock from a refresh in flight and the server saw the rotated cookie again).
 //! - **Sharing.** After a refresh or login the tab posts its token with its receipt time, the
 //!   response's `expires_in` and `Date`, and the session [`Epoch`]. A sibling adopts a token that
 //!   is newer than its own, not expired on arrival, of an epoch not ended here, and for the same
 //!   `iss`/`sub` as the session it holds (read from the token itself, not from the message).
-//!   Adopting cancels the tab's own pending refresh.
+//!   Adopting cancels the tab's own pending refresh. With [`TabPolicy::share_tokens`] off
+//!   (the package's worker custody) no token is posted or adopted and each tab refreshes for
+//!   itself under the lock; logout still reaches every tab.
 //! - **Hand-over.** `start()` in a tab with no session asks the siblings and waits
 //!   [`TabPolicy::handover_ms`] for an answer (not at all when it knows it is alone).
 //! - **Recovery.** A refresh answered with `invalid_grant` is held back while the siblings are
@@ -160,6 +166,10 @@ pub struct TabPolicy {
     pub answer_interval_ms: u64,
     /// How many ended epochs are remembered (default 16).
     pub ended_kept: usize,
+    /// A lock wait whose deadline is found passed by more than this was overtaken by a frozen
+    /// tab (its timer fired that late), not by a stuck holder: it waits again instead of
+    /// stealing or refreshing unguarded (default 1 000).
+    pub overdue_ms: u64,
     /// Whether tokens travel on the channel (default true). With `false` (worker custody: the
     /// channel is readable by every same-origin page script) no token is posted or adopted,
     /// `start()` hands nothing over, `invalid_grant` is not held back for a sibling's answer, a
@@ -186,6 +196,7 @@ impl TabPolicy {
             claim_max_ms: 60_000,
             answer_interval_ms: 1_000,
             ended_kept: 16,
+            overdue_ms: 1_000,
             share_tokens: true,
         }
     }
@@ -1144,6 +1155,19 @@ impl Coordinator {
             _ => {}
         }
         match self.lock {
+            Lock::Requested {
+                ticket,
+                steal,
+                give_up_at,
+            } if give_up_at <= now && now - give_up_at > self.policy.overdue_ms => {
+                // This tab was frozen past the deadline: the holder may be fine (stealing from
+                // it, or refreshing unguarded, would present a cookie it is rotating). Wait again.
+                self.lock = Lock::Requested {
+                    ticket,
+                    steal,
+                    give_up_at: now.saturating_add(self.policy.lock_acquire_ms),
+                };
+            }
             Lock::Requested {
                 steal, give_up_at, ..
             } if give_up_at <= now => {

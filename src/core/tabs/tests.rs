@@ -715,3 +715,40 @@ fn without_token_sharing_no_token_crosses_the_channel_and_logout_still_does() {
         [Action::HandOverFinished { adopted: false }]
     ));
 }
+
+/// A tab frozen past its lock deadline (its timer fires late) does not conclude that the holder
+/// is stuck: stealing then, or refreshing unguarded, took the lock from a refresh in flight (the
+/// simulation's seed 67 without token sharing: the server saw a rotated cookie again).
+#[test]
+fn a_lock_wait_overtaken_by_a_frozen_tab_waits_again() {
+    let (mut coordinator, _) = holding("alice", 1_000);
+    let generation = generations(1)[0];
+    coordinator.handle_refresh_wanted(generation, 0);
+    let Some(Action::RequestLock { ticket, .. }) = coordinator.poll_action() else {
+        panic!()
+    };
+    // Woken 60 s after asking, 45 s past the 15 s deadline: wait 15 s more, no steal.
+    coordinator.handle_timeout(60_000);
+    assert!(drain(&mut coordinator).is_empty());
+    assert_eq!(coordinator.poll_timeout(), Some(75_000));
+    // The grant that was queued meanwhile starts the refresh (after the contended settle).
+    coordinator.handle_lock_granted(ticket, 60_001);
+    assert!(drain(&mut coordinator).is_empty());
+    coordinator.handle_timeout(60_501);
+    assert!(matches!(
+        &drain(&mut coordinator)[..],
+        [Action::StartRefresh { .. }]
+    ));
+    // On time (within overdue_ms of the deadline), the wait still turns into a steal.
+    let (mut punctual, _) = holding("alice", 1_000);
+    punctual.handle_refresh_wanted(generations(1)[0], 0);
+    drain(&mut punctual);
+    punctual.handle_timeout(15_900);
+    assert!(matches!(
+        &drain(&mut punctual)[..],
+        [
+            Action::CancelLockRequest { .. },
+            Action::RequestLock { steal: true, .. }
+        ]
+    ));
+}
