@@ -63,9 +63,15 @@ fn token_message(at: u64, epoch: u64, access: &str) -> Message {
     })
 }
 
-/// A coordinator holding a session of `sub` received at `at`, actions drained.
-fn holding(sub: &str, at: u64) -> (Coordinator, Generation) {
-    let mut coordinator = Coordinator::new(TabPolicy::default(), tab(1), 7, true, false);
+/// A coordinator with `policy` that has just installed a login of `sub` at `at` (actions not
+/// drained).
+fn installed(
+    policy: TabPolicy,
+    memory_mode: bool,
+    sub: &str,
+    at: u64,
+) -> (Coordinator, Generation) {
+    let mut coordinator = Coordinator::new(policy, tab(1), 7, true, memory_mode);
     let generation = generations(1)[0];
     coordinator.handle_installed(
         InstalledToken {
@@ -81,6 +87,12 @@ fn holding(sub: &str, at: u64) -> (Coordinator, Generation) {
         },
         at,
     );
+    (coordinator, generation)
+}
+
+/// A coordinator holding a session of `sub` received at `at`, actions drained.
+fn holding(sub: &str, at: u64) -> (Coordinator, Generation) {
+    let (mut coordinator, generation) = installed(TabPolicy::default(), false, sub, at);
     while coordinator.poll_action().is_some() {}
     (coordinator, generation)
 }
@@ -596,28 +608,14 @@ fn without_web_locks_the_earlier_claim_wins_whatever_the_arrival_order() {
     ));
 }
 
-/// A coordinator with `share_tokens` off (worker custody) holding a session of `sub`.
+/// A coordinator with `share_tokens` off (worker custody, memory mode) that has just
+/// installed a login of `sub` (actions not drained).
 fn holding_unshared(sub: &str, at: u64) -> Coordinator {
     let policy = TabPolicy {
         share_tokens: false,
         ..TabPolicy::default()
     };
-    let mut coordinator = Coordinator::new(policy, tab(1), 7, true, true);
-    coordinator.handle_installed(
-        InstalledToken {
-            generation: generations(1)[0],
-            origin: InstallOrigin::Login,
-            received_at: at,
-            expires_in: Some(300),
-            server_date_ms: None,
-            identity: Identity {
-                iss: Some("https://issuer".into()),
-                sub: Some(sub.into()),
-            },
-        },
-        at,
-    );
-    coordinator
+    installed(policy, true, sub, at).0
 }
 
 /// Worker custody: the channel is readable by any page script of the origin, so no token is
