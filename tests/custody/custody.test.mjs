@@ -352,3 +352,35 @@ test('custody worker under a strict Content-Security-Policy (worker-src \'self\'
   assert.deepEqual(violations, []);
   await context.close();
 });
+
+// DPoP (RFC 9449): in worker custody the non-extractable key is made and used in the worker; a
+// page script that listens on the channel receives no CryptoKey it could sign with (in page
+// custody the key pair goes to sibling tabs by structured clone: the control).
+for (const custody of ['page', 'worker']) {
+  test(`custody ${custody}, DPoP: the key stays in the manager's realm`, async () => {
+    const { base } = await server(['--dpop', '--dpop-nonce']);
+    const context = await browser.newContext();
+    const page = await open(context, base);
+    const result = await page.evaluate(async ({ custody, name }) => {
+      const heard = [];
+      new BroadcastChannel(name).onmessage = (e) => heard.push(e.data);
+      const tm = new window.TokenManager({ custody, dpop: true, loginUrl: '/auth/login', refreshUrl: '/auth/refresh' });
+      await tm.login({ username: 'demo', password: 'demo-password' });
+      const statuses = [];
+      for (let i = 0; i < 3; i += 1) statuses.push((await tm.fetch('/api/me')).status);
+      await tm.refresh();
+      statuses.push((await tm.fetch('/api/me')).status);
+      await new Promise((r) => setTimeout(r, 200));
+      const keys = heard.flatMap((m) => Object.values(m)).filter((v) => v && typeof v === 'object'
+        && (v instanceof CryptoKey || v.privateKey instanceof CryptoKey)).length;
+      return { statuses, jkt: typeof tm.dpopJkt, keys, messages: heard.length };
+    }, { custody, name: channelName(base) });
+    console.log(`# custody ${custody}, DPoP: ${result.messages} channel messages heard, ${result.keys} carrying a CryptoKey`);
+    assert.deepEqual(result.statuses, [200, 200, 200, 200]);
+    assert.equal(result.jkt, 'string', 'dpopJkt reaches the page (a public thumbprint)');
+    if (custody === 'worker') assert.equal(result.keys, 0, 'a CryptoKey on a channel the page can join');
+    else assert.ok(result.keys > 0, 'the control: page custody shares the key pair with siblings');
+    assert.deepEqual(page.errors, []);
+    await context.close();
+  });
+}
