@@ -166,8 +166,13 @@ class WorkerManager {
  */
 export function TokenManager(options) {
   if (!new.target) throw new TypeError("Class constructor TokenManager cannot be invoked without 'new'");
-  const custody = options !== null && typeof options === 'object' ? options.custody : undefined;
-  if (custody === undefined) return new PageManager(options);
+  const object = options !== null && typeof options === 'object';
+  if (!object || !Object.hasOwn(options, 'custody')) return new PageManager(options);
+  const { custody } = options;
+  if (custody === undefined) {
+    const { custody: _, ...rest } = options;
+    return new PageManager(rest);
+  }
   if (custody !== 'page' && custody !== 'worker') throw invalid('option "custody" must be one of page, worker');
   const { custody: _, ...rest } = options;
   return custody === 'page' ? new PageManager(rest) : new WorkerManager(rest);

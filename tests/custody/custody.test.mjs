@@ -306,7 +306,7 @@ test('custody option: typed errors, same API, instanceof', async () => {
     const base = { refreshUrl: '/auth/refresh' };
     const worker = new TokenManager({ ...base, custody: 'worker', logoutUrl: '/auth/logout' });
     const page = new TokenManager({ ...base, custody: 'page' });
-    const plain = new TokenManager(base);
+    const plain = new TokenManager({ ...base, custody: undefined });
     const listen = (() => { try { worker.on('nope', () => {}); return 'ok'; } catch (e) { return e.code; } })();
     const unsubscribe = worker.on('change', () => {});
     const started = await worker.start();
