@@ -192,13 +192,18 @@ export class Remote {
     if (!wire.abortable || id === 0) return answer;
     const port = this.#port;
     return new Promise((resolve, reject) => {
-      // Rejects at once, as fetch does; the worker aborts its fetch (or the body stream).
-      signal.addEventListener('abort', () => {
+      // Rejects at once, as fetch does; the worker aborts its fetch (or, once the response is
+      // here, the body stream: the listener stays for that, as fetch's own does).
+      const onAbort = () => {
         port.postMessage({ id, op: 'abort' });
         this.#pending.delete(id);
         reject(signal.reason);
-      }, { once: true });
-      answer.then(resolve, reject);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      answer.then(resolve, (error) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      });
     });
   }
 
