@@ -19,12 +19,13 @@ function fromWire(wire) {
   return new Error(wire.message);
 }
 
-/** The worker's answer to a fetch, as a real `Response` (with its url, redirected and type). */
-function toResponse(answer) {
+/** The worker's answer to a fetch, as a real `Response` (with its url, redirected and type);
+ * `relay(body)` wraps the transferred body stream. */
+function toResponse(answer, relay) {
   const status = answer.status >= 200 && answer.status <= 599 ? answer.status : 200;
   const empty = NULL_BODY.has(status) || answer.body == null;
   if (empty) answer.body?.cancel();
-  const response = new Response(empty ? null : answer.body, {
+  const response = new Response(empty ? null : relay(answer.body), {
     status, statusText: answer.statusText, headers: answer.headers,
   });
   const define = (key, value) => Object.defineProperty(response, key, { value, configurable: true });
@@ -58,6 +59,8 @@ export class Remote {
   #snap = { state: 'anonymous', claims: null, expiresAt: null, clockOffsetMs: null, expirySource: null, dpopJkt: null };
   #lost = false;
   #freed = false;
+  /** The stream controllers of response bodies still arriving (errored if the worker goes). */
+  #bodies = new Set();
 
   /** `options`: validated and resolved by custody.js; `emit(name, payload)`: the events. */
   constructor(options, emit) {
@@ -114,8 +117,20 @@ export class Remote {
     const call = this.#pending.get(data.id);
     if (!call) return;
     this.#pending.delete(data.id);
-    if (data.ok) call.resolve(call.op === 'fetch' ? toResponse(data.value) : data.value);
+    if (data.ok) call.resolve(call.op === 'fetch' ? toResponse(data.value, (body) => this.#relay(body)) : data.value);
     else call.reject(fromWire(data.error));
+  }
+
+  /**
+   * A transferred body whose worker is terminated neither ends nor errors: the page reads it
+   * through a relay that `#lose` can error.
+   */
+  #relay(body) {
+    let controller;
+    const relay = new TransformStream({ start(c) { controller = c; } });
+    this.#bodies.add(controller);
+    body.pipeTo(relay.writable).catch(() => {}).finally(() => this.#bodies.delete(controller));
+    return relay.readable;
   }
 
   /** The worker stopped: its session is gone (see the top of this file). */
@@ -132,6 +147,8 @@ export class Remote {
     const error = cause ?? failure('ERR_WORKER_LOST', "the token manager's worker stopped; its session is gone");
     if (!error.code) error.code = 'ERR_WORKER_LOST';
     for (const call of pending) call.reject(error);
+    for (const body of this.#bodies) body.error(error);
+    this.#bodies.clear();
     const was = this.#snap.state;
     this.#snap = { state: 'anonymous', claims: null, expiresAt: null, clockOffsetMs: null, expirySource: null, dpopJkt: null };
     if (was !== 'anonymous') this.#emit('change', { type: 'change', state: 'anonymous' });
@@ -220,7 +237,10 @@ export class Remote {
     this.#worker = null;
     const pending = [...this.#pending.values()];
     this.#pending.clear();
-    for (const call of pending) call.reject(failure('ERR_LOGGED_OUT', 'the token manager was freed'));
+    const freed = failure('ERR_LOGGED_OUT', 'the token manager was freed');
+    for (const call of pending) call.reject(freed);
+    for (const body of this.#bodies) body.error(freed);
+    this.#bodies.clear();
   }
 
   /** The worker (for tests: terminate it to see a lost worker handled). */

@@ -269,20 +269,28 @@ test('custody worker: a terminated worker ends the session with typed errors, an
     const pending = tm.fetch(`${slowBase}/hang`).then(() => 'resolved', (e) => e.code);
     const refreshing = tm.refresh().then(() => 'refreshed', (e) => e.code);
     await refreshing;
+    // A response whose body is still arriving when the worker goes.
+    const streaming = (await tm.fetch(`${slowBase}/stream`)).body.getReader();
+    await streaming.read();
     const t0 = performance.now();
     tm.__worker.terminate();
     const lost = await pending;
     const ms = performance.now() - t0;
+    const body = await Promise.race([
+      streaming.read().then((r) => (r.done ? 'ended' : 'chunk'), (e) => `error ${e.name}`),
+      new Promise((r) => setTimeout(() => r('still waiting after 3 s'), 3_000)),
+    ]);
     const after = { state: tm.state, claims: tm.claims, fetch: await tm.fetch('/api/me').then((r) => r.status, (e) => e.code) };
     const restarted = await tm.start();
     const again = (await tm.fetch('/api/me')).status;
     tm.free();
     const freed = await tm.fetch('/api/me').then((r) => r.status, (e) => e.code);
-    return { lost, ms, events, after, restarted, again, freed };
+    return { lost, ms, body, events, after, restarted, again, freed };
   }, slow.base);
   console.log(`# worker terminated: the pending request rejected with ${result.lost} after ${Math.round(result.ms)} ms`);
   assert.equal(result.lost, 'ERR_WORKER_LOST');
   assert.ok(result.ms < 5_000, `noticed in ${result.ms} ms`);
+  assert.match(result.body, /^error /, 'the body of a response in flight ends with an error');
   assert.deepEqual(result.events, [
     'change:authenticated', 'change:refreshing', 'change:authenticated', // login, refresh()
     'change:anonymous', 'loggedOut:workerLost', // terminated
