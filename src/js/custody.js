@@ -4,7 +4,7 @@
 //   returns the wasm-bindgen class itself, so this mode costs nothing over the class.
 // - `custody: "worker"`: the manager runs in a dedicated module worker started from the
 //   package's own `worker.js` (a file, not a blob URL: CSP `worker-src 'self'`), which imports
-//   this package and constructs a page-custody manager inside the worker. The object returned
+//   the package's module and constructs a page-custody manager inside the worker. The object returned
 //   here has the same API and forwards every call over a `MessageChannel`; `fetch` sends the
 //   request (body as an `ArrayBuffer`, or the transferred `ReadableStream`) and gets back a real
 //   `Response` whose body is a transferred stream. No token, refresh token or DPoP key ever
@@ -22,8 +22,8 @@
 //   `await tm.login(...)` they are up to date. `setTokens` is applied in call order but returns
 //   a Promise (the worker installs the tokens).
 // - If the worker stops (terminated by the browser, crashed), its session is gone: calls in
-//   flight reject with `ERR_WORKER_LOST`, `change` and `loggedOut` (reason `"workerLost"`) are
-//   emitted, and later `fetch`/`refresh` reject with `ERR_LOGGED_OUT` until `login()`,
+//   flight reject with `ERR_WORKER_LOST` (a response body still arriving errors with it),
+//   `change` and `loggedOut` (reason `"workerLost"`) are emitted, and later `fetch`/`refresh` reject with `ERR_LOGGED_OUT` until `login()`,
 //   `setTokens()` or `start()` starts a new worker (`start()` restores a cookie session).
 //   The loss is noticed through a Web Lock the worker holds for its lifetime, and the worker's
 //   `error` event.
