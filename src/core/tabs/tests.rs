@@ -389,19 +389,7 @@ fn adopting_a_sibling_token_cancels_the_pending_refresh() {
 #[test]
 fn invalid_grant_is_held_back_while_siblings_are_asked() {
     let (mut coordinator, _) = holding("alice", 1_000);
-    let generation = generations(1)[0];
-    coordinator.handle_refresh_wanted(generation, 2_000);
-    let Some(Action::RequestLock { ticket, .. }) = coordinator.poll_action() else {
-        panic!()
-    };
-    coordinator.handle_lock_granted(ticket, 2_000);
-    drain(&mut coordinator);
-    coordinator.handle_refresh_result(
-        generation,
-        RefreshOutcome::Failed(RefreshFailure::InvalidGrant),
-        2_100,
-    );
-    let actions = drain(&mut coordinator);
+    let actions = refused_with_invalid_grant(&mut coordinator, 2_000);
     assert!(
         matches!(
             &actions[..],
@@ -451,6 +439,20 @@ fn hand_over_skips_asking_when_alone_and_ends_on_adoption_or_timeout() {
         &drain(&mut new_tab)[..],
         [Action::HandOverFinished { adopted: false }]
     ));
+}
+
+/// A refresh wanted at `now`, granted at once and answered `invalid_grant` 100 ms later: the
+/// coordinator's actions after that answer.
+fn refused_with_invalid_grant(coordinator: &mut Coordinator, now: u64) -> Vec<Action> {
+    let generation = generations(1)[0];
+    refresh_granted_after(coordinator, generation, now, 0);
+    drain(coordinator);
+    coordinator.handle_refresh_result(
+        generation,
+        RefreshOutcome::Failed(RefreshFailure::InvalidGrant),
+        now + 100,
+    );
+    drain(coordinator)
 }
 
 /// Wants a refresh and takes the lock after `wait_ms`; returns the ticket (actions drained).
@@ -660,15 +662,7 @@ fn without_token_sharing_no_token_crosses_the_channel_and_logout_still_does() {
         [Action::ReleaseLock { ticket: t }] if *t == ticket
     ));
     // invalid_grant ends the session at once: no sibling can answer with a token.
-    let generation = generations(1)[0];
-    refresh_granted_after(&mut coordinator, generation, 5_000, 1);
-    drain(&mut coordinator);
-    coordinator.handle_refresh_result(
-        generation,
-        RefreshOutcome::Failed(RefreshFailure::InvalidGrant),
-        5_100,
-    );
-    let actions = drain(&mut coordinator);
+    let actions = refused_with_invalid_grant(&mut coordinator, 5_000);
     assert!(
         matches!(
             &actions[..],
