@@ -5,7 +5,8 @@
 #      jose and jwt-decode (installed from npm in this run into target/bench/peers);
 #   2-3. verifyJwt / decodeJwt vs jose (and jwt-decode) in Node and headless Chromium;
 #   4. tm.fetch vs plain fetch vs a hand-written wrapper in Chromium (preparation and end to end);
-#   5. criterion benchmarks of the core, and the reference server under wrk on loopback.
+#   5. criterion benchmarks of the core, and the reference server under wrk on loopback;
+#   6. worker custody's cost (scripts/bench-custody.sh, appended to the report).
 # Needs what scripts/setup.sh installs (run it first; `make bench` does), plus wrk (installed
 # here with apt-get when missing). About 13-15 minutes from a fresh clone on 2 cores after setup
 # (cold builds take 6-10 of them, more when the machine is busy), about 5 minutes warm.
@@ -202,3 +203,10 @@ printf '\n\033[1m[bench %s] stores: the reference server under load per store\03
 scripts/bench-stores.sh "$OUT"
 printf '\n' >>"$OUT/report.md"
 cat "$OUT/stores.md" >>"$OUT/report.md"
+
+# Worker custody: tm.fetch through the worker vs page custody vs plain fetch, and the bytes
+# (about 1-2 minutes), appended to the report.
+printf '\n\033[1m[bench %s] custody: tm.fetch in worker vs page custody, bytes\033[0m (expect 1-2 min)\n' "$(elapsed)"
+scripts/bench-custody.sh "$OUT" "$OUT/pkg-full"
+printf '\n' >>"$OUT/report.md"
+cat "$OUT/custody.md" >>"$OUT/report.md"

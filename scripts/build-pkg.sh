@@ -61,14 +61,25 @@ export function verifyJwt(token, keys, options) {
   return settle(() => keys instanceof KeySet ? keys.__begin(token, options) : __verifyBegin(token, keys, options));
 }'
 EXPORTS=$(echo "$NAMES" | sed -E 's/(^|, )verifyJwt(, |$)/\1/; s/, $//')
+# TokenManager is exported by custody.js (custody "page" is the wasm class itself).
+EXPORTS=$(echo "$EXPORTS" | sed -E 's/(^|, )TokenManager(, |$)/\1/; s/, $//')
 if ! grep -qw KeySet <<<"$NAMES"; then
   # A build without verification (--no-default-features) has no verifyJwt or KeySet.
   WRAP=''
-  EXPORTS=$NAMES
+  EXPORTS=$(echo "$NAMES" | sed -E 's/(^|, )TokenManager(, |$)/\1/; s/, $//')
 fi
 # TokenManager#fetch's fast path (a thin JS wrapper over one call into wasm).
 cp src/js/fetch.js "$OUT/web/fetch.js"
 cp src/js/fetch.js "$OUT/node/fetch.js"
+# custody.js: the TokenManager export (custody "page" or "worker"); remote.js (loaded on first
+# use of custody "worker") and worker.js: the page's and the worker's side of worker custody
+# (browser build only: Node has no module Web Workers, and its custody.js refuses "worker").
+# Their comment lines stay in the sources (every page loads custody.js).
+strip_comments() { sed -E '/^\s*\/\//d; /^\s*\/\*\*.*\*\/$/d' "$1"; }
+strip_comments src/js/custody.js > "$OUT/web/custody.js"
+cp "$OUT/web/custody.js" "$OUT/node/custody.js"
+strip_comments src/js/remote.js > "$OUT/web/remote.js"
+strip_comments src/js/worker.js > "$OUT/web/worker.js"
 cat > "$OUT/web/index.js" <<JS
 // Browser entry: instantiates the module once, with top-level await, so no init call is needed.
 import init from './tokenwarden.js';
@@ -76,12 +87,14 @@ import './fetch.js';
 await init({ module_or_path: new URL('./tokenwarden_bg.wasm', import.meta.url) });
 $WRAP
 export { $EXPORTS } from './tokenwarden.js';
+export { TokenManager } from './custody.js';
 JS
 cat > "$OUT/node/index.js" <<JS
 // Node entry: the module is loaded synchronously on import.
 import './fetch.js';
 $WRAP
 export { $EXPORTS } from './tokenwarden.js';
+export { TokenManager } from './custody.js';
 JS
 if [ -n "$WRAP" ]; then
   cp src/js/tokenwarden.d.ts "$OUT/index.d.ts"
@@ -117,5 +130,7 @@ for dir in web node; do
   printf 'pkg: %s wasm %s bytes (gzip -9: %s), glue gzip -9: %s bytes\n' "$OUT/$dir" \
     "$(stat -c %s "$OUT/$dir/tokenwarden_bg.wasm")" \
     "$(gzip -9c "$OUT/$dir/tokenwarden_bg.wasm" | wc -c)" \
-    "$(cat "$OUT/$dir/tokenwarden.js" "$OUT/$dir/index.js" "$OUT/$dir/fetch.js" | gzip -9c | wc -c)"
+    "$(cat "$OUT/$dir/tokenwarden.js" "$OUT/$dir/index.js" "$OUT/$dir/fetch.js" "$OUT/$dir/custody.js" | gzip -9c | wc -c)"
 done
+printf 'pkg: %s/web: worker custody only (remote.js, worker.js) gzip -9: %s + %s bytes\n' "$OUT" \
+  "$(gzip -9c "$OUT/web/remote.js" | wc -c)" "$(gzip -9c "$OUT/web/worker.js" | wc -c)"

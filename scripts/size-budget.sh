@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Size budget of the npm package: gzip -9 of the browser build's wasm plus its JS glue
-# (tokenwarden.js, index.js, fetch.js), for the full build (pkg/) and the build without
+# (tokenwarden.js, index.js, fetch.js, custody.js), for the full build (pkg/) and the build without
 # verification (target/pkg-noverify, `--no-default-features`). Fails above the budget.
 # Usage: scripts/size-budget.sh [FULL_DIR] [NOVERIFY_DIR]   (both built by `make test-js`; a
 # missing one is built here, about 1-2 minutes each)
@@ -10,12 +10,15 @@
 # before the OAuth profile (+32.3 KB) and DPoP (+15 KB, client and verifyDpopProof) came in, now
 # 145.1 KB (DPoP with the OAuth profile: +0.4 KB); without verification 83.9 -> 87.8 KB (neither feature is in that build; what remains
 # is shared code: the hint of a DPoP token type, the decoding path verification shares).
+# Worker custody (custody.js, loaded by every page: the custody switch and the thin worker-custody
+# object; its worker side loads on use) adds 1.7 KB to both, and the cross-tab `shareTokens`
+# switch 0.9 KB of gzip to the full build's wasm (96 raw bytes): 145.1 -> 147.7 KB, 87.8 -> 89.5 KB.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FULL=${1:-pkg}
 NOVERIFY=${2:-target/pkg-noverify}
-BUDGET_FULL=${SIZE_BUDGET_FULL:-145600}
-BUDGET_NOVERIFY=${SIZE_BUDGET_NOVERIFY:-88300}
+BUDGET_FULL=${SIZE_BUDGET_FULL:-148200}
+BUDGET_NOVERIFY=${SIZE_BUDGET_NOVERIFY:-89900}
 GOAL_FULL=52000
 GOAL_NOVERIFY=40000
 
@@ -25,7 +28,7 @@ GOAL_NOVERIFY=40000
 size_of() { # gzip -9 bytes of wasm + glue of a package directory
   local dir=$1/web wasm glue
   wasm=$(gzip -9c "$dir/tokenwarden_bg.wasm" | wc -c)
-  glue=$(cat "$dir/tokenwarden.js" "$dir/index.js" "$dir"/fetch.js 2>/dev/null | gzip -9c | wc -c)
+  glue=$(cat "$dir/tokenwarden.js" "$dir/index.js" "$dir"/fetch.js "$dir"/custody.js 2>/dev/null | gzip -9c | wc -c)
   echo $((wasm + glue))
 }
 

@@ -33,6 +33,7 @@ const OPTIONS: &[&str] = &[
     "backoffJitterFraction",
     "expiredRequests",
     "crossTab",
+    "shareTokens",
     "channelName",
     "sessionHint",
     "oauth",
@@ -246,6 +247,7 @@ fn parse_options(value: &JsValue) -> Result<(Config, bool), JsValue> {
     };
     let expose = opt_bool(&object, "exposeToken")?.unwrap_or(false);
     config.cross_tab = opt_bool(&object, "crossTab")?.unwrap_or(true);
+    config.share_tokens = opt_bool(&object, "shareTokens")?.unwrap_or(true);
     config.channel_name = opt_string(&object, "channelName")?;
     config.session_hint = opt_string(&object, "sessionHint")?;
     config.dpop = opt_bool(&object, "dpop")?.unwrap_or(false);

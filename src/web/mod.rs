@@ -91,6 +91,11 @@ pub struct Config {
     /// Coordinate with the other tabs of this origin: one refresh at a time, shared tokens and
     /// logout, hand-over to new tabs (default true; see [`tabs`]).
     pub cross_tab: bool,
+    /// With `cross_tab`: post tokens to sibling tabs and adopt theirs (default true). `false`
+    /// keeps tokens off the channel, which every same-origin page script can join (the
+    /// package's worker custody sets it): refreshes stay serialized by the lock, logout still
+    /// reaches every tab, and each tab refreshes for itself (see `TabPolicy::share_tokens`).
+    pub share_tokens: bool,
     /// Extra input to the cross-tab channel name (two sessions with the same refresh URL and
     /// allowed origins stay apart if their names differ).
     pub channel_name: Option<String>,
@@ -141,6 +146,7 @@ impl Config {
             retry_on_401: RetryOn401::InvalidToken,
             request_timeout_ms: 10_000,
             cross_tab: true,
+            share_tokens: true,
             channel_name: None,
             manual_redirects: !in_browser(),
             session_hint: None,

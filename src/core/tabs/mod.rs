@@ -31,11 +31,17 @@
 //!   claim never saw it); a release no longer cuts a posted claim's settle time short; and the
 //!   settle time is 500 ms instead of 60 (slower messages let two claimants refresh at once).
 //!   Claims exclude each other only on a channel that delivers them, within the settle time.
+//! - *Changed:* a lock wait whose deadline is found passed by more than
+//!   [`TabPolicy::overdue_ms`] was overtaken by a frozen tab, not by a stuck holder: it waits
+//!   again instead of stealing (the simulation without token sharing, seed 67: the steal took the
+//!   lock from a refresh in flight and the server saw the rotated cookie again).
 //! - **Sharing.** After a refresh or login the tab posts its token with its receipt time, the
 //!   response's `expires_in` and `Date`, and the session [`Epoch`]. A sibling adopts a token that
 //!   is newer than its own, not expired on arrival, of an epoch not ended here, and for the same
 //!   `iss`/`sub` as the session it holds (read from the token itself, not from the message).
-//!   Adopting cancels the tab's own pending refresh.
+//!   Adopting cancels the tab's own pending refresh. With [`TabPolicy::share_tokens`] off
+//!   (the package's worker custody) no token is posted or adopted and each tab refreshes for
+//!   itself under the lock; logout still reaches every tab.
 //! - **Hand-over.** `start()` in a tab with no session asks the siblings and waits
 //!   [`TabPolicy::handover_ms`] for an answer (not at all when it knows it is alone).
 //! - **Recovery.** A refresh answered with `invalid_grant` is held back while the siblings are
@@ -160,6 +166,18 @@ pub struct TabPolicy {
     pub answer_interval_ms: u64,
     /// How many ended epochs are remembered (default 16).
     pub ended_kept: usize,
+    /// A lock wait whose deadline is found passed by more than this was overtaken by a frozen
+    /// tab (its timer fired that late), not by a stuck holder: it waits again instead of
+    /// stealing or refreshing unguarded (default 1 000).
+    pub overdue_ms: u64,
+    /// Whether tokens travel on the channel (default true). With `false` (worker custody: the
+    /// channel is readable by every same-origin page script) no token is posted or adopted,
+    /// `start()` hands nothing over, `invalid_grant` is not held back for a sibling's answer, a
+    /// contended grant does not wait for the previous holder's token, and a sibling's logout
+    /// ends the session whatever its epoch (epochs travel with tokens, so each tab has its own).
+    /// The lock still serializes refreshes, so rotation never sees reuse; each tab refreshes
+    /// for itself, with the refresh cookie the browser shares.
+    pub share_tokens: bool,
 }
 
 impl TabPolicy {
@@ -178,6 +196,8 @@ impl TabPolicy {
             claim_max_ms: 60_000,
             answer_interval_ms: 1_000,
             ended_kept: 16,
+            overdue_ms: 1_000,
+            share_tokens: true,
         }
     }
 }
@@ -419,6 +439,8 @@ pub enum Refusal {
     OtherIdentity,
     /// Memory mode and no refresh token.
     NoRefreshToken,
+    /// Tokens are not shared ([`TabPolicy::share_tokens`] is off).
+    NotShared,
 }
 
 /// One SplitMix64 step over `state`.
@@ -664,7 +686,9 @@ impl Coordinator {
                 }
             );
         match outcome {
-            RefreshOutcome::Failed(RefreshFailure::InvalidGrant) if wanted => {
+            RefreshOutcome::Failed(RefreshFailure::InvalidGrant)
+                if wanted && self.policy.share_tokens =>
+            {
                 // A sibling may already have rotated the refresh token: ask before giving up.
                 let after = self.current.as_ref().map_or(0, |c| c.at);
                 self.post(Message::Ask { after });
@@ -768,7 +792,7 @@ impl Coordinator {
     /// other managers share the channel, if known (Web Locks presence); with `Some(0)` nobody is
     /// asked. Answered with [`Action::HandOverFinished`].
     pub fn handle_start(&mut self, siblings: Option<usize>, now: u64) {
-        if self.current.is_some() || siblings == Some(0) {
+        if self.current.is_some() || siblings == Some(0) || !self.policy.share_tokens {
             self.actions
                 .push_back(Action::HandOverFinished { adopted: false });
         } else if self.handover_until.is_none() {
@@ -859,6 +883,9 @@ impl Coordinator {
     }
 
     fn share(&mut self) {
+        if !self.policy.share_tokens {
+            return;
+        }
         let Some(current) = &self.current else { return };
         let Some(generation) = current.generation else {
             return;
@@ -900,7 +927,7 @@ impl Coordinator {
             if let Lock::Held { release_at, .. } = &mut self.lock {
                 *release_at = None;
             }
-            let settle = if self.contended {
+            let settle = if self.contended && self.policy.share_tokens {
                 self.policy.contended_settle_ms
             } else {
                 self.policy.grant_settle_ms
@@ -984,6 +1011,9 @@ impl Coordinator {
 
     /// Decides on a sibling's token.
     fn consider(&mut self, token: TokenMessage, now: u64) -> Result<(), Refusal> {
+        if !self.policy.share_tokens {
+            return Err(Refusal::NotShared);
+        }
         let at = token.at.min(now);
         if self.ended.contains(&token.epoch) {
             return Err(Refusal::EndedEpoch);
@@ -1061,7 +1091,8 @@ impl Coordinator {
         if self.adopting.as_ref().is_some_and(|a| a.epoch == epoch) {
             self.adopting = None;
         }
-        if self.current.as_ref().is_some_and(|c| c.epoch == epoch) {
+        let ours = |c: &Current| c.epoch == epoch || !self.policy.share_tokens;
+        if self.current.as_ref().is_some_and(ours) {
             self.current = None;
             self.actions.push_back(Action::EndSession);
         }
@@ -1124,6 +1155,19 @@ impl Coordinator {
             _ => {}
         }
         match self.lock {
+            Lock::Requested {
+                ticket,
+                steal,
+                give_up_at,
+            } if give_up_at <= now && now - give_up_at > self.policy.overdue_ms => {
+                // This tab was frozen past the deadline: the holder may be fine (stealing from
+                // it, or refreshing unguarded, would present a cookie it is rotating). Wait again.
+                self.lock = Lock::Requested {
+                    ticket,
+                    steal,
+                    give_up_at: now.saturating_add(self.policy.lock_acquire_ms),
+                };
+            }
             Lock::Requested {
                 steal, give_up_at, ..
             } if give_up_at <= now => {
