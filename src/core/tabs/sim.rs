@@ -1079,14 +1079,15 @@ fn n_tabs_keep_one_refresh_stream_through_loss_sleep_and_crashes() {
 /// channel, so every tab refreshes for itself with the shared cookie, one at a time under the
 /// lock. Asserted in every run: every live tab holds only tokens the server accepts, never waits
 /// beyond the bound, logout reaches every tab (each tab has its own epoch), no deadlock. Reuse:
-/// in 5 of 1,000 runs the server saw a rotated cookie presented again (then the family is
-/// revoked and every tab logs out: safe, but a lost session). The mechanism: a lock holder
-/// frozen (asleep) while it holds the lock makes several waiters' deadlines run out; the first
-/// steals and refreshes, the second steals from that refresh in flight. In page custody the
-/// first stealer's token reaches the others and cancels their refreshes (0 of 1,000 runs);
-/// here each tab needs its own refresh. Bounded below at 1% of runs so a regression shows.
-/// (A waiter woken long after its deadline no longer steals at once: `TabPolicy::overdue_ms`,
-/// found by this simulation, seed 67.)
+/// in 3 of 1,000 runs the server saw a rotated cookie presented again (then the family is
+/// revoked and every tab logs out: safe, but a lost session). Two of them have no Web Locks
+/// (claims over the channel settle in 500 ms, and two claimants both refresh; in page custody
+/// the first one's token cancels the other's refresh); the third lost the sibling's "refresh
+/// running" claim on a channel dropping 19% of messages, and a waiter stole from that refresh
+/// in flight. Bounded at 0.5% of runs so a regression shows. Found by this simulation:
+/// `TabPolicy::overdue_ms` (seed 67: a waiter woken long after its deadline stole at once), and
+/// the claim a refresh posts in this mode (5 runs before it: a frozen holder made two waiters'
+/// deadlines run out, the first stole and refreshed, the second stole from that refresh).
 #[test]
 fn without_token_sharing_n_tabs_hold_valid_tokens_and_logout_reaches_every_tab() {
     let seeds = SEEDS;
@@ -1129,7 +1130,7 @@ fn without_token_sharing_n_tabs_hold_valid_tokens_and_logout_reaches_every_tab()
         failures.join("\n")
     );
     assert!(
-        reused * 100 <= seeds,
-        "{reused} of {seeds} runs saw a refresh token reused (more than 1%)"
+        reused * 200 <= seeds,
+        "{reused} of {seeds} runs saw a refresh token reused (more than 0.5%)"
     );
 }

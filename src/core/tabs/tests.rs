@@ -636,13 +636,17 @@ fn without_token_sharing_no_token_crosses_the_channel_and_logout_still_does() {
     coordinator.handle_message(tab(2), token_message(1_500, 5, &token), 2_000);
     assert_eq!(coordinator.last_refusal(), Some(Refusal::NotShared));
     assert!(drain(&mut coordinator).is_empty());
-    // A refresh still takes the lock; a contended grant starts at once (no token to wait for)
-    // and its result posts nothing.
+    // A refresh still takes the lock; a contended grant starts at once (no token to wait for),
+    // says on the channel that a refresh runs (no token: a claim that holds waiters' steals
+    // back) and its result posts nothing.
     let generation = generations(1)[0];
     let ticket = refresh_granted_after(&mut coordinator, generation, 3_000, 300);
     assert!(matches!(
         &drain(&mut coordinator)[..],
-        [Action::StartRefresh { generation: g }] if *g == generation
+        [
+            Action::StartRefresh { generation: g },
+            Action::Post(Envelope { message: Message::Claim { .. }, .. })
+        ] if *g == generation
     ));
     coordinator.handle_refresh_result(generation, RefreshOutcome::Succeeded, 3_400);
     coordinator.handle_installed(
@@ -738,6 +742,49 @@ fn a_lock_wait_overtaken_by_a_frozen_tab_waits_again() {
     punctual.handle_timeout(15_900);
     assert!(matches!(
         &drain(&mut punctual)[..],
+        [
+            Action::CancelLockRequest { .. },
+            Action::RequestLock { steal: true, .. }
+        ]
+    ));
+}
+
+/// Without token sharing no sibling token cancels a waiter's refresh, so a waiter must not steal
+/// the lock from a refresh in flight: a sibling that starts a refresh says so (a claim, no
+/// token), and a waiter's steal deadline then counts from that moment, not from its own
+/// request (the simulation without sharing: a frozen holder made two waiters' deadlines run
+/// out; the first stole and refreshed, the second stole from that refresh and presented the
+/// cookie it was rotating).
+#[test]
+fn without_token_sharing_a_sibling_refresh_in_flight_holds_a_steal_back() {
+    let mut waiter = holding_unshared("alice", 1_000);
+    drain(&mut waiter);
+    waiter.handle_refresh_wanted(generations(1)[0], 2_000);
+    assert!(matches!(
+        &drain(&mut waiter)[..],
+        [Action::RequestLock { steal: false, .. }]
+    ));
+    let deadline = waiter.poll_timeout().expect("a steal deadline");
+    // A sibling starts its refresh just before this tab's deadline.
+    waiter.handle_message(
+        tab(2),
+        Message::Claim {
+            until: deadline + 1_000,
+        },
+        deadline - 100,
+    );
+    assert!(drain(&mut waiter).is_empty());
+    let extended = waiter.poll_timeout().expect("a steal deadline");
+    assert_eq!(
+        extended,
+        deadline - 100 + TabPolicy::default().lock_acquire_ms
+    );
+    // At the old deadline nothing happens; at the new one the wait becomes a steal.
+    waiter.handle_timeout(deadline + 10);
+    assert!(drain(&mut waiter).is_empty());
+    waiter.handle_timeout(extended);
+    assert!(matches!(
+        &drain(&mut waiter)[..],
         [
             Action::CancelLockRequest { .. },
             Action::RequestLock { steal: true, .. }
