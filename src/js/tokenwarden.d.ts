@@ -304,6 +304,7 @@ export interface TokenManagerCommonOptions {
    * for itself and `start()` hands no session over (in memory mode a new tab must log in).
    */
   shareTokens?: boolean;
+// @verify-begin (DPoP is not in builds without verification)
   /**
    * DPoP (RFC 9449), both profiles: an ES256 key pair made at login (private key
    * non-extractable, memory only, shared with sibling tabs, discarded at logout); proofs on the
@@ -314,6 +315,7 @@ export interface TokenManagerCommonOptions {
    * session (the key is gone). Default `false`.
    */
   dpop?: boolean;
+// @verify-end
   /**
    * Origins whose requests carry `Authorization: Bearer` (exact scheme, host and port; https, or
    * http to loopback hosts). Default: the page's own origin.
