@@ -34,6 +34,26 @@ for dir in web node; do
   wasm-opt -Oz "${WASM_OPT_FEATURES[@]}" "$OUT/$dir/tokenwarden_bg.wasm" -o "$OUT/$dir/tokenwarden_bg.wasm"
 done
 
+# The glue is shipped without its comments and indentation: wasm-bindgen copies every Rust doc
+# comment into tokenwarden.js (full build: 9.2 -> 6.9 KB gzip). Full-line comments and leading
+# blanks only, so no minifier is needed; a line with an odd number of backticks (a multi-line
+# template literal, where trimming would change a string) or ending in a backslash is refused.
+strip_js() { # strip_js FILE (in place)
+  node -e '
+    const fs = require("fs");
+    let block = false;
+    const out = fs.readFileSync(process.argv[1], "utf8").split("\n").map((l) => l.trim()).filter((l) => {
+      if (block) { block = !l.endsWith("*/"); return false; }
+      if (l.startsWith("/*")) { block = !l.endsWith("*/"); return false; }
+      return l !== "" && !l.startsWith("//");
+    });
+    const bad = out.find((l) => (l.split("`").length - 1) % 2 === 1 || l.endsWith("\\"));
+    if (bad !== undefined) throw new Error(process.argv[1] + ": cannot strip around: " + bad);
+    fs.writeFileSync(process.argv[1], out.join("\n") + "\n");
+  ' "$1"
+}
+for dir in web node; do strip_js "$OUT/$dir/tokenwarden.js"; done
+
 # Names exported by the module (the same in both builds).
 NAMES=$(node -e '
   const src = require("fs").readFileSync(process.argv[1], "utf8");
