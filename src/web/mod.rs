@@ -1487,7 +1487,15 @@ impl TokenManager {
         input: JsValue,
         init: JsValue,
     ) -> impl std::future::Future<Output = Result<web_sys::Response, Error>> {
-        let worker = self.in_worker_call("fetch", input.clone(), init.clone());
+        // The worker's side reads the body of the request it is handed: a clone leaves the
+        // caller's unread, as in page custody.
+        let worker = self.remote.as_ref().map(|remote| {
+            let handed = match input.dyn_ref().map(web_sys::Request::clone) {
+                Some(Ok(copy)) => copy.into(),
+                _ => input.clone(),
+            };
+            remote.call("fetch", handed, init.clone())
+        });
         let page = fetch::fetch(self.shared.clone(), input, init);
         async move {
             match worker {

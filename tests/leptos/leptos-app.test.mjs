@@ -229,16 +229,24 @@ for (const custody of ['page', 'worker']) {
   });
 }
 
-test('the Leptos app, custody worker: a stopped worker logs out (workerLost), and a new login works', async () => {
+test('the Leptos app, custody worker: a stopped worker fails the request in flight (ERR_WORKER_LOST) and logs out (workerLost); a new login works', async () => {
   const context = await browser.newContext();
   const page = await context.newPage();
   page.setDefaultTimeout(STEP_TIMEOUT);
   await page.goto(`${server.base}${pageOf('worker')}`);
   await page.locator('body[data-ready="true"]').waitFor();
   await logIn(page);
+  // The next refresh hangs for 15 s: once the token has expired, a request waits in the worker.
+  assert.equal((await hook('faults', { count: 1, delay_ms: 15_000 })).status, 200);
+  const exp = Number(await page.locator('#exp').textContent());
+  await page.waitForFunction((at) => Date.now() > at * 1000 + 300, exp);
+  await page.getByRole('button', { name: 'Load items' }).click();
+  await page.waitForTimeout(300);
+  assert.equal(await page.locator('#api-status').textContent(), '', 'the request is waiting');
   const [worker] = page.workers();
   const t0 = Date.now();
   await worker.evaluate(() => self.close()).catch(() => {});
+  await page.locator('#api-status', { hasText: 'ERR_WORKER_LOST' }).waitFor();
   await page.locator('#notice', { hasText: 'logged out (workerLost)' }).waitFor();
   console.log(`# Leptos app: the stopped worker was noticed after ${Date.now() - t0} ms`);
   await stateIs(page, 'anonymous');

@@ -281,7 +281,6 @@ pub fn App() -> impl IntoView {
                         <label>"New item " <input name="item" bind:value=new_item/></label>
                         <button type="submit">"Add"</button>
                     </form>
-                    <p id="api-status">{move || api_status.get()}</p>
                     <ul id="items">
                         {move || items.get().into_iter().map(|item| view! {
                             <li data-id=item.id>{item.name}</li>
@@ -290,6 +289,8 @@ pub fn App() -> impl IntoView {
                 </section>
                 <button on:click=log_out>"Log out"</button>
             </Show>
+            // Outside the signed-in part: a request that fails as the session ends still says why.
+            <p id="api-status">{move || api_status.get()}</p>
         </main>
     }
 }
