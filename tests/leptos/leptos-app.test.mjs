@@ -12,7 +12,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { launchChromium, startServer, stopServer } from '../support/harness.mjs';
+import {
+  heapSnapshot, launchChromium, recordTokens, startServer, stopServer,
+} from '../support/harness.mjs';
 
 const OUT = resolve(process.env.TW_E2E_OUT ?? 'target/e2e');
 const EXAMPLES = resolve(process.env.TW_EXAMPLES_DIR ?? 'target/examples');
@@ -146,32 +148,6 @@ test(`the Leptos app, custody ${custody}: log in, items, refreshes, log out`, as
   assert.deepEqual(errors.filter((e) => !/Failed to load resource/.test(e)), [], 'page errors');
   await context.close();
 });
-}
-
-/** Every token the server issued to this context (login and refresh answers, the worker's too). */
-function recordTokens(context) {
-  const tokens = new Set();
-  context.on('response', async (response) => {
-    const path = new URL(response.url()).pathname;
-    if (path !== '/auth/login' && path !== '/auth/refresh') return;
-    try {
-      const body = await response.json();
-      if (body.access_token) tokens.add(body.access_token);
-    } catch { /* not JSON */ }
-  });
-  return tokens;
-}
-
-/** The page's JS heap (a DevTools heap snapshot of the page's realm, not the worker's). */
-async function heapSnapshot(context, page) {
-  const cdp = await context.newCDPSession(page);
-  let text = '';
-  cdp.on('HeapProfiler.addHeapSnapshotChunk', ({ chunk }) => { text += chunk; });
-  await cdp.send('HeapProfiler.enable');
-  await cdp.send('HeapProfiler.collectGarbage');
-  await cdp.send('HeapProfiler.takeHeapSnapshot', { reportProgress: false });
-  await cdp.detach();
-  return text;
 }
 
 async function logIn(page) {
