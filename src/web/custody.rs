@@ -12,7 +12,7 @@ use wasm_bindgen::JsValue;
 use super::{Event, LogoutReason, RefreshFailure, SessionState, TokenOrigin};
 use crate::core::session::Generation;
 
-/// Where the tokens live ([`Config::custody`]).
+/// Where the tokens live ([`Config::custody`](super::Config::custody)).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Custody {
     /// In this realm's wasm memory (default).
@@ -22,8 +22,9 @@ pub enum Custody {
     /// `worker-custody`). `package_url` is where the app serves, same-origin, the package's
     /// `web/` directory (`worker.js`, `remote.js`, `tokenwarden.js`, `tokenwarden_bg.wasm`,
     /// `fetch.js`), e.g. `"/tokenwarden/"`; the package's version must be the crate's. No token
-    /// or refresh token enters the page's wasm memory. Not with [`Config::oauth`]; tokens are
-    /// never shared on the cross-tab channel ([`Config::share_tokens`] is taken as `false`).
+    /// or refresh token enters the page's wasm memory. Not with
+    /// [`Config::oauth`](super::Config::oauth); tokens are never shared on the cross-tab
+    /// channel ([`Config::share_tokens`](super::Config::share_tokens) is taken as `false`).
     Worker {
         /// The URL (absolute, or relative to the document) of the package's `web/` directory.
         package_url: String,

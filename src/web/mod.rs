@@ -8,7 +8,9 @@
 //! Custody: token response bodies are parsed by the browser's `JSON.parse`; the access token
 //! is copied into wasm memory exactly once, straight into a [`Secret`] (zeroized on drop), and
 //! `Authorization` values are assembled in JS. After [`TokenManager::logout`] or drop, no copy
-//! remains in wasm memory (the browser tests scan it).
+//! remains in wasm memory (the browser tests scan it). With [`Custody::Worker`] (cargo feature
+//! `worker-custody`) no token enters this wasm memory at all: the session runs in the npm
+//! package's worker, and [`TokenManager`] forwards to it (see `custody.rs`).
 
 mod custody;
 pub(crate) mod dpop;
