@@ -28,6 +28,7 @@ test-lint:
 	cargo clippy $(WASM) --no-default-features -- -D warnings
 	cargo clippy $(WASM) --features portable,hmac --lib --tests -- -D warnings
 	cargo clippy $(WASM) --features hmac-sync --lib --tests -- -D warnings
+	cargo clippy $(WASM) --features worker-custody --lib -- -D warnings
 	scripts/check-core-purity.sh
 	@echo "== feature subsets build: no verification, ES256 only, EdDSA only"
 	cargo clippy -p tokenwarden --no-default-features -- -D warnings
@@ -126,8 +127,10 @@ leptos-app: setup
 	@scripts/build-leptos-app.sh
 
 test-leptos: leptos-app
-	@echo "== the Leptos example app: clippy (wasm32; cold about 2 minutes), then Playwright in headless Chromium (screenshots in target/e2e/leptos-*; about 30 s)"
+	@echo "== the Leptos example app: clippy (wasm32; cold about 2 minutes), then Playwright in headless Chromium, page and worker custody (screenshots in target/e2e/leptos-*; about 90 s)"
 	cargo clippy --target wasm32-unknown-unknown -p tokenwarden-leptos-app -- -D warnings
+	@# Worker custody serves the npm package's web/ files: pkg/ from test-js (built here only if missing).
+	@[ -f pkg/web/worker.js ] || scripts/build-pkg.sh pkg
 	cargo build -p tokenwarden-server
 	TW_SERVER_BIN=target/debug/tokenwarden-server node --test --test-concurrency=1 tests/leptos/
 

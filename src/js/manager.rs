@@ -554,6 +554,15 @@ impl TokenManager {
             .map_or(JsValue::NULL, |ms| JsValue::from(ms as f64))
     }
 
+    /// When the session next acts on its own (ms since the epoch), or `null`: for worker
+    /// custody's snapshot (the Rust API's `next_refresh_at`), not part of the JS API.
+    #[wasm_bindgen(getter, js_name = __nextRefreshAt, skip_typescript)]
+    pub fn next_refresh_at(&self) -> JsValue {
+        self.inner
+            .next_refresh_at()
+            .map_or(JsValue::NULL, |ms| JsValue::from(ms as f64))
+    }
+
     /// `"expires_in" | "exp"`, or `null`.
     #[wasm_bindgen(getter, js_name = expirySource)]
     pub fn expiry_source(&self) -> JsValue {

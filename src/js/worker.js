@@ -7,7 +7,8 @@
 // `{port, options, lock}`; everything else goes over `port`: calls `{id, op, arg}` answered with
 // `{id, ok, value | error, snap}`, events `{event, payload, snap}` (what events carry in page
 // custody), and `{ready}` once the lifetime lock `lock` is held (the page waits on the same
-// lock to notice this worker stopping). `snap` is the getters' values, never a token.
+// lock to notice this worker stopping). `snap` is the getters' values (and `nextRefreshAt`,
+// for the Rust API's `next_refresh_at`), never a token.
 import init, { TokenManager } from './tokenwarden.js';
 import './fetch.js';
 
@@ -36,7 +37,7 @@ function serve(TokenManager, port, options, lock) {
   }
   const snap = () => ({
     state: tm.state, claims: tm.claims, expiresAt: tm.expiresAt, clockOffsetMs: tm.clockOffsetMs,
-    expirySource: tm.expirySource, dpopJkt: tm.dpopJkt,
+    expirySource: tm.expirySource, dpopJkt: tm.dpopJkt, nextRefreshAt: tm.__nextRefreshAt,
   });
   for (const name of EVENTS) {
     tm.on(name, (payload) => port.postMessage({ event: name, payload, snap: snap() }));

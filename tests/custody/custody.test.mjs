@@ -9,7 +9,9 @@ import { createServer } from 'node:http';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { launchChromium, startServer, stopServer } from '../support/harness.mjs';
+import {
+  heapSnapshot, launchChromium, recordTokens, startServer, stopServer,
+} from '../support/harness.mjs';
 
 const PKG = resolve(process.env.TW_PKG_DIR ?? 'pkg');
 let browser, www, slow;
@@ -97,33 +99,6 @@ function channelName(base, extra = '') {
     }
   }
   return `tokenwarden:${hash.toString(16).padStart(16, '0')}`;
-}
-
-/** Every token the server issued to this context, read from its login and refresh answers. */
-function recordTokens(context) {
-  const tokens = new Set();
-  context.on('response', async (response) => {
-    const path = new URL(response.url()).pathname;
-    if (path !== '/auth/login' && path !== '/auth/refresh') return;
-    try {
-      const body = await response.json();
-      if (body.access_token) tokens.add(body.access_token);
-      if (body.refresh_token) tokens.add(body.refresh_token);
-    } catch { /* not JSON */ }
-  });
-  return tokens;
-}
-
-/** Bytes of the page's JS heap (a DevTools heap snapshot of the page's realm). */
-async function heapSnapshot(context, page) {
-  const cdp = await context.newCDPSession(page);
-  let text = '';
-  cdp.on('HeapProfiler.addHeapSnapshotChunk', ({ chunk }) => { text += chunk; });
-  await cdp.send('HeapProfiler.enable');
-  await cdp.send('HeapProfiler.collectGarbage');
-  await cdp.send('HeapProfiler.takeHeapSnapshot', { reportProgress: false });
-  await cdp.detach();
-  return text;
 }
 
 for (const custody of ['page', 'worker']) {

@@ -28,6 +28,15 @@ pub use self::policy::{ExpiredRequests, RefreshPolicy};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Generation(u64);
 
+impl Generation {
+    /// A generation numbered by a shell that does not run the session (worker custody's page
+    /// side numbers the tokens it hears of; the browser shell only).
+    #[cfg(target_arch = "wasm32")]
+    pub(crate) fn counted(number: u64) -> Self {
+        Self(number)
+    }
+}
+
 /// Tokens from a login, `setTokens` or refresh response, with what the shell read around them.
 ///
 /// The shell decodes the JWT (without verifying it) to fill `exp` and `iat`; all numbers are as
@@ -133,15 +142,19 @@ pub enum LogoutReason {
     InvalidGrant,
     /// Another tab of the same app logged out ([`Session::logout_with`]).
     OtherTab,
+    /// The worker holding the session (worker custody) stopped; its session is gone. Never
+    /// produced by a [`Session`] itself: the page side of worker custody reports it.
+    WorkerLost,
 }
 
 impl LogoutReason {
-    /// `"logout"`, `"invalid_grant"` or `"otherTab"` (the JS event's `reason`).
+    /// `"logout"`, `"invalid_grant"`, `"otherTab"` or `"workerLost"` (the JS event's `reason`).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::UserLogout => "logout",
             Self::InvalidGrant => "invalid_grant",
             Self::OtherTab => "otherTab",
+            Self::WorkerLost => "workerLost",
         }
     }
 }
