@@ -15,12 +15,14 @@
 # switch 0.9 KB of gzip to the full build's wasm (96 raw bytes): 145.1 -> 147.7 KB, 87.8 -> 89.5 KB.
 # Duplicate members checked without the standard sort (-1.5 KB) and the glue shipped without the
 # doc comments wasm-bindgen copies into it (-2.3 KB): 143.1 KB full, 86.5 KB without verification.
+# The Rust API's worker custody (its code only with the `worker-custody` feature; the shell's
+# hooks for it stay): +1.1 / +0.8 KB, 144.2 / 87.3 KB.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FULL=${1:-pkg}
 NOVERIFY=${2:-target/pkg-noverify}
-BUDGET_FULL=${SIZE_BUDGET_FULL:-143600}
-BUDGET_NOVERIFY=${SIZE_BUDGET_NOVERIFY:-87000}
+BUDGET_FULL=${SIZE_BUDGET_FULL:-144700}
+BUDGET_NOVERIFY=${SIZE_BUDGET_NOVERIFY:-87800}
 GOAL_FULL=52000
 GOAL_NOVERIFY=40000
 

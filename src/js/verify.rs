@@ -148,7 +148,7 @@ fn import_keys(value: &JsValue, allow_symmetric: bool) -> Result<JwkSet, JsValue
     }
     if !value.is_object() {
         return Err(invalid_options(
-            "keys must be a JWK, a JWK Set, a KeySet or (with allowSymmetricKeys) a secret",
+            "keys: a JWK, a JWK Set, a KeySet or (with allowSymmetricKeys) a secret",
         ));
     }
     let text = zeroize::Zeroizing::new(to_json_text(value, "keys")?);

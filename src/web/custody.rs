@@ -4,12 +4,18 @@
 //! `remote.js` (the same code as the JS API's `custody: "worker"`), loaded from where the app
 //! serves the package; this module only converts between it and the Rust types.
 
+#[cfg(feature = "worker-custody")]
 use std::cell::Cell;
 
+#[cfg(feature = "worker-custody")]
 use js_sys::Reflect;
+#[cfg(feature = "worker-custody")]
 use wasm_bindgen::JsValue;
 
-use super::{Event, LogoutReason, RefreshFailure, SessionState, TokenOrigin};
+use super::SessionState;
+#[cfg(feature = "worker-custody")]
+use super::{Event, LogoutReason, RefreshFailure, TokenOrigin};
+#[cfg(feature = "worker-custody")]
 use crate::core::session::Generation;
 
 /// Where the tokens live ([`Config::custody`](super::Config::custody)).
@@ -33,18 +39,18 @@ pub enum Custody {
 
 #[cfg(not(feature = "worker-custody"))]
 mod imp {
-    use super::super::{Config, Error};
+    use super::super::Error;
     use wasm_bindgen::JsValue;
 
     /// Without the cargo feature there is no worker: [`super::Custody::Worker`] is refused.
     pub(crate) enum Remote {}
 
     impl Remote {
-        pub(crate) fn start(_: &Config, _: &str, _: super::super::Emitter) -> Result<Self, Error> {
-            Err(Error::new(
+        pub(crate) fn refused() -> Error {
+            Error::new(
                 "ERR_INVALID_OPTIONS",
                 "custody Worker needs the build with worker custody (cargo feature worker-custody)",
-            ))
+            )
         }
 
         pub(crate) fn call(
@@ -330,6 +336,7 @@ pub(crate) fn state(name: &str) -> SessionState {
 /// A JS event payload (what page custody's JS API emits) as the Rust [`Event`]; `tokens`
 /// numbers the tokens heard of (the worker's generations stay in the worker). A `Retry-After`
 /// is not in the payload (`retry_after_ms: None`); `retry_at` already honours it.
+#[cfg(feature = "worker-custody")]
 pub(crate) fn event(name: &str, payload: &JsValue, tokens: &Cell<u64>) -> Option<Event> {
     let field = |key: &str| Reflect::get(payload, &JsValue::from_str(key)).unwrap_or_default();
     let text = |key: &str| field(key).as_string().unwrap_or_default();

@@ -24,7 +24,9 @@ pub mod tabs;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-use std::cell::{Cell, RefCell};
+#[cfg(feature = "worker-custody")]
+use std::cell::Cell;
+use std::cell::RefCell;
 use std::fmt;
 use std::rc::{Rc, Weak};
 
@@ -256,6 +258,7 @@ impl Wake {
 type Subscriber = Rc<dyn Fn(&Event)>;
 
 /// Worker custody's events as remote.js reports them: `(name, payload)`.
+#[cfg(feature = "worker-custody")]
 pub(crate) type Emitter = Box<dyn Fn(&str, &JsValue)>;
 
 struct Inner {
@@ -955,13 +958,18 @@ impl TokenManager {
     pub fn new(config: Config) -> Result<Self, Error> {
         match config.custody.clone() {
             Custody::Page => Self::in_page(config),
+            #[cfg(feature = "worker-custody")]
             Custody::Worker { package_url } => Self::in_worker(config, &package_url),
+            // Refused before anything is built: no worker code is linked without the feature.
+            #[cfg(not(feature = "worker-custody"))]
+            Custody::Worker { .. } => Err(custody::Remote::refused()),
         }
     }
 
     /// Worker custody: the same validation as page custody, with the same errors, by a page
     /// manager without cross-tab coordination that is closed at once (it never holds a token;
     /// it keeps the resolved config and this object's subscribers); then the worker.
+    #[cfg(feature = "worker-custody")]
     fn in_worker(config: Config, package_url: &str) -> Result<Self, Error> {
         let cross_tab = config.cross_tab;
         let validated = Self::in_page(Config {
@@ -1751,6 +1759,7 @@ fn failure_name(failure: Option<RefreshFailure>) -> &'static str {
 }
 
 /// Worker custody: remote.js's events, as [`Event`]s, to this manager's subscribers.
+#[cfg(feature = "worker-custody")]
 fn worker_events(shared: &Shared) -> Emitter {
     let shared = Rc::downgrade(shared);
     let tokens = Cell::new(0);

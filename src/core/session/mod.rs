@@ -31,7 +31,7 @@ pub struct Generation(u64);
 impl Generation {
     /// A generation numbered by a shell that does not run the session (worker custody's page
     /// side numbers the tokens it hears of; the browser shell only).
-    #[cfg(target_arch = "wasm32")]
+    #[cfg(all(target_arch = "wasm32", feature = "worker-custody"))]
     pub(crate) fn counted(number: u64) -> Self {
         Self(number)
     }
