@@ -403,17 +403,7 @@ fn invalid_grant_is_held_back_while_siblings_are_asked() {
     coordinator.handle_timeout(2_399);
     assert!(drain(&mut coordinator).is_empty());
     coordinator.handle_timeout(2_400);
-    let actions = drain(&mut coordinator);
-    assert!(
-        matches!(
-            &actions[..],
-            [Action::ReportRefreshFailure {
-                failure: RefreshFailure::InvalidGrant,
-                ..
-            }]
-        ),
-        "{actions:?}"
-    );
+    assert_invalid_grant_reported(&drain(&mut coordinator));
 }
 
 #[test]
@@ -453,6 +443,20 @@ fn refused_with_invalid_grant(coordinator: &mut Coordinator, now: u64) -> Vec<Ac
         now + 100,
     );
     drain(coordinator)
+}
+
+/// The actions are exactly the session's `invalid_grant` report (the session then ends).
+fn assert_invalid_grant_reported(actions: &[Action]) {
+    assert!(
+        matches!(
+            actions,
+            [Action::ReportRefreshFailure {
+                failure: RefreshFailure::InvalidGrant,
+                ..
+            }]
+        ),
+        "{actions:?}"
+    );
 }
 
 /// Wants a refresh and takes the lock after `wait_ms`; returns the ticket (actions drained).
@@ -666,17 +670,7 @@ fn without_token_sharing_no_token_crosses_the_channel_and_logout_still_does() {
         [Action::ReleaseLock { ticket: t }] if *t == ticket
     ));
     // invalid_grant ends the session at once: no sibling can answer with a token.
-    let actions = refused_with_invalid_grant(&mut coordinator, 5_000);
-    assert!(
-        matches!(
-            &actions[..],
-            [Action::ReportRefreshFailure {
-                failure: RefreshFailure::InvalidGrant,
-                ..
-            }]
-        ),
-        "{actions:?}"
-    );
+    assert_invalid_grant_reported(&refused_with_invalid_grant(&mut coordinator, 5_000));
     // A sibling's logout ends this session although each tab has its own epoch, and ending
     // ours posts a logout (no token) for the others.
     let mut coordinator = holding_unshared("alice", 6_000);
