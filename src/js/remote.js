@@ -39,10 +39,15 @@ function toResponse(answer, relay) {
   return response;
 }
 
+// The page-custody rule (`session_may_exist` in src/web/mod.rs), for the worker, which has no
+// `document.cookie`: a non-empty cookie `name`, or cannot tell.
 function hasCookie(name) {
   const cookies = globalThis.document?.cookie;
   if (typeof cookies !== 'string') return true; // cannot tell: ask the worker
-  return cookies.split(';').some((pair) => pair.trim().split('=')[0] === name);
+  return cookies.split(';').some((pair) => {
+    const at = pair.indexOf('=');
+    return at > 0 && pair.slice(0, at).trim() === name && at < pair.length - 1;
+  });
 }
 
 let workerIds = 0;

@@ -232,6 +232,31 @@ for (const custody of ['page', 'worker']) {
   });
 }
 
+for (const custody of ['page', 'worker']) {
+  test(`custody ${custody}: start() without a non-empty session hint cookie sends no refresh request`, async () => {
+    const { base } = await server();
+    const context = await browser.newContext();
+    const refreshes = [];
+    context.on('request', (r) => { if (new URL(r.url()).pathname === '/auth/refresh') refreshes.push(r.url()); });
+    const page = await open(context, base);
+    const started = await page.evaluate(async (custody) => {
+      const make = () => new window.TokenManager({ custody, refreshUrl: '/auth/refresh', sessionHint: 'tw_hint', crossTab: false });
+      // No hint cookie, then one with an empty value: both mean "no session" (no request).
+      const first = await make().start();
+      document.cookie = 'tw_hint=; path=/';
+      const empty = await make().start();
+      // A non-empty hint: start() asks the server (no session there: false after the request).
+      document.cookie = 'tw_hint=1; path=/';
+      const present = await make().start();
+      return { first, empty, present };
+    }, custody);
+    assert.deepEqual(started, { first: false, empty: false, present: false });
+    assert.equal(refreshes.length, 1, `refresh requests: ${refreshes}`);
+    assert.deepEqual(page.errors, []);
+    await context.close();
+  });
+}
+
 test('custody worker: a terminated worker ends the session with typed errors, and start() recovers', async () => {
   const { base } = await server();
   const context = await browser.newContext();
