@@ -168,14 +168,11 @@ export function TokenManager(options) {
   if (!new.target) throw new TypeError("Class constructor TokenManager cannot be invoked without 'new'");
   const object = options !== null && typeof options === 'object';
   if (!object || !Object.hasOwn(options, 'custody')) return new PageManager(options);
-  const { custody } = options;
-  if (custody === undefined) {
-    const { custody: _, ...rest } = options;
-    return new PageManager(rest);
+  const { custody, ...rest } = options;
+  if (custody !== undefined && custody !== 'page' && custody !== 'worker') {
+    throw invalid('option "custody" must be one of page, worker');
   }
-  if (custody !== 'page' && custody !== 'worker') throw invalid('option "custody" must be one of page, worker');
-  const { custody: _, ...rest } = options;
-  return custody === 'page' ? new PageManager(rest) : new WorkerManager(rest);
+  return custody === 'worker' ? new WorkerManager(rest) : new PageManager(rest);
 }
 TokenManager.prototype = PageManager.prototype;
 Object.defineProperty(PageManager.prototype, 'custody', { get: () => 'page', configurable: true });
