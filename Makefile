@@ -5,7 +5,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 export CHROMEDRIVER ?= /usr/bin/chromedriver
 WASM := --target wasm32-unknown-unknown -p tokenwarden
 
-.PHONY: setup pkg test test-lint test-host test-server-stores test-wasm-node test-wasm-browser test-manager test-js test-e2e test-oauth test-size test-dpop leptos-app test-leptos test-kit demo bench clean
+.PHONY: setup pkg test test-custody test-lint test-host test-server-stores test-wasm-node test-wasm-browser test-manager test-js test-e2e test-oauth test-size test-dpop leptos-app test-leptos test-kit demo bench clean
 
 ## setup: install the toolchain pieces (idempotent; 8-12 minutes cold, seconds warm)
 setup:
@@ -16,7 +16,7 @@ pkg: setup
 	@scripts/build-pkg.sh pkg
 
 ## test: lint, host tests, wasm tests in Node and headless Chromium, JS tests
-test: setup test-lint test-host test-wasm-node test-wasm-browser test-manager test-js test-e2e test-oauth test-size test-dpop test-leptos test-kit
+test: setup test-lint test-host test-wasm-node test-wasm-browser test-manager test-js test-custody test-e2e test-oauth test-size test-dpop test-leptos test-kit
 	@echo "make test: all suites passed"
 
 test-lint:
@@ -28,6 +28,7 @@ test-lint:
 	cargo clippy $(WASM) --no-default-features -- -D warnings
 	cargo clippy $(WASM) --features portable,hmac --lib --tests -- -D warnings
 	cargo clippy $(WASM) --features hmac-sync --lib --tests -- -D warnings
+	cargo clippy $(WASM) --features worker-custody --lib -- -D warnings
 	scripts/check-core-purity.sh
 	@echo "== feature subsets build: no verification, ES256 only, EdDSA only"
 	cargo clippy -p tokenwarden --no-default-features -- -D warnings
@@ -128,8 +129,10 @@ leptos-app: setup
 	@scripts/build-leptos-app.sh
 
 test-leptos: leptos-app
-	@echo "== the Leptos example app: clippy (wasm32; cold about 2 minutes), then Playwright in headless Chromium (screenshots in target/e2e/leptos-*; about 30 s)"
+	@echo "== the Leptos example app: clippy (wasm32; cold about 2 minutes), then Playwright in headless Chromium, page and worker custody (screenshots in target/e2e/leptos-*; about 90 s)"
 	cargo clippy --target wasm32-unknown-unknown -p tokenwarden-leptos-app -- -D warnings
+	@# Worker custody serves the npm package's web/ files: pkg/ from test-js (built here only if missing).
+	@[ -f pkg/web/worker.js ] || scripts/build-pkg.sh pkg
 	cargo build -p tokenwarden-server
 	TW_SERVER_BIN=target/debug/tokenwarden-server node --test --test-concurrency=1 tests/leptos/
 
@@ -140,3 +143,11 @@ test-kit: setup
 	wasm-pack test --headless --chrome -p tokenwarden --features testing --test testing_kit
 	@echo "== TokenManager::send (gloo-net) and claims::<T>() through serde-wasm-bindgen, with the kit"
 	wasm-pack test --headless --chrome -p tokenwarden --features testing,gloo,serde-wasm-bindgen --test rust_apis
+
+# Worker custody (custody: "worker") in headless Chromium: the page-memory/channel/heap scan, abort,
+# a terminated worker, the option's errors. Reuses pkg/ from test-js (built here only if missing).
+test-custody:
+	@echo "== worker custody in headless Chromium: no token in the page, abort, a lost worker (about 30 s)"
+	@[ -f pkg/web/worker.js ] || scripts/build-pkg.sh pkg
+	cargo build -p tokenwarden-server
+	TW_SERVER_BIN=target/debug/tokenwarden-server node --test --test-concurrency=1 tests/custody/

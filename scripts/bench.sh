@@ -5,12 +5,14 @@
 #      jose and jwt-decode (installed from npm in this run into target/bench/peers);
 #   2-3. verifyJwt / decodeJwt vs jose (and jwt-decode) in Node and headless Chromium;
 #   4. tm.fetch vs plain fetch vs a hand-written wrapper in Chromium (preparation and end to end);
-#   5. criterion benchmarks of the core, and the reference server under wrk on loopback.
+#   5. criterion benchmarks of the core, and the reference server under wrk on loopback;
+#   6. worker custody's cost (scripts/bench-custody.sh, appended to the report).
 # Needs what scripts/setup.sh installs (run it first; `make bench` does), plus wrk (installed
 # here with apt-get when missing). About 13-15 minutes from a fresh clone on 2 cores after setup
 # (cold builds take 6-10 of them, more when the machine is busy), about 5 minutes warm.
 # Knobs: BENCH_ROUNDS (21), BENCH_BATCH_MS (50), BENCH_E2E_ROUNDS (3), BENCH_LOAD_RUNS (3),
-# BENCH_LOAD_SECS (5), BENCH_CRITERION_SECS (2).
+# BENCH_LOAD_SECS (5), BENCH_CRITERION_SECS (2). BENCH_ONLY=verify runs only verifyJwt and
+# decodeJwt against jose in Node and Chromium (about 2 minutes warm) and prints their ratios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -80,9 +82,39 @@ fi
 step 2 "npm builds: full default and without verification (scripts/build-pkg.sh)" "2-4 min cold, 30 s warm" "pkg builds"
 # build-pkg.sh picks its own target dir per feature set.
 env -u CARGO_TARGET_DIR scripts/build-pkg.sh "$OUT/pkg-full"
-env -u CARGO_TARGET_DIR scripts/build-pkg.sh "$OUT/pkg-noverify" --no-default-features
 # HS256 computed in wasm (feature hmac-sync, not in the default package), beside WebCrypto's.
-env -u CARGO_TARGET_DIR scripts/build-pkg.sh "$OUT/pkg-hmacsync" --features hmac-sync
+# An opt-in build for HS* in bulk, so compiled for speed (opt-level 3; the package is tuned for
+# size): measured in Node, verifyJwt HS256 17-18 -> 10-11 us, at about +17% wasm gzip.
+env -u CARGO_TARGET_DIR scripts/build-pkg.sh "$OUT/pkg-hmacsync" --features hmac-sync \
+  --config 'profile.release.opt-level=3'
+if [ "${BENCH_ONLY:-}" = verify ]; then
+  echo "bench: BENCH_ONLY=verify: verifyJwt and decodeJwt against jose, Node and Chromium"
+  wait "$NPM_PID" || { cat "$RES/npm-install.log" >&2; die "npm install of the peers failed"; }
+  NPM_PID=""
+  cp "$ROOT"/benches/web/* "$OUT/www/bench/"
+  cp -r "$OUT/pkg-hmacsync/web" "$OUT/www/bench/hmacsync"
+  (cd "$PEERS" && node js/make_tokens.mjs "$OUT/www/bench/tokens.json" \
+    && node_modules/.bin/esbuild js/browser_entry.mjs --bundle --format=esm --platform=browser \
+      --outfile="$OUT/www/bench/bundle.js" --log-level=warning \
+    && node js/node_bench.mjs "$OUT/pkg-full" "$OUT/www/bench/tokens.json" "$RES/node.json" "$OUT/pkg-hmacsync")
+  env -u CARGO_TARGET_DIR cargo build -p tokenwarden-server
+  SERVER_BIN=$ROOT/target/debug/tokenwarden-server
+  start_server "$RES/server.log" --port 0 --quiet --www-dir "$OUT/www" --pkg-dir "$OUT/pkg-full" \
+    || die "the reference server did not start"
+  (cd "$PEERS" && BENCH_ONLY=verify node js/browser_bench.mjs "$SERVER_URL" "$RES/chromium.json")
+  node -e '
+    const fs = require("fs");
+    for (const file of process.argv.slice(1)) {
+      const r = JSON.parse(fs.readFileSync(file, "utf8"));
+      const time = (s) => (1 / s.median).toFixed(2);
+      const row = Object.entries(r.verify).flatMap(([alg, v]) => Object.entries(v.ratios)
+        .map(([pair, s]) => `${alg}${pair.includes("sync") ? " hmac-sync" : ""} ${time(s)}`));
+      row.push(`decodeJwt ${time(r.decode.ratios["tokenwarden / jose"])}`);
+      console.log(`${r.runtime ?? file}: time / jose: ${row.join(", ")}`);
+    }' "$RES/node.json" "$RES/chromium.json"
+  exit 0
+fi
+env -u CARGO_TARGET_DIR scripts/build-pkg.sh "$OUT/pkg-noverify" --no-default-features
 
 step 3 "native builds: criterion benches and the reference server (bench profile)" "4-6 min cold, 5 s warm" "native builds"
 cargo bench -p tokenwarden --features hmac --bench core --no-run
@@ -171,3 +203,10 @@ printf '\n\033[1m[bench %s] stores: the reference server under load per store\03
 scripts/bench-stores.sh "$OUT"
 printf '\n' >>"$OUT/report.md"
 cat "$OUT/stores.md" >>"$OUT/report.md"
+
+# Worker custody: tm.fetch through the worker vs page custody vs plain fetch, and the bytes
+# (about 1-2 minutes), appended to the report.
+printf '\n\033[1m[bench %s] custody: tm.fetch in worker vs page custody, bytes\033[0m (expect 1-2 min)\n' "$(elapsed)"
+scripts/bench-custody.sh "$OUT" "$OUT/pkg-full"
+printf '\n' >>"$OUT/report.md"
+cat "$OUT/custody.md" >>"$OUT/report.md"

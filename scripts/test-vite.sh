@@ -4,7 +4,8 @@
 # is needed), installs ./pkg into it, replaces src/main.js with a login through TokenManager,
 # builds with `vite build`, serves dist/ from the reference server (same origin, so the HttpOnly
 # refresh-cookie flow works), and checks from headless Chromium (Playwright) that the app logs
-# in (`state === 'authenticated'`) and that `tm.fetch('/api/me')` answers 200 with the header.
+# in (`state === 'authenticated'`) and that `tm.fetch('/api/me')` answers 200 with the header,
+# in page custody and in worker custody (the package's worker.js, bundled by Vite).
 # Usage: scripts/test-vite.sh      (about 30 s warm; needs the npm registry)
 # Env: TW_SERVER_BIN (prebuilt server), TW_CREATE_VITE (default vite@9), KEEP=1 keeps the app.
 # Builds pkg/ (scripts/build-pkg.sh) if it is missing.
@@ -54,7 +55,12 @@ try {
   await tm.login({ username: 'demo', password: 'demo-password' });
   const response = await tm.fetch('/api/me');
   const body = await response.json();
+  // Worker custody: the package's worker.js, bundled by Vite from new URL(..., import.meta.url).
+  const inWorker = new TokenManager({ custody: 'worker', loginUrl: '/auth/login', refreshUrl: '/auth/refresh', crossTab: false });
+  await inWorker.login({ username: 'demo', password: 'demo-password' });
+  const workerStatus = (await inWorker.fetch('/api/me')).status;
   report({
+    worker: `${inWorker.state} ${workerStatus}`,
     state: tm.state,
     status: response.status,
     header: body.authorization_header_received,
@@ -87,7 +93,7 @@ try {
   await page.waitForFunction(() => window.__tokenwarden !== undefined, null, { timeout: 30_000 })
     .catch(() => { throw new Error(`the app did not finish: ${problems.join('; ') || 'no error'}`); });
   const result = await page.evaluate(() => window.__tokenwarden);
-  const expected = { state: 'authenticated', status: 200, header: true, sub: 'demo', storage: 0 };
+  const expected = { worker: 'authenticated 200', state: 'authenticated', status: 200, header: true, sub: 'demo', storage: 0 };
   if (JSON.stringify(result) !== JSON.stringify(expected)) {
     throw new Error(`unexpected result ${JSON.stringify(result)} (${problems.join('; ')})`);
   }

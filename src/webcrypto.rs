@@ -82,7 +82,7 @@ thread_local! {
 
 fn no_webcrypto() -> JwtError {
     JwtError::UnsupportedKey {
-        reason: "crypto.subtle is not available here; build with the `portable` feature",
+        reason: "no crypto.subtle here: build with the `portable` feature",
     }
 }
 

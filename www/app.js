@@ -49,6 +49,10 @@ const options = oauthMode
 for (const key of Object.keys(DEFAULT_POLICY)) {
   if (params.has(key)) options[key] = Number(params.get(key));
 }
+// Custody (?custody=worker): the manager and its tokens run in a dedicated Web Worker; this page
+// keeps the same API. The OAuth profile runs in page custody only.
+const workerCustody = params.get('custody') === 'worker' && !oauthMode;
+if (workerCustody) options.custody = 'worker';
 const policy = { ...DEFAULT_POLICY, ...options };
 $('options').textContent = `new TokenManager(${JSON.stringify(options, null, 2)})`;
 
@@ -255,6 +259,19 @@ if (oauthMode) {
   $('mode-link').textContent = 'Switch to the reference server\'s own login';
 }
 
+{
+  const other = new URLSearchParams(params);
+  if (workerCustody) other.delete('custody');
+  else other.set('custody', 'worker');
+  $('custody').textContent = workerCustody ? 'worker' : 'page';
+  $('custody-explain').textContent = workerCustody
+    ? 'The tokens live in a dedicated Web Worker: no script in this page can read them (it can still make requests through tm.fetch). The network tap below sees only the page\'s own requests, so attempts and refresh calls are not shown.'
+    : 'The tokens live in this page\'s wasm memory.';
+  $('custody-link').href = `/?${other}`;
+  $('custody-link').textContent = workerCustody ? 'Switch to page custody' : 'Switch to worker custody';
+  $('custody-line').hidden = oauthMode;
+}
+
 $('login-form').addEventListener('submit', async (event) => {
   event.preventDefault();
   const button = $('login-button');
@@ -344,13 +361,15 @@ async function callApi(spec) {
     cells.status.replaceChildren(String(response.status), ' ',
       el('span', { className: 'wide-only' }, response.statusText));
     cells.status.className = response.ok ? 'ok' : 'warn';
+    // Worker custody: the worker sends the request, the page's tap does not see it.
+    const unseen = workerCustody && typeof serverSaw !== 'boolean';
     const attached = typeof serverSaw === 'boolean' ? serverSaw : Boolean(sent);
-    cells.bearer.replaceChildren(attached ? 'yes ' : 'no ',
-      el('span', { className: 'muted wide-only' }, typeof serverSaw === 'boolean' ? '(server)' : '(sent)'));
-    cells.attempts.textContent = String(wire.length);
+    cells.bearer.replaceChildren(unseen ? 'in the worker' : attached ? 'yes ' : 'no ',
+      el('span', { className: 'muted wide-only' }, unseen ? '' : typeof serverSaw === 'boolean' ? '(server)' : '(sent)'));
+    cells.attempts.textContent = workerCustody ? 'n/a' : String(wire.length);
     row.dataset.status = String(response.status);
-    row.dataset.bearer = String(attached);
-    row.dataset.attempts = String(wire.length);
+    row.dataset.bearer = unseen ? 'unknown' : String(attached);
+    row.dataset.attempts = workerCustody ? 'n/a' : String(wire.length);
   } catch (e) {
     call.error = e.code ?? e.name;
     call.attempts = (attempts.get(id) ?? []).length;

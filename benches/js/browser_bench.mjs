@@ -25,9 +25,11 @@ try {
   const userAgent = await page.evaluate(() => navigator.userAgent);
 
   const verifyDecode = await page.evaluate((o) => window.bench.verifyAndDecode(o), { rounds, batchMs });
-  if (!await page.evaluate(() => window.bench.installServiceWorker())) throw new Error('service worker not in control');
-  const fetchPrep = await page.evaluate((o) => window.bench.fetchPrep(o), { rounds, batchMs });
-  const fetchE2E = await page.evaluate((o) => window.bench.fetchE2E(o), { rounds: e2eRounds, requests: 2000, inFlight: 50 });
+  // BENCH_ONLY=verify (scripts/bench.sh): verification and decoding only.
+  const onlyVerify = process.env.BENCH_ONLY === 'verify';
+  if (!onlyVerify && !await page.evaluate(() => window.bench.installServiceWorker())) throw new Error('service worker not in control');
+  const fetchPrep = onlyVerify ? null : await page.evaluate((o) => window.bench.fetchPrep(o), { rounds, batchMs });
+  const fetchE2E = onlyVerify ? null : await page.evaluate((o) => window.bench.fetchE2E(o), { rounds: e2eRounds, requests: 2000, inFlight: 50 });
   if (errors.length) throw new Error(`page errors: ${errors.join('; ')}`);
 
   fs.writeFileSync(outFile, JSON.stringify({

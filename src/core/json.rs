@@ -93,6 +93,14 @@ impl Number {
     /// from the decimal text (`1.9` → 1, `1e3` → 1000, `2.5e-1` → 0); `None` outside the range.
     pub fn floor_within(&self, min: i64, max: i64) -> Option<i64> {
         let text = self.0.as_str();
+        // Most dates are plain integers: up to 18 digits fit an i64 whatever they are, and
+        // the general path below was 7% of `decodeJwt` in a Node CPU profile.
+        if text.len() <= 18 && text.bytes().all(|b| b.is_ascii_digit()) {
+            let value = text
+                .bytes()
+                .fold(0i64, |value, digit| value * 10 + i64::from(digit - b'0'));
+            return (min..=max).contains(&value).then_some(value);
+        }
         let (negative, text) = match text.strip_prefix('-') {
             Some(rest) => (true, rest),
             None => (false, text),
@@ -212,6 +220,36 @@ pub fn parse_object(bytes: &[u8], part: &'static str) -> Result<Map, JwtError> {
     }
 }
 
+/// In-place heap sort of member names: O(n log n) in every case (a hostile object with
+/// thousands of members stays cheap) in a few hundred bytes of wasm, where `sort_unstable`
+/// links 2.9 KB (twiggy) for this one use.
+fn heap_sort(items: &mut [&str]) {
+    fn sift_down(items: &mut [&str], mut root: usize, end: usize) {
+        loop {
+            let mut child = 2 * root + 1;
+            if child >= end {
+                return;
+            }
+            if child + 1 < end && items[child] < items[child + 1] {
+                child += 1;
+            }
+            if items[root] >= items[child] {
+                return;
+            }
+            items.swap(root, child);
+            root = child;
+        }
+    }
+    let len = items.len();
+    for start in (0..len / 2).rev() {
+        sift_down(items, start, len);
+    }
+    for end in (1..len).rev() {
+        items.swap(0, end);
+        sift_down(items, 0, end);
+    }
+}
+
 struct Reader<'a> {
     text: &'a [u8],
     at: usize,
@@ -308,7 +346,7 @@ impl Reader<'_> {
                 .any(|(i, (name, _))| members[..i].iter().any(|(other, _)| other == name))
         } else {
             let mut names: Vec<&str> = members.iter().map(|(name, _)| name.as_str()).collect();
-            names.sort_unstable();
+            heap_sort(&mut names);
             names.windows(2).any(|pair| pair[0] == pair[1])
         };
         if duplicate {
@@ -661,6 +699,20 @@ mod tests {
     }
 
     #[test]
+    fn heap_sort_sorts_like_the_standard_sort() {
+        let words: Vec<String> = (0..300u32)
+            .map(|i| format!("k{}", i.wrapping_mul(2_654_435_761) % 97))
+            .collect();
+        for len in [0, 1, 2, 3, 17, 64, 300] {
+            let mut ours: Vec<&str> = words[..len].iter().map(String::as_str).collect();
+            let mut theirs = ours.clone();
+            heap_sort(&mut ours);
+            theirs.sort_unstable();
+            assert_eq!(ours, theirs, "{len}");
+        }
+    }
+
+    #[test]
     fn numbers_floor_exactly_without_floats() {
         let number = |text: &str| Number(text.to_owned());
         let max = 253_402_300_799;
@@ -674,6 +726,7 @@ mod tests {
             ("12345.678e2", Some(1_234_567)),
             ("0.00001e10", Some(100_000)),
             ("253402300799", Some(max)),
+            ("123456789012345678", None),
             ("253402300799.999", Some(max)),
             ("253402300800", None),
             ("2.534023008e11", None),
@@ -691,6 +744,7 @@ mod tests {
         // The i64 edges, beyond any NumericDate: exact, and no overflow past them.
         for (text, floor) in [
             ("9223372036854775807", Some(i64::MAX)),
+            ("999999999999999999", Some(999_999_999_999_999_999)),
             ("9223372036854775807.5", Some(i64::MAX)),
             ("922337203685477580.7e1", Some(i64::MAX)),
             ("922337203685477580.8e1", None),

@@ -27,7 +27,7 @@ const DO_REFRESH = 1, DO_CANCEL = 2, ON_CHANGE = 3, ON_INSTALLED = 4, ON_FAILED 
 const OPTIONS = ['loginUrl', 'refreshUrl', 'logoutUrl', 'refreshToken', 'allowedOrigins', 'credentials',
   'retryOn401', 'exposeToken', 'requestTimeoutMs', 'refreshLeadFraction', 'minRefreshLeadMs',
   'maxRefreshLeadMs', 'refreshJitterFraction', 'minRefreshIntervalMs', 'backoffInitialMs', 'backoffMaxMs',
-  'backoffJitterFraction', 'expiredRequests', 'crossTab', 'channelName', 'sessionHint', 'oauth', 'dpop'];
+  'backoffJitterFraction', 'expiredRequests', 'crossTab', 'shareTokens', 'channelName', 'sessionHint', 'oauth', 'dpop'];
 // The policy options, in the order Engine's constructor takes them (fractions, else ms).
 const POLICY = ['refreshLeadFraction', 'minRefreshLeadMs', 'maxRefreshLeadMs', 'refreshJitterFraction',
   'minRefreshIntervalMs', 'backoffInitialMs', 'backoffMaxMs', 'backoffJitterFraction'];
@@ -156,6 +156,7 @@ function parseOptions(options) {
     expiredFail: choice(o, 'expiredRequests', ['wait', 'fail']) === 'fail',
     expose: opt(o, 'exposeToken', 'boolean') ?? false,
     crossTab: opt(o, 'crossTab', 'boolean') ?? true,
+    shareTokens: opt(o, 'shareTokens', 'boolean') ?? true,
     channelName: opt(o, 'channelName', 'string'),
     sessionHint: opt(o, 'sessionHint', 'string'),
     timeout: Math.trunc(number(o, 'requestTimeoutMs', 1, 2 ** 31 - 1) ?? 10_000),
@@ -342,7 +343,8 @@ export class TokenManager {
     const locks = g.navigator?.locks;
     const hasLocks = typeof locks?.request === 'function';
     const tabs = c.crossTab && browser && typeof g.BroadcastChannel === 'function';
-    const flags = (c.expiredFail ? 1 : 0) | (c.memory ? 2 : 0) | (tabs ? 4 : 0) | (hasLocks ? 8 : 0);
+    const flags = (c.expiredFail ? 1 : 0) | (c.memory ? 2 : 0) | (tabs ? 4 : 0) | (hasLocks ? 8 : 0)
+      | (c.shareTokens ? 0 : 16);
     this.#e = new Engine(new Float64Array([...c.policy, c.timeout]), flags, new Float64Array([random(), random(), random()]));
     const wake = () => {
       if (!this.#closed) {
@@ -743,6 +745,12 @@ export class TokenManager {
 
   get expirySource() {
     return [null, 'expires_in', 'exp'][this.#closed ? 0 : this.#e.expirySource()];
+  }
+
+  /** When the session next acts on its own (ms), or null: for worker custody's snapshot. */
+  get __nextRefreshAt() {
+    const at = this.#closed ? NaN : this.#e.nextRefreshAt();
+    return at === at ? at : null;
   }
 
   /** DPoP is not offered by this class (see the constructor): there is never a key. */

@@ -120,7 +120,8 @@ pub struct Engine {
 impl Engine {
     /// `policy`: lead fraction, min lead, max lead, lead jitter, min refresh interval, backoff
     /// initial, backoff max, backoff jitter, request timeout (ms and fractions as validated by
-    /// the driver). `flags`: 1 expired requests fail, 2 memory mode, 4 cross-tab, 8 Web Locks.
+    /// the driver). `flags`: 1 expired requests fail, 2 memory mode, 4 cross-tab, 8 Web Locks,
+    /// 16 tokens not shared on the channel ([`TabPolicy::share_tokens`] off: worker custody).
     /// `seeds`: three random words (jitter, tab id, epochs).
     #[wasm_bindgen(constructor)]
     pub fn new(policy: &[f64], flags: u32, seeds: &[f64]) -> Engine {
@@ -147,7 +148,10 @@ impl Engine {
         let memory = flags & 2 != 0;
         let tabs = (flags & 4 != 0).then(|| {
             Coordinator::new(
-                TabPolicy::for_request_timeout(millis(8, 10_000)),
+                TabPolicy {
+                    share_tokens: flags & 16 == 0,
+                    ..TabPolicy::for_request_timeout(millis(8, 10_000))
+                },
                 TabId::from_random(seed(1)),
                 seed(2),
                 flags & 8 != 0,
@@ -178,6 +182,12 @@ impl Engine {
             (Some(a), None) | (None, Some(a)) => a as f64,
             (None, None) => f64::NAN,
         }
+    }
+
+    /// When the session next acts on its own (the refresh, a retry, the expiry), or `NaN`.
+    #[wasm_bindgen(js_name = nextRefreshAt)]
+    pub fn next_refresh_at(&self) -> f64 {
+        self.session.poll_timeout().map_or(f64::NAN, |at| at as f64)
     }
 
     /// The timer fired (early or late calls are harmless).

@@ -33,6 +33,7 @@ const OPTIONS: &[&str] = &[
     "backoffJitterFraction",
     "expiredRequests",
     "crossTab",
+    "shareTokens",
     "channelName",
     "sessionHint",
     "oauth",
@@ -246,6 +247,7 @@ fn parse_options(value: &JsValue) -> Result<(Config, bool), JsValue> {
     };
     let expose = opt_bool(&object, "exposeToken")?.unwrap_or(false);
     config.cross_tab = opt_bool(&object, "crossTab")?.unwrap_or(true);
+    config.share_tokens = opt_bool(&object, "shareTokens")?.unwrap_or(true);
     config.channel_name = opt_string(&object, "channelName")?;
     config.session_hint = opt_string(&object, "sessionHint")?;
     config.dpop = opt_bool(&object, "dpop")?.unwrap_or(false);
@@ -549,6 +551,15 @@ impl TokenManager {
     pub fn clock_offset_ms(&self) -> JsValue {
         self.inner
             .clock_offset_ms()
+            .map_or(JsValue::NULL, |ms| JsValue::from(ms as f64))
+    }
+
+    /// When the session next acts on its own (ms since the epoch), or `null`: for worker
+    /// custody's snapshot (the Rust API's `next_refresh_at`), not part of the JS API.
+    #[wasm_bindgen(getter, js_name = __nextRefreshAt, skip_typescript)]
+    pub fn next_refresh_at(&self) -> JsValue {
+        self.inner
+            .next_refresh_at()
             .map_or(JsValue::NULL, |ms| JsValue::from(ms as f64))
     }
 

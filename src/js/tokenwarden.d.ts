@@ -245,6 +245,8 @@ export interface TokenManagerOAuthOptions extends TokenManagerCommonOptions {
    * reload `start()` adopts a sibling's session or resolves `false` (call `loginWithRedirect()`).
    */
   oauth: OAuthClientOptions;
+  /** The OAuth profile runs in page custody only (`"worker"` throws `ERR_INVALID_OPTIONS`). */
+  custody?: 'page';
   refreshUrl?: never;
   loginUrl?: never;
   logoutUrl?: never;
@@ -281,6 +283,29 @@ export interface TokenManagerDialectOptions extends TokenManagerCommonOptions {
 /** Options of both profiles. */
 export interface TokenManagerCommonOptions {
   /**
+   * Where the tokens live. `"page"` (default): in this page's wasm memory. `"worker"`: in a
+   * dedicated module worker the package starts from its own `worker.js` (CSP: `worker-src
+   * 'self'`); this object keeps the same API and talks to it over a `MessageChannel`, `fetch`
+   * included (the worker sends the request; the page gets a real `Response` whose body is a
+   * stream). No token, refresh token or DPoP key enters the page: a script in the page can
+   * still make requests through the manager, but cannot read or exfiltrate a token. In worker
+   * custody: `exposeToken`, `oauth` and `shareTokens: true` throw `ERR_INVALID_OPTIONS`; tokens
+   * are never shared with sibling tabs (each tab's worker refreshes for itself with the shared
+   * refresh cookie, one at a time; in memory mode each tab logs in on its own); getters are a
+   * snapshot updated with every event and every answer; `setTokens` returns a Promise; if the
+   * worker stops, calls in flight reject with `ERR_WORKER_LOST` and `loggedOut` fires with
+   * reason `"workerLost"` (then `start()` or `login()` starts a new worker).
+   */
+  custody?: 'page' | 'worker';
+  /**
+   * With `crossTab`: post new tokens to sibling tabs and adopt theirs (default `true`; always
+   * `false` in worker custody). `false` keeps every token off the cross-tab channel: refreshes
+   * stay one at a time across tabs and logout still reaches every tab, but each tab refreshes
+   * for itself and `start()` hands no session over (in memory mode a new tab must log in).
+   */
+  shareTokens?: boolean;
+// @verify-begin (DPoP is not in builds without verification)
+  /**
    * DPoP (RFC 9449), both profiles: an ES256 key pair made at login (private key
    * non-extractable, memory only, shared with sibling tabs, discarded at logout); proofs on the
    * login or code exchange, every refresh and every `fetch` to an allowed origin
@@ -290,6 +315,7 @@ export interface TokenManagerCommonOptions {
    * session (the key is gone). Default `false`.
    */
   dpop?: boolean;
+// @verify-end
   /**
    * Origins whose requests carry `Authorization: Bearer` (exact scheme, host and port; https, or
    * http to loopback hosts). Default: the page's own origin.
@@ -378,7 +404,11 @@ export interface RefreshFailedEvent {
   tokenExpiresFirst: boolean;
 }
 export interface ExpiredEvent { type: 'expired' }
-export interface LoggedOutEvent { type: 'loggedOut'; reason: 'logout' | 'invalid_grant' | 'otherTab' }
+export interface LoggedOutEvent {
+  type: 'loggedOut';
+  /** `'workerLost'`: worker custody only, the worker stopped (its session is gone). */
+  reason: 'logout' | 'invalid_grant' | 'otherTab' | 'workerLost';
+}
 
 export interface TokenManagerEventMap {
   change: ChangeEvent;
@@ -397,6 +427,8 @@ export type TokenManagerErrorCode =
   | 'ERR_NOT_AUTHENTICATED'
   | 'ERR_TOKEN_EXPIRED'
   | 'ERR_TOKEN_NOT_EXPOSED'
+  /** Worker custody: the worker stopped while the call was in flight. */
+  | 'ERR_WORKER_LOST'
   | OAuthErrorCode;
 
 /**
@@ -439,8 +471,12 @@ export class TokenManager {
   constructor(options: TokenManagerOptions);
   /** POSTs `credentials` as JSON to `loginUrl` and installs the tokens. Rejects with `ERR_LOGIN_FAILED`. */
   login(credentials: Record<string, unknown>): Promise<void>;
-  /** Installs tokens obtained elsewhere. Throws `ERR_INVALID_OPTIONS`. */
-  setTokens(tokens: TokenManagerTokens): void;
+  /**
+   * Installs tokens obtained elsewhere. Throws `ERR_INVALID_OPTIONS`. In worker custody the
+   * worker installs them (before any later call runs) and the returned Promise settles then,
+   * rejecting with the same errors.
+   */
+  setTokens(tokens: TokenManagerTokens): void | Promise<void>;
   /**
    * Restores a session after a reload; resolves to whether a token is now held. A sibling tab's
    * session is adopted first; then, in cookie mode, a silent refresh is tried. In the OAuth
@@ -478,8 +514,10 @@ export class TokenManager {
    * `fetch`'s own `TypeError` on network failure.
    */
   fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
-  /** The access token; rejects with `ERR_TOKEN_NOT_EXPOSED` unless `exposeToken: true`. */
+  /** The access token; rejects with `ERR_TOKEN_NOT_EXPOSED` unless `exposeToken: true` (never in worker custody). */
   getAccessToken(): Promise<string>;
+  /** Where the tokens live (the `custody` option). */
+  readonly custody: 'page' | 'worker';
   readonly state: TokenManagerState;
   /** Decoded, unverified claims of the current token, or `null`. */
   readonly claims: JWTClaims | null;

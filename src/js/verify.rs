@@ -20,20 +20,18 @@ use crate::core::{
     verify::{Algorithm, Verifier},
 };
 
-/// `{header, claims}` built by the engine's `JSON.parse` from the token's own JSON, after the
-/// core checked it strictly (canonical base64url, UTF-8, no duplicate names, claim types).
-/// One `JSON.parse` of `{"header":…,"claims":…}`: one string crosses into JS, and no property
-/// is set from wasm.
-fn decoded_object(header: &[u8], payload: &[u8]) -> Result<JsValue, JsValue> {
+/// `{"header":…,"claims":…}`: the token's own JSON, after the core checked it strictly
+/// (canonical base64url, UTF-8, no duplicate names, claim types), for the engine's `JSON.parse`
+/// (one string crosses into JS, and no property is set from wasm).
+fn decoded_text(header: &[u8], payload: &[u8]) -> String {
     let mut text = Vec::with_capacity(header.len() + payload.len() + 22);
     text.extend_from_slice(b"{\"header\":");
     text.extend_from_slice(header);
     text.extend_from_slice(b",\"claims\":");
     text.extend_from_slice(payload);
     text.push(b'}');
-    // The core checked both are UTF-8; an error here cannot happen, and is not a panic.
-    let text = String::from_utf8(text).map_err(|_| invalid_options("not UTF-8"))?;
-    JSON::parse(&text)
+    // The core checked both are UTF-8: the fallback cannot happen, and is not a panic.
+    String::from_utf8(text).unwrap_or_default()
 }
 
 /// Decodes a JWT **without verifying it**: `{header, claims}`. Throws a coded `Error` on
@@ -42,7 +40,7 @@ fn decoded_object(header: &[u8], payload: &[u8]) -> Result<JsValue, JsValue> {
 pub fn decode_jwt(token: &str) -> Result<JsValue, JsValue> {
     let (header, payload) =
         decode_checked_json(token, &DecodeOptions::default()).map_err(|e| jwt_error(&e))?;
-    decoded_object(&header, &payload)
+    JSON::parse(&decoded_text(&header, &payload))
 }
 
 // An imported, reusable set of verification keys (like jose's `createLocalJWKSet`).
@@ -71,7 +69,8 @@ fn prepare_keys(keys: JwkSet) -> Result<Rc<Keys>, JsValue> {
 /// `[key, params, signature, message, result, failed]`. `key` is the `CryptoKey` or a
 /// `Promise` of it (of `undefined` when WebCrypto refused it: `__verifyError(true)`), or `null`
 /// when the signature is already checked (the `portable` build); after a valid signature
-/// `result` is `{header, claims}`, or the coded `Error` to reject with when `failed`.
+/// `result` is the JSON text of `{header, claims}`, or the coded `Error` to reject with when
+/// `failed`.
 #[cfg(feature = "verify")]
 fn begin(keys: &Keys, token: &str, parsed: &ParsedOptions) -> Result<Array, JsValue> {
     #[cfg(not(feature = "portable"))]
@@ -99,14 +98,21 @@ fn begin(keys: &Keys, token: &str, parsed: &ParsedOptions) -> Result<Array, JsVa
         (outcome, json, head)
     };
     let (result, failed) = match outcome {
-        // The core decoded and checked this JSON: no second decoding of the token.
-        Ok(_) => (decoded_object(&json.0, &json.1)?, false),
+        // The core decoded and checked this JSON: no second decoding of the token, and the
+        // JS layer's `JSON.parse` builds `{header, claims}` from it.
+        Ok(_) => (JsValue::from(decoded_text(&json.0, &json.1)), false),
         Err(e) => (jwt_error(&e), true),
     };
-    let begun: Array = head.into_iter().collect();
-    begun.push(&result);
-    begun.push(&failed.into());
-    Ok(begun)
+    let [key, params, signature, message] = head;
+    // One call builds the array (a push per element would be a crossing each).
+    Ok(Array::of(&[
+        key,
+        params,
+        signature,
+        message,
+        result,
+        failed.into(),
+    ]))
 }
 
 // The coded `Error` of a signature WebCrypto found invalid, or (`refused`) of a key it refused.
@@ -142,7 +148,7 @@ fn import_keys(value: &JsValue, allow_symmetric: bool) -> Result<JwkSet, JsValue
     }
     if !value.is_object() {
         return Err(invalid_options(
-            "keys must be a JWK, a JWK Set, a KeySet or (with allowSymmetricKeys) a secret",
+            "keys: a JWK, a JWK Set, a KeySet or (with allowSymmetricKeys) a secret",
         ));
     }
     let text = zeroize::Zeroizing::new(to_json_text(value, "keys")?);

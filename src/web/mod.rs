@@ -8,8 +8,11 @@
 //! Custody: token response bodies are parsed by the browser's `JSON.parse`; the access token
 //! is copied into wasm memory exactly once, straight into a [`Secret`] (zeroized on drop), and
 //! `Authorization` values are assembled in JS. After [`TokenManager::logout`] or drop, no copy
-//! remains in wasm memory (the browser tests scan it).
+//! remains in wasm memory (the browser tests scan it). With [`Custody::Worker`] (cargo feature
+//! `worker-custody`) no token enters this wasm memory at all: the session runs in the npm
+//! package's worker, and [`TokenManager`] forwards to it (see `custody.rs`).
 
+mod custody;
 pub(crate) mod dpop;
 mod fetch;
 #[cfg(feature = "gloo")]
@@ -21,6 +24,8 @@ pub mod tabs;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+#[cfg(feature = "worker-custody")]
+use std::cell::Cell;
 use std::cell::RefCell;
 use std::fmt;
 use std::rc::{Rc, Weak};
@@ -32,6 +37,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{AbortController, EventTarget};
 
+pub use self::custody::Custody;
 pub use self::origin::origin_allowed;
 pub use crate::core::oauth::{ClientConfig as OAuthConfig, LoginOptions};
 pub use crate::core::secret::Secret;
@@ -91,6 +97,11 @@ pub struct Config {
     /// Coordinate with the other tabs of this origin: one refresh at a time, shared tokens and
     /// logout, hand-over to new tabs (default true; see [`tabs`]).
     pub cross_tab: bool,
+    /// With `cross_tab`: post tokens to sibling tabs and adopt theirs (default true). `false`
+    /// keeps tokens off the channel, which every same-origin page script can join (the
+    /// package's worker custody sets it): refreshes stay serialized by the lock, logout still
+    /// reaches every tab, and each tab refreshes for itself (see `TabPolicy::share_tokens`).
+    pub share_tokens: bool,
     /// Extra input to the cross-tab channel name (two sessions with the same refresh URL and
     /// allowed origins stay apart if their names differ).
     pub channel_name: Option<String>,
@@ -118,6 +129,10 @@ pub struct Config {
     /// `Authorization: DPoP`. With `oauth` the provider must answer `token_type: DPoP`; no
     /// `dpop_jkt` is sent on the authorization request. Default false.
     pub dpop: bool,
+    /// Where the tokens live: this realm's wasm memory ([`Custody::Page`], the default) or a
+    /// dedicated module worker ([`Custody::Worker`], cargo feature `worker-custody`), where no
+    /// script in the page can read them. The API is the same in both.
+    pub custody: Custody,
 }
 
 impl Config {
@@ -141,11 +156,13 @@ impl Config {
             retry_on_401: RetryOn401::InvalidToken,
             request_timeout_ms: 10_000,
             cross_tab: true,
+            share_tokens: true,
             channel_name: None,
             manual_redirects: !in_browser(),
             session_hint: None,
             oauth: None,
             dpop: false,
+            custody: Custody::Page,
         }
     }
 }
@@ -239,6 +256,10 @@ impl Wake {
 }
 
 type Subscriber = Rc<dyn Fn(&Event)>;
+
+/// Worker custody's events as remote.js reports them: `(name, payload)`.
+#[cfg(feature = "worker-custody")]
+pub(crate) type Emitter = Box<dyn Fn(&str, &JsValue)>;
 
 struct Inner {
     config: Config,
@@ -904,9 +925,13 @@ fn unsubscribe(shared: &Weak<RefCell<Inner>>, id: u64) {
 }
 
 /// The token manager: memory-only custody, silent single-flight refresh, `fetch` wrapping.
-/// Dropping it wipes the tokens, cancels the timer and listeners, and fails waiting requests.
+/// Dropping it wipes the tokens, cancels the timer and listeners, and fails waiting requests
+/// (in worker custody: stops the worker).
 pub struct TokenManager {
+    /// In worker custody: closed, holding only the resolved config and the subscribers.
     shared: Shared,
+    /// The worker holding the session ([`Custody::Worker`]).
+    remote: Option<custody::Remote>,
 }
 
 impl fmt::Debug for TokenManager {
@@ -917,8 +942,84 @@ impl fmt::Debug for TokenManager {
 
 impl TokenManager {
     /// Validates `config` (URLs resolved against the page; https or loopback http only;
-    /// allowed origins normalised) and installs the wake-up listeners.
-    pub fn new(mut config: Config) -> Result<Self, Error> {
+    /// allowed origins normalised) and installs the wake-up listeners. With
+    /// [`Custody::Worker`], starts the worker instead (see [`Custody`] for what it needs).
+    ///
+    /// ```no_run
+    /// # fn demo() -> Result<(), tokenwarden::web::Error> {
+    /// use tokenwarden::web::{Config, Custody, TokenManager};
+    /// let mut config = Config::new("/auth/refresh");
+    /// config.login_url = Some("/auth/login".into());
+    /// // The npm package's web/ directory, served by the app at /tokenwarden/.
+    /// config.custody = Custody::Worker { package_url: "/tokenwarden/".into() };
+    /// let manager = TokenManager::new(config)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn new(config: Config) -> Result<Self, Error> {
+        match config.custody.clone() {
+            Custody::Page => Self::in_page(config),
+            #[cfg(feature = "worker-custody")]
+            Custody::Worker { package_url } => Self::in_worker(config, &package_url),
+            // Refused before anything is built: no worker code is linked without the feature.
+            #[cfg(not(feature = "worker-custody"))]
+            Custody::Worker { .. } => Err(custody::Remote::refused()),
+        }
+    }
+
+    /// Worker custody: the same validation as page custody, with the same errors, by a page
+    /// manager without cross-tab coordination that is closed at once (it never holds a token;
+    /// it keeps the resolved config and this object's subscribers); then the worker.
+    #[cfg(feature = "worker-custody")]
+    fn in_worker(config: Config, package_url: &str) -> Result<Self, Error> {
+        let cross_tab = config.cross_tab;
+        let validated = Self::in_page(Config {
+            cross_tab: false,
+            custody: Custody::Page,
+            ..config
+        })?;
+        let shared = validated.shared.clone();
+        drop(validated);
+        let mut resolved = shared.borrow().config.clone();
+        resolved.cross_tab = cross_tab;
+        let remote = custody::Remote::start(&resolved, package_url, worker_events(&shared))?;
+        Ok(Self {
+            shared,
+            remote: Some(remote),
+        })
+    }
+
+    /// A call to the worker in worker custody (`None` in page custody).
+    fn in_worker_call(
+        &self,
+        op: &'static str,
+        first: JsValue,
+        second: JsValue,
+    ) -> Option<impl std::future::Future<Output = Result<JsValue, Error>>> {
+        self.remote
+            .as_ref()
+            .map(|remote| remote.call(op, first, second))
+    }
+
+    /// A getter's value in worker custody: the worker's last snapshot (`None` in page custody).
+    fn snapshot(&self, key: &str) -> Option<JsValue> {
+        self.remote
+            .as_ref()
+            .map(|remote| remote.snap(key))
+            .map(|value| {
+                if value.is_undefined() {
+                    JsValue::NULL
+                } else {
+                    value
+                }
+            })
+    }
+
+    fn snapshot_ms(&self, key: &str) -> Option<Option<f64>> {
+        self.snapshot(key)
+            .map(|value| value.as_f64().filter(|ms| ms.is_finite()))
+    }
+
+    fn in_page(mut config: Config) -> Result<Self, Error> {
         if config.dpop && !cfg!(feature = "dpop") {
             // Without the feature no key exists: `Authorization: DPoP` would go without a proof.
             return Err(Error::new(
@@ -989,7 +1090,10 @@ impl TokenManager {
         shared.borrow_mut().listeners = Some(listeners);
         let tabs = tabs::Tabs::install(&shared.borrow().config, Rc::downgrade(&shared));
         shared.borrow_mut().tabs = tabs;
-        Ok(Self { shared })
+        Ok(Self {
+            shared,
+            remote: None,
+        })
     }
 
     /// Logs in with credentials of any type serialising to a JSON object (e.g. a
@@ -1023,7 +1127,11 @@ impl TokenManager {
         credentials: JsValue,
     ) -> impl std::future::Future<Output = Result<(), Error>> {
         let shared = self.shared.clone();
+        let worker = self.in_worker_call("login", credentials.clone(), JsValue::UNDEFINED);
         async move {
+            if let Some(call) = worker {
+                return call.await.map(drop);
+            }
             let (call, memory, use_dpop) = {
                 let inner = shared.borrow();
                 if inner.closed {
@@ -1102,7 +1210,7 @@ impl TokenManager {
     ) -> Result<(), Error> {
         {
             let inner = self.shared.borrow();
-            if inner.closed {
+            if inner.closed && self.remote.is_none() {
                 return Err(Error::closed());
             }
             if refresh_token.is_some() && inner.config.refresh_token != RefreshTokenMode::Memory {
@@ -1125,6 +1233,25 @@ impl TokenManager {
             grant::expires_in(seconds as f64)
                 .map_err(|e| Error::new("ERR_INVALID_OPTIONS", e.message()))?;
         }
+        if let Some(remote) = &self.remote {
+            // Checked here as the worker checks them; the worker installs them in call order.
+            let tokens = Object::new();
+            let put = |key: &str, value: JsValue| {
+                let _ = Reflect::set(&tokens, &JsValue::from_str(key), &value);
+            };
+            put("accessToken", JsValue::from_str(access_token.expose()));
+            if let Some(token) = &refresh_token {
+                put("refreshToken", JsValue::from_str(token.expose()));
+            }
+            if let Some(seconds) = expires_in {
+                put("expiresIn", JsValue::from(seconds as f64));
+            }
+            let call = remote.call("setTokens", tokens.into(), JsValue::UNDEFINED);
+            spawn_local(async move {
+                let _ = call.await;
+            });
+            return Ok(());
+        }
         install_tokens(
             &self.shared,
             http::grant_from(access_token, refresh_token, expires_in, None),
@@ -1138,7 +1265,11 @@ impl TokenManager {
     /// [`Config::session_hint`], a page without the hint cookie sends no refresh request.
     pub fn start(&self) -> impl std::future::Future<Output = bool> {
         let shared = self.shared.clone();
+        let worker = self.in_worker_call("start", JsValue::UNDEFINED, JsValue::UNDEFINED);
         async move {
+            if let Some(call) = worker {
+                return call.await.is_ok_and(|held| held.as_bool() == Some(true));
+            }
             if tabs::hand_over(&shared).await {
                 return true;
             }
@@ -1244,7 +1375,11 @@ impl TokenManager {
     /// Errors: `ERR_REFRESH_FAILED` (transient; the manager keeps retrying), `ERR_LOGGED_OUT`.
     pub fn refresh(&self) -> impl std::future::Future<Output = Result<(), Error>> {
         let shared = self.shared.clone();
+        let worker = self.in_worker_call("refresh", JsValue::UNDEFINED, JsValue::UNDEFINED);
         async move {
+            if let Some(call) = worker {
+                return call.await.map(drop);
+            }
             let wait = {
                 let mut inner = shared.borrow_mut();
                 if inner.closed {
@@ -1277,7 +1412,12 @@ impl TokenManager {
     /// requests with `ERR_LOGGED_OUT`, then asks the server to revoke them.
     pub fn logout(&self) -> impl std::future::Future<Output = ()> {
         let shared = self.shared.clone();
+        let worker = self.in_worker_call("logout", JsValue::UNDEFINED, JsValue::UNDEFINED);
         async move {
+            if let Some(call) = worker {
+                let _ = call.await;
+                return;
+            }
             let call = {
                 let mut inner = shared.borrow_mut();
                 if inner.closed {
@@ -1347,7 +1487,35 @@ impl TokenManager {
         request: impl Into<web_sys::Request>,
     ) -> impl std::future::Future<Output = Result<web_sys::Response, Error>> {
         let request: web_sys::Request = request.into();
-        fetch::fetch(self.shared.clone(), request.into(), JsValue::UNDEFINED)
+        self.fetch_any(request.into(), JsValue::UNDEFINED)
+    }
+
+    /// [`fetch`](Self::fetch) in either custody (in worker custody the worker sends it; an
+    /// abort of the request's signal reaches the worker's `fetch`).
+    fn fetch_any(
+        &self,
+        input: JsValue,
+        init: JsValue,
+    ) -> impl std::future::Future<Output = Result<web_sys::Response, Error>> {
+        // The worker's side reads the body of the request it is handed: a clone leaves the
+        // caller's unread, as in page custody.
+        let worker = self.remote.as_ref().map(|remote| {
+            let handed = match input.dyn_ref().map(web_sys::Request::clone) {
+                Some(Ok(copy)) => copy.into(),
+                _ => input.clone(),
+            };
+            remote.call("fetch", handed, init.clone())
+        });
+        let page = fetch::fetch(self.shared.clone(), input, init);
+        async move {
+            match worker {
+                Some(call) => call
+                    .await?
+                    .dyn_into()
+                    .map_err(|_| Error::new("ERR_FETCH", "the worker answered without a Response")),
+                None => page.await,
+            }
+        }
     }
 
     /// A `GET` of `url` (relative URLs resolve against the document base) through
@@ -1356,11 +1524,7 @@ impl TokenManager {
         &self,
         url: &str,
     ) -> impl std::future::Future<Output = Result<web_sys::Response, Error>> {
-        fetch::fetch(
-            self.shared.clone(),
-            JsValue::from_str(url),
-            JsValue::UNDEFINED,
-        )
+        self.fetch_any(JsValue::from_str(url), JsValue::UNDEFINED)
     }
 
     /// [`fetch`](Self::fetch) with the JS signature: `input` is a string, `URL` or `Request`;
@@ -1370,7 +1534,7 @@ impl TokenManager {
         input: JsValue,
         init: JsValue,
     ) -> impl std::future::Future<Output = Result<web_sys::Response, Error>> {
-        fetch::fetch(self.shared.clone(), input, init)
+        self.fetch_any(input, init)
     }
 
     /// For the package's JS `fetch` wrapper: what a request to the canonical absolute URL `url`
@@ -1402,7 +1566,14 @@ impl TokenManager {
     /// WebSocket or a third-party SDK). The JS class exposes it only with `exposeToken: true`.
     pub fn access_token_js(&self) -> impl std::future::Future<Output = Result<JsValue, Error>> {
         let shared = self.shared.clone();
+        let in_worker = self.remote.is_some();
         async move {
+            if in_worker {
+                return Err(Error::new(
+                    "ERR_TOKEN_NOT_EXPOSED",
+                    "worker custody never hands the access token to the page",
+                ));
+            }
             match gate(&shared, |_, token, _| JsValue::from_str(token.expose())).await? {
                 Gate::Go(token, _) => Ok(token),
                 Gate::Anonymous => Err(Error::new("ERR_NOT_AUTHENTICATED", "there is no session")),
@@ -1436,7 +1607,11 @@ impl TokenManager {
 
     /// The current state.
     pub fn state(&self) -> SessionState {
-        self.shared.borrow().session.state()
+        match self.snapshot("state").and_then(|s| s.as_string()) {
+            Some(state) => custody::state(&state),
+            None if self.remote.is_some() => SessionState::Anonymous,
+            None => self.shared.borrow().session.state(),
+        }
     }
 
     /// The current token's claims (decoded, not verified) as an application type: registered
@@ -1488,12 +1663,22 @@ impl TokenManager {
     /// The current token's decoded (unverified) claims, if it is a JWT: registered claims
     /// typed, the rest in [`Claims::extra`].
     pub fn token_claims(&self) -> Option<Claims> {
+        if self.remote.is_some() {
+            let json = js_sys::JSON::stringify(&self.claims_js())
+                .ok()?
+                .as_string()?;
+            let map = crate::core::json::parse_object(json.as_bytes(), "payload").ok()?;
+            return Claims::from_map(map).ok();
+        }
         self.with_claims(|claims| claims.claims.clone())
     }
 
     /// The current token's decoded (unverified) payload as a JS object (the engine's
     /// `JSON.parse` of the payload the strict decoder accepted), or `null`.
     pub fn claims_js(&self) -> JsValue {
+        if let Some(claims) = self.snapshot("claims") {
+            return claims;
+        }
         self.with_claims(|claims| js_sys::JSON::parse(&claims.json).ok())
             .flatten()
             .unwrap_or(JsValue::NULL)
@@ -1512,6 +1697,9 @@ impl TokenManager {
     /// With [`Config::dpop`], the RFC 7638 thumbprint of the session's DPoP key (the `jkt` its
     /// tokens are bound to); `None` without a key (before login, after logout).
     pub fn dpop_jkt(&self) -> Option<String> {
+        if let Some(jkt) = self.snapshot("dpopJkt") {
+            return jkt.as_string();
+        }
         self.shared
             .borrow()
             .dpop
@@ -1522,11 +1710,17 @@ impl TokenManager {
 
     /// When the current token expires (local clock, ms since the epoch).
     pub fn expires_at(&self) -> Option<u64> {
+        if let Some(ms) = self.snapshot_ms("expiresAt") {
+            return ms.map(|ms| ms as u64);
+        }
         self.shared.borrow().session.expires_at()
     }
 
     /// Server clock minus local clock, in ms, measured with the current token.
     pub fn clock_offset_ms(&self) -> Option<i64> {
+        if let Some(ms) = self.snapshot_ms("clockOffsetMs") {
+            return ms.map(|ms| ms as i64);
+        }
         self.shared.borrow().session.clock_offset_ms()
     }
 
@@ -1534,11 +1728,21 @@ impl TokenManager {
     /// refresh, a retry after a failed one, or the expiry. `None` without a session. For a
     /// countdown in the UI; the manager does not depend on anyone polling it.
     pub fn next_refresh_at(&self) -> Option<u64> {
+        if let Some(ms) = self.snapshot_ms("nextRefreshAt") {
+            return ms.map(|ms| ms as u64);
+        }
         self.shared.borrow().session.poll_timeout()
     }
 
     /// Where the expiry came from.
     pub fn expiry_source(&self) -> Option<ExpirySource> {
+        if let Some(source) = self.snapshot("expirySource") {
+            return match source.as_string().as_deref() {
+                Some("expires_in") => Some(ExpirySource::ExpiresIn),
+                Some("exp") => Some(ExpirySource::ExpClaim),
+                _ => None,
+            };
+        }
         self.shared.borrow().session.expiry_source()
     }
 }
@@ -1555,8 +1759,33 @@ fn failure_name(failure: Option<RefreshFailure>) -> &'static str {
     }
 }
 
+/// Worker custody: remote.js's events, as [`Event`]s, to this manager's subscribers.
+#[cfg(feature = "worker-custody")]
+fn worker_events(shared: &Shared) -> Emitter {
+    let shared = Rc::downgrade(shared);
+    let tokens = Cell::new(0);
+    Box::new(move |name, payload| {
+        let Some(event) = custody::event(name, payload, &tokens) else {
+            return;
+        };
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        let subscribers: Vec<Subscriber> = match shared.try_borrow() {
+            Ok(inner) => inner.subscribers.iter().map(|(_, s)| s.clone()).collect(),
+            Err(_) => return,
+        };
+        for subscriber in subscribers {
+            subscriber(&event);
+        }
+    })
+}
+
 impl Drop for TokenManager {
     fn drop(&mut self) {
+        if let Some(remote) = &self.remote {
+            remote.free();
+        }
         let waiters = {
             let Ok(mut inner) = self.shared.try_borrow_mut() else {
                 return;

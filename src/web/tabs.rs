@@ -210,7 +210,10 @@ impl Tabs {
         let locks = global_get(&global, "navigator")
             .and_then(|navigator| global_get(&navigator, "locks"))
             .filter(|locks| get(locks, "request").is_function());
-        let policy = TabPolicy::for_request_timeout(u64::from(config.request_timeout_ms));
+        let policy = TabPolicy {
+            share_tokens: config.share_tokens,
+            ..TabPolicy::for_request_timeout(u64::from(config.request_timeout_ms))
+        };
         let coordinator = Coordinator::new(
             policy,
             TabId::from_random(super::random_u64()),

@@ -271,3 +271,37 @@ test('two tabs share one session, and each timeline shows the other tab', { time
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test('worker custody: the switch, the flow, no token readable by the page', { timeout: 120_000 }, async () => {
+  const { context, page, errors, consoleErrors, failed } = await openDemo();
+  assert.equal(await page.locator('#custody').textContent(), 'page');
+  await page.getByRole('link', { name: 'Switch to worker custody' }).click();
+  await page.waitForURL(/custody=worker/);
+  failed.length = 0; // the first page's own requests, cut short by the navigation
+  await page.locator('body[data-ready="true"]').waitFor();
+  assert.equal(await page.locator('#custody').textContent(), 'worker');
+  assert.match(await page.locator('#options').textContent(), /"custody": "worker"/);
+  await stateIs(page, 'anonymous');
+  assert.deepEqual(failed, [], 'a request failed on the first visit');
+  await logIn(page);
+  assert.match(await page.locator('#claims').textContent(), /"sub": "demo"/);
+  const me = await callApi(page, 'GET /api/me');
+  assert.deepEqual([me.status, me.bearer, me.attempts], ['200', 'true', 'n/a']);
+  const echo = await callApi(page, 'POST /api/echo');
+  assert.deepEqual([echo.status, echo.bearer], ['200', 'true']);
+  // A silent refresh in the worker shows as a new token.
+  await page.waitForFunction(() => Number(document.getElementById('token-count').textContent) >= 2, null, { timeout: 4 * ACCESS_TTL * 1000 });
+  assert.equal((await callApi(page, 'GET /api/me')).status, '200');
+  await page.getByRole('button', { name: 'Inspect storage' }).click();
+  await page.locator('#storage dd', { hasText: 'ERR_TOKEN_NOT_EXPOSED' }).waitFor();
+  await shot(page, '15-worker-custody');
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await stateIs(page, 'anonymous');
+  await page.locator('#session-status[data-reason="logout"]').waitFor();
+  await page.getByRole('link', { name: 'Switch to page custody' }).click();
+  await page.locator('body[data-ready="true"]').waitFor();
+  assert.equal(await page.locator('#custody').textContent(), 'page');
+  assert.deepEqual(errors, []);
+  assert.deepEqual(consoleErrors, []);
+  await context.close();
+});

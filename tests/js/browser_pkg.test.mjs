@@ -69,21 +69,25 @@ const stats = (base) => fetch(`${base}/__test/stats`).then((r) => r.json());
 
 // The package's tm.fetch: the JS fast path (one call into wasm for the header) attaches the token
 // to the page's origin only, follows redirects like fetch while the Fetch standard keeps the
-// header off a foreign origin, and refreshes once and retries on a 401.
-test('tm.fetch from the package: header, redirects, 401 retry', async () => {
+// header off a foreign origin, and refreshes once and retries on a 401. The same in worker
+// custody, where the worker sends the request and the page gets the Response.
+for (const custody of ['page', 'worker'])
+test(`tm.fetch from the package (custody ${custody}): header, redirects, 401 retry, bodies`, async () => {
+  const own0 = await stats(server.base);
+  const foreign0 = await stats(foreign.base);
   const page = await browser.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(`${server.base}/`);
   await page.waitForFunction(() => document.title === 'ready', null, { timeout: 15_000 });
-  const result = await page.evaluate(async (foreignBase) => {
+  const result = await page.evaluate(async ({ foreignBase, custody }) => {
     const { TokenManager } = window.tokenwarden;
-    const tm = new TokenManager({ loginUrl: '/auth/login', refreshUrl: '/auth/refresh', crossTab: false });
+    const tm = new TokenManager({ custody, loginUrl: '/auth/login', refreshUrl: '/auth/refresh', crossTab: false });
     await tm.login({ username: 'demo', password: 'demo-password' });
     // Count the fast path's answers: a header string means it sent the request itself.
     const answers = [];
     const ask = TokenManager.prototype.__headerFor;
-    tm.__headerFor = function (url) { const h = ask.call(this, url); answers.push(typeof h); return h; };
+    if (custody === 'page') tm.__headerFor = function (url) { const h = ask.call(this, url); answers.push(typeof h); return h; };
     const echo = async (input, init) => {
       const r = await tm.fetch(input, init);
       return { status: r.status, redirected: r.redirected, body: await r.json().catch(() => null) };
@@ -98,10 +102,28 @@ test('tm.fetch from the package: header, redirects, 401 retry', async () => {
     tm.setTokens({ accessToken: 'not.a.token', expiresIn: 300 });
     const retried = await tm.fetch('/api/me');
     const meStatus = retried.status;
+    // Bodies: text, bytes, form data and a Request input carry over intact.
+    const bytes = new Uint8Array(70_000).map((_, i) => i % 251);
+    const sha = async (data) => [...new Uint8Array(await crypto.subtle.digest('SHA-256', data))].map((b) => b.toString(16).padStart(2, '0')).join('');
+    const bodies = {
+      text: await echo('/api/echo', { method: 'POST', body: 'hello', headers: { 'content-type': 'text/plain' } }),
+      bytes: await echo('/api/echo', { method: 'POST', body: bytes }),
+      bytesSha: await sha(bytes),
+      request: await echo(new Request('/api/echo', { method: 'PATCH', body: 'from a Request' })),
+    };
+    const form = new FormData();
+    form.append('a', '1');
+    const formRes = await echo('/api/echo', { method: 'POST', body: form });
+    bodies.form = formRes.body.content_type.startsWith('multipart/form-data; boundary=') && formRes.body.authorization_header_received;
+    const head = await tm.fetch('/api/echo', { method: 'HEAD' });
+    bodies.head = [head.status, await head.text()];
+    const manual = await tm.fetch(`/api/redirect?to=${encodeURIComponent(`${location.origin}/api/echo`)}`, { redirect: 'manual' });
+    bodies.manual = [manual.type, manual.status];
     await tm.logout();
+    const state = tm.state;
     tm.free();
-    return { own, asUrl, sameOriginRedirect, crossOrigin, other, meStatus, answers };
-  }, foreign.base);
+    return { own, asUrl, sameOriginRedirect, crossOrigin, other, meStatus, answers, bodies, state };
+  }, { foreignBase: foreign.base, custody });
   assert.deepEqual(errors, []);
   assert.equal(result.own.body.authorization_header_received, true);
   assert.equal(result.asUrl.body.method, 'PUT');
@@ -110,14 +132,24 @@ test('tm.fetch from the package: header, redirects, 401 retry', async () => {
   assert.equal(result.sameOriginRedirect.body.authorization_header_received, true);
   assert.equal(result.other.body.authorization_header_received, false);
   assert.equal(result.meStatus, 200, 'the 401 was not refreshed and retried');
-  // own, URL, both redirects and the bad token went the fast path; the foreign origin got null.
-  assert.deepEqual(result.answers, ['string', 'string', 'string', 'string', 'object', 'string']);
+  const { bodies } = result;
+  assert.deepEqual([bodies.text.body.body_length, bodies.text.body.content_type, bodies.text.body.authorization_header_received], [5, 'text/plain', true]);
+  assert.equal(bodies.bytes.body.body_length, 70_000);
+  assert.equal(bodies.bytes.body.body_sha256, bodies.bytesSha);
+  assert.deepEqual([bodies.request.body.method, bodies.request.body.body_length, bodies.request.body.authorization_header_received], ['PATCH', 14, true]);
+  assert.equal(bodies.form, true);
+  assert.deepEqual(bodies.head, [200, '']);
+  assert.deepEqual(bodies.manual, ['opaqueredirect', 0]);
+  assert.equal(result.state, 'anonymous');
+  // own, URL, both redirects and the bad token went the fast path; the foreign origin got null
+  // (then the body requests, the HEAD and the manual redirect).
+  if (custody === 'page') assert.deepEqual(result.answers.slice(0, 6), ['string', 'string', 'string', 'string', 'object', 'string']);
   const seen = await stats(foreign.base);
   // The redirected request and the direct one both arrived, neither with a token (a server-1
   // token would have been answered 401 there).
-  assert.equal(seen.api_requests, 2);
-  assert.equal(seen.api_unauthorized, 0, 'Authorization followed a cross-origin redirect');
+  assert.equal(seen.api_requests - foreign0.api_requests, 2);
+  assert.equal(seen.api_unauthorized - foreign0.api_unauthorized, 0, 'Authorization followed a cross-origin redirect');
   const own = await stats(server.base);
-  assert.equal(own.refreshes, 1);
+  assert.equal(own.refreshes - own0.refreshes, 1);
   await page.close();
 });

@@ -44,12 +44,16 @@ test('invalid options throw ERR_INVALID_OPTIONS', () => {
     { refreshUrl, refreshToken: 'localStorage' },
     { refreshUrl, allowedOrigins: ['https://api.example.com/path'] },
     { refreshUrl, requestTimeoutMs: 0 },
+    { refreshUrl, custody: 'worker' },                        // Node has no module Web Workers
+    { refreshUrl, custody: 'vault' },
   ]) {
     assert.equal(codeOf(() => new TokenManager(options)), 'ERR_INVALID_OPTIONS', JSON.stringify(options));
   }
   const tm = new TokenManager({ refreshUrl });
   assert.equal(codeOf(() => tm.on('refresh', () => {})), 'ERR_INVALID_OPTIONS');
+  assert.equal(tm.custody, 'page');
   tm.free();
+  new TokenManager({ refreshUrl, custody: 'page' }).free();
 });
 
 

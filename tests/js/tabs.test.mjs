@@ -43,6 +43,7 @@ const PAGE = `<!doctype html><meta charset="utf-8"><title>loading</title>
   };
   if (q.get('channel')) options.channelName = q.get('channel');
   if (q.get('crossTab') === 'off') options.crossTab = false;
+  if (q.get('custody')) options.custody = q.get('custody');
   const tm = new TokenManager(options);
   const events = [];
   for (const name of ['change', 'refreshed', 'refreshFailed', 'expired', 'loggedOut']) {
@@ -129,7 +130,8 @@ async function threeTabs(base, query = '') {
   const others = [await open(context, base, `${query}${sep}start=1`), await open(context, base, `${query}${sep}start=1`)];
   for (const page of others) {
     assert.equal(await page.evaluate(() => window.tw.started), true, 'a new tab takes over the session');
-    assert.equal(page.refreshCalls, 0, 'hand-over, not a refresh');
+    // Worker custody shares no token: a new tab's worker refreshes with the shared cookie.
+    if (!query.includes('custody=worker')) assert.equal(page.refreshCalls, 0, 'hand-over, not a refresh');
   }
   return { context, pages: [first, ...others] };
 }
@@ -169,14 +171,19 @@ async function tenLifetimes(base, query = '') {
   assert.ok(s.refreshes >= Math.floor(elapsed / (TTL_S * 1000)), `the session was kept alive (${s.refreshes} refreshes)`);
   assert.ok(s.refreshes <= bound, `at most one refresh per token lifetime: ${s.refreshes} > ${bound}`);
   assert.equal(s.api_unauthorized, 0, 'no API call saw a 401');
+  await assertTabsHealthy(pages, 20);
+  await context.close();
+}
+
+/** Every tab made more than `min` calls, all answered 200, saw no page error and holds a session. */
+async function assertTabsHealthy(pages, min) {
   for (const page of pages) {
     const { statuses, errors } = await apiResults(page);
     assert.deepEqual(errors, []);
-    assert.ok(statuses.length > 20 && statuses.every((code) => code === 200), `statuses ${statuses}`);
+    assert.ok(statuses.length > min && statuses.every((code) => code === 200), `statuses ${statuses}`);
     assert.deepEqual(page.errors, []);
     assert.notEqual(await state(page), 'anonymous');
   }
-  await context.close();
 }
 
 test('3 tabs for 10 token lifetimes: one refresh per lifetime, no reuse, no 401', async () => {
@@ -184,9 +191,10 @@ test('3 tabs for 10 token lifetimes: one refresh per lifetime, no reuse, no 401'
   await tenLifetimes(base);
 });
 
-test('a tab closed while it holds the refresh lock does not block the others', async () => {
+for (const query of ['', '?custody=worker'])
+test(`a tab closed while it holds the refresh lock does not block the others${query ? ' (custody worker)' : ''}`, async () => {
   const { base } = await server();
-  const { context, pages } = await threeTabs(base);
+  const { context, pages } = await threeTabs(base, query);
   const [holder, a, b] = pages;
   await reset(base);
   await hook(base, 'POST', '/__test/faults', { count: 1, delay_ms: 3000 });
@@ -223,9 +231,10 @@ test('a tab closed while it holds the refresh lock does not block the others', a
   await context.close();
 });
 
-test('logout in one tab logs out the others within a second', async () => {
+for (const query of ['', '?custody=worker'])
+test(`logout in one tab logs out the others within a second${query ? ' (custody worker)' : ''}`, async () => {
   const { base } = await server();
-  const { context, pages } = await threeTabs(base);
+  const { context, pages } = await threeTabs(base, query);
   const [first, ...others] = pages;
   const t0 = Date.now();
   await first.evaluate(() => window.tw.tm.logout());
@@ -293,22 +302,24 @@ test('forged channel messages: no foreign token adopted, logout still reaches ev
   await context.close();
 });
 
-test('a new tab opened while logged in is authenticated without calling /auth/refresh', async () => {
+for (const custody of ['page', 'worker'])
+test(`a new tab opened while logged in is authenticated ${custody === 'page' ? 'without calling /auth/refresh' : 'with one refresh of the shared cookie (custody worker)'}`, async () => {
   const { base } = await server();
   const context = await browser.newContext();
-  const first = await open(context, base);
+  const first = await open(context, base, `?custody=${custody}`);
   await first.evaluate(() => window.tw.login());
   await reset(base);
-  const fresh = await open(context, base, '?start=1');
+  const fresh = await open(context, base, `?custody=${custody}&start=1`);
   assert.equal(await fresh.evaluate(() => window.tw.started), true);
   assert.equal(await state(fresh), 'authenticated');
-  assert.equal(fresh.refreshCalls, 0);
+  assert.equal((await stats(base)).refreshes, custody === 'page' ? 0 : 1);
   assert.equal(await fresh.evaluate(() => window.tw.call()), 200);
   const s = await stats(base);
   assert.equal(s.reuse_detected, 0);
   // Another app on the same origin (another channel) does not get the session handed over.
-  const other = await open(context, base, '?start=1&channel=other-app');
-  assert.equal(other.refreshCalls, 1, 'with no sibling on its channel, start() refreshes');
+  const other = await open(context, base, `?custody=${custody}&start=1&channel=other-app`);
+  assert.equal((await stats(base)).refreshes, custody === 'page' ? 1 : 2, 'with no sibling on its channel, start() refreshes');
+  assert.equal(await state(other), 'authenticated');
   await context.close();
 });
 
@@ -368,5 +379,45 @@ test('a tab stalled for two token lifetimes (a sleeping laptop) is authorized on
   const events = await page.evaluate(() => window.tw.events.map((e) => e.type));
   assert.equal(events.includes('loggedOut'), false, `events ${events}`);
   assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
+// Worker custody keeps tokens off the channel: each tab's worker refreshes for itself with the
+// cookie the browser shares, one at a time under the refresh lock, so rotation never sees
+// reuse; logout still reaches every tab. The cost: one refresh per tab per token lifetime.
+test('custody worker: 3 tabs for 5 token lifetimes: no reuse, no 401, each worker refreshes for itself', async () => {
+  const { base } = await server();
+  const { context, pages } = await threeTabs(base, '?custody=worker');
+  const { t0, elapsed, s, bound } = await refreshStream(base, pages, 5);
+  let shared = 0;
+  for (const page of pages) {
+    shared += await page.evaluate((since) => window.tw.events.filter((e) => e.type === 'refreshed' && e.source === 'otherTab' && e.at >= since).length, t0);
+  }
+  console.log(`# custody worker: ${elapsed} ms, refreshes ${s.refreshes} (one tab alone: <= ${bound}), reuse_detected ${s.reuse_detected}, api ${s.api_requests}, api 401 ${s.api_unauthorized}`);
+  assert.equal(s.reuse_detected, 0);
+  assert.equal(shared, 0, 'no token came from another tab');
+  assert.ok(s.refreshes >= 3 * Math.floor(elapsed / (TTL_S * 1000)), `every worker kept its session alive (${s.refreshes} refreshes)`);
+  assert.ok(s.refreshes <= 3 * bound, `at most one refresh per worker per lifetime: ${s.refreshes} > ${3 * bound}`);
+  assert.equal(s.api_unauthorized, 0, 'no API call saw a 401');
+  await assertTabsHealthy(pages, 10);
+  await context.close();
+});
+
+// Memory mode cannot hand a refresh token to a sibling without putting it on the channel: in
+// worker custody each tab logs in on its own (documented), and logout still ends every tab.
+test('custody worker, memory mode: a new tab needs its own login; logout reaches every tab', async () => {
+  const { base } = await server(['--refresh-transport', 'body']);
+  const context = await browser.newContext();
+  const first = await open(context, base, '?custody=worker&mode=memory');
+  assert.equal(await first.evaluate(() => window.tw.login()), 'authenticated');
+  const second = await open(context, base, '?custody=worker&mode=memory&start=1');
+  assert.equal(await second.evaluate(() => window.tw.started), false);
+  assert.equal(await second.evaluate(() => window.tw.login()), 'authenticated');
+  assert.equal(await second.evaluate(() => window.tw.call()), 200);
+  assert.equal((await stats(base)).active_families, 2);
+  await first.evaluate(() => window.tw.tm.logout());
+  await waitState(second, 'anonymous', 1_000);
+  assert.equal(await second.evaluate(() => window.tw.call()), 'ERR_LOGGED_OUT');
+  assert.deepEqual([first.errors, second.errors], [[], []]);
   await context.close();
 });

@@ -83,3 +83,30 @@ export async function stopProvider(provider) {
   provider.child.kill('SIGTERM');
   await exited;
 }
+
+/** Every token the server issued to `context` (login and refresh answers, a worker's included). */
+export function recordTokens(context) {
+  const tokens = new Set();
+  context.on('response', async (response) => {
+    const path = new URL(response.url()).pathname;
+    if (path !== '/auth/login' && path !== '/auth/refresh') return;
+    try {
+      const body = await response.json();
+      if (body.access_token) tokens.add(body.access_token);
+      if (body.refresh_token) tokens.add(body.refresh_token);
+    } catch { /* not JSON */ }
+  });
+  return tokens;
+}
+
+/** The text of a DevTools heap snapshot of `page`'s realm (not its workers'). */
+export async function heapSnapshot(context, page) {
+  const cdp = await context.newCDPSession(page);
+  let text = '';
+  cdp.on('HeapProfiler.addHeapSnapshotChunk', ({ chunk }) => { text += chunk; });
+  await cdp.send('HeapProfiler.enable');
+  await cdp.send('HeapProfiler.collectGarbage');
+  await cdp.send('HeapProfiler.takeHeapSnapshot', { reportProgress: false });
+  await cdp.detach();
+  return text;
+}

@@ -84,6 +84,14 @@ const options: TokenManagerOptions = {
 };
 const tm = new TokenManager(options);
 const memory = new TokenManager({ refreshUrl: 'https://auth.example.com/refresh', refreshToken: 'memory' });
+// Worker custody: the same class and API; the OAuth profile stays in the page.
+const inWorker = new TokenManager({ refreshUrl: '/auth/refresh', custody: 'worker', shareTokens: false });
+const where: 'page' | 'worker' = inWorker.custody;
+void where;
+// @ts-expect-error the OAuth profile runs in page custody only
+void new TokenManager({ oauth: { issuer: 'https://op.example', clientId: 'c', redirectUri: 'https://app.example/cb' }, custody: 'worker' });
+// @ts-expect-error custody is "page" or "worker"
+void new TokenManager({ refreshUrl: '/auth/refresh', custody: 'vault' });
 
 const tokens: TokenManagerTokens = { accessToken: 'a.b.c', refreshToken: 'r', expiresIn: 300 };
 memory.setTokens(tokens);
@@ -118,7 +126,7 @@ const offs: Array<() => void> = [
     void [status, retryAt, first, reason];
   }),
   tm.on('expired', (e: ExpiredEvent) => void e),
-  tm.on('loggedOut', (e: LoggedOutEvent) => { if (e.reason === 'invalid_grant') void e; }),
+  tm.on('loggedOut', (e: LoggedOutEvent) => { if (e.reason === 'invalid_grant' || e.reason === 'workerLost') void e; }),
 ];
 offs.forEach((off) => off());
 

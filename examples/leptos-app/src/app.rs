@@ -9,12 +9,12 @@ use tokenwarden::web::{RefreshPolicy, SessionState};
 
 // ANCHOR: manager
 use gloo_net::http::Request;
-use tokenwarden::web::{Config, Event, TokenManager};
+use tokenwarden::web::{Config, Custody, Event, TokenManager};
 
 /// Created once, in the root component. The manager is single-threaded (`!Send`), like
 /// everything in the browser: keep it in Leptos's local storage with
 /// `StoredValue::new_local(manager(...))` and pass that handle down (it is `Copy`).
-pub fn manager(policy: RefreshPolicy) -> Rc<TokenManager> {
+pub fn manager(policy: RefreshPolicy, custody: Custody) -> Rc<TokenManager> {
     let mut config = Config::new("/auth/refresh");
     config.login_url = Some("/auth/login".into());
     config.logout_url = Some("/auth/logout".into());
@@ -22,6 +22,10 @@ pub fn manager(policy: RefreshPolicy) -> Rc<TokenManager> {
     // sends no refresh request that is bound to fail.
     config.session_hint = Some("tw_session".into());
     config.policy = policy;
+    // `Custody::Worker { package_url: "/pkg/web/".into() }` keeps the tokens in a worker
+    // started from the npm package's web/ files, served by the app (cargo feature
+    // `worker-custody`); the rest of the app is the same.
+    config.custody = custody;
     Rc::new(TokenManager::new(config).expect("valid tokenwarden config"))
 }
 
@@ -101,6 +105,22 @@ fn policy_from_query() -> RefreshPolicy {
     policy
 }
 
+/// `?custody=worker`: the session in a worker started from the npm package's web/ files, which
+/// the reference server serves at `/pkg/web/` (the demo page's switch does the same).
+fn custody_from_query() -> Custody {
+    let search = window().location().search().unwrap_or_default();
+    match search
+        .trim_start_matches('?')
+        .split('&')
+        .any(|pair| pair == "custody=worker")
+    {
+        true => Custody::Worker {
+            package_url: "/pkg/web/".into(),
+        },
+        false => Custody::Page,
+    }
+}
+
 fn state_name(state: SessionState) -> &'static str {
     match state {
         SessionState::Anonymous => "anonymous",
@@ -113,7 +133,7 @@ fn state_name(state: SessionState) -> &'static str {
 #[component]
 pub fn App() -> impl IntoView {
     // ANCHOR: session
-    let tm = StoredValue::new_local(manager(policy_from_query()));
+    let tm = StoredValue::new_local(manager(policy_from_query(), custody_from_query()));
     let state = RwSignal::new(SessionState::Anonymous);
     let claims = RwSignal::new(None::<MyClaims>);
     let next_refresh_at = RwSignal::new(None::<u64>);
@@ -261,7 +281,6 @@ pub fn App() -> impl IntoView {
                         <label>"New item " <input name="item" bind:value=new_item/></label>
                         <button type="submit">"Add"</button>
                     </form>
-                    <p id="api-status">{move || api_status.get()}</p>
                     <ul id="items">
                         {move || items.get().into_iter().map(|item| view! {
                             <li data-id=item.id>{item.name}</li>
@@ -270,6 +289,8 @@ pub fn App() -> impl IntoView {
                 </section>
                 <button on:click=log_out>"Log out"</button>
             </Show>
+            // Outside the signed-in part: a request that fails as the session ends still says why.
+            <p id="api-status">{move || api_status.get()}</p>
         </main>
     }
 }

@@ -35,7 +35,9 @@ impl Generation {
         self.0
     }
 
-    /// A generation named by [`Generation::raw`]; an unknown one is ignored as a late result.
+    /// A generation named by [`Generation::raw`] (an unknown one is ignored as a late result),
+    /// or numbered by a shell that does not run the session (the Rust API's worker custody: its
+    /// page side numbers the tokens it hears of).
     #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     pub(crate) fn from_raw(raw: u64) -> Self {
         Self(raw)
@@ -147,15 +149,19 @@ pub enum LogoutReason {
     InvalidGrant,
     /// Another tab of the same app logged out ([`Session::logout_with`]).
     OtherTab,
+    /// The worker holding the session (worker custody) stopped; its session is gone. Never
+    /// produced by a [`Session`] itself: the page side of worker custody reports it.
+    WorkerLost,
 }
 
 impl LogoutReason {
-    /// `"logout"`, `"invalid_grant"` or `"otherTab"` (the JS event's `reason`).
+    /// `"logout"`, `"invalid_grant"`, `"otherTab"` or `"workerLost"` (the JS event's `reason`).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::UserLogout => "logout",
             Self::InvalidGrant => "invalid_grant",
             Self::OtherTab => "otherTab",
+            Self::WorkerLost => "workerLost",
         }
     }
 }

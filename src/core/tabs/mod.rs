@@ -31,11 +31,22 @@
 //!   claim never saw it); a release no longer cuts a posted claim's settle time short; and the
 //!   settle time is 500 ms instead of 60 (slower messages let two claimants refresh at once).
 //!   Claims exclude each other only on a channel that delivers them, within the settle time.
+//! - *Changed:* a lock wait whose deadline is found passed by more than
+//!   [`TabPolicy::overdue_ms`] was overtaken by a frozen tab, not by a stuck holder: it waits
+//!   again instead of stealing (the simulation without token sharing, seed 67: the steal took the
+//!   lock from a refresh in flight and the server saw the rotated cookie again).
+//! - *Changed:* with [`TabPolicy::share_tokens`] off, a tab that starts a refresh under Web
+//!   Locks posts a claim (no token), and a waiter's steal deadline then counts from that claim:
+//!   no sibling token will cancel the waiter's own refresh, so stealing from a refresh in
+//!   flight would present the cookie it is rotating (the simulation: reuse in 5 of 1,000 runs
+//!   before, 3 after, two of them without Web Locks).
 //! - **Sharing.** After a refresh or login the tab posts its token with its receipt time, the
 //!   response's `expires_in` and `Date`, and the session [`Epoch`]. A sibling adopts a token that
 //!   is newer than its own, not expired on arrival, of an epoch not ended here, and for the same
 //!   `iss`/`sub` as the session it holds (read from the token itself, not from the message).
-//!   Adopting cancels the tab's own pending refresh.
+//!   Adopting cancels the tab's own pending refresh. With [`TabPolicy::share_tokens`] off
+//!   (the package's worker custody) no token is posted or adopted and each tab refreshes for
+//!   itself under the lock; logout still reaches every tab.
 //! - **Hand-over.** `start()` in a tab with no session asks the siblings and waits
 //!   [`TabPolicy::handover_ms`] for an answer (not at all when it knows it is alone).
 //! - **Recovery.** A refresh answered with `invalid_grant` is held back while the siblings are
@@ -160,6 +171,18 @@ pub struct TabPolicy {
     pub answer_interval_ms: u64,
     /// How many ended epochs are remembered (default 16).
     pub ended_kept: usize,
+    /// A lock wait whose deadline is found passed by more than this was overtaken by a frozen
+    /// tab (its timer fired that late), not by a stuck holder: it waits again instead of
+    /// stealing or refreshing unguarded (default 1 000).
+    pub overdue_ms: u64,
+    /// Whether tokens travel on the channel (default true). With `false` (worker custody: the
+    /// channel is readable by every same-origin page script) no token is posted or adopted,
+    /// `start()` hands nothing over, `invalid_grant` is not held back for a sibling's answer, a
+    /// contended grant does not wait for the previous holder's token, and a sibling's logout
+    /// ends the session whatever its epoch (epochs travel with tokens, so each tab has its own).
+    /// The lock still serializes refreshes, so rotation never sees reuse; each tab refreshes
+    /// for itself, with the refresh cookie the browser shares.
+    pub share_tokens: bool,
 }
 
 impl TabPolicy {
@@ -178,6 +201,8 @@ impl TabPolicy {
             claim_max_ms: 60_000,
             answer_interval_ms: 1_000,
             ended_kept: 16,
+            overdue_ms: 1_000,
+            share_tokens: true,
         }
     }
 }
@@ -433,6 +458,8 @@ pub enum Refusal {
     OtherIdentity,
     /// Memory mode and no refresh token.
     NoRefreshToken,
+    /// Tokens are not shared ([`TabPolicy::share_tokens`] is off).
+    NotShared,
 }
 
 /// One SplitMix64 step over `state`.
@@ -583,6 +610,14 @@ impl Coordinator {
             }
             Message::Ask { after } => self.answer(after, now),
             Message::Logout { epoch } => self.remote_logout(epoch),
+            Message::Claim { .. } if self.web_locks => {
+                // With Web Locks a claim only says "a sibling started a refresh": a steal from
+                // it waits the full acquire bound from now, not from this tab's request.
+                if let Lock::Requested { give_up_at, .. } = &mut self.lock {
+                    *give_up_at =
+                        (*give_up_at).max(now.saturating_add(self.policy.lock_acquire_ms));
+                }
+            }
             Message::Claim { until } => {
                 let lapses = until.min(now.saturating_add(self.policy.claim_max_ms));
                 self.claims.retain(|(id, _, _)| *id != from);
@@ -678,7 +713,9 @@ impl Coordinator {
                 }
             );
         match outcome {
-            RefreshOutcome::Failed(RefreshFailure::InvalidGrant) if wanted => {
+            RefreshOutcome::Failed(RefreshFailure::InvalidGrant)
+                if wanted && self.policy.share_tokens =>
+            {
                 // A sibling may already have rotated the refresh token: ask before giving up.
                 let after = self.current.as_ref().map_or(0, |c| c.at);
                 self.post(Message::Ask { after });
@@ -782,7 +819,7 @@ impl Coordinator {
     /// other managers share the channel, if known (Web Locks presence); with `Some(0)` nobody is
     /// asked. Answered with [`Action::HandOverFinished`].
     pub fn handle_start(&mut self, siblings: Option<usize>, now: u64) {
-        if self.current.is_some() || siblings == Some(0) {
+        if self.current.is_some() || siblings == Some(0) || !self.policy.share_tokens {
             self.actions
                 .push_back(Action::HandOverFinished { adopted: false });
         } else if self.handover_until.is_none() {
@@ -873,6 +910,9 @@ impl Coordinator {
     }
 
     fn share(&mut self) {
+        if !self.policy.share_tokens {
+            return;
+        }
         let Some(current) = &self.current else { return };
         let Some(generation) = current.generation else {
             return;
@@ -914,7 +954,7 @@ impl Coordinator {
             if let Lock::Held { release_at, .. } = &mut self.lock {
                 *release_at = None;
             }
-            let settle = if self.contended {
+            let settle = if self.contended && self.policy.share_tokens {
                 self.policy.contended_settle_ms
             } else {
                 self.policy.grant_settle_ms
@@ -998,6 +1038,9 @@ impl Coordinator {
 
     /// Decides on a sibling's token.
     fn consider(&mut self, token: TokenMessage, now: u64) -> Result<(), Refusal> {
+        if !self.policy.share_tokens {
+            return Err(Refusal::NotShared);
+        }
         let at = token.at.min(now);
         if self.ended.contains(&token.epoch) {
             return Err(Refusal::EndedEpoch);
@@ -1075,7 +1118,8 @@ impl Coordinator {
         if self.adopting.as_ref().is_some_and(|a| a.epoch == epoch) {
             self.adopting = None;
         }
-        if self.current.as_ref().is_some_and(|c| c.epoch == epoch) {
+        let ours = |c: &Current| c.epoch == epoch || !self.policy.share_tokens;
+        if self.current.as_ref().is_some_and(ours) {
             self.current = None;
             self.actions.push_back(Action::EndSession);
         }
@@ -1114,6 +1158,14 @@ impl Coordinator {
                 };
                 self.refresh_started_at = now;
                 self.actions.push_back(Action::StartRefresh { generation });
+                if !self.policy.share_tokens && self.web_locks {
+                    // No token will follow to cancel the waiters' refreshes: tell them a
+                    // refresh is running, so their steal deadline counts from now (a waiter
+                    // whose own deadline ran out while an earlier holder was frozen would
+                    // otherwise steal from this refresh in flight and present its cookie).
+                    let until = now.saturating_add(self.policy.lock_hold_ms);
+                    self.post(Message::Claim { until });
+                }
             }
             Flow::Running { hold_until, .. }
                 if hold_until <= now
@@ -1138,6 +1190,19 @@ impl Coordinator {
             _ => {}
         }
         match self.lock {
+            Lock::Requested {
+                ticket,
+                steal,
+                give_up_at,
+            } if give_up_at <= now && now - give_up_at > self.policy.overdue_ms => {
+                // This tab was frozen past the deadline: the holder may be fine (stealing from
+                // it, or refreshing unguarded, would present a cookie it is rotating). Wait again.
+                self.lock = Lock::Requested {
+                    ticket,
+                    steal,
+                    give_up_at: now.saturating_add(self.policy.lock_acquire_ms),
+                };
+            }
             Lock::Requested {
                 steal, give_up_at, ..
             } if give_up_at <= now => {

@@ -63,9 +63,15 @@ fn token_message(at: u64, epoch: u64, access: &str) -> Message {
     })
 }
 
-/// A coordinator holding a session of `sub` received at `at`, actions drained.
-fn holding(sub: &str, at: u64) -> (Coordinator, Generation) {
-    let mut coordinator = Coordinator::new(TabPolicy::default(), tab(1), 7, true, false);
+/// A coordinator with `policy` that has just installed a login of `sub` at `at` (actions not
+/// drained).
+fn installed(
+    policy: TabPolicy,
+    memory_mode: bool,
+    sub: &str,
+    at: u64,
+) -> (Coordinator, Generation) {
+    let mut coordinator = Coordinator::new(policy, tab(1), 7, true, memory_mode);
     let generation = generations(1)[0];
     coordinator.handle_installed(
         InstalledToken {
@@ -81,6 +87,12 @@ fn holding(sub: &str, at: u64) -> (Coordinator, Generation) {
         },
         at,
     );
+    (coordinator, generation)
+}
+
+/// A coordinator holding a session of `sub` received at `at`, actions drained.
+fn holding(sub: &str, at: u64) -> (Coordinator, Generation) {
+    let (mut coordinator, generation) = installed(TabPolicy::default(), false, sub, at);
     while coordinator.poll_action().is_some() {}
     (coordinator, generation)
 }
@@ -377,19 +389,7 @@ fn adopting_a_sibling_token_cancels_the_pending_refresh() {
 #[test]
 fn invalid_grant_is_held_back_while_siblings_are_asked() {
     let (mut coordinator, _) = holding("alice", 1_000);
-    let generation = generations(1)[0];
-    coordinator.handle_refresh_wanted(generation, 2_000);
-    let Some(Action::RequestLock { ticket, .. }) = coordinator.poll_action() else {
-        panic!()
-    };
-    coordinator.handle_lock_granted(ticket, 2_000);
-    drain(&mut coordinator);
-    coordinator.handle_refresh_result(
-        generation,
-        RefreshOutcome::Failed(RefreshFailure::InvalidGrant),
-        2_100,
-    );
-    let actions = drain(&mut coordinator);
+    let actions = refused_with_invalid_grant(&mut coordinator, 2_000);
     assert!(
         matches!(
             &actions[..],
@@ -403,17 +403,7 @@ fn invalid_grant_is_held_back_while_siblings_are_asked() {
     coordinator.handle_timeout(2_399);
     assert!(drain(&mut coordinator).is_empty());
     coordinator.handle_timeout(2_400);
-    let actions = drain(&mut coordinator);
-    assert!(
-        matches!(
-            &actions[..],
-            [Action::ReportRefreshFailure {
-                failure: RefreshFailure::InvalidGrant,
-                ..
-            }]
-        ),
-        "{actions:?}"
-    );
+    assert_invalid_grant_reported(&drain(&mut coordinator));
 }
 
 #[test]
@@ -439,6 +429,34 @@ fn hand_over_skips_asking_when_alone_and_ends_on_adoption_or_timeout() {
         &drain(&mut new_tab)[..],
         [Action::HandOverFinished { adopted: false }]
     ));
+}
+
+/// A refresh wanted at `now`, granted at once and answered `invalid_grant` 100 ms later: the
+/// coordinator's actions after that answer.
+fn refused_with_invalid_grant(coordinator: &mut Coordinator, now: u64) -> Vec<Action> {
+    let generation = generations(1)[0];
+    refresh_granted_after(coordinator, generation, now, 0);
+    drain(coordinator);
+    coordinator.handle_refresh_result(
+        generation,
+        RefreshOutcome::Failed(RefreshFailure::InvalidGrant),
+        now + 100,
+    );
+    drain(coordinator)
+}
+
+/// The actions are exactly the session's `invalid_grant` report (the session then ends).
+fn assert_invalid_grant_reported(actions: &[Action]) {
+    assert!(
+        matches!(
+            actions,
+            [Action::ReportRefreshFailure {
+                failure: RefreshFailure::InvalidGrant,
+                ..
+            }]
+        ),
+        "{actions:?}"
+    );
 }
 
 /// Wants a refresh and takes the lock after `wait_ms`; returns the ticket (actions drained).
@@ -593,5 +611,177 @@ fn without_web_locks_the_earlier_claim_wins_whatever_the_arrival_order() {
     assert!(matches!(
         &drain(&mut high)[..],
         [Action::StartRefresh { .. }]
+    ));
+}
+
+/// A coordinator with `share_tokens` off (worker custody, memory mode) that has just
+/// installed a login of `sub` (actions not drained).
+fn holding_unshared(sub: &str, at: u64) -> Coordinator {
+    let policy = TabPolicy {
+        share_tokens: false,
+        ..TabPolicy::default()
+    };
+    installed(policy, true, sub, at).0
+}
+
+/// Worker custody: the channel is readable by any page script of the origin, so no token is
+/// ever posted on it or taken from it; refreshes stay serialized by the lock and logout still
+/// reaches every tab.
+#[test]
+fn without_token_sharing_no_token_crosses_the_channel_and_logout_still_does() {
+    let mut coordinator = holding_unshared("alice", 1_000);
+    // A login posts nothing (in page custody it posts the token).
+    assert!(drain(&mut coordinator).is_empty());
+    // Asks are not answered.
+    coordinator.handle_message(tab(2), Message::Ask { after: 0 }, 2_000);
+    assert!(drain(&mut coordinator).is_empty());
+    // A sibling's (or a page script's) token is not adopted, even for the same user.
+    let token = jwt("https://issuer", "alice", 1);
+    coordinator.handle_message(tab(2), token_message(1_500, 5, &token), 2_000);
+    assert_eq!(coordinator.last_refusal(), Some(Refusal::NotShared));
+    assert!(drain(&mut coordinator).is_empty());
+    // A refresh still takes the lock; a contended grant starts at once (no token to wait for),
+    // says on the channel that a refresh runs (no token: a claim that holds waiters' steals
+    // back) and its result posts nothing.
+    let generation = generations(1)[0];
+    let ticket = refresh_granted_after(&mut coordinator, generation, 3_000, 300);
+    assert!(matches!(
+        &drain(&mut coordinator)[..],
+        [
+            Action::StartRefresh { generation: g },
+            Action::Post(Envelope { message: Message::Claim { .. }, .. })
+        ] if *g == generation
+    ));
+    coordinator.handle_refresh_result(generation, RefreshOutcome::Succeeded, 3_400);
+    coordinator.handle_installed(
+        InstalledToken {
+            generation,
+            origin: InstallOrigin::Refresh,
+            received_at: 3_400,
+            expires_in: Some(300),
+            server_date_ms: None,
+            identity: Identity::default(),
+        },
+        3_400,
+    );
+    coordinator.handle_timeout(3_450);
+    assert!(matches!(
+        &drain(&mut coordinator)[..],
+        [Action::ReleaseLock { ticket: t }] if *t == ticket
+    ));
+    // invalid_grant ends the session at once: no sibling can answer with a token.
+    assert_invalid_grant_reported(&refused_with_invalid_grant(&mut coordinator, 5_000));
+    // A sibling's logout ends this session although each tab has its own epoch, and ending
+    // ours posts a logout (no token) for the others.
+    let mut coordinator = holding_unshared("alice", 6_000);
+    drain(&mut coordinator);
+    let ours = coordinator.epoch().expect("a session");
+    coordinator.handle_message(
+        tab(2),
+        Message::Logout {
+            epoch: Epoch::from_random(ours.get()),
+        },
+        6_000,
+    );
+    assert!(matches!(&drain(&mut coordinator)[..], [Action::EndSession]));
+    let mut other = holding_unshared("alice", 7_000);
+    other.handle_session_ended(7_100);
+    assert!(matches!(
+        &drain(&mut other)[..],
+        [Action::Post(Envelope {
+            message: Message::Logout { .. },
+            ..
+        })]
+    ));
+    // start() hands nothing over: it does not ask, and the cookie refresh follows at once.
+    let policy = TabPolicy {
+        share_tokens: false,
+        ..TabPolicy::default()
+    };
+    let mut new_tab = Coordinator::new(policy, tab(3), 7, true, false);
+    new_tab.handle_start(None, 0);
+    assert!(matches!(
+        &drain(&mut new_tab)[..],
+        [Action::HandOverFinished { adopted: false }]
+    ));
+}
+
+/// A tab frozen past its lock deadline (its timer fires late) does not conclude that the holder
+/// is stuck: stealing then, or refreshing unguarded, took the lock from a refresh in flight (the
+/// simulation's seed 67 without token sharing: the server saw a rotated cookie again).
+#[test]
+fn a_lock_wait_overtaken_by_a_frozen_tab_waits_again() {
+    let (mut coordinator, _) = holding("alice", 1_000);
+    let generation = generations(1)[0];
+    coordinator.handle_refresh_wanted(generation, 0);
+    let Some(Action::RequestLock { ticket, .. }) = coordinator.poll_action() else {
+        panic!()
+    };
+    // Woken 60 s after asking, 45 s past the 15 s deadline: wait 15 s more, no steal.
+    coordinator.handle_timeout(60_000);
+    assert!(drain(&mut coordinator).is_empty());
+    assert_eq!(coordinator.poll_timeout(), Some(75_000));
+    // The grant that was queued meanwhile starts the refresh (after the contended settle).
+    coordinator.handle_lock_granted(ticket, 60_001);
+    assert!(drain(&mut coordinator).is_empty());
+    coordinator.handle_timeout(60_501);
+    assert!(matches!(
+        &drain(&mut coordinator)[..],
+        [Action::StartRefresh { .. }]
+    ));
+    // On time (within overdue_ms of the deadline), the wait still turns into a steal.
+    let (mut punctual, _) = holding("alice", 1_000);
+    punctual.handle_refresh_wanted(generations(1)[0], 0);
+    drain(&mut punctual);
+    punctual.handle_timeout(15_900);
+    assert!(matches!(
+        &drain(&mut punctual)[..],
+        [
+            Action::CancelLockRequest { .. },
+            Action::RequestLock { steal: true, .. }
+        ]
+    ));
+}
+
+/// Without token sharing no sibling token cancels a waiter's refresh, so a waiter must not steal
+/// the lock from a refresh in flight: a sibling that starts a refresh says so (a claim, no
+/// token), and a waiter's steal deadline then counts from that moment, not from its own
+/// request (the simulation without sharing: a frozen holder made two waiters' deadlines run
+/// out; the first stole and refreshed, the second stole from that refresh and presented the
+/// cookie it was rotating).
+#[test]
+fn without_token_sharing_a_sibling_refresh_in_flight_holds_a_steal_back() {
+    let mut waiter = holding_unshared("alice", 1_000);
+    drain(&mut waiter);
+    waiter.handle_refresh_wanted(generations(1)[0], 2_000);
+    assert!(matches!(
+        &drain(&mut waiter)[..],
+        [Action::RequestLock { steal: false, .. }]
+    ));
+    let deadline = waiter.poll_timeout().expect("a steal deadline");
+    // A sibling starts its refresh just before this tab's deadline.
+    waiter.handle_message(
+        tab(2),
+        Message::Claim {
+            until: deadline + 1_000,
+        },
+        deadline - 100,
+    );
+    assert!(drain(&mut waiter).is_empty());
+    let extended = waiter.poll_timeout().expect("a steal deadline");
+    assert_eq!(
+        extended,
+        deadline - 100 + TabPolicy::default().lock_acquire_ms
+    );
+    // At the old deadline nothing happens; at the new one the wait becomes a steal.
+    waiter.handle_timeout(deadline + 10);
+    assert!(drain(&mut waiter).is_empty());
+    waiter.handle_timeout(extended);
+    assert!(matches!(
+        &drain(&mut waiter)[..],
+        [
+            Action::CancelLockRequest { .. },
+            Action::RequestLock { steal: true, .. }
+        ]
     ));
 }

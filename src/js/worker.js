@@ -1,0 +1,143 @@
+// The dedicated module worker of `custody: "worker"` (started by custody.js from this file).
+//
+// It imports the package's module and runs a page-custody `TokenManager` in this worker's realm:
+// the tokens, the refresh token and any DPoP key live only here. It imports the wasm-bindgen
+// glue and the driver (driver.js: the page-custody TokenManager) directly, not index.js: no top-level await and no dynamic import,
+// so a bundler may emit this worker in any format (Vite's default for workers is iife). The page sends one message,
+// `{port, options, lock}`; everything else goes over `port`: calls `{id, op, arg}` answered with
+// `{id, ok, value | error, snap}`, events `{event, payload, snap}` (what events carry in page
+// custody), and `{ready}` once the lifetime lock `lock` is held (the page waits on the same
+// lock to notice this worker stopping). `snap` is the getters' values (and `nextRefreshAt`,
+// for the Rust API's `next_refresh_at`), never a token.
+import init from './tokenwarden.js';
+import { TokenManager } from './driver.js';
+
+const loading = init({ module_or_path: new URL('./tokenwarden_bg.wasm', import.meta.url) });
+
+const EVENTS = ['change', 'refreshed', 'refreshFailed', 'expired', 'loggedOut'];
+
+/** An error as plain data (messages of the manager's errors never contain a token). */
+function wire(error) {
+  return {
+    name: error?.name ?? 'Error',
+    message: error?.message ?? String(error),
+    code: typeof error?.code === 'string' ? error.code : undefined,
+    status: typeof error?.status === 'number' ? error.status : undefined,
+  };
+}
+
+function serve(TokenManager, port, options, lock) {
+  let tm;
+  try {
+    tm = new TokenManager(options);
+  } catch (error) {
+    port.postMessage({ fatal: wire(error) });
+    self.close();
+    return;
+  }
+  const snap = () => ({
+    state: tm.state, claims: tm.claims, expiresAt: tm.expiresAt, clockOffsetMs: tm.clockOffsetMs,
+    expirySource: tm.expirySource, dpopJkt: tm.dpopJkt, nextRefreshAt: tm.__nextRefreshAt,
+  });
+  for (const name of EVENTS) {
+    tm.on(name, (payload) => port.postMessage({ event: name, payload, snap: snap() }));
+  }
+  const aborts = new Map();
+  const answer = (id, run) => {
+    let promise;
+    try {
+      promise = Promise.resolve(run());
+    } catch (error) {
+      promise = Promise.reject(error);
+    }
+    promise.then(
+      (value) => port.postMessage({ id, ok: true, value, snap: snap() }),
+      (error) => port.postMessage({ id, ok: false, error: wire(error), snap: snap() }),
+    );
+  };
+
+  async function fetchFor(id, request) {
+    const init = {
+      method: request.method, headers: request.headers, mode: request.mode,
+      credentials: request.credentials, cache: request.cache, redirect: request.redirect,
+      integrity: request.integrity, referrer: request.referrer,
+      referrerPolicy: request.referrerPolicy, keepalive: request.keepalive,
+    };
+    if (request.body !== null) {
+      init.body = request.body;
+      if (request.stream) init.duplex = 'half';
+    }
+    let controller;
+    if (request.abortable) {
+      controller = new AbortController();
+      init.signal = controller.signal;
+      aborts.set(id, controller);
+    }
+    try {
+      const response = await tm.fetch(request.url, init);
+      let body = response.body;
+      if (body && controller) {
+        // Keep the controller until the body is read (or cancelled): an abort then errors it.
+        const relay = new TransformStream();
+        body.pipeTo(relay.writable).catch(() => {}).finally(() => aborts.delete(id));
+        body = relay.readable;
+      } else {
+        aborts.delete(id);
+      }
+      port.postMessage({
+        id, ok: true,
+        value: {
+          status: response.status, statusText: response.statusText,
+          headers: [...response.headers], url: response.url, redirected: response.redirected,
+          type: response.type, body,
+        },
+      }, body ? [body] : []);
+    } catch (error) {
+      aborts.delete(id);
+      port.postMessage({ id, ok: false, error: wire(error) });
+    }
+  }
+
+  port.onmessage = ({ data }) => {
+    const { id, op, arg } = data ?? {};
+    switch (op) {
+      case 'login': return answer(id, () => tm.login(arg));
+      case 'setTokens': return answer(id, () => tm.setTokens(arg));
+      case 'start': return answer(id, () => tm.start());
+      case 'refresh': return answer(id, () => tm.refresh());
+      case 'logout': return answer(id, () => tm.logout(arg));
+      case 'fetch': return fetchFor(id, arg);
+      case 'abort': return aborts.get(id)?.abort();
+      case 'free':
+        tm.free();
+        port.close();
+        self.close();
+        return undefined;
+      default: return undefined;
+    }
+  };
+  const ready = () => port.postMessage({ ready: true, snap: snap() });
+  if (self.navigator?.locks && lock) {
+    // Held until this worker ends; the page's request for it is granted then.
+    self.navigator.locks.request(lock, () => {
+      ready();
+      return new Promise(() => {});
+    }).catch(ready);
+  } else {
+    ready();
+  }
+}
+
+self.addEventListener('message', async function first(event) {
+  const { port, options, lock } = event.data ?? {};
+  if (!(port instanceof MessagePort)) return;
+  self.removeEventListener('message', first);
+  try {
+    await loading;
+  } catch (error) {
+    port.postMessage({ fatal: wire(error) });
+    self.close();
+    return;
+  }
+  serve(TokenManager, port, options, typeof lock === 'string' ? lock : null);
+});
