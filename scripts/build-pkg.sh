@@ -61,25 +61,10 @@ NAMES=$(node -e '
     .filter(n => n !== "initSync" && !n.startsWith("__"));
   console.log(names.join(", "));' "$OUT/web/tokenwarden.js")
 
-# verifyJwt also takes a KeySet (imported once); the dispatch lives in this thin JS layer, as
-# does the one WebCrypto call of a verification: wasm does every check (__verifyBegin,
-# KeySet#__begin) and this async function asks crypto.subtle, with no Rust future in between.
-WRAP='import { __verifyBegin, __verifyError, KeySet } from "./tokenwarden.js";
-async function settle(begin) {
-  const [key, params, signature, message, result, failed] = begin();
-  if (key) {
-    const cryptoKey = key instanceof Promise ? await key : key;
-    if (typeof cryptoKey !== "object") throw __verifyError(true);
-    const valid = await crypto.subtle.verify(params, cryptoKey, signature, message).catch(() => false);
-    if (!valid) throw __verifyError(false);
-  }
-  if (failed) throw result;
-  return JSON.parse(result);
-}
-KeySet.prototype.verify = function (token, options) { return settle(() => this.__begin(token, options)); };
-export function verifyJwt(token, keys, options) {
-  return settle(() => keys instanceof KeySet ? keys.__begin(token, options) : __verifyBegin(token, keys, options));
-}'
+# verifyJwt and KeySet come from verify.js (builds with verification): it reads their options
+# (with the driver's readers) and makes the one WebCrypto call of a verification; wasm does every
+# check (__verifyBegin, KeySet#__begin), with no Rust future in between.
+WRAP="export { verifyJwt, KeySet } from './verify.js';"
 if ! grep -qw KeySet <<<"$NAMES"; then
   # A build without verification (--no-default-features) has no verifyJwt or KeySet.
   WRAP=''
@@ -88,7 +73,7 @@ fi
 # wasm Engine, in worker custody a thin object talking to worker.js, which runs the driver.
 # Neither wasm class is exported as is. Builds with the OAuth profile or DPoP also hold the Rust
 # shell's class, which the driver constructs for those options (and gives its fetch fast path).
-EXPORTS=$(echo "$NAMES" | tr -d ' ' | tr ',' '\n' | grep -vxE 'verifyJwt|Engine|TokenManager' | paste -sd, | sed 's/,/, /g')
+EXPORTS=$(echo "$NAMES" | tr -d ' ' | tr ',' '\n' | grep -vxE 'verifyJwt|KeySet|Engine|TokenManager' | paste -sd, | sed 's/,/, /g')
 # custody.js: the TokenManager export (custody "page" or "worker"); remote.js (loaded on first
 # use of custody "worker") and worker.js: the page's and the worker's side of worker custody
 # (browser build only: Node has no module Web Workers, and its custody.js refuses "worker").
@@ -103,6 +88,12 @@ for file in remote worker; do
   cp "src/js/$file.js" "$OUT/web/$file.js"
   strip_js "$OUT/web/$file.js"
 done
+if [ -n "$WRAP" ]; then
+  for dir in web node; do
+    cp src/js/verify.js "$OUT/$dir/verify.js"
+    strip_js "$OUT/$dir/verify.js"
+  done
+fi
 cat > "$OUT/web/index.js" <<JS
 // Browser entry: instantiates the module once, with top-level await, so no init call is needed.
 import init from './tokenwarden.js';
@@ -151,7 +142,7 @@ for dir in web node; do
   printf 'pkg: %s wasm %s bytes (gzip -9: %s), glue gzip -9: %s bytes\n' "$OUT/$dir" \
     "$(stat -c %s "$OUT/$dir/tokenwarden_bg.wasm")" \
     "$(gzip -9c "$OUT/$dir/tokenwarden_bg.wasm" | wc -c)" \
-    "$(cat "$OUT/$dir/tokenwarden.js" "$OUT/$dir/index.js" "$OUT/$dir/driver.js" "$OUT/$dir/custody.js" | gzip -9c | wc -c)"
+    "$(cd "$OUT/$dir" && cat tokenwarden.js index.js driver.js custody.js $(ls verify.js 2>/dev/null) | gzip -9c | wc -c)"
 done
 printf 'pkg: %s/web: worker custody only (remote.js, worker.js) gzip -9: %s + %s bytes\n' "$OUT" \
   "$(gzip -9c "$OUT/web/remote.js" | wc -c)" "$(gzip -9c "$OUT/web/worker.js" | wc -c)"

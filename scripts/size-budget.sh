@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Size budget of the npm package: gzip -9 of the browser build's wasm plus its JS glue
-# (tokenwarden.js, index.js, driver.js, custody.js), for the full build (pkg/) and the build without
+# (tokenwarden.js, index.js, driver.js, custody.js, verify.js), for the full build (pkg/) and the build without
 # verification (target/pkg-noverify, `--no-default-features`). Fails above the budget.
 # Usage: scripts/size-budget.sh [FULL_DIR] [NOVERIFY_DIR]   (both built by `make test-js`; a
 # missing one is built here, about 1-2 minutes each)
@@ -25,12 +25,14 @@
 # nightly `-Zbuild-std` with `-Cpanic=immediate-abort` takes the wasm without verification from
 # 41.2 to 34.0 KB.
 # With worker custody merged (custody.js over the driver, the engine's `shareTokens`): 157,715 B
-# full and 52,865 B without verification.
+# full and 52,865 B without verification. verifyJwt's options read in verify.js (verification's
+# share 17.7 -> 15.1 KB; the full build, which still links the Rust shell's readers, +0.6 KB):
+# 158,349 B full, 52,917 B without verification.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FULL=${1:-pkg}
 NOVERIFY=${2:-target/pkg-noverify}
-BUDGET_FULL=${SIZE_BUDGET_FULL:-158100}
+BUDGET_FULL=${SIZE_BUDGET_FULL:-158700}
 BUDGET_NOVERIFY=${SIZE_BUDGET_NOVERIFY:-53300}
 GOAL_FULL=52000
 GOAL_NOVERIFY=40000
@@ -41,7 +43,7 @@ GOAL_NOVERIFY=40000
 size_of() { # gzip -9 bytes of wasm + glue of a package directory
   local dir=$1/web wasm glue
   wasm=$(gzip -9c "$dir/tokenwarden_bg.wasm" | wc -c)
-  glue=$(cat "$dir/tokenwarden.js" "$dir/index.js" "$dir/driver.js" "$dir/custody.js" | gzip -9c | wc -c)
+  glue=$(cd "$dir" && cat tokenwarden.js index.js driver.js custody.js $(ls verify.js 2>/dev/null) | gzip -9c | wc -c)
   echo $((wasm + glue))
 }
 

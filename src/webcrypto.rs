@@ -63,21 +63,29 @@ extern "C" {
     ) -> Result<Promise, JsValue>;
 }
 
-thread_local! {
-    static SUBTLE: Option<Subtle> = Reflect::get(&js_sys::global(), &"crypto".into())
-        .ok()
-        .filter(|crypto| crypto.is_object())
-        .and_then(|crypto| Reflect::get(&crypto, &"subtle".into()).ok())
-        .filter(|subtle| subtle.is_object())
-        .map(JsCast::unchecked_into);
+#[wasm_bindgen]
+extern "C" {
+    /// The global `crypto`, or `None` where there is none (imported directly: no lookup of
+    /// the global object, whose four candidates each cost a thread-local in wasm).
+    #[wasm_bindgen(thread_local_v2, js_name = crypto)]
+    static CRYPTO: Option<Object>;
     /// The rejection handler of an import: the global `Boolean`, so a refused key resolves to
     /// `true` (no `CryptoKey`, reported at use) and never to an unhandled rejection. A builtin
     /// rather than a Rust closure keeps the closure machinery out of the package.
-    static IMPORT_FAILED: js_sys::Function =
-        Reflect::get(&js_sys::global(), &"Boolean".into()).map_or_else(
-            |_| js_sys::Function::from(JsValue::UNDEFINED),
-            JsCast::unchecked_into,
-        );
+    #[wasm_bindgen(thread_local_v2, js_name = Boolean)]
+    static IMPORT_FAILED: js_sys::Function;
+}
+
+/// `crypto.subtle`, when this environment has WebCrypto.
+fn subtle() -> Option<Subtle> {
+    CRYPTO
+        .with(|crypto| {
+            crypto
+                .as_ref()
+                .and_then(|c| Reflect::get(c, &"subtle".into()).ok())
+        })
+        .filter(|subtle| subtle.is_object())
+        .map(JsCast::unchecked_into)
 }
 
 fn no_webcrypto() -> JwtError {
@@ -360,12 +368,10 @@ impl WebCryptoKeySet {
         let verdict = {
             let imported = self.imported.borrow();
             let params = &imported[position].verify_params;
-            SUBTLE.with(|subtle| {
-                let subtle = subtle.as_ref().ok_or_else(no_webcrypto)?;
-                subtle
-                    .verify(params, &key, signature, message)
-                    .map_err(|_| JwtError::SignatureInvalid)
-            })?
+            subtle()
+                .ok_or_else(no_webcrypto)?
+                .verify(params, &key, signature, message)
+                .map_err(|_| JwtError::SignatureInvalid)?
         };
         // A rejection (the key refused for this use) is no valid signature either.
         Ok(JsFuture::from(verdict)
@@ -419,8 +425,8 @@ impl WebCryptoKeySet {
         }
         let (import_params, verify_params) = webcrypto_params(alg);
         let usages = Array::of1(&"verify".into());
-        let promise = SUBTLE.with(|subtle| {
-            let subtle = subtle.as_ref().ok_or_else(no_webcrypto)?;
+        let promise = {
+            let subtle = subtle().ok_or_else(no_webcrypto)?;
             let started = match self.keys.keys()[key_index].params() {
                 KeyParams::EcP256 { x, y } => {
                     let mut sec1 = [0u8; 65];
@@ -446,13 +452,13 @@ impl WebCryptoKeySet {
                     started
                 }
             };
-            Ok::<_, JwtError>(match started {
+            match started {
                 Ok(promise) => IMPORT_FAILED
                     .with(|failed| promise.unchecked_ref::<Catchable>().catch_with(failed)),
                 // A synchronous throw (an algorithm this engine lacks) fails like a rejection.
                 Err(_) => Promise::resolve(&JsValue::UNDEFINED),
-            })
-        })?;
+            }
+        };
         let mut imported = self.imported.borrow_mut();
         imported.push(Imported {
             key_index,

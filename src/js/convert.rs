@@ -43,7 +43,7 @@ pub(crate) fn to_json_text(value: &JsValue, what: &str) -> Result<String, JsValu
     JSON::stringify(value)
         .ok()
         .and_then(|s| s.as_string())
-        .ok_or_else(|| invalid_options(&format!("{what} must be a JSON-serializable object")))
+        .ok_or_else(|| invalid_options(&[what, " must be a JSON-serializable object"].concat()))
 }
 
 /// Reads an options object: `undefined`/`null` mean "no options"; any other non-object and

@@ -42,30 +42,35 @@ function error(code, message, status) {
   if (status !== undefined) e.status = status;
   return e;
 }
-const invalid = (message) => error('ERR_INVALID_OPTIONS', message);
+export const invalid = (message) => error('ERR_INVALID_OPTIONS', message);
 const freed = () => error('ERR_LOGGED_OUT', 'the token manager was freed');
 
 const isObject = (v) => typeof v === 'object' && v !== null;
 
+// The option readers below also serve verifyJwt and KeySet (verify.js).
+
+/** A name in quotes, control characters replaced (the core's `Quoted`). */
+const quoted = (name) => `"${name.replace(/\p{Cc}/gu, '\ufffd')}"`;
+
 /** Reads an options object: unknown keys are refused, so a typo never goes unnoticed. */
-function optionsObject(value, known, what) {
+export function optionsObject(value, known, what) {
   if (value == null) return null;
   if (!isObject(value) || Array.isArray(value)) throw invalid(`${what} must be an object`);
   for (const key of Object.keys(value)) {
     if (!known.includes(key)) {
-      throw invalid(`unknown option "${key}" in ${what}; known options: ${known.join(', ')}`);
+      throw invalid(`unknown option ${quoted(key)} in ${what}; known options: ${known.join(', ')}`);
     }
   }
   return value;
 }
 
-function opt(o, key, type) {
+export function opt(o, key, type) {
   const v = o[key];
   if (v !== undefined && typeof v !== type) throw invalid(`option "${key}" must be a ${type}`);
   return v;
 }
 
-function number(o, key, min, max) {
+export function number(o, key, min, max) {
   const v = o[key];
   if (v === undefined) return undefined;
   if (typeof v !== 'number' || !(v >= min && v <= max)) {

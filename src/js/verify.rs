@@ -4,15 +4,12 @@
 
 use std::rc::Rc;
 
-use js_sys::{Array, Date, Uint8Array, JSON};
+use js_sys::{Array, Uint8Array, JSON};
 use wasm_bindgen::prelude::*;
 
 use crate::core::error::Quoted;
 
-use super::convert::{
-    get, invalid_options, jwt_error, opt_bool, opt_number, opt_string, opt_strings, options_object,
-    to_json_text,
-};
+use super::convert::{invalid_options, jwt_error, to_json_text};
 use crate::core::decode::{decode_checked_json, DecodeOptions};
 #[cfg(feature = "verify")]
 use crate::core::{
@@ -129,9 +126,6 @@ pub fn verify_error(refused: bool) -> JsValue {
 }
 
 #[cfg(feature = "verify")]
-const KEY_OPTIONS: &[&str] = &["allowSymmetricKeys"];
-
-#[cfg(feature = "verify")]
 fn import_keys(value: &JsValue, allow_symmetric: bool) -> Result<JwkSet, JsValue> {
     let options = KeyOptions { allow_symmetric };
     // A raw HMAC secret: a Uint8Array or a string (its UTF-8 bytes), as jose accepts.
@@ -158,15 +152,11 @@ fn import_keys(value: &JsValue, allow_symmetric: bool) -> Result<JwkSet, JsValue
 #[cfg(feature = "verify")]
 #[wasm_bindgen]
 impl KeySet {
-    // Imports a JWK or a JWK Set once, for many `verifyJwt` calls.
-    // Options: `allowSymmetricKeys` (default `false`).
+    // Imports a JWK or a JWK Set once, for many `verifyJwt` calls. `allow_symmetric`: the
+    // option `allowSymmetricKeys`, read by verify.js (whose `KeySet` extends this class).
     #[wasm_bindgen(constructor)]
-    pub fn new(keys: &JsValue, options: &JsValue) -> Result<KeySet, JsValue> {
-        let object = options_object(options, KEY_OPTIONS, "KeySet options")?;
-        let allow = match &object {
-            Some(o) => opt_bool(o, "allowSymmetricKeys")?.unwrap_or(false),
-            None => false,
-        };
+    pub fn new(keys: &JsValue, allow_symmetric: bool) -> Result<KeySet, JsValue> {
+        let allow = allow_symmetric;
         Ok(KeySet {
             keys: prepare_keys(import_keys(keys, allow)?)?,
         })
@@ -184,91 +174,92 @@ impl KeySet {
 }
 
 #[cfg(feature = "verify")]
-const VERIFY_OPTIONS: &[&str] = &[
-    "algorithms",
-    "issuer",
-    "audience",
-    "subject",
-    "typ",
-    "clockTolerance",
-    "requiredClaims",
-    "currentDate",
-    "maxTokenAge",
-    "allowSymmetricKeys",
-    "maxTokenLength",
-    "requireExp",
-];
-
-#[cfg(feature = "verify")]
 struct ParsedOptions {
     verifier: Verifier,
     now: i64,
     allow_symmetric: bool,
 }
 
+/// The options of `verifyJwt` and `KeySet#verify` as the package's verify.js hands them over,
+/// checked there with the messages of every other option (unknown names, types, ranges,
+/// `allowSymmetricKeys` without `algorithms`, `currentDate`): one JSON object read by the
+/// core's strict reader, so no JS option reader is linked into wasm. Members: `a` algorithms
+/// (absent: the default list), `i` issuers, `u` audiences, `s` subject, `t` typ, `l` leeway
+/// (s), `r` required claims, `m` max token age (s), `x` max token length, `e` requireExp, `y`
+/// allowSymmetricKeys, `n` now (s since the epoch). Ranges are checked again here: an absent
+/// or malformed member is refused, never trusted.
 #[cfg(feature = "verify")]
-fn parse_verify_options(options: &JsValue) -> Result<ParsedOptions, JsValue> {
-    const TEN_YEARS: f64 = crate::core::verify::MAX_DURATION_SECS as f64;
-    let mut verifier = Verifier::builder().build();
-    let mut now_ms = Date::now();
-    let mut allow_symmetric = false;
-    if let Some(o) = options_object(options, VERIFY_OPTIONS, "verifyJwt options")? {
-        if !get(&o, "algorithms").is_undefined() {
-            verifier.algorithms = opt_strings(&o, "algorithms")?
-                .iter()
-                .map(|name| {
-                    Algorithm::from_name(name).ok_or_else(|| {
-                        invalid_options(&format!(
-                            "unknown algorithm {} in \"algorithms\"",
-                            Quoted(name)
-                        ))
-                    })
-                })
-                .collect::<Result<_, _>>()?;
-        }
-        verifier.issuers = opt_strings(&o, "issuer")?;
-        verifier.audiences = opt_strings(&o, "audience")?;
-        verifier.subject = opt_string(&o, "subject")?;
-        verifier.typ = opt_string(&o, "typ")?;
-        // Bounded to the builder's clamps by `opt_number`.
-        if let Some(leeway) = opt_number(&o, "clockTolerance", 0.0, TEN_YEARS)? {
-            verifier.leeway_secs = leeway.floor() as i64;
-        }
-        verifier.required_claims = opt_strings(&o, "requiredClaims")?;
-        if let Some(max_age) = opt_number(&o, "maxTokenAge", 0.0, TEN_YEARS)? {
-            verifier.max_token_age_secs = Some(max_age.floor() as i64);
-        }
-        if let Some(max_len) = opt_number(&o, "maxTokenLength", 1.0, 1024.0 * 1024.0)? {
-            verifier.decode.max_len = max_len as usize;
-        }
-        if let Some(require) = opt_bool(&o, "requireExp")? {
-            verifier.require_exp = require;
-        }
-        allow_symmetric = opt_bool(&o, "allowSymmetricKeys")?.unwrap_or(false);
-        if allow_symmetric && get(&o, "algorithms").is_undefined() {
-            // HS* are never in the default list; a caller who allows secrets must say which.
-            return Err(invalid_options(
-                "allowSymmetricKeys requires an explicit \"algorithms\" list",
-            ));
-        }
-        let current = get(&o, "currentDate");
-        if !current.is_undefined() {
-            now_ms = if let Some(date) = current.dyn_ref::<Date>() {
-                date.get_time()
-            } else {
-                current.as_f64().unwrap_or(f64::NAN)
-            };
-            if !now_ms.is_finite() {
-                return Err(invalid_options(
-                    "option \"currentDate\" must be a valid Date",
-                ));
+fn parse_verify_options(text: &str) -> Result<ParsedOptions, JsValue> {
+    use crate::core::json::{parse_object, Value};
+    const TEN_YEARS: i64 = crate::core::verify::MAX_DURATION_SECS;
+    let bad = || invalid_options("invalid verifyJwt options");
+    let map = parse_object(text.as_bytes(), "verifyJwt options").map_err(|_| bad())?;
+    // Each reader: `Err` for a member of the wrong type or out of range (never from verify.js).
+    let strings = |key: &str| -> Result<Vec<String>, JsValue> {
+        let mut list = Vec::new();
+        match map.get(key) {
+            None => {}
+            Some(Value::Array(items)) => {
+                for item in items {
+                    list.push(item.as_str().ok_or_else(bad)?.to_owned());
+                }
             }
+            Some(_) => return Err(bad()),
+        }
+        Ok(list)
+    };
+    let string = |key: &str| match map.get(key) {
+        None => Ok(None),
+        Some(value) => value.as_str().map(|s| Some(s.to_owned())).ok_or_else(bad),
+    };
+    let int = |key: &str, min: i64, max: i64| match map.get(key) {
+        None => Ok(None),
+        Some(Value::Number(n)) => n.floor_within(min, max).map(Some).ok_or_else(bad),
+        Some(_) => Err(bad()),
+    };
+    let flag = |key: &str| match map.get(key) {
+        None => Ok(None),
+        Some(value) => value.as_bool().map(Some).ok_or_else(bad),
+    };
+    let mut verifier = Verifier::builder().build();
+    if map.contains_key("a") {
+        verifier.algorithms.clear();
+        for name in strings("a")? {
+            let Some(alg) = Algorithm::from_name(&name) else {
+                // Concatenated: `format!` would be the only formatting call left here.
+                let quoted = Quoted(&name).to_string();
+                return Err(invalid_options(
+                    &["unknown algorithm ", &quoted, " in \"algorithms\""].concat(),
+                ));
+            };
+            verifier.algorithms.push(alg);
         }
     }
-    // `as` saturates; the core's `Verifier::begin` refuses a `now` out of 1970..=9999.
+    verifier.issuers = strings("i")?;
+    verifier.audiences = strings("u")?;
+    verifier.subject = string("s")?;
+    verifier.typ = string("t")?;
+    if let Some(leeway) = int("l", 0, TEN_YEARS)? {
+        verifier.leeway_secs = leeway;
+    }
+    verifier.required_claims = strings("r")?;
+    verifier.max_token_age_secs = int("m", 0, TEN_YEARS)?;
+    if let Some(max_len) = int("x", 1, 1024 * 1024)? {
+        verifier.decode.max_len = max_len as usize;
+    }
+    if let Some(require) = flag("e")? {
+        verifier.require_exp = require;
+    }
+    let allow_symmetric = flag("y")?.unwrap_or(false);
+    // `now` may be negative (a date before 1970): the core's `Verifier::begin` refuses a `now`
+    // out of 1970..=9999 with its own error.
+    let now = match map.get("n") {
+        Some(Value::Number(n)) => n.as_i64().ok_or_else(bad)?,
+        _ => return Err(bad()),
+    };
     Ok(ParsedOptions {
         verifier,
-        now: (now_ms / 1000.0).floor() as i64,
+        now,
         allow_symmetric,
     })
 }
@@ -283,7 +274,7 @@ fn parse_verify_options(options: &JsValue) -> Result<ParsedOptions, JsValue> {
 // `currentDate`, `maxTokenAge` (s), `maxTokenLength`, `requireExp`, `allowSymmetricKeys`.
 #[cfg(feature = "verify")]
 #[wasm_bindgen(js_name = __verifyBegin)]
-pub fn verify_begin(token: &str, keys: &JsValue, options: &JsValue) -> Result<Array, JsValue> {
+pub fn verify_begin(token: &str, keys: &JsValue, options: &str) -> Result<Array, JsValue> {
     let parsed = parse_verify_options(options)?;
     let keys = prepare_keys(import_keys(keys, parsed.allow_symmetric)?)?;
     begin(&keys, token, &parsed)
@@ -294,7 +285,7 @@ pub fn verify_begin(token: &str, keys: &JsValue, options: &JsValue) -> Result<Ar
 impl KeySet {
     // `KeySet#verify` up to the WebCrypto call (see [`begin`]); options as for `verifyJwt`.
     #[wasm_bindgen(js_name = __begin)]
-    pub fn begin(&self, token: &str, options: &JsValue) -> Result<Array, JsValue> {
+    pub fn begin(&self, token: &str, options: &str) -> Result<Array, JsValue> {
         begin(&self.keys, token, &parse_verify_options(options)?)
     }
 }
