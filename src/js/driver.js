@@ -349,7 +349,7 @@ export class TokenManager {
     const hasLocks = typeof locks?.request === 'function';
     const tabs = c.crossTab && browser && typeof g.BroadcastChannel === 'function';
     const flags = (c.expiredFail ? 1 : 0) | (c.memory ? 2 : 0) | (tabs ? 4 : 0) | (hasLocks ? 8 : 0)
-      | (c.shareTokens ? 0 : 16);
+      | (c.shareTokens ? 0 : 32);
     this.#e = new Engine(new Float64Array([...c.policy, c.timeout]), flags, new Float64Array([random(), random(), random()]));
     const wake = () => {
       if (!this.#closed) {

@@ -121,7 +121,7 @@ impl Engine {
     /// `policy`: lead fraction, min lead, max lead, lead jitter, min refresh interval, backoff
     /// initial, backoff max, backoff jitter, request timeout (ms and fractions as validated by
     /// the driver). `flags`: 1 expired requests fail, 2 memory mode, 4 cross-tab, 8 Web Locks,
-    /// 16 tokens not shared on the channel ([`TabPolicy::share_tokens`] off: worker custody).
+    /// 32 tokens not shared on the channel ([`TabPolicy::share_tokens`] off: worker custody).
     /// `seeds`: three random words (jitter, tab id, epochs).
     #[wasm_bindgen(constructor)]
     pub fn new(policy: &[f64], flags: u32, seeds: &[f64]) -> Engine {
@@ -149,7 +149,7 @@ impl Engine {
         let tabs = (flags & 4 != 0).then(|| {
             Coordinator::new(
                 TabPolicy {
-                    share_tokens: flags & 16 == 0,
+                    share_tokens: flags & 32 == 0,
                     ..TabPolicy::for_request_timeout(millis(8, 10_000))
                 },
                 TabId::from_random(seed(1)),
