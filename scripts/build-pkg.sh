@@ -67,7 +67,7 @@ fi
 # The public TokenManager is the JS driver (driver.js) over the wasm Engine; neither wasm class
 # is exported as is. Builds with the OAuth profile or DPoP also export the Rust shell's class,
 # which the driver constructs for those options (and gives its fetch fast path).
-EXPORTS=$(echo "$NAMES" | tr -d ' ' | tr ',' '\n' | grep -vxE 'verifyJwt|Engine|TokenManager' | paste -sd, | sed 's/,/, /g')
+EXPORTS=$(echo "$NAMES" | tr -d ' ' | tr ',' '\n' | grep -vxE 'verifyJwt|Engine|OAuthEngine|TokenManager' | paste -sd, | sed 's/,/, /g')
 # The JS is shipped without its comments and indentation: full-line comments (wasm-bindgen copies
 # every Rust doc comment into tokenwarden.js) and leading blanks only, which needs no minifier
 # (neither file has a multi-line template literal, the one construct where that would matter).
@@ -89,6 +89,12 @@ strip_js() { # strip_js IN OUT
 }
 for dir in web node; do
   strip_js src/js/driver.js "$OUT/$dir/driver.js"
+  # The OAuth profile's I/O (oauth.js, over the wasm OAuthEngine); a build without it gets a stub.
+  if grep -qw OAuthEngine <<<"$NAMES"; then
+    strip_js src/js/oauth.js "$OUT/$dir/oauth.js"
+  else
+    echo 'export const OAuth = undefined;' > "$OUT/$dir/oauth.js"
+  fi
   strip_js "$OUT/$dir/tokenwarden.js" "$OUT/$dir/tokenwarden.js"
 done
 cat > "$OUT/web/index.js" <<JS
@@ -139,5 +145,5 @@ for dir in web node; do
   printf 'pkg: %s wasm %s bytes (gzip -9: %s), glue gzip -9: %s bytes\n' "$OUT/$dir" \
     "$(stat -c %s "$OUT/$dir/tokenwarden_bg.wasm")" \
     "$(gzip -9c "$OUT/$dir/tokenwarden_bg.wasm" | wc -c)" \
-    "$(cat "$OUT/$dir/tokenwarden.js" "$OUT/$dir/index.js" "$OUT/$dir/driver.js" | gzip -9c | wc -c)"
+    "$(cat "$OUT/$dir/tokenwarden.js" "$OUT/$dir/index.js" "$OUT/$dir/driver.js" "$OUT/$dir/oauth.js" | gzip -9c | wc -c)"
 done

@@ -30,7 +30,7 @@ GOAL_NOVERIFY=40000
 size_of() { # gzip -9 bytes of wasm + glue of a package directory
   local dir=$1/web wasm glue
   wasm=$(gzip -9c "$dir/tokenwarden_bg.wasm" | wc -c)
-  glue=$(cat "$dir/tokenwarden.js" "$dir/index.js" "$dir/driver.js" | gzip -9c | wc -c)
+  glue=$(cat "$dir/tokenwarden.js" "$dir/index.js" "$dir/driver.js" "$dir/oauth.js" | gzip -9c | wc -c)
   echo $((wasm + glue))
 }
 

@@ -7,6 +7,9 @@ mod convert;
 #[cfg(all(feature = "verify", feature = "dpop"))]
 mod dpop;
 mod engine;
+// The OAuth profile's synchronous calls for the driver (oauth.js).
+#[cfg(feature = "oauth")]
+mod engine_oauth;
 // The Rust shell's class (`crate::web::TokenManager` behind option parsing), exported only by
 // builds with the OAuth profile or DPoP: the package's JS driver (driver.js, over `engine`)
 // hands those two options to it. Without them the package links no Rust shell at all.
