@@ -71,12 +71,16 @@ EXPORTS=$(echo "$NAMES" | tr -d ' ' | tr ',' '\n' | grep -vxE 'verifyJwt|Engine|
 # The JS is shipped without its comments and indentation: full-line comments (wasm-bindgen copies
 # every Rust doc comment into tokenwarden.js) and leading blanks only, which needs no minifier
 # (neither file has a multi-line template literal, the one construct where that would matter).
-strip_js() { # strip_js IN OUT
+# With a third argument, the lines from each `// @oauth-begin` to its `// @oauth-end` are left out
+# too (driver.js in builds without the OAuth profile).
+strip_js() { # strip_js IN OUT [drop-oauth]
   node -e '
     const fs = require("fs");
-    let block = false;
+    let block = false, oauth = false;
     const src = fs.readFileSync(process.argv[1], "utf8");
     const out = src.split("\n").map((l) => l.trim()).filter((l) => {
+      if (process.argv[3] && l.startsWith("// @oauth-")) { oauth = l.startsWith("// @oauth-begin"); return false; }
+      if (oauth) return false;
       if (block) { block = !l.endsWith("*/"); return false; }
       if (l.startsWith("/*")) { block = !l.endsWith("*/"); return false; }
       return l !== "" && !l.startsWith("//");
@@ -85,14 +89,16 @@ strip_js() { # strip_js IN OUT
     const odd = out.find((l) => (l.split("`").length - 1) % 2 === 1);
     if (odd !== undefined) throw new Error(process.argv[1] + ": cannot strip around: " + odd);
     fs.writeFileSync(process.argv[2], out.join("\n") + "\n");
-  ' "$1" "$2"
+  ' "$1" "$2" "${3:-}"
 }
 for dir in web node; do
-  strip_js src/js/driver.js "$OUT/$dir/driver.js"
-  # The OAuth profile's I/O (oauth.js, over the wasm OAuthEngine); a build without it gets a stub.
+  # The OAuth profile's I/O (oauth.js, over the wasm OAuthEngine); a build without it gets a stub
+  # and a driver without the profile's hooks.
   if grep -qw OAuthEngine <<<"$NAMES"; then
+    strip_js src/js/driver.js "$OUT/$dir/driver.js"
     strip_js src/js/oauth.js "$OUT/$dir/oauth.js"
   else
+    strip_js src/js/driver.js "$OUT/$dir/driver.js" drop-oauth
     echo 'export const OAuth = undefined;' > "$OUT/$dir/oauth.js"
   fi
   strip_js "$OUT/$dir/tokenwarden.js" "$OUT/$dir/tokenwarden.js"

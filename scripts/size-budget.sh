@@ -15,11 +15,15 @@
 # shell for the `oauth` and `dpop` options next to the engine and driver, 156.9 KB (+11.7 KB),
 # until those two move into the driver too. Measured, not adopted: nightly `-Zbuild-std` with
 # `-Cpanic=immediate-abort` takes the wasm without verification from 41.2 to 34.0 KB.
+# Then the OAuth profile moved into the driver too (oauth.js over the wasm OAuthEngine): a build
+# with OAuth and without DPoP links no Rust shell, 144.2 -> 102.2 KB; but the full build still
+# carries the shell for `dpop: true` (also with `oauth`), so it holds both OAuth paths for now,
+# 156.9 -> 167.9 KB, until DPoP moves into the driver and the shell leaves the package.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FULL=${1:-pkg}
 NOVERIFY=${2:-target/pkg-noverify}
-BUDGET_FULL=${SIZE_BUDGET_FULL:-157300}
+BUDGET_FULL=${SIZE_BUDGET_FULL:-168300}
 BUDGET_NOVERIFY=${SIZE_BUDGET_NOVERIFY:-53300}
 GOAL_FULL=52000
 GOAL_NOVERIFY=40000

@@ -46,7 +46,9 @@ function error(code, message, status) {
 }
 const invalid = (message) => error('ERR_INVALID_OPTIONS', message);
 const freed = () => error('ERR_LOGGED_OUT', 'the token manager was freed');
+// @oauth-begin (lines to the matching end are left out of builds without the OAuth profile)
 const noProfile = () => invalid('this needs the oauth option (the OAuth 2.0 / OpenID Connect profile)');
+// @oauth-end
 
 const isObject = (v) => typeof v === 'object' && v !== null;
 
@@ -149,9 +151,11 @@ function parseOptions(options) {
   }
   const refreshUrl = opt(o, 'refreshUrl', 'string');
   if (refreshUrl === undefined && o.oauth == null) throw invalid('option "refreshUrl" (or "oauth") is required');
+  // @oauth-begin
   if (refreshUrl !== undefined && o.oauth != null) {
     throw invalid('option "oauth" replaces refreshUrl (the provider\'s token endpoint refreshes)');
   }
+  // @oauth-end
   const c = {
     refreshUrl: endpoint('refreshUrl', refreshUrl),
     loginUrl: endpoint('loginUrl', opt(o, 'loginUrl', 'string')),
@@ -190,7 +194,9 @@ function parseOptions(options) {
   if (hint !== undefined && (!/^[\x21-\x7e]+$/.test(hint) || /[=;,]/.test(hint))) {
     throw invalid('option "sessionHint" must be a cookie name');
   }
+  // @oauth-begin
   if (o.oauth != null) c.oauth = OAuth.configure(o, c, { optionsObject, opt, invalid, endpoint });
+  // @oauth-end
   return c;
 }
 
@@ -339,6 +345,7 @@ export class TokenManager {
   constructor(options) {
     if (Shell && isObject(options) && options.dpop === true) return new Shell(options);
     const c = (this.#c = parseOptions(options));
+    // @oauth-begin
     if (c.oauth) {
       this.#oauth = new OAuth(c.oauth, this, {
         optionsObject, opt, number, invalid, freed,
@@ -350,6 +357,7 @@ export class TokenManager {
         },
       });
     }
+    // @oauth-end
     if (typeof g.fetch !== 'function') throw error('ERR_FETCH', 'this environment has no global fetch');
     // Every request goes through `fetch` as it is now: a wrapper installed later sees no token.
     this.#fetch = g.fetch.bind(g);
@@ -504,6 +512,7 @@ export class TokenManager {
     // `expires_in` counts from when the call started (a tab frozen during the call).
     const startedAt = Date.now();
     const oauth = this.#oauth;
+    // @oauth-begin
     if (oauth) {
       // The `refresh_token` grant at the provider's token endpoint (or a failure kind).
       const request = await oauth.refreshRequest(this.#e);
@@ -515,7 +524,9 @@ export class TokenManager {
         return;
       }
       [url, body, how] = request;
-    } else if (this.#c.memory) {
+    } else
+    // @oauth-end
+    if (this.#c.memory) {
       const token = this.#e.refreshToken();
       if (token !== undefined) body = JSON.stringify({ refresh_token: token, grant_type: 'refresh_token' });
     }
@@ -528,11 +539,13 @@ export class TokenManager {
     if (reply.error === 'aborted') return; // cancelled by the session: no result wanted
     if (reply.error) {
       e.refreshFailed(generation, reply.error === 'timeout' ? 1 : reply.error === 'network' ? 0 : 4, 0, NaN, now);
+    // @oauth-begin
     } else if (oauth) {
       // Checked by the core: the token type, and `invalid_grant` (ends the session) or a backoff.
       const [failed, a, b, c] = oauth.refreshed(reply, retryAfter(reply.after, now));
       if (failed) e.refreshFailed(generation, a, b, c, now);
       else e.refreshOk(generation, a, b, c, reply.date, startedAt, now);
+    // @oauth-end
     } else if (reply.status >= 200 && reply.status < 300) {
       const grant = parseGrant(reply.text);
       if (grant) {
@@ -640,16 +653,21 @@ export class TokenManager {
   /** Wipes the tokens at once, fails waiting requests, then calls `logoutUrl`. */
   async logout(options) {
     const o = optionsObject(options, ['endSession'], 'logout options');
+    if (o) opt(o, 'endSession', 'boolean');
+    // @oauth-begin
     // OAuth profile: `{endSession: true}` then navigates to the provider's logout page.
-    if (o && opt(o, 'endSession', 'boolean') && this.#oauth) return this.#oauth.endSession(() => this.logout());
+    if (o?.endSession && this.#oauth) return this.#oauth.endSession(() => this.logout());
+    // @oauth-end
     if (this.#closed) return;
     const c = this.#c;
     const [access, refresh] = this.#e.logout(Date.now());
     let call;
-    if (this.#oauth) {
-      // RFC 7009 revocation at the provider.
-      call = this.#oauth.revoke(access, refresh);
-    } else if (c.logoutUrl !== undefined) {
+    // @oauth-begin
+    // RFC 7009 revocation at the provider.
+    if (this.#oauth) call = this.#oauth.revoke(access, refresh);
+    else
+    // @oauth-end
+    if (c.logoutUrl !== undefined) {
       // The access token goes only to an allowed origin, like any request.
       const bearer = access !== undefined && this.#allowed(c.logoutUrl) ? `Bearer ${access}` : undefined;
       const body = refresh !== undefined && c.memory ? JSON.stringify({ refresh_token: refresh }) : undefined;
@@ -660,6 +678,7 @@ export class TokenManager {
     await call;
   }
 
+  // @oauth-begin
   /** OAuth profile: navigates to the provider to log in (authorization code with PKCE). */
   async loginWithRedirect(options) {
     if (!this.#oauth) throw noProfile();
@@ -671,6 +690,7 @@ export class TokenManager {
     if (!this.#oauth) throw noProfile();
     return this.#oauth.callback(url);
   }
+  // @oauth-end
 
   /** `fetch`, with `Authorization: Bearer` for allowed origins; one refresh and retry on 401. */
   fetch(input, init) {
@@ -821,7 +841,9 @@ export class TokenManager {
     for (const controller of this.#calls.values()) controller.abort();
     this.#calls.clear();
     this.#listeners.clear();
+    // @oauth-begin
     this.#oauth?.free();
+    // @oauth-end
     this.#e.free(); // drops (and zeroizes) both tokens
     this.#wake('closed');
   }
