@@ -348,7 +348,11 @@ impl OAuthEngine {
         if login.check.is_some() {
             return Err(no_login());
         }
-        self.id_token = login.response.id_token.as_ref().map(|t| Secret::from(t.expose()));
+        self.id_token = login
+            .response
+            .id_token
+            .as_ref()
+            .map(|t| Secret::from(t.expose()));
         Ok(grant_of(&login.response))
     }
 
@@ -368,8 +372,8 @@ impl OAuthEngine {
     /// `[1, kind, status, retryAfterMs]` for `Engine#refreshFailed` (the core's
     /// classification: `invalid_grant` ends the session, the rest back off).
     pub fn refreshed(&mut self, status: u16, text: &str, retry_after_ms: f64) -> Array {
-        let retry_after_ms = (retry_after_ms.is_finite() && retry_after_ms >= 0.0)
-            .then_some(retry_after_ms as u64);
+        let retry_after_ms =
+            (retry_after_ms.is_finite() && retry_after_ms >= 0.0).then_some(retry_after_ms as u64);
         let failure = match parse_token_response(status, text) {
             Ok(response) if response.token_type == self.expected_type() => {
                 // A new ID token replaces the logout hint (sent only to the provider that
@@ -475,9 +479,6 @@ fn grant_of(response: &TokenResponse) -> Array {
     array(&[
         JsValue::from_str(response.access_token.expose()),
         token(&response.refresh_token),
-        response
-            .expires_in
-            .map_or(f64::NAN, |s| s as f64)
-            .into(),
+        response.expires_in.map_or(f64::NAN, |s| s as f64).into(),
     ])
 }

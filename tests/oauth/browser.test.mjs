@@ -382,3 +382,23 @@ test('a refresh token the provider no longer honours (invalid_grant) ends the se
   assert.equal(await page.evaluate(() => window.refreshError), 'ERR_LOGGED_OUT');
   await ctx.close();
 });
+
+test('logout({endSession: true}) revokes the refresh token, then navigates to the provider\'s logout page with the ID token hint', async () => {
+  const ctx = await browser.newContext();
+  const answers = [];
+  const page = await openApp(ctx, answers);
+  await logIn(page, 'dave');
+  await answered(answers, 1);
+  const revoked = (await records()).grantRevocations.filter((r) => r.route === 'revocation').length;
+  await Promise.all([
+    page.waitForURL(`${provider.issuer}/session/end?**`),
+    page.evaluate(() => { window.tm.logout({ endSession: true }); }),
+  ]);
+  const url = new URL(page.url());
+  assert.equal(url.searchParams.get('client_id'), CLIENT_ID);
+  assert.equal(url.searchParams.get('post_logout_redirect_uri'), `${app.origin}/`);
+  assert.equal(url.searchParams.get('id_token_hint'), answers.at(-1).id_token, 'the ID token of this login');
+  const after = (await records()).grantRevocations.filter((r) => r.route === 'revocation').length;
+  assert.equal(after, revoked + 1, 'the refresh token was revoked before the navigation');
+  await ctx.close();
+});
