@@ -347,7 +347,7 @@ export class TokenManager {
     const c = (this.#c = parseOptions(options));
     // @oauth-begin
     if (c.oauth) {
-      this.#oauth = new OAuth(c.oauth, this, {
+      this.#oauth = new OAuth(c.oauth, {
         optionsObject, opt, number, invalid, freed,
         call: (url, body, controller, how) => this.#call(url, body, undefined, controller, how),
         closed: () => this.#closed,

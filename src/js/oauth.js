@@ -12,8 +12,9 @@ const g = globalThis;
 const OAUTH_OPTIONS = ['issuer', 'clientId', 'redirectUri', 'scope', 'audience', 'resource', 'postLogoutRedirectUri'];
 const LOGIN_OPTIONS = ['scope', 'prompt', 'loginHint', 'maxAge', 'extraParams'];
 
-// DPoP for the token endpoint calls, filled by the build with DPoP in the driver (from dpop.js:
-// `Dpop`, `sendWithProof`). While empty, `oauth` with `dpop: true` is the Rust shell's.
+// DPoP for the token endpoint calls, filled by a driver with DPoP (from dpop.js: `Dpop`,
+// `sendWithProof`), which also passes the hooks `dpop` (the option), `key()` (the manager's key)
+// and `setKey(key)`. While this is empty, `oauth` with `dpop: true` is the Rust shell's.
 export const dpopHooks = {};
 
 function error(code, message) {
@@ -45,7 +46,7 @@ function noCrypto(what) {
 }
 
 export class OAuth {
-  #o; #tm; #h;
+  #o; #h;
 
   /**
    * Reads the `oauth` option of `o` into `c` (the driver's parsed options), with the driver's
@@ -91,12 +92,11 @@ export class OAuth {
   }
 
   /**
-   * `engine` from `configure`; `tm` the manager; `h` its hooks: the option readers, and `call`,
+   * `engine` from `configure`; `h` the manager's hooks: the option readers, and `call`,
    * `install`, `closed`, `freed` over its private state.
    */
-  constructor(engine, tm, h) {
+  constructor(engine, h) {
     this.#o = engine;
-    this.#tm = tm;
     this.#h = h;
   }
 
@@ -222,7 +222,7 @@ export class OAuth {
     clean();
     // With DPoP, a new key for the new session, proven on the code exchange (RFC 9449 §10
     // allows it without `dpop_jkt` on the authorization request); kept only if the login succeeds.
-    const dpop = this.#tm.dpopWanted && dpopHooks.Dpop ? await dpopHooks.Dpop.create() : undefined;
+    const dpop = this.#h.dpop && dpopHooks.Dpop ? await dpopHooks.Dpop.create() : undefined;
     const reply = await this.#send(a, b, { form: true, send: this.#proven(dpop) });
     const jwks = o.exchanged(reply.status, reply.text);
     if (jwks !== null) {
@@ -241,7 +241,7 @@ export class OAuth {
     }
     if (this.#h.closed()) throw this.#h.freed();
     const [access, refresh, expiresIn] = o.grant();
-    if (dpop) this.#tm.dpop = dpop;
+    if (dpop) this.#h.setKey(dpop);
     this.#h.install(access, refresh, expiresIn, reply.date);
   }
 
@@ -259,7 +259,7 @@ export class OAuth {
     const token = engine.refreshToken();
     if (token === undefined) return 3;
     const [url, body] = this.#o.refreshRequest(token);
-    return [url, body, { form: true, send: this.#proven(this.#tm.dpop) }];
+    return [url, body, { form: true, send: this.#proven(this.#h.key?.()) }];
   }
 
   /** The refresh answer, checked by the core: `[0, access, refresh, expiresIn]` or `[1, kind, status, retryAfterMs]`. */
@@ -273,12 +273,14 @@ export class OAuth {
    * provider answered or could not be reached.
    */
   revoke(access, refresh) {
-    this.#o.forget();
+    const o = this.#o;
+    o.forget();
     if (access === undefined && refresh === undefined) return undefined;
     return (async () => {
       try {
-        await this.#metadata();
-        const request = this.#o.revocation(access, refresh);
+        // Built at once when the metadata is known: a `free()` right after `logout()` still revokes.
+        if (!o.ready) await this.#metadata();
+        const request = o.revocation(access, refresh);
         access = refresh = undefined;
         if (request !== undefined) await this.#send(request[0], request[1], { form: true });
       } catch { /* unreachable: the session is wiped anyway */ }

@@ -360,12 +360,18 @@ test('error=access_denied from the provider is a typed error and ends the pendin
   await ctx.close();
 });
 
-test('a refresh token the provider no longer honours (invalid_grant) ends the session with a typed reason', async () => {
+/** A new browser context with `account` logged in: `{ctx, page, answers}` (its token endpoint answers). */
+async function loggedIn(account) {
   const ctx = await browser.newContext();
   const answers = [];
   const page = await openApp(ctx, answers);
-  await logIn(page, 'carol');
+  await logIn(page, account);
   await answered(answers, 1);
+  return { ctx, page, answers };
+}
+
+test('a refresh token the provider no longer honours (invalid_grant) ends the session with a typed reason', async () => {
+  const { ctx, page, answers } = await loggedIn('carol');
   assert.equal(await page.evaluate(() => window.tm.state), 'authenticated');
   // Revoked behind the manager's back (as an admin or another device's logout would).
   const res = await fetch(`${provider.issuer}/token/revocation`, {
@@ -384,11 +390,7 @@ test('a refresh token the provider no longer honours (invalid_grant) ends the se
 });
 
 test('logout({endSession: true}) revokes the refresh token, then navigates to the provider\'s logout page with the ID token hint', async () => {
-  const ctx = await browser.newContext();
-  const answers = [];
-  const page = await openApp(ctx, answers);
-  await logIn(page, 'dave');
-  await answered(answers, 1);
+  const { ctx, page, answers } = await loggedIn('dave');
   const revoked = (await records()).grantRevocations.filter((r) => r.route === 'revocation').length;
   await Promise.all([
     page.waitForURL(`${provider.issuer}/session/end?**`),
