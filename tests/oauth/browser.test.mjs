@@ -404,3 +404,24 @@ test('logout({endSession: true}) revokes the refresh token, then navigates to th
   assert.equal(after, revoked + 1, 'the refresh token was revoked before the navigation');
   await ctx.close();
 });
+
+test('an ID token whose nonce is not the login\'s is refused after its signature check (ERR_OAUTH_NONCE_MISMATCH); nothing is installed', async () => {
+  const ctx = await browser.newContext();
+  const page = await openApp(ctx);
+  await page.evaluate(() => { window.name = 'hold'; });
+  await providerForms(page, 'erin');
+  await page.waitForURL((url) => url.origin === app.origin && url.searchParams.has('code'));
+  await page.locator('body[data-ready="true"]').waitFor();
+  const outcome = await page.evaluate(() => {
+    // The stored login's nonce no longer matches the one the provider put in the ID token.
+    const key = sessionStorage.key(0);
+    const record = JSON.parse(sessionStorage.getItem(key));
+    record.nonce = `${record.nonce.slice(0, -2)}${record.nonce.endsWith('AA') ? 'BB' : 'AA'}`;
+    sessionStorage.setItem(key, JSON.stringify(record));
+    return window.tm.handleRedirectCallback().then(() => ({ ok: true }), (e) => ({ ok: false, code: e.code }));
+  });
+  assert.deepEqual(outcome, { ok: false, code: 'ERR_OAUTH_NONCE_MISMATCH' });
+  assert.equal(await page.evaluate(() => window.tm.state), 'anonymous');
+  assert.equal(await page.evaluate(() => window.tm.claims), null);
+  await ctx.close();
+});
