@@ -317,14 +317,23 @@ test('logout revokes the refresh token (RFC 7009); the provider refuses it after
   await context.close();
 });
 
-test('a tampered state is refused with ERR_OAUTH_STATE_MISMATCH and the real callback still completes', async () => {
+/**
+ * A new browser context whose page came back from the provider's forms (as `account`) with a
+ * code the app has not handled: it leaves the callback to the test. `{ctx, page}`.
+ */
+async function heldCallback(account) {
   const ctx = await browser.newContext();
   const page = await openApp(ctx);
-  // The app leaves this callback to the test, which tampers with it first.
   await page.evaluate(() => { window.name = 'hold'; });
-  await providerForms(page, 'bob');
+  await providerForms(page, account);
   await page.waitForURL((url) => url.origin === app.origin && url.searchParams.has('code'));
   await page.locator('body[data-ready="true"]').waitFor();
+  return { ctx, page };
+}
+
+test('a tampered state is refused with ERR_OAUTH_STATE_MISMATCH and the real callback still completes', async () => {
+  // The test tampers with the callback first.
+  const { ctx, page } = await heldCallback('bob');
   const genuine = new URL(page.url());
   const tampered = new URL(genuine);
   tampered.searchParams.set('state', `${genuine.searchParams.get('state').slice(0, -2)}AA`);
@@ -406,12 +415,7 @@ test('logout({endSession: true}) revokes the refresh token, then navigates to th
 });
 
 test('an ID token whose nonce is not the login\'s is refused after its signature check (ERR_OAUTH_NONCE_MISMATCH); nothing is installed', async () => {
-  const ctx = await browser.newContext();
-  const page = await openApp(ctx);
-  await page.evaluate(() => { window.name = 'hold'; });
-  await providerForms(page, 'erin');
-  await page.waitForURL((url) => url.origin === app.origin && url.searchParams.has('code'));
-  await page.locator('body[data-ready="true"]').waitFor();
+  const { ctx, page } = await heldCallback('erin');
   const outcome = await page.evaluate(() => {
     // The stored login's nonce no longer matches the one the provider put in the ID token.
     const key = sessionStorage.key(0);
