@@ -38,11 +38,15 @@ done
 # comment into tokenwarden.js (full build: 9.2 -> 6.9 KB gzip). Full-line comments and leading
 # blanks only, so no minifier is needed; a line with an odd number of backticks (a multi-line
 # template literal, where trimming would change a string) or ending in a backslash is refused.
-strip_js() { # strip_js FILE (in place)
+# With a second argument, the lines from each `// @oauth-begin` to its `// @oauth-end` are left
+# out too (driver.js in builds without the OAuth profile).
+strip_js() { # strip_js FILE [drop-oauth] (in place)
   node -e '
     const fs = require("fs");
-    let block = false;
+    let block = false, oauth = false;
     const out = fs.readFileSync(process.argv[1], "utf8").split("\n").map((l) => l.trim()).filter((l) => {
+      if (process.argv[2] && l.startsWith("// @oauth-")) { oauth = l.startsWith("// @oauth-begin"); return false; }
+      if (oauth) return false;
       if (block) { block = !l.endsWith("*/"); return false; }
       if (l.startsWith("/*")) { block = !l.endsWith("*/"); return false; }
       return l !== "" && !l.startsWith("//");
@@ -50,7 +54,7 @@ strip_js() { # strip_js FILE (in place)
     const bad = out.find((l) => (l.split("`").length - 1) % 2 === 1 || l.endsWith("\\"));
     if (bad !== undefined) throw new Error(process.argv[1] + ": cannot strip around: " + bad);
     fs.writeFileSync(process.argv[1], out.join("\n") + "\n");
-  ' "$1"
+  ' "$1" "${2:-}"
 }
 for dir in web node; do strip_js "$OUT/$dir/tokenwarden.js"; done
 
@@ -71,18 +75,26 @@ if ! grep -qw KeySet <<<"$NAMES"; then
 fi
 # The public TokenManager is custody.js's: in page custody the JS driver (driver.js) over the
 # wasm Engine, in worker custody a thin object talking to worker.js, which runs the driver.
-# Neither wasm class is exported as is. Builds with the OAuth profile or DPoP also hold the Rust
-# shell's class, which the driver constructs for those options (and gives its fetch fast path).
-EXPORTS=$(echo "$NAMES" | tr -d ' ' | tr ',' '\n' | grep -vxE 'verifyJwt|KeySet|Engine|TokenManager' | paste -sd, | sed 's/,/, /g')
+# Neither wasm class is exported as is. Builds with DPoP also hold the Rust shell's class, which
+# the driver constructs for that option (and gives its fetch fast path).
+EXPORTS=$(echo "$NAMES" | tr -d ' ' | tr ',' '\n' | grep -vxE 'verifyJwt|KeySet|Engine|OAuthEngine|TokenManager' | paste -sd, | sed 's/,/, /g')
 # custody.js: the TokenManager export (custody "page" or "worker"); remote.js (loaded on first
 # use of custody "worker") and worker.js: the page's and the worker's side of worker custody
 # (browser build only: Node has no module Web Workers, and its custody.js refuses "worker").
-# All shipped without comments, as the glue.
+# The OAuth profile's I/O (oauth.js, over the wasm OAuthEngine); a build without it gets a stub
+# and a driver without the profile's hooks. All shipped without comments, as the glue.
 for dir in web node; do
-  for file in driver custody; do
-    cp "src/js/$file.js" "$OUT/$dir/$file.js"
-    strip_js "$OUT/$dir/$file.js"
-  done
+  cp src/js/custody.js "$OUT/$dir/custody.js"
+  strip_js "$OUT/$dir/custody.js"
+  cp src/js/driver.js "$OUT/$dir/driver.js"
+  if grep -qw OAuthEngine <<<"$NAMES"; then
+    strip_js "$OUT/$dir/driver.js"
+    cp src/js/oauth.js "$OUT/$dir/oauth.js"
+    strip_js "$OUT/$dir/oauth.js"
+  else
+    strip_js "$OUT/$dir/driver.js" drop-oauth
+    echo 'export const OAuth = undefined;' > "$OUT/$dir/oauth.js"
+  fi
 done
 for file in remote worker; do
   cp "src/js/$file.js" "$OUT/web/$file.js"
@@ -142,7 +154,7 @@ for dir in web node; do
   printf 'pkg: %s wasm %s bytes (gzip -9: %s), glue gzip -9: %s bytes\n' "$OUT/$dir" \
     "$(stat -c %s "$OUT/$dir/tokenwarden_bg.wasm")" \
     "$(gzip -9c "$OUT/$dir/tokenwarden_bg.wasm" | wc -c)" \
-    "$(cd "$OUT/$dir" && cat tokenwarden.js index.js driver.js custody.js $(ls verify.js 2>/dev/null) | gzip -9c | wc -c)"
+    "$(cd "$OUT/$dir" && cat tokenwarden.js index.js driver.js custody.js oauth.js $(ls verify.js 2>/dev/null) | gzip -9c | wc -c)"
 done
 printf 'pkg: %s/web: worker custody only (remote.js, worker.js) gzip -9: %s + %s bytes\n' "$OUT" \
   "$(gzip -9c "$OUT/web/remote.js" | wc -c)" "$(gzip -9c "$OUT/web/worker.js" | wc -c)"

@@ -28,11 +28,14 @@
 # full and 52,865 B without verification. verifyJwt's options read in verify.js (verification's
 # share 17.7 -> 15.1 KB; the full build, which still links the Rust shell's readers, +0.6 KB):
 # 158,349 B full, 52,917 B without verification.
+# The OAuth profile in the driver too (oauth.js over the wasm OAuthEngine): a build with OAuth and
+# without DPoP links no Rust shell; the full build still carries the shell for `dpop: true`, so it
+# holds both OAuth paths until DPoP moves into the driver.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FULL=${1:-pkg}
 NOVERIFY=${2:-target/pkg-noverify}
-BUDGET_FULL=${SIZE_BUDGET_FULL:-158700}
+BUDGET_FULL=${SIZE_BUDGET_FULL:-170000}
 BUDGET_NOVERIFY=${SIZE_BUDGET_NOVERIFY:-53300}
 GOAL_FULL=52000
 GOAL_NOVERIFY=40000
@@ -43,7 +46,7 @@ GOAL_NOVERIFY=40000
 size_of() { # gzip -9 bytes of wasm + glue of a package directory
   local dir=$1/web wasm glue
   wasm=$(gzip -9c "$dir/tokenwarden_bg.wasm" | wc -c)
-  glue=$(cd "$dir" && cat tokenwarden.js index.js driver.js custody.js $(ls verify.js 2>/dev/null) | gzip -9c | wc -c)
+  glue=$(cd "$dir" && cat tokenwarden.js index.js driver.js custody.js oauth.js $(ls verify.js 2>/dev/null) | gzip -9c | wc -c)
   echo $((wasm + glue))
 }
 

@@ -133,7 +133,7 @@ if (size) {
   p('## 1. Size');
   p();
   p('tokenwarden: the browser build (`web/`) of each npm package as `scripts/build-pkg.sh` makes it:');
-  p('`tokenwarden_bg.wasm` and the JS glue (`tokenwarden.js` + `index.js` + `driver.js`), each gzip -9, as shipped.');
+  p('`tokenwarden_bg.wasm` and the JS glue (`tokenwarden.js` + `index.js` + `driver.js` + `oauth.js`), each gzip -9, as shipped.');
   p('"glue minified" is the glue after `esbuild --bundle --minify` (what a bundler would ship), for');
   p(`comparison with the peers, which are \`esbuild ${size.esbuild} --bundle --minify --format=esm --platform=browser\` + gzip -9.`);
   p();

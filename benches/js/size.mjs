@@ -30,7 +30,7 @@ for (const spec of builds) {
   const wasm = path.join(web, 'tokenwarden_bg.wasm');
   const glue = path.join(work, `${name}.glue.js`);
   // Every JS file the page loads: the wasm-bindgen glue, the entry, and the tm.fetch fast path.
-  const glueFiles = ['tokenwarden.js', 'index.js', 'driver.js', 'fetch.js'].filter((f) => fs.existsSync(path.join(web, f)));
+  const glueFiles = ['tokenwarden.js', 'index.js', 'driver.js', 'oauth.js', 'fetch.js'].filter((f) => fs.existsSync(path.join(web, f)));
   fs.writeFileSync(glue, glueFiles.map((f) => fs.readFileSync(path.join(web, f), 'utf8')).join(''));
   // The glue as a bundler would ship it: index.js bundled and minified, the wasm left as an asset.
   // If esbuild cannot link the entry (a broken build), that is reported, not hidden.

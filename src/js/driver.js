@@ -8,10 +8,12 @@
 // mode), a token message for a sibling tab, the logout call's credentials, and what
 // `getAccessToken()` returns with `exposeToken: true`.
 //
-// In builds with the OAuth profile or DPoP, the options `oauth` and `dpop: true` construct the
-// Rust shell's class (`wasm.TokenManager`) instead, to which this module gives the same fetch
-// fast path; a build without them links no shell.
+// The OAuth profile (option `oauth`) is oauth.js over the wasm `OAuthEngine` (a stub without it).
+// In builds with DPoP, the option `dpop: true` constructs the Rust shell's class
+// (`wasm.TokenManager`) instead, to which this module gives the same fetch fast path; a build
+// without it links no shell.
 import * as wasm from './tokenwarden.js';
+import { OAuth } from './oauth.js';
 
 const { Engine } = wasm;
 const Shell = wasm.TokenManager;
@@ -44,6 +46,9 @@ function error(code, message, status) {
 }
 export const invalid = (message) => error('ERR_INVALID_OPTIONS', message);
 const freed = () => error('ERR_LOGGED_OUT', 'the token manager was freed');
+// @oauth-begin (lines to the matching end are left out of builds without the OAuth profile)
+const noProfile = () => invalid('this needs the oauth option (the OAuth 2.0 / OpenID Connect profile)');
+// @oauth-end
 
 const isObject = (v) => typeof v === 'object' && v !== null;
 
@@ -143,14 +148,19 @@ function channelName(parts) {
 function parseOptions(options) {
   const o = optionsObject(options, OPTIONS, 'TokenManager options');
   if (!o) throw invalid('TokenManager options must include refreshUrl or oauth');
-  if (o.oauth !== undefined) {
+  if (o.oauth !== undefined && !OAuth) {
     throw invalid('option "oauth" needs the build with the OAuth profile (cargo feature oauth)');
   }
   if (opt(o, 'dpop', 'boolean')) {
     throw invalid('the dpop option needs the build with DPoP (cargo feature dpop)');
   }
   const refreshUrl = opt(o, 'refreshUrl', 'string');
-  if (refreshUrl === undefined) throw invalid('option "refreshUrl" (or "oauth") is required');
+  if (refreshUrl === undefined && o.oauth == null) throw invalid('option "refreshUrl" (or "oauth") is required');
+  // @oauth-begin
+  if (refreshUrl !== undefined && o.oauth != null) {
+    throw invalid('option "oauth" replaces refreshUrl (the provider\'s token endpoint refreshes)');
+  }
+  // @oauth-end
   const c = {
     refreshUrl: endpoint('refreshUrl', refreshUrl),
     loginUrl: endpoint('loginUrl', opt(o, 'loginUrl', 'string')),
@@ -190,6 +200,9 @@ function parseOptions(options) {
   if (hint !== undefined && (!/^[\x21-\x7e]+$/.test(hint) || /[=;,]/.test(hint))) {
     throw invalid('option "sessionHint" must be a cookie name');
   }
+  // @oauth-begin
+  if (o.oauth != null) c.oauth = OAuth.configure(o, c, { optionsObject, opt, invalid, endpoint });
+  // @oauth-end
   return c;
 }
 
@@ -333,13 +346,24 @@ function report(e) {
 export class TokenManager {
   #e; #c; #fetch; #closed = false; #manual;
   #listeners = new Map(); #waiters = []; #calls = new Map(); #lastFailure;
-  #timer; #armedFor = NaN; #unbind = []; #tabs;
+  #timer; #armedFor = NaN; #unbind = []; #tabs; #oauth;
 
   constructor(options) {
-    if (Shell && isObject(options) && (options.oauth !== undefined || options.dpop === true)) {
-      return new Shell(options);
-    }
+    if (Shell && isObject(options) && options.dpop === true) return new Shell(options);
     const c = (this.#c = parseOptions(options));
+    // @oauth-begin
+    if (c.oauth) {
+      this.#oauth = new OAuth(c.oauth, {
+        optionsObject, opt, number, invalid, freed,
+        call: (url, body, controller, how) => this.#call(url, body, undefined, controller, how),
+        closed: () => this.#closed,
+        install: (access, refresh, expiresIn, date) => {
+          this.#e.install(0, access, refresh, expiresIn, date, Date.now());
+          this.#run();
+        },
+      });
+    }
+    // @oauth-end
     if (typeof g.fetch !== 'function') throw error('ERR_FETCH', 'this environment has no global fetch');
     // Every request goes through `fetch` as it is now: a wrapper installed later sees no token.
     this.#fetch = g.fetch.bind(g);
@@ -449,7 +473,7 @@ export class TokenManager {
   // --- auth calls --------------------------------------------------------------------------
 
   /** A POST to an auth endpoint with a timeout and a size cap; never rejects. */
-  async #call(url, body, bearer, controller = new AbortController()) {
+  async #call(url, body, bearer, controller = new AbortController(), how = {}) {
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -459,11 +483,11 @@ export class TokenManager {
     try {
       const headers = new NativeHeaders({ Accept: 'application/json' });
       if (bearer !== undefined) headers.set('Authorization', bearer);
-      if (body !== undefined) headers.set('Content-Type', 'application/json');
-      const init = { method: 'POST', credentials: this.#c.credentials, signal: controller.signal, redirect: 'error', headers, body };
+      if (body !== undefined) headers.set('Content-Type', how.form ? 'application/x-www-form-urlencoded' : 'application/json');
+      const init = { method: how.get ? 'GET' : 'POST', credentials: this.#c.credentials, signal: controller.signal, redirect: 'error', headers, body };
       let response;
       try {
-        response = await this.#fetch(new NativeRequest(url, init));
+        response = await (how.send ? how.send(url, init) : this.#fetch(new NativeRequest(url, init)));
       } catch {
         return failed();
       }
@@ -491,14 +515,29 @@ export class TokenManager {
   async #refreshCall(generation) {
     const controller = new AbortController();
     this.#calls.set(generation, controller);
-    let body;
+    let body, url = this.#c.refreshUrl, how;
+    // `expires_in` counts from when the call started (a tab frozen during the call).
+    const startedAt = Date.now();
+    const oauth = this.#oauth;
+    // @oauth-begin
+    if (oauth) {
+      // The `refresh_token` grant at the provider's token endpoint (or a failure kind).
+      const request = await oauth.refreshRequest(this.#e);
+      if (this.#closed) return;
+      if (typeof request === 'number') {
+        this.#calls.delete(generation);
+        this.#e.refreshFailed(generation, request, 0, NaN, Date.now());
+        this.#run();
+        return;
+      }
+      [url, body, how] = request;
+    } else
+    // @oauth-end
     if (this.#c.memory) {
       const token = this.#e.refreshToken();
       if (token !== undefined) body = JSON.stringify({ refresh_token: token, grant_type: 'refresh_token' });
     }
-    // `expires_in` counts from when the call started (a tab frozen during the call).
-    const startedAt = Date.now();
-    const reply = await this.#call(this.#c.refreshUrl, body, undefined, controller);
+    const reply = await this.#call(url, body, undefined, controller, how);
     body = undefined;
     this.#calls.delete(generation);
     if (this.#closed) return;
@@ -507,6 +546,13 @@ export class TokenManager {
     if (reply.error === 'aborted') return; // cancelled by the session: no result wanted
     if (reply.error) {
       e.refreshFailed(generation, reply.error === 'timeout' ? 1 : reply.error === 'network' ? 0 : 4, 0, NaN, now);
+    // @oauth-begin
+    } else if (oauth) {
+      // Checked by the core: the token type, and `invalid_grant` (ends the session) or a backoff.
+      const [failed, a, b, c] = oauth.refreshed(reply, retryAfter(reply.after, now));
+      if (failed) e.refreshFailed(generation, a, b, c, now);
+      else e.refreshOk(generation, a, b, c, reply.date, startedAt, now);
+    // @oauth-end
     } else if (reply.status >= 200 && reply.status < 300) {
       const grant = parseGrant(reply.text);
       if (grant) {
@@ -615,10 +661,19 @@ export class TokenManager {
   async logout(options) {
     const o = optionsObject(options, ['endSession'], 'logout options');
     if (o) opt(o, 'endSession', 'boolean');
+    // @oauth-begin
+    // OAuth profile: `{endSession: true}` then navigates to the provider's logout page.
+    if (o?.endSession && this.#oauth) return this.#oauth.endSession(() => this.logout());
+    // @oauth-end
     if (this.#closed) return;
     const c = this.#c;
     const [access, refresh] = this.#e.logout(Date.now());
     let call;
+    // @oauth-begin
+    // RFC 7009 revocation at the provider.
+    if (this.#oauth) call = this.#oauth.revoke(access, refresh);
+    else
+    // @oauth-end
     if (c.logoutUrl !== undefined) {
       // The access token goes only to an allowed origin, like any request.
       const bearer = access !== undefined && this.#allowed(c.logoutUrl) ? `Bearer ${access}` : undefined;
@@ -629,6 +684,20 @@ export class TokenManager {
     this.#wake('loggedOut');
     await call;
   }
+
+  // @oauth-begin
+  /** OAuth profile: navigates to the provider to log in (authorization code with PKCE). */
+  async loginWithRedirect(options) {
+    if (!this.#oauth) throw noProfile();
+    return this.#oauth.login(options);
+  }
+
+  /** OAuth profile: completes the login at the redirect URI (`url` defaults to `location.href`). */
+  async handleRedirectCallback(url) {
+    if (!this.#oauth) throw noProfile();
+    return this.#oauth.callback(url);
+  }
+  // @oauth-end
 
   /** `fetch`, with `Authorization: Bearer` for allowed origins; one refresh and retry on 401. */
   fetch(input, init) {
@@ -785,6 +854,9 @@ export class TokenManager {
     for (const controller of this.#calls.values()) controller.abort();
     this.#calls.clear();
     this.#listeners.clear();
+    // @oauth-begin
+    this.#oauth?.free();
+    // @oauth-end
     this.#e.free(); // drops (and zeroizes) both tokens
     this.#wake('closed');
   }

@@ -7,12 +7,16 @@ mod convert;
 #[cfg(all(feature = "verify", feature = "dpop"))]
 mod dpop;
 mod engine;
+// The OAuth profile's synchronous calls for the driver (oauth.js).
+#[cfg(feature = "oauth")]
+mod engine_oauth;
 // The Rust shell's class (`crate::web::TokenManager` behind option parsing), exported only by
-// builds with the OAuth profile or DPoP: the package's JS driver (driver.js, over `engine`)
-// hands those two options to it. Without them the package links no Rust shell at all.
-#[cfg(any(feature = "oauth", feature = "dpop"))]
+// builds with DPoP: the package's JS driver (driver.js, over `engine`, and oauth.js over
+// `engine_oauth` for the OAuth profile) hands the `dpop: true` option to it. Without DPoP the
+// package links no Rust shell at all.
+#[cfg(feature = "dpop")]
 mod manager;
 mod verify;
 
-#[cfg(any(feature = "oauth", feature = "dpop"))]
+#[cfg(feature = "dpop")]
 pub use manager::TokenManager;

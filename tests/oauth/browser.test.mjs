@@ -163,6 +163,8 @@ test('login by redirect through the provider\'s forms; the API accepts the provi
   context = await browser.newContext();
   tab = await openApp(context, tokenAnswers, nonceAnswers);
   assert.equal(await tab.evaluate(() => window.result.started), false, 'no session before login');
+  // The package's JS driver runs the OAuth profile; only OAuth with DPoP is still the Rust shell's.
+  assert.equal(await tab.evaluate(() => typeof window.tm.__full), DPOP ? 'undefined' : 'function');
   const result = await logIn(tab, 'alice');
   assert.deepEqual(result.callback, { ok: true });
   const address = new URL(tab.url());
@@ -315,14 +317,23 @@ test('logout revokes the refresh token (RFC 7009); the provider refuses it after
   await context.close();
 });
 
-test('a tampered state is refused with ERR_OAUTH_STATE_MISMATCH and the real callback still completes', async () => {
+/**
+ * A new browser context whose page came back from the provider's forms (as `account`) with a
+ * code the app has not handled: it leaves the callback to the test. `{ctx, page}`.
+ */
+async function heldCallback(account) {
   const ctx = await browser.newContext();
   const page = await openApp(ctx);
-  // The app leaves this callback to the test, which tampers with it first.
   await page.evaluate(() => { window.name = 'hold'; });
-  await providerForms(page, 'bob');
+  await providerForms(page, account);
   await page.waitForURL((url) => url.origin === app.origin && url.searchParams.has('code'));
   await page.locator('body[data-ready="true"]').waitFor();
+  return { ctx, page };
+}
+
+test('a tampered state is refused with ERR_OAUTH_STATE_MISMATCH and the real callback still completes', async () => {
+  // The test tampers with the callback first.
+  const { ctx, page } = await heldCallback('bob');
   const genuine = new URL(page.url());
   const tampered = new URL(genuine);
   tampered.searchParams.set('state', `${genuine.searchParams.get('state').slice(0, -2)}AA`);
@@ -358,12 +369,18 @@ test('error=access_denied from the provider is a typed error and ends the pendin
   await ctx.close();
 });
 
-test('a refresh token the provider no longer honours (invalid_grant) ends the session with a typed reason', async () => {
+/** A new browser context with `account` logged in: `{ctx, page, answers}` (its token endpoint answers). */
+async function loggedIn(account) {
   const ctx = await browser.newContext();
   const answers = [];
   const page = await openApp(ctx, answers);
-  await logIn(page, 'carol');
+  await logIn(page, account);
   await answered(answers, 1);
+  return { ctx, page, answers };
+}
+
+test('a refresh token the provider no longer honours (invalid_grant) ends the session with a typed reason', async () => {
+  const { ctx, page, answers } = await loggedIn('carol');
   assert.equal(await page.evaluate(() => window.tm.state), 'authenticated');
   // Revoked behind the manager's back (as an admin or another device's logout would).
   const res = await fetch(`${provider.issuer}/token/revocation`, {
@@ -378,5 +395,37 @@ test('a refresh token the provider no longer honours (invalid_grant) ends the se
   }));
   assert.deepEqual(outcome, { reason: 'invalid_grant', state: 'anonymous' });
   assert.equal(await page.evaluate(() => window.refreshError), 'ERR_LOGGED_OUT');
+  await ctx.close();
+});
+
+test('logout({endSession: true}) revokes the refresh token, then navigates to the provider\'s logout page with the ID token hint', async () => {
+  const { ctx, page, answers } = await loggedIn('dave');
+  const revoked = (await records()).grantRevocations.filter((r) => r.route === 'revocation').length;
+  await Promise.all([
+    page.waitForURL(`${provider.issuer}/session/end?**`),
+    page.evaluate(() => { window.tm.logout({ endSession: true }); }),
+  ]);
+  const url = new URL(page.url());
+  assert.equal(url.searchParams.get('client_id'), CLIENT_ID);
+  assert.equal(url.searchParams.get('post_logout_redirect_uri'), `${app.origin}/`);
+  assert.equal(url.searchParams.get('id_token_hint'), answers.at(-1).id_token, 'the ID token of this login');
+  const after = (await records()).grantRevocations.filter((r) => r.route === 'revocation').length;
+  assert.equal(after, revoked + 1, 'the refresh token was revoked before the navigation');
+  await ctx.close();
+});
+
+test('an ID token whose nonce is not the login\'s is refused after its signature check (ERR_OAUTH_NONCE_MISMATCH); nothing is installed', async () => {
+  const { ctx, page } = await heldCallback('erin');
+  const outcome = await page.evaluate(() => {
+    // The stored login's nonce no longer matches the one the provider put in the ID token.
+    const key = sessionStorage.key(0);
+    const record = JSON.parse(sessionStorage.getItem(key));
+    record.nonce = `${record.nonce.slice(0, -2)}${record.nonce.endsWith('AA') ? 'BB' : 'AA'}`;
+    sessionStorage.setItem(key, JSON.stringify(record));
+    return window.tm.handleRedirectCallback().then(() => ({ ok: true }), (e) => ({ ok: false, code: e.code }));
+  });
+  assert.deepEqual(outcome, { ok: false, code: 'ERR_OAUTH_NONCE_MISMATCH' });
+  assert.equal(await page.evaluate(() => window.tm.state), 'anonymous');
+  assert.equal(await page.evaluate(() => window.tm.claims), null);
   await ctx.close();
 });

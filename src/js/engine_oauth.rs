@@ -1,0 +1,484 @@
+//! The OAuth 2.0 / OpenID Connect profile of the npm package's `TokenManager`, as synchronous
+//! calls for its JS side (`oauth.js`): every request is built and every answer checked by
+//! [`crate::core::oauth`] here, exactly as the Rust shell (`web::oauth`) does; `oauth.js` only
+//! fetches, keeps the login transaction in `sessionStorage`, asks the platform for random bytes,
+//! SHA-256 and the one `crypto.subtle.verify` of the ID token, and navigates.
+//!
+//! State: the client, the provider's checked metadata (once), the ID token of this tab's login
+//! (the logout hint), and, during one callback, the code exchange and the token response until
+//! the ID token is verified and the grant handed to the session.
+
+use js_sys::Array;
+use wasm_bindgen::prelude::*;
+
+use super::convert::{js_error, jwt_error};
+use crate::core::jwk::{JwkSet, KeyOptions};
+use crate::core::oauth::{
+    authorization_request_with_challenge, callback_url_cleaned, code_verifier_of, discovery_urls,
+    end_session_url, id_token_algorithms, parse_token_response, refresh_request,
+    revocation_request, transaction_storage_key, ClientConfig, CodeExchange, FormRequest,
+    IdTokenCheck, IdTokenClaims, LoginOptions, LoginRandomness, OAuthError, ProviderMetadata,
+    TokenResponse, TokenType, TokenTypeHint, Transaction,
+};
+use crate::core::secret::Secret;
+use crate::core::session::RefreshFailure;
+use crate::core::verify::{Verified, Verifier};
+
+fn oauth_error(error: &OAuthError) -> JsValue {
+    js_error(error.code(), &error.to_string())
+}
+
+fn secs(now_ms: f64) -> i64 {
+    (now_ms / 1000.0).floor() as i64
+}
+
+fn ms(now_ms: f64) -> u64 {
+    if now_ms.is_finite() && now_ms > 0.0 {
+        now_ms as u64
+    } else {
+        0
+    }
+}
+
+fn array(items: &[JsValue]) -> Array {
+    items.iter().collect()
+}
+
+/// `[url, body]` of a form POST; the body (a code, verifier or token) goes from its `Secret`
+/// into a JS string.
+fn form(request: &FormRequest) -> Array {
+    array(&[
+        JsValue::from_str(&request.url),
+        JsValue::from_str(request.body.expose()),
+    ])
+}
+
+fn token(value: &Option<Secret>) -> JsValue {
+    value
+        .as_ref()
+        .map_or(JsValue::UNDEFINED, |t| JsValue::from_str(t.expose()))
+}
+
+/// A login in progress between the token endpoint's answer and the installed grant.
+struct Login {
+    response: TokenResponse,
+    check: Option<IdTokenCheck>,
+    /// The core's verdict on the ID token's claims, once its signature is checked.
+    verified: Option<Result<Verified, crate::core::error::JwtError>>,
+}
+
+/// The OAuth profile of one `TokenManager`.
+#[wasm_bindgen(skip_typescript)]
+pub struct OAuthEngine {
+    client: ClientConfig,
+    dpop: bool,
+    metadata: Option<ProviderMetadata>,
+    /// The ID token of this tab's login: the `id_token_hint` of the logout redirect.
+    id_token: Option<Secret>,
+    exchange: Option<CodeExchange>,
+    login: Option<Login>,
+}
+
+#[wasm_bindgen]
+impl OAuthEngine {
+    /// The `oauth` option, read by the driver; throws `ERR_OAUTH_*` when the core refuses it.
+    #[allow(clippy::too_many_arguments)]
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        issuer: String,
+        client_id: String,
+        redirect_uri: String,
+        scope: Option<String>,
+        audience: Option<String>,
+        resource: Vec<String>,
+        post_logout_redirect_uri: Option<String>,
+        dpop: bool,
+    ) -> Result<OAuthEngine, JsValue> {
+        let mut client = ClientConfig::new(issuer, client_id, redirect_uri);
+        if let Some(scope) = scope {
+            client.scope = scope;
+        }
+        client.audience = audience;
+        client.resource = resource;
+        client.post_logout_redirect_uri = post_logout_redirect_uri;
+        client.check().map_err(|e| oauth_error(&e))?;
+        Ok(OAuthEngine {
+            client,
+            dpop,
+            metadata: None,
+            id_token: None,
+            exchange: None,
+            login: None,
+        })
+    }
+
+    /// The `sessionStorage` key of this client's login transaction.
+    #[wasm_bindgen(js_name = storageKey)]
+    pub fn storage_key(&self) -> String {
+        transaction_storage_key(&self.client.client_id)
+    }
+
+    /// Whether a stored transaction is unusable (expired or malformed): it is deleted.
+    pub fn stale(&self, stored: &str, now: f64) -> bool {
+        Transaction::from_storage(Some(stored), ms(now)).is_err()
+    }
+
+    /// Whether the metadata is known (fetched and checked).
+    #[wasm_bindgen(getter)]
+    pub fn ready(&self) -> bool {
+        self.metadata.is_some()
+    }
+
+    /// The two discovery URLs: OpenID Connect Discovery, then RFC 8414.
+    pub fn discovery(&self) -> Result<Array, JsValue> {
+        let urls = discovery_urls(&self.client.issuer).map_err(|e| oauth_error(&e))?;
+        Ok(array(&[
+            JsValue::from_str(&urls[0]),
+            JsValue::from_str(&urls[1]),
+        ]))
+    }
+
+    /// The discovery answer (the second URL's when the first answered an error status).
+    pub fn metadata(&mut self, status: u16, text: &str) -> Result<(), JsValue> {
+        if !(200..300).contains(&status) {
+            return Err(oauth_error(&OAuthError::InvalidMetadata {
+                reason: "the discovery documents answered with an error status",
+            }));
+        }
+        let metadata =
+            ProviderMetadata::parse(text, &self.client.issuer).map_err(|e| oauth_error(&e))?;
+        self.metadata.get_or_insert(metadata);
+        Ok(())
+    }
+
+    fn known(&self) -> Result<&ProviderMetadata, JsValue> {
+        self.metadata.as_ref().ok_or_else(|| {
+            oauth_error(&OAuthError::InvalidMetadata {
+                reason: "the discovery documents answered with an error status",
+            })
+        })
+    }
+
+    /// The PKCE code verifier of 96 random bytes (`crypto.getRandomValues`), for the S256
+    /// challenge the driver asks `crypto.subtle.digest` for.
+    pub fn verifier(&self, random: &[u8]) -> Result<String, JsValue> {
+        Ok(code_verifier_of(&randomness(random)?).expose().to_owned())
+    }
+
+    /// The authorization request: `[url, transaction]`, the transaction (state, nonce, verifier)
+    /// to store in `sessionStorage` before navigating. `digest` is SHA-256 of the verifier;
+    /// `extra` holds the `extraParams` as name, value, name, value...
+    #[allow(clippy::too_many_arguments)]
+    pub fn authorize(
+        &self,
+        random: &[u8],
+        digest: &[u8],
+        scope: Option<String>,
+        prompt: Option<String>,
+        login_hint: Option<String>,
+        max_age: f64,
+        extra: Vec<String>,
+        now: f64,
+    ) -> Result<Array, JsValue> {
+        let metadata = self.known()?;
+        let options = LoginOptions {
+            scope,
+            prompt,
+            login_hint,
+            max_age: max_age.is_finite().then_some(max_age as u64),
+            extra: extra
+                .chunks_exact(2)
+                .map(|pair| (pair[0].clone(), pair[1].clone()))
+                .collect(),
+        };
+        let challenge = crate::core::b64::encode(digest);
+        let request = authorization_request_with_challenge(
+            metadata,
+            &self.client,
+            &options,
+            &randomness(random)?,
+            &challenge,
+            ms(now),
+        )
+        .map_err(|e| oauth_error(&e))?;
+        Ok(array(&[
+            JsValue::from_str(&request.url),
+            JsValue::from_str(request.transaction.to_storage().expose()),
+        ]))
+    }
+
+    /// The callback `url` against the `stored` transaction (taken from `sessionStorage`):
+    /// `[0, tokenUrl, body]` the code exchange to send; `[1, error, transaction]` not the answer
+    /// to the pending login (store the transaction back); `[2, error]` refused, clean the
+    /// address bar; `[3, error]` no usable transaction.
+    pub fn callback(&mut self, url: &str, stored: Option<String>, now: f64) -> Array {
+        let stored = stored.map(Secret::new);
+        let failed = |kind: u32, error: &OAuthError| array(&[kind.into(), oauth_error(error)]);
+        let transaction =
+            match Transaction::from_storage(stored.as_ref().map(Secret::expose), ms(now)) {
+                Ok(transaction) => transaction,
+                Err(error) => return failed(3, &error),
+            };
+        let Some(metadata) = self.metadata.as_ref() else {
+            return failed(3, &OAuthError::NoTransaction);
+        };
+        match transaction.complete(url, metadata, ms(now)) {
+            Ok(exchange) => {
+                let request = form(&exchange.token_request(metadata));
+                request.unshift(&0.into());
+                self.exchange = Some(exchange);
+                self.login = None;
+                request
+            }
+            Err(refused) => match refused.transaction {
+                Some(pending) => {
+                    let out = failed(1, &refused.error);
+                    out.push(&JsValue::from_str(pending.to_storage().expose()));
+                    out
+                }
+                None => failed(2, &refused.error),
+            },
+        }
+    }
+
+    /// `url` without the authorization response's parameters (for `history.replaceState`).
+    pub fn cleaned(&self, url: &str) -> String {
+        callback_url_cleaned(url)
+    }
+
+    /// The token endpoint's answer to the code exchange: the `jwks_uri` to fetch when an ID
+    /// token must be verified, else `null` (call [`OAuthEngine::grant`]).
+    pub fn exchanged(&mut self, status: u16, text: &str) -> Result<JsValue, JsValue> {
+        let exchange = self
+            .exchange
+            .take()
+            .ok_or_else(|| oauth_error(&OAuthError::NoTransaction))?;
+        let metadata = self.known()?;
+        let response = self.token_response(status, text)?;
+        let check = match (&response.id_token, exchange.expects_id_token()) {
+            (Some(_), _) => Some(IdTokenCheck::for_login(metadata, &exchange)),
+            (None, true) => return Err(oauth_error(&OAuthError::IdTokenMissing)),
+            (None, false) => None,
+        };
+        let jwks = match &check {
+            Some(_) => JsValue::from_str(
+                ProviderMetadata::require(&metadata.jwks_uri, "jwks_uri")
+                    .map_err(|e| oauth_error(&e))?,
+            ),
+            None => JsValue::NULL,
+        };
+        self.login = Some(Login {
+            response,
+            check,
+            verified: None,
+        });
+        Ok(jwks)
+    }
+
+    /// The provider's JWKS answer: the ID token's signature check up to the WebCrypto call,
+    /// `[key, params, signature, message]` (`key` a `CryptoKey`, a `Promise` of one, or `null`
+    /// when the signature is already checked). Then [`OAuthEngine::verified`].
+    #[wasm_bindgen(js_name = idToken)]
+    pub fn id_token(&mut self, status: u16, text: &str, now: f64) -> Result<Array, JsValue> {
+        if !(200..300).contains(&status) {
+            return Err(js_error(
+                "ERR_JWKS_INVALID",
+                &format!("the provider's jwks_uri answered {status}"),
+            ));
+        }
+        let metadata = self.metadata.as_ref().ok_or_else(no_login)?;
+        let login = self.login.as_mut().ok_or_else(no_login)?;
+        let (Some(check), Some(token)) = (&login.check, &login.response.id_token) else {
+            return Err(no_login());
+        };
+        let keys = JwkSet::from_json(text, &KeyOptions::default()).map_err(|e| jwt_error(&e))?;
+        // The core checks `exp` and `iat` again in `verified`, with the OpenID rules.
+        let verifier = Verifier::builder()
+            .algorithms(id_token_algorithms(metadata))
+            .leeway_secs(check.leeway_secs)
+            .build();
+        #[cfg(not(feature = "portable"))]
+        {
+            let keys = crate::webcrypto::WebCryptoKeySet::new(keys).map_err(|e| jwt_error(&e))?;
+            let prepared = keys
+                .prepare(&verifier, token.expose(), secs(now))
+                .map_err(|e| jwt_error(&e))?;
+            login.verified = Some(prepared.outcome);
+            Ok(array(&[
+                prepared.key,
+                prepared.params.into(),
+                prepared.signature.into(),
+                prepared.message.into(),
+            ]))
+        }
+        #[cfg(feature = "portable")]
+        {
+            login.verified = Some(verifier.verify(token.expose(), &keys, secs(now)));
+            Ok(array(&[JsValue::NULL]))
+        }
+    }
+
+    /// WebCrypto's answer (`valid`; `refused`: it refused the key), then the ID token's claims
+    /// checked by the core (issuer, audience, `azp`, nonce, `exp`, `iat`, `auth_time`).
+    pub fn verified(&mut self, valid: bool, refused: bool, now: f64) -> Result<(), JsValue> {
+        use crate::core::error::JwtError;
+        let login = self.login.as_mut().ok_or_else(no_login)?;
+        let outcome = login.verified.take().ok_or_else(no_login)?;
+        let check = login.check.as_ref().ok_or_else(no_login)?;
+        if refused {
+            return Err(jwt_error(&JwtError::InvalidKey {
+                reason: "WebCrypto refused the key",
+            }));
+        }
+        if !valid {
+            return Err(jwt_error(&JwtError::SignatureInvalid));
+        }
+        let verified = outcome.map_err(|e| jwt_error(&e))?;
+        check
+            .validate(&IdTokenClaims::from_claims(&verified.claims), secs(now))
+            .map_err(|e| oauth_error(&e))?;
+        login.check = None;
+        Ok(())
+    }
+
+    /// The login's grant for the session, `[accessToken, refreshToken, expiresIn]` (`undefined`
+    /// and `NaN` when absent); its ID token becomes the logout hint.
+    pub fn grant(&mut self) -> Result<Array, JsValue> {
+        let login = self.login.take().ok_or_else(no_login)?;
+        if login.check.is_some() {
+            return Err(no_login());
+        }
+        self.id_token = login
+            .response
+            .id_token
+            .as_ref()
+            .map(|t| Secret::from(t.expose()));
+        Ok(grant_of(&login.response))
+    }
+
+    /// The `refresh_token` grant's `[url, body]` for `refresh_token` (from the session).
+    #[wasm_bindgen(js_name = refreshRequest)]
+    pub fn refresh_request(&self, refresh_token: String) -> Result<Array, JsValue> {
+        let token = Secret::new(refresh_token);
+        Ok(form(&refresh_request(
+            self.known()?,
+            &self.client.client_id,
+            &token,
+            None,
+        )))
+    }
+
+    /// The token endpoint's answer to a refresh: `[0, access, refresh, expiresIn]`, or
+    /// `[1, kind, status, retryAfterMs]` for `Engine#refreshFailed` (the core's
+    /// classification: `invalid_grant` ends the session, the rest back off).
+    pub fn refreshed(&mut self, status: u16, text: &str, retry_after_ms: f64) -> Array {
+        let retry_after_ms =
+            (retry_after_ms.is_finite() && retry_after_ms >= 0.0).then_some(retry_after_ms as u64);
+        let failure = match parse_token_response(status, text) {
+            Ok(response) if response.token_type == self.expected_type() => {
+                // A new ID token replaces the logout hint (sent only to the provider that
+                // issued it).
+                if let Some(id_token) = &response.id_token {
+                    self.id_token = Some(Secret::from(id_token.expose()));
+                }
+                let out = grant_of(&response);
+                out.unshift(&0.into());
+                return out;
+            }
+            Ok(_) => RefreshFailure::Malformed,
+            Err(error) => error.refresh_failure(retry_after_ms),
+        };
+        let (kind, status, retry) = match failure {
+            RefreshFailure::InvalidGrant => (3, 0, None),
+            RefreshFailure::TooManyRequests { retry_after_ms } => (2, 429, retry_after_ms),
+            RefreshFailure::Server {
+                status,
+                retry_after_ms,
+            } => (2, status, retry_after_ms),
+            _ => (4, 0, None),
+        };
+        array(&[
+            1.into(),
+            kind.into(),
+            status.into(),
+            retry.map_or(f64::NAN, |ms| ms as f64).into(),
+        ])
+    }
+
+    /// Logout: forgets the ID token; the RFC 7009 revocation `[url, body]` of the refresh token
+    /// (or, without one, the access token), or `undefined` when there is nothing to revoke.
+    pub fn revocation(&mut self, access: Option<String>, refresh: Option<String>) -> JsValue {
+        self.id_token = None;
+        let (token, hint) = match (refresh, access) {
+            (Some(refresh), _) => (refresh, TokenTypeHint::RefreshToken),
+            (None, Some(access)) => (access, TokenTypeHint::AccessToken),
+            (None, None) => return JsValue::UNDEFINED,
+        };
+        let token = Secret::new(token);
+        let Some(metadata) = self.metadata.as_ref() else {
+            return JsValue::UNDEFINED;
+        };
+        revocation_request(metadata, &self.client.client_id, &token, hint)
+            .map_or(JsValue::UNDEFINED, |request| form(&request).into())
+    }
+
+    /// Forgets the ID token (logout before the metadata is known).
+    pub fn forget(&mut self) {
+        self.id_token = None;
+    }
+
+    /// The provider's logout address (`end_session_endpoint` with `id_token_hint`, `client_id`
+    /// and `post_logout_redirect_uri`), taking the ID token hint out of memory.
+    #[wasm_bindgen(js_name = endSession)]
+    pub fn end_session(&mut self) -> Result<String, JsValue> {
+        let hint = self.id_token.take();
+        end_session_url(
+            self.known()?,
+            &self.client.client_id,
+            hint.as_ref(),
+            self.client.post_logout_redirect_uri.as_deref(),
+            None,
+        )
+        .map_err(|e| oauth_error(&e))
+    }
+}
+
+impl OAuthEngine {
+    /// `DPoP` with the `dpop` option (a provider answering `Bearer` then ignored the proof),
+    /// else `Bearer`.
+    fn expected_type(&self) -> TokenType {
+        match self.dpop {
+            true => TokenType::DPoP,
+            false => TokenType::Bearer,
+        }
+    }
+
+    fn token_response(&self, status: u16, text: &str) -> Result<TokenResponse, JsValue> {
+        let response = parse_token_response(status, text).map_err(|e| oauth_error(&e))?;
+        if response.token_type != self.expected_type() {
+            return Err(oauth_error(&OAuthError::UnsupportedTokenType));
+        }
+        Ok(response)
+    }
+}
+
+fn no_login() -> JsValue {
+    oauth_error(&OAuthError::NoTransaction)
+}
+
+fn randomness(random: &[u8]) -> Result<LoginRandomness, JsValue> {
+    let bytes: &[u8; 96] = random
+        .try_into()
+        .map_err(|_| js_error("ERR_OAUTH_NO_CRYPTO", "crypto.getRandomValues failed"))?;
+    Ok(LoginRandomness::from_bytes(bytes))
+}
+
+/// `[accessToken, refreshToken, expiresIn]` of a token response, for `Engine#install` and
+/// `Engine#refreshOk` (which check and keep them).
+fn grant_of(response: &TokenResponse) -> Array {
+    array(&[
+        JsValue::from_str(response.access_token.expose()),
+        token(&response.refresh_token),
+        response.expires_in.map_or(f64::NAN, |s| s as f64).into(),
+    ])
+}

@@ -1,0 +1,303 @@
+// The OAuth 2.0 / OpenID Connect profile of the package's TokenManager (option `oauth`): discovery,
+// login by redirect with PKCE S256, the callback, the `refresh_token` grant, revocation (RFC 7009)
+// and the logout redirect. Every request is built and every answer checked by the wasm
+// `OAuthEngine` (src/js/engine_oauth.rs, over the core's `oauth` module); this file only fetches
+// (through the manager's auth call: timeout, size cap, no cookies, no redirects), keeps the login
+// transaction in `sessionStorage` (the only thing the manager ever writes to storage), asks the
+// platform for random bytes, SHA-256 and the ID token's `crypto.subtle.verify`, and navigates.
+// Builds without the OAuth profile ship a stub of this file that exports no `OAuth`.
+import { OAuthEngine } from './tokenwarden.js';
+
+const g = globalThis;
+const OAUTH_OPTIONS = ['issuer', 'clientId', 'redirectUri', 'scope', 'audience', 'resource', 'postLogoutRedirectUri'];
+const LOGIN_OPTIONS = ['scope', 'prompt', 'loginHint', 'maxAge', 'extraParams'];
+
+// DPoP for the token endpoint calls, filled by a driver with DPoP (from dpop.js: `Dpop`,
+// `sendWithProof`), which also passes the hooks `dpop` (the option), `key()` (the manager's key)
+// and `setKey(key)`. While this is empty, `oauth` with `dpop: true` is the Rust shell's.
+export const dpopHooks = {};
+
+function error(code, message) {
+  const e = new Error(message);
+  e.code = code;
+  return e;
+}
+
+function storage() {
+  try {
+    return g.sessionStorage ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function navigate(url) {
+  const location = g.location;
+  if (!location) throw error('ERR_OAUTH_NO_WINDOW', 'a redirect needs a window');
+  try {
+    location.assign(url);
+  } catch {
+    throw error('ERR_OAUTH_NO_WINDOW', 'the navigation was refused');
+  }
+}
+
+function noCrypto(what) {
+  return error('ERR_OAUTH_NO_CRYPTO', what);
+}
+
+export class OAuth {
+  #o; #h;
+
+  /**
+   * Reads the `oauth` option of `o` into `c` (the driver's parsed options), with the driver's
+   * option readers `h`: the refresh token lives in memory, auth calls send no cookies, the
+   * channel is named after the client. Returns the profile, or undefined for `oauth: null`.
+   */
+  static configure(o, c, h) {
+    const v = h.optionsObject(o.oauth, OAUTH_OPTIONS, 'the oauth option');
+    if (!v) return undefined;
+    const required = (key) => {
+      const value = h.opt(v, key, 'string');
+      if (value === undefined) throw h.invalid(`oauth.${key} is required`);
+      return value;
+    };
+    let resource = v.resource ?? [];
+    if (typeof resource === 'string') resource = [resource];
+    if (!Array.isArray(resource) || resource.some((r) => typeof r !== 'string')) {
+      throw h.invalid('option "resource" must be a string or an array of strings');
+    }
+    const engine = new OAuthEngine(required('issuer'), required('clientId'), required('redirectUri'),
+      h.opt(v, 'scope', 'string'), h.opt(v, 'audience', 'string'), resource,
+      h.opt(v, 'postLogoutRedirectUri', 'string'), c.dpop === true);
+    try {
+      if (c.loginUrl !== undefined || c.logoutUrl !== undefined) {
+        throw h.invalid('the oauth option replaces loginUrl and logoutUrl');
+      }
+      c.refreshUrl = h.endpoint('refreshUrl', v.issuer);
+    } catch (e) {
+      engine.free();
+      throw e;
+    }
+    c.memory = true;
+    c.credentials = 'omit';
+    c.sessionHint = undefined;
+    c.channelName = c.channelName === undefined ? v.clientId : `${v.clientId}\u0000${c.channelName}`;
+    // A stored login transaction that has expired is deleted.
+    const s = storage();
+    try {
+      const stored = s?.getItem(engine.storageKey());
+      if (typeof stored === 'string' && engine.stale(stored, Date.now())) s.removeItem(engine.storageKey());
+    } catch { /* storage refused */ }
+    return engine;
+  }
+
+  /**
+   * `engine` from `configure`; `h` the manager's hooks: the option readers, and `call`,
+   * `install`, `closed`, `freed` over its private state.
+   */
+  constructor(engine, h) {
+    this.#o = engine;
+    this.#h = h;
+  }
+
+  free() {
+    this.#o.free();
+  }
+
+  /** A call to the provider; an unreachable provider is `ERR_OAUTH_NETWORK`. */
+  async #send(url, body, how) {
+    const reply = await this.#h.call(url, body, new AbortController(), how);
+    if (reply.error) {
+      const why = { timeout: 'timed out', tooLarge: 'returned an oversized body' }[reply.error] ?? 'could not be reached';
+      throw error('ERR_OAUTH_NETWORK', `the provider ${why}`);
+    }
+    if (this.#h.closed()) throw this.#h.freed();
+    return reply;
+  }
+
+  /** The provider's metadata: fetched once (OpenID Connect Discovery, then RFC 8414), checked by the core. */
+  async #metadata() {
+    const o = this.#o;
+    if (this.#h.closed()) throw this.#h.freed();
+    if (o.ready) return;
+    const [first, second] = o.discovery();
+    let reply = await this.#send(first, undefined, { get: true });
+    if (reply.status < 200 || reply.status >= 300) reply = await this.#send(second, undefined, { get: true });
+    o.metadata(reply.status, reply.text);
+  }
+
+  /** The `send` of a token endpoint call: with a DPoP proof when the manager has a key. */
+  #proven(dpop) {
+    return dpop && dpopHooks.sendWithProof ? (url, init) => dpopHooks.sendWithProof(dpop, url, init) : undefined;
+  }
+
+  /** `loginWithRedirect(options)`: a new transaction in `sessionStorage`, then the navigation. */
+  async login(options) {
+    const h = this.#h;
+    const v = h.optionsObject(options, LOGIN_OPTIONS, 'loginWithRedirect options') ?? {};
+    const scope = h.opt(v, 'scope', 'string');
+    const prompt = h.opt(v, 'prompt', 'string');
+    const loginHint = h.opt(v, 'loginHint', 'string');
+    const maxAge = h.number(v, 'maxAge', 0, 315_360_000);
+    const extra = [];
+    if (v.extraParams !== undefined) {
+      const p = v.extraParams;
+      if (typeof p !== 'object' || p === null || Array.isArray(p)) throw h.invalid('extraParams must be an object of strings');
+      for (const [name, value] of Object.entries(p)) {
+        if (typeof value !== 'string') throw h.invalid('extraParams values must be strings');
+        extra.push(name, value);
+      }
+    }
+    await this.#metadata();
+    const crypto = g.crypto;
+    if (!crypto) throw noCrypto('this host has no WebCrypto');
+    const random = new Uint8Array(96);
+    try {
+      crypto.getRandomValues(random);
+    } catch {
+      throw noCrypto('crypto.getRandomValues failed');
+    }
+    const o = this.#o;
+    let digest;
+    try {
+      const verifier = new TextEncoder().encode(o.verifier(random));
+      if (!crypto.subtle) throw noCrypto('this host has no crypto.subtle');
+      digest = new Uint8Array(await crypto.subtle.digest('SHA-256', verifier));
+      verifier.fill(0);
+    } catch (e) {
+      throw e.code ? e : noCrypto('crypto.subtle.digest failed');
+    }
+    if (this.#h.closed()) throw this.#h.freed();
+    const [url, transaction] = o.authorize(random, digest, scope, prompt, loginHint, maxAge ?? NaN, extra, Date.now());
+    random.fill(0);
+    const s = storage();
+    if (!s) throw error('ERR_OAUTH_NO_STORAGE', 'a redirect login needs sessionStorage to survive the navigation');
+    try {
+      s.setItem(o.storageKey(), transaction);
+    } catch {
+      throw error('ERR_OAUTH_NO_STORAGE', 'sessionStorage refused the login');
+    }
+    navigate(url);
+  }
+
+  /**
+   * `handleRedirectCallback(url)`: the transaction is taken from `sessionStorage` and checked
+   * with the callback by the core, the code exchanged, the ID token verified, the tokens
+   * installed, and the response removed from the address bar. A callback that is not the answer
+   * to the pending login (wrong `state` or `iss`) leaves that login pending; every failure
+   * leaves the session as it was.
+   */
+  async callback(url) {
+    const current = g.location?.href;
+    if (url != null && typeof url !== 'string') throw error('ERR_INVALID_OPTIONS', 'the callback URL must be a string');
+    url ??= current;
+    if (url === undefined) throw error('ERR_OAUTH_NO_WINDOW', 'no callback URL was given');
+    await this.#metadata();
+    const o = this.#o;
+    const s = storage();
+    const key = o.storageKey();
+    let stored;
+    try {
+      // Taken: a second run of the same callback finds nothing.
+      stored = s?.getItem(key) ?? undefined;
+      s?.removeItem(key);
+    } catch { /* storage refused */ }
+    const clean = () => {
+      if (current === url) {
+        try {
+          g.history.replaceState(g.history.state, '', o.cleaned(url));
+        } catch { /* no history */ }
+      }
+    };
+    const [kind, a, b] = o.callback(url, stored, Date.now());
+    stored = undefined;
+    if (kind === 1) {
+      try {
+        s.setItem(key, b);
+      } catch { /* storage refused */ }
+      throw a;
+    }
+    if (kind === 2) clean();
+    if (kind !== 0) throw a;
+    clean();
+    // With DPoP, a new key for the new session, proven on the code exchange (RFC 9449 §10
+    // allows it without `dpop_jkt` on the authorization request); kept only if the login succeeds.
+    const dpop = this.#h.dpop && dpopHooks.Dpop ? await dpopHooks.Dpop.create() : undefined;
+    const reply = await this.#send(a, b, { form: true, send: this.#proven(dpop) });
+    const jwks = o.exchanged(reply.status, reply.text);
+    if (jwks !== null) {
+      // The ID token's signature against the provider's keys (fetched for this check), as the
+      // package's verifyJwt checks one: wasm prepares, WebCrypto verifies, wasm checks the claims.
+      const keys = await this.#send(jwks, undefined, { get: true });
+      const [cryptoKey, params, signature, message] = o.idToken(keys.status, keys.text, Date.now());
+      let valid = true, refused = false;
+      if (cryptoKey !== null) {
+        const k = await cryptoKey;
+        refused = typeof k !== 'object';
+        valid = !refused && await g.crypto.subtle.verify(params, k, signature, message).catch(() => false);
+      }
+      if (this.#h.closed()) throw this.#h.freed();
+      o.verified(valid, refused, Date.now());
+    }
+    if (this.#h.closed()) throw this.#h.freed();
+    const [access, refresh, expiresIn] = o.grant();
+    if (dpop) this.#h.setKey(dpop);
+    this.#h.install(access, refresh, expiresIn, reply.date);
+  }
+
+  /**
+   * The refresh call of the driver (`refresh_token` grant): `[url, body, how]`, or the
+   * `Engine#refreshFailed` kind when there is nothing to send (0: the provider's metadata could
+   * not be fetched, 3: no refresh token).
+   */
+  async refreshRequest(engine) {
+    try {
+      await this.#metadata();
+    } catch {
+      return 0;
+    }
+    const token = engine.refreshToken();
+    if (token === undefined) return 3;
+    const [url, body] = this.#o.refreshRequest(token);
+    return [url, body, { form: true, send: this.#proven(this.#h.key?.()) }];
+  }
+
+  /** The refresh answer, checked by the core: `[0, access, refresh, expiresIn]` or `[1, kind, status, retryAfterMs]`. */
+  refreshed(reply, retryAfterMs) {
+    return this.#o.refreshed(reply.status, reply.text, retryAfterMs);
+  }
+
+  /**
+   * Logout (the session is already wiped): forgets the ID token at once, then revokes the
+   * refresh token (or, without one, the access token) at the provider. Resolves when the
+   * provider answered or could not be reached.
+   */
+  revoke(access, refresh) {
+    const o = this.#o;
+    o.forget();
+    if (access === undefined && refresh === undefined) return undefined;
+    return (async () => {
+      try {
+        // Built at once when the metadata is known: a `free()` right after `logout()` still revokes.
+        if (!o.ready) await this.#metadata();
+        const request = o.revocation(access, refresh);
+        access = refresh = undefined;
+        if (request !== undefined) await this.#send(request[0], request[1], { form: true });
+      } catch { /* unreachable: the session is wiped anyway */ }
+    })();
+  }
+
+  /** `logout({endSession: true})`: the provider's logout address (hint taken first), logout, navigation. */
+  async endSession(logout) {
+    let url, failure;
+    try {
+      await this.#metadata();
+      url = this.#o.endSession();
+    } catch (e) {
+      failure = e;
+    }
+    await logout();
+    if (failure) throw failure;
+    navigate(url);
+  }
+}
