@@ -67,7 +67,7 @@ fi
 # The public TokenManager is the JS driver (driver.js) over the wasm Engine; neither wasm class
 # is exported as is. Builds with the OAuth profile or DPoP also export the Rust shell's class,
 # which the driver constructs for those options (and gives its fetch fast path).
-EXPORTS=$(echo "$NAMES" | tr -d ' ' | tr ',' '\n' | grep -vxE 'verifyJwt|Engine|TokenManager' | paste -sd, | sed 's/,/, /g')
+EXPORTS=$(echo "$NAMES" | tr -d ' ' | tr ',' '\n' | grep -vxE 'verifyJwt|Engine|DpopCore|TokenManager' | paste -sd, | sed 's/,/, /g')
 # The JS is shipped without its comments and indentation: full-line comments (wasm-bindgen copies
 # every Rust doc comment into tokenwarden.js) and leading blanks only, which needs no minifier
 # (neither file has a multi-line template literal, the one construct where that would matter).
@@ -89,6 +89,9 @@ strip_js() { # strip_js IN OUT
 }
 for dir in web node; do
   strip_js src/js/driver.js "$OUT/$dir/driver.js"
+  # DPoP's WebCrypto side, which driver.js imports on first use of `dpop: true` (shipped in every
+  # build so that bundlers resolve the import; loaded only where the wasm has DpopCore).
+  strip_js src/js/dpop.js "$OUT/$dir/dpop.js"
   strip_js "$OUT/$dir/tokenwarden.js" "$OUT/$dir/tokenwarden.js"
 done
 cat > "$OUT/web/index.js" <<JS

@@ -8,9 +8,10 @@
 // mode), a token message for a sibling tab, the logout call's credentials, and what
 // `getAccessToken()` returns with `exposeToken: true`.
 //
-// In builds with the OAuth profile or DPoP, the options `oauth` and `dpop: true` construct the
-// Rust shell's class (`wasm.TokenManager`) instead, to which this module gives the same fetch
-// fast path; a build without them links no shell.
+// DPoP (`dpop: true`, builds with DPoP) is dpop.js, loaded on first use: the key pair, proofs on
+// the auth calls and on `fetch`, nonces. In builds with the OAuth profile, the `oauth` option
+// constructs the Rust shell's class (`wasm.TokenManager`) instead, to which this module gives the
+// same fetch fast path; a build without it links no shell.
 import * as wasm from './tokenwarden.js';
 
 const { Engine } = wasm;
@@ -19,6 +20,9 @@ const g = globalThis;
 const NativeRequest = g.Request;
 const NativeHeaders = g.Headers;
 const clone = NativeRequest?.prototype.clone;
+// dpop.js, loaded once by the first manager with `dpop: true` (D: the module once loaded).
+let dpopModule, D;
+const loadDpop = () => (dpopModule ??= import('./dpop.js').then((m) => (D = m)));
 
 // Action codes of Engine#take (src/js/engine.rs).
 const DO_REFRESH = 1, DO_CANCEL = 2, ON_CHANGE = 3, ON_INSTALLED = 4, ON_FAILED = 5, ON_EXPIRED = 6,
@@ -141,7 +145,7 @@ function parseOptions(options) {
   if (o.oauth !== undefined) {
     throw invalid('option "oauth" needs the build with the OAuth profile (cargo feature oauth)');
   }
-  if (opt(o, 'dpop', 'boolean')) {
+  if (opt(o, 'dpop', 'boolean') && !wasm.DpopCore) {
     throw invalid('the dpop option needs the build with DPoP (cargo feature dpop)');
   }
   const refreshUrl = opt(o, 'refreshUrl', 'string');
@@ -159,6 +163,7 @@ function parseOptions(options) {
     channelName: opt(o, 'channelName', 'string'),
     sessionHint: opt(o, 'sessionHint', 'string'),
     timeout: Math.trunc(number(o, 'requestTimeoutMs', 1, 2 ** 31 - 1) ?? 10_000),
+    dpop: o.dpop === true,
   };
   let origins = o.allowedOrigins;
   if (origins === undefined) {
@@ -328,9 +333,11 @@ export class TokenManager {
   #e; #c; #fetch; #closed = false; #manual;
   #listeners = new Map(); #waiters = []; #calls = new Map(); #lastFailure;
   #timer; #armedFor = NaN; #unbind = []; #tabs;
+  // DPoP: the session's key (a dpop.js `Dpop`), and a sibling's key offered with its token.
+  #dpop; #incoming;
 
   constructor(options) {
-    if (Shell && isObject(options) && (options.oauth !== undefined || options.dpop === true)) {
+    if (Shell && isObject(options) && options.oauth !== undefined) {
       return new Shell(options);
     }
     const c = (this.#c = parseOptions(options));
@@ -342,7 +349,8 @@ export class TokenManager {
     const locks = g.navigator?.locks;
     const hasLocks = typeof locks?.request === 'function';
     const tabs = c.crossTab && browser && typeof g.BroadcastChannel === 'function';
-    const flags = (c.expiredFail ? 1 : 0) | (c.memory ? 2 : 0) | (tabs ? 4 : 0) | (hasLocks ? 8 : 0);
+    const flags = (c.expiredFail ? 1 : 0) | (c.memory ? 2 : 0) | (tabs ? 4 : 0) | (hasLocks ? 8 : 0) | (c.dpop ? 16 : 0);
+    if (c.dpop) loadDpop().catch(() => {});
     this.#e = new Engine(new Float64Array([...c.policy, c.timeout]), flags, new Float64Array([random(), random(), random()]));
     const wake = () => {
       if (!this.#closed) {
@@ -387,6 +395,8 @@ export class TokenManager {
       case DO_CANCEL: this.#calls.get(a)?.abort(); this.#calls.delete(a); break;
       case ON_CHANGE: this.#emit('change', { type: 'change', state: a }); break;
       case ON_INSTALLED:
+        // A sibling's token comes with its key: one key (one `jkt`) per session across tabs.
+        if (a === 'otherTab' && this.#incoming) this.#dpop = this.#incoming;
         this.#wake(a === null ? 'tokens' : 'refreshed');
         if (a !== null) this.#emit('refreshed', { type: 'refreshed', source: a });
         break;
@@ -397,10 +407,14 @@ export class TokenManager {
         break;
       case ON_EXPIRED: this.#emit('expired', { type: 'expired' }); break;
       case ON_LOGGED_OUT:
+        this.#dpop = undefined; // the key ends with the session
         this.#wake('loggedOut');
         this.#emit('loggedOut', { type: 'loggedOut', reason: a });
         break;
-      case DO_POST: try { this.#tabs.channel.postMessage(a); } catch { /* closing */ } break;
+      case DO_POST:
+        if (b && this.#dpop) a.dpopKey = this.#dpop.toMessage();
+        try { this.#tabs.channel.postMessage(a); } catch { /* closing */ }
+        break;
       case DO_LOCK: this.#lock(a, b); break;
       case DO_ABORT_LOCK: this.#tabs.requests.get(a)?.abort?.abort(); break;
       case DO_RELEASE: {
@@ -441,8 +455,8 @@ export class TokenManager {
 
   // --- auth calls --------------------------------------------------------------------------
 
-  /** A POST to an auth endpoint with a timeout and a size cap; never rejects. */
-  async #call(url, body, bearer, controller = new AbortController()) {
+  /** A POST to an auth endpoint with a timeout and a size cap (a proof from `dpop`); never rejects. */
+  async #call(url, body, bearer, controller = new AbortController(), dpop = undefined) {
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -456,7 +470,8 @@ export class TokenManager {
       const init = { method: 'POST', credentials: this.#c.credentials, signal: controller.signal, redirect: 'error', headers, body };
       let response;
       try {
-        response = await this.#fetch(new NativeRequest(url, init));
+        response = await (dpop ? D.sendWithProof(dpop, url, init, undefined, this.#fetch)
+          : this.#fetch(new NativeRequest(url, init)));
       } catch {
         return failed();
       }
@@ -482,6 +497,14 @@ export class TokenManager {
 
   /** The refresh call of `generation` (the engine decided it; across tabs the lock is held). */
   async #refreshCall(generation) {
+    const dpop = this.#dpop;
+    if (this.#c.dpop && !dpop) {
+      // The key lived in memory only (a reload, or a session a sibling did not hand over): a
+      // token bound to it cannot be refreshed, and trying would burn a request. (Queued for the
+      // engine loop that performs this action.)
+      this.#e.refreshFailed(generation, 3, 0, NaN, Date.now());
+      return;
+    }
     const controller = new AbortController();
     this.#calls.set(generation, controller);
     let body;
@@ -491,7 +514,7 @@ export class TokenManager {
     }
     // `expires_in` counts from when the call started (a tab frozen during the call).
     const startedAt = Date.now();
-    const reply = await this.#call(this.#c.refreshUrl, body, undefined, controller);
+    const reply = await this.#call(this.#c.refreshUrl, body, undefined, controller, dpop);
     body = undefined;
     this.#calls.delete(generation);
     if (this.#closed) return;
@@ -531,7 +554,9 @@ export class TokenManager {
     } catch {
       throw error('ERR_LOGIN_FAILED', 'login could not reach the server');
     }
-    const reply = await this.#call(url, body);
+    // A new session, a new DPoP key: created here, kept only if the login succeeds.
+    const dpop = this.#c.dpop ? await (await loadDpop()).Dpop.create() : undefined;
+    const reply = await this.#call(url, body, undefined, undefined, dpop);
     body = undefined;
     if (reply.error) {
       const why = { timeout: 'timed out', tooLarge: 'returned an oversized body' }[reply.error] ?? 'could not reach the server';
@@ -552,6 +577,7 @@ export class TokenManager {
     } catch {
       throw bad();
     }
+    if (dpop) this.#dpop = dpop;
     this.#run();
   }
 
@@ -578,6 +604,7 @@ export class TokenManager {
 
   /** Restores a session after a reload; resolves to whether a token is now held. */
   async start() {
+    if (this.#c.dpop) await loadDpop(); // a sibling's key must be readable
     if (await this.#handOver()) return true;
     if (this.#closed) return false;
     let wait;
@@ -634,7 +661,8 @@ export class TokenManager {
    * manager, or a host where redirects are handled manually).
    */
   __headerFor(href) {
-    if (this.#closed || this.#manual) return undefined;
+    // A DPoP proof is signed asynchronously: the full path makes it.
+    if (this.#closed || this.#manual || this.#c.dpop) return undefined;
     if (!this.#c.origins.some((o) => href.startsWith(o) && href[o.length] === '/')) return null;
     const value = this.#e.before(Date.now(), false);
     // `before` re-checked the clock: perform what it decided (a refresh that is due).
@@ -682,6 +710,7 @@ export class TokenManager {
   async #send(template, again, retried) {
     const sentTo = template.url;
     let next = template;
+    let nonceRetried = false;
     for (;;) {
       if (next === undefined) throw error('ERR_FETCH', 'the request body cannot be sent twice');
       const header = await this.#gate(false);
@@ -690,7 +719,15 @@ export class TokenManager {
       const request = again ? next.clone() : next;
       if (!again) next = undefined;
       request.headers.set('Authorization', header);
+      const dpop = this.#dpop;
+      // With DPoP the header is `DPoP <token>`: the proof carries the token's `ath`.
+      if (dpop) request.headers.set('DPoP', await dpop.proof(request.method, sentTo, header.slice(5)));
       const response = await this.#fetch(request);
+      // RFC 9449 §9: a new nonce is asked for once; the request is sent again with it.
+      if (dpop && dpop.remember(sentTo, response) && !nonceRetried && again && !this.#closed) {
+        nonceRetried = true;
+        continue;
+      }
       if (this.#closed || !wantsRefresh(response, sentTo, this.#c.retryAny)) return response;
       const decision = this.#e.unauthorized(this.#e.sent(header), retried, Date.now());
       this.#run();
@@ -745,9 +782,9 @@ export class TokenManager {
     return [null, 'expires_in', 'exp'][this.#closed ? 0 : this.#e.expirySource()];
   }
 
-  /** DPoP is not offered by this class (see the constructor): there is never a key. */
+  /** With `dpop: true`, the thumbprint of the session's key (`cnf.jkt`); null without a key. */
   get dpopJkt() {
-    return null;
+    return (!this.#closed && this.#dpop?.jkt) || null;
   }
 
   /** Adds a listener; returns a function that removes it. */
@@ -772,6 +809,7 @@ export class TokenManager {
     for (const controller of this.#calls.values()) controller.abort();
     this.#calls.clear();
     this.#listeners.clear();
+    this.#dpop = this.#incoming = undefined;
     this.#e.free(); // drops (and zeroizes) both tokens
     this.#wake('closed');
   }
@@ -784,8 +822,19 @@ export class TokenManager {
     const channel = new g.BroadcastChannel(name);
     const onMessage = (event) => {
       if (this.#closed) return;
-      this.#e.message(event.data, Date.now());
-      this.#run();
+      // With DPoP the module reads a sibling's key; a message that comes before it loaded waits.
+      if (c.dpop && !D) {
+        loadDpop().then(() => onMessage(event), () => {});
+        return;
+      }
+      const data = event.data;
+      this.#incoming = c.dpop && isObject(data) ? D.Dpop.fromMessage(data.dpopKey) ?? undefined : undefined;
+      try {
+        this.#e.message(data, Date.now());
+        this.#run();
+      } finally {
+        this.#incoming = undefined;
+      }
     };
     channel.addEventListener('message', onMessage);
     const t = (this.#tabs = { channel, name, locks, requests: new Map(), handover: undefined, presence: undefined });

@@ -7,12 +7,15 @@ mod convert;
 #[cfg(all(feature = "verify", feature = "dpop"))]
 mod dpop;
 mod engine;
+// DPoP's decisions and encodings for the driver's `dpop.js` (WebCrypto and I/O only).
+#[cfg(feature = "dpop")]
+mod engine_dpop;
 // The Rust shell's class (`crate::web::TokenManager` behind option parsing), exported only by
-// builds with the OAuth profile or DPoP: the package's JS driver (driver.js, over `engine`)
-// hands those two options to it. Without them the package links no Rust shell at all.
-#[cfg(any(feature = "oauth", feature = "dpop"))]
+// builds with the OAuth profile: the package's JS driver (driver.js, over `engine`) hands the
+// `oauth` option to it. Without it the package links no Rust shell at all.
+#[cfg(feature = "oauth")]
 mod manager;
 mod verify;
 
-#[cfg(any(feature = "oauth", feature = "dpop"))]
+#[cfg(feature = "oauth")]
 pub use manager::TokenManager;
