@@ -89,9 +89,13 @@ strip_js() { # strip_js IN OUT
 }
 for dir in web node; do
   strip_js src/js/driver.js "$OUT/$dir/driver.js"
-  # DPoP's WebCrypto side, which driver.js imports on first use of `dpop: true` (shipped in every
-  # build so that bundlers resolve the import; loaded only where the wasm has DpopCore).
-  strip_js src/js/dpop.js "$OUT/$dir/dpop.js"
+  # DPoP's WebCrypto side, which driver.js imports; a build without DPoP (no DpopCore) ships an
+  # empty module in its place.
+  if grep -q 'class DpopCore' "$OUT/$dir/tokenwarden.js"; then
+    strip_js src/js/dpop.js "$OUT/$dir/dpop.js"
+  else
+    echo 'export {};' > "$OUT/$dir/dpop.js"
+  fi
   strip_js "$OUT/$dir/tokenwarden.js" "$OUT/$dir/tokenwarden.js"
 done
 cat > "$OUT/web/index.js" <<JS
@@ -142,5 +146,5 @@ for dir in web node; do
   printf 'pkg: %s wasm %s bytes (gzip -9: %s), glue gzip -9: %s bytes\n' "$OUT/$dir" \
     "$(stat -c %s "$OUT/$dir/tokenwarden_bg.wasm")" \
     "$(gzip -9c "$OUT/$dir/tokenwarden_bg.wasm" | wc -c)" \
-    "$(cat "$OUT/$dir/tokenwarden.js" "$OUT/$dir/index.js" "$OUT/$dir/driver.js" | gzip -9c | wc -c)"
+    "$(cat "$OUT/$dir/tokenwarden.js" "$OUT/$dir/index.js" "$OUT/$dir/driver.js" "$OUT/$dir/dpop.js" | gzip -9c | wc -c)"
 done

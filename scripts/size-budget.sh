@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Size budget of the npm package: gzip -9 of the browser build's wasm plus its JS glue
-# (tokenwarden.js, index.js, driver.js), for the full build (pkg/) and the build without
+# (tokenwarden.js, index.js, driver.js, dpop.js), for the full build (pkg/) and the build without
 # verification (target/pkg-noverify, `--no-default-features`). Fails above the budget.
 # Usage: scripts/size-budget.sh [FULL_DIR] [NOVERIFY_DIR]   (both built by `make test-js`; a
 # missing one is built here, about 1-2 minutes each)
@@ -14,12 +14,16 @@
 # 11.7, of which driver.js 7.7 and tokenwarden.js 3.7); the full build still carries the Rust
 # shell for the `oauth` and `dpop` options next to the engine and driver, 156.9 KB (+11.7 KB),
 # until those two move into the driver too. Measured, not adopted: nightly `-Zbuild-std` with
-# `-Cpanic=immediate-abort` takes the wasm without verification from 41.2 to 34.0 KB.
+# `-Cpanic=immediate-abort` takes the wasm without verification from 41.2 to 34.0 KB. Then DPoP
+# moved into the driver (dpop.js over the wasm DpopCore): a build with DPoP and without OAuth links
+# no Rust shell (127.7 -> 91.7 KB), while the full build, whose `oauth` option still constructs
+# the shell (with its own DPoP for `oauth` + `dpop`), carries both for now: 156.8 -> 161.9 KB
+# (wasm +3.1, glue +2.0 of which dpop.js 1.5), until OAuth moves too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FULL=${1:-pkg}
 NOVERIFY=${2:-target/pkg-noverify}
-BUDGET_FULL=${SIZE_BUDGET_FULL:-157300}
+BUDGET_FULL=${SIZE_BUDGET_FULL:-162400}
 BUDGET_NOVERIFY=${SIZE_BUDGET_NOVERIFY:-53300}
 GOAL_FULL=52000
 GOAL_NOVERIFY=40000
@@ -30,10 +34,7 @@ GOAL_NOVERIFY=40000
 size_of() { # gzip -9 bytes of wasm + glue of a package directory
   local dir=$1/web wasm glue
   wasm=$(gzip -9c "$dir/tokenwarden_bg.wasm" | wc -c)
-  # dpop.js counts where it can load (the wasm has DpopCore, the `dpop` feature).
-  local extra=()
-  if grep -q 'class DpopCore' "$dir/tokenwarden.js"; then extra=("$dir/dpop.js"); fi
-  glue=$(cat "$dir/tokenwarden.js" "$dir/index.js" "$dir/driver.js" "${extra[@]}" | gzip -9c | wc -c)
+  glue=$(cat "$dir/tokenwarden.js" "$dir/index.js" "$dir/driver.js" "$dir/dpop.js" | gzip -9c | wc -c)
   echo $((wasm + glue))
 }
 

@@ -8,11 +8,12 @@
 // mode), a token message for a sibling tab, the logout call's credentials, and what
 // `getAccessToken()` returns with `exposeToken: true`.
 //
-// DPoP (`dpop: true`, builds with DPoP) is dpop.js, loaded on first use: the key pair, proofs on
-// the auth calls and on `fetch`, nonces. In builds with the OAuth profile, the `oauth` option
+// DPoP (`dpop: true`, builds with DPoP) is dpop.js: the key pair, proofs on the auth calls and on
+// `fetch`, nonces (a build without DPoP ships an empty dpop.js). In builds with the OAuth profile, the `oauth` option
 // constructs the Rust shell's class (`wasm.TokenManager`) instead, to which this module gives the
 // same fetch fast path; a build without it links no shell.
 import * as wasm from './tokenwarden.js';
+import * as D from './dpop.js';
 
 const { Engine } = wasm;
 const Shell = wasm.TokenManager;
@@ -20,9 +21,6 @@ const g = globalThis;
 const NativeRequest = g.Request;
 const NativeHeaders = g.Headers;
 const clone = NativeRequest?.prototype.clone;
-// dpop.js, loaded once by the first manager with `dpop: true` (D: the module once loaded).
-let dpopModule, D;
-const loadDpop = () => (dpopModule ??= import('./dpop.js').then((m) => (D = m)));
 
 // Action codes of Engine#take (src/js/engine.rs).
 const DO_REFRESH = 1, DO_CANCEL = 2, ON_CHANGE = 3, ON_INSTALLED = 4, ON_FAILED = 5, ON_EXPIRED = 6,
@@ -350,7 +348,6 @@ export class TokenManager {
     const hasLocks = typeof locks?.request === 'function';
     const tabs = c.crossTab && browser && typeof g.BroadcastChannel === 'function';
     const flags = (c.expiredFail ? 1 : 0) | (c.memory ? 2 : 0) | (tabs ? 4 : 0) | (hasLocks ? 8 : 0) | (c.dpop ? 16 : 0);
-    if (c.dpop) loadDpop().catch(() => {});
     this.#e = new Engine(new Float64Array([...c.policy, c.timeout]), flags, new Float64Array([random(), random(), random()]));
     const wake = () => {
       if (!this.#closed) {
@@ -456,7 +453,7 @@ export class TokenManager {
   // --- auth calls --------------------------------------------------------------------------
 
   /** A POST to an auth endpoint with a timeout and a size cap (a proof from `dpop`); never rejects. */
-  async #call(url, body, bearer, controller = new AbortController(), dpop = undefined) {
+  async #call(url, body, bearer, controller = new AbortController(), dpop) {
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -555,7 +552,7 @@ export class TokenManager {
       throw error('ERR_LOGIN_FAILED', 'login could not reach the server');
     }
     // A new session, a new DPoP key: created here, kept only if the login succeeds.
-    const dpop = this.#c.dpop ? await (await loadDpop()).Dpop.create() : undefined;
+    const dpop = this.#c.dpop ? await D.Dpop.create() : undefined;
     const reply = await this.#call(url, body, undefined, undefined, dpop);
     body = undefined;
     if (reply.error) {
@@ -604,7 +601,6 @@ export class TokenManager {
 
   /** Restores a session after a reload; resolves to whether a token is now held. */
   async start() {
-    if (this.#c.dpop) await loadDpop(); // a sibling's key must be readable
     if (await this.#handOver()) return true;
     if (this.#closed) return false;
     let wait;
@@ -822,19 +818,12 @@ export class TokenManager {
     const channel = new g.BroadcastChannel(name);
     const onMessage = (event) => {
       if (this.#closed) return;
-      // With DPoP the module reads a sibling's key; a message that comes before it loaded waits.
-      if (c.dpop && !D) {
-        loadDpop().then(() => onMessage(event), () => {});
-        return;
-      }
       const data = event.data;
-      this.#incoming = c.dpop && isObject(data) ? D.Dpop.fromMessage(data.dpopKey) ?? undefined : undefined;
-      try {
-        this.#e.message(data, Date.now());
-        this.#run();
-      } finally {
-        this.#incoming = undefined;
-      }
+      // With DPoP a token message carries the sender's key pair, adopted with the token.
+      this.#incoming = c.dpop && isObject(data) ? D.Dpop.fromMessage(data.dpopKey) : null;
+      this.#e.message(data, Date.now());
+      this.#run();
+      this.#incoming = null;
     };
     channel.addEventListener('message', onMessage);
     const t = (this.#tabs = { channel, name, locks, requests: new Map(), handover: undefined, presence: undefined });
