@@ -4,14 +4,15 @@
 // `Coordinator` and its strict codec); this file does the I/O and nothing else: fetch calls,
 // one timer, the BroadcastChannel, Web Locks, wake-ups (visibility, focus, online) and the
 // application's listeners. Tokens stay in wasm memory: the driver only ever holds, for the
-// time one call needs it, the `Authorization` value of a request, the refresh call's body (memory
+// time one call needs it, the `Authorization` value of a request (with DPoP, the token in it is
+// hashed by WebCrypto for the proof's `ath`), the refresh call's body (memory
 // mode), a token message for a sibling tab, the logout call's credentials, and what
 // `getAccessToken()` returns with `exposeToken: true`.
 //
-// DPoP (`dpop: true`, builds with DPoP) is dpop.js: the key pair, proofs on the auth calls and on
-// `fetch`, nonces (a build without DPoP ships an empty dpop.js). In builds with the OAuth profile, the `oauth` option
-// constructs the Rust shell's class (`wasm.TokenManager`) instead, to which this module gives the
-// same fetch fast path; a build without it links no shell.
+// DPoP (`dpop: true`, builds with DPoP) is dpop.js: the key pair, proofs on the auth calls and
+// on `fetch`, nonces (a build without DPoP ships an empty dpop.js). In builds with the OAuth
+// profile, the `oauth` option constructs the Rust shell's class (`wasm.TokenManager`) instead, to
+// which this module gives the same fetch fast path; a build without it links no shell.
 import * as wasm from './tokenwarden.js';
 import * as D from './dpop.js';
 
