@@ -75,9 +75,10 @@ if ! grep -qw KeySet <<<"$NAMES"; then
 fi
 # The public TokenManager is custody.js's: in page custody the JS driver (driver.js) over the
 # wasm Engine, in worker custody a thin object talking to worker.js, which runs the driver.
-# Neither wasm class is exported as is. Builds with DPoP also hold the Rust shell's class, which
-# the driver constructs for that option (and gives its fetch fast path).
-EXPORTS=$(echo "$NAMES" | tr -d ' ' | tr ',' '\n' | grep -vxE 'verifyJwt|KeySet|Engine|OAuthEngine|TokenManager' | paste -sd, | sed 's/,/, /g')
+# Neither wasm class is exported as is. Builds with the OAuth profile and DPoP also hold the Rust
+# shell's class, which the driver constructs for `oauth` with `dpop: true` (and gives its fetch
+# fast path).
+EXPORTS=$(echo "$NAMES" | tr -d ' ' | tr ',' '\n' | grep -vxE 'verifyJwt|KeySet|Engine|OAuthEngine|DpopCore|TokenManager' | paste -sd, | sed 's/,/, /g')
 # custody.js: the TokenManager export (custody "page" or "worker"); remote.js (loaded on first
 # use of custody "worker") and worker.js: the page's and the worker's side of worker custody
 # (browser build only: Node has no module Web Workers, and its custody.js refuses "worker").
@@ -94,6 +95,14 @@ for dir in web node; do
   else
     strip_js "$OUT/$dir/driver.js" drop-oauth
     echo 'export const OAuth = undefined;' > "$OUT/$dir/oauth.js"
+  fi
+  # DPoP's WebCrypto side, which driver.js imports; a build without DPoP (no DpopCore) ships an
+  # empty module in its place.
+  if grep -qw DpopCore <<<"$NAMES"; then
+    cp src/js/dpop.js "$OUT/$dir/dpop.js"
+    strip_js "$OUT/$dir/dpop.js"
+  else
+    echo 'export {};' > "$OUT/$dir/dpop.js"
   fi
 done
 for file in remote worker; do
@@ -154,7 +163,7 @@ for dir in web node; do
   printf 'pkg: %s wasm %s bytes (gzip -9: %s), glue gzip -9: %s bytes\n' "$OUT/$dir" \
     "$(stat -c %s "$OUT/$dir/tokenwarden_bg.wasm")" \
     "$(gzip -9c "$OUT/$dir/tokenwarden_bg.wasm" | wc -c)" \
-    "$(cd "$OUT/$dir" && cat tokenwarden.js index.js driver.js custody.js oauth.js $(ls verify.js 2>/dev/null) | gzip -9c | wc -c)"
+    "$(cd "$OUT/$dir" && cat tokenwarden.js index.js driver.js custody.js oauth.js dpop.js $(ls verify.js 2>/dev/null) | gzip -9c | wc -c)"
 done
 printf 'pkg: %s/web: worker custody only (remote.js, worker.js) gzip -9: %s + %s bytes\n' "$OUT" \
   "$(gzip -9c "$OUT/web/remote.js" | wc -c)" "$(gzip -9c "$OUT/web/worker.js" | wc -c)"

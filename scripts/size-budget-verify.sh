@@ -30,7 +30,7 @@ for dir in "$FULL" "$NOVERIFY"; do
 done
 size() { # wasm + JS glue of the web entry, each gzip -9 (verify.js only in builds with verification)
   local glue
-  glue=$(cd "$1/web" && cat tokenwarden.js index.js driver.js custody.js $(ls verify.js 2>/dev/null) | gzip -9c | wc -c)
+  glue=$(cd "$1/web" && cat tokenwarden.js index.js driver.js custody.js oauth.js dpop.js $(ls verify.js 2>/dev/null) | gzip -9c | wc -c)
   echo $(( $(gzip -9c "$1/web/tokenwarden_bg.wasm" | wc -c) + glue ))
 }
 full=$(size "$FULL")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Size budget of the npm package: gzip -9 of the browser build's wasm plus its JS glue
-# (tokenwarden.js, index.js, driver.js, custody.js, verify.js), for the full build (pkg/) and the build without
+# (tokenwarden.js, index.js, driver.js, custody.js, oauth.js, dpop.js, verify.js), for the full build (pkg/) and the build without
 # verification (target/pkg-noverify, `--no-default-features`). Fails above the budget.
 # Usage: scripts/size-budget.sh [FULL_DIR] [NOVERIFY_DIR]   (both built by `make test-js`; a
 # missing one is built here, about 1-2 minutes each)
@@ -31,6 +31,8 @@
 # The OAuth profile in the driver too (oauth.js over the wasm OAuthEngine): a build with OAuth and
 # without DPoP links no Rust shell; the full build still carries the shell for `dpop: true`, so it
 # holds both OAuth paths until DPoP moves into the driver.
+# DPoP in the driver too (dpop.js over the wasm DpopCore): a build with DPoP and without OAuth
+# links no Rust shell; the full build still carries it for `oauth` with `dpop: true`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FULL=${1:-pkg}
@@ -46,7 +48,7 @@ GOAL_NOVERIFY=40000
 size_of() { # gzip -9 bytes of wasm + glue of a package directory
   local dir=$1/web wasm glue
   wasm=$(gzip -9c "$dir/tokenwarden_bg.wasm" | wc -c)
-  glue=$(cd "$dir" && cat tokenwarden.js index.js driver.js custody.js oauth.js $(ls verify.js 2>/dev/null) | gzip -9c | wc -c)
+  glue=$(cd "$dir" && cat tokenwarden.js index.js driver.js custody.js oauth.js dpop.js $(ls verify.js 2>/dev/null) | gzip -9c | wc -c)
   echo $((wasm + glue))
 }
 

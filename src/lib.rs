@@ -22,7 +22,7 @@ pub mod web;
 pub mod webcrypto;
 
 /// The npm package's `TokenManager` class (for browser tests driving the JS surface from Rust).
-#[cfg(all(target_arch = "wasm32", feature = "dpop"))]
+#[cfg(all(target_arch = "wasm32", feature = "oauth", feature = "dpop"))]
 #[doc(hidden)]
 pub use crate::js::TokenManager as JsTokenManager;
 

@@ -287,13 +287,7 @@ fn json_string(text: &str) -> String {
 /// public key with base64url coordinates `x` and `y` (as WebCrypto exports them as a JWK).
 /// The signature (IEEE P1363 `r || s`, as WebCrypto's ECDSA gives it), base64url, completes it.
 pub fn proof_signing_input(x: &str, y: &str, input: &ProofInput<'_>) -> Result<String, DpopError> {
-    for coordinate in [x, y] {
-        if b64::decode(coordinate, "jwk").map_or(true, |bytes| bytes.len() != 32) {
-            return Err(DpopError::JwkInvalid {
-                reason: "P-256 coordinates must be 32 bytes of base64url",
-            });
-        }
-    }
+    check_p256_coordinates(x, y)?;
     let method_ok =
         !input.method.is_empty() && input.method.bytes().all(|b| b.is_ascii_alphabetic());
     if !method_ok {
@@ -328,6 +322,106 @@ pub fn proof_signing_input(x: &str, y: &str, input: &ProofInput<'_>) -> Result<S
         b64::encode(header.as_bytes()),
         b64::encode(claims.as_bytes())
     ))
+}
+
+/// The JSON an RFC 7638 thumbprint of an ES256 public key hashes, for base64url coordinates
+/// `x` and `y` (as WebCrypto exports them): the browser hashes it (SHA-256) into the `jkt`.
+pub fn p256_thumbprint_input(x: &str, y: &str) -> Result<String, DpopError> {
+    check_p256_coordinates(x, y)?;
+    Ok(format!(
+        r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#
+    ))
+}
+
+fn check_p256_coordinates(x: &str, y: &str) -> Result<(), DpopError> {
+    for coordinate in [x, y] {
+        if b64::decode(coordinate, "jwk").map_or(true, |bytes| bytes.len() != 32) {
+            return Err(DpopError::JwkInvalid {
+                reason: "P-256 coordinates must be 32 bytes of base64url",
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Whether `challenge` (a `WWW-Authenticate` value) is RFC 9449's `use_dpop_nonce` (§9).
+pub fn challenge_asks_for_nonce(challenge: Option<&str>) -> bool {
+    challenge.is_some_and(|c| {
+        let c = c.to_ascii_lowercase();
+        c.trim_start().starts_with("dpop")
+            && (c.contains("error=\"use_dpop_nonce\"") || c.contains("error=use_dpop_nonce"))
+    })
+}
+
+/// Whether a response asks for a (new) nonce: a token endpoint's `400` with the OAuth `error`
+/// `use_dpop_nonce` (RFC 9449 §8), or a resource's `401` whose challenge says so (§9).
+pub fn response_asks_for_nonce(status: u16, challenge: Option<&str>, error: Option<&str>) -> bool {
+    match status {
+        400 => error == Some("use_dpop_nonce"),
+        401 => challenge_asks_for_nonce(challenge),
+        _ => false,
+    }
+}
+
+/// The most origins whose nonce a [`NonceBook`] remembers (the oldest is forgotten first).
+pub const MAX_NONCE_ORIGINS: usize = 16;
+/// The longest nonce remembered.
+pub const MAX_NONCE_LEN: usize = 512;
+
+/// The `DPoP-Nonce` last received from each origin (RFC 9449 §8, §9): which nonce a proof for a
+/// URL carries.
+#[derive(Default, Clone)]
+pub struct NonceBook {
+    nonces: Vec<(String, String)>,
+}
+
+impl fmt::Debug for NonceBook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NonceBook")
+            .field("origins", &self.nonces.len())
+            .finish()
+    }
+}
+
+/// The origin (`scheme://host[:port]`, as [`normalize_htu`] writes it) of an http(s) URL.
+fn origin_of(url: &str) -> Option<String> {
+    let htu = normalize_htu(url).ok()?;
+    let after_scheme = htu.find("://")? + 3;
+    let end = htu[after_scheme..]
+        .find('/')
+        .map_or(htu.len(), |at| after_scheme + at);
+    Some(htu[..end].to_owned())
+}
+
+impl NonceBook {
+    /// The nonce last received from `url`'s origin.
+    pub fn nonce_for(&self, url: &str) -> Option<&str> {
+        let origin = origin_of(url)?;
+        self.nonces
+            .iter()
+            .find(|(o, _)| *o == origin)
+            .map(|(_, n)| n.as_str())
+    }
+
+    /// Remembers `nonce` for `url`'s origin (an empty or oversized nonce is ignored).
+    pub fn remember(&mut self, url: &str, nonce: &str) {
+        let Some(origin) = origin_of(url) else {
+            return;
+        };
+        if nonce.is_empty() || nonce.len() > MAX_NONCE_LEN {
+            return;
+        }
+        self.nonces.retain(|(o, _)| *o != origin);
+        if self.nonces.len() >= MAX_NONCE_ORIGINS {
+            self.nonces.remove(0);
+        }
+        self.nonces.push((origin, nonce.to_owned()));
+    }
+
+    /// Forgets every nonce (the session ended).
+    pub fn clear(&mut self) {
+        self.nonces.clear();
+    }
 }
 
 #[cfg(feature = "verify")]

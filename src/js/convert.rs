@@ -1,7 +1,7 @@
 //! Conversions between JS values and core types, and the mapping of errors to JS `Error`s.
 // The option readers serve the Rust shell's class and verification; a build with neither
 // (the package without verification: its options are read by driver.js) leaves some unused.
-#![cfg_attr(not(feature = "dpop"), allow(dead_code))]
+#![cfg_attr(not(any(all(feature = "oauth", feature = "dpop"), feature = "verify")), allow(dead_code))]
 
 use js_sys::{Array, Object, Reflect, JSON};
 use wasm_bindgen::prelude::*;

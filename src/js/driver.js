@@ -4,16 +4,19 @@
 // `Coordinator` and its strict codec); this file does the I/O and nothing else: fetch calls,
 // one timer, the BroadcastChannel, Web Locks, wake-ups (visibility, focus, online) and the
 // application's listeners. Tokens stay in wasm memory: the driver only ever holds, for the
-// time one call needs it, the `Authorization` value of a request, the refresh call's body (memory
+// time one call needs it, the `Authorization` value of a request (with DPoP, the token in it is
+// hashed by WebCrypto for the proof's `ath`), the refresh call's body (memory
 // mode), a token message for a sibling tab, the logout call's credentials, and what
 // `getAccessToken()` returns with `exposeToken: true`.
 //
 // The OAuth profile (option `oauth`) is oauth.js over the wasm `OAuthEngine` (a stub without it).
-// In builds with DPoP, the option `dpop: true` constructs the Rust shell's class
-// (`wasm.TokenManager`) instead, to which this module gives the same fetch fast path; a build
-// without it links no shell.
+// DPoP (`dpop: true`, builds with DPoP) is dpop.js: the key pair, proofs on the auth calls and
+// on `fetch`, nonces (a build without DPoP ships an empty dpop.js). In the full build the two
+// together (`oauth` with `dpop: true`) construct the Rust shell's class (`wasm.TokenManager`)
+// instead, to which this module gives the same fetch fast path.
 import * as wasm from './tokenwarden.js';
 import { OAuth } from './oauth.js';
+import * as D from './dpop.js';
 
 const { Engine } = wasm;
 const Shell = wasm.TokenManager;
@@ -151,7 +154,7 @@ function parseOptions(options) {
   if (o.oauth !== undefined && !OAuth) {
     throw invalid('option "oauth" needs the build with the OAuth profile (cargo feature oauth)');
   }
-  if (opt(o, 'dpop', 'boolean')) {
+  if (opt(o, 'dpop', 'boolean') && !wasm.DpopCore) {
     throw invalid('the dpop option needs the build with DPoP (cargo feature dpop)');
   }
   const refreshUrl = opt(o, 'refreshUrl', 'string');
@@ -175,6 +178,7 @@ function parseOptions(options) {
     channelName: opt(o, 'channelName', 'string'),
     sessionHint: opt(o, 'sessionHint', 'string'),
     timeout: Math.trunc(number(o, 'requestTimeoutMs', 1, 2 ** 31 - 1) ?? 10_000),
+    dpop: o.dpop === true,
   };
   let origins = o.allowedOrigins;
   if (origins === undefined) {
@@ -347,9 +351,13 @@ export class TokenManager {
   #e; #c; #fetch; #closed = false; #manual;
   #listeners = new Map(); #waiters = []; #calls = new Map(); #lastFailure;
   #timer; #armedFor = NaN; #unbind = []; #tabs; #oauth;
+  // DPoP: the session's key (a dpop.js `Dpop`), and a sibling's key offered with its token.
+  #dpop; #incoming;
 
   constructor(options) {
-    if (Shell && isObject(options) && options.dpop === true) return new Shell(options);
+    if (Shell && isObject(options) && options.dpop === true && options.oauth != null) {
+      return new Shell(options);
+    }
     const c = (this.#c = parseOptions(options));
     // @oauth-begin
     if (c.oauth) {
@@ -373,7 +381,7 @@ export class TokenManager {
     const hasLocks = typeof locks?.request === 'function';
     const tabs = c.crossTab && browser && typeof g.BroadcastChannel === 'function';
     const flags = (c.expiredFail ? 1 : 0) | (c.memory ? 2 : 0) | (tabs ? 4 : 0) | (hasLocks ? 8 : 0)
-      | (c.shareTokens ? 0 : 32);
+      | (c.dpop ? 16 : 0) | (c.shareTokens ? 0 : 32);
     this.#e = new Engine(new Float64Array([...c.policy, c.timeout]), flags, new Float64Array([random(), random(), random()]));
     const wake = () => {
       if (!this.#closed) {
@@ -418,6 +426,8 @@ export class TokenManager {
       case DO_CANCEL: this.#calls.get(a)?.abort(); this.#calls.delete(a); break;
       case ON_CHANGE: this.#emit('change', { type: 'change', state: a }); break;
       case ON_INSTALLED:
+        // A sibling's token comes with its key: one key (one `jkt`) per session across tabs.
+        if (a === 'otherTab' && this.#incoming) this.#dpop = this.#incoming;
         this.#wake(a === null ? 'tokens' : 'refreshed');
         if (a !== null) this.#emit('refreshed', { type: 'refreshed', source: a });
         break;
@@ -428,10 +438,14 @@ export class TokenManager {
         break;
       case ON_EXPIRED: this.#emit('expired', { type: 'expired' }); break;
       case ON_LOGGED_OUT:
+        this.#dpop = undefined; // the key ends with the session
         this.#wake('loggedOut');
         this.#emit('loggedOut', { type: 'loggedOut', reason: a });
         break;
-      case DO_POST: try { this.#tabs.channel.postMessage(a); } catch { /* closing */ } break;
+      case DO_POST:
+        if (b && this.#dpop) a.dpopKey = this.#dpop.toMessage();
+        try { this.#tabs.channel.postMessage(a); } catch { /* closing */ }
+        break;
       case DO_LOCK: this.#lock(a, b); break;
       case DO_ABORT_LOCK: this.#tabs.requests.get(a)?.abort?.abort(); break;
       case DO_RELEASE: {
@@ -472,7 +486,10 @@ export class TokenManager {
 
   // --- auth calls --------------------------------------------------------------------------
 
-  /** A POST to an auth endpoint with a timeout and a size cap; never rejects. */
+  /**
+   * A POST to an auth endpoint with a timeout and a size cap (sent by `how.send`, or with a proof
+   * from the key `how.dpop`); never rejects.
+   */
   async #call(url, body, bearer, controller = new AbortController(), how = {}) {
     let timedOut = false;
     const timer = setTimeout(() => {
@@ -487,7 +504,9 @@ export class TokenManager {
       const init = { method: how.get ? 'GET' : 'POST', credentials: this.#c.credentials, signal: controller.signal, redirect: 'error', headers, body };
       let response;
       try {
-        response = await (how.send ? how.send(url, init) : this.#fetch(new NativeRequest(url, init)));
+        response = await (how.send ? how.send(url, init)
+          : how.dpop ? D.sendWithProof(how.dpop, url, init, undefined, this.#fetch)
+            : this.#fetch(new NativeRequest(url, init)));
       } catch {
         return failed();
       }
@@ -513,6 +532,14 @@ export class TokenManager {
 
   /** The refresh call of `generation` (the engine decided it; across tabs the lock is held). */
   async #refreshCall(generation) {
+    const dpop = this.#dpop;
+    if (this.#c.dpop && !dpop) {
+      // The key lived in memory only (a reload, or a session a sibling did not hand over): a
+      // token bound to it cannot be refreshed, and trying would burn a request. (Queued for the
+      // engine loop that performs this action.)
+      this.#e.refreshFailed(generation, 3, 0, NaN, Date.now());
+      return;
+    }
     const controller = new AbortController();
     this.#calls.set(generation, controller);
     let body, url = this.#c.refreshUrl, how;
@@ -537,7 +564,7 @@ export class TokenManager {
       const token = this.#e.refreshToken();
       if (token !== undefined) body = JSON.stringify({ refresh_token: token, grant_type: 'refresh_token' });
     }
-    const reply = await this.#call(url, body, undefined, controller, how);
+    const reply = await this.#call(url, body, undefined, controller, how ?? { dpop });
     body = undefined;
     this.#calls.delete(generation);
     if (this.#closed) return;
@@ -584,7 +611,9 @@ export class TokenManager {
     } catch {
       throw error('ERR_LOGIN_FAILED', 'login could not reach the server');
     }
-    const reply = await this.#call(url, body);
+    // A new session, a new DPoP key: created here, kept only if the login succeeds.
+    const dpop = this.#c.dpop ? await D.Dpop.create() : undefined;
+    const reply = await this.#call(url, body, undefined, undefined, { dpop });
     body = undefined;
     if (reply.error) {
       const why = { timeout: 'timed out', tooLarge: 'returned an oversized body' }[reply.error] ?? 'could not reach the server';
@@ -605,6 +634,7 @@ export class TokenManager {
     } catch {
       throw bad();
     }
+    if (dpop) this.#dpop = dpop;
     this.#run();
   }
 
@@ -710,7 +740,8 @@ export class TokenManager {
    * manager, or a host where redirects are handled manually).
    */
   __headerFor(href) {
-    if (this.#closed || this.#manual) return undefined;
+    // A DPoP proof is signed asynchronously: the full path makes it.
+    if (this.#closed || this.#manual || this.#c.dpop) return undefined;
     if (!this.#c.origins.some((o) => href.startsWith(o) && href[o.length] === '/')) return null;
     const value = this.#e.before(Date.now(), false);
     // `before` re-checked the clock: perform what it decided (a refresh that is due).
@@ -758,6 +789,7 @@ export class TokenManager {
   async #send(template, again, retried) {
     const sentTo = template.url;
     let next = template;
+    let nonceRetried = false;
     for (;;) {
       if (next === undefined) throw error('ERR_FETCH', 'the request body cannot be sent twice');
       const header = await this.#gate(false);
@@ -766,7 +798,15 @@ export class TokenManager {
       const request = again ? next.clone() : next;
       if (!again) next = undefined;
       request.headers.set('Authorization', header);
+      const dpop = this.#dpop;
+      // With DPoP the header is `DPoP <token>`: the proof carries the token's `ath`.
+      if (dpop) request.headers.set('DPoP', await dpop.proof(request.method, sentTo, header.slice(5)));
       const response = await this.#fetch(request);
+      // RFC 9449 §9: a new nonce is asked for once; the request is sent again with it.
+      if (dpop && dpop.remember(sentTo, response) && !nonceRetried && again && !this.#closed) {
+        nonceRetried = true;
+        continue;
+      }
       if (this.#closed || !wantsRefresh(response, sentTo, this.#c.retryAny)) return response;
       const decision = this.#e.unauthorized(this.#e.sent(header), retried, Date.now());
       this.#run();
@@ -827,9 +867,9 @@ export class TokenManager {
     return at === at ? at : null;
   }
 
-  /** DPoP is not offered by this class (see the constructor): there is never a key. */
+  /** With `dpop: true`, the thumbprint of the session's key (`cnf.jkt`); null without a key. */
   get dpopJkt() {
-    return null;
+    return (!this.#closed && this.#dpop?.jkt) || null;
   }
 
   /** Adds a listener; returns a function that removes it. */
@@ -857,6 +897,7 @@ export class TokenManager {
     // @oauth-begin
     this.#oauth?.free();
     // @oauth-end
+    this.#dpop = this.#incoming = undefined;
     this.#e.free(); // drops (and zeroizes) both tokens
     this.#wake('closed');
   }
@@ -869,8 +910,12 @@ export class TokenManager {
     const channel = new g.BroadcastChannel(name);
     const onMessage = (event) => {
       if (this.#closed) return;
-      this.#e.message(event.data, Date.now());
+      const data = event.data;
+      // With DPoP a token message carries the sender's key pair, adopted with the token.
+      this.#incoming = c.dpop && isObject(data) ? D.Dpop.fromMessage(data.dpopKey) : null;
+      this.#e.message(data, Date.now());
       this.#run();
+      this.#incoming = null;
     };
     channel.addEventListener('message', onMessage);
     const t = (this.#tabs = { channel, name, locks, requests: new Map(), handover: undefined, presence: undefined });

@@ -39,7 +39,7 @@ const ON_INSTALLED: u32 = 4; // [4, source: "self" | "otherTab" | null (login, s
 const ON_FAILED: u32 = 5; // [5, reason, status | null, retryAt, tokenExpiresFirst]
 const ON_EXPIRED: u32 = 6; // [6]
 const ON_LOGGED_OUT: u32 = 7; // [7, reason]
-const DO_POST: u32 = 8; // [8, message]
+const DO_POST: u32 = 8; // [8, message, carriesToken]
 const DO_LOCK: u32 = 9; // [9, ticket, steal]
 const DO_ABORT_LOCK: u32 = 10; // [10, ticket]
 const DO_RELEASE: u32 = 11; // [11, ticket]
@@ -108,6 +108,8 @@ pub struct Engine {
     session: Session,
     tabs: Option<Coordinator>,
     memory: bool,
+    /// `DPoP <token>` instead of `Bearer <token>` (the `dpop` option).
+    dpop: bool,
     /// The `Authorization` value of the current token, built once per token.
     header: Option<(Generation, JsString)>,
     /// The payload JSON of the current token.
@@ -121,7 +123,8 @@ impl Engine {
     /// `policy`: lead fraction, min lead, max lead, lead jitter, min refresh interval, backoff
     /// initial, backoff max, backoff jitter, request timeout (ms and fractions as validated by
     /// the driver). `flags`: 1 expired requests fail, 2 memory mode, 4 cross-tab, 8 Web Locks,
-    /// 32 tokens not shared on the channel ([`TabPolicy::share_tokens`] off: worker custody).
+    /// 16 DPoP (the `DPoP` scheme), 32 tokens not shared on the channel
+    /// ([`TabPolicy::share_tokens`] off: worker custody).
     /// `seeds`: three random words (jitter, tab id, epochs).
     #[wasm_bindgen(constructor)]
     pub fn new(policy: &[f64], flags: u32, seeds: &[f64]) -> Engine {
@@ -162,6 +165,7 @@ impl Engine {
             session: Session::new(refresh, seed(0)),
             tabs,
             memory,
+            dpop: flags & 16 != 0,
             header: None,
             claims: None,
             incoming: None,
@@ -297,8 +301,8 @@ impl Engine {
             RequestDecision::Attach { token, generation } => match &self.header {
                 Some((cached, value)) if *cached == generation => value.clone().into(),
                 _ => {
-                    let value =
-                        JsString::from("Bearer ").concat(&JsValue::from_str(token.expose()));
+                    let scheme = if self.dpop { "DPoP " } else { "Bearer " };
+                    let value = JsString::from(scheme).concat(&JsValue::from_str(token.expose()));
                     self.header = Some((generation, value.clone()));
                     value.into()
                 }
@@ -628,7 +632,8 @@ impl Engine {
             }
             tabs::Action::PostToken(share) => {
                 if let Some(message) = token_message(&mut self.session, &share, self.memory, now) {
-                    self.emit(&[code(DO_POST), message.into()]);
+                    // Marked: with DPoP the driver adds the key pair (one key per session).
+                    self.emit(&[code(DO_POST), message.into(), JsValue::TRUE]);
                 }
             }
             tabs::Action::RequestLock { ticket: t, steal } => {

@@ -10,13 +10,15 @@ mod engine;
 // The OAuth profile's synchronous calls for the driver (oauth.js).
 #[cfg(feature = "oauth")]
 mod engine_oauth;
-// The Rust shell's class (`crate::web::TokenManager` behind option parsing), exported only by
-// builds with DPoP: the package's JS driver (driver.js, over `engine`, and oauth.js over
-// `engine_oauth` for the OAuth profile) hands the `dpop: true` option to it. Without DPoP the
-// package links no Rust shell at all.
+// DPoP's decisions and encodings for the driver's `dpop.js` (WebCrypto and I/O only).
 #[cfg(feature = "dpop")]
+mod engine_dpop;
+// The Rust shell's class (`crate::web::TokenManager` behind option parsing), exported only by
+// builds with both the OAuth profile and DPoP: the package's JS driver hands `oauth` with
+// `dpop: true` to it. Without one of them the package links no Rust shell at all.
+#[cfg(all(feature = "oauth", feature = "dpop"))]
 mod manager;
 mod verify;
 
-#[cfg(feature = "dpop")]
+#[cfg(all(feature = "oauth", feature = "dpop"))]
 pub use manager::TokenManager;

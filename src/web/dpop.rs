@@ -19,9 +19,9 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, Headers};
 
 use super::http::{AuthCall, CallError, Reply};
-use super::{now, origin, Error, Shared};
+use super::{now, Error, Shared};
 use crate::core::b64;
-use crate::core::dpop::{proof_signing_input, ProofInput};
+use crate::core::dpop::{p256_thumbprint_input, proof_signing_input, NonceBook, ProofInput};
 
 #[wasm_bindgen]
 extern "C" {
@@ -134,7 +134,8 @@ impl DpopKey {
         let (Some(x), Some(y)) = (get(&jwk, "x").as_string(), get(&jwk, "y").as_string()) else {
             return Err(failed("the public key is not a P-256 key"));
         };
-        let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
+        let canonical = p256_thumbprint_input(&x, &y)
+            .map_err(|_| failed("the public key is not a P-256 key"))?;
         let jkt = b64::encode(&sha256(canonical.as_bytes()).await?);
         Ok(Self { pair, x, y, jkt })
     }
@@ -240,14 +241,11 @@ pub(crate) async fn access_token_hash(token: &[u8]) -> Result<String, Error> {
     Ok(b64::encode(&sha256(token).await?))
 }
 
-/// The most origins whose nonce is remembered.
-const MAX_NONCES: usize = 16;
-
 /// The manager's DPoP state: the key and the nonce of each origin.
 #[derive(Default)]
 pub(crate) struct DpopState {
     pub(crate) key: Option<DpopKey>,
-    nonces: Vec<(String, String)>,
+    nonces: NonceBook,
     /// A key a sibling posted with its token, adopted if the token is.
     pub(crate) incoming: Option<DpopKey>,
 }
@@ -262,31 +260,13 @@ impl DpopState {
 
     /// The nonce last received from `url`'s origin.
     pub(crate) fn nonce_for(&self, url: &str) -> Option<String> {
-        let origin = origin_of(url)?;
-        self.nonces
-            .iter()
-            .find(|(o, _)| *o == origin)
-            .map(|(_, n)| n.clone())
+        self.nonces.nonce_for(url).map(str::to_owned)
     }
 
     /// Remembers `nonce` for `url`'s origin.
     pub(crate) fn remember(&mut self, url: &str, nonce: String) {
-        let Some(origin) = origin_of(url) else {
-            return;
-        };
-        if nonce.is_empty() || nonce.len() > 512 {
-            return;
-        }
-        self.nonces.retain(|(o, _)| *o != origin);
-        if self.nonces.len() >= MAX_NONCES {
-            self.nonces.remove(0);
-        }
-        self.nonces.push((origin, nonce));
+        self.nonces.remember(url, &nonce);
     }
-}
-
-fn origin_of(url: &str) -> Option<String> {
-    origin::parse(url, None).map(|u| u.origin())
 }
 
 /// Remembers the `DPoP-Nonce` of a response from `url`, if it has one.
@@ -300,14 +280,7 @@ pub(super) fn remember_nonce(shared: &Shared, url: &str, headers: &Headers) -> b
     }
 }
 
-/// Whether `challenge` (a `WWW-Authenticate` value) is RFC 9449's `use_dpop_nonce`.
-pub(crate) fn asks_for_nonce(challenge: Option<&str>) -> bool {
-    challenge.is_some_and(|c| {
-        let c = c.to_ascii_lowercase();
-        c.trim_start().starts_with("dpop")
-            && (c.contains("error=\"use_dpop_nonce\"") || c.contains("error=use_dpop_nonce"))
-    })
-}
+pub(crate) use crate::core::dpop::challenge_asks_for_nonce as asks_for_nonce;
 
 /// Sends an auth call to a token endpoint (login, refresh, a code exchange) with a proof from
 /// `key` when there is one: the endpoint's nonce is included, a `DPoP-Nonce` answer is

@@ -606,3 +606,77 @@ fn json_strings_round_trip_through_the_strict_reader() {
         assert_eq!(map.get("v").and_then(Value::as_str), Some(text), "{json}");
     }
 }
+
+#[test]
+fn the_nonce_of_a_url_is_its_origins_last_one() {
+    let mut book = NonceBook::default();
+    assert_eq!(book.nonce_for("https://api.example/a"), None);
+    book.remember("https://API.example:443/a?x=1", "n1");
+    // Same origin (case, default port, path, query and fragment do not matter).
+    assert_eq!(book.nonce_for("https://api.example/other#f"), Some("n1"));
+    // Another scheme, port or host is another origin.
+    assert_eq!(book.nonce_for("http://api.example/a"), None);
+    assert_eq!(book.nonce_for("https://api.example:8443/a"), None);
+    assert_eq!(book.nonce_for("https://api.example.evil/a"), None);
+    book.remember("https://api.example/b", "n2");
+    assert_eq!(book.nonce_for("https://api.example/a"), Some("n2"));
+    // Empty, oversized, and for a URL that is not http(s): ignored.
+    book.remember("https://api.example/", "");
+    book.remember("https://api.example/", &"n".repeat(MAX_NONCE_LEN + 1));
+    book.remember("ftp://api.example/", "n3");
+    assert_eq!(book.nonce_for("https://api.example/"), Some("n2"));
+    assert_eq!(book.nonce_for("ftp://api.example/"), None);
+    // At most MAX_NONCE_ORIGINS origins: the oldest goes first.
+    for port in 0..MAX_NONCE_ORIGINS {
+        book.remember(&format!("https://h.example:{}/", 1000 + port), "p");
+    }
+    assert_eq!(book.nonce_for("https://api.example/"), None);
+    assert_eq!(book.nonce_for("https://h.example:1000/"), Some("p"));
+    book.clear();
+    assert_eq!(book.nonce_for("https://h.example:1000/"), None);
+}
+
+#[test]
+fn which_responses_ask_for_a_nonce() {
+    let challenge = Some(r#"DPoP error="use_dpop_nonce", error_description="x""#);
+    assert!(response_asks_for_nonce(401, challenge, None));
+    assert!(response_asks_for_nonce(
+        401,
+        Some("dpop error=use_dpop_nonce"),
+        None
+    ));
+    assert!(response_asks_for_nonce(400, None, Some("use_dpop_nonce")));
+    assert!(!response_asks_for_nonce(400, challenge, None));
+    assert!(!response_asks_for_nonce(
+        401,
+        Some(r#"Bearer error="use_dpop_nonce""#),
+        None
+    ));
+    assert!(!response_asks_for_nonce(
+        401,
+        Some(r#"DPoP error="invalid_token""#),
+        None
+    ));
+    assert!(!response_asks_for_nonce(401, None, Some("use_dpop_nonce")));
+    assert!(!response_asks_for_nonce(
+        403,
+        challenge,
+        Some("use_dpop_nonce")
+    ));
+}
+
+#[test]
+fn an_es256_thumbprint_input_is_canonical_and_checks_its_coordinates() {
+    let x = b64::encode(&[1; 32]);
+    let y = b64::encode(&[2; 32]);
+    assert_eq!(
+        p256_thumbprint_input(&x, &y).unwrap(),
+        format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#)
+    );
+    let short = b64::encode(&[1; 31]);
+    assert_eq!(
+        p256_thumbprint_input(&short, &y).unwrap_err().code(),
+        "ERR_DPOP_JWK_INVALID"
+    );
+    assert!(p256_thumbprint_input(&x, "not base64!").is_err());
+}
