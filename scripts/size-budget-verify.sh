@@ -7,14 +7,16 @@
 #   target/pkg-noverify/  the build without verification (--no-default-features)
 # The OAuth profile needs verification but is its own feature (`oauth`, on in the npm build); its
 # share is held by scripts/size-budget.sh's budget of the full build.
-# Fails when verification adds more than VERIFY_BUDGET_BYTES (default 12 KB) of wasm plus JS
+# Fails when verification adds more than VERIFY_BUDGET_BYTES (default 11,950 B) of wasm plus JS
 # glue, gzip -9, or when a signature crate is linked into the npm build (WebCrypto verifies).
+# The default was 12 KB (12,288 B; measured 12,283) until the package's JS was minified and
+# wasm-opt ran -Os twice: 11,866 B.
 # Usage: scripts/size-budget-verify.sh [VERIFY_DIR] [NOVERIFY_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FULL=${1:-target/pkg-verify}
 NOVERIFY=${2:-target/pkg-noverify}
-BUDGET=${VERIFY_BUDGET_BYTES:-12288}
+BUDGET=${VERIFY_BUDGET_BYTES:-11950}
 for dir in "$FULL" "$NOVERIFY"; do
   if [ ! -f "$dir/web/tokenwarden_bg.wasm" ]; then
     echo "size-budget-verify: $dir/web is missing; build it with scripts/build-pkg.sh" >&2
