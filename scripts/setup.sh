@@ -55,8 +55,9 @@ if ! command -v redis-server >/dev/null; then
   fi
 fi
 
-if [ ! -x node_modules/.bin/wasm-opt ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  say "installing npm packages (binaryen for wasm-opt, jose, playwright-core; about 30 s)"
+if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -x node_modules/.bin/esbuild ] \
+  || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing npm packages (binaryen for wasm-opt, esbuild for the package's JS, jose, playwright-core; about 30 s)"
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
