@@ -63,9 +63,7 @@ if ! grep -qw KeySet <<<"$NAMES"; then
 fi
 # The public TokenManager is custody.js's: in page custody the JS driver (driver.js) over the
 # wasm Engine, in worker custody a thin object talking to worker.js, which runs the driver.
-# Neither wasm class is exported as is. Builds with the OAuth profile and DPoP also hold the Rust
-# shell's class, which the driver constructs for `oauth` with `dpop: true` (and gives its fetch
-# fast path).
+# No wasm class is exported as is, and no Rust shell is linked (the driver covers every option).
 EXPORTS=$(echo "$NAMES" | tr -d ' ' | tr ',' '\n' | grep -vxE 'verifyJwt|KeySet|Engine|OAuthEngine|DpopCore|TokenManager' | paste -sd, | sed 's/,/, /g')
 # custody.js: the TokenManager export (custody "page" or "worker"); remote.js (loaded on first
 # use of custody "worker") and worker.js: the page's and the worker's side of worker custody
@@ -79,7 +77,7 @@ for dir in web node; do
     cp src/js/oauth.js "$OUT/$dir/oauth.js"
   else
     drop_oauth "$OUT/$dir/driver.js"
-    echo 'export const OAuth = undefined;' > "$OUT/$dir/oauth.js"
+    echo 'export const OAuth = undefined, dpopHooks = {};' > "$OUT/$dir/oauth.js"
   fi
   # DPoP's WebCrypto side, which driver.js imports; a build without DPoP (no DpopCore) ships an
   # empty module in its place.

@@ -21,8 +21,8 @@ pub mod web;
 #[cfg(all(target_arch = "wasm32", feature = "verify", not(feature = "portable")))]
 pub mod webcrypto;
 
-/// The npm package's `TokenManager` class (for browser tests driving the JS surface from Rust).
-#[cfg(all(target_arch = "wasm32", feature = "oauth", feature = "dpop"))]
+/// The Rust shell behind the npm package's options (browser tests only; not in the npm package).
+#[cfg(all(target_arch = "wasm32", feature = "testing"))]
 #[doc(hidden)]
 pub use crate::js::TokenManager as JsTokenManager;
 

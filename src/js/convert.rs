@@ -1,7 +1,7 @@
 //! Conversions between JS values and core types, and the mapping of errors to JS `Error`s.
 // The option readers serve the Rust shell's class and verification; a build with neither
 // (the package without verification: its options are read by driver.js) leaves some unused.
-#![cfg_attr(not(any(all(feature = "oauth", feature = "dpop"), feature = "verify")), allow(dead_code))]
+#![cfg_attr(not(any(feature = "testing", feature = "verify")), allow(dead_code))]
 
 use js_sys::{Array, Object, Reflect, JSON};
 use wasm_bindgen::prelude::*;
@@ -116,6 +116,8 @@ fn opt<T>(
         .ok_or_else(|| invalid_options(&format!("option {} must be {kind}", Quoted(key))))
 }
 
+// Only the Rust shell's class reads booleans (verification reads no option here).
+#[cfg(feature = "testing")]
 pub(crate) fn opt_bool(object: &Object, key: &str) -> Result<Option<bool>, JsValue> {
     opt(object, key, "a boolean", JsValue::as_bool)
 }

@@ -1,9 +1,7 @@
 // The package's `TokenManager`: where the tokens live (option `custody`).
 //
 // - `custody: "page"` (the default): the manager runs in the page's realm. `new TokenManager()`
-//   returns the JS driver's class itself (driver.js), so this mode costs nothing over it (in
-//   builds with the OAuth profile or DPoP, the driver gives the Rust shell's class for those
-//   options: it counts as a page-custody manager too).
+//   returns the JS driver's class itself (driver.js), so this mode costs nothing over it.
 // - `custody: "worker"`: the manager runs in a dedicated module worker started from the
 //   package's own `worker.js` (a file, not a blob URL: CSP `worker-src 'self'`), which imports
 //   the package's module and constructs a page-custody manager inside the worker. The object returned
@@ -32,7 +30,6 @@
 // Files: this one (every page loads it) holds the custody switch, the validation and the thin
 // object returned in worker custody; remote.js (loaded on first use of worker custody) talks to
 // the worker; worker.js is the worker.
-import * as wasm from './tokenwarden.js';
 import { TokenManager as PageManager } from './driver.js';
 
 const EVENTS = ['change', 'refreshed', 'refreshFailed', 'expired', 'loggedOut'];
@@ -178,11 +175,7 @@ export function TokenManager(options) {
   return custody === 'worker' ? new WorkerManager(rest) : new PageManager(rest);
 }
 TokenManager.prototype = PageManager.prototype;
-// The page-custody classes: the driver's, and the Rust shell's where the build has one.
-const PAGE = [PageManager, wasm.TokenManager].filter(Boolean);
-for (const Page of PAGE) {
-  Object.defineProperty(Page.prototype, 'custody', { get: () => 'page', configurable: true });
-}
+Object.defineProperty(PageManager.prototype, 'custody', { get: () => 'page', configurable: true });
 Object.defineProperty(TokenManager, Symbol.hasInstance, {
-  value: (object) => object instanceof WorkerManager || PAGE.some((Page) => object instanceof Page),
+  value: (object) => object instanceof WorkerManager || object instanceof PageManager,
 });

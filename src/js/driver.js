@@ -11,15 +11,13 @@
 //
 // The OAuth profile (option `oauth`) is oauth.js over the wasm `OAuthEngine` (a stub without it).
 // DPoP (`dpop: true`, builds with DPoP) is dpop.js: the key pair, proofs on the auth calls and
-// on `fetch`, nonces (a build without DPoP ships an empty dpop.js). In the full build the two
-// together (`oauth` with `dpop: true`) construct the Rust shell's class (`wasm.TokenManager`)
-// instead, to which this module gives the same fetch fast path.
+// on `fetch`, nonces (a build without DPoP ships an empty dpop.js); with `oauth`, it proves the
+// profile's token endpoint calls too. No option constructs a Rust shell: the package links none.
 import * as wasm from './tokenwarden.js';
-import { OAuth } from './oauth.js';
+import { OAuth, dpopHooks } from './oauth.js';
 import * as D from './dpop.js';
 
 const { Engine } = wasm;
-const Shell = wasm.TokenManager;
 const g = globalThis;
 const NativeRequest = g.Request;
 const NativeHeaders = g.Headers;
@@ -311,7 +309,6 @@ function fastFetch(tm, input, init, send, full) {
     }
     const header = tm.__headerFor(href);
     if (header !== undefined) {
-      send ??= shellFetch(tm);
       if (header === null) return send(input, init);
       const headers = new NativeHeaders(init?.headers);
       headers.set('Authorization', header);
@@ -320,21 +317,6 @@ function fastFetch(tm, input, init, send, full) {
     }
   }
   return full.call(tm, input, init);
-}
-
-// The Rust shell's class (builds with OAuth or DPoP) gets the same fast path over its own
-// `__headerFor`, `__after401` and captured `fetch`.
-const shellFetches = new WeakMap();
-function shellFetch(tm) {
-  let send = shellFetches.get(tm);
-  if (send === undefined) shellFetches.set(tm, (send = tm.__fetchFunction()));
-  return send;
-}
-if (Shell) {
-  const full = Shell.prototype.fetch;
-  Shell.prototype.fetch = function fetch(input, init) {
-    return fastFetch(this, input, init, undefined, full);
-  };
 }
 
 const random = () => Math.floor(Math.random() * 2 ** 32) * 2 ** 20 + Math.floor(Math.random() * 2 ** 20);
@@ -355,14 +337,16 @@ export class TokenManager {
   #dpop; #incoming;
 
   constructor(options) {
-    if (Shell && isObject(options) && options.dpop === true && options.oauth != null) {
-      return new Shell(options);
-    }
     const c = (this.#c = parseOptions(options));
     // @oauth-begin
     if (c.oauth) {
+      // With DPoP, the profile's token endpoint calls are proven with the session's key.
+      if (c.dpop) dpopHooks.Dpop = D.Dpop;
       this.#oauth = new OAuth(c.oauth, {
         optionsObject, opt, number, invalid, freed,
+        dpop: c.dpop,
+        key: () => this.#dpop,
+        setKey: (key) => (this.#dpop = key),
         call: (url, body, controller, how) => this.#call(url, body, undefined, controller, how),
         closed: () => this.#closed,
         install: (access, refresh, expiresIn, date) => {
@@ -427,7 +411,8 @@ export class TokenManager {
       case ON_CHANGE: this.#emit('change', { type: 'change', state: a }); break;
       case ON_INSTALLED:
         // A sibling's token comes with its key: one key (one `jkt`) per session across tabs.
-        if (a === 'otherTab' && this.#incoming) this.#dpop = this.#incoming;
+        // A sibling's key, unless it is the one this tab holds (whose nonces stay).
+        if (a === 'otherTab' && this.#incoming && this.#incoming.jkt !== this.#dpop?.jkt) this.#dpop = this.#incoming;
         this.#wake(a === null ? 'tokens' : 'refreshed');
         if (a !== null) this.#emit('refreshed', { type: 'refreshed', source: a });
         break;
@@ -487,8 +472,8 @@ export class TokenManager {
   // --- auth calls --------------------------------------------------------------------------
 
   /**
-   * A POST to an auth endpoint with a timeout and a size cap (sent by `how.send`, or with a proof
-   * from the key `how.dpop`); never rejects.
+   * A call to an auth endpoint with a timeout and a size cap (`how`: `get`, `form`, and `dpop`,
+   * the key that proves it); never rejects.
    */
   async #call(url, body, bearer, controller = new AbortController(), how = {}) {
     let timedOut = false;
@@ -504,9 +489,8 @@ export class TokenManager {
       const init = { method: how.get ? 'GET' : 'POST', credentials: this.#c.credentials, signal: controller.signal, redirect: 'error', headers, body };
       let response;
       try {
-        response = await (how.send ? how.send(url, init)
-          : how.dpop ? D.sendWithProof(how.dpop, url, init, undefined, this.#fetch)
-            : this.#fetch(new NativeRequest(url, init)));
+        response = await (how.dpop ? D.sendWithProof(how.dpop, url, init, undefined, this.#fetch)
+          : this.#fetch(new NativeRequest(url, init)));
       } catch {
         return failed();
       }

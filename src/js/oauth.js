@@ -12,9 +12,10 @@ const g = globalThis;
 const OAUTH_OPTIONS = ['issuer', 'clientId', 'redirectUri', 'scope', 'audience', 'resource', 'postLogoutRedirectUri'];
 const LOGIN_OPTIONS = ['scope', 'prompt', 'loginHint', 'maxAge', 'extraParams'];
 
-// DPoP for the token endpoint calls, filled by a driver with DPoP (from dpop.js: `Dpop`,
-// `sendWithProof`), which also passes the hooks `dpop` (the option), `key()` (the manager's key)
-// and `setKey(key)`. While this is empty, `oauth` with `dpop: true` is the Rust shell's.
+// DPoP for the token endpoint calls: a driver with DPoP fills in dpop.js's `Dpop` (this file
+// makes the key of a new session), and passes the hooks `dpop` (the option),
+// `key()` (the manager's key) and `setKey(key)`. The calls are sent by the driver's auth call,
+// which proves them with the key it is given (`how.dpop`) through the fetch it captured.
 export const dpopHooks = {};
 
 function error(code, message) {
@@ -126,11 +127,6 @@ export class OAuth {
     o.metadata(reply.status, reply.text);
   }
 
-  /** The `send` of a token endpoint call: with a DPoP proof when the manager has a key. */
-  #proven(dpop) {
-    return dpop && dpopHooks.sendWithProof ? (url, init) => dpopHooks.sendWithProof(dpop, url, init) : undefined;
-  }
-
   /** `loginWithRedirect(options)`: a new transaction in `sessionStorage`, then the navigation. */
   async login(options) {
     const h = this.#h;
@@ -223,7 +219,7 @@ export class OAuth {
     // With DPoP, a new key for the new session, proven on the code exchange (RFC 9449 §10
     // allows it without `dpop_jkt` on the authorization request); kept only if the login succeeds.
     const dpop = this.#h.dpop && dpopHooks.Dpop ? await dpopHooks.Dpop.create() : undefined;
-    const reply = await this.#send(a, b, { form: true, send: this.#proven(dpop) });
+    const reply = await this.#send(a, b, { form: true, dpop });
     const jwks = o.exchanged(reply.status, reply.text);
     if (jwks !== null) {
       // The ID token's signature against the provider's keys (fetched for this check), as the
@@ -259,7 +255,7 @@ export class OAuth {
     const token = engine.refreshToken();
     if (token === undefined) return 3;
     const [url, body] = this.#o.refreshRequest(token);
-    return [url, body, { form: true, send: this.#proven(this.#h.key?.()) }];
+    return [url, body, { form: true, dpop: this.#h.key() }];
   }
 
   /** The refresh answer, checked by the core: `[0, access, refresh, expiresIn]` or `[1, kind, status, retryAfterMs]`. */

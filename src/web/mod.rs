@@ -1599,7 +1599,7 @@ impl TokenManager {
     }
 
     /// A function removing the listener `id` (idempotent; holds no strong reference).
-    #[cfg_attr(not(all(feature = "oauth", feature = "dpop")), allow(dead_code))]
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
     pub(crate) fn unsubscriber(&self, id: u64) -> impl Fn() + 'static {
         let shared = Rc::downgrade(&self.shared);
         move || unsubscribe(&shared, id)

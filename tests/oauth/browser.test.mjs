@@ -163,8 +163,8 @@ test('login by redirect through the provider\'s forms; the API accepts the provi
   context = await browser.newContext();
   tab = await openApp(context, tokenAnswers, nonceAnswers);
   assert.equal(await tab.evaluate(() => window.result.started), false, 'no session before login');
-  // The package's JS driver runs the OAuth profile; only OAuth with DPoP is still the Rust shell's.
-  assert.equal(await tab.evaluate(() => typeof window.tm.__full), DPOP ? 'undefined' : 'function');
+  // The package's JS driver runs the OAuth profile, with DPoP too (no Rust shell in the package).
+  assert.equal(await tab.evaluate(() => typeof window.tm.__full), 'function');
   const result = await logIn(tab, 'alice');
   assert.deepEqual(result.callback, { ok: true });
   const address = new URL(tab.url());
