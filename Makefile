@@ -82,7 +82,7 @@ test-js: pkg
 	node_modules/.bin/tsc --noEmit -p tests/types/tsconfig.noverify.json
 	@echo "pkg-noverify: its declarations type-check and declare no verifyJwt or KeySet"
 	@echo "== the cost of verification in the npm package, and no signature crate linked (WebCrypto verifies)"
-	@# Budget 15.3 KB (15300 B, scripts/size-budget-verify.sh's default), verification without the OAuth profile.
+	@# Budget 14,800 B (scripts/size-budget-verify.sh's default), verification without the OAuth profile.
 	scripts/build-pkg.sh target/pkg-verify --no-default-features --features es256,eddsa,rsa,hmac
 	scripts/size-budget-verify.sh
 	scripts/test-types.sh
