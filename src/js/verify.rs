@@ -2,7 +2,9 @@
 // Without the `verify` feature only `decodeJwt` remains, and most imports go unused.
 #![cfg_attr(not(feature = "verify"), allow(unused_imports))]
 
-use std::rc::Rc;
+use crate::prelude::*;
+
+use alloc::rc::Rc;
 
 use js_sys::{Array, Date, Uint8Array, JSON};
 use wasm_bindgen::prelude::*;
@@ -10,8 +12,8 @@ use wasm_bindgen::prelude::*;
 use crate::core::error::Quoted;
 
 use super::convert::{
-    get, invalid_options, jwt_error, opt_bool, opt_number, opt_string, opt_strings, options_object,
-    to_json_text,
+    floor, get, invalid_options, jwt_error, opt_bool, opt_number, opt_string, opt_strings,
+    options_object, to_json_text,
 };
 use crate::core::decode::{decode_checked_json, DecodeOptions};
 #[cfg(feature = "verify")]
@@ -226,11 +228,11 @@ fn parse_verify_options(options: &JsValue) -> Result<ParsedOptions, JsValue> {
         verifier.typ = opt_string(&o, "typ")?;
         // Bounded to the builder's clamps by `opt_number`.
         if let Some(leeway) = opt_number(&o, "clockTolerance", 0.0, TEN_YEARS)? {
-            verifier.leeway_secs = leeway.floor() as i64;
+            verifier.leeway_secs = floor(leeway);
         }
         verifier.required_claims = opt_strings(&o, "requiredClaims")?;
         if let Some(max_age) = opt_number(&o, "maxTokenAge", 0.0, TEN_YEARS)? {
-            verifier.max_token_age_secs = Some(max_age.floor() as i64);
+            verifier.max_token_age_secs = Some(floor(max_age));
         }
         if let Some(max_len) = opt_number(&o, "maxTokenLength", 1.0, 1024.0 * 1024.0)? {
             verifier.decode.max_len = max_len as usize;
@@ -262,7 +264,7 @@ fn parse_verify_options(options: &JsValue) -> Result<ParsedOptions, JsValue> {
     // `as` saturates; the core's `Verifier::begin` refuses a `now` out of 1970..=9999.
     Ok(ParsedOptions {
         verifier,
-        now: (now_ms / 1000.0).floor() as i64,
+        now: floor(now_ms / 1000.0),
         allow_symmetric,
     })
 }
