@@ -7,7 +7,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 // The npm package's wasm is built without the `std` feature: `no_std` + `alloc`, a panic that
-// traps, and dlmalloc (see Cargo.toml). Host builds and the Rust shell always have std.
+// traps, and the talc allocator (see Cargo.toml). Host builds and the Rust shell always have std.
 #![cfg_attr(all(target_arch = "wasm32", not(feature = "std")), no_std)]
 
 #[cfg_attr(all(target_arch = "wasm32", not(feature = "std")), macro_use)]
@@ -30,10 +30,10 @@ fn panic(_: &::core::panic::PanicInfo<'_>) -> ! {
     ::core::arch::wasm32::unreachable()
 }
 
-/// `no_std` wasm: the allocator std uses on wasm32.
+/// `no_std` wasm: talc, growing wasm memory as needed (smaller than std's dlmalloc, Cargo.toml).
 #[cfg(all(target_arch = "wasm32", not(feature = "std")))]
 #[global_allocator]
-static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 
 // `no_std` wasm with RSA: getrandom 0.2 (through rsa's rand_core) gets a source that refuses;
 // verification never draws random numbers (the std build keeps getrandom's `js` source).
