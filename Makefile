@@ -26,6 +26,7 @@ test-lint:
 	cargo clippy -p tokenwarden --all-targets --features hmac -- -D warnings
 	cargo clippy $(WASM) --lib --tests --examples -- -D warnings
 	cargo clippy $(WASM) --no-default-features -- -D warnings
+	cargo clippy $(WASM) --no-default-features --features es256,eddsa,rsa,hmac,dpop -- -D warnings
 	cargo clippy $(WASM) --features portable,hmac --lib --tests -- -D warnings
 	cargo clippy $(WASM) --features hmac-sync --lib --tests -- -D warnings
 	cargo clippy $(WASM) --features worker-custody --lib -- -D warnings
@@ -90,6 +91,9 @@ test-js: pkg
 	node --test --test-concurrency=1 tests/js/
 	@echo "== the package's TokenManager in the build without verification (no Rust shell linked): manager and cross-tab suites"
 	TW_PKG_DIR=target/pkg-noverify node --test --test-concurrency=1 tests/js/manager_pkg.test.mjs tests/js/tabs.test.mjs
+	@echo "== the build with DPoP, without OAuth (no_std wasm, as the builds without OAuth are): verifyDpopProof and the package's DPoP"
+	scripts/build-pkg.sh target/pkg-dpop-noauth --no-default-features --features es256,eddsa,rsa,hmac,dpop
+	TW_PKG_DIR=target/pkg-dpop-noauth TW_SERVER_BIN=target/debug/tokenwarden-server node --test --test-concurrency=1 tests/js/dpop_module.test.mjs tests/js/dpop_pkg.test.mjs
 
 test-e2e: pkg
 	@echo "== end-to-end: the demo page in headless Chromium (screenshots in target/e2e/)"

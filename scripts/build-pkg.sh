@@ -6,12 +6,16 @@
 #   pkg/index.d.ts, pkg/package.json with `exports` conditions choosing between them.
 # Usage: scripts/build-pkg.sh [OUT_DIR] [CARGO_FEATURE_ARGS...]
 #   e.g. scripts/build-pkg.sh target/pkg-noverify --no-default-features
+#   (pass --no-default-features with the features wanted: `default` has `std`, see Cargo.toml)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-pkg}
 shift || true
 # The npm build includes HMAC; oct keys are still refused unless allowSymmetricKeys is set.
-if [ $# -gt 0 ]; then FEATURES=("$@"); else FEATURES=(--features hmac); fi
+# Its features are listed without `default`, whose `std` is for the Rust shell: a package built
+# without `std` is `no_std` wasm (smaller). `oauth` still brings `std` (its option constructs the
+# Rust shell), so today only the builds without OAuth are `no_std`.
+if [ $# -gt 0 ]; then FEATURES=("$@"); else FEATURES=(--no-default-features --features es256,eddsa,rsa,oauth,dpop,hmac); fi
 export PATH="$PWD/node_modules/.bin:$PATH"
 
 echo "pkg: cargo build --release --target wasm32-unknown-unknown ${FEATURES[*]:-} (about 1 minute cold)"

@@ -40,7 +40,7 @@ noverify=$(size "$NOVERIFY")
 delta=$((full - noverify))
 echo "size-budget-verify: with verification $full B, without $noverify B, verification adds $delta B (budget $BUDGET B)"
 # The npm build's release wasm before wasm-opt keeps its symbol names: no signature crate may appear.
-raw=$(ls target/pkg-build-__features_hmac_/wasm32-unknown-unknown/release/tokenwarden.wasm 2>/dev/null || true)
+raw=$(ls target/pkg-build-__no_default_features___features_es256_eddsa_rsa_oauth_dpop_hmac_/wasm32-unknown-unknown/release/tokenwarden.wasm 2>/dev/null || true)
 if [ -n "$raw" ]; then
   linked=$(grep -a -o -E '_ZN[0-9]+(jwt_compact|p256|rsa|ed25519_compact|sha2|getrandom|ecdsa|elliptic_curve|crypto_bigint|num_bigint_dig)[0-9]' "$raw" | sort -u || true)
   if [ -n "$linked" ]; then

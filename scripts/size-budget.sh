@@ -37,6 +37,8 @@
 # All merged (driver with worker custody, OAuth, DPoP; minified), OAuth with DPoP in the driver and
 # no Rust shell linked by any option: full 116,538 B (wasm 99,527 + JS 17,011), without
 # verification 50,129 B (wasm 39,620 + JS 10,509).
+# Then the npm wasm became no_std (no `std` feature: a panic traps, the talc allocator instead of
+# std's dlmalloc and panic runtime; measured on the build with DPoP, without the shell: 53.2 -> 49.4 KB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FULL=${1:-pkg}

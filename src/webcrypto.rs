@@ -16,6 +16,8 @@
 //! # Ok(()) }
 //! ```
 
+use crate::prelude::*;
+
 use core::cell::RefCell;
 
 use js_sys::{Array, Object, Promise, Reflect};
@@ -53,6 +55,9 @@ extern "C" {
 
     // WebCrypto copies `signature` and `data` before returning (WebCrypto §14.3.4, "get a copy
     // of the bytes"), so views into wasm memory are safe here.
+    #[wasm_bindgen(method, catch)]
+    fn digest(this: &Subtle, algorithm: &str, data: &[u8]) -> Result<Promise, JsValue>;
+
     #[wasm_bindgen(method, catch)]
     fn verify(
         this: &Subtle,
@@ -489,4 +494,13 @@ impl WebCryptoKeySet {
         *self.imported.borrow()[position].resolved.borrow_mut() = Some(key.clone());
         Ok(key)
     }
+}
+
+/// SHA-256 by WebCrypto (`verifyDpopProof`'s thumbprint and `ath`); `None` without WebCrypto
+/// or when the digest fails.
+#[cfg(feature = "dpop")]
+pub(crate) async fn sha256(data: &[u8]) -> Option<Vec<u8>> {
+    let promise = subtle()?.digest("SHA-256", data).ok()?;
+    let buffer = JsFuture::from(promise).await.ok()?;
+    Some(js_sys::Uint8Array::new(&buffer).to_vec())
 }

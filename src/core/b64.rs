@@ -5,6 +5,8 @@
 //! changing what it decodes to. That is not enough to give a signed token one spelling: an
 //! ECDSA signature `(r, s)` also verifies as `(r, n - s)`, so caches and blocklists key on `jti`.
 
+use crate::prelude::*;
+
 use base64ct::{Base64UrlUnpadded, Encoding};
 
 use crate::core::error::JwtError;

@@ -1,5 +1,7 @@
 //! Typed JOSE header and JWT claims, read from strictly parsed JSON.
 
+use crate::prelude::*;
+
 use serde::Serialize;
 
 use crate::core::{

@@ -5,6 +5,8 @@
 //! manager does), never to make an authorization decision; for that use
 //! [`Verifier`](crate::Verifier).
 
+use crate::prelude::*;
+
 use crate::core::{
     b64,
     claims::{Claims, Header},

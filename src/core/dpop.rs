@@ -17,6 +17,8 @@
 //! Every refusal is a [`DpopError`] with a stable code (`ERR_DPOP_*`) and the OAuth error the
 //! server answers with (`invalid_dpop_proof`, `use_dpop_nonce`, `invalid_token`).
 
+use crate::prelude::*;
+
 use core::fmt;
 
 use crate::core::{b64, error::JwtError};
@@ -168,7 +170,7 @@ impl fmt::Display for DpopError {
     }
 }
 
-impl std::error::Error for DpopError {}
+impl core::error::Error for DpopError {}
 
 /// `htu` for a URL (RFC 9449 §4.2, §4.3): scheme and host lowercased, the default port
 /// dropped, an empty path made `/`, query and fragment removed. Only `http` and `https`

@@ -4,6 +4,8 @@
 //! claim failures, the [`claim`](JwtError::claim) and a [`reason`](JwtError::reason), as jose
 //! reports them. Messages are lowercase and never contain the token or key material.
 
+use crate::prelude::*;
+
 use core::fmt;
 
 /// Why a token or key was refused. Match on variants in Rust; use [`JwtError::code`] in JS.
@@ -263,7 +265,7 @@ impl fmt::Display for JwtError {
     }
 }
 
-impl std::error::Error for JwtError {}
+impl core::error::Error for JwtError {}
 
 #[cfg(test)]
 mod tests {

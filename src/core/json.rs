@@ -11,6 +11,8 @@
 //! exactly and floors non-integers with integer arithmetic, so no float parsing is linked.
 //! Nesting is limited to [`MAX_DEPTH`] so hostile input cannot exhaust the stack.
 
+use crate::prelude::*;
+
 use crate::core::error::JwtError;
 
 /// Deepest nesting accepted (objects and arrays), as serde_json's default recursion limit.

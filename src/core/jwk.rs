@@ -5,6 +5,8 @@
 //! `oct` key only `HS*`. The token's `alg` can therefore narrow the choice, never widen it,
 //! which is what defeats the "HS256 MAC'd with the RSA public key" confusion.
 
+use crate::prelude::*;
+
 use crate::core::{
     b64,
     error::JwtError,

@@ -1,5 +1,7 @@
 //! Custody of secrets: a token string that is wiped from memory when dropped and never printed.
 
+use crate::prelude::*;
+
 use core::fmt;
 
 use zeroize::Zeroizing;

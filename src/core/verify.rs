@@ -13,6 +13,8 @@
 //! wasm with the `portable` feature) [`Verifier::verify`] does both around the pure-Rust
 //! primitive, synchronously; the npm package asks WebCrypto in between, asynchronously.
 
+use crate::prelude::*;
+
 use crate::core::{
     claims::{Claims, Header},
     decode::{self, DecodeOptions},

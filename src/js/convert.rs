@@ -3,6 +3,8 @@
 // (the package without verification: its options are read by driver.js) leaves some unused.
 #![cfg_attr(not(any(feature = "testing", feature = "verify")), allow(dead_code))]
 
+use crate::prelude::*;
+
 use js_sys::{Array, Object, Reflect, JSON};
 use wasm_bindgen::prelude::*;
 
@@ -71,6 +73,16 @@ pub(crate) fn options_object(
         }
     }
     Ok(Some(object))
+}
+
+/// `x.floor() as i64` (saturating, NaN as 0), which `no_std` has no `f64::floor` for.
+pub(crate) fn floor(x: f64) -> i64 {
+    let truncated = x as i64;
+    if (truncated as f64) > x {
+        truncated.saturating_sub(1)
+    } else {
+        truncated
+    }
 }
 
 pub(crate) fn get(object: &Object, key: &str) -> JsValue {

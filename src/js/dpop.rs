@@ -1,12 +1,14 @@
 //! `verifyDpopProof` for JS servers (Node): the core's DPoP checks, the signature by WebCrypto
 //! (or the pure-Rust primitive in the `portable` build), the replay check by the caller's cache.
 
+use crate::prelude::*;
+
 use js_sys::{Date, Function, Object, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
 use super::convert::{
-    get, invalid_options, js_error, opt_number, opt_string, opt_strings, options_object,
+    floor, get, invalid_options, js_error, opt_number, opt_string, opt_strings, options_object,
 };
 use crate::core::dpop::{DpopError, DpopVerifier, ProofHashes, ProofRequest};
 use crate::core::error::Quoted;
@@ -89,7 +91,7 @@ pub async fn verify_dpop_proof(
         return Err(invalid_options("option \"currentDate\" must be a Date"));
     };
     let verifier = builder.build();
-    let now = (now_ms / 1000.0).floor() as i64;
+    let now = floor(now_ms / 1000.0);
 
     let pending = verifier.begin(&proof, now).map_err(|e| dpop_error(&e))?;
     let signature_check = Verifier::builder()
@@ -121,10 +123,10 @@ pub async fn verify_dpop_proof(
     #[cfg(not(feature = "portable"))]
     let (jkt_hash, ath) = {
         let digest = |bytes: Vec<u8>| async move {
-            crate::web::dpop::sha256(&bytes)
+            crate::webcrypto::sha256(&bytes)
                 .await
                 .map(|hash| crate::core::b64::encode(&hash))
-                .map_err(|_| dpop_error(&DpopError::SignatureInvalid))
+                .ok_or_else(|| dpop_error(&DpopError::SignatureInvalid))
         };
         let jkt = digest(pending.thumbprint_input().as_bytes().to_vec()).await?;
         let ath = match access_token.as_deref() {

@@ -13,6 +13,8 @@
 //! Calls: every input drains both machines; what the driver must do comes back from
 //! [`Engine::take`] as a list of `[code, ...arguments]` arrays (codes below), in order.
 
+use crate::prelude::*;
+
 use js_sys::{Array, JsString, Object};
 use wasm_bindgen::prelude::*;
 
@@ -29,7 +31,7 @@ use crate::core::tabs::{
     RefreshOutcome, TabId, TabPolicy,
 };
 // The codec's JS side (fields read from and written to plain objects) is the Rust shell's.
-use crate::web::tabs::{read, token_message, write};
+use crate::js::channel::{read, token_message, write};
 
 // Action codes (driver.js has the same table).
 const DO_REFRESH: u32 = 1; // [1, generation]

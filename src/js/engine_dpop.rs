@@ -7,6 +7,8 @@
 //! No key material crosses: the private key is a non-extractable `CryptoKey` that stays in JS;
 //! only the public coordinates and digests come here.
 
+use crate::prelude::*;
+
 use wasm_bindgen::prelude::*;
 
 use crate::core::b64;

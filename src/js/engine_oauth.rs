@@ -8,6 +8,8 @@
 //! (the logout hint), and, during one callback, the code exchange and the token response until
 //! the ID token is verified and the grant handed to the session.
 
+use crate::prelude::*;
+
 use js_sys::Array;
 use wasm_bindgen::prelude::*;
 
@@ -29,7 +31,7 @@ fn oauth_error(error: &OAuthError) -> JsValue {
 }
 
 fn secs(now_ms: f64) -> i64 {
-    (now_ms / 1000.0).floor() as i64
+    super::convert::floor(now_ms / 1000.0)
 }
 
 fn ms(now_ms: f64) -> u64 {

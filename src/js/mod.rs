@@ -3,6 +3,7 @@
 //! JSON crosses the boundary as text (`JSON.stringify` / `JSON.parse`), which keeps
 //! serde-wasm-bindgen and its size out of the package.
 
+pub(crate) mod channel;
 mod convert;
 #[cfg(all(feature = "verify", feature = "dpop"))]
 mod dpop;

@@ -2,7 +2,9 @@
 // Without the `verify` feature only `decodeJwt` remains, and most imports go unused.
 #![cfg_attr(not(feature = "verify"), allow(unused_imports))]
 
-use std::rc::Rc;
+use crate::prelude::*;
+
+use alloc::rc::Rc;
 
 use js_sys::{Array, Uint8Array, JSON};
 use wasm_bindgen::prelude::*;

@@ -22,7 +22,7 @@
 use std::cell::Cell;
 use std::rc::{Rc, Weak};
 
-use js_sys::{Function, JsString, Object, Promise, Reflect};
+use js_sys::{Function, Object, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
@@ -30,13 +30,10 @@ use web_sys::{AbortController, EventTarget};
 
 use super::{deferred, global_get, now, pump, Config, Inner, RefreshTokenMode, Shared};
 use crate::core::claims::Claims;
-use crate::core::secret::Secret;
-use crate::core::session::{
-    Generation, LogoutReason, RequestDecision, SessionState, TokenGrant, TokenOrigin,
-};
+use crate::core::session::{Generation, LogoutReason, TokenGrant, TokenOrigin};
 use crate::core::tabs::{
-    Action, Coordinator, Envelope, Identity, InstallOrigin, InstalledToken, Key, LockTicket, Out,
-    TabId, TabPolicy, TokenShare, Value,
+    Action, Coordinator, Envelope, Identity, InstallOrigin, InstalledToken, LockTicket, TabId,
+    TabPolicy,
 };
 
 #[wasm_bindgen]
@@ -147,42 +144,8 @@ pub fn channel_name(config: &Config) -> String {
 /// `CryptoKey` is an object, not text).
 const DPOP_KEY: &str = "dpopKey";
 
-pub(crate) fn set(target: &Object, key: &str, value: &JsValue) {
-    let _ = Reflect::set(target, &JsValue::from_str(key), value);
-}
-
-fn get(target: &JsValue, key: &str) -> JsValue {
-    Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
-}
-
-/// One field of a received object, as the codec wants it. Strings longer than the key allows
-/// are not copied into wasm memory.
-pub(crate) fn read(data: &JsValue, key: Key) -> Value {
-    let value = get(data, key.name());
-    if value.is_undefined() || value.is_null() {
-        return Value::Absent;
-    }
-    if let Some(number) = value.as_f64() {
-        return Value::Number(number);
-    }
-    match value.dyn_ref::<JsString>() {
-        Some(text) if (text.length() as usize) <= key.max_text_len() => {
-            Value::Text(Secret::new(text.into()))
-        }
-        _ => Value::Other,
-    }
-}
-
-/// Writes one field of an outgoing object.
-pub(crate) fn write(target: &Object) -> impl FnMut(Key, Out<'_>) + '_ {
-    move |key, out| {
-        let value = match out {
-            Out::Number(n) => JsValue::from(n),
-            Out::Text(text) => JsValue::from_str(text),
-        };
-        set(target, key.name(), &value);
-    }
-}
+// The channel's JS objects, shared with the npm package's engine (which has no Rust shell).
+pub(crate) use crate::js::channel::{get, read, set, token_message, write};
 
 impl Tabs {
     /// Opens the channel for `config` when `crossTab` is on and the host has tabs to talk to
@@ -331,37 +294,6 @@ pub(super) fn installed(
         },
         now(),
     );
-}
-
-/// The token message [`Action::PostToken`] asks for, or `None` when it must be dropped (the
-/// session moved on, or in memory mode holds no refresh token). Shared with the npm package's
-/// engine.
-pub(crate) fn token_message(
-    session: &mut crate::core::session::Session,
-    share: &TokenShare,
-    memory: bool,
-    now: u64,
-) -> Option<Object> {
-    if session.generation() != Some(share.generation)
-        || session.state() != SessionState::Authenticated
-    {
-        return None;
-    }
-    // The refresh token, as a JS string, before the access token is borrowed.
-    let refresh = match (memory, session.refresh_token()) {
-        (false, _) => None,
-        (true, Some(token)) => Some(JsValue::from_str(token.expose())),
-        (true, None) => return None,
-    };
-    let RequestDecision::Attach { token, .. } = session.before_request(now) else {
-        return None;
-    };
-    let message = Object::new();
-    share.encode(token, None, write(&message));
-    if let Some(refresh) = refresh {
-        set(&message, Key::RefreshToken.name(), &refresh);
-    }
-    Some(message)
 }
 
 /// Performs one coordinator action (see [`Action`] for what each asks).

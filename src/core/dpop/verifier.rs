@@ -1,8 +1,10 @@
 //! The server's half of DPoP: checking a proof against the request, split around the signature
 //! primitive (see the parent module).
 
+use crate::prelude::*;
+
+use alloc::collections::BTreeMap;
 use core::fmt;
-use std::collections::HashMap;
 
 use super::{
     normalize_htu, DpopError, DEFAULT_LEEWAY_SECS, DEFAULT_MAX_AGE_SECS, DEFAULT_MAX_PROOF_LEN,
@@ -92,7 +94,7 @@ pub trait ReplayCache {
 /// when it is full of unexpired ones it refuses new proofs (it never forgets a live `jti`).
 #[derive(Debug, Default)]
 pub struct MemoryReplayCache {
-    seen: HashMap<(String, String), i64>,
+    seen: BTreeMap<(String, String), i64>,
     capacity: usize,
 }
 
@@ -100,7 +102,7 @@ impl MemoryReplayCache {
     /// A cache holding at most `capacity` live `jti`s.
     pub fn new(capacity: usize) -> Self {
         Self {
-            seen: HashMap::new(),
+            seen: BTreeMap::new(),
             capacity,
         }
     }

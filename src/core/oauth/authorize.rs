@@ -1,6 +1,8 @@
 //! The client configuration and the authorization request: state, nonce and a PKCE S256 code
 //! verifier made from caller-supplied random bytes, and the URL to navigate to.
 
+use crate::prelude::*;
+
 use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 

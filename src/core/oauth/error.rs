@@ -3,6 +3,8 @@
 //! Messages are lowercase and never contain a token, code, verifier or state value. Text chosen
 //! by the provider (`error_description`) is quoted with control characters neutralised.
 
+use crate::prelude::*;
+
 use core::fmt;
 
 use crate::core::error::Quoted;
@@ -409,7 +411,7 @@ impl fmt::Display for OAuthError {
     }
 }
 
-impl std::error::Error for OAuthError {}
+impl core::error::Error for OAuthError {}
 
 /// Keeps at most `max` characters of provider text.
 pub(crate) fn truncate(text: &str, max: usize) -> String {

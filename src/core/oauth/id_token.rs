@@ -4,6 +4,8 @@
 //! The claims come in as plain fields so this module does not depend on how the JSON layer
 //! represents them; the shell copies them out of the verified token.
 
+use crate::prelude::*;
+
 use crate::core::oauth::error::OAuthError;
 use crate::core::oauth::metadata::ProviderMetadata;
 use crate::core::oauth::transaction::CodeExchange;

@@ -1,5 +1,7 @@
 //! The logout redirect (OpenID Connect RP-Initiated Logout 1.0).
 
+use crate::prelude::*;
+
 use crate::core::oauth::error::OAuthError;
 use crate::core::oauth::metadata::ProviderMetadata;
 use crate::core::oauth::url::{check_endpoint, with_query};

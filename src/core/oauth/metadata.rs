@@ -1,6 +1,8 @@
 //! Provider metadata: where to find it (OpenID Connect Discovery, RFC 8414) and the checks that
 //! make it safe to use.
 
+use crate::prelude::*;
+
 use crate::core::oauth::error::OAuthError;
 use crate::core::oauth::object::{Object, WrongType};
 use crate::core::oauth::url::{check_endpoint, check_issuer};

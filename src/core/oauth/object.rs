@@ -7,6 +7,8 @@
 //! wasm build small (the OAuth module measured 24.1 KB gzip with derived parsers and 20.7 KB
 //! with a hand reader). Wrong types are refused.
 
+use crate::prelude::*;
+
 use crate::core::json::{parse_object, Map, Value};
 
 /// A member had the wrong JSON type.

@@ -1,6 +1,8 @@
 //! Token endpoint requests (authorization code, refresh token), RFC 7009 revocation, and the
 //! parsing of their answers into tokens or typed errors (RFC 6749 §5.1, §5.2).
 
+use crate::prelude::*;
+
 use crate::core::json::Value;
 
 use crate::core::oauth::error::{truncate, Endpoint, OAuthError, ProviderError, ProviderErrorKind};

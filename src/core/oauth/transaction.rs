@@ -7,6 +7,8 @@
 //! hands the transaction back so the shell can store it again: a forged or stale callback
 //! cannot cancel the user's real login.
 
+use crate::prelude::*;
+
 use crate::core::json::{Map, Number, Value};
 
 use crate::core::b64;

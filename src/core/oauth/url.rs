@@ -5,6 +5,8 @@
 //! rest of the profile; the browser shell has `URL` when it needs normalisation. These checks
 //! only ever refuse: an unusual but valid URL is refused, never misread as another one.
 
+use crate::prelude::*;
+
 use crate::core::oauth::error::OAuthError;
 
 /// Checks that `url` is `https://host...`, or `http://` on a loopback host (`127.0.0.0/8`,

@@ -41,7 +41,7 @@ pub fn token_length_ok(len: usize) -> bool {
 /// `0..=MAX_EXPIRES_IN`. Zero is accepted (the token is then due for refresh at once; it carries
 /// no usable expiry, see [`Session::expiry_source`](super::Session::expiry_source)).
 pub fn expires_in(value: f64) -> Result<i64, GrantError> {
-    if value.fract() == 0.0 && (0.0..=MAX_EXPIRES_IN as f64).contains(&value) {
+    if value % 1.0 == 0.0 && (0.0..=MAX_EXPIRES_IN as f64).contains(&value) {
         Ok(value as i64)
     } else {
         Err(GrantError::ExpiresIn)

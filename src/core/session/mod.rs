@@ -11,7 +11,7 @@ mod sim;
 #[cfg(test)]
 mod tests;
 
-use std::collections::VecDeque;
+use alloc::collections::VecDeque;
 
 use crate::core::secret::Secret;
 

@@ -287,7 +287,7 @@ impl fmt::Display for CodecError {
     }
 }
 
-impl std::error::Error for CodecError {}
+impl core::error::Error for CodecError {}
 
 fn header(from: TabId, kind: &'static str, write: &mut impl FnMut(Key, Out<'_>)) {
     write(Key::Version, Out::Number(VERSION as f64));
@@ -417,7 +417,7 @@ fn integer(key: Key, value: Value, min: u64, max: u64) -> Result<Option<u64>, Co
         Value::Absent => Ok(None),
         Value::Number(n)
             if n.is_finite()
-                && n.fract() == 0.0
+                && n % 1.0 == 0.0
                 && n >= min as f64
                 && n <= max.min(MAX_SAFE_INTEGER) as f64 =>
         {

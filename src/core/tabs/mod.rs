@@ -127,7 +127,9 @@ mod sim;
 #[cfg(test)]
 mod tests;
 
-use std::collections::VecDeque;
+use crate::prelude::*;
+
+use alloc::collections::VecDeque;
 
 use crate::core::claims::Claims;
 use crate::core::decode::decode_unverified;
@@ -975,7 +977,7 @@ impl Coordinator {
     }
 
     fn release_now(&mut self) {
-        match std::mem::replace(&mut self.lock, Lock::Free) {
+        match core::mem::replace(&mut self.lock, Lock::Free) {
             Lock::Held {
                 ticket: Some(ticket),
                 ..
@@ -1015,7 +1017,7 @@ impl Coordinator {
 
     /// The refresh is no longer wanted.
     fn abandon_flow(&mut self, now: u64) {
-        match std::mem::replace(&mut self.flow, Flow::Idle) {
+        match core::mem::replace(&mut self.flow, Flow::Idle) {
             Flow::Wanted { .. } => self.release_now(),
             Flow::Settling { .. } => self.release_now(),
             Flow::Running {

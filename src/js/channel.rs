@@ -1,0 +1,79 @@
+//! The cross-tab channel's JS objects: one field read for the core's codec, one written, and
+//! the token message a sibling is sent. Shared by the Rust shell (`web::tabs`) and the npm
+//! package's engine.
+
+use js_sys::{JsString, Object, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use crate::core::secret::Secret;
+use crate::core::session::{RequestDecision, SessionState};
+use crate::core::tabs::{Key, Out, TokenShare, Value};
+
+pub(crate) fn set(target: &Object, key: &str, value: &JsValue) {
+    let _ = Reflect::set(target, &JsValue::from_str(key), value);
+}
+
+pub(crate) fn get(target: &JsValue, key: &str) -> JsValue {
+    Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// One field of a received object, as the codec wants it. Strings longer than the key allows
+/// are not copied into wasm memory.
+pub(crate) fn read(data: &JsValue, key: Key) -> Value {
+    let value = get(data, key.name());
+    if value.is_undefined() || value.is_null() {
+        return Value::Absent;
+    }
+    if let Some(number) = value.as_f64() {
+        return Value::Number(number);
+    }
+    match value.dyn_ref::<JsString>() {
+        Some(text) if (text.length() as usize) <= key.max_text_len() => {
+            Value::Text(Secret::new(text.into()))
+        }
+        _ => Value::Other,
+    }
+}
+
+/// Writes one field of an outgoing object.
+pub(crate) fn write(target: &Object) -> impl FnMut(Key, Out<'_>) + '_ {
+    move |key, out| {
+        let value = match out {
+            Out::Number(n) => JsValue::from(n),
+            Out::Text(text) => JsValue::from_str(text),
+        };
+        set(target, key.name(), &value);
+    }
+}
+
+/// The token message [`Action::PostToken`](crate::core::tabs::Action::PostToken) asks for, or `None` when it must be dropped (the
+/// session moved on, or in memory mode holds no refresh token). Shared with the npm package's
+/// engine.
+pub(crate) fn token_message(
+    session: &mut crate::core::session::Session,
+    share: &TokenShare,
+    memory: bool,
+    now: u64,
+) -> Option<Object> {
+    if session.generation() != Some(share.generation)
+        || session.state() != SessionState::Authenticated
+    {
+        return None;
+    }
+    // The refresh token, as a JS string, before the access token is borrowed.
+    let refresh = match (memory, session.refresh_token()) {
+        (false, _) => None,
+        (true, Some(token)) => Some(JsValue::from_str(token.expose())),
+        (true, None) => return None,
+    };
+    let RequestDecision::Attach { token, .. } = session.before_request(now) else {
+        return None;
+    };
+    let message = Object::new();
+    share.encode(token, None, write(&message));
+    if let Some(refresh) = refresh {
+        set(&message, Key::RefreshToken.name(), &refresh);
+    }
+    Some(message)
+}
