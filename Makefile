@@ -30,6 +30,7 @@ test-lint:
 	cargo clippy $(WASM) --features portable,hmac --lib --tests -- -D warnings
 	cargo clippy $(WASM) --features hmac-sync --lib --tests -- -D warnings
 	cargo clippy $(WASM) --features worker-custody --lib -- -D warnings
+	cargo clippy $(WASM) --features testing --lib --tests -- -D warnings
 	scripts/check-core-purity.sh
 	@echo "== feature subsets build: no verification, ES256 only, EdDSA only"
 	cargo clippy -p tokenwarden --no-default-features -- -D warnings
