@@ -138,7 +138,10 @@ pub(crate) fn split_jws<'a>(
         header,
         header_bytes,
         payload,
-        signing_input: &token[..header_b64.len() + 1 + payload_b64.len()],
+        // `get`: the end is a segment boundary, and nothing reachable from JS may panic.
+        signing_input: token
+            .get(..header_b64.len() + 1 + payload_b64.len())
+            .ok_or(JwtError::SegmentCount { found })?,
         signature,
     })
 }

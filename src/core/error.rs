@@ -206,62 +206,120 @@ impl JwtError {
 /// Unicode escape tables into the wasm build.
 pub struct Quoted<'a>(pub &'a str);
 
+/// The parts joined into one `String`: the messages' builder in place of `format!` (which links
+/// `core::fmt`) and of `cat(&[..])` (whose generic join links its own panics, about 1 KB).
+pub fn cat(parts: &[&str]) -> String {
+    let mut out = String::with_capacity(parts.iter().map(|part| part.len()).sum());
+    for part in parts {
+        out.push_str(part);
+    }
+    out
+}
+
+/// [`Quoted`] as a `String`, built without `core::fmt` (for messages of the wasm build).
+pub fn quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    out.extend(
+        text.chars()
+            .map(|c| if c.is_control() { '\u{fffd}' } else { c }),
+    );
+    out.push('"');
+    out
+}
+
+/// `n` in decimal, without `core::fmt` (whose integer formatting pulls padding and tables in).
+pub fn decimal(mut n: u64) -> String {
+    let mut reversed = Vec::with_capacity(20);
+    loop {
+        reversed.push(b'0' + (n % 10) as u8);
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    reversed
+        .iter()
+        .rev()
+        .map(|&digit| char::from(digit))
+        .collect()
+}
+
 impl fmt::Display for Quoted<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use fmt::Write as _;
-        f.write_char('"')?;
-        for c in self.0.chars() {
-            f.write_char(if c.is_control() { '\u{fffd}' } else { c })?;
-        }
-        f.write_char('"')
+        f.write_str(&quoted(self.0))
+    }
+}
+
+impl JwtError {
+    /// The message of the error (its `Display`), built without `core::fmt` so that the npm
+    /// package's wasm links no formatting machinery (`to_string()` would).
+    pub fn message(&self) -> String {
+        let text = match self {
+            Self::TooLarge { len, max } => {
+                return cat(&[
+                    "token is ",
+                    &decimal(*len as u64),
+                    " bytes, over the ",
+                    &decimal(*max as u64),
+                    "-byte cap",
+                ])
+            }
+            Self::SegmentCount { found } => {
+                return cat(&[
+                    "a compact JWS has 3 segments, this has ",
+                    &decimal(*found as u64),
+                ])
+            }
+            Self::InvalidBase64 { part } => return cat(&[part, " is not canonical base64url"]),
+            Self::InvalidUtf8 { part } => return cat(&[part, " is not valid UTF-8"]),
+            Self::InvalidJson { part } => return cat(&[part, " is not a JSON object"]),
+            Self::DuplicateMember { part } => return cat(&[part, " has a duplicate member name"]),
+            Self::InvalidHeader { member } => {
+                return cat(&["header parameter ", &quoted(member), " is invalid"])
+            }
+            Self::CritUnsupported => "the \"crit\" header parameter is not supported",
+            Self::UnencodedPayload => "unencoded payloads (b64: false) are refused",
+            Self::AlgNone => "unsigned tokens (alg \"none\") are refused",
+            Self::AlgNotAllowed { alg } => {
+                return cat(&["algorithm ", &quoted(alg), " is not allowed"])
+            }
+            Self::KeyAlgMismatch { key, token } => {
+                return cat(&["the key is for ", key, ", the token says ", &quoted(token)])
+            }
+            Self::NoMatchingKey => "no key matches the token",
+            Self::MultipleMatchingKeys => "more than one key matches the token",
+            Self::MalformedSignature => "the signature is malformed",
+            Self::SignatureInvalid => "signature verification failed",
+            Self::ClaimType { claim } => {
+                return cat(&["claim ", &quoted(claim), " has the wrong type"])
+            }
+            Self::ClaimOutOfRange { claim } => {
+                return cat(&["claim ", &quoted(claim), " is out of range"])
+            }
+            Self::MissingClaim { claim } => return cat(&["claim ", &quoted(claim), " is missing"]),
+            Self::Expired => "the token has expired (\"exp\" check failed)",
+            Self::TooOld => "the token is too old (\"iat\" check failed)",
+            Self::NotYetValid => "the token is not yet valid (\"nbf\" check failed)",
+            Self::IssuerMismatch => "unexpected \"iss\" claim value",
+            Self::AudienceMismatch => "unexpected \"aud\" claim value",
+            Self::SubjectMismatch => "unexpected \"sub\" claim value",
+            Self::TypMismatch => "unexpected \"typ\" JWT header value",
+            Self::InvalidKey { reason } => return cat(&["invalid key: ", reason]),
+            Self::WeakKey { reason } => return cat(&["weak key: ", reason]),
+            Self::SymmetricKeyNotAllowed => {
+                "symmetric (oct) keys are refused unless explicitly allowed"
+            }
+            Self::UnsupportedKey { reason } => return cat(&["unsupported: ", reason]),
+            Self::InvalidOptions { reason } => return cat(&["invalid options: ", reason]),
+        };
+        text.to_owned()
     }
 }
 
 impl fmt::Display for JwtError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::TooLarge { len, max } => {
-                write!(f, "token is {len} bytes, over the {max}-byte cap")
-            }
-            Self::SegmentCount { found } => {
-                write!(f, "a compact JWS has 3 segments, this has {found}")
-            }
-            Self::InvalidBase64 { part } => write!(f, "{part} is not canonical base64url"),
-            Self::InvalidUtf8 { part } => write!(f, "{part} is not valid UTF-8"),
-            Self::InvalidJson { part } => write!(f, "{part} is not a JSON object"),
-            Self::DuplicateMember { part } => write!(f, "{part} has a duplicate member name"),
-            Self::InvalidHeader { member } => {
-                write!(f, "header parameter {} is invalid", Quoted(member))
-            }
-            Self::CritUnsupported => f.write_str("the \"crit\" header parameter is not supported"),
-            Self::UnencodedPayload => f.write_str("unencoded payloads (b64: false) are refused"),
-            Self::AlgNone => f.write_str("unsigned tokens (alg \"none\") are refused"),
-            Self::AlgNotAllowed { alg } => write!(f, "algorithm {} is not allowed", Quoted(alg)),
-            Self::KeyAlgMismatch { key, token } => {
-                write!(f, "the key is for {key}, the token says {}", Quoted(token))
-            }
-            Self::NoMatchingKey => f.write_str("no key matches the token"),
-            Self::MultipleMatchingKeys => f.write_str("more than one key matches the token"),
-            Self::MalformedSignature => f.write_str("the signature is malformed"),
-            Self::SignatureInvalid => f.write_str("signature verification failed"),
-            Self::ClaimType { claim } => write!(f, "claim {} has the wrong type", Quoted(claim)),
-            Self::ClaimOutOfRange { claim } => write!(f, "claim {} is out of range", Quoted(claim)),
-            Self::MissingClaim { claim } => write!(f, "claim {} is missing", Quoted(claim)),
-            Self::Expired => f.write_str("the token has expired (\"exp\" check failed)"),
-            Self::TooOld => f.write_str("the token is too old (\"iat\" check failed)"),
-            Self::NotYetValid => f.write_str("the token is not yet valid (\"nbf\" check failed)"),
-            Self::IssuerMismatch => f.write_str("unexpected \"iss\" claim value"),
-            Self::AudienceMismatch => f.write_str("unexpected \"aud\" claim value"),
-            Self::SubjectMismatch => f.write_str("unexpected \"sub\" claim value"),
-            Self::TypMismatch => f.write_str("unexpected \"typ\" JWT header value"),
-            Self::InvalidKey { reason } => write!(f, "invalid key: {reason}"),
-            Self::WeakKey { reason } => write!(f, "weak key: {reason}"),
-            Self::SymmetricKeyNotAllowed => {
-                f.write_str("symmetric (oct) keys are refused unless explicitly allowed")
-            }
-            Self::UnsupportedKey { reason } => write!(f, "unsupported: {reason}"),
-            Self::InvalidOptions { reason } => write!(f, "invalid options: {reason}"),
-        }
+        f.write_str(&self.message())
     }
 }
 
@@ -290,5 +348,24 @@ mod tests {
             .to_string(),
             "claim \"exp\" is missing"
         );
+    }
+
+    #[test]
+    fn messages_without_fmt_match_the_formatted_numbers() {
+        for n in [0u64, 7, 10, 8192, 65_535, u64::MAX] {
+            assert_eq!(decimal(n), format!("{n}"));
+        }
+        let err = JwtError::TooLarge {
+            len: 8193,
+            max: 8192,
+        };
+        assert_eq!(err.message(), "token is 8193 bytes, over the 8192-byte cap");
+        assert_eq!(err.to_string(), err.message());
+        assert_eq!(
+            JwtError::SegmentCount { found: 12 }.message(),
+            "a compact JWS has 3 segments, this has 12"
+        );
+        assert_eq!(quoted("a\u{7}b"), "\"a\u{fffd}b\"");
+        assert_eq!(Quoted("x").to_string(), "\"x\"");
     }
 }

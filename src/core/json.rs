@@ -108,7 +108,7 @@ impl Number {
             None => (false, text),
         };
         let (mantissa, exponent) = match text.find(['e', 'E']) {
-            Some(at) => (&text[..at], text[at + 1..].parse::<i64>().ok()?),
+            Some(at) => (text.get(..at)?, exponent(text.get(at + 1..)?)?),
             None => (text, 0),
         };
         let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
@@ -148,6 +148,29 @@ impl Number {
         }
         (min..=max).contains(&floor).then_some(floor)
     }
+}
+
+/// The exponent of a validated JSON number (`[+-]?[0-9]+`) as an `i64`; `None` when it does not
+/// fit. Byte by byte: `str::parse` brought its own code and panic paths into the wasm build.
+fn exponent(text: &str) -> Option<i64> {
+    let (negative, digits) = match text.as_bytes() {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        all => (false, all),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    let mut value: i64 = 0;
+    for &digit in digits {
+        if !digit.is_ascii_digit() {
+            return None;
+        }
+        value = value
+            .checked_mul(10)?
+            .checked_add(i64::from(digit - b'0'))?;
+    }
+    Some(if negative { -value } else { value })
 }
 
 /// A JSON object: members in document order, names unique.
@@ -258,7 +281,7 @@ struct Reader<'a> {
     part: &'static str,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
     fn invalid(&self) -> JwtError {
         JwtError::InvalidJson { part: self.part }
     }
@@ -288,7 +311,11 @@ impl Reader<'_> {
     }
 
     fn literal(&mut self, word: &[u8], value: Value) -> Result<Value, JwtError> {
-        if self.text[self.at..].starts_with(word) {
+        if self
+            .text
+            .get(self.at..)
+            .is_some_and(|rest| rest.starts_with(word))
+        {
             self.at += word.len();
             Ok(value)
         } else {
@@ -345,7 +372,7 @@ impl Reader<'_> {
             members
                 .iter()
                 .enumerate()
-                .any(|(i, (name, _))| members[..i].iter().any(|(other, _)| other == name))
+                .any(|(i, (name, _))| members.iter().take(i).any(|(other, _)| other == name))
         } else {
             let mut names: Vec<&str> = members.iter().map(|(name, _)| name.as_str()).collect();
             heap_sort(&mut names);
@@ -394,8 +421,7 @@ impl Reader<'_> {
                 self.at += 1;
             }
             // The input is valid UTF-8 and the run stops only at ASCII bytes.
-            let run =
-                core::str::from_utf8(&self.text[run_start..self.at]).map_err(|_| self.invalid())?;
+            let run = self.text_from(run_start)?;
             match self.peek() {
                 Some(b'"') => {
                     self.at += 1;
@@ -451,7 +477,7 @@ impl Reader<'_> {
         let first = self.hex4()?;
         let code = match first {
             0xd800..=0xdbff => {
-                if !self.text[self.at..].starts_with(b"\\u") {
+                if self.text.get(self.at..self.at + 2) != Some(b"\\u") {
                     return Err(self.invalid());
                 }
                 self.at += 2;
@@ -495,8 +521,15 @@ impl Reader<'_> {
             }
             self.digits();
         }
-        let text = core::str::from_utf8(&self.text[start..self.at]).map_err(|_| self.invalid())?;
-        Ok(Number(text.to_owned()))
+        Ok(Number(self.text_from(start)?.to_owned()))
+    }
+
+    /// The text from `start` to the current position (`get`, not indexing: nothing here panics).
+    fn text_from(&self, start: usize) -> Result<&'a str, JwtError> {
+        self.text
+            .get(start..self.at)
+            .and_then(|bytes| core::str::from_utf8(bytes).ok())
+            .ok_or_else(|| self.invalid())
     }
 
     fn digits(&mut self) {

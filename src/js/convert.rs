@@ -8,7 +8,7 @@ use crate::prelude::*;
 use js_sys::{Array, Object, Reflect, JSON};
 use wasm_bindgen::prelude::*;
 
-use crate::core::error::Quoted;
+use crate::core::error::{cat, decimal, quoted};
 
 use crate::core::error::JwtError;
 
@@ -20,7 +20,7 @@ pub(crate) fn js_error(code: &str, message: &str) -> JsValue {
 }
 
 pub(crate) fn jwt_error(err: &JwtError) -> JsValue {
-    let error = js_error(err.code(), &err.to_string());
+    let error = js_error(err.code(), &err.message());
     if let Some(claim) = err.claim() {
         set(&error, "claim", &JsValue::from_str(claim));
     }
@@ -45,7 +45,7 @@ pub(crate) fn to_json_text(value: &JsValue, what: &str) -> Result<String, JsValu
     JSON::stringify(value)
         .ok()
         .and_then(|s| s.as_string())
-        .ok_or_else(|| invalid_options(&[what, " must be a JSON-serializable object"].concat()))
+        .ok_or_else(|| invalid_options(&cat(&[what, " must be a JSON-serializable object"])))
 }
 
 /// Reads an options object: `undefined`/`null` mean "no options"; any other non-object and
@@ -59,17 +59,20 @@ pub(crate) fn options_object(
         return Ok(None);
     }
     if !value.is_object() || Array::is_array(value) {
-        return Err(invalid_options(&format!("{what} must be an object")));
+        return Err(invalid_options(&cat(&[what, " must be an object"])));
     }
     let object: Object = value.clone().unchecked_into();
     for key in Object::keys(&object).iter() {
         let key = key.as_string().unwrap_or_default();
         if !known.contains(&key.as_str()) {
-            return Err(invalid_options(&format!(
-                "unknown option {} in {what}; known options: {}",
-                Quoted(&key),
-                known.join(", ")
-            )));
+            return Err(invalid_options(&cat(&[
+                "unknown option ",
+                &quoted(&key),
+                " in ",
+                what,
+                "; known options: ",
+                &known.join(", "),
+            ])));
         }
     }
     Ok(Some(object))
@@ -125,7 +128,7 @@ fn opt<T>(
     }
     read(&value)
         .map(Some)
-        .ok_or_else(|| invalid_options(&format!("option {} must be {kind}", Quoted(key))))
+        .ok_or_else(|| invalid_options(&cat(&["option ", &quoted(key), " must be ", kind])))
 }
 
 // Only the Rust shell's class reads booleans (verification reads no option here).
@@ -148,10 +151,11 @@ pub(crate) fn opt_strings(object: &Object, key: &str) -> Result<Vec<String>, JsV
         return Ok(vec![one]);
     }
     let invalid = || {
-        invalid_options(&format!(
-            "option {} must be a string or an array of strings",
-            Quoted(key)
-        ))
+        invalid_options(&cat(&[
+            "option ",
+            &quoted(key),
+            " must be a string or an array of strings",
+        ]))
     };
     if !Array::is_array(&value) {
         return Err(invalid());
@@ -175,13 +179,15 @@ pub(crate) fn opt_number(
     }
     match value.as_f64() {
         Some(n) if n.is_finite() && (min..=max).contains(&n) => Ok(Some(n)),
-        // The bounds are whole numbers; formatting them as integers keeps float formatting
-        // (about 6 KB of wasm) out of the package.
-        _ => Err(invalid_options(&format!(
-            "option {} must be a number from {} to {}",
-            Quoted(key),
-            min as i64,
-            max as i64
-        ))),
+        // The bounds are whole non-negative numbers; writing them as integers keeps float
+        // formatting (about 6 KB of wasm) out of the package.
+        _ => Err(invalid_options(&cat(&[
+            "option ",
+            &quoted(key),
+            " must be a number from ",
+            &decimal(min as u64),
+            " to ",
+            &decimal(max as u64),
+        ]))),
     }
 }

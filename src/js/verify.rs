@@ -9,7 +9,7 @@ use alloc::rc::Rc;
 use js_sys::{Array, Uint8Array, JSON};
 use wasm_bindgen::prelude::*;
 
-use crate::core::error::Quoted;
+use crate::core::error::{cat, quoted};
 
 use super::convert::{invalid_options, jwt_error, to_json_text};
 use crate::core::decode::{decode_checked_json, DecodeOptions};
@@ -228,11 +228,11 @@ fn parse_verify_options(text: &str) -> Result<ParsedOptions, JsValue> {
         verifier.algorithms.clear();
         for name in strings("a")? {
             let Some(alg) = Algorithm::from_name(&name) else {
-                // Concatenated: `format!` would be the only formatting call left here.
-                let quoted = Quoted(&name).to_string();
-                return Err(invalid_options(
-                    &["unknown algorithm ", &quoted, " in \"algorithms\""].concat(),
-                ));
+                return Err(invalid_options(&cat(&[
+                    "unknown algorithm ",
+                    &quoted(&name),
+                    " in \"algorithms\"",
+                ])));
             };
             verifier.algorithms.push(alg);
         }
