@@ -321,7 +321,8 @@ impl WebCryptoKeySet {
         let position = self.import(pending.key_index(), pending.algorithm())?;
         let (key, params) = {
             let imported = self.imported.borrow();
-            let entry = &imported[position];
+            // `get`: `position` is `import`'s answer; nothing reachable from JS may panic.
+            let entry = imported.get(position).ok_or(JwtError::NoMatchingKey)?;
             let resolved = entry.resolved.borrow().clone();
             let key = resolved.unwrap_or_else(|| entry.key.clone().into());
             (key, entry.verify_params.clone())
@@ -397,7 +398,7 @@ impl WebCryptoKeySet {
         signature: &[u8],
     ) -> Option<bool> {
         #[cfg(feature = "hmac-sync")]
-        if let KeyParams::Oct(secret) = self.keys.keys()[key_index].params() {
+        if let Ok(KeyParams::Oct(secret)) = self.keys.key(key_index).map(|key| key.params()) {
             use hmac::{Mac, SimpleHmac};
             fn check<D>(secret: &[u8], message: &[u8], signature: &[u8]) -> bool
             where
@@ -432,12 +433,13 @@ impl WebCryptoKeySet {
         let usages = Array::of1(&"verify".into());
         let promise = {
             let subtle = subtle().ok_or_else(no_webcrypto)?;
-            let started = match self.keys.keys()[key_index].params() {
+            let started = match self.keys.key(key_index)?.params() {
                 KeyParams::EcP256 { x, y } => {
-                    let mut sec1 = [0u8; 65];
-                    sec1[0] = 0x04;
-                    sec1[1..33].copy_from_slice(x);
-                    sec1[33..].copy_from_slice(y);
+                    // Uncompressed SEC1 point: 0x04 || x || y (built without indexing).
+                    let mut sec1 = Vec::with_capacity(65);
+                    sec1.push(0x04);
+                    sec1.extend_from_slice(x);
+                    sec1.extend_from_slice(y);
                     let data = js_sys::Uint8Array::from(sec1.as_slice());
                     subtle.import_key("raw", &data, &import_params, false, &usages)
                 }
@@ -478,7 +480,8 @@ impl WebCryptoKeySet {
     async fn crypto_key(&self, position: usize) -> Result<JsValue, JwtError> {
         let (cached, promise) = {
             let imported = self.imported.borrow();
-            let entry = &imported[position];
+            // `get`: `position` is `import`'s answer; nothing reachable from JS may panic.
+            let entry = imported.get(position).ok_or(JwtError::NoMatchingKey)?;
             let cached = entry.resolved.borrow().clone();
             (cached, entry.key.clone())
         };

@@ -120,8 +120,10 @@ pub(crate) fn split_jws<'a>(
             max: options.max_len,
         });
     }
-    let found = token.split('.').count();
-    let mut segments = token.split('.');
+    // A closure, not the char '.': the char searcher links an indexing panic into the wasm build.
+    let dot = |c| c == '.';
+    let found = token.split(dot).count();
+    let mut segments = token.split(dot);
     let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) = (
         segments.next(),
         segments.next(),

@@ -111,7 +111,8 @@ impl Number {
             Some(at) => (text.get(..at)?, exponent(text.get(at + 1..)?)?),
             None => (text, 0),
         };
-        let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        // A closure, not the char '.': the char searcher links an indexing panic into the wasm build.
+        let (int_part, frac_part) = mantissa.split_once(|c| c == '.').unwrap_or((mantissa, ""));
         let digits = int_part.bytes().chain(frac_part.bytes());
         // The position of the decimal point within `digits`, moved by the exponent.
         let point = (int_part.len() as i64).checked_add(exponent)?;
@@ -195,8 +196,16 @@ impl Map {
 
     /// Removes and returns the member named `name`.
     pub fn remove(&mut self, name: &str) -> Option<Value> {
-        let at = self.0.iter().position(|(key, _)| key == name)?;
-        Some(self.0.remove(at).1)
+        // `retain_mut`, not `Vec::remove`: no index, so no panic path in the wasm build.
+        let mut removed = None;
+        self.0.retain_mut(|(key, value)| {
+            if removed.is_none() && key == name {
+                removed = Some(core::mem::replace(value, Value::Null));
+                return false;
+            }
+            true
+        });
+        removed
     }
 
     /// Sets member `name`, replacing an existing one.
@@ -249,29 +258,36 @@ pub fn parse_object(bytes: &[u8], part: &'static str) -> Result<Map, JwtError> {
 /// thousands of members stays cheap) in a few hundred bytes of wasm, where `sort_unstable`
 /// links 2.9 KB (twiggy) for this one use.
 fn heap_sort(items: &mut [&str]) {
-    fn sift_down(items: &mut [&str], mut root: usize, end: usize) {
+    // The heap is the whole of `heap`, so every index below is checked against its length by
+    // the loop conditions, and the wasm build links no bounds-check panic.
+    fn sift_down(heap: &mut [&str], mut root: usize) {
+        let end = heap.len();
         loop {
             let mut child = 2 * root + 1;
-            if child >= end {
+            if child >= end || root >= end {
                 return;
             }
-            if child + 1 < end && items[child] < items[child + 1] {
+            if child + 1 < end && heap[child] < heap[child + 1] {
                 child += 1;
             }
-            if items[root] >= items[child] {
+            if heap[root] >= heap[child] {
                 return;
             }
-            items.swap(root, child);
+            heap.swap(root, child);
             root = child;
         }
     }
-    let len = items.len();
-    for start in (0..len / 2).rev() {
-        sift_down(items, start, len);
+    for start in (0..items.len() / 2).rev() {
+        sift_down(items, start);
     }
-    for end in (1..len).rev() {
-        items.swap(0, end);
-        sift_down(items, 0, end);
+    let mut rest = items;
+    // Move the largest to the end, then restore the heap in front of it.
+    while let Some((largest, heap)) = rest.split_last_mut() {
+        if let Some(first) = heap.first_mut() {
+            core::mem::swap(first, largest);
+        }
+        sift_down(heap, 0);
+        rest = heap;
     }
 }
 

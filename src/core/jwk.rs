@@ -341,10 +341,8 @@ fn import_params(
                 return Err(not_compiled("RSA keys (build without the `rsa` feature)"));
             }
             let (n, e) = (member(&raw.n, "n")?, member(&raw.e, "e")?);
-            let strip = |bytes: Vec<u8>| -> Vec<u8> {
-                let first = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
-                bytes[first..].to_vec()
-            };
+            let strip =
+                |bytes: Vec<u8>| -> Vec<u8> { bytes.into_iter().skip_while(|&b| b == 0).collect() };
             let (n, e) = (strip(n), strip(e));
             let n_bits = n
                 .first()
@@ -538,6 +536,12 @@ impl JwkSet {
     /// The usable keys.
     pub fn keys(&self) -> &[Jwk] {
         &self.keys
+    }
+
+    /// The key at `index` (one that [`JwkSet::select_index`] returned), `NoMatchingKey` when
+    /// there is none: `get`, not indexing, so the wasm build links no bounds-check panic.
+    pub(crate) fn key(&self, index: usize) -> Result<&Jwk, JwtError> {
+        self.keys.get(index).ok_or(JwtError::NoMatchingKey)
     }
 
     /// Picks the one key for a token with this `kid` and `alg`.

@@ -262,8 +262,8 @@ impl Verifier {
             // Case-insensitive, an `application/` prefix ignored (RFC 7515 §4.1.9).
             fn normalize(t: &str) -> &str {
                 let prefix = "application/";
-                match t.get(..prefix.len()) {
-                    Some(head) if head.eq_ignore_ascii_case(prefix) => &t[prefix.len()..],
+                match (t.get(..prefix.len()), t.get(prefix.len()..)) {
+                    (Some(head), Some(rest)) if head.eq_ignore_ascii_case(prefix) => rest,
                     _ => t,
                 }
             }
@@ -307,7 +307,7 @@ impl Verifier {
     ) -> Result<(Algorithm, usize), JwtError> {
         let alg = self.check_algorithm(alg)?;
         let key_index = keys.select_index(None, alg)?;
-        check_signature_shape(alg, keys.keys()[key_index].params(), signature)?;
+        check_signature_shape(alg, keys.key(key_index)?.params(), signature)?;
         Ok((alg, key_index))
     }
 
@@ -322,7 +322,7 @@ impl Verifier {
         signature: &[u8],
     ) -> Result<(), JwtError> {
         let (alg, key_index) = self.raw_signature_policy(alg, keys, signature)?;
-        let key = &keys.keys()[key_index];
+        let key = keys.key(key_index)?;
         if crate::core::primitive::verify(alg, key.params(), &key.parsed, message, signature)? {
             Ok(())
         } else {
@@ -339,7 +339,7 @@ impl Verifier {
     ) -> Result<SignatureCheck<'t>, JwtError> {
         let alg = self.check_algorithm(&header.alg)?;
         let key_index = keys.select_index(header.kid.as_deref(), alg)?;
-        check_signature_shape(alg, keys.keys()[key_index].params(), &signature)?;
+        check_signature_shape(alg, keys.key(key_index)?.params(), &signature)?;
         Ok(SignatureCheck {
             alg,
             key_index,
@@ -513,7 +513,7 @@ struct SignatureCheck<'t> {
 impl SignatureCheck<'_> {
     #[cfg(any(not(target_arch = "wasm32"), feature = "portable"))]
     fn run_rust_primitive(&self, keys: &JwkSet) -> Result<bool, JwtError> {
-        let key = &keys.keys()[self.key_index];
+        let key = keys.key(self.key_index)?;
         crate::core::primitive::verify(
             self.alg,
             key.params(),

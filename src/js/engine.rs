@@ -19,7 +19,7 @@ use js_sys::{Array, JsString, Object};
 use wasm_bindgen::prelude::*;
 
 use crate::core::claims::Claims;
-use crate::core::decode::{decode_unverified_with, DecodeOptions};
+use crate::core::decode::{split, DecodeOptions};
 use crate::core::secret::Secret;
 use crate::core::session::{
     grant, Action, Event, ExpiredRequests, ExpirySource, Generation, LogoutReason, RefreshFailure,
@@ -72,16 +72,12 @@ fn opt_ms(value: f64) -> Option<u64> {
 
 /// The decoded claims of `token` and its payload's JSON text (for the `claims` getter).
 fn claims_of(token: &Secret) -> (Option<Claims>, Option<String>) {
-    let Ok(decoded) = decode_unverified_with(token.expose(), &DecodeOptions::default()) else {
+    // One decoding gives both the claims and the payload's JSON text (checked UTF-8).
+    let Ok(parts) = split(token.expose(), &DecodeOptions::default()) else {
         return (None, None);
     };
-    let json = token
-        .expose()
-        .split('.')
-        .nth(1)
-        .and_then(|payload| crate::core::b64::decode(payload, "payload").ok())
-        .and_then(|bytes| String::from_utf8(bytes).ok());
-    (Some(decoded.claims), json)
+    let json = String::from_utf8(parts.json.1).ok();
+    (Some(parts.token.claims), json)
 }
 
 /// A JS string holding a token, checked for length before it is copied into wasm memory.
