@@ -112,6 +112,7 @@ impl Number {
             None => (text, 0),
         };
         // A closure, not the char '.': the char searcher links an indexing panic into the wasm build.
+        #[allow(clippy::manual_pattern_char_comparison)]
         let (int_part, frac_part) = mantissa.split_once(|c| c == '.').unwrap_or((mantissa, ""));
         let digits = int_part.bytes().chain(frac_part.bytes());
         // The position of the decimal point within `digits`, moved by the exponent.
