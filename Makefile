@@ -27,6 +27,9 @@ test-lint:
 	cargo clippy $(WASM) --lib --tests --examples -- -D warnings
 	cargo clippy $(WASM) --no-default-features -- -D warnings
 	cargo clippy $(WASM) --no-default-features --features es256,eddsa,rsa,hmac,dpop -- -D warnings
+	@# The npm package's own feature sets (no_std): the full build and verification's share build.
+	cargo clippy $(WASM) --no-default-features --features es256,eddsa,rsa,oauth,dpop,hmac -- -D warnings
+	cargo clippy $(WASM) --no-default-features --features es256,eddsa,rsa,hmac -- -D warnings
 	cargo clippy $(WASM) --features portable,hmac --lib --tests -- -D warnings
 	cargo clippy $(WASM) --features hmac-sync --lib --tests -- -D warnings
 	cargo clippy $(WASM) --features worker-custody --lib -- -D warnings

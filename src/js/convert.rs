@@ -1,7 +1,10 @@
 //! Conversions between JS values and core types, and the mapping of errors to JS `Error`s.
-// The option readers serve the Rust shell's class and verification; a build with neither
-// (the package without verification: its options are read by driver.js) leaves some unused.
-#![cfg_attr(not(any(feature = "testing", feature = "verify")), allow(dead_code))]
+// The JS option readers serve `verifyDpopProof` (dpop with verify) and the test kit's
+// JsTokenManager (testing); the package's other options are read in driver.js and verify.js.
+#![cfg_attr(
+    not(any(feature = "testing", all(feature = "dpop", feature = "verify"))),
+    allow(dead_code)
+)]
 
 use crate::prelude::*;
 
