@@ -44,6 +44,10 @@ WASM_OPT_SIZE=(--low-memory-unused -Os -Os --strip-producers --strip-target-feat
 for dir in web node; do
   echo "pkg: wasm-opt ${WASM_OPT_SIZE[*]} ($dir, about 10 s)"
   wasm-opt "${WASM_OPT_SIZE[@]}" "${WASM_OPT_FEATURES[@]}" "$OUT/$dir/tokenwarden_bg.wasm" -o "$OUT/$dir/tokenwarden_bg.wasm"
+  # The glue's and the module's shared names (imports `__wbg_<name>_<hash>`, exports such as
+  # `engine_before`) shortened in both: full build 112,305 -> 108,716 B gzip (wasm -2,300, JS
+  # -1,289), without verification 46,324 -> 45,239 B (wasm -687, JS -398).
+  node scripts/short-wasm-names.mjs "$OUT/$dir/tokenwarden_bg.wasm" "$OUT/$dir/tokenwarden.js"
 done
 
 # driver.js in builds without the OAuth profile: the lines from each `// @oauth-begin` to its
