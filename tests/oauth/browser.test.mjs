@@ -429,3 +429,59 @@ test('an ID token whose nonce is not the login\'s is refused after its signature
   assert.equal(await page.evaluate(() => window.tm.claims), null);
   await ctx.close();
 });
+
+/**
+ * Makes the provider's successful token endpoint answers seen by `page` say `token_type:
+ * Bearer` (a provider, or anything on the path, that ignored the DPoP proof); returns the
+ * answers rewritten so far.
+ */
+async function answerBearer(page) {
+  const rewritten = [];
+  await page.route(`${provider.issuer}/token`, async (route) => {
+    if (route.request().method() !== 'POST') return route.continue();
+    const response = await route.fetch();
+    const body = await response.json();
+    if (response.status() !== 200) return route.fulfill({ response, json: body });
+    body.token_type = 'Bearer';
+    rewritten.push(body);
+    return route.fulfill({ response, json: body });
+  });
+  return rewritten;
+}
+
+// Registered only with DPoP: with `dpop: true` a Bearer answer means the proof was ignored, and
+// its token is not sender-constrained; the manager refuses it (OAuthEngine's expected type).
+if (DPOP) test('DPOP: a token endpoint answer with token_type Bearer is refused, at login and at refresh; nothing is installed', async () => {
+  const ctx = await browser.newContext();
+  const page = await openApp(ctx);
+  let rewritten = await answerBearer(page);
+  await providerForms(page, 'dave');
+  await page.waitForURL(`${app.origin}/?**`);
+  await page.locator('body[data-ready="true"]').waitFor();
+  const result = await page.evaluate(() => window.result.callback);
+  assert.equal(rewritten.length, 1, 'the code exchange was answered with Bearer');
+  assert.equal(result.code, 'ERR_OAUTH_UNSUPPORTED_TOKEN_TYPE', JSON.stringify(result));
+  assert.equal(await page.evaluate(() => window.tm.state), 'anonymous', 'no session');
+  assert.equal(await page.evaluate(() => window.tm.claims), null, 'no token installed');
+  const code = await page.evaluate((url) => window.tm.fetch(url).then((r) => r.status, (e) => e.code), `${api.base}/api/me`);
+  assert.equal(code, 401, 'requests carry no token');
+  // At refresh: a session from a DPoP answer, then a Bearer answer to its refresh.
+  await page.unroute(`${provider.issuer}/token`);
+  // The provider remembers the login and consent: straight back to the app.
+  await page.evaluate(() => { window.tm.loginWithRedirect(); });
+  await page.waitForURL(`${app.origin}/?**`);
+  await page.locator('body[data-ready="true"]').waitFor();
+  assert.deepEqual(await page.evaluate(() => window.result.callback), { ok: true });
+  assert.equal(await page.evaluate(() => window.tm.state), 'authenticated');
+  const jti = await page.evaluate(() => window.tm.claims.jti);
+  assert.ok(jti);
+  rewritten = await answerBearer(page);
+  const outcome = await page.evaluate(() => new Promise((ok) => {
+    window.tm.on('refreshFailed', ({ reason }) => ok({ reason }));
+    window.tm.refresh().then(() => ok({ refreshed: true }), (e) => ok({ code: e.code }));
+  }));
+  assert.equal(rewritten.length, 1, 'the refresh was answered with Bearer');
+  assert.deepEqual(outcome, { reason: 'malformed' });
+  assert.equal(await page.evaluate(() => window.tm.claims.jti), jti, 'the Bearer token was not installed');
+  await ctx.close();
+});
