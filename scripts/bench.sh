@@ -12,7 +12,8 @@
 # (cold builds take 6-10 of them, more when the machine is busy), about 5 minutes warm.
 # Knobs: BENCH_ROUNDS (21), BENCH_BATCH_MS (50), BENCH_E2E_ROUNDS (3), BENCH_LOAD_RUNS (3),
 # BENCH_LOAD_SECS (5), BENCH_CRITERION_SECS (2). BENCH_ONLY=verify runs only verifyJwt and
-# decodeJwt against jose in Node and Chromium (about 2 minutes warm) and prints their ratios.
+# decodeJwt against jose in Node and Chromium (about 2 minutes warm) and prints their ratios;
+# BENCH_ONLY=fetch runs only the tm.fetch preparation comparison in Chromium and prints it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -87,6 +88,28 @@ env -u CARGO_TARGET_DIR scripts/build-pkg.sh "$OUT/pkg-full"
 # size): measured in Node, verifyJwt HS256 17-18 -> 10-11 us, at about +17% wasm gzip.
 env -u CARGO_TARGET_DIR scripts/build-pkg.sh "$OUT/pkg-hmacsync" --features hmac-sync \
   --config 'profile.release.opt-level=3'
+if [ "${BENCH_ONLY:-}" = fetch ]; then
+  echo "bench: BENCH_ONLY=fetch: tm.fetch preparation against plain fetch and a hand-written wrapper, Chromium (about 2 minutes warm)"
+  wait "$NPM_PID" || { cat "$RES/npm-install.log" >&2; die "npm install of the peers failed"; }
+  NPM_PID=""
+  cp "$ROOT"/benches/web/* "$OUT/www/bench/"
+  cp -r "$OUT/pkg-hmacsync/web" "$OUT/www/bench/hmacsync"
+  (cd "$PEERS" && node js/make_tokens.mjs "$OUT/www/bench/tokens.json" \
+    && node_modules/.bin/esbuild js/browser_entry.mjs --bundle --format=esm --platform=browser \
+      --outfile="$OUT/www/bench/bundle.js" --log-level=warning)
+  env -u CARGO_TARGET_DIR cargo build -p tokenwarden-server
+  SERVER_BIN=$ROOT/target/debug/tokenwarden-server
+  start_server "$RES/server.log" --port 0 --quiet --www-dir "$OUT/www" --pkg-dir "$OUT/pkg-full" \
+    || die "the reference server did not start"
+  (cd "$PEERS" && BENCH_ONLY=fetch node js/browser_bench.mjs "$SERVER_URL" "$RES/chromium.json")
+  node -e '
+    const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    for (const [name, p] of Object.entries(r.fetchPrep)) {
+      const d = Object.entries(p.diffsUs ?? {}).map(([k, v]) => `${k} ${v.median.toFixed(2)} (${v.min.toFixed(2)}-${v.max.toFixed(2)})`);
+      console.log(`${r.runtime} fetch preparation, ${name}, us/call medians (min-max): ${d.join("; ")}`);
+    }' "$RES/chromium.json"
+  exit 0
+fi
 if [ "${BENCH_ONLY:-}" = verify ]; then
   echo "bench: BENCH_ONLY=verify: verifyJwt and decodeJwt against jose, Node and Chromium"
   wait "$NPM_PID" || { cat "$RES/npm-install.log" >&2; die "npm install of the peers failed"; }

@@ -24,12 +24,14 @@ try {
     .catch((e) => { throw new Error(`bench page did not load: ${errors.join('; ') || e.message}`); });
   const userAgent = await page.evaluate(() => navigator.userAgent);
 
-  const verifyDecode = await page.evaluate((o) => window.bench.verifyAndDecode(o), { rounds, batchMs });
-  // BENCH_ONLY=verify (scripts/bench.sh): verification and decoding only.
+  // BENCH_ONLY=verify (scripts/bench.sh): verification and decoding only; BENCH_ONLY=fetch: the
+  // fetch preparation comparison only.
   const onlyVerify = process.env.BENCH_ONLY === 'verify';
+  const onlyFetch = process.env.BENCH_ONLY === 'fetch';
+  const verifyDecode = onlyFetch ? {} : await page.evaluate((o) => window.bench.verifyAndDecode(o), { rounds, batchMs });
   if (!onlyVerify && !await page.evaluate(() => window.bench.installServiceWorker())) throw new Error('service worker not in control');
   const fetchPrep = onlyVerify ? null : await page.evaluate((o) => window.bench.fetchPrep(o), { rounds, batchMs });
-  const fetchE2E = onlyVerify ? null : await page.evaluate((o) => window.bench.fetchE2E(o), { rounds: e2eRounds, requests: 2000, inFlight: 50 });
+  const fetchE2E = onlyVerify || onlyFetch ? null : await page.evaluate((o) => window.bench.fetchE2E(o), { rounds: e2eRounds, requests: 2000, inFlight: 50 });
   if (errors.length) throw new Error(`page errors: ${errors.join('; ')}`);
 
   fs.writeFileSync(outFile, JSON.stringify({
