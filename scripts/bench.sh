@@ -88,8 +88,11 @@ env -u CARGO_TARGET_DIR scripts/build-pkg.sh "$OUT/pkg-full"
 # size): measured in Node, verifyJwt HS256 17-18 -> 10-11 us, at about +17% wasm gzip.
 env -u CARGO_TARGET_DIR scripts/build-pkg.sh "$OUT/pkg-hmacsync" --features hmac-sync \
   --config 'profile.release.opt-level=3'
-if [ "${BENCH_ONLY:-}" = fetch ]; then
-  echo "bench: BENCH_ONLY=fetch: tm.fetch preparation against plain fetch and a hand-written wrapper, Chromium (about 2 minutes warm)"
+if [ -n "${BENCH_ONLY:-}" ]; then
+  # One comparison alone: BENCH_ONLY=verify (verifyJwt and decodeJwt against jose, Node and
+  # Chromium) or BENCH_ONLY=fetch (tm.fetch preparation, Chromium); about 2 minutes warm each.
+  case "$BENCH_ONLY" in verify|fetch) ;; *) die "BENCH_ONLY must be verify or fetch" ;; esac
+  echo "bench: BENCH_ONLY=$BENCH_ONLY: that comparison alone, side by side in one run"
   wait "$NPM_PID" || { cat "$RES/npm-install.log" >&2; die "npm install of the peers failed"; }
   NPM_PID=""
   cp "$ROOT"/benches/web/* "$OUT/www/bench/"
@@ -97,34 +100,23 @@ if [ "${BENCH_ONLY:-}" = fetch ]; then
   (cd "$PEERS" && node js/make_tokens.mjs "$OUT/www/bench/tokens.json" \
     && node_modules/.bin/esbuild js/browser_entry.mjs --bundle --format=esm --platform=browser \
       --outfile="$OUT/www/bench/bundle.js" --log-level=warning)
+  if [ "$BENCH_ONLY" = verify ]; then
+    (cd "$PEERS" && node js/node_bench.mjs "$OUT/pkg-full" "$OUT/www/bench/tokens.json" "$RES/node.json" "$OUT/pkg-hmacsync")
+  fi
   env -u CARGO_TARGET_DIR cargo build -p tokenwarden-server
   SERVER_BIN=$ROOT/target/debug/tokenwarden-server
   start_server "$RES/server.log" --port 0 --quiet --www-dir "$OUT/www" --pkg-dir "$OUT/pkg-full" \
     || die "the reference server did not start"
-  (cd "$PEERS" && BENCH_ONLY=fetch node js/browser_bench.mjs "$SERVER_URL" "$RES/chromium.json")
-  node -e '
-    const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-    for (const [name, p] of Object.entries(r.fetchPrep)) {
-      const d = Object.entries(p.diffsUs ?? {}).map(([k, v]) => `${k} ${v.median.toFixed(2)} (${v.min.toFixed(2)}-${v.max.toFixed(2)})`);
-      console.log(`${r.runtime} fetch preparation, ${name}, us/call medians (min-max): ${d.join("; ")}`);
-    }' "$RES/chromium.json"
-  exit 0
-fi
-if [ "${BENCH_ONLY:-}" = verify ]; then
-  echo "bench: BENCH_ONLY=verify: verifyJwt and decodeJwt against jose, Node and Chromium"
-  wait "$NPM_PID" || { cat "$RES/npm-install.log" >&2; die "npm install of the peers failed"; }
-  NPM_PID=""
-  cp "$ROOT"/benches/web/* "$OUT/www/bench/"
-  cp -r "$OUT/pkg-hmacsync/web" "$OUT/www/bench/hmacsync"
-  (cd "$PEERS" && node js/make_tokens.mjs "$OUT/www/bench/tokens.json" \
-    && node_modules/.bin/esbuild js/browser_entry.mjs --bundle --format=esm --platform=browser \
-      --outfile="$OUT/www/bench/bundle.js" --log-level=warning \
-    && node js/node_bench.mjs "$OUT/pkg-full" "$OUT/www/bench/tokens.json" "$RES/node.json" "$OUT/pkg-hmacsync")
-  env -u CARGO_TARGET_DIR cargo build -p tokenwarden-server
-  SERVER_BIN=$ROOT/target/debug/tokenwarden-server
-  start_server "$RES/server.log" --port 0 --quiet --www-dir "$OUT/www" --pkg-dir "$OUT/pkg-full" \
-    || die "the reference server did not start"
-  (cd "$PEERS" && BENCH_ONLY=verify node js/browser_bench.mjs "$SERVER_URL" "$RES/chromium.json")
+  (cd "$PEERS" && node js/browser_bench.mjs "$SERVER_URL" "$RES/chromium.json")
+  if [ "$BENCH_ONLY" = fetch ]; then
+    node -e '
+      const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+      for (const [name, p] of Object.entries(r.fetchPrep)) {
+        const d = Object.entries(p.diffsUs ?? {}).map(([k, v]) => `${k} ${v.median.toFixed(2)} (${v.min.toFixed(2)}-${v.max.toFixed(2)})`);
+        console.log(`${r.runtime} fetch preparation, ${name}, us/call medians (min-max): ${d.join("; ")}`);
+      }' "$RES/chromium.json"
+    exit 0
+  fi
   node -e '
     const fs = require("fs");
     for (const file of process.argv.slice(1)) {
