@@ -120,15 +120,22 @@ pub(crate) fn split_jws<'a>(
             max: options.max_len,
         });
     }
-    // A closure, not the char '.': the char searcher links an indexing panic into the wasm build.
-    let dot = |c| c == '.';
-    let found = token.split(dot).count();
-    let mut segments = token.split(dot);
-    let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) = (
-        segments.next(),
-        segments.next(),
-        segments.next(),
-        segments.next(),
+    // The dots found byte by byte ('.' is ASCII, so every cut is a char boundary): neither the
+    // char searcher (it links an indexing panic into the wasm build) nor a char-by-char split
+    // (UTF-8 decoding of every character: decodeJwt took 20.4 instead of 11.0 µs in Node).
+    let found = token.bytes().filter(|&b| b == b'.').count() + 1;
+    let mut dots = token
+        .bytes()
+        .enumerate()
+        .filter(|&(_, b)| b == b'.')
+        .map(|(at, _)| at);
+    let (Some(first), Some(second), None) = (dots.next(), dots.next(), dots.next()) else {
+        return Err(JwtError::SegmentCount { found });
+    };
+    let (Some(header_b64), Some(payload_b64), Some(signature_b64)) = (
+        token.get(..first),
+        token.get(first + 1..second),
+        token.get(second + 1..),
     ) else {
         return Err(JwtError::SegmentCount { found });
     };
