@@ -7,6 +7,7 @@
 // platform for random bytes, SHA-256 and the ID token's `crypto.subtle.verify`, and navigates.
 // Builds without the OAuth profile ship a stub of this file that exports no `OAuth`.
 import { OAuthEngine } from './tokenwarden.js';
+import { signatureVerdict } from './verify.js';
 
 const g = globalThis;
 const OAUTH_OPTIONS = ['issuer', 'clientId', 'redirectUri', 'scope', 'audience', 'resource', 'postLogoutRedirectUri'];
@@ -228,9 +229,9 @@ export class OAuth {
       const [cryptoKey, params, signature, message] = o.idToken(keys.status, keys.text, Date.now());
       let valid = true, refused = false;
       if (cryptoKey !== null) {
-        const k = await cryptoKey;
-        refused = typeof k !== 'object';
-        valid = !refused && await g.crypto.subtle.verify(params, k, signature, message).catch(() => false);
+        const verdict = await signatureVerdict(cryptoKey, params, signature, message);
+        refused = verdict === null;
+        valid = verdict === true;
       }
       if (this.#h.closed()) throw this.#h.freed();
       o.verified(valid, refused, Date.now());

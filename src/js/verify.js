@@ -54,13 +54,23 @@ function verifyOptions(options) {
   return JSON.stringify(c);
 }
 
+/**
+ * WebCrypto's verdict on a signature that wasm prepared (the key being imported, the algorithm's
+ * parameters, the signature and the signed bytes): `null` when WebCrypto refused the key, else
+ * whether the signature verifies. The one signature check of `verifyJwt`, `KeySet#verify` and
+ * the OAuth profile's ID token (oauth.js).
+ */
+export async function signatureVerdict(key, params, signature, message) {
+  const cryptoKey = key instanceof Promise ? await key : key;
+  if (typeof cryptoKey !== 'object') return null;
+  return crypto.subtle.verify(params, cryptoKey, signature, message).catch(() => false);
+}
+
 async function settle(begin) {
   const [key, params, signature, message, result, failed] = begin();
   if (key) {
-    const cryptoKey = key instanceof Promise ? await key : key;
-    if (typeof cryptoKey !== 'object') throw __verifyError(true);
-    const valid = await crypto.subtle.verify(params, cryptoKey, signature, message).catch(() => false);
-    if (!valid) throw __verifyError(false);
+    const verdict = await signatureVerdict(key, params, signature, message);
+    if (verdict !== true) throw __verifyError(verdict === null);
   }
   if (failed) throw result;
   return JSON.parse(result);
