@@ -430,6 +430,35 @@ test('an ID token whose nonce is not the login\'s is refused after its signature
   await ctx.close();
 });
 
+test('an ID token whose signature does not verify is refused (ERR_JWS_SIGNATURE_VERIFICATION_FAILED); nothing is installed', async () => {
+  const ctx = await browser.newContext();
+  const page = await openApp(ctx);
+  // The provider's real answer to the code exchange, with one character of the ID token's
+  // signature changed: WebCrypto's verdict is the only check that can catch it.
+  let tampered = 0;
+  await page.route(`${provider.issuer}/token`, async (route) => {
+    if (route.request().method() !== 'POST') return route.continue();
+    const response = await route.fetch();
+    const body = await response.json();
+    if (response.status() === 200 && body.id_token) {
+      const [h, p, sig] = body.id_token.split('.');
+      const i = Math.floor(sig.length / 2);
+      body.id_token = [h, p, `${sig.slice(0, i)}${sig[i] === 'A' ? 'B' : 'A'}${sig.slice(i + 1)}`].join('.');
+      tampered += 1;
+    }
+    return route.fulfill({ response, json: body });
+  });
+  await providerForms(page, 'frank');
+  await page.waitForURL(`${app.origin}/?**`);
+  await page.locator('body[data-ready="true"]').waitFor();
+  const result = await page.evaluate(() => window.result.callback);
+  assert.equal(tampered, 1, 'the code exchange carried a tampered ID token');
+  assert.equal(result.code, 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED', JSON.stringify(result));
+  assert.equal(await page.evaluate(() => window.tm.state), 'anonymous', 'no session');
+  assert.equal(await page.evaluate(() => window.tm.claims), null, 'no token installed');
+  await ctx.close();
+});
+
 /**
  * Makes the provider's successful token endpoint answers seen by `page` say `token_type:
  * Bearer` (a provider, or anything on the path, that ignored the DPoP proof); returns the
