@@ -25,10 +25,11 @@ test-lint:
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p tokenwarden --all-targets --features hmac -- -D warnings
 	cargo clippy $(WASM) --lib --tests --examples -- -D warnings
+	@# The npm package's entries (no_std; scripts/build-pkg.sh): tokenwarden, tokenwarden/verify,
+	@# tokenwarden/oauth, then verification's share build.
 	cargo clippy $(WASM) --no-default-features -- -D warnings
 	cargo clippy $(WASM) --no-default-features --features es256,eddsa,rsa,hmac,dpop -- -D warnings
-	@# The npm package's own feature sets (no_std): the full build and verification's share build.
-	cargo clippy $(WASM) --no-default-features --features es256,eddsa,rsa,oauth,dpop,hmac -- -D warnings
+	cargo clippy $(WASM) --no-default-features --features es256,eddsa,rsa,oauth,dpop -- -D warnings
 	cargo clippy $(WASM) --no-default-features --features es256,eddsa,rsa,hmac -- -D warnings
 	cargo clippy $(WASM) --features portable,hmac --lib --tests -- -D warnings
 	cargo clippy $(WASM) --features hmac-sync --lib --tests -- -D warnings
@@ -74,30 +75,21 @@ test-manager:
 	TW_SERVER_BIN=target/debug/tokenwarden-server scripts/test-browser.sh
 
 test-js: pkg
-	@echo "== JS tests: the npm package in Node 20 and Chromium, interop with jose, types, a Vite app"
+	@echo "== JS tests: the npm package's three entries in Node 20 and Chromium, interop with jose, types, Vite apps"
 	ln -sfn ../pkg node_modules/tokenwarden
 	cargo build -p tokenwarden-server
 	scripts/node-consumer-smoke.sh
-	@echo "== the build without verification (--no-default-features) loads and decodes"
-	scripts/build-pkg.sh target/pkg-noverify --no-default-features
-	node -e "import('./target/pkg-noverify/node/index.js').then((m) => { \
-	  const sub = m.decodeJwt('eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ1MSJ9.c2ln').claims.sub; \
-	  if (m.verifyJwt || typeof m.TokenManager !== 'function' || sub !== 'u1') process.exit(1); \
-	  console.log('pkg-noverify: TokenManager and decodeJwt, no verifyJwt'); })"
-	node_modules/.bin/tsc --noEmit -p tests/types/tsconfig.noverify.json
-	@echo "pkg-noverify: its declarations type-check and declare no verifyJwt or KeySet"
-	@echo "== the cost of verification in the npm package, and no signature crate linked (WebCrypto verifies)"
-	@# Budget 14,800 B (scripts/size-budget-verify.sh's default), verification without the OAuth profile.
+	@echo "== the cost of verification in the npm package (its own -Os build without the OAuth profile, against the tokenwarden entry)"
+	@# Budget 14,400 B (scripts/size-budget-verify.sh's default), verification without the OAuth profile.
 	scripts/build-pkg.sh target/pkg-verify --no-default-features --features es256,eddsa,rsa,hmac
-	scripts/size-budget-verify.sh
+	scripts/size-budget-verify.sh target/pkg-verify pkg
 	scripts/test-types.sh
 	TW_SERVER_BIN=target/debug/tokenwarden-server scripts/test-vite.sh
+	@# Each suite on the entry it is about: manager and tabs on tokenwarden (pkg/), DPoP on
+	@# tokenwarden/oauth (pkg/oauth), verification on tokenwarden/verify (pkg/verify).
 	node --test --test-concurrency=1 tests/js/
-	@echo "== the package's TokenManager in the build without verification (no Rust shell linked): manager and cross-tab suites"
-	TW_PKG_DIR=target/pkg-noverify node --test --test-concurrency=1 tests/js/manager_pkg.test.mjs tests/js/tabs.test.mjs
-	@echo "== the build with DPoP, without OAuth (no_std wasm, as the builds without OAuth are): verifyDpopProof and the package's DPoP"
-	scripts/build-pkg.sh target/pkg-dpop-noauth --no-default-features --features es256,eddsa,rsa,hmac,dpop
-	TW_PKG_DIR=target/pkg-dpop-noauth TW_SERVER_BIN=target/debug/tokenwarden-server node --test --test-concurrency=1 tests/js/dpop_module.test.mjs tests/js/dpop_pkg.test.mjs
+	@echo "== the manager suite on the tokenwarden/oauth entry's TokenManager (the same driver with OAuth and DPoP linked)"
+	TW_PKG_DIR=pkg/oauth node --test --test-concurrency=1 tests/js/manager_pkg.test.mjs
 
 test-e2e: pkg
 	@echo "== end-to-end: the demo page in headless Chromium (screenshots in target/e2e/)"
@@ -127,7 +119,8 @@ clean:
 	cargo clean
 	rm -rf pkg
 
-## test-size: the npm package's size budget (gzip wasm + glue; builds run by test-js)
+## test-size: each entry's size budget (gzip wasm + glue + entry JS) and what each entry may link
+## (pkg/ and target/pkg-raw/ from test-js)
 test-size:
 	scripts/size-budget.sh
 

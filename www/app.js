@@ -1,7 +1,6 @@
 // The tokenwarden demo page: plain ES modules, no build step. Everything authenticated goes
 // through `tm.fetch`; the page never sees the access token.
 import { onWire, untappedFetch } from './tap.js'; // first: it must wrap fetch before the manager runs
-import { TokenManager } from '/pkg/web/index.js';
 import { Timeline } from './timeline.js';
 
 const $ = (id) => document.getElementById(id);
@@ -34,6 +33,9 @@ const params = new URLSearchParams(location.search);
 // that `make demo` starts on the next port (tests/oauth/provider.mjs), and the reference server
 // accepts that provider's access tokens (--trust-issuer).
 const oauthMode = params.get('mode') === 'oauth';
+// Each mode imports the package entry it needs (one wasm each): tokenwarden for the reference
+// dialect, tokenwarden/oauth for the OAuth profile.
+const { TokenManager } = await import(oauthMode ? '/pkg/oauth/web/index.js' : '/pkg/web/index.js');
 const options = oauthMode
   ? {
     oauth: {

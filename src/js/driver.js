@@ -150,10 +150,10 @@ function parseOptions(options) {
   const o = optionsObject(options, OPTIONS, 'TokenManager options');
   if (!o) throw invalid('TokenManager options must include refreshUrl or oauth');
   if (o.oauth !== undefined && !OAuth) {
-    throw invalid('option "oauth" needs the build with the OAuth profile (cargo feature oauth)');
+    throw invalid('option "oauth" is in the tokenwarden/oauth entry: import { TokenManager } from "tokenwarden/oauth"');
   }
   if (opt(o, 'dpop', 'boolean') && !wasm.DpopCore) {
-    throw invalid('the dpop option needs the build with DPoP (cargo feature dpop)');
+    throw invalid('option "dpop" is in the tokenwarden/oauth entry: import { TokenManager } from "tokenwarden/oauth"');
   }
   const refreshUrl = opt(o, 'refreshUrl', 'string');
   if (refreshUrl === undefined && o.oauth == null) throw invalid('option "refreshUrl" (or "oauth") is required');

@@ -54,7 +54,8 @@ export interface DecodedJWT<C extends JWTClaims = JWTClaims> {
   claims: C;
 }
 
-// @verify-begin (removed from builds without signature verification)
+// @verify-begin (declaration blocks by entry: @verify- only in tokenwarden/verify, @manager- in both
+// manager entries, @oauth- only in tokenwarden/oauth, @base- only in tokenwarden; scripts/build-pkg.sh)
 /** Options of `verifyJwt` and `KeySet#verify` (jose's names). */
 export interface VerifyOptions {
   /** Accepted algorithms; default: every compiled-in asymmetric algorithm. */
@@ -202,6 +203,7 @@ export interface TokenwardenError extends Error {
   reason?: 'missing' | 'invalid' | 'out_of_range' | 'check_failed';
 }
 
+// @manager-begin (the TokenManager: tokenwarden and tokenwarden/oauth)
 // ---------------------------------------------------------------------------------------------
 // TokenManager
 
@@ -213,7 +215,12 @@ export type TokenManagerState = 'anonymous' | 'authenticated' | 'refreshing' | '
  * or the OAuth 2.0 / OpenID Connect profile (`oauth`). Unknown or invalid options throw
  * `ERR_INVALID_OPTIONS`.
  */
+// @oauth-begin
 export type TokenManagerOptions = TokenManagerDialectOptions | TokenManagerOAuthOptions;
+// @oauth-end
+// @base-begin
+export type TokenManagerOptions = TokenManagerDialectOptions;
+// @base-end
 
 /** The provider and the public client of the OAuth profile. */
 export interface OAuthClientOptions {
@@ -304,7 +311,7 @@ export interface TokenManagerCommonOptions {
    * for itself and `start()` hands no session over (in memory mode a new tab must log in).
    */
   shareTokens?: boolean;
-// @verify-begin (DPoP is not in builds without verification)
+// @oauth-begin (DPoP is in tokenwarden/oauth)
   /**
    * DPoP (RFC 9449), both profiles: an ES256 key pair made at login (private key
    * non-extractable, memory only, shared with sibling tabs, discarded at logout); proofs on the
@@ -315,7 +322,7 @@ export interface TokenManagerCommonOptions {
    * session (the key is gone). Default `false`.
    */
   dpop?: boolean;
-// @verify-end
+// @oauth-end
   /**
    * Origins whose requests carry `Authorization: Bearer` (exact scheme, host and port; https, or
    * http to loopback hosts). Default: the page's own origin.
@@ -484,7 +491,7 @@ export class TokenManager {
    * session usually makes it silent).
    */
   start(): Promise<boolean>;
-// @verify-begin (the OAuth profile verifies ID tokens: not in builds without verification)
+// @oauth-begin (the OAuth profile: tokenwarden/oauth)
   /**
    * OAuth profile: stores the login transaction (state, nonce, PKCE verifier) in
    * `sessionStorage` and navigates to the provider's authorization endpoint.
@@ -497,7 +504,7 @@ export class TokenManager {
    * `location.href`. Rejects with an `ERR_OAUTH_*` code; the session is unchanged then.
    */
   handleRedirectCallback(url?: string): Promise<void>;
-// @verify-end
+// @oauth-end
   /** Refreshes now. Rejects with `ERR_REFRESH_FAILED` (transient; retried) or `ERR_LOGGED_OUT`. */
   refresh(): Promise<void>;
   /**
@@ -537,3 +544,4 @@ export class TokenManager {
   /** Wipes the tokens, cancels timers and listeners, and releases the wasm memory. */
   free(): void;
 }
+// @manager-end

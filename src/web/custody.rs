@@ -27,7 +27,9 @@ pub enum Custody {
     /// In a dedicated module worker started from the npm package's `worker.js` (cargo feature
     /// `worker-custody`). `package_url` is where the app serves, same-origin, the package's
     /// `web/` directory (`worker.js`, `remote.js`, `tokenwarden.js`, `tokenwarden_bg.wasm`,
-    /// `driver.js`), e.g. `"/tokenwarden/"`; the package's version must be the crate's. No token
+    /// `driver.js`), e.g. `"/tokenwarden/"` (with [`Config::dpop`](super::Config::dpop): the
+    /// `tokenwarden/oauth` entry's, `oauth/web/`, where DPoP lives); the package's version must
+    /// be the crate's. No token
     /// or refresh token enters the page's wasm memory. Not with
     /// [`Config::oauth`](super::Config::oauth); tokens are never shared on the cross-tab
     /// channel ([`Config::share_tokens`](super::Config::share_tokens) is taken as `false`).

@@ -394,3 +394,34 @@ for (const custody of ['page', 'worker']) {
     await context.close();
   });
 }
+
+// Each manager entry's worker custody loads that entry's own wasm, in the page and in the worker:
+// never another entry's (the oauth entry's is larger), and one module per page.
+for (const entry of ['', 'oauth/'])
+test(`worker custody from the ${entry ? 'tokenwarden/oauth' : 'tokenwarden'} entry loads only that entry's wasm`, async () => {
+  writeFileSync(join(www, 'entry.html'), `<!doctype html><meta charset="utf-8"><title>loading</title>
+<script type="module">
+  const { TokenManager } = await import('/pkg/${entry}web/index.js');
+  const tm = new TokenManager({ custody: 'worker', loginUrl: '/auth/login', refreshUrl: '/auth/refresh', crossTab: false });
+  await tm.login({ username: 'demo', password: 'demo-password' });
+  window.result = { state: tm.state, status: (await tm.fetch('/api/me')).status };
+  document.title = 'ready';
+</script>`);
+  const base = (await server()).base;
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const workers = [];
+  page.on('worker', (w) => workers.push(w));
+  await page.goto(`${base}/entry.html`);
+  await page.waitForFunction(() => document.title === 'ready', null, { timeout: 30_000 });
+  assert.deepEqual(await page.evaluate(() => window.result), { state: 'authenticated', status: 200 });
+  const wasmOf = (names) => names.map((n) => new URL(n).pathname).filter((p) => p.endsWith('.wasm'));
+  const inPage = wasmOf(await page.evaluate(() => performance.getEntriesByType('resource').map((e) => e.name)));
+  assert.equal(workers.length, 1, 'one custody worker');
+  const inWorker = wasmOf(await workers[0].evaluate(() => performance.getEntriesByType('resource').map((e) => e.name)));
+  const own = `/pkg/${entry}web/tokenwarden_bg.wasm`;
+  assert.deepEqual(inPage, [own]);
+  assert.deepEqual(inWorker, [own]);
+  assert.equal(new URL(workers[0].url()).pathname, `/pkg/${entry}web/worker.js`);
+  await context.close();
+});

@@ -15,7 +15,8 @@ before(async () => {
   www = mkdtempSync(join(tmpdir(), 'tw-www-'));
   writeFileSync(join(www, 'index.html'), `<!doctype html><meta charset="utf-8"><title>pkg</title>
 <script type="module">
-  import { decodeJwt, verifyJwt, KeySet, TokenManager } from '/pkg/web/index.js';
+  import { decodeJwt, verifyJwt, KeySet } from '/pkg/verify/web/index.js';
+  import { TokenManager } from '/pkg/web/index.js';
   window.tokenwarden = { decodeJwt, verifyJwt, KeySet, TokenManager };
   document.title = 'ready';
 </script>`);

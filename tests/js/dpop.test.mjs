@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
 import { SignJWT, generateKeyPair, exportJWK, calculateJwkThumbprint } from 'jose';
-import { verifyDpopProof } from 'tokenwarden';
+import { verifyDpopProof } from 'tokenwarden/verify';
 
 const URL_ = 'https://api.example/resource';
 const TOKEN = 'the-access-token';

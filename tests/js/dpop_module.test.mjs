@@ -2,7 +2,8 @@
 // use: Dpop.create / jkt / proof / remember / toMessage / fromMessage, and sendWithProof against
 // a local HTTP server that asks for a nonce. Proofs are checked by the package's own
 // verifyDpopProof (the core's verifier) and by npm jose's thumbprint.
-// Needs a package built with DPoP: TW_PKG_DIR (default pkg).
+// Needs the package: Dpop from the tokenwarden/oauth entry (TW_PKG_DIR, default pkg/oauth),
+// verifyDpopProof from tokenwarden/verify (TW_VERIFY_DIR, default pkg/verify).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -10,8 +11,8 @@ import { createServer } from 'node:http';
 import { resolve } from 'node:path';
 import { calculateJwkThumbprint } from 'jose';
 
-const PKG = resolve(process.env.TW_PKG_DIR ?? 'pkg');
-const { verifyDpopProof } = await import(`${PKG}/node/index.js`);
+const PKG = resolve(process.env.TW_PKG_DIR ?? 'pkg/oauth');
+const { verifyDpopProof } = await import(`${resolve(process.env.TW_VERIFY_DIR ?? 'pkg/verify')}/node/index.js`);
 const { Dpop, sendWithProof } = await import(`${PKG}/node/dpop.js`);
 
 const decode = (part) => JSON.parse(Buffer.from(part, 'base64url').toString());

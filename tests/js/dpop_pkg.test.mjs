@@ -4,7 +4,7 @@
 // behaviours of the Rust shell's suite (tests/browser/dpop.rs) through the JS API: a
 // non-extractable key per session, the proofs' claims, one retry per new nonce, the DPoP scheme
 // only to allowed origins, one key (one jkt) across tabs, and no key after logout.
-// Needs a package built with DPoP: TW_PKG_DIR (default pkg). About 20 s.
+// Needs the package's tokenwarden/oauth entry (DPoP lives there): TW_PKG_DIR (default pkg/oauth). About 20 s.
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { launchChromium, startServer, stopServer } from '../support/harness.mjs';
 
-const PKG = resolve(process.env.TW_PKG_DIR ?? 'pkg');
+const PKG = resolve(process.env.TW_PKG_DIR ?? 'pkg/oauth');
 let a, b, browser, context, page;
 
 before(async () => {

@@ -1,11 +1,11 @@
-// The npm package in Node 20: `import ... from 'tokenwarden'` with no init call, verifying
+// The npm package in Node 20: `import ... from 'tokenwarden/verify'` with no init call, verifying
 // tokens made by npm jose, and refusing tampered ones with jose's error codes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { SignJWT, generateKeyPair, exportJWK } from 'jose';
-import { verifyJwt, decodeJwt, KeySet } from 'tokenwarden';
+import { verifyJwt, decodeJwt, KeySet } from 'tokenwarden/verify';
 
 execFileSync(process.execPath, ['tests/js/make_jose_tokens.mjs'], { stdio: 'ignore' });
 const data = JSON.parse(fs.readFileSync('target/interop/jose_tokens.json', 'utf8'));

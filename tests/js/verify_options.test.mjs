@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { verifyJwt, KeySet } from 'tokenwarden';
+import { verifyJwt, KeySet } from 'tokenwarden/verify';
 
 execFileSync(process.execPath, ['tests/js/make_jose_tokens.mjs'], { stdio: 'ignore' });
 const data = JSON.parse(fs.readFileSync('target/interop/jose_tokens.json', 'utf8'));

@@ -1,12 +1,13 @@
 // The OAuth profile's options in the package's JS driver (oauth.js over the wasm OAuthEngine):
 // the refusals with the codes and messages the Rust shell's class gave (pinned from it when the
 // package stopped linking it), in Node.
-// Run: make test-oauth (needs pkg/; under a second).
+// Run: make test-oauth (needs pkg/: the tokenwarden/oauth entry, TW_PKG_DIR default pkg/oauth, and
+// the tokenwarden entry at pkg/, which has no OAuth; under a second).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
 
-const PKG = resolve(process.env.TW_PKG_DIR ?? 'pkg');
+const PKG = resolve(process.env.TW_PKG_DIR ?? 'pkg/oauth');
 const { TokenManager } = await import(`${PKG}/node/index.js`);
 
 const client = { issuer: 'https://id.example', clientId: 'spa', redirectUri: 'https://app.example/cb' };
@@ -83,4 +84,22 @@ test('oauth with dpop: true is the JS driver too (the package exports no Rust sh
   tm.free();
   const module = await import(`${PKG}/node/tokenwarden.js`);
   assert.equal(module.TokenManager, undefined, 'tokenwarden.js exports no TokenManager class');
+});
+
+test('the tokenwarden entry has no OAuth profile and no DPoP: both options name the entry that has them', async () => {
+  const base = await import(`${resolve(process.env.TW_BASE_DIR ?? 'pkg')}/node/index.js`);
+  const hint = 'is in the tokenwarden/oauth entry: import { TokenManager } from "tokenwarden/oauth"';
+  assert.deepEqual(await failure(() => new base.TokenManager({ oauth: client })),
+    { code: 'ERR_INVALID_OPTIONS', message: `option "oauth" ${hint}` });
+  assert.deepEqual(await failure(() => new base.TokenManager({ refreshUrl: 'https://app.example/r', dpop: true })),
+    { code: 'ERR_INVALID_OPTIONS', message: `option "dpop" ${hint}` });
+  const glue = await import(`${resolve(process.env.TW_BASE_DIR ?? 'pkg')}/node/tokenwarden.js`);
+  assert.equal(glue.OAuthEngine, undefined);
+  assert.equal(glue.DpopCore, undefined);
+  assert.equal(base.verifyDpopProof, undefined);
+  assert.equal(base.verifyJwt, undefined);
+  // The oauth entry runs both, and exports no verification function.
+  assert.equal(new TokenManager({ refreshUrl: 'https://app.example/r', dpop: true }).dpopJkt, null);
+  const oauthEntry = await import(`${PKG}/node/index.js`);
+  assert.deepEqual(['verifyJwt', 'KeySet', 'verifyDpopProof'].filter((n) => n in oauthEntry), []);
 });

@@ -1,18 +1,15 @@
-// A TypeScript consumer of the npm package: every exported type is used, and misuse must not
-// compile. Checked by scripts/test-types.sh (`tsc --noEmit --strict -p tests/types`); never run.
+// A TypeScript consumer of the npm package's tokenwarden/oauth and tokenwarden/verify entries:
+// every exported type is used, and misuse must not compile (tokenwarden itself: base.ts). Checked by scripts/test-types.sh (`tsc --noEmit --strict -p tests/types`); never run.
+import { KeySet, verifyJwt, type VerifyOptions, type KeySetOptions } from 'tokenwarden/verify';
 import {
   TokenManager,
-  KeySet,
   decodeJwt,
-  verifyJwt,
   type JWK,
   type JWKSet,
   type JWSAlgorithm,
   type JWTHeader,
   type JWTClaims,
   type DecodedJWT,
-  type VerifyOptions,
-  type KeySetOptions,
   type ErrorCode,
   type TokenwardenError,
   type TokenManagerState,
@@ -29,7 +26,7 @@ import {
   type OAuthClientOptions,
   type LoginWithRedirectOptions,
   type OAuthErrorCode,
-} from 'tokenwarden';
+} from 'tokenwarden/oauth';
 
 // The OAuth 2.0 / OpenID Connect profile.
 const client: OAuthClientOptions = {
