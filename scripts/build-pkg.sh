@@ -36,7 +36,8 @@ FEATURES_VERIFY=(--no-default-features --features es256,eddsa,rsa,hmac,dpop)
 # The verify entry is for Node and servers first: compiled for speed. Its rustc opt-level
 # (Cargo.toml's release profile has "z", kept by the manager entries) and its wasm-opt passes.
 VERIFY_OPT_LEVEL=${TW_VERIFY_OPT_LEVEL:-3}
-WASM_OPT_VERIFY=(${TW_VERIFY_WASM_OPT:--O3})
+# shellcheck disable=SC2206
+WASM_OPT_VERIFY=(${TW_VERIFY_WASM_OPT:---low-memory-unused -O3 --strip-producers --strip-target-features})
 
 # build_wasm TARGET_DIR CARGO_FEATURE_ARGS...: builds the release wasm (cargo's output on stderr)
 # and prints the path of the built .wasm, nothing else. Env (e.g. CARGO_PROFILE_RELEASE_OPT_LEVEL)

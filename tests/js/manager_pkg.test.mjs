@@ -6,8 +6,8 @@
 // (lying Request url, stringifying redirect option, logoutUrl on a foreign origin) and the
 // session hint. Server A serves the page (refresh cookie); server B (refresh token in the body)
 // is memory mode's server and "another local port that is not allowed".
-// Needs the package: TW_PKG_DIR (default pkg; `make test-js` also runs it against the build
-// without verification, target/pkg-noverify). About 40 s.
+// Needs the package: TW_PKG_DIR (default pkg, the tokenwarden entry; `make test-js` also runs it
+// against the tokenwarden/oauth entry's TokenManager, pkg/oauth). About 40 s.
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
