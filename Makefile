@@ -26,9 +26,12 @@ test-lint:
 	cargo clippy -p tokenwarden --all-targets --features hmac -- -D warnings
 	cargo clippy $(WASM) --lib --tests --examples -- -D warnings
 	cargo clippy $(WASM) --no-default-features -- -D warnings
-	cargo clippy $(WASM) --no-default-features --features es256,eddsa,rsa,hmac,dpop -- -D warnings
-	@# The npm package's own feature sets (no_std): the full build and verification's share build.
-	cargo clippy $(WASM) --no-default-features --features es256,eddsa,rsa,oauth,dpop,hmac -- -D warnings
+	cargo clippy $(WASM) --no-default-features --features es256,eddsa,rsa,hmac,dpop,dpop-verify -- -D warnings
+	@# The npm package's own feature sets (no_std): the full build, the OAuth entry (DPoP client,
+	@# no verifier), the verify entry, and verification's share build.
+	cargo clippy $(WASM) --no-default-features --features es256,eddsa,rsa,oauth,dpop,dpop-verify,hmac -- -D warnings
+	cargo clippy $(WASM) --no-default-features --features es256,eddsa,rsa,oauth,dpop -- -D warnings
+	cargo clippy $(WASM) --no-default-features --features es256,eddsa,rsa,hmac,dpop-verify -- -D warnings
 	cargo clippy $(WASM) --no-default-features --features es256,eddsa,rsa,hmac -- -D warnings
 	cargo clippy $(WASM) --features portable,hmac --lib --tests -- -D warnings
 	cargo clippy $(WASM) --features hmac-sync --lib --tests -- -D warnings
@@ -40,6 +43,8 @@ test-lint:
 	cargo clippy -p tokenwarden --no-default-features --features es256 -- -D warnings
 	cargo clippy -p tokenwarden --no-default-features --features eddsa -- -D warnings
 	cargo clippy -p tokenwarden --no-default-features --features rsa -- -D warnings
+	cargo clippy -p tokenwarden --no-default-features --features dpop -- -D warnings
+	cargo clippy -p tokenwarden --no-default-features --features es256,dpop-verify -- -D warnings
 
 test-host:
 	@echo "== host tests (library with and without hmac, server; about 3 minutes cold)"
@@ -96,7 +101,7 @@ test-js: pkg
 	@echo "== the package's TokenManager in the build without verification (no Rust shell linked): manager and cross-tab suites"
 	TW_PKG_DIR=target/pkg-noverify node --test --test-concurrency=1 tests/js/manager_pkg.test.mjs tests/js/tabs.test.mjs
 	@echo "== the build with DPoP, without OAuth (no_std wasm, as the builds without OAuth are): verifyDpopProof and the package's DPoP"
-	scripts/build-pkg.sh target/pkg-dpop-noauth --no-default-features --features es256,eddsa,rsa,hmac,dpop
+	scripts/build-pkg.sh target/pkg-dpop-noauth --no-default-features --features es256,eddsa,rsa,hmac,dpop,dpop-verify
 	TW_PKG_DIR=target/pkg-dpop-noauth TW_SERVER_BIN=target/debug/tokenwarden-server node --test --test-concurrency=1 tests/js/dpop_module.test.mjs tests/js/dpop_pkg.test.mjs
 
 test-e2e: pkg

@@ -15,14 +15,13 @@ shift || true
 # Its features are listed without `default`, whose `std` is for the Rust shell: a package built
 # without `std` is `no_std` wasm (smaller). `oauth` still brings `std` (its option constructs the
 # Rust shell), so today only the builds without OAuth are `no_std`.
-if [ $# -gt 0 ]; then FEATURES=("$@"); else FEATURES=(--no-default-features --features es256,eddsa,rsa,oauth,dpop,hmac); fi
+if [ $# -gt 0 ]; then FEATURES=("$@"); else FEATURES=(--no-default-features --features es256,eddsa,rsa,oauth,dpop,dpop-verify,hmac); fi
 export PATH="$PWD/node_modules/.bin:$PATH"
 
 echo "pkg: cargo build --release --target wasm32-unknown-unknown ${FEATURES[*]:-} (about 1 minute cold)"
 TARGET_DIR=target
 if [ ${#FEATURES[@]} -gt 0 ]; then TARGET_DIR=target/pkg-build-$(echo "${FEATURES[*]}" | tr -c 'a-z0-9' '_'); fi
-cargo build --release --target wasm32-unknown-unknown -p tokenwarden --lib --target-dir "$TARGET_DIR" "${FEATURES[@]}"
-WASM="$TARGET_DIR/wasm32-unknown-unknown/release/tokenwarden.wasm"
+WASM=$(scripts/wasm-release.sh "$TARGET_DIR" "${FEATURES[@]}")
 
 rm -rf "$OUT"
 mkdir -p "$OUT/web" "$OUT/node"

@@ -23,8 +23,10 @@ mod prelude {
 }
 
 /// `no_std` wasm: a panic traps (`unreachable`), with no message, location or unwinding. Every
-/// input reachable from JS is checked and answered with a typed error instead.
-#[cfg(all(target_arch = "wasm32", not(feature = "std")))]
+/// input reachable from JS is checked and answered with a typed error instead. The nightly
+/// build (scripts/wasm-release.sh, `-Cpanic=immediate-abort`, `--cfg tw_immediate_abort`) needs
+/// none: its `core` traps at every panic site and never calls a handler.
+#[cfg(all(target_arch = "wasm32", not(feature = "std"), not(tw_immediate_abort)))]
 #[panic_handler]
 fn panic(_: &::core::panic::PanicInfo<'_>) -> ! {
     ::core::arch::wasm32::unreachable()
