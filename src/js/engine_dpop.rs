@@ -12,11 +12,11 @@ use crate::prelude::*;
 use wasm_bindgen::prelude::*;
 
 use crate::core::b64;
-use crate::core::error::cat;
 use crate::core::dpop::{
     p256_thumbprint_input, proof_signing_input, response_asks_for_nonce, DpopError, NonceBook,
     ProofInput,
 };
+use crate::core::error::cat;
 
 fn error(e: &DpopError) -> JsValue {
     let error = js_sys::Error::new(&cat(&["DPoP: ", &e.message()]));

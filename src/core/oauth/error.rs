@@ -348,12 +348,10 @@ impl OAuthError {
             Self::IssuerMismatch => {
                 "the provider metadata names another issuer than the configured one"
             }
-            Self::InsecureEndpoint { member } => {
-                return cat(&[
-                    member,
-                    " must use https (http only on a loopback host), without credentials or fragment",
-                ])
-            }
+            Self::InsecureEndpoint { member } => return cat(&[
+                member,
+                " must use https (http only on a loopback host), without credentials or fragment",
+            ]),
             Self::PkceNotSupported => "the provider does not support PKCE with S256",
             Self::EndpointNotOffered { member } => {
                 return cat(&["the provider metadata has no ", member])
@@ -394,13 +392,17 @@ impl OAuthError {
             Self::InvalidTokenResponse { reason } => {
                 return cat(&["invalid token response: ", reason])
             }
-            Self::UnsupportedTokenType => "the token response's token_type is neither Bearer nor DPoP",
+            Self::UnsupportedTokenType => {
+                "the token response's token_type is neither Bearer nor DPoP"
+            }
             Self::IdTokenMissing => "the token response has no id_token",
             Self::IdTokenClaimMissing { claim } => {
                 return cat(&["the id token has no ", &quoted(claim), " claim"])
             }
             Self::IdTokenIssuerMismatch => "unexpected id token \"iss\"",
-            Self::IdTokenAudienceMismatch => "the id token's \"aud\" does not contain the client id",
+            Self::IdTokenAudienceMismatch => {
+                "the id token's \"aud\" does not contain the client id"
+            }
             Self::IdTokenAzpMismatch => "the id token's \"azp\" is not the client id",
             Self::NonceMismatch => "the id token's \"nonce\" does not match",
             Self::IdTokenSubjectMismatch => "the id token's \"sub\" differs from the session's",
@@ -423,4 +425,47 @@ impl core::error::Error for OAuthError {}
 /// Keeps at most `max` characters of provider text.
 pub(crate) fn truncate(text: &str, max: usize) -> String {
     text.chars().take(max).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use super::*;
+
+    #[test]
+    fn messages_built_without_fmt_keep_their_texts() {
+        let provider = OAuthError::Provider(ProviderError {
+            endpoint: Endpoint::Token,
+            kind: ProviderErrorKind::parse("invalid_grant"),
+            description: Some("line\nbreak \"quoted\"".into()),
+            uri: None,
+            status: Some(400),
+        });
+        assert_eq!(
+            provider.to_string(),
+            "the token endpoint answered \"invalid_grant\": \"line\u{fffd}break \"quoted\"\""
+        );
+        let http = OAuthError::Http {
+            endpoint: Endpoint::Revocation,
+            status: 503,
+        };
+        assert_eq!(http.message(), "the revocation endpoint answered HTTP 503");
+        assert_eq!(
+            OAuthError::IdTokenClaimMissing { claim: "sub" }.message(),
+            "the id token has no \"sub\" claim"
+        );
+        assert_eq!(
+            OAuthError::InsecureEndpoint {
+                member: "token_endpoint"
+            }
+            .message(),
+            "token_endpoint must use https (http only on a loopback host), without credentials or fragment"
+        );
+        assert_eq!(
+            OAuthError::InvalidConfig { reason: "x" }.message(),
+            "invalid oauth configuration: x"
+        );
+    }
 }
