@@ -70,11 +70,11 @@ macro_rules! thread_local {
 
 /// See `thread_local!` above.
 #[cfg(all(target_arch = "wasm32", not(feature = "std")))]
-#[cfg_attr(all(feature = "verify", not(feature = "dpop")), allow(dead_code))]
+#[cfg_attr(not(feature = "dpop-verify"), allow(dead_code))]
 pub(crate) struct Fresh<T: 'static>(pub(crate) fn() -> T);
 
 #[cfg(all(target_arch = "wasm32", not(feature = "std")))]
-#[cfg_attr(all(feature = "verify", not(feature = "dpop")), allow(dead_code))]
+#[cfg_attr(not(feature = "dpop-verify"), allow(dead_code))]
 impl<T: 'static> Fresh<T> {
     pub(crate) fn with<R>(&'static self, f: impl FnOnce(&T) -> R) -> R {
         f(&(self.0)())
