@@ -28,7 +28,7 @@ test-lint:
 	@# The npm package's entries (no_std; scripts/build-pkg.sh): tokenwarden, tokenwarden/verify,
 	@# tokenwarden/oauth, then verification's share build.
 	cargo clippy $(WASM) --no-default-features -- -D warnings
-	cargo clippy $(WASM) --no-default-features --features es256,eddsa,rsa,hmac,dpop -- -D warnings
+	cargo clippy $(WASM) --no-default-features --features es256,eddsa,rsa,hmac,dpop-verify -- -D warnings
 	cargo clippy $(WASM) --no-default-features --features es256,eddsa,rsa,oauth,dpop -- -D warnings
 	cargo clippy $(WASM) --no-default-features --features es256,eddsa,rsa,hmac -- -D warnings
 	cargo clippy $(WASM) --features portable,hmac --lib --tests -- -D warnings
@@ -41,6 +41,8 @@ test-lint:
 	cargo clippy -p tokenwarden --no-default-features --features es256 -- -D warnings
 	cargo clippy -p tokenwarden --no-default-features --features eddsa -- -D warnings
 	cargo clippy -p tokenwarden --no-default-features --features rsa -- -D warnings
+	cargo clippy -p tokenwarden --no-default-features --features dpop -- -D warnings
+	cargo clippy -p tokenwarden --no-default-features --features es256,dpop-verify -- -D warnings
 
 test-host:
 	@echo "== host tests (library with and without hmac, server; about 3 minutes cold)"

@@ -32,7 +32,7 @@ export PATH="$PWD/node_modules/.bin:$PATH"
 # (oct keys are still refused unless allowSymmetricKeys is set); the manager entries have none.
 FEATURES_BASE=(--no-default-features)
 FEATURES_OAUTH=(--no-default-features --features es256,eddsa,rsa,oauth,dpop)
-FEATURES_VERIFY=(--no-default-features --features es256,eddsa,rsa,hmac,dpop)
+FEATURES_VERIFY=(--no-default-features --features es256,eddsa,rsa,hmac,dpop-verify)
 # The verify entry is for Node and servers first: compiled for speed. Its rustc opt-level
 # (Cargo.toml's release profile has "z", kept by the manager entries) and its wasm-opt passes.
 VERIFY_OPT_LEVEL=${TW_VERIFY_OPT_LEVEL:-3}
@@ -43,10 +43,7 @@ WASM_OPT_VERIFY=(${TW_VERIFY_WASM_OPT:---low-memory-unused -O3 --strip-producers
 # and prints the path of the built .wasm, nothing else. Env (e.g. CARGO_PROFILE_RELEASE_OPT_LEVEL)
 # passes through.
 build_wasm() {
-  local dir=$1
-  shift
-  cargo build --release --target wasm32-unknown-unknown -p tokenwarden --lib --target-dir "$dir" "$@" >&2
-  echo "$dir/wasm32-unknown-unknown/release/tokenwarden.wasm"
+  scripts/wasm-release.sh "$@"
 }
 
 # A target dir per feature set (and profile), so that switching entries rebuilds nothing.

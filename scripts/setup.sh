@@ -19,6 +19,15 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
+# The package's wasm is built with nightly `-Zbuild-std` and `-Cpanic=immediate-abort` when the
+# machine has a nightly toolchain (scripts/wasm-release.sh): that needs nightly's standard
+# library sources. No nightly: the stable build is used and nothing is installed here.
+if rustup run nightly rustc --version >/dev/null 2>&1 \
+  && ! rustup component list --toolchain nightly --installed 2>/dev/null | grep -q '^rust-src'; then
+  say "adding rust-src to the nightly toolchain, for the package's -Zbuild-std wasm (about 1 minute)"
+  rustup component add rust-src --toolchain nightly
+fi
+
 WB=$(wb_version)
 if ! command -v wasm-bindgen >/dev/null || [ "$(wasm-bindgen --version | awk '{print $2}')" != "$WB" ]; then
   say "installing wasm-bindgen-cli $WB (about 3 minutes on 2 cores)"

@@ -99,7 +99,7 @@ DPOP_VERIFIER='^export (__wbindgen_describe_)?verifyDpopProof(_[0-9a-f]+)?$|^fun
 DPOP_CLIENT='^export (__wbg_|__wbindgen_describe_)?dpopcore_|^func .*11tokenwarden2js11engine_dpop'
 # The DPoP verifier is still linked into tokenwarden/oauth by the `dpop` feature until the
 # client and verifier are separate features: set to 0 then (the check then holds it out).
-ALLOW_DPOP_VERIFIER_IN_OAUTH=${TW_ALLOW_DPOP_VERIFIER_IN_OAUTH:-1}
+ALLOW_DPOP_VERIFIER_IN_OAUTH=${TW_ALLOW_DPOP_VERIFIER_IN_OAUTH:-0}
 
 forbid() { # forbid ENTRY WHAT PATTERN: fails if the entry's wasm links a name matching PATTERN
   local file="$RAW/$1.wasm" found

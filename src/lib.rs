@@ -23,8 +23,10 @@ mod prelude {
 }
 
 /// `no_std` wasm: a panic traps (`unreachable`), with no message, location or unwinding. Every
-/// input reachable from JS is checked and answered with a typed error instead.
-#[cfg(all(target_arch = "wasm32", not(feature = "std")))]
+/// input reachable from JS is checked and answered with a typed error instead. The nightly
+/// build (scripts/wasm-release.sh, `-Cpanic=immediate-abort`, `--cfg tw_immediate_abort`) needs
+/// none: its `core` traps at every panic site and never calls a handler.
+#[cfg(all(target_arch = "wasm32", not(feature = "std"), not(tw_immediate_abort)))]
 #[panic_handler]
 fn panic(_: &::core::panic::PanicInfo<'_>) -> ! {
     ::core::arch::wasm32::unreachable()
@@ -68,11 +70,11 @@ macro_rules! thread_local {
 
 /// See `thread_local!` above.
 #[cfg(all(target_arch = "wasm32", not(feature = "std")))]
-#[cfg_attr(all(feature = "verify", not(feature = "dpop")), allow(dead_code))]
+#[cfg_attr(not(feature = "dpop-verify"), allow(dead_code))]
 pub(crate) struct Fresh<T: 'static>(pub(crate) fn() -> T);
 
 #[cfg(all(target_arch = "wasm32", not(feature = "std")))]
-#[cfg_attr(all(feature = "verify", not(feature = "dpop")), allow(dead_code))]
+#[cfg_attr(not(feature = "dpop-verify"), allow(dead_code))]
 impl<T: 'static> Fresh<T> {
     pub(crate) fn with<R>(&'static self, f: impl FnOnce(&T) -> R) -> R {
         f(&(self.0)())

@@ -501,7 +501,7 @@ impl WebCryptoKeySet {
 
 /// SHA-256 by WebCrypto (`verifyDpopProof`'s thumbprint and `ath`); `None` without WebCrypto
 /// or when the digest fails.
-#[cfg(feature = "dpop")]
+#[cfg(feature = "dpop-verify")]
 pub(crate) async fn sha256(data: &[u8]) -> Option<Vec<u8>> {
     let promise = subtle()?.digest("SHA-256", data).ok()?;
     let buffer = JsFuture::from(promise).await.ok()?;

@@ -21,7 +21,10 @@ use crate::prelude::*;
 
 use core::fmt;
 
-use crate::core::{b64, error::JwtError};
+use crate::core::{
+    b64,
+    error::{cat, decimal, JwtError},
+};
 
 /// The `typ` of a DPoP proof's header.
 pub const DPOP_TYP: &str = "dpop+jwt";
@@ -144,29 +147,40 @@ impl DpopError {
     }
 }
 
+impl DpopError {
+    /// The message of the error (its `Display`), built without `core::fmt` so that the npm
+    /// package's wasm links no formatting machinery (`to_string()` would).
+    pub fn message(&self) -> String {
+        let text = match self {
+            Self::Missing => "exactly one DPoP proof is required",
+            Self::Malformed(inner) => return cat(&["malformed DPoP proof: ", &inner.message()]),
+            Self::Typ => "the DPoP proof's typ is not dpop+jwt",
+            Self::AlgNotAllowed => "the DPoP proof's alg is not allowed",
+            Self::JwkInvalid { reason } => {
+                return cat(&["the DPoP proof's jwk is invalid: ", reason])
+            }
+            Self::JwkPrivate => "the DPoP proof's jwk holds a private key",
+            Self::SignatureInvalid => "the DPoP proof's signature does not verify",
+            Self::ClaimMissing { claim } => {
+                return cat(&["the DPoP proof lacks a valid \"", claim, "\" claim"])
+            }
+            Self::MethodMismatch => "the DPoP proof is for another HTTP method",
+            Self::UrlMismatch => "the DPoP proof is for another URL",
+            Self::IatOutOfWindow => "the DPoP proof's iat is outside the window",
+            Self::Replayed => "the DPoP proof's jti was already used",
+            Self::AthMismatch => "the DPoP proof is for another access token",
+            Self::NonceMissing => "a DPoP nonce is required",
+            Self::NonceInvalid => "the DPoP nonce is not current",
+            Self::KeyMismatch => "the token is bound to another DPoP key",
+            Self::InvalidRequest { reason } => return cat(&["invalid DPoP check: ", reason]),
+        };
+        text.to_owned()
+    }
+}
+
 impl fmt::Display for DpopError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Missing => f.write_str("exactly one DPoP proof is required"),
-            Self::Malformed(inner) => write!(f, "malformed DPoP proof: {inner}"),
-            Self::Typ => f.write_str("the DPoP proof's typ is not dpop+jwt"),
-            Self::AlgNotAllowed => f.write_str("the DPoP proof's alg is not allowed"),
-            Self::JwkInvalid { reason } => write!(f, "the DPoP proof's jwk is invalid: {reason}"),
-            Self::JwkPrivate => f.write_str("the DPoP proof's jwk holds a private key"),
-            Self::SignatureInvalid => f.write_str("the DPoP proof's signature does not verify"),
-            Self::ClaimMissing { claim } => {
-                write!(f, "the DPoP proof lacks a valid \"{claim}\" claim")
-            }
-            Self::MethodMismatch => f.write_str("the DPoP proof is for another HTTP method"),
-            Self::UrlMismatch => f.write_str("the DPoP proof is for another URL"),
-            Self::IatOutOfWindow => f.write_str("the DPoP proof's iat is outside the window"),
-            Self::Replayed => f.write_str("the DPoP proof's jti was already used"),
-            Self::AthMismatch => f.write_str("the DPoP proof is for another access token"),
-            Self::NonceMissing => f.write_str("a DPoP nonce is required"),
-            Self::NonceInvalid => f.write_str("the DPoP nonce is not current"),
-            Self::KeyMismatch => f.write_str("the token is bound to another DPoP key"),
-            Self::InvalidRequest { reason } => write!(f, "invalid DPoP check: {reason}"),
-        }
+        f.write_str(&self.message())
     }
 }
 
@@ -218,7 +232,7 @@ pub fn normalize_htu(url: &str) -> Result<String, DpopError> {
         }
         _ => authority,
     };
-    Ok(format!("{scheme}://{authority}{path}"))
+    Ok(cat(&[&scheme, "://", &authority, path]))
 }
 
 /// `ath`: base64url(SHA-256(access token)) (RFC 9449 §4.2).
@@ -263,25 +277,12 @@ impl fmt::Debug for ProofInput<'_> {
     }
 }
 
-/// `text` as a JSON string. By hand rather than with `serde_json::to_string`: the npm package
-/// links no JSON serializer (the browser's `JSON.parse` reads, this core's reader checks).
+/// `text` as a JSON string, by the core's JSON writer rather than `serde_json::to_string`: the
+/// npm package links no JSON serializer (the browser's `JSON.parse` reads, this core's reader
+/// checks).
 fn json_string(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.push_str("\\u00");
-                out.push(HEX[(c as usize) >> 4] as char);
-                out.push(HEX[(c as usize) & 15] as char);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    crate::core::json::write_string(&mut out, text);
     out
 }
 
@@ -302,37 +303,56 @@ pub fn proof_signing_input(x: &str, y: &str, input: &ProofInput<'_>) -> Result<S
             reason: "jti must be 1-256 characters",
         });
     }
-    let header = format!(
-        r#"{{"typ":"{DPOP_TYP}","alg":"ES256","jwk":{{"kty":"EC","crv":"P-256","x":"{x}","y":"{y}"}}}}"#
-    );
-    let mut claims = format!(
-        r#"{{"jti":{},"htm":{},"htu":{},"iat":{}"#,
-        json_string(input.jti),
-        json_string(input.method),
-        json_string(&normalize_htu(input.url)?),
-        input.iat
-    );
+    let header = cat(&[
+        r#"{"typ":""#,
+        DPOP_TYP,
+        r#"","alg":"ES256","jwk":{"kty":"EC","crv":"P-256","x":""#,
+        x,
+        r#"","y":""#,
+        y,
+        r#""}}"#,
+    ]);
+    let iat = match u64::try_from(input.iat) {
+        Ok(iat) => decimal(iat),
+        Err(_) => cat(&["-", &decimal(input.iat.unsigned_abs())]),
+    };
+    let mut claims = cat(&[
+        r#"{"jti":"#,
+        &json_string(input.jti),
+        r#","htm":"#,
+        &json_string(input.method),
+        r#","htu":"#,
+        &json_string(&normalize_htu(input.url)?),
+        r#","iat":"#,
+        &iat,
+    ]);
     if let Some(ath) = input.ath {
-        claims.push_str(&format!(r#","ath":{}"#, json_string(ath)));
+        claims.push_str(r#","ath":"#);
+        claims.push_str(&json_string(ath));
     }
     if let Some(nonce) = input.nonce {
-        claims.push_str(&format!(r#","nonce":{}"#, json_string(nonce)));
+        claims.push_str(r#","nonce":"#);
+        claims.push_str(&json_string(nonce));
     }
     claims.push('}');
-    Ok(format!(
-        "{}.{}",
-        b64::encode(header.as_bytes()),
-        b64::encode(claims.as_bytes())
-    ))
+    Ok(cat(&[
+        &b64::encode(header.as_bytes()),
+        ".",
+        &b64::encode(claims.as_bytes()),
+    ]))
 }
 
 /// The JSON an RFC 7638 thumbprint of an ES256 public key hashes, for base64url coordinates
 /// `x` and `y` (as WebCrypto exports them): the browser hashes it (SHA-256) into the `jkt`.
 pub fn p256_thumbprint_input(x: &str, y: &str) -> Result<String, DpopError> {
     check_p256_coordinates(x, y)?;
-    Ok(format!(
-        r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#
-    ))
+    Ok(cat(&[
+        r#"{"crv":"P-256","kty":"EC","x":""#,
+        x,
+        r#"","y":""#,
+        y,
+        r#""}"#,
+    ]))
 }
 
 fn check_p256_coordinates(x: &str, y: &str) -> Result<(), DpopError> {
@@ -426,10 +446,10 @@ impl NonceBook {
     }
 }
 
-#[cfg(feature = "verify")]
+#[cfg(feature = "dpop-verify")]
 mod verifier;
-#[cfg(feature = "verify")]
+#[cfg(feature = "dpop-verify")]
 pub use verifier::*;
 
-#[cfg(all(test, feature = "verify"))]
+#[cfg(all(test, feature = "dpop-verify"))]
 mod tests;

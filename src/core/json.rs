@@ -60,7 +60,7 @@ pub struct Number(String);
 impl Number {
     /// An unsigned integer, written in decimal.
     pub fn from_u64(n: u64) -> Self {
-        Number(n.to_string())
+        Number(crate::core::error::decimal(n))
     }
 
     /// The number's text, exactly as written in the JSON.
@@ -556,60 +556,75 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Writes JSON text (used natively and by tests; the wasm build lets `JSON.parse` build JS
-/// objects from the token's own text).
-impl core::fmt::Display for Value {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+impl Value {
+    /// The value as JSON text, written without `core::fmt` (the OAuth profile stores its login
+    /// transaction with it in the npm package's wasm, which links no formatting machinery).
+    pub fn to_json(&self) -> String {
+        let mut out = String::new();
+        self.write_json(&mut out);
+        out
+    }
+
+    fn write_json(&self, out: &mut String) {
         match self {
-            Value::Null => f.write_str("null"),
-            Value::Bool(b) => f.write_str(if *b { "true" } else { "false" }),
-            Value::Number(n) => f.write_str(n.as_str()),
-            Value::String(s) => write_string(f, s),
+            Value::Null => out.push_str("null"),
+            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Value::Number(n) => out.push_str(n.as_str()),
+            Value::String(s) => write_string(out, s),
             Value::Array(items) => {
-                f.write_str("[")?;
+                out.push('[');
                 for (i, item) in items.iter().enumerate() {
                     if i > 0 {
-                        f.write_str(",")?;
+                        out.push(',');
                     }
-                    core::fmt::Display::fmt(item, f)?;
+                    item.write_json(out);
                 }
-                f.write_str("]")
+                out.push(']');
             }
             Value::Object(map) => {
-                f.write_str("{")?;
+                out.push('{');
                 for (i, (name, value)) in map.iter().enumerate() {
                     if i > 0 {
-                        f.write_str(",")?;
+                        out.push(',');
                     }
-                    write_string(f, name)?;
-                    f.write_str(":")?;
-                    core::fmt::Display::fmt(value, f)?;
+                    write_string(out, name);
+                    out.push(':');
+                    value.write_json(out);
                 }
-                f.write_str("}")
+                out.push('}');
             }
         }
     }
 }
 
-fn write_string(f: &mut core::fmt::Formatter<'_>, s: &str) -> core::fmt::Result {
-    f.write_str("\"")?;
+/// Writes JSON text ([`Value::to_json`]; used natively and by tests).
+impl core::fmt::Display for Value {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(&self.to_json())
+    }
+}
+
+/// `s` as a JSON string literal, appended to `out`.
+pub(crate) fn write_string(out: &mut String, s: &str) {
+    out.push('"');
     for c in s.chars() {
         match c {
-            '"' => f.write_str("\\\"")?,
-            '\\' => f.write_str("\\\\")?,
-            '\n' => f.write_str("\\n")?,
-            '\r' => f.write_str("\\r")?,
-            '\t' => f.write_str("\\t")?,
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
             c if (c as u32) < 0x20 => {
                 const HEX: &[u8; 16] = b"0123456789abcdef";
                 let code = c as usize;
-                f.write_str("\\u00")?;
-                f.write_str(core::str::from_utf8(&[HEX[code >> 4], HEX[code & 15]]).unwrap_or(""))?;
+                out.push_str("\\u00");
+                out.push(char::from(HEX[code >> 4]));
+                out.push(char::from(HEX[code & 15]));
             }
-            c => f.write_str(c.encode_utf8(&mut [0; 4]))?,
+            c => out.push(c),
         }
     }
-    f.write_str("\"")
+    out.push('"');
 }
 
 /// Serializes as the JSON it was read from (numbers through their text: integers exactly,

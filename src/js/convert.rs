@@ -1,8 +1,8 @@
 //! Conversions between JS values and core types, and the mapping of errors to JS `Error`s.
-// The JS option readers serve `verifyDpopProof` (dpop with verify) and the test kit's
+// The JS option readers serve `verifyDpopProof` (dpop-verify) and the test kit's
 // JsTokenManager (testing); the package's other options are read in driver.js and verify.js.
 #![cfg_attr(
-    not(any(feature = "testing", all(feature = "dpop", feature = "verify"))),
+    not(any(feature = "testing", feature = "dpop-verify")),
     allow(dead_code)
 )]
 

@@ -11,11 +11,11 @@ use super::convert::{
     floor, get, invalid_options, js_error, opt_number, opt_string, opt_strings, options_object,
 };
 use crate::core::dpop::{DpopError, DpopVerifier, ProofHashes, ProofRequest};
-use crate::core::error::Quoted;
+use crate::core::error::{cat, quoted};
 use crate::core::verify::{Algorithm, Verifier};
 
 fn dpop_error(err: &DpopError) -> JsValue {
-    let error = js_error(err.code(), &err.to_string());
+    let error = js_error(err.code(), &err.message());
     // What a server answers with: `WWW-Authenticate: DPoP error="..."`.
     let _ = js_sys::Reflect::set(&error, &"error".into(), &err.oauth_error().into());
     error
@@ -68,10 +68,11 @@ pub async fn verify_dpop_proof(
         let mut algorithms = Vec::new();
         for name in opt_strings(&options, "algorithms")? {
             algorithms.push(Algorithm::from_name(&name).ok_or_else(|| {
-                invalid_options(&format!(
-                    "unknown algorithm {} in \"algorithms\"",
-                    Quoted(&name)
-                ))
+                invalid_options(&cat(&[
+                    "unknown algorithm ",
+                    &quoted(&name),
+                    " in \"algorithms\"",
+                ]))
             })?);
         }
         builder = builder.algorithms(algorithms);

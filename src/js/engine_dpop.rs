@@ -16,9 +16,10 @@ use crate::core::dpop::{
     p256_thumbprint_input, proof_signing_input, response_asks_for_nonce, DpopError, NonceBook,
     ProofInput,
 };
+use crate::core::error::cat;
 
 fn error(e: &DpopError) -> JsValue {
-    let error = js_sys::Error::new(&format!("DPoP: {e}"));
+    let error = js_sys::Error::new(&cat(&["DPoP: ", &e.message()]));
     let _ = js_sys::Reflect::set(&error, &"code".into(), &"ERR_DPOP".into());
     error.into()
 }
@@ -123,7 +124,7 @@ impl DpopCore {
 
     /// The proof: the signing input and its signature (IEEE P1363 `r || s`), base64url.
     pub fn proof(input: &str, signature: &[u8]) -> String {
-        format!("{input}.{}", b64::encode(signature))
+        cat(&[input, ".", &b64::encode(signature)])
     }
 
     /// Remembers the `DPoP-Nonce` a response from `url` carried (`undefined`: none).

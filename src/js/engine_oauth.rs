@@ -14,6 +14,7 @@ use js_sys::Array;
 use wasm_bindgen::prelude::*;
 
 use super::convert::{js_error, jwt_error};
+use crate::core::error::{cat, decimal};
 use crate::core::jwk::{JwkSet, KeyOptions};
 use crate::core::oauth::{
     authorization_request_with_challenge, callback_url_cleaned, code_verifier_of, discovery_urls,
@@ -27,7 +28,7 @@ use crate::core::session::RefreshFailure;
 use crate::core::verify::{Verified, Verifier};
 
 fn oauth_error(error: &OAuthError) -> JsValue {
-    js_error(error.code(), &error.to_string())
+    js_error(error.code(), &error.message())
 }
 
 fn secs(now_ms: f64) -> i64 {
@@ -285,7 +286,7 @@ impl OAuthEngine {
         if !(200..300).contains(&status) {
             return Err(js_error(
                 "ERR_JWKS_INVALID",
-                &format!("the provider's jwks_uri answered {status}"),
+                &cat(&["the provider's jwks_uri answered ", &decimal(status.into())]),
             ));
         }
         let metadata = self.metadata.as_ref().ok_or_else(no_login)?;

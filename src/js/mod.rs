@@ -5,7 +5,7 @@
 
 pub(crate) mod channel;
 mod convert;
-#[cfg(all(feature = "verify", feature = "dpop"))]
+#[cfg(feature = "dpop-verify")]
 mod dpop;
 mod engine;
 // The OAuth profile's synchronous calls for the driver (oauth.js).

@@ -680,3 +680,49 @@ fn an_es256_thumbprint_input_is_canonical_and_checks_its_coordinates() {
     );
     assert!(p256_thumbprint_input(&x, "not base64!").is_err());
 }
+
+#[test]
+fn proof_json_and_messages_are_written_without_fmt_as_before() {
+    let x = "l8tFrhx-34tV3hRICRDY9zCkDlpBhF42UQUfWVAWBFs";
+    let y = "9VE4jf_Ok_o64zbTTlcuNJajHmt6v9TDVrU0CdvGRDA";
+    for (iat, text) in [(1_700_000_000, "1700000000"), (0, "0"), (-5, "-5")] {
+        let input = ProofInput {
+            method: "POST",
+            url: "https://API.example:443/t",
+            iat,
+            jti: "j",
+            ath: None,
+            nonce: None,
+        };
+        let signing_input = proof_signing_input(x, y, &input).unwrap();
+        let (header, claims) = signing_input.split_once('.').unwrap();
+        assert_eq!(
+            b64::decode(header, "h").unwrap(),
+            format!(
+                r#"{{"typ":"dpop+jwt","alg":"ES256","jwk":{{"kty":"EC","crv":"P-256","x":"{x}","y":"{y}"}}}}"#
+            )
+            .as_bytes()
+        );
+        assert_eq!(
+            b64::decode(claims, "c").unwrap(),
+            format!(r#"{{"jti":"j","htm":"POST","htu":"https://api.example/t","iat":{text}}}"#)
+                .as_bytes()
+        );
+    }
+    assert_eq!(
+        p256_thumbprint_input(x, y).unwrap(),
+        format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#)
+    );
+    assert_eq!(
+        DpopError::Malformed(JwtError::SegmentCount { found: 2 }).to_string(),
+        "malformed DPoP proof: a compact JWS has 3 segments, this has 2"
+    );
+    assert_eq!(
+        DpopError::ClaimMissing { claim: "htu" }.message(),
+        "the DPoP proof lacks a valid \"htu\" claim"
+    );
+    assert_eq!(
+        DpopError::InvalidRequest { reason: "r" }.message(),
+        "invalid DPoP check: r"
+    );
+}

@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::core::b64;
+use crate::core::error::decimal;
 use crate::core::oauth::error::OAuthError;
 use crate::core::oauth::metadata::ProviderMetadata;
 use crate::core::oauth::transaction::Transaction;
@@ -230,7 +231,7 @@ pub fn authorization_request_with_challenge(
     let state = b64::encode(&random.state);
     let nonce = openid.then(|| b64::encode(&random.nonce));
     let code_verifier = code_verifier_of(random);
-    let max_age = options.max_age.map(|s| s.to_string());
+    let max_age = options.max_age.map(decimal);
 
     let mut params: Vec<(&str, &str)> = vec![
         ("response_type", "code"),

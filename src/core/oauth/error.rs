@@ -7,7 +7,7 @@ use crate::prelude::*;
 
 use core::fmt;
 
-use crate::core::error::Quoted;
+use crate::core::error::{cat, decimal, quoted};
 
 /// Which provider endpoint answered with an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -334,80 +334,89 @@ impl OAuthError {
     }
 }
 
-impl fmt::Display for OAuthError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::InvalidConfig { reason } => write!(f, "invalid oauth configuration: {reason}"),
-            Self::InvalidMetadata { reason } => write!(f, "invalid provider metadata: {reason}"),
+impl OAuthError {
+    /// The message of the error (its `Display`), built without `core::fmt` so that the npm
+    /// package's wasm links no formatting machinery (`to_string()` would).
+    pub fn message(&self) -> String {
+        let text = match self {
+            Self::InvalidConfig { reason } => {
+                return cat(&["invalid oauth configuration: ", reason])
+            }
+            Self::InvalidMetadata { reason } => {
+                return cat(&["invalid provider metadata: ", reason])
+            }
             Self::IssuerMismatch => {
-                f.write_str("the provider metadata names another issuer than the configured one")
+                "the provider metadata names another issuer than the configured one"
             }
-            Self::InsecureEndpoint { member } => write!(
-                f,
-                "{member} must use https (http only on a loopback host), without credentials or fragment"
-            ),
-            Self::PkceNotSupported => f.write_str("the provider does not support PKCE with S256"),
+            Self::InsecureEndpoint { member } => return cat(&[
+                member,
+                " must use https (http only on a loopback host), without credentials or fragment",
+            ]),
+            Self::PkceNotSupported => "the provider does not support PKCE with S256",
             Self::EndpointNotOffered { member } => {
-                write!(f, "the provider metadata has no {member}")
+                return cat(&["the provider metadata has no ", member])
             }
-            Self::NoTransaction => f.write_str(
-                "no login is pending for this callback (already handled, expired or never started)",
-            ),
+            Self::NoTransaction => {
+                "no login is pending for this callback (already handled, expired or never started)"
+            }
             Self::InvalidTransaction { reason } => {
-                write!(f, "the stored login transaction is invalid: {reason}")
+                return cat(&["the stored login transaction is invalid: ", reason])
             }
-            Self::TransactionExpired => f.write_str("the login transaction has expired"),
-            Self::InvalidCallback { reason } => write!(f, "invalid callback: {reason}"),
-            Self::StateMismatch => {
-                f.write_str("the callback's state does not match the pending login")
-            }
-            Self::IssMissing => f.write_str("the callback has no iss parameter (RFC 9207)"),
-            Self::IssMismatch => {
-                f.write_str("the callback's iss is not the provider's issuer (RFC 9207)")
-            }
-            Self::CodeMissing => f.write_str("the callback has no authorization code"),
+            Self::TransactionExpired => "the login transaction has expired",
+            Self::InvalidCallback { reason } => return cat(&["invalid callback: ", reason]),
+            Self::StateMismatch => "the callback's state does not match the pending login",
+            Self::IssMissing => "the callback has no iss parameter (RFC 9207)",
+            Self::IssMismatch => "the callback's iss is not the provider's issuer (RFC 9207)",
+            Self::CodeMissing => "the callback has no authorization code",
             Self::Provider(err) => {
-                write!(
-                    f,
-                    "the {} endpoint answered {}",
+                let mut out = cat(&[
+                    "the ",
                     err.endpoint.as_str(),
-                    Quoted(err.kind.as_str())
-                )?;
+                    " endpoint answered ",
+                    &quoted(err.kind.as_str()),
+                ]);
                 if let Some(description) = &err.description {
-                    write!(f, ": {}", Quoted(description))?;
+                    out.push_str(": ");
+                    out.push_str(&quoted(description));
                 }
-                Ok(())
+                return out;
             }
             Self::Http { endpoint, status } => {
-                write!(f, "the {} endpoint answered HTTP {status}", endpoint.as_str())
+                return cat(&[
+                    "the ",
+                    endpoint.as_str(),
+                    " endpoint answered HTTP ",
+                    &decimal(u64::from(*status)),
+                ])
             }
             Self::InvalidTokenResponse { reason } => {
-                write!(f, "invalid token response: {reason}")
+                return cat(&["invalid token response: ", reason])
             }
             Self::UnsupportedTokenType => {
-                f.write_str("the token response's token_type is neither Bearer nor DPoP")
+                "the token response's token_type is neither Bearer nor DPoP"
             }
-            Self::IdTokenMissing => f.write_str("the token response has no id_token"),
+            Self::IdTokenMissing => "the token response has no id_token",
             Self::IdTokenClaimMissing { claim } => {
-                write!(f, "the id token has no {} claim", Quoted(claim))
+                return cat(&["the id token has no ", &quoted(claim), " claim"])
             }
-            Self::IdTokenIssuerMismatch => f.write_str("unexpected id token \"iss\""),
+            Self::IdTokenIssuerMismatch => "unexpected id token \"iss\"",
             Self::IdTokenAudienceMismatch => {
-                f.write_str("the id token's \"aud\" does not contain the client id")
+                "the id token's \"aud\" does not contain the client id"
             }
-            Self::IdTokenAzpMismatch => {
-                f.write_str("the id token's \"azp\" is not the client id")
-            }
-            Self::NonceMismatch => f.write_str("the id token's \"nonce\" does not match"),
-            Self::IdTokenSubjectMismatch => {
-                f.write_str("the id token's \"sub\" differs from the session's")
-            }
-            Self::IdTokenExpired => f.write_str("the id token has expired"),
-            Self::IdTokenIatOutOfRange => {
-                f.write_str("the id token's \"iat\" is in the future or too old")
-            }
-            Self::AuthTimeTooOld => f.write_str("the id token's \"auth_time\" exceeds max_age"),
-        }
+            Self::IdTokenAzpMismatch => "the id token's \"azp\" is not the client id",
+            Self::NonceMismatch => "the id token's \"nonce\" does not match",
+            Self::IdTokenSubjectMismatch => "the id token's \"sub\" differs from the session's",
+            Self::IdTokenExpired => "the id token has expired",
+            Self::IdTokenIatOutOfRange => "the id token's \"iat\" is in the future or too old",
+            Self::AuthTimeTooOld => "the id token's \"auth_time\" exceeds max_age",
+        };
+        text.to_owned()
+    }
+}
+
+impl fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message())
     }
 }
 
@@ -416,4 +425,47 @@ impl core::error::Error for OAuthError {}
 /// Keeps at most `max` characters of provider text.
 pub(crate) fn truncate(text: &str, max: usize) -> String {
     text.chars().take(max).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use super::*;
+
+    #[test]
+    fn messages_built_without_fmt_keep_their_texts() {
+        let provider = OAuthError::Provider(ProviderError {
+            endpoint: Endpoint::Token,
+            kind: ProviderErrorKind::parse("invalid_grant"),
+            description: Some("line\nbreak \"quoted\"".into()),
+            uri: None,
+            status: Some(400),
+        });
+        assert_eq!(
+            provider.to_string(),
+            "the token endpoint answered \"invalid_grant\": \"line\u{fffd}break \"quoted\"\""
+        );
+        let http = OAuthError::Http {
+            endpoint: Endpoint::Revocation,
+            status: 503,
+        };
+        assert_eq!(http.message(), "the revocation endpoint answered HTTP 503");
+        assert_eq!(
+            OAuthError::IdTokenClaimMissing { claim: "sub" }.message(),
+            "the id token has no \"sub\" claim"
+        );
+        assert_eq!(
+            OAuthError::InsecureEndpoint {
+                member: "token_endpoint"
+            }
+            .message(),
+            "token_endpoint must use https (http only on a loopback host), without credentials or fragment"
+        );
+        assert_eq!(
+            OAuthError::InvalidConfig { reason: "x" }.message(),
+            "invalid oauth configuration: x"
+        );
+    }
 }

@@ -3,6 +3,7 @@
 
 use crate::prelude::*;
 
+use crate::core::error::cat;
 use crate::core::oauth::error::OAuthError;
 use crate::core::oauth::object::{Object, WrongType};
 use crate::core::oauth::url::{check_endpoint, check_issuer};
@@ -24,17 +25,17 @@ pub const MAX_METADATA_BYTES: usize = 64 * 1024;
 pub fn discovery_urls(issuer: &str) -> Result<[String; 2], OAuthError> {
     check_issuer(issuer)?;
     let trimmed = issuer.strip_suffix('/').unwrap_or(issuer);
-    let oidc = format!("{trimmed}/.well-known/openid-configuration");
+    let oidc = cat(&[trimmed, "/.well-known/openid-configuration"]);
     // RFC 8414 §3.1: the well-known segment goes between the host and the issuer's path.
     let after_scheme = trimmed.find("://").map_or(0, |i| i + 3);
     let path_start = trimmed[after_scheme..]
         .find('/')
         .map_or(trimmed.len(), |i| after_scheme + i);
-    let rfc8414 = format!(
-        "{}/.well-known/oauth-authorization-server{}",
+    let rfc8414 = cat(&[
         &trimmed[..path_start],
-        &trimmed[path_start..]
-    );
+        "/.well-known/oauth-authorization-server",
+        &trimmed[path_start..],
+    ]);
     Ok([oidc, rfc8414])
 }
 

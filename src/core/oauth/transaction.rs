@@ -12,6 +12,7 @@ use crate::prelude::*;
 use crate::core::json::{Map, Number, Value};
 
 use crate::core::b64;
+use crate::core::error::cat;
 use crate::core::oauth::error::{truncate, Endpoint, OAuthError, ProviderError, ProviderErrorKind};
 use crate::core::oauth::metadata::ProviderMetadata;
 use crate::core::oauth::object::{Object, WrongType};
@@ -26,7 +27,7 @@ const MAX_STORED_BYTES: usize = 4096;
 
 /// The `sessionStorage` key of the pending login of `client_id`.
 pub fn transaction_storage_key(client_id: &str) -> String {
-    format!("tokenwarden.oauth.tx.{client_id}")
+    cat(&["tokenwarden.oauth.tx.", client_id])
 }
 
 /// A pending login. `Debug` redacts the code verifier.
@@ -105,7 +106,7 @@ impl Transaction {
             stored.insert("max_age".into(), Value::Number(Number::from_u64(max_age)));
         }
         let mut stored = Value::Object(stored);
-        let text = stored.to_string();
+        let text = stored.to_json();
         // The tree's copy of the verifier is wiped; the text lives on only inside the Secret.
         if let Value::Object(map) = &mut stored {
             if let Some(Value::String(mut verifier)) = map.remove("code_verifier") {
