@@ -126,7 +126,7 @@ if (size) {
   p('## 1. Size: what a page downloads');
   p();
   p('Ours (bold): the page load of each build\'s browser entry as `scripts/build-pkg.sh` ships it, its');
-  p('wasm plus every JS file the entry loads statically, each file gzip -9 (files loaded on use, such as');
+  p('wasm (gzip -9) plus every JS file the entry loads statically (one gzip -9 stream, as `scripts/size-budget.sh` counts; files loaded on use, such as');
   p('worker custody\'s `remote.js`, are not counted). The peers, installed from npm in this run: a minimal');
   p('page each (`benches/peers/usage/`: configure, handle the redirect, log in and out, call one API;');
   p(`jose: \`jwtVerify\` + \`createRemoteJWKSet\`), \`esbuild ${size.esbuild} --bundle --minify --format=esm --platform=browser\`, gzip -9.`);
