@@ -5,7 +5,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 export CHROMEDRIVER ?= /usr/bin/chromedriver
 WASM := --target wasm32-unknown-unknown -p tokenwarden
 
-.PHONY: setup pkg test test-custody test-lint test-host test-server-stores test-wasm-node test-wasm-browser test-manager test-js test-e2e test-oauth test-size test-dpop leptos-app test-leptos test-kit demo bench clean
+.PHONY: setup pkg test test-custody test-lint test-host test-server-stores test-wasm-node test-wasm-browser test-manager test-js test-e2e test-oauth test-size test-dpop leptos-app test-leptos test-kit test-bench demo bench clean
 
 ## setup: install the toolchain pieces (idempotent; 8-12 minutes cold, seconds warm)
 setup:
@@ -16,7 +16,7 @@ pkg: setup
 	@scripts/build-pkg.sh pkg
 
 ## test: lint, host tests, wasm tests in Node and headless Chromium, JS tests
-test: setup test-lint test-host test-wasm-node test-wasm-browser test-manager test-js test-custody test-e2e test-oauth test-size test-dpop test-leptos test-kit
+test: setup test-lint test-host test-wasm-node test-wasm-browser test-manager test-js test-custody test-e2e test-oauth test-size test-dpop test-leptos test-kit test-bench
 	@echo "make test: all suites passed"
 
 test-lint:
@@ -116,6 +116,13 @@ demo:
 ## bench: side-by-side benchmarks (under 20 minutes); report in target/bench/report.md
 bench:
 	@scripts/bench.sh
+
+## test-bench: `make bench`'s quick mode: every step with one short round, no figure asserted,
+## so a bench step that breaks fails `make test` (reuses pkg/, test-js's builds, the debug server
+## and target/; report in target/bench-quick/; about 2 minutes warm)
+test-bench: pkg
+	@echo "== make bench, quick mode (every step once, figures not asserted)"
+	BENCH_QUICK=1 scripts/bench.sh
 
 clean:
 	cargo clean

@@ -4,7 +4,8 @@
 # Redis and one signing key, on loopback, side by side in one run. Called by scripts/bench.sh
 # (also runs alone). Writes OUT/stores.md and OUT/stores.json (OUT defaults to target/bench).
 # Needs redis-server (scripts/setup.sh installs it). About 1-2 minutes after the builds
-# (2-4 minutes cold). Knobs: BENCH_STORE_SECS (3), BENCH_STORE_ROUNDS (3), BENCH_STORE_CONCURRENCY (32).
+# (2-4 minutes cold). Knobs: BENCH_STORE_SECS (3), BENCH_STORE_ROUNDS (3), BENCH_STORE_CONCURRENCY (32),
+# BENCH_CARGO_PROFILE (bench; dev builds into target/debug).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -34,10 +35,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-say "building the server and the load generator (bench profile; 2-4 min cold, seconds warm)"
-cargo build --profile bench -p tokenwarden-server --bin tokenwarden-server --example load
-SERVER_BIN=$CARGO_TARGET_DIR/release/tokenwarden-server
-LOAD_BIN=$CARGO_TARGET_DIR/release/examples/load
+# BENCH_CARGO_PROFILE=dev (scripts/bench.sh's quick mode): the debug builds `make test` has made.
+PROFILE=${BENCH_CARGO_PROFILE:-bench}
+PROFILE_DIR=release
+[ "$PROFILE" = dev ] && PROFILE_DIR=debug
+say "building the server and the load generator ($PROFILE profile; 2-4 min cold, seconds warm)"
+cargo build --profile "$PROFILE" -p tokenwarden-server --bin tokenwarden-server --example load
+SERVER_BIN=$CARGO_TARGET_DIR/$PROFILE_DIR/tokenwarden-server
+LOAD_BIN=$CARGO_TARGET_DIR/$PROFILE_DIR/examples/load
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 REDIS_PORT=$(free_port)

@@ -1,34 +1,87 @@
 #!/usr/bin/env bash
 # `make bench`: tokenwarden measured side by side with the libraries people would use instead.
 # Writes target/bench/report.md and target/bench/report.json (raw parts in target/bench/results/).
-#   1. sizes of our npm builds vs auth0-spa-js, oidc-client-ts, @supabase/auth-js, okta-auth-js,
-#      jose and jwt-decode (installed from npm in this run into target/bench/peers);
-#   2-3. verifyJwt / decodeJwt vs jose (and jwt-decode) in Node and headless Chromium;
+#   1. one size table: the page load of each of our builds (wasm + the JS its entry loads, gzip -9)
+#      beside the peers of benches/peers/package.json (installed from npm in this run), each a
+#      minimal page (benches/peers/usage/) bundled with esbuild --bundle --minify, gzip -9;
+#   2-3. verifyJwt / decodeJwt vs jose (and jwt-decode) in Node and headless Chromium, decodeJwt
+#      also vs jose's decodeJwt + decodeProtectedHeader (the same work: both parts);
 #   4. tm.fetch vs plain fetch vs a hand-written wrapper in Chromium (preparation and end to end);
 #   5. criterion benchmarks of the core, and the reference server under wrk on loopback;
-#   6. worker custody's cost (scripts/bench-custody.sh, appended to the report).
-# Needs what scripts/setup.sh installs (run it first; `make bench` does), plus wrk (installed
-# here with apt-get when missing). About 13-15 minutes from a fresh clone on 2 cores after setup
-# (cold builds take 6-10 of them, more when the machine is busy), about 5 minutes warm.
+#   6. the server per store (scripts/bench-stores.sh) and worker custody's cost
+#      (scripts/bench-custody.sh), appended to the report.
+# Needs what scripts/setup.sh installs (run it first; `make bench` does). About 15-20 minutes from
+# a fresh clone on 2 cores after setup (cold builds take 6-10 of them), about 8 minutes warm.
 # Knobs: BENCH_ROUNDS (21), BENCH_BATCH_MS (50), BENCH_E2E_ROUNDS (3), BENCH_LOAD_RUNS (3),
 # BENCH_LOAD_SECS (5), BENCH_CRITERION_SECS (2). BENCH_ONLY=verify runs only verifyJwt and
 # decodeJwt against jose in Node and Chromium (about 2 minutes warm) and prints their ratios;
 # BENCH_ONLY=fetch runs only the tm.fetch preparation comparison in Chromium and prints it.
+# BENCH_QUICK=1 (`make test-bench`, part of `make test`): every step with one short round, no
+# figure asserted, into target/bench-quick; it reuses the package builds, the debug server and the
+# target dir `make test` has built (building only what is missing) and fails if any step breaks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 ROOT=$PWD
+QUICK=${BENCH_QUICK:-}
 OUT=$ROOT/target/bench
+[ -n "$QUICK" ] && OUT=$ROOT/target/bench-quick
+
+# ---- The builds measured: the one place naming them ----------------------------------------------
+# Each is a directory made by scripts/build-pkg.sh (DIR/web/index.js, DIR/node/index.js) and the
+# build-pkg.sh arguments that make it. PKG_FULL is what the page-side benchmarks load (TokenManager,
+# DPoP, custody); PKG_VERIFY is what verifyJwt/decodeJwt are timed on (Node and Chromium); the size
+# table has one row per SIZE_ROWS entry. Once the package has its entries (tokenwarden,
+# tokenwarden/oauth, tokenwarden/verify), point these at them.
+PKG_FULL=$OUT/pkg-full
+PKG_FULL_ARGS=()
+PKG_NOVERIFY=$OUT/pkg-noverify
+PKG_NOVERIFY_ARGS=(--no-default-features)
+# verifyJwt/decodeJwt for servers and pages that verify: the verification feature set, compiled for
+# speed (opt-level 3; the package's other builds are tuned for size).
+PKG_VERIFY=$OUT/pkg-verify
+PKG_VERIFY_ARGS=(--no-default-features --features es256,eddsa,rsa,hmac,dpop --config 'profile.release.opt-level=3')
+# HS256 computed in wasm (feature hmac-sync, not in the package), beside WebCrypto's.
+PKG_HMACSYNC=$OUT/pkg-hmacsync
+PKG_HMACSYNC_ARGS=(--features hmac-sync --config 'profile.release.opt-level=3')
+if [ -n "$QUICK" ]; then
+  # What `make test` has built already (pkg: make pkg; the others: make test-js).
+  PKG_FULL=$ROOT/pkg
+  PKG_NOVERIFY=$ROOT/target/pkg-noverify
+  PKG_VERIFY=$ROOT/target/pkg-dpop-noauth
+  PKG_VERIFY_ARGS=(--no-default-features --features es256,eddsa,rsa,hmac,dpop)
+  PKG_HMACSYNC="" # not built by make test: the HS256 hmac-sync case is left out
+fi
+size_rows() { # NAME|LABEL|browser entry, one per row of ours in the size table
+  printf '%s\n' \
+    "full|tokenwarden $(git rev-parse --short HEAD 2>/dev/null || echo '?'), any use (one wasm: manager, OAuth, DPoP, verify)|$PKG_FULL/web/index.js" \
+    "noverify|tokenwarden $(git rev-parse --short HEAD 2>/dev/null || echo '?'), build without verification|$PKG_NOVERIFY/web/index.js" \
+    "verify|tokenwarden $(git rev-parse --short HEAD 2>/dev/null || echo '?'), verification build (verifyJwt, KeySet, decodeJwt, verifyDpopProof)|$PKG_VERIFY/web/index.js"
+}
+# ----------------------------------------------------------------------------------------------------
+
 RES=$OUT/results
 PEERS=$OUT/peers
 export PATH="$ROOT/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 # Native builds get their own target dir (no lock contention with other builds) and the bench
-# profile optimised for speed: the release profile it inherits is tuned for wasm size.
+# profile optimised for speed: the release profile it inherits is tuned for wasm size. The quick
+# mode builds in `make test`'s target dir with the dev profile instead (nothing to rebuild).
 export CARGO_TARGET_DIR=$ROOT/target/bench-build
+CARGO_PROFILE=bench PROFILE_DIR=release
+if [ -n "$QUICK" ]; then export CARGO_TARGET_DIR=$ROOT/target; CARGO_PROFILE=dev PROFILE_DIR=debug; fi
+export BENCH_CARGO_PROFILE=$CARGO_PROFILE
 export CARGO_PROFILE_BENCH_OPT_LEVEL=3 CARGO_PROFILE_BENCH_LTO=false
 export CARGO_PROFILE_BENCH_CODEGEN_UNITS=16 CARGO_PROFILE_BENCH_DEBUG=false
+if [ -n "$QUICK" ]; then
+  # One short round of everything: the figures mean nothing, the steps must all run.
+  export BENCH_ROUNDS=1 BENCH_BATCH_MS=2 BENCH_E2E_ROUNDS=1 BENCH_E2E_REQUESTS=20 BENCH_DPOP_REQUESTS=10
+  export BENCH_LOAD_RUNS=1 BENCH_LOAD_SECS=1 BENCH_STORE_SECS=1 BENCH_STORE_ROUNDS=1
+  export BENCH_CUSTODY_ROUNDS=1 BENCH_CUSTODY_SEQUENTIAL=10 BENCH_CUSTODY_PARALLEL=50
+  CRITERION_ARGS=(--warm-up-time 0.01 --measurement-time 0.01 --sample-size 10)
+else
+  CRITERION_ARGS=(--warm-up-time 1 --measurement-time "${BENCH_CRITERION_SECS:-2}" --sample-size 50)
+fi
 export BENCH_ROUNDS=${BENCH_ROUNDS:-21} BENCH_E2E_ROUNDS=${BENCH_E2E_ROUNDS:-3}
-CRITERION_SECS=${BENCH_CRITERION_SECS:-2}
 
 START=$(date +%s)
 STEP_START=$START
@@ -46,6 +99,20 @@ finish_step() {
   STEP_NAME=""
 }
 die() { echo "bench: $*" >&2; exit 1; }
+# build_pkg DIR ARGS...: scripts/build-pkg.sh (its own target dir per feature set); in the quick
+# mode only when DIR has no package yet.
+build_pkg() {
+  local dir=$1
+  shift
+  if [ -n "$QUICK" ] && [ -f "$dir/web/index.js" ] && [ -f "$dir/node/index.js" ]; then
+    echo "bench: reusing $dir"
+    return
+  fi
+  env -u CARGO_TARGET_DIR scripts/build-pkg.sh "$dir" "$@"
+}
+# The reference server for the page benchmarks: the debug build `make test` uses, or in a full
+# run the bench profile (step 3).
+debug_server() { env -u CARGO_TARGET_DIR cargo build -p tokenwarden-server; SERVER_BIN=$ROOT/target/debug/tokenwarden-server; }
 
 SERVER_PID=""
 DPOP_PID=""
@@ -57,8 +124,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Prerequisites (scripts/setup.sh installs all but wrk).
-for tool in cargo node npm wasm-bindgen wasm-opt; do
+# Prerequisites (scripts/setup.sh installs them all).
+for tool in cargo node npm wasm-bindgen wasm-opt wrk redis-server; do
   command -v "$tool" >/dev/null || die "$tool not found: run scripts/setup.sh (or make setup) first"
 done
 [ -x /usr/bin/chromium ] || die "/usr/bin/chromium not found: run scripts/setup.sh first"
@@ -68,44 +135,51 @@ rm -rf "$RES" "$OUT/www" "$OUT/report.md" "$OUT/report.json"
 mkdir -p "$RES" "$OUT/www/bench" "$PEERS"
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
-step 1 "install the peers from npm into target/bench/peers (in the background) and wrk" "15-60 s" "peers+wrk"
-rm -rf "$PEERS/node_modules" "$PEERS/js"
-cp benches/peers/package.json benches/peers/package-lock.json "$PEERS/"
+step 1 "install the peers from npm into $PEERS (in the background)" "15-60 s" "peers"
+rm -rf "$PEERS/js" "$PEERS/usage"
 cp -r benches/js "$PEERS/js"
-(cd "$PEERS" && npm install --no-audit --no-fund --loglevel=error >"$RES/npm-install.log" 2>&1) &
-NPM_PID=$!
-if ! command -v wrk >/dev/null; then
-  echo "bench: installing wrk (Debian)"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq && apt-get install -y -qq wrk >/dev/null || die "could not install wrk"
+cp -r benches/peers/usage "$PEERS/usage"
+if [ -n "$QUICK" ] && [ -d "$PEERS/node_modules" ] && cmp -s benches/peers/package-lock.json "$PEERS/package-lock.json"; then
+  echo "bench: the peers of benches/peers/package-lock.json are installed already"
+  NPM_PID=""
+else
+  rm -rf "$PEERS/node_modules"
+  cp benches/peers/package.json benches/peers/package-lock.json "$PEERS/"
+  (cd "$PEERS" && npm ci --no-audit --no-fund --loglevel=error >"$RES/npm-install.log" 2>&1) &
+  NPM_PID=$!
 fi
+wait_peers() {
+  if [ -n "$NPM_PID" ]; then
+    wait "$NPM_PID" || { cat "$RES/npm-install.log" >&2; die "npm install of the peers failed"; }
+  fi
+  NPM_PID=""
+}
 
-step 2 "npm builds: full default and without verification (scripts/build-pkg.sh)" "2-4 min cold, 30 s warm" "pkg builds"
-# build-pkg.sh picks its own target dir per feature set.
-env -u CARGO_TARGET_DIR scripts/build-pkg.sh "$OUT/pkg-full"
-# HS256 computed in wasm (feature hmac-sync, not in the default package), beside WebCrypto's.
-# An opt-in build for HS* in bulk, so compiled for speed (opt-level 3; the package is tuned for
-# size): measured in Node, verifyJwt HS256 17-18 -> 10-11 us, at about +17% wasm gzip.
-env -u CARGO_TARGET_DIR scripts/build-pkg.sh "$OUT/pkg-hmacsync" --features hmac-sync \
-  --config 'profile.release.opt-level=3'
+step 2 "npm builds (scripts/build-pkg.sh): $(basename "$PKG_FULL"), $(basename "$PKG_VERIFY")${PKG_HMACSYNC:+, $(basename "$PKG_HMACSYNC")}, $(basename "$PKG_NOVERIFY")" "3-6 min cold, 30 s warm" "pkg builds"
+build_pkg "$PKG_FULL" "${PKG_FULL_ARGS[@]}"
+build_pkg "$PKG_VERIFY" "${PKG_VERIFY_ARGS[@]}"
+if [ -n "$PKG_HMACSYNC" ]; then build_pkg "$PKG_HMACSYNC" "${PKG_HMACSYNC_ARGS[@]}"; fi
+# The page and the Node bench read the verification build and the hmac-sync one from here.
+prepare_www() {
+  cp "$ROOT"/benches/web/* "$OUT/www/bench/"
+  cp -r "$PKG_VERIFY/web" "$OUT/www/bench/verify"
+  if [ -n "$PKG_HMACSYNC" ]; then cp -r "$PKG_HMACSYNC/web" "$OUT/www/bench/hmacsync"; fi
+  (cd "$PEERS" && node js/make_tokens.mjs "$OUT/www/bench/tokens.json" \
+    && node_modules/.bin/esbuild js/browser_entry.mjs --bundle --format=esm --platform=browser \
+      --outfile="$OUT/www/bench/bundle.js" --log-level=warning)
+}
 if [ -n "${BENCH_ONLY:-}" ]; then
   # One comparison alone: BENCH_ONLY=verify (verifyJwt and decodeJwt against jose, Node and
   # Chromium) or BENCH_ONLY=fetch (tm.fetch preparation, Chromium); about 2 minutes warm each.
   case "$BENCH_ONLY" in verify|fetch) ;; *) die "BENCH_ONLY must be verify or fetch" ;; esac
   echo "bench: BENCH_ONLY=$BENCH_ONLY: that comparison alone, side by side in one run"
-  wait "$NPM_PID" || { cat "$RES/npm-install.log" >&2; die "npm install of the peers failed"; }
-  NPM_PID=""
-  cp "$ROOT"/benches/web/* "$OUT/www/bench/"
-  cp -r "$OUT/pkg-hmacsync/web" "$OUT/www/bench/hmacsync"
-  (cd "$PEERS" && node js/make_tokens.mjs "$OUT/www/bench/tokens.json" \
-    && node_modules/.bin/esbuild js/browser_entry.mjs --bundle --format=esm --platform=browser \
-      --outfile="$OUT/www/bench/bundle.js" --log-level=warning)
+  wait_peers
+  prepare_www
   if [ "$BENCH_ONLY" = verify ]; then
-    (cd "$PEERS" && node js/node_bench.mjs "$OUT/pkg-full" "$OUT/www/bench/tokens.json" "$RES/node.json" "$OUT/pkg-hmacsync")
+    (cd "$PEERS" && node js/node_bench.mjs "$PKG_VERIFY" "$OUT/www/bench/tokens.json" "$RES/node.json" "$PKG_HMACSYNC")
   fi
-  env -u CARGO_TARGET_DIR cargo build -p tokenwarden-server
-  SERVER_BIN=$ROOT/target/debug/tokenwarden-server
-  start_server "$RES/server.log" --port 0 --quiet --www-dir "$OUT/www" --pkg-dir "$OUT/pkg-full" \
+  debug_server
+  start_server "$RES/server.log" --port 0 --quiet --www-dir "$OUT/www" --pkg-dir "$PKG_FULL" \
     || die "the reference server did not start"
   (cd "$PEERS" && node js/browser_bench.mjs "$SERVER_URL" "$RES/chromium.json")
   if [ "$BENCH_ONLY" = fetch ]; then
@@ -117,45 +191,33 @@ if [ -n "${BENCH_ONLY:-}" ]; then
       }' "$RES/chromium.json"
     exit 0
   fi
-  node -e '
-    const fs = require("fs");
-    for (const file of process.argv.slice(1)) {
-      const r = JSON.parse(fs.readFileSync(file, "utf8"));
-      const time = (s) => (1 / s.median).toFixed(2);
-      const row = Object.entries(r.verify).flatMap(([alg, v]) => Object.entries(v.ratios)
-        .map(([pair, s]) => `${alg}${pair.includes("sync") ? " hmac-sync" : ""} ${time(s)}`));
-      row.push(`decodeJwt ${time(r.decode.ratios["tokenwarden / jose"])}`);
-      console.log(`${r.runtime ?? file}: time / jose: ${row.join(", ")}`);
-    }' "$RES/node.json" "$RES/chromium.json"
+  node "$PEERS/js/ratios.mjs" "$RES/node.json" "$RES/chromium.json"
   exit 0
 fi
-env -u CARGO_TARGET_DIR scripts/build-pkg.sh "$OUT/pkg-noverify" --no-default-features
+build_pkg "$PKG_NOVERIFY" "${PKG_NOVERIFY_ARGS[@]}"
 
-step 3 "native builds: criterion benches and the reference server (bench profile)" "4-6 min cold, 5 s warm" "native builds"
-cargo bench -p tokenwarden --features hmac --bench core --no-run
-cargo build --profile bench -p tokenwarden-server
-SERVER_BIN=$CARGO_TARGET_DIR/release/tokenwarden-server
+step 3 "native builds: criterion benches and the reference server ($CARGO_PROFILE profile)" "4-6 min cold, 5 s warm" "native builds"
+cargo bench --profile "$CARGO_PROFILE" -p tokenwarden --features hmac --bench core --no-run
+cargo build --profile "$CARGO_PROFILE" -p tokenwarden-server
+SERVER_BIN=$CARGO_TARGET_DIR/$PROFILE_DIR/tokenwarden-server
 [ -x "$SERVER_BIN" ] || die "server binary not found at $SERVER_BIN"
 
-step 4 "sizes (esbuild + gzip -9) and benchmark tokens" "10 s" "sizes"
-wait "$NPM_PID" || { cat "$RES/npm-install.log" >&2; die "npm install of the peers failed"; }
-NPM_PID=""
+step 4 "sizes: our page loads beside the peers' (esbuild + gzip -9), and benchmark tokens" "10 s" "sizes"
+wait_peers
+ROWS=()
+while IFS= read -r row; do ROWS+=("$row"); done < <(size_rows)
+(cd "$PEERS" && node js/size.mjs "$RES/size.json" usage "${ROWS[@]}")
+prepare_www
 cd "$PEERS"
-node js/size.mjs "$RES/size.json" full="$OUT/pkg-full" noverify="$OUT/pkg-noverify"
-node js/make_tokens.mjs "$OUT/www/bench/tokens.json"
-cp "$ROOT"/benches/web/* "$OUT/www/bench/"
-cp -r "$OUT/pkg-hmacsync/web" "$OUT/www/bench/hmacsync"
-node_modules/.bin/esbuild js/browser_entry.mjs --bundle --format=esm --platform=browser \
-  --outfile="$OUT/www/bench/bundle.js" --log-level=warning
 
-step 5 "Node: verifyJwt vs jose (4 algorithms), decodeJwt vs jose and jwt-decode" "15 s" "Node"
-node js/node_bench.mjs "$OUT/pkg-full" "$OUT/www/bench/tokens.json" "$RES/node.json" "$OUT/pkg-hmacsync"
+step 5 "Node: verifyJwt vs jose (5 algorithms), decodeJwt vs jose (payload; header + payload) and jwt-decode" "30 s" "Node"
+node js/node_bench.mjs "$PKG_VERIFY" "$OUT/www/bench/tokens.json" "$RES/node.json" "$PKG_HMACSYNC"
 cd "$ROOT"
 
 step 6 "native: criterion (verify x4 and jsonwebtoken x4, decode, session steps)" "30-60 s" "criterion"
 rm -rf "$CARGO_TARGET_DIR/criterion"
-if ! cargo bench -p tokenwarden --features hmac --bench core -- \
-  --warm-up-time 1 --measurement-time "$CRITERION_SECS" --sample-size 50 >"$RES/criterion.log" 2>&1; then
+if ! cargo bench --profile "$CARGO_PROFILE" -p tokenwarden --features hmac --bench core -- \
+  "${CRITERION_ARGS[@]}" >"$RES/criterion.log" 2>&1; then
   tail -n 40 "$RES/criterion.log" >&2
   die "criterion failed (log: $RES/criterion.log)"
 fi
@@ -164,7 +226,7 @@ node "$PEERS/js/criterion.mjs" "$CARGO_TARGET_DIR/criterion" "$RES/native.json"
 
 step 7 "Chromium: verification, decoding, fetch preparation and end to end" "2-3 min" "Chromium"
 LOG=$RES/server.log
-start_server "$LOG" --port 0 --quiet --access-ttl 3600 --www-dir "$OUT/www" --pkg-dir "$OUT/pkg-full" \
+start_server "$LOG" --port 0 --quiet --access-ttl 3600 --www-dir "$OUT/www" --pkg-dir "$PKG_FULL" \
   || die "the reference server did not start"
 URL=$SERVER_URL
 echo "bench: reference server at $URL"
@@ -172,7 +234,7 @@ echo "bench: reference server at $URL"
 # DPoP vs Bearer: two more servers (one with --dpop), both cross-origin to the page alike.
 MAIN_PID=$SERVER_PID
 start_server "$RES/server-bearer.log" --port 0 --quiet --access-ttl 3600 --allow-any-loopback-origin \
-  --www-dir "$OUT/www" --pkg-dir "$OUT/pkg-full" || die "the bearer reference server did not start"
+  --www-dir "$OUT/www" --pkg-dir "$PKG_FULL" || die "the bearer reference server did not start"
 BEARER_PID=$SERVER_PID BEARER_URL=$SERVER_URL
 start_server "$RES/server-dpop.log" --port 0 --quiet --access-ttl 3600 --allow-any-loopback-origin --dpop \
   || die "the DPoP reference server did not start"
@@ -210,7 +272,8 @@ node -e '
 node "$PEERS/js/report.mjs" "$RES" "$OUT"
 TOTAL=$(($(date +%s) - START))
 printf '\n\033[1m[bench %s] done in %d min %d s\033[0m: %s\n\n' "$(elapsed)" $((TOTAL / 60)) $((TOTAL % 60)) "$OUT/report.md"
-sed -n '/^## Summary/,/^## 1\./p' "$OUT/report.md" | sed '$d'
+sed -n '/^## Summary/,/^## 2\./p' "$OUT/report.md" | sed '$d'
+node "$PEERS/js/ratios.mjs" "$RES/node.json" "$RES/chromium.json"
 
 # The reference server per store (memory, SQLite, Redis; two instances on one Redis): its own
 # script, appended to the report (about 1-2 minutes).
@@ -222,6 +285,9 @@ cat "$OUT/stores.md" >>"$OUT/report.md"
 # Worker custody: tm.fetch through the worker vs page custody vs plain fetch, and the bytes
 # (about 1-2 minutes), appended to the report.
 printf '\n\033[1m[bench %s] custody: tm.fetch in worker vs page custody, bytes\033[0m (expect 1-2 min)\n' "$(elapsed)"
-scripts/bench-custody.sh "$OUT" "$OUT/pkg-full"
+scripts/bench-custody.sh "$OUT" "$PKG_FULL"
 printf '\n' >>"$OUT/report.md"
 cat "$OUT/custody.md" >>"$OUT/report.md"
+if [ -n "$QUICK" ]; then
+  printf '\n\033[1m[bench %s] quick mode: every step ran (figures not meaningful)\033[0m\n' "$(elapsed)"
+fi

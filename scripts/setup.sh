@@ -64,6 +64,14 @@ if ! command -v redis-server >/dev/null; then
   fi
 fi
 
+# The load generator of `make bench`'s server step (and its quick mode in `make test`).
+if ! command -v wrk >/dev/null; then
+  say "installing Debian wrk for the benchmarks (about 10 s)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends wrk >/dev/null
+fi
+
 if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -x node_modules/.bin/esbuild ] \
   || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm packages (binaryen for wasm-opt, esbuild for the package's JS, jose, playwright-core; about 30 s)"

@@ -31,7 +31,7 @@ try {
   const verifyDecode = onlyFetch ? {} : await page.evaluate((o) => window.bench.verifyAndDecode(o), { rounds, batchMs });
   if (!onlyVerify && !await page.evaluate(() => window.bench.installServiceWorker())) throw new Error('service worker not in control');
   const fetchPrep = onlyVerify ? null : await page.evaluate((o) => window.bench.fetchPrep(o), { rounds, batchMs });
-  const fetchE2E = onlyVerify || onlyFetch ? null : await page.evaluate((o) => window.bench.fetchE2E(o), { rounds: e2eRounds, requests: 2000, inFlight: 50 });
+  const fetchE2E = onlyVerify || onlyFetch ? null : await page.evaluate((o) => window.bench.fetchE2E(o), { rounds: e2eRounds, requests: Number(process.env.BENCH_E2E_REQUESTS ?? 2000), inFlight: 50 });
   if (errors.length) throw new Error(`page errors: ${errors.join('; ')}`);
 
   fs.writeFileSync(outFile, JSON.stringify({

@@ -85,15 +85,23 @@ export async function verifySuite(tw, jose, data, opts, twSync = null) {
   return out;
 }
 
+/**
+ * tokenwarden's `decodeJwt` parses and checks both the header and the payload; jose's `decodeJwt`
+ * reads the payload only, so the comparison on equal work is with jose's `decodeJwt` +
+ * `decodeProtectedHeader` (both parts parsed), interleaved in the same rounds as the others.
+ */
 export async function decodeSuite(tw, jose, jwtDecode, data, opts) {
   const token = data.tokens.ES256;
+  const both = () => ({ header: jose.decodeProtectedHeader(token), claims: jose.decodeJwt(token) });
+  if (both().claims.sub !== tw.decodeJwt(token).claims.sub) throw new Error('decodeJwt: tokenwarden and jose disagree');
   return compare(
     [
       { name: 'tokenwarden', fn: () => tw.decodeJwt(token) },
       { name: 'jose', fn: () => jose.decodeJwt(token) },
+      { name: 'jose header + payload', fn: both },
       { name: 'jwt-decode', fn: () => jwtDecode(token) },
     ],
-    [['tokenwarden', 'jose'], ['tokenwarden', 'jwt-decode']],
+    [['tokenwarden', 'jose'], ['tokenwarden', 'jose header + payload'], ['tokenwarden', 'jwt-decode']],
     { ...opts, log: (s) => opts.log?.(`decode: ${s}`) },
   );
 }

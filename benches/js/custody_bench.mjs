@@ -116,7 +116,9 @@ try {
   }
   const gz = (file) => gzipSync(fs.readFileSync(join(pkgDir, 'web', file)), { level: 9 }).length;
   const raw = (file) => fs.statSync(join(pkgDir, 'web', file)).size;
-  const files = ['worker.js', 'remote.js', 'custody.js', 'index.js', 'tokenwarden.js', 'fetch.js', 'tokenwarden_bg.wasm'];
+  // Whatever the package ships in web/ (read from the directory, so a file renamed or dropped by
+  // the package build cannot break this step).
+  const files = fs.readdirSync(join(pkgDir, 'web')).filter((f) => /\.(js|wasm)$/.test(f)).sort();
   const gzip = Object.fromEntries(files.map((f) => [f, { raw: raw(f), gzip: gz(f) }]));
   fs.writeFileSync(outFile, JSON.stringify({
     runtime: `Chromium ${browser.version()}`, rounds, sequential, parallel, inFlight, speed, bytes, gzip,

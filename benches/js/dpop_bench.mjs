@@ -10,7 +10,7 @@ import { chromium } from 'playwright-core';
 
 const [bearerBase, dpopBase, outFile] = process.argv.slice(2);
 const rounds = Number(process.env.BENCH_E2E_ROUNDS ?? 3) * 2 + 1;
-const requests = 300;
+const requests = Number(process.env.BENCH_DPOP_REQUESTS ?? 300);
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',

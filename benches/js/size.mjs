@@ -1,77 +1,90 @@
-// Sizes: gzip -9 of tokenwarden's npm builds (wasm + JS glue of the browser build) next to
-// esbuild --bundle --minify + gzip -9 of the peers installed in this directory.
-// Usage (cwd: the peers directory): node js/size.mjs OUT.json NAME=PKG_DIR...
+// Sizes, one table: the page load of each entry of ours (its wasm, gzip -9, + the JS the entry
+// loads statically, as one gzip -9 stream like scripts/size-budget.sh) beside the peers' minimal pages (peers/usage/*.mjs,
+// each bundled with esbuild --bundle --minify --format=esm --platform=browser, gzip -9), all
+// measured in this run.
+// Usage (cwd: the peers directory, with node_modules installed):
+//   node js/size.mjs OUT.json USAGE_DIR 'NAME|LABEL|ENTRY_JS' ...
+// ENTRY_JS is the browser entry a page imports (e.g. pkg/web/index.js); what it loads is found by
+// following its static relative imports (`import`/`export ... from './x.js'`, not `import()`,
+// which loads on use) and the wasm each file names with `new URL('x.wasm', import.meta.url)`.
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 
-const [outFile, ...builds] = process.argv.slice(2);
+const [outFile, usageDir, ...entries] = process.argv.slice(2);
+// gzip -9 as scripts/size-budget*.sh count (the gzip program, not zlib: their bytes differ).
 const gz = (file) => Number(execFileSync('sh', ['-c', 'gzip -9c "$1" | wc -c', 'sh', file]).toString().trim());
-const version = (name) => JSON.parse(fs.readFileSync(path.resolve('node_modules', name, 'package.json'), 'utf8')).version;
+const gzCat = (files) => Number(execFileSync('sh', ['-c', 'cat "$@" | gzip -9c | wc -c', 'sh', ...files]).toString().trim());
+const pkgVersion = (name) => JSON.parse(fs.readFileSync(path.resolve('node_modules', name, 'package.json'), 'utf8')).version;
 const esbuild = path.resolve('node_modules/.bin/esbuild');
 const work = path.resolve('size-work');
 fs.rmSync(work, { recursive: true, force: true });
 fs.mkdirSync(work);
 
-function bundle(name, source) {
-  const entry = path.join(work, `${name.replace(/\W+/g, '_')}.entry.mjs`);
-  const out = entry.replace('.entry.mjs', '.min.js');
-  fs.writeFileSync(entry, source);
-  execFileSync(esbuild, [entry, '--bundle', '--minify', '--format=esm', '--platform=browser',
-    `--outfile=${out}`, '--log-level=error'], { cwd: process.cwd() });
-  return { minified: fs.statSync(out).size, gzip: gz(out) };
-}
+const STATIC_IMPORT = /(?:import|export)\s*(?:[\w*$\s{},]*?\bfrom\s*)?["'](\.{1,2}\/[^"']+)["']/g;
+const WASM_URL = /new URL\(\s*["']([^"']+\.wasm)["']\s*,\s*import\.meta\.url\s*\)/g;
 
-const result = { esbuild: version('esbuild'), tokenwarden: {}, peers: {} };
-
-for (const spec of builds) {
-  const [name, dir] = spec.split('=');
-  const web = path.join(dir, 'web');
-  const wasm = path.join(web, 'tokenwarden_bg.wasm');
-  const glue = path.join(work, `${name}.glue.js`);
-  // Every JS file the page loads: the wasm-bindgen glue and the entry (bundled with the driver,
-  // custody, OAuth, DPoP and verify modules), as scripts/size-budget.sh counts them.
-  const glueFiles = ['tokenwarden.js', 'index.js'].filter((f) => fs.existsSync(path.join(web, f)));
-  fs.writeFileSync(glue, glueFiles.map((f) => fs.readFileSync(path.join(web, f), 'utf8')).join(''));
-  // The glue as a bundler would ship it: index.js bundled and minified, the wasm left as an asset.
-  // If esbuild cannot link the entry (a broken build), that is reported, not hidden.
-  const gmin = path.join(work, `${name}.glue.min.js`);
-  let glueMinGzip = null;
-  let glueMinError = null;
-  try {
-    execFileSync(esbuild, [path.join(web, 'index.js'), '--bundle', '--minify', '--format=esm',
-      '--platform=browser', '--target=es2022', `--outfile=${gmin}`, '--log-level=error'],
-    { stdio: ['ignore', 'ignore', 'pipe'] });
-    glueMinGzip = gz(gmin);
-  } catch (e) {
-    glueMinError = String(e.stderr ?? e.message).split('\n').find((l) => l.includes('ERROR'))
-      ?.replace(/^\W*\[ERROR\]\s*/, '').trim() ?? 'esbuild failed';
-    console.log(`  size: WARNING: ${name}: esbuild cannot bundle web/index.js: ${glueMinError}`);
+/** The files a page loads when it imports `entry`: JS by static imports, wasm by URL. */
+export function pageLoad(entry) {
+  const js = [];
+  const wasm = new Set();
+  const todo = [path.resolve(entry)];
+  while (todo.length) {
+    const file = todo.pop();
+    if (js.includes(file)) continue;
+    if (!fs.existsSync(file)) throw new Error(`${entry} loads ${file}, which does not exist`);
+    js.push(file);
+    const src = fs.readFileSync(file, 'utf8');
+    // Dynamic imports (`import("./remote.js")`) load on use: not part of the page load.
+    const noDynamic = src.replace(/\bimport\s*\(\s*["'][^"']*["']\s*\)/g, '');
+    for (const m of noDynamic.matchAll(STATIC_IMPORT)) todo.push(path.resolve(path.dirname(file), m[1]));
+    for (const m of src.matchAll(WASM_URL)) wasm.add(path.resolve(path.dirname(file), m[1]));
   }
-  const r = {
-    wasmBytes: fs.statSync(wasm).size,
-    wasmGzip: gz(wasm),
-    glueGzip: gz(glue),
-    glueMinGzip,
-    glueMinError,
-  };
-  r.totalGzip = r.wasmGzip + r.glueGzip;
-  r.totalMinGzip = glueMinGzip === null ? null : r.wasmGzip + glueMinGzip;
-  result.tokenwarden[name] = r;
-  console.log(`  size: tokenwarden ${name}: wasm ${r.wasmGzip} + glue ${r.glueGzip} = ${r.totalGzip} bytes gzip -9`);
+  if (wasm.size === 0) throw new Error(`${entry}: no wasm module found (no new URL('….wasm', import.meta.url))`);
+  for (const w of wasm) if (!fs.existsSync(w)) throw new Error(`${entry} loads ${w}, which does not exist`);
+  return { js, wasm: [...wasm] };
 }
 
-const PEERS = [
-  ['@auth0/auth0-spa-js', "export * from '@auth0/auth0-spa-js';", 'everything exported'],
-  ['oidc-client-ts', "export * from 'oidc-client-ts';", 'everything exported'],
-  ['@supabase/auth-js', "export * from '@supabase/auth-js';", 'everything exported'],
-  ['@okta/okta-auth-js', "export * from '@okta/okta-auth-js';", 'everything exported'],
-  ['jose', "export { jwtVerify, importJWK, createLocalJWKSet } from 'jose';", 'jwtVerify + importJWK + createLocalJWKSet'],
-  ['jwt-decode', "export { jwtDecode } from 'jwt-decode';", 'jwtDecode'],
-];
-for (const [name, source, what] of PEERS) {
-  const r = { version: version(name), imports: what, ...bundle(name, source) };
-  result.peers[name] = r;
-  console.log(`  size: ${name} ${r.version}: ${r.gzip} bytes min+gzip -9`);
+const result = { esbuild: pkgVersion('esbuild'), tokenwarden: {}, peers: {}, table: [] };
+for (const spec of entries) {
+  const [name, label, entry] = spec.split('|');
+  const files = pageLoad(entry);
+  const r = {
+    label,
+    entry,
+    files: [...files.js, ...files.wasm].map((f) => path.relative(path.dirname(path.resolve(entry)), f)),
+    wasmBytes: files.wasm.reduce((n, f) => n + fs.statSync(f).size, 0),
+    wasmGzip: files.wasm.reduce((n, f) => n + gz(f), 0),
+    // The JS files as one gzip -9 stream, as scripts/size-budget.sh counts them (`cat
+    // tokenwarden.js index.js | gzip -9`), so that the table and the gates agree.
+    jsGzip: gzCat([...files.js].reverse()), // what an entry imports first, as the gate orders them
+  };
+  r.totalGzip = r.wasmGzip + r.jsGzip;
+  result.tokenwarden[name] = r;
+  result.table.push({ name: label, ours: true, gzip: r.totalGzip, detail: `wasm ${r.wasmGzip} + JS ${r.jsGzip} (${r.files.join(', ')})` });
 }
+
+// The peers: one minimal page each; the first comment line names the row. The package is the
+// first bare import of the file.
+for (const file of fs.readdirSync(usageDir).filter((f) => f.endsWith('.mjs')).sort()) {
+  const src = fs.readFileSync(path.join(usageDir, file), 'utf8');
+  const label = src.split('\n')[0].replace(/^\/\/\s*/, '');
+  const spec = src.match(/from\s*'([^'.][^']*)'/)[1];
+  const pkg = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0];
+  const entry = path.join(work, file);
+  const out = entry.replace(/\.mjs$/, '.min.js');
+  fs.writeFileSync(entry, src);
+  execFileSync(esbuild, [entry, '--bundle', '--minify', '--format=esm', '--platform=browser',
+    `--outfile=${out}`, '--log-level=error']);
+  const r = { label, package: pkg, version: pkgVersion(pkg), usage: `benches/peers/usage/${file}`, minified: fs.statSync(out).size, gzip: gz(out) };
+  result.peers[file.replace(/\.mjs$/, '')] = r;
+  result.table.push({ name: `${pkg} ${r.version}${label.slice(pkg.length)}`, ours: false, gzip: r.gzip });
+}
+
+// The peers by size, then ours.
+result.table.sort((x, y) => (x.ours - y.ours) || (x.ours ? 0 : x.gzip - y.gzip));
+const rows = result.table.map((t) => `| ${t.ours ? `**${t.name}**` : t.name} | ${t.ours ? `**${t.gzip.toLocaleString('en-US')}**` : t.gzip.toLocaleString('en-US')} |`);
+result.markdown = ['| library | gzip B |', '|---|---:|', ...rows].join('\n');
+console.log(`  size: page load, gzip -9 (ours: wasm + JS the entry loads; peers: esbuild ${result.esbuild} --bundle --minify, usage in benches/peers/usage/)`);
+console.log(result.markdown.split('\n').map((l) => `  ${l}`).join('\n'));
 fs.writeFileSync(outFile, JSON.stringify(result, null, 1));

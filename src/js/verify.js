@@ -54,6 +54,9 @@ function verifyOptions(options) {
   return JSON.stringify(c);
 }
 
+/** The CryptoKey (or WebCrypto's refusal) each import Promise of wasm resolved to. */
+const importedKeys = new WeakMap();
+
 /**
  * WebCrypto's verdict on a signature that wasm prepared (the key being imported, the algorithm's
  * parameters, the signature and the signed bytes): `null` when WebCrypto refused the key, else
@@ -61,7 +64,17 @@ function verifyOptions(options) {
  * the OAuth profile's ID token (oauth.js).
  */
 export async function signatureVerdict(key, params, signature, message) {
-  const cryptoKey = key instanceof Promise ? await key : key;
+  let cryptoKey = key;
+  if (key instanceof Promise) {
+    // wasm hands over its import's Promise until it has seen the CryptoKey itself (never, on
+    // this path): the key it resolved to is kept here, so that later verifications with the
+    // same KeySet skip a turn of the event loop.
+    cryptoKey = importedKeys.get(key);
+    if (cryptoKey === undefined) {
+      cryptoKey = await key;
+      importedKeys.set(key, cryptoKey);
+    }
+  }
   if (typeof cryptoKey !== 'object') return null;
   return crypto.subtle.verify(params, cryptoKey, signature, message).catch(() => false);
 }
