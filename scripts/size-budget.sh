@@ -79,4 +79,5 @@ check() { # check NAME DIR BUDGET GOAL
 }
 check full "$FULL" "$BUDGET_FULL" "$GOAL_FULL"
 check noverify "$NOVERIFY" "$BUDGET_NOVERIFY" "$GOAL_NOVERIFY"
+scripts/size-budget-react.sh "$FULL" || status=1  # tokenwarden/react, its own budget
 exit $status
