@@ -207,3 +207,23 @@ test('useRedirectCallback: a page that is no callback is idle; a failure is repo
   assert.equal(results.at(-1).status, 'error');
   assert.equal(results.at(-1).error.code, 'ERR_OAUTH_STATE_MISMATCH');
 });
+
+test('the README\'s React quick start quotes examples/react-app verbatim (the ANCHOR parts)', async () => {
+  const { readFile } = await import('node:fs/promises');
+  const read = (path) => readFile(new URL(`../../${path}`, import.meta.url), 'utf8');
+  const readme = await read('README.md');
+  const anchored = (source, name) => {
+    const start = `// ANCHOR: ${name}\n`;
+    const from = source.indexOf(start) + start.length;
+    const to = source.indexOf(`// ANCHOR_END: ${name}\n`, from);
+    assert.ok(from >= start.length && to > from, `anchor ${name}`);
+    return source.slice(from, to);
+  };
+  const sources = { 'src/main.jsx': ['manager', 'render'], 'src/App.jsx': ['session', 'account', 'guard', 'callback'] };
+  for (const [file, names] of Object.entries(sources)) {
+    const source = await read(`examples/react-app/${file}`);
+    for (const name of names) {
+      assert.ok(readme.includes(`\`\`\`jsx\n${anchored(source, name)}\`\`\``), `README.md quotes ${file} (${name}) in a jsx block`);
+    }
+  }
+});

@@ -1,3 +1,5 @@
+// The example's components. The README's React quick start quotes the ANCHOR parts verbatim
+// (checked by tests/react/hooks.test.mjs).
 import { memo, useEffect, useRef, useState, useSyncExternalStore } from 'react';
 import { RequireSession, useRedirectCallback, useSession, useTokenManager } from 'tokenwarden/react';
 
@@ -23,7 +25,10 @@ export function App({ profile, api }) {
   const route = useRoute();
   const [error, setError] = useState(null);
   const [loggedOut, setLoggedOut] = useState(null);
-  // At the redirect URI (OAuth): the code exchange, once even under StrictMode.
+  useEffect(() => tm.on('loggedOut', ({ reason }) => setLoggedOut(reason)), [tm]);
+  // ANCHOR: callback
+  // At the redirect URI (OAuth profile): the code is exchanged once, even though StrictMode runs
+  // this component's effects twice. Elsewhere the status is 'idle' and the session is restored.
   const callback = useRedirectCallback({
     onSuccess: () => { location.hash = '#/account'; },
     onError: setError,
@@ -38,26 +43,23 @@ export function App({ profile, api }) {
     startOnce(tm).catch(setError).finally(() => live && setReady(true));
     return () => { live = false; };
   }, [tm, callback.status]);
-  useEffect(() => tm.on('loggedOut', ({ reason }) => setLoggedOut(reason)), [tm]);
+  // ANCHOR_END: callback
 
-  const signIn = profile === 'oauth' ? () => tm.loginWithRedirect().catch(setError) : null;
-  // The guard starts a login when the account page is opened without a session, unless this page
-  // just saw the session end (logout here or in another tab): then it shows the fallback.
+  // The guard starts a login when the account page is opened without a session (OAuth: by
+  // redirect; the dialect: its form asks for it), unless this page just saw the session end
+  // (logout here or in another tab): then it shows why.
   const [asked, setAsked] = useState(false);
-  const onMissing = () => {
-    if (signIn && loggedOut === null) signIn();
-    else setAsked(true);
-  };
+  const redirect = profile === 'oauth' ? () => tm.loginWithRedirect().catch(setError) : null;
+  const onMissing = () => (redirect && loggedOut === null ? redirect() : setAsked(true));
+  const notice = loggedOut ? `Signed out (${loggedOut}).` : asked ? 'Sign in to open your account.' : '';
+  const signIn = redirect
+    ? <SignInRedirect notice={notice} onClick={redirect} />
+    : <SignInForm notice={notice} onError={setError} />;
 
   let page;
   if (!ready) page = <p data-testid="loading">{callback.status === 'pending' ? 'Completing sign-in…' : 'Restoring session…'}</p>;
-  else if (route === '#/account') {
-    page = (
-      <RequireSession onMissing={onMissing} fallback={<SignIn asked={asked} loggedOut={loggedOut} onRedirect={signIn} onError={setError} />}>
-        <Account api={api} onError={setError} />
-      </RequireSession>
-    );
-  } else page = <Home />;
+  else if (route === '#/account') page = <AccountPage signIn={signIn} onMissing={onMissing} api={api} onError={setError} />;
+  else page = <p data-testid="home">Open the <a href="#/account">account page</a>: it needs a session.</p>;
 
   return (
     <main>
@@ -71,11 +73,19 @@ export function App({ profile, api }) {
   );
 }
 
-function Home() {
-  return <p data-testid="home">Open the <a href="#/account">account page</a>: it needs a session.</p>;
+// ANCHOR: guard
+/** Rendered once the session is restored (or not): the guard decides between page and sign-in. */
+function AccountPage({ signIn, onMissing, api, onError }) {
+  return (
+    <RequireSession fallback={signIn} onMissing={onMissing}>
+      <Account api={api} onError={onError} />
+    </RequireSession>
+  );
 }
+// ANCHOR_END: guard
 
-/** Re-renders only when the session snapshot changes (memo: no props from its parent). */
+// ANCHOR: session
+/** Re-renders only when the session snapshot changes (memo: nothing from its parent). */
 const SessionPanel = memo(function SessionPanel() {
   const { state, claims, expiresAt, clockOffsetMs } = useSession();
   const renders = useRef(0);
@@ -90,19 +100,43 @@ const SessionPanel = memo(function SessionPanel() {
     </dl>
   );
 });
+// ANCHOR_END: session
 
-function SignIn({ asked, loggedOut, onRedirect, onError }) {
+// ANCHOR: account
+function Account({ api, onError }) {
+  const tm = useTokenManager();
+  const [me, setMe] = useState(null);
+  const callApi = async () => {
+    try {
+      const response = await tm.fetch(`${api}/api/me`); // the token is attached here, and only here
+      setMe({ status: response.status, body: await response.json() });
+    } catch (error) {
+      onError(error);
+    }
+  };
+  return (
+    <section data-testid="account">
+      <h2>Account</h2>
+      <button type="button" onClick={callApi}>Call /api/me</button>
+      <button type="button" onClick={() => tm.logout().catch(onError)}>Sign out</button>
+      {me && <pre data-testid="api" data-status={me.status}>{JSON.stringify(me.body, null, 2)}</pre>}
+    </section>
+  );
+}
+// ANCHOR_END: account
+
+function SignInRedirect({ notice, onClick }) {
+  return (
+    <section data-testid="signin">
+      <p data-testid="notice">{notice}</p>
+      <button type="button" onClick={onClick}>Sign in with the provider</button>
+    </section>
+  );
+}
+
+function SignInForm({ notice, onError }) {
   const tm = useTokenManager();
   const [busy, setBusy] = useState(false);
-  const notice = loggedOut ? `Signed out (${loggedOut}).` : asked ? 'Sign in to open your account.' : '';
-  if (onRedirect) {
-    return (
-      <section data-testid="signin">
-        <p data-testid="notice">{notice}</p>
-        <button type="button" onClick={onRedirect}>Sign in with the provider</button>
-      </section>
-    );
-  }
   const submit = async (event) => {
     event.preventDefault();
     const form = new FormData(event.currentTarget);
@@ -122,26 +156,5 @@ function SignIn({ asked, loggedOut, onRedirect, onError }) {
       <label>Password <input name="password" type="password" autoComplete="current-password" /></label>
       <button type="submit" disabled={busy}>Sign in</button>
     </form>
-  );
-}
-
-function Account({ api, onError }) {
-  const tm = useTokenManager();
-  const [me, setMe] = useState(null);
-  const callApi = async () => {
-    try {
-      const response = await tm.fetch(`${api}/api/me`);
-      setMe({ status: response.status, body: await response.json() });
-    } catch (error) {
-      onError(error);
-    }
-  };
-  return (
-    <section data-testid="account">
-      <h2>Account</h2>
-      <button type="button" onClick={callApi}>Call /api/me</button>
-      <button type="button" onClick={() => tm.logout().catch(onError)}>Sign out</button>
-      {me && <pre data-testid="api" data-status={me.status}>{JSON.stringify(me.body, null, 2)}</pre>}
-    </section>
   );
 }

@@ -15,13 +15,15 @@ const config = response.ok ? await response.json() : { profile: 'dialect' };
 const custody = new URLSearchParams(location.search).get('custody') === 'worker' ? 'worker' : 'page';
 const tuning = config.tuning ?? {}; // refresh knobs (the tests shorten the lifetimes)
 
+// ANCHOR: manager
+/** One manager for the page, created once, outside render. */
 function createManager() {
   if (config.profile === 'oauth') {
     return new TokenManager({
       oauth: {
         issuer: config.issuer,
         clientId: config.clientId,
-        redirectUri: `${location.origin}/`,
+        redirectUri: `${location.origin}/`, // this page completes the login (useRedirectCallback)
         scope: 'openid profile offline_access api:read',
         resource: config.resource,
       },
@@ -35,14 +37,16 @@ function createManager() {
     refreshUrl: '/auth/refresh',
     logoutUrl: '/auth/logout',
     sessionHint: 'tw_session', // no refresh request on a first visit without a session
-    custody,
+    custody, // 'page' or 'worker': the hooks work the same
     ...tuning,
   });
 }
+// ANCHOR_END: manager
 
 const root = createRoot(document.getElementById('root'));
-try {
-  const tm = createManager();
+
+// ANCHOR: render
+function render(tm) {
   root.render(
     <StrictMode>
       <TokenManagerProvider manager={tm}>
@@ -50,6 +54,13 @@ try {
       </TokenManagerProvider>
     </StrictMode>,
   );
-} catch (error) {
-  root.render(<Failure error={error} />);
 }
+// ANCHOR_END: render
+
+let tm;
+try {
+  tm = createManager();
+} catch (error) {
+  root.render(<Failure error={error} />); // e.g. ERR_INVALID_OPTIONS: OAuth in worker custody
+}
+if (tm) render(tm);
