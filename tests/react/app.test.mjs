@@ -100,12 +100,19 @@ const text = (page, id) => page.getByTestId(id).textContent();
 /** Fills oidc-provider's development login and consent forms. */
 async function providerForms(page, issuer) {
   await page.waitForURL(`${issuer}/interaction/**`);
-  await page.locator('input[name="login"]').fill('alice');
+  const login = page.locator('input[name="login"]');
+  await login.fill('alice');
   await page.locator('input[name="password"]').fill('any password');
   await page.locator('button[type="submit"]').first().click();
-  await page.waitForURL((url) => !url.href.startsWith(`${issuer}/interaction/`) || /consent|interaction/.test(url.href));
+  await login.waitFor({ state: 'detached' });
+  // The consent page (offline_access, the API's scope), unless the provider went straight back.
   if (page.url().startsWith(`${issuer}/interaction/`)) await page.locator('button[type="submit"]').first().click();
 }
+
+/** Waits until the element with data-testid `id` reads `expected`. */
+const waitText = (page, id, expected) => page.waitForFunction(
+  ([testId, want]) => document.querySelector(`[data-testid="${testId}"]`)?.textContent === want, [id, expected],
+).catch(async (e) => { throw new Error(`${id}: ${await page.getByTestId(id).textContent().catch(() => 'absent')}, wanted ${expected}: ${e.message}`); });
 
 async function run({ profile, custody }) {
   const env = profile === 'oauth' ? oauth : dialect;
@@ -132,7 +139,7 @@ async function run({ profile, custody }) {
       assert.equal(new URL(tab.url()).searchParams.get('code'), null, 'the code left the address bar');
     } else {
       await tab.getByTestId('signin').waitFor();
-      assert.equal(await text(tab, 'notice'), 'Sign in to open your account.', 'onMissing was called');
+      await waitText(tab, 'notice', 'Sign in to open your account.'); // onMissing was called
       assert.equal(await tab.getByTestId('account').count(), 0, 'the guard hides the page');
       await tab.locator('input[name="password"]').fill('demo-password');
       await tab.getByRole('button', { name: 'Sign in' }).click();
@@ -169,7 +176,8 @@ async function run({ profile, custody }) {
     await other.getByRole('button', { name: 'Sign out' }).click();
     await other.getByTestId('signin').waitFor();
     await tab.getByTestId('signin').waitFor();
-    assert.equal(await text(tab, 'notice'), 'Signed out (otherTab).');
+    await waitText(tab, 'notice', 'Signed out (otherTab).');
+    await waitText(other, 'notice', 'Signed out (logout).');
     assert.equal(await text(tab, 'state'), 'anonymous');
     assert.equal(exchanges.length, profile === 'oauth' ? 1 : 0, 'the second tab adopted the session (no new login)');
     for (const page of [tab, other]) {

@@ -25,7 +25,13 @@ export function App({ profile, api }) {
   const route = useRoute();
   const [error, setError] = useState(null);
   const [loggedOut, setLoggedOut] = useState(null);
-  useEffect(() => tm.on('loggedOut', ({ reason }) => setLoggedOut(reason)), [tm]);
+  // A ref too: the guard's onMissing runs in an effect after the session store's render, which
+  // may come before the render with this state.
+  const ended = useRef(null);
+  useEffect(() => tm.on('loggedOut', ({ reason }) => {
+    ended.current = reason;
+    setLoggedOut(reason);
+  }), [tm]);
   // ANCHOR: callback
   // At the redirect URI (OAuth profile): the code is exchanged once, even though StrictMode runs
   // this component's effects twice. Elsewhere the status is 'idle' and the session is restored.
@@ -50,7 +56,7 @@ export function App({ profile, api }) {
   // (logout here or in another tab): then it shows why.
   const [asked, setAsked] = useState(false);
   const redirect = profile === 'oauth' ? () => tm.loginWithRedirect().catch(setError) : null;
-  const onMissing = () => (redirect && loggedOut === null ? redirect() : setAsked(true));
+  const onMissing = () => (redirect && ended.current === null ? redirect() : setAsked(true));
   const notice = loggedOut ? `Signed out (${loggedOut}).` : asked ? 'Sign in to open your account.' : '';
   const signIn = redirect
     ? <SignInRedirect notice={notice} onClick={redirect} />
