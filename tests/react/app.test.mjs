@@ -87,7 +87,12 @@ async function openPage(context, url) {
   page.setDefaultTimeout(30_000);
   page.problems = [];
   page.on('pageerror', (e) => page.problems.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => { if (m.type() === 'error') page.problems.push(`console: ${m.text()}`); });
+  // Errors of the app's pages (not the provider's forms, nor a missing favicon).
+  page.on('console', (m) => {
+    const where = m.location().url ?? '';
+    if (m.type() !== 'error' || where.endsWith('/favicon.ico') || !where.startsWith(new URL(url).origin)) return;
+    page.problems.push(`console: ${m.text()} (${where})`);
+  });
   await page.goto(url);
   return page;
 }
