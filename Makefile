@@ -5,7 +5,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 export CHROMEDRIVER ?= /usr/bin/chromedriver
 WASM := --target wasm32-unknown-unknown -p tokenwarden
 
-.PHONY: setup pkg test test-custody test-lint test-host test-server-stores test-wasm-node test-wasm-browser test-manager test-js test-e2e test-oauth test-size test-dpop leptos-app test-leptos test-kit test-bench demo bench clean
+.PHONY: setup pkg test test-custody test-lint test-host test-server-stores test-wasm-node test-wasm-browser test-manager test-js test-e2e test-oauth test-size test-dpop leptos-app test-leptos test-kit test-react test-bench demo bench clean
 
 ## setup: install the toolchain pieces (idempotent; 8-12 minutes cold, seconds warm)
 setup:
@@ -16,7 +16,7 @@ pkg: setup
 	@scripts/build-pkg.sh pkg
 
 ## test: lint, host tests, wasm tests in Node and headless Chromium, JS tests
-test: setup test-lint test-host test-wasm-node test-wasm-browser test-manager test-js test-custody test-e2e test-oauth test-size test-dpop test-leptos test-kit test-bench
+test: setup test-lint test-host test-wasm-node test-wasm-browser test-manager test-js test-custody test-e2e test-oauth test-size test-dpop test-leptos test-kit test-react test-bench
 	@echo "make test: all suites passed"
 
 test-lint:
@@ -108,6 +108,18 @@ test-dpop:
 	@echo "== DPoP in headless Chromium against a --dpop --dpop-nonce reference server (about 1 minute)"
 	cargo build -p tokenwarden-server
 	TW_SERVER_BIN=target/debug/tokenwarden-server scripts/test-dpop-browser.sh
+
+# tokenwarden/react: the hooks' unit tests (React's test renderer in Node), then the React example
+# (examples/react-app) built with `vite build` into target/react-app/dist and driven in headless
+# Chromium, both profiles (reference dialect in page and worker custody, OAuth against
+# oidc-provider). Reuses pkg/ and the server binary (about 60 s warm).
+test-react: pkg
+	@echo "== tokenwarden/react: hooks in Node, then the Vite React example in headless Chromium, both profiles (about 60 s warm)"
+	node --test --test-concurrency=1 tests/react/hooks.test.mjs
+	ln -sfn ../pkg node_modules/tokenwarden
+	vite build examples/react-app --outDir ../../target/react-app/dist --emptyOutDir --logLevel warn
+	cargo build -p tokenwarden-server
+	TW_SERVER_BIN=target/debug/tokenwarden-server TW_REACT_DIST=target/react-app/dist node --test --test-concurrency=1 tests/react/app.test.mjs
 
 ## demo: build the package and serve the demo on http://127.0.0.1:8080
 demo:

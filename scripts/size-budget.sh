@@ -125,4 +125,5 @@ else
   forbid oauth 'DPoP verifier' "$DPOP_VERIFIER"
 fi
 forbid verify 'OAuth' "$OAUTH"
+scripts/size-budget-react.sh "$PKG" || status=1  # tokenwarden/react, its own budget
 exit $status

@@ -6,7 +6,8 @@
 #   consumer.ts  every exported type of tokenwarden/oauth and tokenwarden/verify used, misuse marked
 #                with @ts-expect-error;
 #   base.ts      the tokenwarden entry declares no verification, no OAuth, no DPoP; the verify
-#                entry no TokenManager.
+#                entry no TokenManager;
+#   react.ts     tokenwarden/react's hooks and components (pkg/react.d.ts).
 # Usage: scripts/test-types.sh        (builds pkg/ first if it is missing; a few seconds warm)
 # Needs: `npm install` at the repository root (typescript is a devDependency).
 set -euo pipefail
@@ -19,5 +20,5 @@ for resolution in bundler node16; do
   config=tsconfig.json
   [ "$resolution" = bundler ] || config=tsconfig.$resolution.json
   tsc --noEmit --strict -p "tests/types/$config"
-  echo "test-types: tests/types/{consumer,base}.ts type-check against pkg/'s three entries (moduleResolution $resolution)"
+  echo "test-types: tests/types/{consumer,base,react}.ts type-check against pkg/'s three entries (moduleResolution $resolution)"
 done

@@ -1,0 +1,66 @@
+// Entry: reads the deployment's /config.json (none: the reference dialect on this origin),
+// constructs ONE TokenManager, and renders the app under StrictMode.
+//   /config.json {"profile": "dialect"}                                  the reference server
+//   /config.json {"profile": "oauth", "issuer", "clientId", "resource", "api"}  an OpenID provider
+// `?custody=worker` keeps the tokens in a dedicated worker (the reference dialect; the OAuth
+// profile refuses it with ERR_INVALID_OPTIONS, shown on the page).
+import { StrictMode } from 'react';
+import { createRoot } from 'react-dom/client';
+import { TokenManager } from 'tokenwarden';
+import { TokenManagerProvider } from 'tokenwarden/react';
+import { App, Failure } from './App.jsx';
+
+const response = await fetch('/config.json', { cache: 'no-store' });
+const config = response.ok ? await response.json() : { profile: 'dialect' };
+const custody = new URLSearchParams(location.search).get('custody') === 'worker' ? 'worker' : 'page';
+const tuning = config.tuning ?? {}; // refresh knobs (the tests shorten the lifetimes)
+
+// ANCHOR: manager
+/** One manager for the page, created once, outside render. */
+function createManager() {
+  if (config.profile === 'oauth') {
+    return new TokenManager({
+      oauth: {
+        issuer: config.issuer,
+        clientId: config.clientId,
+        redirectUri: `${location.origin}/`, // this page completes the login (useRedirectCallback)
+        scope: 'openid profile offline_access api:read',
+        resource: config.resource,
+      },
+      allowedOrigins: [config.api],
+      custody,
+      ...tuning,
+    });
+  }
+  return new TokenManager({
+    loginUrl: '/auth/login',
+    refreshUrl: '/auth/refresh',
+    logoutUrl: '/auth/logout',
+    sessionHint: 'tw_session', // no refresh request on a first visit without a session
+    custody, // 'page' or 'worker': the hooks work the same
+    ...tuning,
+  });
+}
+// ANCHOR_END: manager
+
+const root = createRoot(document.getElementById('root'));
+
+// ANCHOR: render
+function render(tm) {
+  root.render(
+    <StrictMode>
+      <TokenManagerProvider manager={tm}>
+        <App profile={config.profile === 'oauth' ? 'oauth' : 'dialect'} api={config.api ?? location.origin} />
+      </TokenManagerProvider>
+    </StrictMode>,
+  );
+}
+// ANCHOR_END: render
+
+let tm;
+try {
+  tm = createManager();
+} catch (error) {
+  root.render(<Failure error={error} />); // e.g. ERR_INVALID_OPTIONS: OAuth in worker custody
+}
+if (tm) render(tm);
