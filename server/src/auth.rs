@@ -564,7 +564,16 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Byt
             };
             let proven = if *as_dpop {
                 let path = "/auth/logout";
-                dpop::check(&state, d, &headers, "POST", path, Some(token), Some(&jkt)).err()
+                dpop::check(
+                    &state,
+                    d,
+                    &headers,
+                    "POST",
+                    path,
+                    Some(token.as_str()),
+                    Some(&jkt),
+                )
+                .err()
             } else {
                 Some(tokenwarden::core::dpop::DpopError::Missing)
             };

@@ -213,7 +213,7 @@ mod tests {
     #[test]
     fn proxy_and_throttle_flags() {
         let parse = |args: &[&str]| {
-            Cli::try_parse_from([&["tokenwarden-server"], args].concat())
+            Cli::try_parse_from([&["tokenwarden-server"][..], args].concat())
                 .map_err(|e| e.to_string())
                 .and_then(Cli::into_config)
         };

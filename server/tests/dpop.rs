@@ -476,7 +476,14 @@ async fn logout_needs_a_proof_for_a_bound_token() {
         assert_eq!(works(proof).await, 200, "the token still works");
     }
     let proof = key.proof("POST", &logout_url, Some(&token), None);
-    let res = api(&c, "POST", &logout_url, &format!("DPoP {token}"), Some(&proof)).await;
+    let res = api(
+        &c,
+        "POST",
+        &logout_url,
+        &format!("DPoP {token}"),
+        Some(&proof),
+    )
+    .await;
     assert_eq!(res.status(), 204);
     let proof = key.proof("GET", &me, Some(&token), None);
     assert_eq!(works(proof).await, 401, "blocklisted");

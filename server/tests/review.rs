@@ -405,7 +405,10 @@ async fn a_duplicated_refresh_cookie_ends_the_session_with_clearing_headers() {
     let (_, cookie) = login_demo(&c, &base).await;
     let res = c
         .post(format!("{base}/auth/refresh"))
-        .header(COOKIE, format!("tw_refresh=attacker-token; tw_refresh={cookie}"))
+        .header(
+            COOKIE,
+            format!("tw_refresh=attacker-token; tw_refresh={cookie}"),
+        )
         .send()
         .await
         .unwrap();
@@ -417,11 +420,15 @@ async fn a_duplicated_refresh_cookie_ends_the_session_with_clearing_headers() {
         .map(|v| v.to_str().unwrap().to_string())
         .collect();
     assert!(
-        cleared.iter().any(|l| l.starts_with("tw_refresh=;") && l.contains("Max-Age=0")),
+        cleared
+            .iter()
+            .any(|l| l.starts_with("tw_refresh=;") && l.contains("Max-Age=0")),
         "{cleared:?}"
     );
     assert!(
-        cleared.iter().any(|l| l.starts_with("tw_session=;") && l.contains("Max-Age=0")),
+        cleared
+            .iter()
+            .any(|l| l.starts_with("tw_session=;") && l.contains("Max-Age=0")),
         "{cleared:?}"
     );
     let body: serde_json::Value = res.json().await.unwrap();

@@ -11,8 +11,8 @@ use std::time::Duration;
 use common::{client, login_request, scratch_path, test_config, RedisServer};
 use reqwest::Client;
 use serde_json::Value;
-use tokenwarden_server::sessions::{hash, sealed_text, unseal};
 use tokenwarden_server::sessions::RefreshToken;
+use tokenwarden_server::sessions::{hash, sealed_text, unseal};
 use tokenwarden_server::store::{
     Lifetimes, MemoryStore, Rejection, Rotation, Sealed, SqliteStore, Store,
 };
@@ -193,7 +193,7 @@ async fn database_copy_after_the_window(
     store: StoreSpec,
     copy: impl AsyncFn() -> (Vec<Vec<u8>>, Vec<Sealed>, Vec<u8>),
 ) {
-    let grace_ms = 400;
+    let grace_ms = 1_500;
     let server = spawn(config(store, grace_ms)).await.unwrap();
     let base = server.base_url();
     let c = client();
@@ -205,7 +205,7 @@ async fn database_copy_after_the_window(
         tokens[1..].to_vec()
     );
     // ... and once it has ended (plus one sweep), a copy holds none of them.
-    tokio::time::sleep(Duration::from_millis(grace_ms + 400)).await;
+    tokio::time::sleep(Duration::from_millis(grace_ms + 1_000)).await;
     assert_copy_reveals_nothing(&tokens, copy().await);
     let res = refresh(&c, &base, tokens.last().unwrap()).await;
     assert_eq!(res.status(), 200, "the live token still refreshes");
@@ -234,17 +234,29 @@ async fn forgets_seals_when_the_window_ends<S: Store>(s: &S) {
         grace_ms: 100,
     };
     let first = RefreshToken::generate();
-    s.create_family(first.hash, "u", "read", 0, lt).await.unwrap();
+    s.create_family(first.hash, "u", "read", 0, lt)
+        .await
+        .unwrap();
     let second = RefreshToken::generate();
     let sealed = Some(second.sealed_with(&first.token));
-    let v = s.rotate(first.hash, second.hash, sealed, 10, lt).await.unwrap();
+    let v = s
+        .rotate(first.hash, second.hash, sealed, 10, lt)
+        .await
+        .unwrap();
     assert!(matches!(v, Ok(Rotation::Rotated { .. })), "{v:?}");
-    assert_eq!(s.forget_seals(110, lt).await.unwrap(), 0, "the window is still open");
+    assert_eq!(
+        s.forget_seals(110, lt).await.unwrap(),
+        0,
+        "the window is still open"
+    );
     assert_eq!(s.forget_seals(111, lt).await.unwrap(), 1);
     assert_eq!(s.forget_seals(112, lt).await.unwrap(), 0);
     // Without its seal a replay is reuse, even if the clock said the window were open.
     let third = RefreshToken::generate();
-    let v = s.rotate(first.hash, third.hash, None, 60, lt).await.unwrap();
+    let v = s
+        .rotate(first.hash, third.hash, None, 60, lt)
+        .await
+        .unwrap();
     assert_eq!(v, Err(Rejection::ReuseDetected));
 }
 
