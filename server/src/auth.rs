@@ -1,5 +1,6 @@
 //! `/auth/login`, `/auth/refresh`, `/auth/logout` and the access-token minting.
 
+use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use chrono::DateTime;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::config::{ForwardedHeader, TrustProxy};
 use crate::dpop;
 use crate::sessions::{self, RefreshToken, MAX_TOKEN_LEN};
 use crate::state::{AppState, FaultPlan, Stats};
@@ -107,7 +109,11 @@ pub async fn login(
             }
         }
     };
-    let ip = peer.map_or_else(|| "unknown".to_string(), |p| p.0 .0.ip().to_string());
+    let ip = client_address(
+        peer.map(|p| p.0 .0.ip()),
+        &headers,
+        state.config.trust_proxy,
+    );
     let user_key = format!("user:{}@{ip}", creds.username);
     let ip_key = format!("ip:{ip}");
     let keys = [
@@ -170,6 +176,51 @@ pub async fn login(
             jkt,
         },
     )
+}
+
+/// The address the login throttle keys on: the TCP peer, or with `--trust-proxy` the entry the
+/// nearest trusted proxy appended (the `hops`-th from the right of every line of the header,
+/// in order). A request whose header is missing, short or unreadable keys on the peer.
+fn client_address(peer: Option<IpAddr>, headers: &HeaderMap, trust: Option<TrustProxy>) -> String {
+    let forwarded = trust.and_then(|t| {
+        let entries: Vec<&str> = headers
+            .get_all(match t.header {
+                ForwardedHeader::XForwardedFor => "x-forwarded-for",
+                ForwardedHeader::Forwarded => "forwarded",
+            })
+            .iter()
+            .map(|v| v.to_str().ok())
+            .collect::<Option<Vec<_>>>()?
+            .into_iter()
+            .flat_map(|line| line.split(','))
+            .collect();
+        let entry = entries
+            .len()
+            .checked_sub(usize::from(t.hops))
+            .map(|i| entries[i])?;
+        match t.header {
+            ForwardedHeader::XForwardedFor => parse_node(entry.trim()),
+            ForwardedHeader::Forwarded => entry.split(';').find_map(|pair| {
+                let (name, value) = pair.trim().split_once('=')?;
+                name.eq_ignore_ascii_case("for")
+                    .then(|| parse_node(value.trim().trim_matches('"')))?
+            }),
+        }
+    });
+    forwarded
+        .or(peer)
+        .map_or_else(|| "unknown".to_string(), |ip| ip.to_string())
+}
+
+/// An address as proxies write it: `1.2.3.4`, `1.2.3.4:80`, `2001:db8::1`, `[2001:db8::1]:80`.
+fn parse_node(node: &str) -> Option<IpAddr> {
+    if let Ok(ip) = node.parse() {
+        return Some(ip);
+    }
+    if let Some(rest) = node.strip_prefix('[') {
+        return rest.split_once(']')?.0.parse().ok();
+    }
+    node.rsplit_once(':')?.0.parse().ok()
 }
 
 /// No password-hashing slot came free in time (answered `503`, the attempt stays counted).
@@ -372,8 +423,11 @@ pub async fn refresh(
     let presented = if state.cookie_mode() {
         let mut cookies = cookie_values(&headers, REFRESH_COOKIE);
         if cookies.len() > 1 {
-            // Cookie tossing: which one is the user's cannot be told, so neither is used.
-            return json_error(StatusCode::BAD_REQUEST, "invalid_request");
+            // Cookie tossing (a sibling subdomain set one for a parent domain): which one is
+            // the user's cannot be told, so neither is used, and the session ends here with
+            // the cookies cleared (`invalid_grant`, terminal for clients) rather than an
+            // error a client would retry for ever.
+            return invalid_grant(&state);
         }
         cookies.pop()
     } else {
@@ -409,14 +463,17 @@ pub async fn refresh(
         }
     };
     let successor = RefreshToken::generate();
+    let lifetimes = state.lifetimes();
+    // Sealed only for a grace window: without one, nothing in the store leads to the successor.
+    let sealed = (lifetimes.grace_ms > 0).then(|| successor.sealed_with(&presented));
     let result = state
         .store
         .rotate(
             sessions::hash(&presented),
             successor.hash,
-            successor.sealed_with(&presented),
+            sealed,
             state.now_ms(),
-            state.lifetimes(),
+            lifetimes,
         )
         .await;
     match result {
@@ -480,7 +537,51 @@ pub async fn refresh(
 }
 
 /// `POST /auth/logout`: 204 (503 if the store cannot record it, so that a client may retry).
+///
+/// A DPoP-bound access token (`cnf.jkt`) is blocklisted only when it comes as `DPoP` with a
+/// proof of its key for this request: a copy of the token alone is good for nothing, not even
+/// for cutting the user's session short. Without one the answer is the token endpoint's DPoP
+/// refusal and nothing is revoked.
 pub async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let token = match bearer(&headers) {
+        BearerHeader::Token(token) => Some((token, false)),
+        _ => dpop::dpop_token(&headers).ok().flatten().map(|t| (t, true)),
+    };
+    let verified = token.and_then(|(token, as_dpop)| {
+        let keys = state.keys();
+        let v = state
+            .verifier
+            .verify(&token, keys.verify_set(), state.now_secs())
+            .ok()?;
+        Some((token, as_dpop, v.claims))
+    });
+    if let Some((token, as_dpop, claims)) = &verified {
+        if let Some(jkt) = dpop::bound_jkt(claims) {
+            // (A bound token reaches a server without `--dpop` only if it was restarted
+            // without it: no proof can be checked, so the logout is refused alike.)
+            let Some(d) = state.dpop.as_ref() else {
+                return json_error(StatusCode::BAD_REQUEST, "invalid_dpop_proof");
+            };
+            let proven = if *as_dpop {
+                let path = "/auth/logout";
+                dpop::check(
+                    &state,
+                    d,
+                    &headers,
+                    "POST",
+                    path,
+                    Some(token.as_str()),
+                    Some(&jkt),
+                )
+                .err()
+            } else {
+                Some(tokenwarden::core::dpop::DpopError::Missing)
+            };
+            if let Some(e) = proven {
+                return dpop::token_endpoint_refusal(d, &e);
+            }
+        }
+    }
     // Either transport is accepted here, and every cookie of ours: revoking is always safe.
     let mut candidates = cookie_values(&headers, REFRESH_COOKIE);
     if let Some(b) = parse_body::<RefreshBody>(&headers, &body) {
@@ -493,22 +594,10 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Byt
             Err(e) => return store_failed(&e),
         }
     }
-    let token = match bearer(&headers) {
-        BearerHeader::Token(token) => Some(token),
-        _ => dpop::dpop_token(&headers).ok().flatten(),
-    };
-    if let Some(token) = token {
-        let verified = {
-            let keys = state.keys();
-            state
-                .verifier
-                .verify(&token, keys.verify_set(), state.now_secs())
-        };
-        if let Ok(v) = verified {
-            if let (Some(jti), Some(exp)) = (v.claims.jti, v.claims.exp) {
-                if let Err(e) = state.store.block_jti(&jti, exp, state.now_secs()).await {
-                    return store_failed(&e);
-                }
+    if let Some((_, _, claims)) = verified {
+        if let (Some(jti), Some(exp)) = (claims.jti, claims.exp) {
+            if let Err(e) = state.store.block_jti(&jti, exp, state.now_secs()).await {
+                return store_failed(&e);
             }
         }
     }
@@ -517,4 +606,78 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Byt
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(name: &'static str, lines: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for line in lines {
+            h.append(name, HeaderValue::from_str(line).unwrap());
+        }
+        h
+    }
+
+    const PEER: Option<IpAddr> = Some(IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1)));
+
+    fn trust(header: ForwardedHeader, hops: u8) -> Option<TrustProxy> {
+        Some(TrustProxy { header, hops })
+    }
+
+    #[test]
+    fn the_client_is_the_entry_the_nearest_trusted_proxy_wrote() {
+        let xff = ForwardedHeader::XForwardedFor;
+        let spoofed = headers("x-forwarded-for", &["6.6.6.6, 1.2.3.4", "5.6.7.8"]);
+        assert_eq!(client_address(PEER, &spoofed, trust(xff, 1)), "5.6.7.8");
+        assert_eq!(client_address(PEER, &spoofed, trust(xff, 2)), "1.2.3.4");
+        assert_eq!(client_address(PEER, &spoofed, trust(xff, 3)), "6.6.6.6");
+        // More hops than entries, garbage, or no trust at all: the peer.
+        assert_eq!(client_address(PEER, &spoofed, trust(xff, 4)), "10.0.0.1");
+        assert_eq!(client_address(PEER, &spoofed, None), "10.0.0.1");
+        let junk = headers("x-forwarded-for", &["1.2.3.4, not-an-address"]);
+        assert_eq!(client_address(PEER, &junk, trust(xff, 1)), "10.0.0.1");
+        let fwd = ForwardedHeader::Forwarded;
+        let rfc7239 = headers(
+            "forwarded",
+            &[r#"for=6.6.6.6, For="[2001:db8:cafe::17]:4711";proto=https, for=192.0.2.60:80;by=x"#],
+        );
+        assert_eq!(client_address(PEER, &rfc7239, trust(fwd, 1)), "192.0.2.60");
+        assert_eq!(
+            client_address(PEER, &rfc7239, trust(fwd, 2)),
+            "2001:db8:cafe::17"
+        );
+        // The other header is not read.
+        assert_eq!(client_address(PEER, &spoofed, trust(fwd, 1)), "10.0.0.1");
+        assert_eq!(client_address(None, &HeaderMap::new(), None), "unknown");
+    }
+
+    #[test]
+    fn trust_proxy_flag() {
+        let parse = TrustProxy::parse;
+        assert_eq!(
+            parse("x-forwarded-for"),
+            Ok(TrustProxy {
+                header: ForwardedHeader::XForwardedFor,
+                hops: 1
+            })
+        );
+        assert_eq!(
+            parse("Forwarded:2"),
+            Ok(TrustProxy {
+                header: ForwardedHeader::Forwarded,
+                hops: 2
+            })
+        );
+        for bad in [
+            "",
+            "x-real-ip",
+            "forwarded:0",
+            "forwarded:17",
+            "forwarded:x",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
 }

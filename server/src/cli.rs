@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
-use crate::config::{parse_origin, Config, RefreshTransport, SigningAlg, StoreSpec, UserSpec};
+use crate::config::{
+    parse_origin, Config, RefreshTransport, SigningAlg, StoreSpec, TrustProxy, UserSpec,
+};
 
 /// Reference auth server for tokenwarden.
 #[derive(Parser, Debug)]
@@ -104,6 +106,18 @@ pub struct Cli {
     /// Connections served at once (more get 503 and are closed).
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=65_536))]
     pub max_connections: u64,
+    /// Behind reverse proxies: key the login throttle on the client address the nearest HOPS
+    /// proxies append to this header (`x-forwarded-for` or `forwarded`, e.g.
+    /// `x-forwarded-for:1`) instead of the TCP peer. Off by default: the headers are ignored.
+    #[arg(long, value_name = "HEADER[:HOPS]", value_parser = TrustProxy::parse)]
+    pub trust_proxy: Option<TrustProxy>,
+    /// Login attempts allowed per user name and client address before each further one waits.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub login_max_failures: u32,
+    /// Login attempts allowed per client address, across user names, before each further one
+    /// waits (raise it if many users share one address, e.g. a NAT without --trust-proxy).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub login_ip_max_failures: u32,
     /// Do not log one line per request on stderr.
     #[arg(long)]
     pub quiet: bool,
@@ -159,8 +173,9 @@ impl Cli {
                 _ => None,
             },
             log_requests: !self.quiet,
-            login_max_failures: defaults.login_max_failures,
-            login_ip_max_failures: defaults.login_ip_max_failures,
+            login_max_failures: self.login_max_failures,
+            login_ip_max_failures: self.login_ip_max_failures,
+            trust_proxy: self.trust_proxy,
             store: match self.store {
                 StoreSpec::Redis { url, .. } => StoreSpec::Redis {
                     url,
@@ -188,4 +203,36 @@ fn parse_prefix(s: &str) -> Result<String, String> {
         return Err("a Redis prefix is 1-64 characters of A-Z a-z 0-9 - _ .".into());
     }
     Ok(s.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ForwardedHeader;
+
+    #[test]
+    fn proxy_and_throttle_flags() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from([&["tokenwarden-server"][..], args].concat())
+                .map_err(|e| e.to_string())
+                .and_then(Cli::into_config)
+        };
+        let c = parse(&[]).unwrap();
+        assert_eq!(c.trust_proxy, None, "off by default");
+        assert_eq!((c.login_max_failures, c.login_ip_max_failures), (5, 20));
+        let c = parse(&[
+            "--trust-proxy",
+            "forwarded:2",
+            "--login-max-failures",
+            "8",
+            "--login-ip-max-failures",
+            "500",
+        ])
+        .unwrap();
+        let proxy = c.trust_proxy.unwrap();
+        assert_eq!((proxy.header, proxy.hops), (ForwardedHeader::Forwarded, 2));
+        assert_eq!((c.login_max_failures, c.login_ip_max_failures), (8, 500));
+        assert!(parse(&["--trust-proxy", "x-real-ip"]).is_err());
+        assert!(parse(&["--login-ip-max-failures", "0"]).is_err());
+    }
 }

@@ -212,6 +212,10 @@ pub struct Config {
     pub login_max_failures: u32,
     /// Login attempts allowed per client address (across user names) before throttling.
     pub login_ip_max_failures: u32,
+    /// Behind a reverse proxy: which header names the client and how many proxies append to
+    /// it ([`TrustProxy`]); `None` (the default) keys the login throttle on the TCP peer and
+    /// ignores forwarding headers, which anyone can send.
+    pub trust_proxy: Option<TrustProxy>,
     /// Where refresh families, the blocklist and the throttle live.
     pub store: StoreSpec,
     /// Signing key file (a private JWK, a JWK Set whose first key signs, or a PKCS#8 PEM);
@@ -258,6 +262,7 @@ impl Default for Config {
             log_requests: true,
             login_max_failures: 5,
             login_ip_max_failures: 20,
+            trust_proxy: None,
             store: StoreSpec::Memory,
             signing_key: None,
             allow_hosts: Vec::new(),
@@ -266,6 +271,51 @@ impl Default for Config {
             dpop: false,
             dpop_nonce: false,
         }
+    }
+}
+
+/// The header a trusted reverse proxy writes the client's address into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For: client, proxy1, ...` (each proxy appends its peer).
+    XForwardedFor,
+    /// `Forwarded: for=client, for=proxy1, ...` (RFC 7239).
+    Forwarded,
+}
+
+/// `--trust-proxy HEADER[:HOPS]`: the client is the address the `hops`-th proxy from us
+/// appended to `header` (the `hops`-th entry from the right). Entries further left were written
+/// by the client and are never believed. The server must be reachable only through the
+/// proxies (else a client could write the header itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrustProxy {
+    /// The header the proxies append to.
+    pub header: ForwardedHeader,
+    /// How many proxies stand in front of the server (1 to 16).
+    pub hops: u8,
+}
+
+impl TrustProxy {
+    /// Parses `x-forwarded-for`, `forwarded`, or either followed by `:HOPS` (1 to 16).
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let (name, hops) = match s.split_once(':') {
+            Some((name, hops)) => (
+                name,
+                hops.parse::<u8>().ok().filter(|h| (1..=16).contains(h)),
+            ),
+            None => (s, Some(1)),
+        };
+        let header = match name.to_ascii_lowercase().as_str() {
+            "x-forwarded-for" => ForwardedHeader::XForwardedFor,
+            "forwarded" => ForwardedHeader::Forwarded,
+            _ => {
+                return Err(format!(
+                    "--trust-proxy {s:?}: expected x-forwarded-for or forwarded, then :HOPS"
+                ))
+            }
+        };
+        let hops = hops.ok_or_else(|| format!("--trust-proxy {s:?}: HOPS is 1 to 16"))?;
+        Ok(TrustProxy { header, hops })
     }
 }
 

@@ -40,11 +40,16 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, Semaphore};
 use tower::ServiceExt;
+
+use crate::store::Store;
 use tower_http::cors::{AllowCredentials, AllowOrigin, CorsLayer};
 use tower_http::services::ServeDir;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
-pub use crate::config::{Config, PasswordCost, RefreshTransport, SigningAlg, StoreSpec, UserSpec};
+pub use crate::config::{
+    Config, ForwardedHeader, PasswordCost, RefreshTransport, SigningAlg, StoreSpec, TrustProxy,
+    UserSpec,
+};
 pub use crate::state::AppState;
 
 /// Per-connection handle that lets a handler close its connection without answering
@@ -277,6 +282,31 @@ fn spawn_key_rotation(state: &AppState) {
     }
 }
 
+/// With a reuse-grace window, erases the sealed successors whose window has ended, about four
+/// times per window (at most every 50 ms, at least every second): a copy of the store taken
+/// after a window holds nothing that leads to a live token. The sweeper stops when the task
+/// set returned is dropped (with the accept loop).
+fn spawn_seal_sweeper(state: &AppState) -> tokio::task::JoinSet<()> {
+    let mut tasks = tokio::task::JoinSet::new();
+    let lifetimes = state.lifetimes();
+    if lifetimes.grace_ms <= 0 {
+        return tasks;
+    }
+    let period = Duration::from_millis((lifetimes.grace_ms as u64 / 4).clamp(50, 1000));
+    let st = state.clone();
+    tasks.spawn(async move {
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = st.store.forget_seals(st.now_ms(), lifetimes).await {
+                eprintln!("error: erasing expired sealed successors: {e}");
+            }
+        }
+    });
+    tasks
+}
+
 /// Answer to a connection over the cap: written by hand, then the socket is closed.
 const OVER_CAPACITY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
 retry-after: 1\r\nconnection: close\r\ncontent-length: 35\r\n\r\n{\"error\":\"temporarily_unavailable\"}";
@@ -285,6 +315,7 @@ retry-after: 1\r\nconnection: close\r\ncontent-length: 35\r\n\r\n{\"error\":\"te
 /// `max_connections` at once).
 async fn serve_connections(state: AppState, listener: TcpListener) -> io::Result<()> {
     spawn_key_rotation(&state);
+    let _sweeper = spawn_seal_sweeper(&state);
     let slots = Arc::new(Semaphore::new(state.config.max_connections));
     let app = app(state);
     loop {

@@ -1,8 +1,11 @@
-//! Refresh tokens: 256 random bits, base64url. Stores only ever see their SHA-256, and, for the
-//! reuse-grace window, a successor *sealed* with the token it replaced: the successor's bytes
-//! XOR SHA-256("tokenwarden grace" ‖ presented token). Each presented token seals exactly one
-//! successor, so this is a one-time pad whose key only the holder of the presented token can
-//! derive; a copy of the database hands out no usable token.
+//! Refresh tokens: 256 random bits, base64url. Stores only ever see their SHA-256, and, only
+//! with a reuse-grace window (`--reuse-grace-ms` above 0) and only while it lasts, a successor
+//! *sealed* with the token it replaced: the successor's bytes XOR SHA-256("tokenwarden grace" ‖
+//! presented token). Each presented token seals exactly one successor, so this is a one-time
+//! pad whose key only the holder of the presented token can derive. The seal is erased when the
+//! window ends, so a copy of the database, even together with every old refresh token, leads
+//! to no live token (a copy taken inside a window leads to the successor it seals, as the
+//! presented token itself would).
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use rand::rngs::OsRng;
@@ -42,6 +45,17 @@ impl RefreshToken {
     }
 }
 
+/// What a store holds, inside a grace window, for the rotation of `presented` into
+/// `successor` (both token texts); `None` if `successor` is not one of our tokens. For audits
+/// and tests that look for seals in a copy of a store.
+pub fn sealed_text(successor: &str, presented: &str) -> Option<Sealed> {
+    let raw: [u8; 32] = Base64UrlUnpadded::decode_vec(successor)
+        .ok()?
+        .try_into()
+        .ok()?;
+    Some(xor(raw, seal_key(presented)))
+}
+
 /// SHA-256 of a presented token.
 pub fn hash(token: &str) -> TokenHash {
     Sha256::digest(token.as_bytes()).into()
@@ -77,5 +91,10 @@ mod tests {
         assert_ne!(&sealed[..], &successor.raw[..]);
         assert_eq!(successor.token.len(), 43);
         assert_eq!(hash(&successor.token), successor.hash);
+        assert_eq!(
+            sealed_text(&successor.token, &presented.token),
+            Some(sealed)
+        );
+        assert_eq!(sealed_text("not base64url!", &presented.token), None);
     }
 }

@@ -430,3 +430,61 @@ async fn a_proof_is_recorded_only_for_an_accepted_request() {
         200
     );
 }
+
+/// A DPoP-bound access token is blocklisted at logout only with a proof of its key: as a
+/// `Bearer` token, or as `DPoP` without a proof or with another key's, the logout is refused and
+/// the token keeps working (before, any copy of the token could have it blocklisted).
+#[tokio::test]
+async fn logout_needs_a_proof_for_a_bound_token() {
+    let (_server, base) = start(false).await;
+    let c = Client::new();
+    let key = Key::new();
+    let res = login(
+        &c,
+        &base,
+        Some(key.proof("POST", &format!("{base}/auth/login"), None, None)),
+    )
+    .await;
+    let body: Value = res.json().await.unwrap();
+    let token = body["access_token"].as_str().unwrap().to_string();
+    let logout_url = format!("{base}/auth/logout");
+    let me = format!("{base}/api/me");
+    let works = |proof: String| {
+        let (c, me, token) = (c.clone(), me.clone(), token.clone());
+        async move {
+            api(&c, "GET", &me, &format!("DPoP {token}"), Some(&proof))
+                .await
+                .status()
+        }
+    };
+    let other = Key::new();
+    for (auth, proof) in [
+        (format!("Bearer {token}"), None),
+        (format!("DPoP {token}"), None),
+        (
+            format!("DPoP {token}"),
+            Some(other.proof("POST", &logout_url, Some(&token), None)),
+        ),
+        (
+            format!("DPoP {token}"),
+            Some(key.proof("POST", &format!("{base}/auth/refresh"), Some(&token), None)),
+        ),
+    ] {
+        let res = api(&c, "POST", &logout_url, &auth, proof.as_deref()).await;
+        assert_eq!(res.status(), 400, "{auth:.10} {proof:?}");
+        let proof = key.proof("GET", &me, Some(&token), None);
+        assert_eq!(works(proof).await, 200, "the token still works");
+    }
+    let proof = key.proof("POST", &logout_url, Some(&token), None);
+    let res = api(
+        &c,
+        "POST",
+        &logout_url,
+        &format!("DPoP {token}"),
+        Some(&proof),
+    )
+    .await;
+    assert_eq!(res.status(), 204);
+    let proof = key.proof("GET", &me, Some(&token), None);
+    assert_eq!(works(proof).await, 401, "blocklisted");
+}

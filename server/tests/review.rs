@@ -393,3 +393,44 @@ async fn malformed_requests_never_get_a_5xx() {
         .unwrap();
     assert!(res.status().is_client_error(), "{}", res.status());
 }
+
+/// Cookie tossing: a second `tw_refresh` (set by a sibling subdomain for the parent domain)
+/// ends the session with the cookies cleared and `invalid_grant`, which clients treat as the
+/// end of the session; before, `invalid_request` was an error clients retried for ever.
+#[tokio::test]
+async fn a_duplicated_refresh_cookie_ends_the_session_with_clearing_headers() {
+    let server = spawn(test_config()).await.unwrap();
+    let base = server.base_url();
+    let c = client();
+    let (_, cookie) = login_demo(&c, &base).await;
+    let res = c
+        .post(format!("{base}/auth/refresh"))
+        .header(
+            COOKIE,
+            format!("tw_refresh=attacker-token; tw_refresh={cookie}"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let cleared: Vec<String> = res
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    assert!(
+        cleared
+            .iter()
+            .any(|l| l.starts_with("tw_refresh=;") && l.contains("Max-Age=0")),
+        "{cleared:?}"
+    );
+    assert!(
+        cleared
+            .iter()
+            .any(|l| l.starts_with("tw_session=;") && l.contains("Max-Age=0")),
+        "{cleared:?}"
+    );
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_grant");
+}

@@ -42,7 +42,7 @@ async fn rotate<S: Store>(
         .rotate(
             presented.hash,
             next.hash,
-            next.sealed_with(&presented.token),
+            Some(next.sealed_with(&presented.token)),
             now,
             lt,
         )

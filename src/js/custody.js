@@ -47,23 +47,31 @@ function pageBase() {
   return g.document ? g.document.baseURI : g.location?.href;
 }
 
-/** The options the worker's manager gets: URLs resolved here, tokens never shared. */
-function workerOptions(options) {
-  if (options.exposeToken === true) {
+/** The refusals of worker custody, applied in the page and again in the worker (which must not
+ * trust its first message: any page script can start the worker file with options of its own).
+ * Returns the options with token sharing off. */
+export function workerCustodyOptions(options) {
+  if (options?.exposeToken === true) {
     throw invalid('option "exposeToken" cannot be combined with custody "worker": the token never enters the page');
   }
-  if (options.oauth !== undefined) {
+  if (options?.oauth !== undefined) {
     throw invalid('option "oauth" is not available with custody "worker" yet (its redirect login needs the page)');
   }
-  if (options.shareTokens === true) {
+  if (options?.shareTokens === true) {
     throw invalid('option "shareTokens" cannot be true with custody "worker": every page script can join the cross-tab channel');
   }
+  return { ...options, shareTokens: false };
+}
+
+/** The options the worker's manager gets: URLs resolved here, tokens never shared. */
+function workerOptions(options) {
+  workerCustodyOptions(options);
   if (typeof Worker !== 'function' || typeof MessageChannel !== 'function') {
     throw invalid('custody "worker" needs a browser with module workers');
   }
   // The same validation as page custody, with the same errors (no channel, nothing sent).
   new PageManager({ ...options, crossTab: false }).free();
-  const resolved = { ...options, shareTokens: false };
+  const resolved = workerCustodyOptions(options);
   for (const key of ['loginUrl', 'refreshUrl', 'logoutUrl']) {
     if (typeof options[key] === 'string') resolved[key] = new URL(options[key], pageBase()).href;
   }

@@ -225,8 +225,10 @@ function sessionMayExist(name) {
   });
 }
 
-/** A strict token response (RFC 6749 §5.1): null when it is not one. */
-function parseGrant(text) {
+/** A strict token response (RFC 6749 §5.1): null when it is not one. With `dpop` only a
+ * `DPoP` token is one (RFC 9449 §5): a `Bearer` answer means the server did not bind it, and a
+ * bearer token must not be sent as `DPoP` nor kept as if it were bound (as the OAuth profile). */
+function parseGrant(text, dpop) {
   let o;
   try {
     o = JSON.parse(text);
@@ -235,7 +237,7 @@ function parseGrant(text) {
   }
   if (!isObject(o) || Array.isArray(o)) return null;
   const type = o.token_type;
-  if (typeof type !== 'string' || !['bearer', 'dpop'].includes(type.toLowerCase())) return null;
+  if (typeof type !== 'string' || !(dpop ? ['dpop'] : ['bearer', 'dpop']).includes(type.toLowerCase())) return null;
   if (typeof o.access_token !== 'string') return null;
   if (o.refresh_token != null && typeof o.refresh_token !== 'string') return null;
   if (o.expires_in != null && typeof o.expires_in !== 'number') return null;
@@ -489,7 +491,7 @@ export class TokenManager {
       const init = { method: how.get ? 'GET' : 'POST', credentials: this.#c.credentials, signal: controller.signal, redirect: 'error', headers, body };
       let response;
       try {
-        response = await (how.dpop ? D.sendWithProof(how.dpop, url, init, undefined, this.#fetch)
+        response = await (how.dpop ? D.sendWithProof(how.dpop, url, init, how.token, this.#fetch)
           : this.#fetch(new NativeRequest(url, init)));
       } catch {
         return failed();
@@ -565,7 +567,7 @@ export class TokenManager {
       else e.refreshOk(generation, a, b, c, reply.date, startedAt, now);
     // @oauth-end
     } else if (reply.status >= 200 && reply.status < 300) {
-      const grant = parseGrant(reply.text);
+      const grant = parseGrant(reply.text, this.#c.dpop);
       if (grant) {
         e.refreshOk(generation, grant.access_token, this.#c.memory ? grant.refresh_token ?? undefined : undefined,
           grant.expires_in ?? NaN, reply.date, startedAt, now);
@@ -608,7 +610,7 @@ export class TokenManager {
       const detail = code === undefined ? '' : ` (${[...code].slice(0, 64).join('')})`;
       throw error('ERR_LOGIN_FAILED', `login failed with status ${reply.status}${detail}`, reply.status);
     }
-    const grant = parseGrant(reply.text);
+    const grant = parseGrant(reply.text, this.#c.dpop);
     const bad = () => error('ERR_LOGIN_FAILED', 'the login response is not a valid token response', reply.status);
     if (!grant) throw bad();
     if (this.#closed) throw freed();
@@ -689,10 +691,13 @@ export class TokenManager {
     else
     // @oauth-end
     if (c.logoutUrl !== undefined) {
-      // The access token goes only to an allowed origin, like any request.
-      const bearer = access !== undefined && this.#allowed(c.logoutUrl) ? `Bearer ${access}` : undefined;
+      // The access token goes only to an allowed origin, like any request; a DPoP-bound one as
+      // `DPoP` with a proof of the session's key (captured before the logout drops it).
+      const sent = access !== undefined && this.#allowed(c.logoutUrl);
+      const dpop = sent ? this.#dpop : undefined;
+      const auth = sent ? `${dpop ? 'DPoP' : 'Bearer'} ${access}` : undefined;
       const body = refresh !== undefined && c.memory ? JSON.stringify({ refresh_token: refresh }) : undefined;
-      call = this.#call(c.logoutUrl, body, bearer);
+      call = this.#call(c.logoutUrl, body, auth, undefined, { dpop, token: dpop && access });
     }
     this.#run();
     this.#wake('loggedOut');

@@ -11,6 +11,7 @@
 // for the Rust API's `next_refresh_at`), never a token.
 import init from './tokenwarden.js';
 import { TokenManager } from './driver.js';
+import { workerCustodyOptions } from './custody.js';
 
 const loading = init({ module_or_path: new URL('./tokenwarden_bg.wasm', import.meta.url) });
 
@@ -29,7 +30,8 @@ function wire(error) {
 function serve(TokenManager, port, options, lock) {
   let tm;
   try {
-    tm = new TokenManager(options);
+    // The page checked these already; a crafted first message must not skip them.
+    tm = new TokenManager(workerCustodyOptions(options));
   } catch (error) {
     port.postMessage({ fatal: wire(error) });
     self.close();

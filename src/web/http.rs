@@ -261,15 +261,17 @@ fn field(object: &Object, key: &str) -> JsValue {
 }
 
 /// Strict parsing of a token response (RFC 6749 §5.1): `token_type` `Bearer` (or `DPoP`, RFC
-/// 9449 §5) in any case, the
+/// 9449 §5; only `DPoP` when `dpop`: a bearer answer means the server did not bind it) in any
+/// case, the
 /// tokens and `expires_in` as [`grant`] accepts them (`refresh_token` may be absent, and is kept
 /// only when `keep_refresh`).
 /// The token is decoded without verification for `exp`/`iat`; an opaque or malformed token is
 /// still accepted and simply contributes no claims.
-pub(crate) fn parse_grant(reply: &Reply, keep_refresh: bool) -> Option<Parsed> {
+pub(crate) fn parse_grant(reply: &Reply, keep_refresh: bool, dpop: bool) -> Option<Parsed> {
     let object = parse_body(&reply.body)?;
     let token_type = field(&object, "token_type").as_string()?;
-    if !token_type.eq_ignore_ascii_case("bearer") && !token_type.eq_ignore_ascii_case("dpop") {
+    let bearer_ok = !dpop && token_type.eq_ignore_ascii_case("bearer");
+    if !bearer_ok && !token_type.eq_ignore_ascii_case("dpop") {
         return None;
     }
     let expires_in = match field(&object, "expires_in") {

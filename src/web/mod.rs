@@ -726,7 +726,8 @@ fn start_refresh(shared: &Shared, inner: &mut Inner, generation: Generation) {
         let result = match dpop::send_token_request(&shared, call, key.as_ref(), &controller).await
         {
             Ok(reply) if (200..300).contains(&reply.status) => {
-                http::parse_grant(&reply, memory).ok_or(Some(RefreshFailure::Malformed))
+                http::parse_grant(&reply, memory, key.is_some())
+                    .ok_or(Some(RefreshFailure::Malformed))
             }
             Ok(reply) => Err(Some(http::classify_refresh(&reply, now()))),
             Err(error) => Err(call_failure(error)),
@@ -1186,7 +1187,7 @@ impl TokenManager {
                 )
                 .with_status(reply.status));
             }
-            let parsed = http::parse_grant(&reply, memory).ok_or_else(|| {
+            let parsed = http::parse_grant(&reply, memory, use_dpop).ok_or_else(|| {
                 Error::new(
                     "ERR_LOGIN_FAILED",
                     "the login response is not a valid token response",

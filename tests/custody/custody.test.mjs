@@ -348,6 +348,36 @@ test('custody option: typed errors, same API, instanceof', async () => {
   await context.close();
 });
 
+test('custody worker: the worker itself refuses what the page refuses, whatever its first message says', async () => {
+  const { base } = await server();
+  const context = await browser.newContext();
+  const page = await open(context, base);
+  const result = await page.evaluate(async () => {
+    // A page script that skips custody.js and starts the shipped worker with options of its own.
+    const start = (options) => new Promise((resolve) => {
+      const worker = new Worker('/pkg/web/worker.js', { type: 'module' });
+      const { port1, port2 } = new MessageChannel();
+      port1.onmessage = ({ data }) => {
+        worker.terminate();
+        resolve(data.fatal ? data.fatal.code : data.ready ? 'ready' : 'other');
+      };
+      worker.postMessage({ port: port2, options, lock: null }, [port2]);
+    });
+    const base = { refreshUrl: `${location.origin}/auth/refresh`, crossTab: false };
+    return {
+      expose: await start({ ...base, exposeToken: true }),
+      share: await start({ ...base, shareTokens: true }),
+      oauth: await start({ crossTab: false, oauth: { issuer: 'https://op.example', clientId: 'c', redirectUri: 'https://app.example/cb' } }),
+      plain: await start(base),
+    };
+  });
+  assert.deepEqual(result, {
+    expose: 'ERR_INVALID_OPTIONS', share: 'ERR_INVALID_OPTIONS', oauth: 'ERR_INVALID_OPTIONS', plain: 'ready',
+  });
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
 test('custody worker under a strict Content-Security-Policy (worker-src \'self\')', async () => {
   const { base } = await server();
   const context = await browser.newContext();

@@ -257,3 +257,49 @@ test('a session whose key was lost (a reload) is not refreshed: start() sends no
   assert.deepEqual(r, { restored: false, state: 'anonymous', jkt: null, sent: 0 });
   assert.equal(await refreshes(), before);
 });
+
+test('logout sends the bound token as DPoP with a proof, and the server blocklists it', async () => {
+  const logout = page.waitForResponse((r) => new URL(r.url()).pathname === '/auth/logout');
+  const r = await page.evaluate(async () => {
+    const tm = new tw.TokenManager(config());
+    await tm.login(credentials);
+    const from = calls.length;
+    await tm.logout();
+    return { calls: calls.slice(from), state: tm.state };
+  });
+  assert.equal((await logout).status(), 204, 'the server accepted the proof');
+  const [call] = r.calls.filter((c) => new URL(c.url).pathname === '/auth/logout');
+  assert.match(call.authorization ?? '', /^DPoP [\w-]+\.[\w-]+\.[\w-]+$/);
+  const { claims } = proofOf(call);
+  assert.equal(claims.htm, 'POST');
+  assert.equal(claims.htu, `${a.base}/auth/logout`);
+  assert.equal(claims.ath, sha256(call.authorization.slice('DPoP '.length)));
+  assert.equal(r.state, 'anonymous');
+  assert.deepEqual(page.errors, []);
+});
+
+test('with dpop a Bearer token response is refused (login fails, a refresh installs nothing)', async () => {
+  const bearer = (route) => route.fulfill({
+    status: 200, contentType: 'application/json',
+    body: JSON.stringify({ access_token: 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJkZW1vIiwiZXhwIjo0MTAyNDQ0ODAwfQ.c2ln', token_type: 'Bearer', expires_in: 300 }),
+  });
+  await page.route('**/fake/login', bearer);
+  await page.route('**/fake/refresh', bearer);
+  const r = await page.evaluate(async () => {
+    const tm = new tw.TokenManager(config({ loginUrl: '/fake/login' }));
+    const login = await tm.login(credentials).then(() => 'ok', (e) => e.code);
+    const state = tm.state;
+    tm.free();
+    const real = new tw.TokenManager(config({ refreshUrl: '/fake/refresh' }));
+    await real.login(credentials);
+    const jti = real.claims.jti;
+    const refresh = await real.refresh().then(() => 'ok', (e) => e.code);
+    const out = { login, state, refresh, same: real.claims.jti === jti };
+    real.free();
+    return out;
+  });
+  assert.equal(r.login, 'ERR_LOGIN_FAILED');
+  assert.equal(r.state, 'anonymous');
+  assert.notEqual(r.refresh, 'ok');
+  assert.equal(r.same, true, 'the bound token is kept, the bearer one not installed');
+});

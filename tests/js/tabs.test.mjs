@@ -42,6 +42,7 @@ const PAGE = `<!doctype html><meta charset="utf-8"><title>loading</title>
     minRefreshIntervalMs: 500, backoffInitialMs: 200,
   };
   if (q.get('channel')) options.channelName = q.get('channel');
+  if (q.get('timeout')) options.requestTimeoutMs = Number(q.get('timeout'));
   if (q.get('crossTab') === 'off') options.crossTab = false;
   if (q.get('custody')) options.custody = q.get('custody');
   const tm = new TokenManager(options);
@@ -332,6 +333,39 @@ test('memory mode: hand-over alone carries the session across tabs', async () =>
   await pages[2].evaluate(() => window.tw.tm.logout());
   for (const page of pages.slice(0, 2)) await waitState(page, 'anonymous', 1_000);
   assert.equal((await stats(base)).active_families, families - 1, 'the handed-over refresh token was revoked');
+  await context.close();
+});
+
+// Security review: a same-origin script that holds the refresh lock and posts a claim every 4 s
+// kept every tab from refreshing (each claim moved the steal deadline). With the request timeout
+// at 2 s a steal comes after 7 s (a claim may postpone it once in worker custody).
+for (const query of ['', '?custody=worker'])
+test(`forged claims from a script holding the refresh lock do not starve refresh${query ? ' (custody worker)' : ''}`, async () => {
+  const { base } = await server();
+  const context = await browser.newContext();
+  const sep = query ? '&' : '?';
+  const tab = await open(context, base, `${query}${sep}timeout=2000`);
+  assert.equal(await tab.evaluate(() => window.tw.login()), 'authenticated');
+  const attacker = await context.newPage();
+  await attacker.goto(`${base}/404-attacker`);
+  await attacker.evaluate((name) => {
+    navigator.locks.request(`${name}:refresh`, () => new Promise(() => {}));
+    const channel = new BroadcastChannel(name);
+    const claim = () => channel.postMessage({ v: 1, t: 'claim', from: 4243, until: Date.now() + 60_000 });
+    claim();
+    setInterval(claim, 4_000);
+  }, channelName(base));
+  await reset(base);
+  const t0 = Date.now();
+  let rotations = 0;
+  while (rotations === 0 && Date.now() - t0 < 25_000) {
+    await sleep(250);
+    rotations = (await stats(base)).rotations;
+  }
+  console.log(`# forged claims${query ? ' (worker)' : ''}: first refresh after ${Date.now() - t0} ms`);
+  assert.ok(rotations > 0, 'a tab refreshed despite the forged claims');
+  const status = await tab.evaluate(() => Promise.race([window.tw.call(), new Promise((r) => setTimeout(() => r('waiting'), 5_000))]));
+  assert.equal(status, 200);
   await context.close();
 });
 

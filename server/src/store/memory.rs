@@ -1,6 +1,6 @@
 //! The in-process store (`--store memory`): everything behind one mutex, lost at exit.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 
 use super::{
@@ -11,8 +11,9 @@ use crate::util::random_b64;
 
 struct TokenRecord {
     family: String,
-    /// When the token was rotated, and the successor it got then (sealed).
-    used: Option<(i64, Sealed)>,
+    /// When the token was rotated, and the successor it got then (sealed; only while the
+    /// grace window lasts).
+    used: Option<(i64, Option<Sealed>)>,
 }
 
 struct Family {
@@ -29,6 +30,8 @@ struct State {
     families: HashMap<String, Family>,
     blocklist: HashMap<String, i64>,
     throttle: HashMap<String, (u32, i64)>,
+    /// Tokens holding a sealed successor, oldest rotation first (what `forget_seals` visits).
+    seals: VecDeque<(i64, TokenHash)>,
 }
 
 impl State {
@@ -103,7 +106,7 @@ impl Store for MemoryStore {
         &self,
         presented: TokenHash,
         successor: TokenHash,
-        sealed: Sealed,
+        sealed: Option<Sealed>,
         now_ms: i64,
         lt: Lifetimes,
     ) -> StoreResult<Result<Rotation, Rejection>> {
@@ -122,7 +125,8 @@ impl Store for MemoryStore {
         }
         let (sub, scope) = (f.sub.clone(), f.scope.clone());
         if let Some((used_at, sealed_successor)) = used {
-            if lt.grace_ms > 0 && now_ms.saturating_sub(used_at) <= lt.grace_ms {
+            let in_window = lt.grace_ms > 0 && now_ms.saturating_sub(used_at) <= lt.grace_ms;
+            if let Some(sealed_successor) = sealed_successor.filter(|_| in_window) {
                 return Ok(Ok(Rotation::Replayed {
                     sub,
                     scope,
@@ -133,7 +137,10 @@ impl Store for MemoryStore {
             return Ok(Err(Rejection::ReuseDetected));
         }
         if let Some(rec) = s.tokens.get_mut(&presented) {
-            rec.used = Some((now_ms, sealed));
+            rec.used = Some((now_ms, sealed.filter(|_| lt.grace_ms > 0)));
+        }
+        if lt.grace_ms > 0 && sealed.is_some() {
+            s.seals.push_back((now_ms, presented));
         }
         s.tokens.insert(
             successor,
@@ -149,6 +156,26 @@ impl Store for MemoryStore {
         Ok(Ok(Rotation::Rotated { sub, scope }))
     }
 
+    async fn forget_seals(&self, now_ms: i64, lt: Lifetimes) -> StoreResult<u64> {
+        let mut s = self.state();
+        let mut erased = 0;
+        while let Some(&(used_at, token)) = s.seals.front() {
+            if now_ms.saturating_sub(used_at) <= lt.grace_ms {
+                break;
+            }
+            s.seals.pop_front();
+            if let Some(TokenRecord {
+                used: Some((_, sealed @ Some(_))),
+                ..
+            }) = s.tokens.get_mut(&token)
+            {
+                *sealed = None;
+                erased += 1;
+            }
+        }
+        Ok(erased)
+    }
+
     async fn revoke_family_of(&self, token: TokenHash) -> StoreResult<bool> {
         let mut s = self.state();
         let family = s.tokens.get(&token).map(|r| r.family.clone());
@@ -160,6 +187,7 @@ impl Store for MemoryStore {
         let n = s.families.len() as u64;
         s.families.clear();
         s.tokens.clear();
+        s.seals.clear();
         Ok(n)
     }
 

@@ -7,9 +7,11 @@
 //! mutex, an `IMMEDIATE` SQLite transaction, or a Lua script in Redis, never read-then-write
 //! from the server.
 //!
-//! Refresh tokens never reach a store: only their SHA-256 ([`TokenHash`]), and, for the
-//! reuse-grace window, the successor sealed with the presented token (see
-//! [`crate::sessions::seal`]), which only the holder of the presented token can open.
+//! Refresh tokens never reach a store: only their SHA-256 ([`TokenHash`]), and, only while a
+//! reuse-grace window is open (`--reuse-grace-ms` above 0), the successor sealed with the
+//! presented token (see [`crate::sessions`]), which only the holder of the presented token can
+//! open. Seals are erased when their window ends ([`Store::forget_seals`], or a Redis expiry),
+//! so a copy of a store holds no sealed successor older than the window.
 
 use std::fmt;
 use std::future::Future;
@@ -146,17 +148,27 @@ pub trait Store: Send + Sync {
         lt: Lifetimes,
     ) -> impl Future<Output = StoreResult<()>> + Send;
 
-    /// Atomically: if `presented` is live, marks it used, remembers `sealed` and makes
-    /// `successor` live; if it was rotated inside the grace window, returns the earlier
-    /// successor; if it was rotated before that, revokes the family. Expired families die.
+    /// Atomically: if `presented` is live, marks it used, remembers `sealed` (given only when
+    /// `lt.grace_ms > 0`, kept at most for the window) and makes `successor` live; if it was
+    /// rotated inside the grace window, returns the earlier successor; if it was rotated
+    /// before that (or its seal is gone), revokes the family. Expired families die.
     fn rotate(
         &self,
         presented: TokenHash,
         successor: TokenHash,
-        sealed: Sealed,
+        sealed: Option<Sealed>,
         now_ms: i64,
         lt: Lifetimes,
     ) -> impl Future<Output = StoreResult<Result<Rotation, Rejection>>> + Send;
+
+    /// Erases every sealed successor whose grace window ended before `now_ms`; returns how
+    /// many. The server calls it periodically while `lt.grace_ms > 0` (Redis seals expire on
+    /// their own, so it erases nothing there).
+    fn forget_seals(
+        &self,
+        now_ms: i64,
+        lt: Lifetimes,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
 
     /// Revokes the family `token` belongs to; true if there was a live one.
     fn revoke_family_of(&self, token: TokenHash) -> impl Future<Output = StoreResult<bool>> + Send;
@@ -340,11 +352,15 @@ impl Store for AnyStore {
         &self,
         presented: TokenHash,
         successor: TokenHash,
-        sealed: Sealed,
+        sealed: Option<Sealed>,
         now_ms: i64,
         lt: Lifetimes,
     ) -> StoreResult<Result<Rotation, Rejection>> {
         dispatch!(self, s => s.rotate(presented, successor, sealed, now_ms, lt))
+    }
+
+    async fn forget_seals(&self, now_ms: i64, lt: Lifetimes) -> StoreResult<u64> {
+        dispatch!(self, s => s.forget_seals(now_ms, lt))
     }
 
     async fn revoke_family_of(&self, token: TokenHash) -> StoreResult<bool> {

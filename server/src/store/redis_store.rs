@@ -2,9 +2,11 @@
 //!
 //! Keys (all under the prefix, `tokenwarden` by default):
 //! - `P:fam:ID` hash `sub scope created last abs`, expiring at the family's deadline;
-//! - `P:rt:HEX` hash `fam [used sealed]` per token hash, expiring at the family's absolute
+//! - `P:rt:HEX` hash `fam [used]` per token hash, expiring at the family's absolute
 //!   deadline (so a rotated token is still recognised, and its reuse punished, while the family
 //!   can live);
+//! - `P:seal:HEX` the successor sealed with that token, only with a grace window, expiring
+//!   when the window ends (a copy of Redis taken later holds no seal);
 //! - `P:jti:JTI` blocklist entries, expiring with the access token;
 //! - `P:throttle:KEY` login throttle counters, expiring after the throttle window.
 //!
@@ -23,10 +25,10 @@ use super::{
 use crate::util::{hex, random_b64};
 
 const ROTATE: &str = r"
--- KEYS[1] presented token, KEYS[2] successor token
--- ARGV: now, idle_ms, grace_ms, sealed, family key prefix
+-- KEYS[1] presented token, KEYS[2] successor token, KEYS[3] the presented token's seal
+-- ARGV: now, idle_ms, grace_ms, sealed (empty without a grace window), family key prefix
 local now, idle, grace = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local t = redis.call('HMGET', KEYS[1], 'fam', 'used', 'sealed')
+local t = redis.call('HMGET', KEYS[1], 'fam', 'used')
 if not t[1] then return {'unknown'} end
 local fkey = ARGV[5] .. t[1]
 local f = redis.call('HMGET', fkey, 'sub', 'scope', 'last', 'abs')
@@ -37,13 +39,17 @@ if now >= abs or now >= last + idle then
   return {'expired'}
 end
 if t[2] then
-  if grace > 0 and now - tonumber(t[2]) <= grace then
-    return {'replayed', f[1], f[2], t[3]}
+  local sealed = redis.call('GET', KEYS[3])
+  if grace > 0 and now - tonumber(t[2]) <= grace and sealed then
+    return {'replayed', f[1], f[2], sealed}
   end
   redis.call('DEL', fkey)
   return {'reuse'}
 end
-redis.call('HSET', KEYS[1], 'used', now, 'sealed', ARGV[4])
+redis.call('HSET', KEYS[1], 'used', now)
+if grace > 0 and #ARGV[4] > 0 then
+  redis.call('SET', KEYS[3], ARGV[4], 'PX', grace)
+end
 redis.call('HSET', KEYS[2], 'fam', t[1])
 redis.call('PEXPIRE', KEYS[2], abs - now)
 redis.call('HSET', fkey, 'last', now)
@@ -117,6 +123,10 @@ impl RedisStore {
         format!("{}:rt:{}", self.prefix, hex(hash))
     }
 
+    fn seal_key(&self, hash: &TokenHash) -> String {
+        format!("{}:seal:{}", self.prefix, hex(hash))
+    }
+
     fn family_prefix(&self) -> String {
         format!("{}:fam:", self.prefix)
     }
@@ -181,19 +191,21 @@ impl Store for RedisStore {
         &self,
         presented: TokenHash,
         successor: TokenHash,
-        sealed: Sealed,
+        sealed: Option<Sealed>,
         now_ms: i64,
         lt: Lifetimes,
     ) -> StoreResult<Result<Rotation, Rejection>> {
         let mut con = self.con.clone();
+        let sealed = sealed.filter(|_| lt.grace_ms > 0);
         let reply: Vec<Vec<u8>> = self
             .rotate
             .key(self.token_key(&presented))
             .key(self.token_key(&successor))
+            .key(self.seal_key(&presented))
             .arg(now_ms)
             .arg(lt.idle_ms)
             .arg(lt.grace_ms)
-            .arg(&sealed[..])
+            .arg(sealed.as_ref().map_or(&[][..], |s| &s[..]))
             .arg(self.family_prefix())
             .invoke_async(&mut con)
             .await
@@ -221,6 +233,11 @@ impl Store for RedisStore {
             (b"reuse", ..) => Err(Rejection::ReuseDetected),
             _ => return Err(bad()),
         })
+    }
+
+    async fn forget_seals(&self, _now_ms: i64, _lt: Lifetimes) -> StoreResult<u64> {
+        // Each seal expires by itself when its window ends (`PX grace_ms`).
+        Ok(0)
     }
 
     async fn revoke_family_of(&self, token: TokenHash) -> StoreResult<bool> {

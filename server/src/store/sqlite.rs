@@ -17,10 +17,13 @@ const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS families (
   id TEXT PRIMARY KEY, sub TEXT NOT NULL, scope TEXT NOT NULL,
   created_ms INTEGER NOT NULL, last_used_ms INTEGER NOT NULL);
--- hash: SHA-256 of the token; sealed: the successor XOR a key derived from this token.
+-- hash: SHA-256 of the token; sealed: the successor XOR a key derived from this token, kept
+-- only while the reuse-grace window lasts (forget_seals erases it).
 CREATE TABLE IF NOT EXISTS refresh_tokens (
   hash BLOB PRIMARY KEY, family TEXT NOT NULL, used_at_ms INTEGER, sealed BLOB);
 CREATE INDEX IF NOT EXISTS refresh_tokens_family ON refresh_tokens(family);
+CREATE INDEX IF NOT EXISTS refresh_tokens_sealed ON refresh_tokens(used_at_ms)
+  WHERE sealed IS NOT NULL;
 CREATE TABLE IF NOT EXISTS blocklist (jti TEXT PRIMARY KEY, exp INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS login_throttle (
   key TEXT PRIMARY KEY, count INTEGER NOT NULL, last_ms INTEGER NOT NULL);
@@ -38,7 +41,9 @@ impl SqliteStore {
     pub fn open(path: &Path) -> Result<Self, String> {
         let conn = Connection::open(path)
             .map_err(|e| format!("cannot open SQLite database {}: {e}", path.display()))?;
+        // secure_delete: erased seals are overwritten in the file, not left in free space.
         conn.busy_timeout(std::time::Duration::from_secs(2))
+            .and_then(|_| conn.pragma_update(None, "secure_delete", "ON"))
             .and_then(|_| conn.pragma_update(None, "journal_mode", "WAL"))
             .and_then(|_| conn.pragma_update(None, "synchronous", "NORMAL"))
             .and_then(|_| conn.execute_batch(SCHEMA))
@@ -106,7 +111,7 @@ impl Store for SqliteStore {
         &self,
         presented: TokenHash,
         successor: TokenHash,
-        sealed: Sealed,
+        sealed: Option<Sealed>,
         now_ms: i64,
         lt: Lifetimes,
     ) -> StoreResult<Result<Rotation, Rejection>> {
@@ -159,7 +164,11 @@ impl Store for SqliteStore {
             }
             tx.execute(
                 "UPDATE refresh_tokens SET used_at_ms = ?2, sealed = ?3 WHERE hash = ?1",
-                params![&presented[..], now_ms, &sealed[..]],
+                params![
+                    &presented[..],
+                    now_ms,
+                    sealed.filter(|_| lt.grace_ms > 0).as_ref().map(|s| &s[..])
+                ],
             )?;
             tx.execute(
                 "INSERT INTO refresh_tokens (hash, family) VALUES (?1, ?2)",
@@ -171,6 +180,23 @@ impl Store for SqliteStore {
             )?;
             tx.commit()?;
             Ok(Ok(Rotation::Rotated { sub, scope }))
+        })
+        .await
+    }
+
+    async fn forget_seals(&self, now_ms: i64, lt: Lifetimes) -> StoreResult<u64> {
+        self.run(move |c| {
+            let erased = c.execute(
+                "UPDATE refresh_tokens SET sealed = NULL
+                 WHERE sealed IS NOT NULL AND used_at_ms < ?1",
+                [now_ms.saturating_sub(lt.grace_ms.max(0))],
+            )?;
+            if erased > 0 {
+                // The erased pages' old images leave the write-ahead log too (a busy reader
+                // postpones that to the next sweep).
+                c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            }
+            Ok(erased as u64)
         })
         .await
     }

@@ -40,6 +40,12 @@
 //!   no sibling token will cancel the waiter's own refresh, so stealing from a refresh in
 //!   flight would present the cookie it is rotating (the simulation: reuse in 5 of 1,000 runs
 //!   before, 3 after, two of them without Web Locks).
+//! - *Changed (forged claims):* a claim no longer postpones refreshes without bound. With Web
+//!   Locks the lock is the authority: claims are ignored when tokens are shared (no tab posts
+//!   one then), and without shared tokens a claim moves a waiting request's steal deadline at
+//!   most once per request. Without Web Locks, a refresh that claims have kept waiting for
+//!   [`TabPolicy::lock_acquire_ms`] ignores them and runs unguarded, as a steal would. (Before,
+//!   a same-origin script posting a claim every 4 s kept every tab from refreshing.)
 //! - **Sharing.** After a refresh or login the tab posts its token with its receipt time, the
 //!   response's `expires_in` and `Date`, and the session [`Epoch`]. A sibling adopts a token that
 //!   is newer than its own, not expired on arrival, of an epoch not ended here, and for the same
@@ -395,6 +401,8 @@ enum Lock {
         ticket: LockTicket,
         steal: bool,
         give_up_at: u64,
+        /// A sibling's claim already moved `give_up_at` (it may, once per request).
+        extended: bool,
     },
     /// Channel fallback: our claim (if `posted`) is waiting for competitors until `check_at`.
     Claiming { posted: bool, check_at: u64 },
@@ -613,11 +621,22 @@ impl Coordinator {
             Message::Ask { after } => self.answer(after, now),
             Message::Logout { epoch } => self.remote_logout(epoch),
             Message::Claim { .. } if self.web_locks => {
-                // With Web Locks a claim only says "a sibling started a refresh": a steal from
-                // it waits the full acquire bound from now, not from this tab's request.
-                if let Lock::Requested { give_up_at, .. } = &mut self.lock {
-                    *give_up_at =
-                        (*give_up_at).max(now.saturating_add(self.policy.lock_acquire_ms));
+                // With Web Locks the lock is the authority. Without shared tokens a claim says
+                // "a sibling started a refresh": a steal from it waits the full acquire bound
+                // from now, not from this tab's request; but only once per request, so that a
+                // script posting claims cannot postpone the steal for ever. With shared tokens
+                // no tab posts claims under Web Locks: they are ignored.
+                if let Lock::Requested {
+                    give_up_at,
+                    extended: extended @ false,
+                    ..
+                } = &mut self.lock
+                {
+                    if !self.policy.share_tokens {
+                        *give_up_at =
+                            (*give_up_at).max(now.saturating_add(self.policy.lock_acquire_ms));
+                        *extended = true;
+                    }
                 }
             }
             Message::Claim { until } => {
@@ -945,6 +964,7 @@ impl Coordinator {
             ticket,
             steal,
             give_up_at: now.saturating_add(self.policy.lock_acquire_ms),
+            extended: false,
         };
         self.actions
             .push_back(Action::RequestLock { ticket, steal });
@@ -1196,6 +1216,7 @@ impl Coordinator {
                 ticket,
                 steal,
                 give_up_at,
+                extended,
             } if give_up_at <= now && now - give_up_at > self.policy.overdue_ms => {
                 // This tab was frozen past the deadline: the holder may be fine (stealing from
                 // it, or refreshing unguarded, would present a cookie it is rotating). Wait again.
@@ -1203,6 +1224,7 @@ impl Coordinator {
                     ticket,
                     steal,
                     give_up_at: now.saturating_add(self.policy.lock_acquire_ms),
+                    extended,
                 };
             }
             Lock::Requested {
@@ -1256,6 +1278,21 @@ impl Coordinator {
         let settle = self.policy.claim_settle_ms.max(1);
         if !self.claims.is_empty() {
             self.contended = true;
+        }
+        if !self.claims.is_empty()
+            && now.saturating_sub(self.wanted_at) >= self.policy.lock_acquire_ms
+        {
+            // Claims have kept this refresh waiting as long as a lock request waits before it
+            // steals: no sibling's refresh takes that long, so they are not a sibling's (a
+            // script posting claims) or their tab is stuck. Go on unguarded, as a steal would.
+            self.claims.clear();
+            self.lock = Lock::Held {
+                ticket: None,
+                claimed: posted,
+                release_at: None,
+            };
+            self.granted(now);
+            return;
         }
         if !posted {
             if self.claims.is_empty() {

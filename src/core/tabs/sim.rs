@@ -240,6 +240,8 @@ enum Ev {
     Open,
     Logout,
     Sample,
+    /// The forger posts a claim.
+    Forge,
 }
 
 impl Ev {
@@ -295,9 +297,15 @@ struct Report {
     violations: Vec<String>,
 }
 
+/// The lock holder index of the forger (a same-origin script, not a tab).
+const FORGER: usize = usize::MAX;
+
 struct World {
     /// `TabPolicy::share_tokens` of every tab (off: worker custody).
     share_tokens: bool,
+    /// A same-origin script that takes the refresh lock at the start and never lets it go,
+    /// and posts a claim every 4 s (forged: it refreshes nothing).
+    forger: bool,
     now: u64,
     rng: Rng,
     faults: Faults,
@@ -346,6 +354,7 @@ impl World {
         };
         let mut world = Self {
             share_tokens,
+            forger: false,
             now: START,
             rng,
             faults,
@@ -362,6 +371,21 @@ impl World {
             trace: std::env::var("TABS_SIM_TRACE").ok() == Some(seed.to_string()),
         };
         world.script();
+        world
+    }
+
+    /// The same world with the forger in it.
+    fn with_forger(seed: u64, share_tokens: bool) -> Self {
+        let mut world = Self::with_sharing(seed, share_tokens);
+        world.forger = true;
+        if world.faults.web_locks {
+            world.locks.holder = Some((FORGER, LockTicket(0)));
+        }
+        let mut t = START + 2_000;
+        while t < START + RUN_MS {
+            world.push(t, Ev::Forge);
+            t += 4_000;
+        }
         world
     }
 
@@ -901,6 +925,15 @@ impl World {
                 }
             }
             Ev::Sample => self.sample(),
+            Ev::Forge => {
+                let envelope = Envelope {
+                    from: TabId::from_random(0xF0F0_F0F0),
+                    // As early as the codec allows, so that it wins against every real claim.
+                    message: Message::Claim { until: 0 },
+                };
+                let fields = encode_fields(|w| envelope.encode(w));
+                self.broadcast(FORGER, fields, false);
+            }
         }
     }
 
@@ -1007,7 +1040,7 @@ impl World {
         }
         // No deadlock: the lock is free, or held by a tab that is alive.
         if let Some((tab, _)) = self.locks.holder {
-            if !self.live(tab) {
+            if tab != FORGER && !self.live(tab) {
                 self.report
                     .violations
                     .push("a closed tab still holds the lock".into());
@@ -1132,5 +1165,46 @@ fn without_token_sharing_n_tabs_hold_valid_tokens_and_logout_reaches_every_tab()
     assert!(
         reused * 200 <= seeds,
         "{reused} of {seeds} runs saw a refresh token reused (more than 0.5%)"
+    );
+}
+
+/// A same-origin script that holds the refresh lock (Web Locks) and posts a forged claim every
+/// 4 s, in both custodies' policies: tabs still refresh, and no tab waits beyond the bound.
+/// Before claims were bounded, every waiting request's steal deadline moved with each claim
+/// (with Web Locks) and every channel claimant waited for the forged claim, so no tab ever
+/// refreshed again.
+#[test]
+fn forged_claims_do_not_starve_refreshes() {
+    let seeds = SEEDS / 5;
+    let mut failures = Vec::new();
+    let mut refreshes = 0;
+    for share_tokens in [true, false] {
+        for seed in 0..seeds {
+            let world = World::with_forger(seed, share_tokens);
+            let faults = world.faults.clone();
+            let report = world.run();
+            refreshes += report.refreshes;
+            let starved: Vec<_> = report
+                .violations
+                .iter()
+                .filter(|v| v.contains("waited") || v.contains("rejects"))
+                .collect();
+            if report.refreshes < 5 || !starved.is_empty() {
+                failures.push(format!(
+                    "seed {seed} (share_tokens {share_tokens}): {} refreshes, {starved:?} ({faults:?})",
+                    report.refreshes
+                ));
+            }
+        }
+    }
+    println!(
+        "{} runs with a claim forger: {refreshes} refreshes",
+        2 * seeds
+    );
+    assert!(
+        failures.is_empty(),
+        "{} runs starved:\n{}",
+        failures.len(),
+        failures.join("\n")
     );
 }
