@@ -6,7 +6,6 @@
 // profile refuses it with ERR_INVALID_OPTIONS, shown on the page).
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
-import { TokenManager } from 'tokenwarden';
 import { TokenManagerProvider } from 'tokenwarden/react';
 import { App, Failure } from './App.jsx';
 
@@ -14,6 +13,9 @@ const response = await fetch('/config.json', { cache: 'no-store' });
 const config = response.ok ? await response.json() : { profile: 'dialect' };
 const custody = new URLSearchParams(location.search).get('custody') === 'worker' ? 'worker' : 'page';
 const tuning = config.tuning ?? {}; // refresh knobs (the tests shorten the lifetimes)
+// Each profile imports its own entry, so a page downloads one wasm module: the reference dialect
+// tokenwarden's small one, the OAuth profile tokenwarden/oauth's.
+const { TokenManager } = config.profile === 'oauth' ? await import('tokenwarden/oauth') : await import('tokenwarden');
 
 // ANCHOR: manager
 /** One manager for the page, created once, outside render. */
