@@ -124,8 +124,10 @@ test-react: pkg
 	node --test --test-concurrency=1 tests/react/hooks.test.mjs
 	ln -sfn ../pkg node_modules/tokenwarden
 	vite build examples/react-app --outDir ../../target/react-app/dist --emptyOutDir --logLevel warn
+	@# A development build too: StrictMode runs effects twice in development only.
+	NODE_ENV=development vite build examples/react-app --mode development --outDir ../../target/react-app/dist-dev --emptyOutDir --logLevel warn
 	cargo build -p tokenwarden-server
-	TW_SERVER_BIN=target/debug/tokenwarden-server TW_REACT_DIST=target/react-app/dist node --test --test-concurrency=1 tests/react/app.test.mjs
+	TW_SERVER_BIN=target/debug/tokenwarden-server TW_REACT_DIST=target/react-app/dist TW_REACT_DEV_DIST=target/react-app/dist-dev node --test --test-concurrency=1 tests/react/app.test.mjs
 
 ## demo: build the package and serve the demo on http://127.0.0.1:8080
 demo:
