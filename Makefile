@@ -116,11 +116,12 @@ test-dpop:
 	TW_SERVER_BIN=target/debug/tokenwarden-server scripts/test-dpop-browser.sh
 
 # tokenwarden/react: the hooks' unit tests (React's test renderer in Node), then the React example
-# (examples/react-app) built with `vite build` into target/react-app/dist and driven in headless
-# Chromium, both profiles (reference dialect in page and worker custody, OAuth against
-# oidc-provider). Reuses pkg/ and the server binary (about 60 s warm).
+# (examples/react-app) built with `vite build` into target/react-app/dist (and a development build,
+# dist-dev, for StrictMode's double effects) and driven in headless Chromium, both profiles
+# (reference dialect in page and worker custody, OAuth against oidc-provider). Reuses pkg/ and the
+# server binary (about 80 s warm).
 test-react: pkg
-	@echo "== tokenwarden/react: hooks in Node, then the Vite React example in headless Chromium, both profiles (about 60 s warm)"
+	@echo "== tokenwarden/react: hooks in Node, then the Vite React example in headless Chromium, both profiles (about 80 s warm)"
 	node --test --test-concurrency=1 tests/react/hooks.test.mjs
 	ln -sfn ../pkg node_modules/tokenwarden
 	vite build examples/react-app --outDir ../../target/react-app/dist --emptyOutDir --logLevel warn
