@@ -110,16 +110,19 @@ test-dpop:
 	TW_SERVER_BIN=target/debug/tokenwarden-server scripts/test-dpop-browser.sh
 
 # tokenwarden/react: the hooks' unit tests (React's test renderer in Node), then the React example
-# (examples/react-app) built with `vite build` into target/react-app/dist and driven in headless
-# Chromium, both profiles (reference dialect in page and worker custody, OAuth against
-# oidc-provider). Reuses pkg/ and the server binary (about 60 s warm).
+# (examples/react-app) built with `vite build` into target/react-app/dist (and a development build,
+# dist-dev, for StrictMode's double effects) and driven in headless Chromium, both profiles
+# (reference dialect in page and worker custody, OAuth against oidc-provider). Reuses pkg/ and the
+# server binary (about 80 s warm).
 test-react: pkg
-	@echo "== tokenwarden/react: hooks in Node, then the Vite React example in headless Chromium, both profiles (about 60 s warm)"
+	@echo "== tokenwarden/react: hooks in Node, then the Vite React example in headless Chromium, both profiles (about 80 s warm)"
 	node --test --test-concurrency=1 tests/react/hooks.test.mjs
 	ln -sfn ../pkg node_modules/tokenwarden
 	vite build examples/react-app --outDir ../../target/react-app/dist --emptyOutDir --logLevel warn
+	@# A development build too: StrictMode runs effects twice in development only.
+	NODE_ENV=development vite build examples/react-app --mode development --outDir ../../target/react-app/dist-dev --emptyOutDir --logLevel warn
 	cargo build -p tokenwarden-server
-	TW_SERVER_BIN=target/debug/tokenwarden-server TW_REACT_DIST=target/react-app/dist node --test --test-concurrency=1 tests/react/app.test.mjs
+	TW_SERVER_BIN=target/debug/tokenwarden-server TW_REACT_DIST=target/react-app/dist TW_REACT_DEV_DIST=target/react-app/dist-dev node --test --test-concurrency=1 tests/react/app.test.mjs
 
 ## demo: build the package and serve the demo on http://127.0.0.1:8080
 demo:

@@ -296,8 +296,8 @@ cp README.md "$OUT/README.md" 2>/dev/null || true
 # --- react entry ---
 # `tokenwarden/react` (src/js/react.js): React bindings over the public TokenManager API, so one
 # file serves every entry and both custodies. It imports only `react` (an optional peer
-# dependency, never bundled) and nothing from the wasm; minified like the rest (gzip -9 budget
-# 2,048 B, scripts/size-budget-react.sh).
+# dependency, never bundled) and nothing from the wasm; minified like the rest (gzip -9: 1,178 B,
+# budget in scripts/size-budget-react.sh).
 esbuild src/js/react.js --minify --charset=utf8 --legal-comments=none --log-level=warning --outfile="$OUT/react.js"
 cp src/js/react.d.ts "$OUT/react.d.ts"
 node -e '

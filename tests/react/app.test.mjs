@@ -1,10 +1,12 @@
-// The React example (examples/react-app, built with `vite build` into $TW_REACT_DIST) in headless
-// Chromium, under StrictMode, on both profiles: the reference dialect served by the reference
-// server (page and worker custody), and the OAuth profile against oidc-provider
-// (tests/oauth/provider.mjs) with the reference server as the API. Each case: the guard without a
-// session (onMissing), login, the guarded page, an API call through tm.fetch, a silent refresh
-// visible in the UI with at most two renders of the session panel, logout in a second tab
-// reaching the first; OAuth: the StrictMode callback exchanges the code exactly once.
+// The React example (examples/react-app, built with `vite build` into $TW_REACT_DIST, and as a
+// development build into $TW_REACT_DEV_DIST, where StrictMode runs every effect twice on mount)
+// in headless Chromium, on both profiles: the reference dialect served by the reference server
+// (page and worker custody), and the OAuth profile against oidc-provider (tests/oauth/provider.mjs)
+// with the reference server as the API. Each case: the guard without a session (onMissing),
+// login, the guarded page, an API call through tm.fetch, a silent refresh visible in the UI with
+// at most two commits of the session panel, logout in a second tab reaching the first; OAuth:
+// the StrictMode callback exchanges the code exactly once. OAuth in worker custody is refused by
+// the package (ERR_INVALID_OPTIONS), which the last test shows on the page.
 // Run: make test-react (builds the example; needs pkg/ and the server binary).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,6 +17,7 @@ import { extname, join, resolve } from 'node:path';
 import { launchChromium, startProvider, startServer, stopProvider, stopServer } from '../support/harness.mjs';
 
 const DIST = resolve(process.env.TW_REACT_DIST ?? 'target/react-app/dist');
+const DEV_DIST = resolve(process.env.TW_REACT_DEV_DIST ?? 'target/react-app/dist-dev');
 const CLIENT_ID = 'tokenwarden-spa';
 const RESOURCE = 'https://api.tokenwarden.test/';
 // 8-second access tokens refreshed 2 s before expiry: a silent refresh every 6 s or so.
@@ -26,10 +29,10 @@ let browser;
 const cleanups = [];
 
 /** A copy of the built app with its /config.json. */
-async function site(config) {
+async function site(dist, config) {
   const dir = await mkdtemp(join(tmpdir(), 'tw-react-'));
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
-  await cp(DIST, dir, { recursive: true });
+  await cp(dist, dir, { recursive: true });
   await writeFile(join(dir, 'config.json'), JSON.stringify(config));
   return dir;
 }
@@ -53,27 +56,38 @@ async function staticServer(dir) {
   return `http://127.0.0.1:${server.address().port}`;
 }
 
-let dialect; // { origin }
-let oauth; // { origin, issuer, api }
+// Per build: the production build (what users ship) and a development build, where StrictMode
+// runs every effect twice on mount (React does that in development only).
+const BUILDS = { prod: DIST, dev: DEV_DIST };
+const dialect = {}; // build -> { origin }
+const oauth = {}; // build -> { origin, issuer, api }
 
 before(async () => {
-  const dialectDir = await site({ profile: 'dialect', tuning: TUNING });
-  const server = await startServer(['--port', '0', '--quiet', '--access-ttl', ACCESS_TTL, '--www-dir', dialectDir,
-    '--pkg-dir', join(dialectDir, 'none')]);
-  cleanups.push(() => stopServer(server));
-  dialect = { origin: server.base };
-
-  const oauthDir = await site({});
-  const origin = await staticServer(oauthDir);
-  const provider = await startProvider(['--redirect-uri', `${origin}/`, '--access-ttl', ACCESS_TTL]);
+  for (const [build, dist] of Object.entries(BUILDS)) {
+    const dir = await site(dist, { profile: 'dialect', tuning: TUNING });
+    const server = await startServer(['--port', '0', '--quiet', '--access-ttl', ACCESS_TTL, '--www-dir', dir,
+      '--pkg-dir', join(dir, 'none')]);
+    cleanups.push(() => stopServer(server));
+    dialect[build] = { origin: server.base };
+  }
+  // One provider and one API for both builds' origins.
+  const dirs = {};
+  for (const [build, dist] of Object.entries(BUILDS)) {
+    dirs[build] = await site(dist, {});
+    oauth[build] = { origin: await staticServer(dirs[build]) };
+  }
+  const origins = Object.values(oauth).map((o) => o.origin);
+  const provider = await startProvider([...origins.flatMap((o) => ['--redirect-uri', `${o}/`]), '--access-ttl', ACCESS_TTL]);
   cleanups.push(() => stopProvider(provider));
-  const api = await startServer(['--port', '0', '--quiet', '--allow-origin', origin,
-    '--trust-issuer', provider.issuer, '--trust-audience', RESOURCE, '--pkg-dir', join(oauthDir, 'none')]);
+  const api = await startServer(['--port', '0', '--quiet', ...origins.flatMap((o) => ['--allow-origin', o]),
+    '--trust-issuer', provider.issuer, '--trust-audience', RESOURCE, '--pkg-dir', join(dirs.prod, 'none')]);
   cleanups.push(() => stopServer(api));
-  await writeFile(join(oauthDir, 'config.json'), JSON.stringify({
-    profile: 'oauth', issuer: provider.issuer, clientId: CLIENT_ID, resource: RESOURCE, api: api.base, tuning: TUNING,
-  }));
-  oauth = { origin, issuer: provider.issuer, api: api.base };
+  for (const [build, dir] of Object.entries(dirs)) {
+    Object.assign(oauth[build], { issuer: provider.issuer, api: api.base });
+    await writeFile(join(dir, 'config.json'), JSON.stringify({
+      profile: 'oauth', issuer: provider.issuer, clientId: CLIENT_ID, resource: RESOURCE, api: api.base, tuning: TUNING,
+    }));
+  }
   browser = await launchChromium();
 });
 
@@ -119,27 +133,29 @@ const waitText = (page, id, expected) => page.waitForFunction(
   ([testId, want]) => document.querySelector(`[data-testid="${testId}"]`)?.textContent === want, [id, expected],
 ).catch(async (e) => { throw new Error(`${id}: ${await page.getByTestId(id).textContent().catch(() => 'absent')}, wanted ${expected}: ${e.message}`); });
 
-async function run({ profile, custody }) {
-  const env = profile === 'oauth' ? oauth : dialect;
+async function run({ profile, custody, build }) {
+  const env = (profile === 'oauth' ? oauth : dialect)[build];
+  const { issuer } = oauth[build];
   const query = custody === 'worker' ? '?custody=worker' : '';
   const context = await browser.newContext();
   const exchanges = [];
   context.on('request', (request) => {
-    if (profile === 'oauth' && request.method() === 'POST' && request.url() === `${oauth.issuer}/token`
+    if (profile === 'oauth' && request.method() === 'POST' && request.url() === `${issuer}/token`
       && new URLSearchParams(request.postData() ?? '').get('grant_type') === 'authorization_code') exchanges.push(request.url());
   });
   try {
     // The guard: the account page without a session shows the fallback and calls onMissing.
+    const codesBefore = (await (await fetch(`${issuer}/__test/records`)).json()).codes.consumed;
     const tab = await openPage(context, `${env.origin}/${query}#/account`);
     if (profile === 'oauth') {
       // onMissing starts the redirect login; the provider's forms; back at the redirect URI the
       // StrictMode app completes the callback (its effects run twice) and opens the account page.
-      await providerForms(tab, oauth.issuer);
+      await providerForms(tab, issuer);
       await tab.getByTestId('account').waitFor();
       assert.match(await text(tab, 'mode'), /callback success/);
       assert.equal(exchanges.length, 1, 'one authorization code exchange for StrictMode\'s two effect runs');
-      const records = await (await fetch(`${oauth.issuer}/__test/records`)).json();
-      assert.equal(records.codes.consumed, 1);
+      const records = await (await fetch(`${issuer}/__test/records`)).json();
+      assert.equal(records.codes.consumed, codesBefore + 1);
       assert.equal(records.reuseDetections, 0);
       assert.equal(new URL(tab.url()).searchParams.get('code'), null, 'the code left the address bar');
     } else {
@@ -195,17 +211,20 @@ async function run({ profile, custody }) {
   }
 }
 
-for (const [profile, custody] of [['dialect', 'page'], ['dialect', 'worker'], ['oauth', 'page']]) {
-  test(`React app, ${profile} profile, ${custody} custody: guard, login, API, refresh, logout from another tab`, async () => {
-    const { rendersPerRefresh } = await run({ profile, custody });
-    console.log(`react app ${profile}/${custody}: ${rendersPerRefresh} session-panel renders for one silent refresh`);
+// The development build runs StrictMode's double effects: the OAuth callback, the guard's
+// onMissing and the session restore each happen once all the same.
+const CASES = [['dialect', 'page', 'dev'], ['dialect', 'worker', 'prod'], ['oauth', 'page', 'dev'], ['oauth', 'page', 'prod']];
+for (const [profile, custody, build] of CASES) {
+  test(`React app (${build} build), ${profile} profile, ${custody} custody: guard, login, API, refresh, logout from another tab`, async () => {
+    const { rendersPerRefresh } = await run({ profile, custody, build });
+    console.log(`react app ${build} ${profile}/${custody}: ${rendersPerRefresh} session-panel commits for one silent refresh`);
   });
 }
 
 test('React app, OAuth profile in worker custody: refused with ERR_INVALID_OPTIONS, shown on the page', async () => {
   const context = await browser.newContext();
   try {
-    const page = await openPage(context, `${oauth.origin}/?custody=worker`);
+    const page = await openPage(context, `${oauth.prod.origin}/?custody=worker`);
     assert.match(await text(page, 'error'), /^ERR_INVALID_OPTIONS: /);
   } finally {
     await context.close();

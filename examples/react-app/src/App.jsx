@@ -1,6 +1,6 @@
 // The example's components. The README's React quick start quotes the ANCHOR parts verbatim
 // (checked by tests/react/hooks.test.mjs).
-import { memo, useEffect, useRef, useState, useSyncExternalStore } from 'react';
+import { memo, useEffect, useLayoutEffect, useRef, useState, useSyncExternalStore } from 'react';
 import { RequireSession, useRedirectCallback, useSession, useTokenManager } from 'tokenwarden/react';
 
 const starts = new WeakMap();
@@ -94,15 +94,19 @@ function AccountPage({ signIn, onMissing, api, onError }) {
 /** Re-renders only when the session snapshot changes (memo: nothing from its parent). */
 const SessionPanel = memo(function SessionPanel() {
   const { state, claims, expiresAt, clockOffsetMs } = useSession();
-  const renders = useRef(0);
-  renders.current += 1;
+  // Commits of this panel, written to the DOM without rendering (the same in StrictMode).
+  const commits = useRef(0);
+  const panel = useRef(null);
+  useLayoutEffect(() => {
+    commits.current += 1;
+    panel.current.dataset.renders = String(commits.current);
+  });
   return (
-    <dl data-testid="session" data-state={state} data-renders={renders.current} data-expires-at={expiresAt ?? ''}>
+    <dl ref={panel} data-testid="session" data-state={state} data-expires-at={expiresAt ?? ''}>
       <dt>State</dt><dd data-testid="state">{state}</dd>
       <dt>User</dt><dd data-testid="sub">{claims?.sub ?? '—'}</dd>
       <dt>Expires</dt><dd>{expiresAt === null ? '—' : new Date(expiresAt).toISOString()}</dd>
       <dt>Server clock offset</dt><dd>{clockOffsetMs === null ? '—' : `${clockOffsetMs} ms`}</dd>
-      <dt>Renders</dt><dd>{renders.current}</dd>
     </dl>
   );
 });
