@@ -347,7 +347,7 @@ test(`forged claims from a script holding the refresh lock do not starve refresh
   const tab = await open(context, base, `${query}${sep}timeout=2000`);
   assert.equal(await tab.evaluate(() => window.tw.login()), 'authenticated');
   const attacker = await context.newPage();
-  await attacker.goto(`${base}/404-attacker`);
+  await attacker.goto(`${base}/healthz`);
   await attacker.evaluate((name) => {
     navigator.locks.request(`${name}:refresh`, () => new Promise(() => {}));
     const channel = new BroadcastChannel(name);
