@@ -53,6 +53,8 @@ function startSlow() {
 before(async () => {
   www = mkdtempSync(join(tmpdir(), 'tw-custody-'));
   writeFileSync(join(www, 'index.html'), PAGE);
+  // DPoP lives in the tokenwarden/oauth entry: the same page on that entry.
+  writeFileSync(join(www, 'oauth.html'), PAGE.replace('/pkg/web/', '/pkg/oauth/web/'));
   // A strict CSP (no inline script, no blob: or data: workers): the README's line.
   writeFileSync(join(www, 'csp.html'), `<!doctype html><meta charset="utf-8"><title>loading</title>
 <meta http-equiv="Content-Security-Policy" content="${CSP}">
@@ -80,11 +82,11 @@ async function server(extra = []) {
   return started;
 }
 
-async function open(context, base) {
+async function open(context, base, path = '/') {
   const page = await context.newPage();
   page.errors = [];
   page.on('pageerror', (e) => page.errors.push(e.message));
-  await page.goto(`${base}/`);
+  await page.goto(`${base}${path}`);
   await page.waitForFunction(() => document.title === 'ready', null, { timeout: 30_000 });
   return page;
 }
@@ -400,7 +402,7 @@ for (const custody of ['page', 'worker']) {
   test(`custody ${custody}, DPoP: the key stays in the manager's realm`, async () => {
     const { base } = await server(['--dpop', '--dpop-nonce']);
     const context = await browser.newContext();
-    const page = await open(context, base);
+    const page = await open(context, base, '/oauth.html');
     const result = await page.evaluate(async ({ custody, name }) => {
       const heard = [];
       new BroadcastChannel(name).onmessage = (e) => heard.push(e.data);
