@@ -105,9 +105,10 @@ mod tests {
         let mut m = KeyRefetch::new();
         let mut now = 0;
         let mut waits = vec![];
+        assert_eq!(m.miss(now), KeyMiss::Fetch);
         for _ in 0..12 {
-            assert_eq!(m.miss(now), KeyMiss::Fetch);
             m.fetched(now, false);
+            // The first miss that is not refused starts the next fetch.
             let mut wait = 0;
             while m.miss(now + wait) == KeyMiss::Refuse {
                 wait += 500;
