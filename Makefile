@@ -46,8 +46,12 @@ test-lint:
 
 test-host:
 	@echo "== host tests (library with and without hmac, server; about 3 minutes cold)"
+	@# The workspace run unifies the server's `ring` feature into the library: its suites verify
+	@# with ring there, and with the pure-Rust primitive (jwt-compact) in the -p runs below.
 	cargo test --workspace
 	cargo test -p tokenwarden --features hmac
+	@echo "== Wycheproof and the rejection suites on ring's primitive, HMAC included (feature ring)"
+	cargo test -p tokenwarden --features hmac,ring --test verify_wycheproof --test verify_rejections
 
 test-server-stores:
 	@echo "== server stores: one contract for memory, SQLite and Redis; two instances on one Redis; restarts; Redis outages (about 1 minute; starts its own redis-server)"

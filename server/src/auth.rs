@@ -144,9 +144,10 @@ pub async fn login(
     };
     let jkt = match proof {
         None => None,
-        Some((d, proof)) => match dpop::record(d, proof) {
-            Ok(proof) => Some(proof.jkt),
-            Err(e) => return dpop::token_endpoint_refusal(d, &e),
+        Some((d, proof)) => match dpop::record(&state, d, proof).await {
+            Err(e) => return store_failed(&e),
+            Ok(Ok(proof)) => Some(proof.jkt),
+            Ok(Err(e)) => return dpop::token_endpoint_refusal(d, &e),
         },
     };
     if let Err(e) = state.store.throttle_success(&user_key, &ip_key).await {
@@ -260,7 +261,7 @@ async fn verify_password(
 }
 
 /// The store could not answer: `503` with `Retry-After` (logged without any token).
-fn store_failed(e: &crate::store::StoreError) -> Response {
+pub(crate) fn store_failed(e: &crate::store::StoreError) -> Response {
     eprintln!("error: {e}");
     unavailable()
 }
@@ -494,12 +495,16 @@ pub async fn refresh(
                 Some((d, proof)) => {
                     // The refresh token in the hands of another key, or with a replayed
                     // proof: treat it as stolen, like a reuse, and end the family.
+                    // The refresh token is spent: no quota stands between it and its successor.
                     let verdict = if bound != Some(proof.jkt()) {
                         let err = tokenwarden::core::dpop::DpopError::KeyMismatch;
                         d.count(&Err(err.clone()));
                         Err(err)
                     } else {
-                        dpop::record(d, proof)
+                        match dpop::record(&state, d, proof.exempt_from_quota()).await {
+                            Err(e) => return store_failed(&e),
+                            Ok(verdict) => verdict,
+                        }
                     };
                     match verdict {
                         Ok(proof) => Some(proof.jkt),

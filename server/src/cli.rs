@@ -125,9 +125,20 @@ pub struct Cli {
     /// and require proofs on `/api/*`, login and refresh.
     #[arg(long)]
     pub dpop: bool,
-    /// With `--dpop` (implied): require the server's `DPoP-Nonce` in every proof.
+    /// With `--dpop` (implied): require the server's `DPoP-Nonce` in every proof. Nonces are
+    /// stateless (a MAC of the time window): instances behind one issuer accept each other's
+    /// when they share the nonce key (`--dpop-nonce-key`, or else the `--signing-key` file).
     #[arg(long)]
     pub dpop_nonce: bool,
+    /// With `--dpop-nonce`: a file of at least 32 secret bytes every instance shares, from
+    /// which the nonce key is derived (default: derived from the `--signing-key` file).
+    #[arg(long, value_name = "PATH")]
+    pub dpop_nonce_key: Option<std::path::PathBuf>,
+    /// With `--dpop`: live proofs one client key may have in the replay cache (a proof lives
+    /// 305 s); past it that client gets `429`, the others are not affected.
+    #[arg(long, default_value_t = tokenwarden::core::dpop::DEFAULT_PROOFS_PER_KEY,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub dpop_quota: u32,
 }
 
 impl Cli {
@@ -189,6 +200,8 @@ impl Cli {
             max_connections: self.max_connections as usize,
             dpop: self.dpop || self.dpop_nonce,
             dpop_nonce: self.dpop_nonce,
+            dpop_nonce_key: self.dpop_nonce_key,
+            dpop_quota: self.dpop_quota,
         })
     }
 }

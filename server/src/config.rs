@@ -231,6 +231,11 @@ pub struct Config {
     pub dpop: bool,
     /// With `dpop`: require the server's `DPoP-Nonce` in proofs.
     pub dpop_nonce: bool,
+    /// With `dpop_nonce`: the file the nonce key is derived from (`None`: the signing key
+    /// file, or a random key without one).
+    pub dpop_nonce_key: Option<PathBuf>,
+    /// With `dpop`: live proofs per client key in the replay cache.
+    pub dpop_quota: u32,
 }
 
 impl Default for Config {
@@ -270,6 +275,8 @@ impl Default for Config {
             max_connections: 256,
             dpop: false,
             dpop_nonce: false,
+            dpop_nonce_key: None,
+            dpop_quota: tokenwarden::core::dpop::DEFAULT_PROOFS_PER_KEY,
         }
     }
 }

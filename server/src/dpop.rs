@@ -3,33 +3,40 @@
 //! RFC says, and counted by reason for `/__test/stats`.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
+use hmac::{Hmac, Mac};
 use serde_json::json;
+use sha2::Sha256;
 use tokenwarden::core::dpop::{
-    DpopError, DpopVerifier, MemoryReplayCache, ProofRequest, UnrecordedProof, VerifiedProof,
+    DpopError, DpopVerifier, NonceSchedule, ProofRequest, UnrecordedProof, VerifiedProof,
 };
 
 use crate::state::AppState;
-use crate::util::{json_response, random_b64, MAX_AUTHORIZATION_LEN};
+use crate::store::{Store, StoreError};
+use crate::util::{json_response, MAX_AUTHORIZATION_LEN};
 
 /// The `DPoP` request header and the `DPoP-Nonce` response header.
 pub static DPOP: HeaderName = HeaderName::from_static("dpop");
 /// `DPoP-Nonce`.
 pub static DPOP_NONCE: HeaderName = HeaderName::from_static("dpop-nonce");
 
-/// How many live `jti`s the replay cache holds (a proof lives `max_age + leeway`, 305 s).
-const REPLAY_CAPACITY: usize = 100_000;
+/// The key DPoP nonces are MACed with: every instance behind one issuer must have the same.
+pub type NonceKey = [u8; 32];
 
-/// The server's DPoP state (present with `--dpop`).
+/// The server's DPoP state (present with `--dpop`). The `jti` replay cache lives in the store,
+/// nonces are stateless (a MAC of the time window under [`NonceKey`]), so any instance accepts
+/// what another one handed out or recorded.
 pub struct Dpop {
     verifier: DpopVerifier,
-    replay: Mutex<MemoryReplayCache>,
-    /// The one nonce accepted now (`--dpop-nonce`); a new one makes every older one stale.
-    nonce: Option<Mutex<String>>,
+    /// The key of stateless nonces (`--dpop-nonce`); the test hook replaces it.
+    nonce_key: Option<Mutex<NonceKey>>,
+    schedule: NonceSchedule,
     accepted: AtomicU64,
     refused: Mutex<BTreeMap<&'static str, u64>>,
 }
@@ -38,29 +45,77 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+fn mac(key: &[u8], input: &[u8]) -> [u8; 32] {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(input);
+    mac.finalize().into_bytes().into()
+}
+
+/// Derives the nonce key from key material every instance is given: the `--dpop-nonce-key`
+/// file (at least 32 bytes) or else the `--signing-key` file. Without either, a random key
+/// (one instance only: its tokens do not verify elsewhere anyway).
+pub fn nonce_key(
+    nonce_key_file: Option<&Path>,
+    signing_key_file: Option<&Path>,
+) -> Result<NonceKey, String> {
+    const LABEL: &[u8] = b"tokenwarden dpop nonce key";
+    let material = match (nonce_key_file, signing_key_file) {
+        (Some(path), _) => {
+            let bytes = std::fs::read(path)
+                .map_err(|e| format!("cannot read DPoP nonce key {}: {e}", path.display()))?;
+            if bytes.len() < 32 {
+                return Err(format!(
+                    "DPoP nonce key {}: at least 32 bytes are needed",
+                    path.display()
+                ));
+            }
+            bytes
+        }
+        (None, Some(path)) => std::fs::read(path)
+            .map_err(|e| format!("cannot read signing key {}: {e}", path.display()))?,
+        (None, None) => rand::random::<[u8; 32]>().to_vec(),
+    };
+    Ok(mac(&material, LABEL))
+}
+
+fn wall_clock_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
 impl Dpop {
-    /// DPoP with or without server nonces.
-    pub fn new(nonces: bool) -> Self {
+    /// DPoP with stateless nonces under `nonce_key` if given, and a quota of live proofs per
+    /// client key.
+    pub fn new(nonce_key: Option<NonceKey>, proofs_per_key: u32) -> Self {
         Self {
-            verifier: DpopVerifier::default(),
-            replay: Mutex::new(MemoryReplayCache::new(REPLAY_CAPACITY)),
-            nonce: nonces.then(|| Mutex::new(random_b64(16))),
+            verifier: DpopVerifier::builder()
+                .proofs_per_key(proofs_per_key)
+                .build(),
+            nonce_key: nonce_key.map(Mutex::new),
+            schedule: NonceSchedule::default(),
             accepted: AtomicU64::new(0),
             refused: Mutex::new(BTreeMap::new()),
         }
     }
 
-    /// The nonce in force, if nonces are required.
-    pub fn current_nonce(&self) -> Option<String> {
-        self.nonce.as_ref().map(|n| lock(n).clone())
+    /// The nonces accepted now (the current window's first), if nonces are required.
+    fn nonces(&self) -> Option<[String; 2]> {
+        let key = *lock(self.nonce_key.as_ref()?);
+        let windows = self.schedule.accepted_windows(wall_clock_secs());
+        Some(windows.map(|w| NonceSchedule::nonce(&mac(&key, &NonceSchedule::mac_input(w)))))
     }
 
-    /// Replaces the nonce (test hook): proofs with the old one get `use_dpop_nonce`.
+    /// The nonce handed out now, if nonces are required.
+    pub fn current_nonce(&self) -> Option<String> {
+        self.nonces().map(|[current, _]| current)
+    }
+
+    /// Replaces this instance's nonce key (test hook): proofs with its earlier nonces get
+    /// `use_dpop_nonce`.
     pub fn rotate_nonce(&self) -> Option<String> {
-        let nonce = self.nonce.as_ref()?;
-        let fresh = random_b64(16);
-        *lock(nonce) = fresh.clone();
-        Some(fresh)
+        *lock(self.nonce_key.as_ref()?) = rand::random();
+        self.current_nonce()
     }
 
     /// `{"accepted": n, "refused": {"reason": n, ...}}` for `/__test/stats`.
@@ -68,7 +123,7 @@ impl Dpop {
         json!({
             "accepted": self.accepted.load(Ordering::Relaxed),
             "refused": *lock(&self.refused),
-            "nonce_required": self.nonce.is_some(),
+            "nonce_required": self.nonce_key.is_some(),
         })
     }
 
@@ -111,8 +166,10 @@ pub fn dpop_token(headers: &HeaderMap) -> Result<Option<String>, NotDpop> {
 }
 
 /// Checks the request's one `DPoP` proof for `method` and `path` at this server, with the
-/// access token it comes with and the key it must be bound to; counts the outcome.
-pub fn check(
+/// access token it comes with and the key it must be bound to, and records its `jti` in the
+/// store; counts the outcome. `Err` when the store cannot answer.
+#[allow(clippy::too_many_arguments)]
+pub async fn check(
     state: &AppState,
     dpop: &Dpop,
     headers: &HeaderMap,
@@ -120,22 +177,38 @@ pub fn check(
     path: &str,
     access_token: Option<&str>,
     jkt: Option<&str>,
-) -> Result<VerifiedProof, DpopError> {
-    let result = check_unrecorded(state, dpop, headers, method, path, access_token, jkt)
-        .and_then(|proof| record_uncounted(dpop, proof));
-    dpop.count(&result);
-    result
+) -> Result<Result<VerifiedProof, DpopError>, StoreError> {
+    match check_unrecorded(state, dpop, headers, method, path, access_token, jkt) {
+        Ok(proof) => record(state, dpop, proof).await,
+        Err(e) => {
+            let result = Err(e);
+            dpop.count(&result);
+            Ok(result)
+        }
+    }
 }
 
-/// Records the `jti` of a proof whose request was accepted otherwise; counts the outcome.
-pub fn record(dpop: &Dpop, proof: UnrecordedProof) -> Result<VerifiedProof, DpopError> {
-    let result = record_uncounted(dpop, proof);
+/// Records the `jti` of a proof whose request was accepted otherwise, in the store every
+/// instance shares (atomically with the replay and quota checks); counts the outcome. `Err`
+/// when the store cannot answer: never an accepted proof then.
+pub async fn record(
+    state: &AppState,
+    dpop: &Dpop,
+    proof: UnrecordedProof,
+) -> Result<Result<VerifiedProof, DpopError>, StoreError> {
+    let answer = state
+        .store
+        .record_proof(
+            proof.jkt(),
+            proof.jti(),
+            proof.expires_at(),
+            proof.now(),
+            proof.quota(),
+        )
+        .await?;
+    let result = proof.settle(answer);
     dpop.count(&result);
-    result
-}
-
-fn record_uncounted(dpop: &Dpop, proof: UnrecordedProof) -> Result<VerifiedProof, DpopError> {
-    proof.record(&mut *lock(&dpop.replay))
+    Ok(result)
 }
 
 /// Every check of [`check`] but the replay check (see [`record`]); not counted.
@@ -160,8 +233,8 @@ pub fn check_unrecorded(
         .unwrap_or_default();
     let scheme = state.issuer.split_once("://").map_or("http", |(s, _)| s);
     let url = format!("{scheme}://{host}{path}");
-    let nonce = dpop.current_nonce();
-    let nonces: Vec<&str> = nonce.as_deref().into_iter().collect();
+    let accepted = dpop.nonces();
+    let nonces: Vec<&str> = accepted.iter().flatten().map(String::as_str).collect();
     let request = ProofRequest {
         method,
         url: &url,
@@ -182,14 +255,32 @@ pub fn add_nonce(dpop: &Dpop, res: &mut Response) {
 }
 
 /// The token endpoint's refusal (RFC 9449 §5, §8): `400 {"error": "invalid_dpop_proof" |
-/// "use_dpop_nonce"}` with the current nonce.
+/// "use_dpop_nonce"}` with the current nonce; a key over its quota gets `429` with
+/// `Retry-After`.
 pub fn token_endpoint_refusal(dpop: &Dpop, err: &DpopError) -> Response {
+    if let Some(res) = quota_refusal(dpop, err) {
+        return res;
+    }
     let mut res = json_response(
         StatusCode::BAD_REQUEST,
         &json!({ "error": err.oauth_error(), "code": err.code() }),
     );
     add_nonce(dpop, &mut res);
     res
+}
+
+/// `429` with `Retry-After` for a key over its quota of live proofs: that client waits, the
+/// others are not affected.
+fn quota_refusal(dpop: &Dpop, err: &DpopError) -> Option<Response> {
+    let wait = err.retry_after_secs()?;
+    let mut res = json_response(
+        StatusCode::TOO_MANY_REQUESTS,
+        &json!({ "error": err.oauth_error(), "code": err.code() }),
+    );
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(wait));
+    add_nonce(dpop, &mut res);
+    Some(res)
 }
 
 /// A resource's refusal (RFC 9449 §7.1, §9): `401` with `WWW-Authenticate: DPoP
@@ -251,7 +342,7 @@ pub async fn guard(
     };
     let method = req.method().as_str().to_owned();
     let path = req.uri().path().to_owned();
-    if let Err(e) = check(
+    let checked = check(
         &state,
         dpop,
         req.headers(),
@@ -259,8 +350,15 @@ pub async fn guard(
         &path,
         Some(&token),
         Some(&jkt),
-    ) {
-        return resource_refusal(dpop, e.oauth_error(), e.code());
+    )
+    .await;
+    match checked {
+        Err(e) => return crate::auth::store_failed(&e),
+        Ok(Err(e)) => {
+            return quota_refusal(dpop, &e)
+                .unwrap_or_else(|| resource_refusal(dpop, e.oauth_error(), e.code()))
+        }
+        Ok(Ok(_)) => {}
     }
     if let Ok(value) = HeaderValue::from_str(&format!("Bearer {token}")) {
         req.headers_mut().insert(header::AUTHORIZATION, value);

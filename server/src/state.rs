@@ -94,7 +94,7 @@ pub struct Inner {
     /// Bearer-token verifier (tokenwarden core), pinned to our algorithm, issuer, audience.
     pub verifier: Verifier,
     /// The external issuer whose access tokens are accepted too (`--trust-issuer`).
-    pub trusted: Option<crate::trust::TrustedIssuer>,
+    pub trusted: Option<Arc<crate::trust::TrustedIssuer>>,
     /// Demo users.
     pub users: Users,
     /// Refresh-token families, the `jti` blocklist and the login throttle.
@@ -176,16 +176,25 @@ impl AppState {
             .trust_issuer
             .as_ref()
             .map(|(issuer, audience)| crate::trust::TrustedIssuer::new(issuer.clone(), audience))
-            .transpose()?;
+            .transpose()?
+            .map(Arc::new);
         let users = Users::new(&config.users, config.password_cost)?;
         let mut config = config;
         // The plain-text passwords are not needed any more.
         for u in &mut config.users {
             u.password.clear();
         }
-        let dpop = config
-            .dpop
-            .then(|| crate::dpop::Dpop::new(config.dpop_nonce));
+        let dpop = match (config.dpop, config.dpop_nonce) {
+            (false, _) => None,
+            (true, false) => Some(crate::dpop::Dpop::new(None, config.dpop_quota)),
+            (true, true) => {
+                let key = crate::dpop::nonce_key(
+                    config.dpop_nonce_key.as_deref(),
+                    config.signing_key.as_deref(),
+                )?;
+                Some(crate::dpop::Dpop::new(Some(key), config.dpop_quota))
+            }
+        };
         Ok(AppState(Arc::new(Inner {
             config,
             issuer,

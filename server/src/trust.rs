@@ -4,16 +4,24 @@
 //!
 //! The provider's metadata is fetched and checked by the core (`issuer` exact, endpoints https
 //! or loopback http) the first time a token of that issuer arrives, so the server may start
-//! before the provider; the JWKS is fetched again, at most every 30 seconds, when a token names
-//! a key it does not hold (the provider rotated its keys).
+//! before the provider; the JWKS is fetched again when a token names a key it does not hold
+//! (the provider rotated its keys), on the core's refetch policy ([`KeyRefetch`]): one fetch in
+//! flight, at most every 30 seconds, backing off after failures, outside any lock that a
+//! request with a known key would wait on.
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokenwarden::core::oauth::{discovery_urls, ProviderMetadata};
+use tokenwarden::core::refetch::{KeyMiss, KeyRefetch};
 use tokenwarden::{Algorithm, JwkSet, KeyOptions, Verified, Verifier};
 
-/// How long a fetched JWKS is trusted before a key miss may fetch it again.
-const REFETCH_COOLDOWN: Duration = Duration::from_secs(30);
+/// The provider's keys as last fetched, and when to fetch them again.
+#[derive(Default)]
+struct Keys {
+    set: Option<Arc<JwkSet>>,
+    refetch: KeyRefetch,
+}
 
 /// An external issuer whose access tokens the API accepts.
 pub struct TrustedIssuer {
@@ -21,7 +29,11 @@ pub struct TrustedIssuer {
     pub issuer: String,
     verifier: Verifier,
     client: reqwest::Client,
-    keys: tokio::sync::Mutex<Option<(JwkSet, Instant)>>,
+    /// Never held across an `.await`: a fetch runs outside it, so a slow provider delays only
+    /// the requests whose key is missing, and those at most [`KeyRefetch::MISS_WAIT_MS`].
+    keys: Mutex<Keys>,
+    /// Wakes the requests waiting for the fetch in flight.
+    fetched: tokio::sync::Notify,
 }
 
 impl TrustedIssuer {
@@ -41,7 +53,7 @@ impl TrustedIssuer {
             .leeway_secs(0)
             .build();
         let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
+            .timeout(Duration::from_millis(KeyRefetch::FETCH_TIMEOUT_MS))
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| format!("--trust-issuer: {e}"))?;
@@ -49,7 +61,8 @@ impl TrustedIssuer {
             issuer,
             verifier,
             client,
-            keys: tokio::sync::Mutex::new(None),
+            keys: Mutex::new(Keys::default()),
+            fetched: tokio::sync::Notify::new(),
         })
     }
 
@@ -62,26 +75,58 @@ impl TrustedIssuer {
             .is_some_and(|iss| iss == self.issuer)
     }
 
+    fn keys(&self) -> std::sync::MutexGuard<'_, Keys> {
+        self.keys.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Verifies `token` at `now` (seconds). Errors are the core's codes; `ERR_JWKS_UNAVAILABLE`
-    /// when the provider's keys cannot be fetched.
-    pub async fn verify(&self, token: &str, now: i64) -> Result<Verified, &'static str> {
-        let mut keys = self.keys.lock().await;
-        if keys.is_none() {
-            *keys = Some((self.fetch_keys().await?, Instant::now()));
-        }
-        let (set, fetched) = keys.as_ref().ok_or("ERR_JWKS_UNAVAILABLE")?;
-        match self.verifier.verify(token, set, now) {
-            Err(e)
-                if e.code() == "ERR_JWKS_NO_MATCHING_KEY"
-                    && fetched.elapsed() >= REFETCH_COOLDOWN =>
-            {
-                let set = self.fetch_keys().await?;
-                let result = self.verifier.verify(token, &set, now).map_err(|e| e.code());
-                *keys = Some((set, Instant::now()));
-                result
+    /// when the provider's keys cannot be fetched. A token whose key is held is verified at
+    /// once; one naming an unknown key may start a refetch (see [`KeyRefetch`]) and waits for
+    /// it at most [`KeyRefetch::MISS_WAIT_MS`].
+    pub async fn verify(self: &Arc<Self>, token: &str, now: i64) -> Result<Verified, &'static str> {
+        let held = self.keys().set.clone();
+        if let Some(set) = &held {
+            match self.verifier.verify(token, set, now) {
+                Err(e) if e.code() == "ERR_JWKS_NO_MATCHING_KEY" => {}
+                other => return other.map_err(|e| e.code()),
             }
-            other => other.map_err(|e| e.code()),
         }
+        // A miss: start or join a fetch, or answer with the keys at hand.
+        let waiting = self.fetched.notified();
+        tokio::pin!(waiting);
+        waiting.as_mut().enable();
+        let now_ms = now.saturating_mul(1000);
+        let decision = self.keys().refetch.miss(now_ms);
+        match decision {
+            KeyMiss::Refuse => {}
+            KeyMiss::Fetch | KeyMiss::Join => {
+                if decision == KeyMiss::Fetch {
+                    let this = Arc::clone(self);
+                    tokio::spawn(async move { this.refetch(now_ms).await });
+                }
+                let wait = Duration::from_millis(KeyRefetch::MISS_WAIT_MS);
+                let _ = tokio::time::timeout(wait, waiting).await;
+            }
+        }
+        let set = self.keys().set.clone().ok_or("ERR_JWKS_UNAVAILABLE")?;
+        self.verifier.verify(token, &set, now).map_err(|e| e.code())
+    }
+
+    /// The one fetch in flight, started at `started_ms` (the server clock): installs the keys,
+    /// tells the machine when it ended, wakes the waiters.
+    async fn refetch(&self, started_ms: i64) {
+        let started = Instant::now();
+        let fetched = self.fetch_keys().await;
+        {
+            let mut keys = self.keys();
+            let took = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+            let now = started_ms.saturating_add(took);
+            keys.refetch.fetched(now, fetched.is_ok());
+            if let Ok(set) = fetched {
+                keys.set = Some(Arc::new(set));
+            }
+        }
+        self.fetched.notify_waiters();
     }
 
     async fn fetch_keys(&self) -> Result<JwkSet, &'static str> {

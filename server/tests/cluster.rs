@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use common::{
     client, get_json, get_me, login_demo, logout_with, refresh_cookie, refresh_with, scratch_path,
-    stats, test_config, write_signing_key, RedisServer,
+    stats, test_config, write_signing_key, DpopKey, RedisServer,
 };
+use reqwest::Response;
 use serde_json::Value;
 use tokenwarden_server::{spawn, Config, Running, StoreSpec};
 
@@ -136,7 +137,7 @@ async fn sqlite_sessions_and_blocklist_survive_a_restart() {
 }
 
 /// Asserts a `503` with `Retry-After` (a transient answer), never a verdict on the session.
-async fn assert_unavailable(res: reqwest::Response, what: &str) {
+async fn assert_unavailable(res: Response, what: &str) {
     assert_eq!(res.status(), 503, "{what}");
     assert!(res.headers().get("retry-after").is_some(), "{what}");
     assert!(refresh_cookie(&res).is_none(), "{what}: no cookie change");
@@ -200,4 +201,250 @@ async fn redis_going_away_gives_503_and_the_server_recovers() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(recovered, "the server did not reconnect to Redis");
+}
+
+/// The public host both instances answer for (behind one load balancer): proofs name it.
+const PUBLIC_HOST: &str = "auth.example";
+/// Live proofs per client key in the DPoP fleet tests.
+const QUOTA: u32 = 12;
+
+fn dpop_config(store: StoreSpec, key: &Path) -> Config {
+    Config {
+        dpop: true,
+        dpop_nonce: true,
+        dpop_quota: QUOTA,
+        ..shared_config(store, key)
+    }
+}
+
+/// A DPoP client of the fleet: its key, the last nonce it was given and its tokens.
+struct DpopClient {
+    c: reqwest::Client,
+    key: DpopKey,
+    nonce: Option<String>,
+    token: Option<String>,
+    cookie: Option<String>,
+}
+
+impl DpopClient {
+    fn new() -> Self {
+        Self {
+            c: client(),
+            key: DpopKey::new(),
+            nonce: None,
+            token: None,
+            cookie: None,
+        }
+    }
+
+    /// A fresh proof for `method path` at the public URL, with the last nonce and the token.
+    fn proof(&self, method: &str, path: &str) -> String {
+        let token = self.token.as_deref().filter(|_| path.starts_with("/api/"));
+        self.key.proof(
+            method,
+            &format!("{ISSUER}{path}"),
+            token,
+            self.nonce.as_deref(),
+        )
+    }
+
+    /// Sends `method path` with `proof` to the instance at `base` as to the public host;
+    /// remembers the nonce it answers with.
+    async fn send(&mut self, base: &str, method: &str, path: &str, proof: &str) -> Response {
+        let mut req = self
+            .c
+            .request(method.parse().unwrap(), format!("{base}{path}"))
+            .header(reqwest::header::HOST, PUBLIC_HOST)
+            .header("DPoP", proof);
+        match path {
+            "/auth/login" => {
+                req =
+                    req.json(&serde_json::json!({"username": "demo", "password": "demo-password"}))
+            }
+            "/auth/refresh" => {
+                let cookie = self.cookie.as_deref().unwrap_or_default();
+                req = req.header(reqwest::header::COOKIE, format!("tw_refresh={cookie}"));
+            }
+            _ => {
+                let token = self.token.as_deref().unwrap_or_default();
+                req = req.header(reqwest::header::AUTHORIZATION, format!("DPoP {token}"));
+            }
+        }
+        let res = req.send().await.unwrap();
+        if let Some(nonce) = res.headers().get("dpop-nonce") {
+            self.nonce = Some(nonce.to_str().unwrap().to_owned());
+        }
+        res
+    }
+
+    /// Sends `method path` with a fresh proof.
+    async fn call(&mut self, base: &str, method: &str, path: &str) -> Response {
+        let proof = self.proof(method, path);
+        self.send(base, method, path, &proof).await
+    }
+
+    /// Keeps the tokens of a successful login or refresh.
+    async fn keep_tokens(&mut self, res: Response) {
+        assert_eq!(res.status(), 200);
+        self.cookie = Some(refresh_cookie(&res).unwrap());
+        let body: Value = res.json().await.unwrap();
+        self.token = Some(body["access_token"].as_str().unwrap().to_owned());
+    }
+
+    /// Logs in on `base`, first fetching a nonce if it has none.
+    async fn login(&mut self, base: &str) {
+        if self.nonce.is_none() {
+            let res = self.call(base, "POST", "/auth/login").await;
+            assert_eq!(res.status(), 400);
+            assert_eq!(
+                res.json::<Value>().await.unwrap()["error"],
+                "use_dpop_nonce"
+            );
+        }
+        let res = self.call(base, "POST", "/auth/login").await;
+        self.keep_tokens(res).await;
+    }
+}
+
+async fn code_of(res: Response) -> (u16, Value) {
+    let status = res.status().as_u16();
+    (
+        status,
+        res.json::<Value>().await.unwrap_or_default()["code"].clone(),
+    )
+}
+
+/// A proof accepted by one instance is a replay on the other, both ways, on the token
+/// endpoint and on the API.
+async fn proofs_are_spent_fleet_wide(a: &str, b: &str) {
+    let mut client = DpopClient::new();
+    client.login(a).await;
+    let login = client.proof("POST", "/auth/login");
+    let res = client.send(a, "POST", "/auth/login", &login).await;
+    assert_eq!(res.status(), 200, "login on A");
+    let (status, code) = code_of(client.send(b, "POST", "/auth/login", &login).await).await;
+    assert_eq!(
+        (status, code),
+        (400, "ERR_DPOP_REPLAY".into()),
+        "A's login proof on B"
+    );
+    for (first, second) in [(a, b), (b, a)] {
+        let proof = client.proof("GET", "/api/me");
+        let res = client.send(first, "GET", "/api/me", &proof).await;
+        assert_eq!(res.status(), 200);
+        let res = client.send(second, "GET", "/api/me", &proof).await;
+        let (status, code) = code_of(res).await;
+        assert_eq!(
+            (status, code),
+            (401, "ERR_DPOP_REPLAY".into()),
+            "replayed elsewhere"
+        );
+    }
+}
+
+/// A client bounced between the instances on every request is asked for a nonce once.
+async fn nonces_hold_on_every_instance(a: &str, b: &str) {
+    let mut client = DpopClient::new();
+    client.login(b).await;
+    for hop in 0..8 {
+        let base = if hop % 2 == 0 { a } else { b };
+        let res = client.call(base, "GET", "/api/me").await;
+        let challenge = res
+            .headers()
+            .get(reqwest::header::WWW_AUTHENTICATE)
+            .map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(res.status(), 200, "hop {hop}: {challenge:?}");
+    }
+    let res = client.call(a, "POST", "/auth/refresh").await;
+    client.keep_tokens(res).await;
+    assert_eq!(client.call(b, "GET", "/api/me").await.status(), 200);
+}
+
+/// One client over its quota of live proofs is refused (`429`, its own problem); another
+/// client's login and API call succeed, and the flooding client may still refresh.
+async fn a_flood_costs_only_the_flooder(a: &str, b: &str) {
+    let mut flooder = DpopClient::new();
+    flooder.login(a).await;
+    for n in 1..QUOTA {
+        let res = flooder.call(a, "GET", "/api/me").await;
+        assert_eq!(res.status(), 200, "call {n}");
+    }
+    let res = flooder.call(b, "GET", "/api/me").await;
+    assert!(res.headers().get("retry-after").is_some());
+    let (status, code) = code_of(res).await;
+    assert_eq!((status, code), (429, "ERR_DPOP_QUOTA".into()), "over quota");
+    let mut other = DpopClient::new();
+    other.login(b).await;
+    assert_eq!(other.call(a, "GET", "/api/me").await.status(), 200);
+    // The flooder's refresh token is spent by the rotation: its proof is not refused then.
+    let res = flooder.call(b, "POST", "/auth/refresh").await;
+    flooder.keep_tokens(res).await;
+}
+
+async fn dpop_fleet(a: &str, b: &str) {
+    proofs_are_spent_fleet_wide(a, b).await;
+    nonces_hold_on_every_instance(a, b).await;
+    a_flood_costs_only_the_flooder(a, b).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dpop_state_is_shared_by_two_instances_on_redis() {
+    let redis = RedisServer::start();
+    let key = write_signing_key();
+    let (a, b) = pair(dpop_config(redis_spec(&redis, "dpop"), &key)).await;
+    dpop_fleet(&a.base_url(), &b.base_url()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dpop_state_is_shared_by_two_instances_on_one_sqlite_file() {
+    let db = scratch_path("dpop.db");
+    let key = write_signing_key();
+    let (a, b) = pair(dpop_config(StoreSpec::Sqlite(db.clone()), &key)).await;
+    dpop_fleet(&a.base_url(), &b.base_url()).await;
+    drop((a, b));
+    for ext in ["db", "db-wal", "db-shm"] {
+        let _ = std::fs::remove_file(db.with_extension(ext));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dpop_state_in_memory_serves_one_instance() {
+    let key = write_signing_key();
+    let server = spawn(dpop_config(StoreSpec::Memory, &key)).await.unwrap();
+    let base = server.base_url();
+    dpop_fleet(&base, &base).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_down_refuses_dpop_proofs_with_503_never_a_replay() {
+    let mut redis = RedisServer::start();
+    let key = write_signing_key();
+    let (a, b) = pair(dpop_config(redis_spec(&redis, "dpop-down"), &key)).await;
+    let (a, b) = (a.base_url(), b.base_url());
+    let mut client = DpopClient::new();
+    client.login(&a).await;
+    let spent = client.proof("GET", "/api/me");
+    assert_eq!(
+        client.send(&a, "GET", "/api/me", &spent).await.status(),
+        200
+    );
+
+    redis.signal("STOP");
+    let res = client.send(&b, "GET", "/api/me", &spent).await;
+    assert_unavailable(res, "a replay while Redis hangs").await;
+    let res = client.call(&b, "GET", "/api/me").await;
+    assert_unavailable(res, "a fresh proof while Redis hangs").await;
+    redis.signal("CONT");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, code) = code_of(client.send(&b, "GET", "/api/me", &spent).await).await;
+    assert_eq!(
+        (status, code),
+        (401, "ERR_DPOP_REPLAY".into()),
+        "after the outage"
+    );
+    assert_eq!(client.call(&b, "GET", "/api/me").await.status(), 200);
+
+    redis.kill();
+    let res = client.send(&a, "GET", "/api/me", &spent).await;
+    assert_unavailable(res, "a replay while Redis is down").await;
 }

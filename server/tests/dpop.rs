@@ -2,15 +2,13 @@
 //! refusals by reason in `/__test/stats`, nonces (real HTTP against an in-process server).
 
 use base64ct::{Base64UrlUnpadded, Encoding};
-use p256::ecdsa::{signature::Signer, Signature, SigningKey};
 use reqwest::header::{AUTHORIZATION, COOKIE, WWW_AUTHENTICATE};
 use reqwest::{Client, Response};
 use serde_json::{json, Value};
-use tokenwarden::core::dpop::{access_token_hash, proof_signing_input, ProofInput};
 use tokenwarden_server::{spawn, Config, PasswordCost, Running};
 
 mod common;
-use common::{get_json, refresh_cookie};
+use common::{get_json, refresh_cookie, DpopKey as Key};
 
 fn config(nonce: bool) -> Config {
     Config {
@@ -28,48 +26,6 @@ async fn start(nonce: bool) -> (Running, String) {
     let server = spawn(config(nonce)).await.expect("server starts");
     let base = server.base_url();
     (server, base)
-}
-
-/// A client's DPoP key pair.
-struct Key {
-    signing: SigningKey,
-    x: String,
-    y: String,
-}
-
-impl Key {
-    fn new() -> Self {
-        let signing = SigningKey::random(&mut rand::rngs::OsRng);
-        let point = signing.verifying_key().to_encoded_point(false);
-        Self {
-            x: Base64UrlUnpadded::encode_string(point.x().unwrap()),
-            y: Base64UrlUnpadded::encode_string(point.y().unwrap()),
-            signing,
-        }
-    }
-
-    fn proof(&self, method: &str, url: &str, token: Option<&str>, nonce: Option<&str>) -> String {
-        let ath = token.map(access_token_hash);
-        let jti = Base64UrlUnpadded::encode_string(&rand::random::<[u8; 16]>());
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64;
-        let input = ProofInput {
-            method,
-            url,
-            iat: now,
-            jti: &jti,
-            ath: ath.as_deref(),
-            nonce,
-        };
-        let signing_input = proof_signing_input(&self.x, &self.y, &input).unwrap();
-        let signature: Signature = self.signing.sign(signing_input.as_bytes());
-        format!(
-            "{signing_input}.{}",
-            Base64UrlUnpadded::encode_string(&signature.to_bytes())
-        )
-    }
 }
 
 async fn login(c: &Client, base: &str, proof: Option<String>) -> Response {
@@ -307,7 +263,9 @@ async fn nonces_are_required_and_a_new_one_costs_one_retry() {
     )
     .await;
     assert_eq!(res.status(), 200);
-    assert_eq!(res.headers()["dpop-nonce"], nonce.as_str());
+    // Nonces are stateless: the answer carries the current window's (the same one unless a
+    // window ended in between).
+    let nonce = res.headers()["dpop-nonce"].to_str().unwrap().to_string();
     let body: Value = res.json().await.unwrap();
     let token = body["access_token"].as_str().unwrap().to_string();
     let auth = format!("DPoP {token}");

@@ -34,6 +34,13 @@ pub const DEFAULT_MAX_PROOF_LEN: usize = 4 * 1024;
 pub const DEFAULT_MAX_AGE_SECS: i64 = 300;
 /// Default tolerance for clocks (an `iat` up to this far in the future is accepted).
 pub const DEFAULT_LEEWAY_SECS: i64 = 5;
+/// Default per-key quota of live `jti`s in a replay cache: a proof lives 305 s, so a client
+/// may send about 3 requests a second for five minutes (bursts of up to 1,000) before its own
+/// proofs are refused; other clients are not affected.
+pub const DEFAULT_PROOFS_PER_KEY: u32 = 1_000;
+/// `Retry-After` for a key over its quota: a fraction of a proof's lifetime (305 s), so a
+/// client that paused comes back soon after room is made.
+pub const QUOTA_RETRY_AFTER_SECS: u32 = 30;
 /// Longest accepted `jti`.
 pub const MAX_JTI_LEN: usize = 256;
 
@@ -74,6 +81,9 @@ pub enum DpopError {
     IatOutOfWindow,
     /// The `jti` was seen before for this key.
     Replayed,
+    /// The key has sent more live proofs than its quota (see
+    /// [`DpopVerifierBuilder::proofs_per_key`]); retry once older proofs expire.
+    QuotaExceeded,
     /// `ath` is not the hash of the presented access token.
     AthMismatch,
     /// The server requires a nonce and the proof has none.
@@ -105,6 +115,7 @@ impl DpopError {
             Self::UrlMismatch => "ERR_DPOP_HTU",
             Self::IatOutOfWindow => "ERR_DPOP_IAT",
             Self::Replayed => "ERR_DPOP_REPLAY",
+            Self::QuotaExceeded => "ERR_DPOP_QUOTA",
             Self::AthMismatch => "ERR_DPOP_ATH",
             Self::NonceMissing => "ERR_DPOP_NONCE_MISSING",
             Self::NonceInvalid => "ERR_DPOP_NONCE_INVALID",
@@ -128,11 +139,21 @@ impl DpopError {
             Self::UrlMismatch => "htu",
             Self::IatOutOfWindow => "iat",
             Self::Replayed => "replay",
+            Self::QuotaExceeded => "quota",
             Self::AthMismatch => "ath",
             Self::NonceMissing => "nonce_missing",
             Self::NonceInvalid => "nonce_invalid",
             Self::KeyMismatch => "key_mismatch",
             Self::InvalidRequest { .. } => "invalid_request",
+        }
+    }
+
+    /// How long a client should wait before retrying (`Retry-After`, seconds): only for a
+    /// key over its quota, whose oldest proofs expire within a proof's lifetime.
+    pub fn retry_after_secs(&self) -> Option<u32> {
+        match self {
+            Self::QuotaExceeded => Some(QUOTA_RETRY_AFTER_SECS),
+            _ => None,
         }
     }
 
@@ -168,6 +189,7 @@ impl DpopError {
             Self::UrlMismatch => "the DPoP proof is for another URL",
             Self::IatOutOfWindow => "the DPoP proof's iat is outside the window",
             Self::Replayed => "the DPoP proof's jti was already used",
+            Self::QuotaExceeded => "too many DPoP proofs from this key",
             Self::AthMismatch => "the DPoP proof is for another access token",
             Self::NonceMissing => "a DPoP nonce is required",
             Self::NonceInvalid => "the DPoP nonce is not current",
@@ -447,7 +469,11 @@ impl NonceBook {
 }
 
 #[cfg(feature = "dpop-verify")]
+mod nonce;
+#[cfg(feature = "dpop-verify")]
 mod verifier;
+#[cfg(feature = "dpop-verify")]
+pub use nonce::*;
 #[cfg(feature = "dpop-verify")]
 pub use verifier::*;
 

@@ -17,6 +17,7 @@ pub mod oauth;
     any(not(target_arch = "wasm32"), feature = "portable")
 ))]
 pub(crate) mod primitive;
+pub mod refetch;
 pub mod secret;
 pub mod session;
 pub mod tabs;

@@ -3,9 +3,11 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 
+use tokenwarden::core::dpop::{MemoryReplayCache, ReplayCache};
+
 use super::{
-    throttle_wait_ms, Lifetimes, Rejection, Rotation, Sealed, Store, StoreResult, ThrottleKey,
-    TokenHash, THROTTLE_WINDOW_MS,
+    throttle_wait_ms, Lifetimes, ProofRecord, Rejection, Rotation, Sealed, Store, StoreResult,
+    ThrottleKey, TokenHash, THROTTLE_WINDOW_MS,
 };
 use crate::util::random_b64;
 
@@ -32,7 +34,13 @@ struct State {
     throttle: HashMap<String, (u32, i64)>,
     /// Tokens holding a sealed successor, oldest rotation first (what `forget_seals` visits).
     seals: VecDeque<(i64, TokenHash)>,
+    /// DPoP proofs (made on first use).
+    proofs: Option<MemoryReplayCache>,
 }
+
+/// How many live DPoP `jti`s the memory store holds in all (each key holds at most its
+/// quota); about 100 MB at most.
+const PROOF_CAPACITY: usize = 1_000_000;
 
 impl State {
     fn revoke(&mut self, family: &str) -> bool {
@@ -256,6 +264,21 @@ impl Store for MemoryStore {
             e.0 = e.0.saturating_sub(1);
         }
         Ok(())
+    }
+
+    async fn record_proof(
+        &self,
+        jkt: &str,
+        jti: &str,
+        expires_at_secs: i64,
+        now_secs: i64,
+        quota: u32,
+    ) -> StoreResult<ProofRecord> {
+        let mut s = self.state();
+        let cache = s
+            .proofs
+            .get_or_insert_with(|| MemoryReplayCache::new(PROOF_CAPACITY));
+        Ok(cache.record(jkt, jti, expires_at_secs, now_secs, quota))
     }
 
     async fn throttle_clear(&self) -> StoreResult<()> {

@@ -1,4 +1,5 @@
-//! Where refresh-token families, the `jti` blocklist and the login throttle live.
+//! Where refresh-token families, the `jti` blocklist, the login throttle and DPoP's replay
+//! cache live.
 //!
 //! [`Store`] is the contract; [`MemoryStore`] (one process, the demo), [`SqliteStore`] (one
 //! instance that survives restarts) and [`RedisStore`] (several instances behind one issuer)
@@ -24,6 +25,7 @@ mod sqlite;
 pub use memory::MemoryStore;
 pub use redis_store::RedisStore;
 pub use sqlite::SqliteStore;
+pub use tokenwarden::core::dpop::ProofRecord;
 
 /// SHA-256 of a refresh token.
 pub type TokenHash = [u8; 32];
@@ -215,6 +217,19 @@ pub trait Store: Send + Sync {
 
     /// Forgets every throttle counter (test hook `reset`).
     fn throttle_clear(&self) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// DPoP's replay cache, shared by every instance: atomically, unless `jti` is recorded
+    /// for `jkt` and unexpired at `now_secs` ([`ProofRecord::Replayed`]) or `jkt` already has
+    /// `quota` unexpired `jti`s ([`ProofRecord::OverQuota`]), records it until
+    /// `expires_at_secs` ([`ProofRecord::Fresh`]). Expired entries go by themselves.
+    fn record_proof(
+        &self,
+        jkt: &str,
+        jti: &str,
+        expires_at_secs: i64,
+        now_secs: i64,
+        quota: u32,
+    ) -> impl Future<Output = StoreResult<ProofRecord>> + Send;
 }
 
 /// The store chosen by `--store`.
@@ -397,6 +412,17 @@ impl Store for AnyStore {
 
     async fn throttle_clear(&self) -> StoreResult<()> {
         dispatch!(self, s => s.throttle_clear())
+    }
+
+    async fn record_proof(
+        &self,
+        jkt: &str,
+        jti: &str,
+        expires_at_secs: i64,
+        now_secs: i64,
+        quota: u32,
+    ) -> StoreResult<ProofRecord> {
+        dispatch!(self, s => s.record_proof(jkt, jti, expires_at_secs, now_secs, quota))
     }
 }
 

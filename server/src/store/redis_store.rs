@@ -8,7 +8,9 @@
 //! - `P:seal:HEX` the successor sealed with that token, only with a grace window, expiring
 //!   when the window ends (a copy of Redis taken later holds no seal);
 //! - `P:jti:JTI` blocklist entries, expiring with the access token;
-//! - `P:throttle:KEY` login throttle counters, expiring after the throttle window.
+//! - `P:throttle:KEY` login throttle counters, expiring after the throttle window;
+//! - `P:dpop:{JKT}` DPoP's replay cache for one client key: a sorted set of the key's proof
+//!   `jti`s scored by when each may be forgotten (seconds), expiring with the last of them.
 //!
 //! Rotation, reuse detection and throttling are Lua scripts: Redis runs each atomically, so
 //! two instances racing on one token cannot both rotate it.
@@ -19,8 +21,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 
 use super::{
-    Lifetimes, Rejection, Rotation, Sealed, Store, StoreError, StoreResult, ThrottleKey, TokenHash,
-    THROTTLE_WINDOW_MS,
+    Lifetimes, ProofRecord, Rejection, Rotation, Sealed, Store, StoreError, StoreResult,
+    ThrottleKey, TokenHash, THROTTLE_WINDOW_MS,
 };
 use crate::util::{hex, random_b64};
 
@@ -84,13 +86,27 @@ if redis.call('HINCRBY', KEYS[2], 'count', -1) < 0 then redis.call('HSET', KEYS[
 return 0
 ";
 
-/// Refresh families, blocklist and throttle in Redis.
+const RECORD_PROOF: &str = r"
+-- KEYS[1] the client key's proofs (jti -> until, seconds)
+-- ARGV: jti, until, now, quota
+local now = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. now)
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 'replayed' end
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return 'over_quota' end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('EXPIRE', KEYS[1], math.max(1, tonumber(last[2]) - now + 1))
+return 'fresh'
+";
+
+/// Refresh families, blocklist, throttle and DPoP's replay cache in Redis.
 pub struct RedisStore {
     con: ConnectionManager,
     prefix: String,
     rotate: Script,
     throttle: Script,
     refund: Script,
+    record_proof: Script,
 }
 
 fn redis_err(e: redis::RedisError) -> StoreError {
@@ -116,6 +132,7 @@ impl RedisStore {
             rotate: Script::new(ROTATE),
             throttle: Script::new(THROTTLE),
             refund: Script::new(REFUND),
+            record_proof: Script::new(RECORD_PROOF),
         })
     }
 
@@ -325,6 +342,34 @@ impl Store for RedisStore {
             .await
             .map(|_| ())
             .map_err(redis_err)
+    }
+
+    async fn record_proof(
+        &self,
+        jkt: &str,
+        jti: &str,
+        expires_at_secs: i64,
+        now_secs: i64,
+        quota: u32,
+    ) -> StoreResult<ProofRecord> {
+        let mut con = self.con.clone();
+        // One key per client key, its hash tag the thumbprint (one Cluster slot).
+        let answer: String = self
+            .record_proof
+            .key(format!("{}:dpop:{{{jkt}}}", self.prefix))
+            .arg(jti)
+            .arg(expires_at_secs)
+            .arg(now_secs)
+            .arg(quota)
+            .invoke_async(&mut con)
+            .await
+            .map_err(redis_err)?;
+        match answer.as_str() {
+            "fresh" => Ok(ProofRecord::Fresh),
+            "replayed" => Ok(ProofRecord::Replayed),
+            "over_quota" => Ok(ProofRecord::OverQuota),
+            _ => Err(StoreError::new("redis: unexpected answer")),
+        }
     }
 
     async fn throttle_clear(&self) -> StoreResult<()> {

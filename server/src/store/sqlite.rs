@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::{
-    throttle_wait_ms, Lifetimes, Rejection, Rotation, Sealed, Store, StoreError, StoreResult,
-    ThrottleKey, TokenHash, THROTTLE_WINDOW_MS,
+    throttle_wait_ms, Lifetimes, ProofRecord, Rejection, Rotation, Sealed, Store, StoreError,
+    StoreResult, ThrottleKey, TokenHash, THROTTLE_WINDOW_MS,
 };
 use crate::util::random_b64;
 
@@ -27,6 +27,11 @@ CREATE INDEX IF NOT EXISTS refresh_tokens_sealed ON refresh_tokens(used_at_ms)
 CREATE TABLE IF NOT EXISTS blocklist (jti TEXT PRIMARY KEY, exp INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS login_throttle (
   key TEXT PRIMARY KEY, count INTEGER NOT NULL, last_ms INTEGER NOT NULL);
+-- DPoP's replay cache: a proof's jti per key, until the proof is out of its window (seconds).
+CREATE TABLE IF NOT EXISTS dpop_proofs (
+  jkt TEXT NOT NULL, jti TEXT NOT NULL, until INTEGER NOT NULL, PRIMARY KEY (jkt, jti))
+  WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS dpop_proofs_until ON dpop_proofs(until);
 ";
 
 /// Refresh families, blocklist and throttle in a SQLite database.
@@ -324,6 +329,47 @@ impl Store for SqliteStore {
                 [refund],
             )?;
             tx.commit()
+        })
+        .await
+    }
+
+    async fn record_proof(
+        &self,
+        jkt: &str,
+        jti: &str,
+        expires_at_secs: i64,
+        now_secs: i64,
+        quota: u32,
+    ) -> StoreResult<ProofRecord> {
+        let (jkt, jti) = (jkt.to_string(), jti.to_string());
+        self.run(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // The sweep: expired proofs go first (the index makes it cheap).
+            tx.execute("DELETE FROM dpop_proofs WHERE until < ?1", [now_secs])?;
+            let seen: Option<i64> = tx
+                .query_row(
+                    "SELECT 1 FROM dpop_proofs WHERE jkt = ?1 AND jti = ?2",
+                    params![jkt, jti],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if seen.is_some() {
+                return Ok(ProofRecord::Replayed);
+            }
+            let live: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM dpop_proofs WHERE jkt = ?1",
+                [&jkt],
+                |r| r.get(0),
+            )?;
+            if live >= i64::from(quota) {
+                return Ok(ProofRecord::OverQuota);
+            }
+            tx.execute(
+                "INSERT INTO dpop_proofs (jkt, jti, until) VALUES (?1, ?2, ?3)",
+                params![jkt, jti, expires_at_secs],
+            )?;
+            tx.commit()?;
+            Ok(ProofRecord::Fresh)
         })
         .await
     }

@@ -3,6 +3,8 @@
 
 use std::net::IpAddr;
 
+use base64ct::{Base64UrlUnpadded, Encoding};
+
 use reqwest::{Client, RequestBuilder, Response};
 use serde_json::{json, Value};
 use tokenwarden_server::{Config, PasswordCost};
@@ -197,4 +199,62 @@ pub fn write_signing_key() -> std::path::PathBuf {
     let path = scratch_path("signing-key.pem");
     std::fs::write(&path, pem.as_bytes()).unwrap();
     path
+}
+
+/// A client's DPoP key pair (P-256), signing proofs as the browser client does.
+pub struct DpopKey {
+    signing: p256::ecdsa::SigningKey,
+    x: String,
+    y: String,
+}
+
+impl Default for DpopKey {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl DpopKey {
+    /// A fresh key.
+    pub fn new() -> Self {
+        let signing = p256::ecdsa::SigningKey::random(&mut rand::rngs::OsRng);
+        let point = signing.verifying_key().to_encoded_point(false);
+        Self {
+            x: Base64UrlUnpadded::encode_string(point.x().unwrap()),
+            y: Base64UrlUnpadded::encode_string(point.y().unwrap()),
+            signing,
+        }
+    }
+
+    /// A proof for `method url` now, with `ath` of `token` and `nonce` when given.
+    pub fn proof(
+        &self,
+        method: &str,
+        url: &str,
+        token: Option<&str>,
+        nonce: Option<&str>,
+    ) -> String {
+        let ath = token.map(tokenwarden::core::dpop::access_token_hash);
+        let jti = Base64UrlUnpadded::encode_string(&rand::random::<[u8; 16]>());
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let input = tokenwarden::core::dpop::ProofInput {
+            method,
+            url,
+            iat: now,
+            jti: &jti,
+            ath: ath.as_deref(),
+            nonce,
+        };
+        let signing_input =
+            tokenwarden::core::dpop::proof_signing_input(&self.x, &self.y, &input).unwrap();
+        let signature: p256::ecdsa::Signature =
+            p256::ecdsa::signature::Signer::sign(&self.signing, signing_input.as_bytes());
+        format!(
+            "{signing_input}.{}",
+            Base64UrlUnpadded::encode_string(&signature.to_bytes())
+        )
+    }
 }

@@ -223,22 +223,61 @@ fn client_signing_input_has_every_claim() {
 
 #[test]
 fn memory_replay_cache_forgets_only_expired_entries() {
+    use ProofRecord::*;
+    const NO_QUOTA: u32 = u32::MAX;
     let mut cache = MemoryReplayCache::new(2);
-    assert!(cache.record("k", "a", 100, 0));
-    assert!(!cache.record("k", "a", 100, 50));
-    assert!(cache.record("other", "a", 100, 50), "jti are per key");
-    assert!(
-        !cache.record("k", "b", 100, 50),
+    assert_eq!(cache.record("k", "a", 100, 0, NO_QUOTA), Fresh);
+    assert_eq!(cache.record("k", "a", 100, 50, NO_QUOTA), Replayed);
+    assert_eq!(
+        cache.record("other", "a", 100, 50, NO_QUOTA),
+        Fresh,
+        "jti are per key"
+    );
+    assert_eq!(
+        cache.record("k", "b", 100, 50, NO_QUOTA),
+        OverQuota,
         "full of live entries: refuse"
     );
-    assert!(
-        cache.record("k", "b", 300, 101),
+    assert_eq!(
+        cache.record("k", "b", 300, 101, NO_QUOTA),
+        Fresh,
         "expired entries make room"
     );
-    assert!(
-        cache.record("k", "a", 300, 101),
+    assert_eq!(
+        cache.record("k", "a", 300, 101, NO_QUOTA),
+        Fresh,
         "an expired jti may come back"
     );
+}
+
+#[test]
+fn one_key_over_its_quota_leaves_the_others_room() {
+    use ProofRecord::*;
+    let mut cache = MemoryReplayCache::new(100);
+    for n in 0..3 {
+        assert_eq!(cache.record("flood", &format!("{n}"), 100, 0, 3), Fresh);
+    }
+    assert_eq!(cache.record("flood", "3", 100, 0, 3), OverQuota);
+    assert_eq!(
+        cache.record("flood", "0", 100, 0, 3),
+        Replayed,
+        "a replay stays a replay"
+    );
+    assert_eq!(
+        cache.record("user", "0", 100, 0, 3),
+        Fresh,
+        "another key is unaffected"
+    );
+    assert_eq!(
+        cache.record("flood", "3", 200, 101, 3),
+        Fresh,
+        "room once the old ones expire"
+    );
+    // Over quota nothing is recorded: the refused jti is still fresh later.
+    assert_eq!(cache.record("flood", "4", 200, 101, 3), Fresh);
+    assert_eq!(cache.record("flood", "5", 200, 101, 3), Fresh);
+    assert_eq!(cache.record("flood", "6", 200, 101, 3), OverQuota);
+    assert_eq!(cache.record("flood", "6", 400, 201, 3), Fresh);
 }
 
 /// Proofs signed natively with a P-256 key (the signature primitive is native only here).
@@ -577,7 +616,24 @@ mod signed {
             unrecorded.expires_at(),
             NOW + DEFAULT_MAX_AGE_SECS + DEFAULT_LEEWAY_SECS
         );
+        assert_eq!(unrecorded.quota(), DEFAULT_PROOFS_PER_KEY);
+        assert_eq!(unrecorded.exempt_from_quota().quota(), u32::MAX);
+        let unrecorded = verifier.finish(
+            verifier.begin(&proof, NOW).unwrap(),
+            true,
+            &hashes,
+            &request,
+        );
+        let unrecorded = unrecorded.unwrap();
         assert_eq!(code(unrecorded.conclude(false)), "ERR_DPOP_REPLAY");
+        let unrecorded = verifier.begin(&proof, NOW).unwrap();
+        let unrecorded = verifier
+            .finish(unrecorded, true, &hashes, &request)
+            .unwrap();
+        assert_eq!(
+            code(unrecorded.settle(ProofRecord::OverQuota)),
+            "ERR_DPOP_QUOTA"
+        );
         // With an access token to check, the caller must supply its hash.
         let with_token = ProofRequest {
             access_token: Some(TOKEN),

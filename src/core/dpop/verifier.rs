@@ -8,7 +8,7 @@ use core::fmt;
 
 use super::{
     normalize_htu, DpopError, DEFAULT_LEEWAY_SECS, DEFAULT_MAX_AGE_SECS, DEFAULT_MAX_PROOF_LEN,
-    DPOP_TYP, MAX_JTI_LEN,
+    DEFAULT_PROOFS_PER_KEY, DPOP_TYP, MAX_JTI_LEN,
 };
 use crate::core::{
     b64,
@@ -82,46 +82,99 @@ impl fmt::Debug for ProofRequest<'_> {
     }
 }
 
-/// Remembers `jti`s of accepted proofs until they expire. Implement it over the server's
-/// store; [`MemoryReplayCache`] serves one process.
-pub trait ReplayCache {
-    /// Records `jti` for the key `jkt` until `expires_at` (seconds since the epoch) and
-    /// returns `true`, or returns `false` when it is already recorded and unexpired at `now`.
-    fn record(&mut self, jkt: &str, jti: &str, expires_at: i64, now: i64) -> bool;
+/// What a replay cache answered for one proof's `jti`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProofRecord {
+    /// Not seen before: recorded now.
+    Fresh,
+    /// Already recorded for this key and not expired.
+    Replayed,
+    /// The key already has its quota of live `jti`s: nothing recorded.
+    OverQuota,
 }
 
-/// A bounded in-memory [`ReplayCache`]: expired entries are dropped as new ones arrive, and
-/// when it is full of unexpired ones it refuses new proofs (it never forgets a live `jti`).
+/// Remembers `jti`s of accepted proofs until they expire. Implement it over the server's
+/// store (the reference server does, for memory, SQLite and Redis); [`MemoryReplayCache`]
+/// serves one process.
+pub trait ReplayCache {
+    /// Records `jti` for the key `jkt` until `expires_at` (seconds since the epoch), unless it
+    /// is already recorded and unexpired at `now` ([`ProofRecord::Replayed`]) or `jkt`
+    /// already has `quota` unexpired `jti`s ([`ProofRecord::OverQuota`]).
+    fn record(
+        &mut self,
+        jkt: &str,
+        jti: &str,
+        expires_at: i64,
+        now: i64,
+        quota: u32,
+    ) -> ProofRecord;
+}
+
+/// A bounded in-memory [`ReplayCache`]: expired entries are dropped as new ones arrive; each
+/// key holds at most its quota of live `jti`s, so one client's flood fills only its own share;
+/// when the whole cache is full of live entries it refuses new proofs (it never forgets a live
+/// `jti`).
 #[derive(Debug, Default)]
 pub struct MemoryReplayCache {
-    seen: BTreeMap<(String, String), i64>,
+    /// Per key: `jti` -> until when it is remembered.
+    seen: BTreeMap<String, BTreeMap<String, i64>>,
+    len: usize,
     capacity: usize,
 }
 
 impl MemoryReplayCache {
-    /// A cache holding at most `capacity` live `jti`s.
+    /// A cache holding at most `capacity` live `jti`s in all.
     pub fn new(capacity: usize) -> Self {
         Self {
             seen: BTreeMap::new(),
+            len: 0,
             capacity,
         }
+    }
+
+    fn sweep(&mut self, now: i64) {
+        let mut len = 0;
+        self.seen.retain(|_, jtis| {
+            jtis.retain(|_, until| *until >= now);
+            len += jtis.len();
+            !jtis.is_empty()
+        });
+        self.len = len;
     }
 }
 
 impl ReplayCache for MemoryReplayCache {
-    fn record(&mut self, jkt: &str, jti: &str, expires_at: i64, now: i64) -> bool {
-        let key = (jkt.to_owned(), jti.to_owned());
-        if self.seen.get(&key).is_some_and(|&until| until >= now) {
-            return false;
+    fn record(
+        &mut self,
+        jkt: &str,
+        jti: &str,
+        expires_at: i64,
+        now: i64,
+        quota: u32,
+    ) -> ProofRecord {
+        if self.len >= self.capacity {
+            self.sweep(now);
         }
-        if self.seen.len() >= self.capacity {
-            self.seen.retain(|_, until| *until >= now);
-            if self.seen.len() >= self.capacity {
-                return false;
+        let jtis = self.seen.entry(jkt.to_owned()).or_default();
+        if jtis.get(jti).is_some_and(|&until| until >= now) {
+            return ProofRecord::Replayed;
+        }
+        let quota = usize::try_from(quota).unwrap_or(usize::MAX);
+        if jtis.len() >= quota {
+            let before = jtis.len();
+            jtis.retain(|_, until| *until >= now);
+            self.len -= before - jtis.len();
+            if jtis.len() >= quota {
+                return ProofRecord::OverQuota;
             }
         }
-        self.seen.insert(key, expires_at);
-        true
+        if self.len >= self.capacity {
+            return ProofRecord::OverQuota;
+        }
+        if jtis.insert(jti.to_owned(), expires_at).is_none() {
+            self.len += 1;
+        }
+        ProofRecord::Fresh
     }
 }
 
@@ -132,6 +185,7 @@ pub struct DpopVerifier {
     max_age_secs: i64,
     leeway_secs: i64,
     max_len: usize,
+    proofs_per_key: u32,
 }
 
 impl Default for DpopVerifier {
@@ -171,6 +225,15 @@ impl DpopVerifierBuilder {
     /// Size cap of a proof in bytes (default 4 KiB).
     pub fn max_len(mut self, len: usize) -> Self {
         self.0.max_len = len;
+        self
+    }
+
+    /// How many live `jti`s one key may have in the replay cache (default
+    /// [`DEFAULT_PROOFS_PER_KEY`], at least 1): past it the key's proofs are refused with
+    /// [`DpopError::QuotaExceeded`] until its older ones expire, so a client that floods
+    /// the server spends only its own share of the cache.
+    pub fn proofs_per_key(mut self, quota: u32) -> Self {
+        self.0.proofs_per_key = quota.max(1);
         self
     }
 
@@ -248,6 +311,7 @@ pub struct ProofHashes<'a> {
 pub struct UnrecordedProof {
     proof: VerifiedProof,
     now: i64,
+    quota: u32,
 }
 
 impl UnrecordedProof {
@@ -266,24 +330,54 @@ impl UnrecordedProof {
         self.proof.replay_until
     }
 
-    /// Records the `jti`; a `jti` seen before is [`DpopError::Replayed`].
+    /// The check's time (seconds since the epoch): entries that expired before it are gone.
+    pub fn now(&self) -> i64 {
+        self.now
+    }
+
+    /// How many live `jti`s the key may have, this one included ([`u32::MAX`]: no quota).
+    pub fn quota(&self) -> u32 {
+        self.quota
+    }
+
+    /// Lifts the per-key quota for this proof: for a request that has already spent a
+    /// one-time credential (a rotated refresh token), where refusing the proof would lose the
+    /// successor. Its `jti` is still recorded, and a replay still refused.
+    pub fn exempt_from_quota(mut self) -> Self {
+        self.quota = u32::MAX;
+        self
+    }
+
+    /// Records the `jti`; a `jti` seen before is [`DpopError::Replayed`], one past the key's
+    /// quota [`DpopError::QuotaExceeded`].
     pub fn record(self, cache: &mut dyn ReplayCache) -> Result<VerifiedProof, DpopError> {
-        let fresh = cache.record(
+        let record = cache.record(
             &self.proof.jkt,
             &self.proof.jti,
             self.proof.replay_until,
             self.now,
+            self.quota,
         );
-        self.conclude(fresh)
+        self.settle(record)
     }
 
-    /// Concludes with a store's answer: `fresh` is `true` when the `jti` was not seen before.
-    pub fn conclude(self, fresh: bool) -> Result<VerifiedProof, DpopError> {
-        if fresh {
-            Ok(self.proof)
-        } else {
-            Err(DpopError::Replayed)
+    /// Concludes with a store's answer (see [`ReplayCache::record`]).
+    pub fn settle(self, record: ProofRecord) -> Result<VerifiedProof, DpopError> {
+        match record {
+            ProofRecord::Fresh => Ok(self.proof),
+            ProofRecord::Replayed => Err(DpopError::Replayed),
+            ProofRecord::OverQuota => Err(DpopError::QuotaExceeded),
         }
+    }
+
+    /// Concludes with a store's yes/no answer: `fresh` is `true` when the `jti` was not seen
+    /// before (a store without quotas).
+    pub fn conclude(self, fresh: bool) -> Result<VerifiedProof, DpopError> {
+        self.settle(if fresh {
+            ProofRecord::Fresh
+        } else {
+            ProofRecord::Replayed
+        })
     }
 }
 
@@ -316,6 +410,7 @@ impl DpopVerifier {
             max_age_secs: DEFAULT_MAX_AGE_SECS,
             leeway_secs: DEFAULT_LEEWAY_SECS,
             max_len: DEFAULT_MAX_PROOF_LEN,
+            proofs_per_key: DEFAULT_PROOFS_PER_KEY,
         })
     }
 
@@ -446,6 +541,7 @@ impl DpopVerifier {
                 jkt: hashes.jkt.to_owned(),
             },
             now,
+            quota: self.proofs_per_key,
         })
     }
 
