@@ -16,7 +16,7 @@ pkg: setup
 	@scripts/build-pkg.sh pkg
 
 ## test: lint, host tests, wasm tests in Node and headless Chromium, JS tests
-test: setup test-lint test-host test-wasm-node test-wasm-browser test-manager test-js test-custody test-e2e test-oauth test-size test-dpop test-leptos test-kit test-react test-bench
+test: setup test-lint test-host test-wasm-node test-wasm-browser test-manager test-js test-custody test-e2e test-oauth test-size test-dpop test-leptos test-kit test-react
 	@echo "make test: all suites passed"
 
 test-lint:
@@ -137,8 +137,9 @@ bench:
 	@scripts/bench.sh
 
 ## test-bench: `make bench`'s quick mode: every step with one short round, no figure asserted,
-## so a bench step that breaks fails `make test` (reuses pkg/, test-js's builds, the debug server
-## and target/; report in target/bench-quick/; about 2 minutes warm)
+## failing when a bench step breaks (reuses pkg/, test-js's builds, the debug server and target/;
+## report in target/bench-quick/). Meant as the last prerequisite of `test`, once a warm run of it
+## has been seen to pass there.
 test-bench: pkg
 	@echo "== make bench, quick mode (every step once, figures not asserted)"
 	BENCH_QUICK=1 scripts/bench.sh

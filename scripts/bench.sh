@@ -16,7 +16,7 @@
 # BENCH_LOAD_SECS (5), BENCH_CRITERION_SECS (2). BENCH_ONLY=verify runs only verifyJwt and
 # decodeJwt against jose in Node and Chromium (about 2 minutes warm) and prints their ratios;
 # BENCH_ONLY=fetch runs only the tm.fetch preparation comparison in Chromium and prints it.
-# BENCH_QUICK=1 (`make test-bench`, part of `make test`): every step with one short round, no
+# BENCH_QUICK=1 (`make test-bench`; make test lacks it) : every step with one short round, no
 # figure asserted, into target/bench-quick; it reuses the package builds, the debug server and the
 # target dir `make test` has built (building only what is missing) and fails if any step breaks.
 set -euo pipefail

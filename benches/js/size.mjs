@@ -71,9 +71,9 @@ for (const file of fs.readdirSync(usageDir).filter((f) => f.endsWith('.mjs')).so
   const label = src.split('\n')[0].replace(/^\/\/\s*/, '');
   const spec = src.match(/from\s*'([^'.][^']*)'/)[1];
   const pkg = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0];
-  const entry = path.join(work, file);
-  const out = entry.replace(/\.mjs$/, '.min.js');
-  fs.writeFileSync(entry, src);
+  // Bundled where it is (a page may import a shared part of its directory); output in size-work/.
+  const entry = path.join(usageDir, file);
+  const out = path.join(work, file.replace(/\.mjs$/, '.min.js'));
   execFileSync(esbuild, [entry, '--bundle', '--minify', '--format=esm', '--platform=browser',
     `--outfile=${out}`, '--log-level=error']);
   const r = { label, package: pkg, version: pkgVersion(pkg), usage: `benches/peers/usage/${file}`, minified: fs.statSync(out).size, gzip: gz(out) };
