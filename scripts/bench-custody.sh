@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 ROOT=$PWD
 OUT=${1:-$ROOT/target/bench}
-PKG=${2:-$OUT/pkg-full}
+PKG=${2:-$OUT/pkg/oauth}
 export PATH="$ROOT/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 WORK=$OUT/custody
 mkdir -p "$WORK/www/bench"

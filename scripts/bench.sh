@@ -28,35 +28,29 @@ OUT=$ROOT/target/bench
 [ -n "$QUICK" ] && OUT=$ROOT/target/bench-quick
 
 # ---- The builds measured: the one place naming them ----------------------------------------------
-# Each is a directory made by scripts/build-pkg.sh (DIR/web/index.js, DIR/node/index.js) and the
-# build-pkg.sh arguments that make it. PKG_FULL is what the page-side benchmarks load (TokenManager,
-# DPoP, custody); PKG_VERIFY is what verifyJwt/decodeJwt are timed on (Node and Chromium); the size
-# table has one row per SIZE_ROWS entry. Once the package has its entries (tokenwarden,
-# tokenwarden/oauth, tokenwarden/verify), point these at them.
-PKG_FULL=$OUT/pkg-full
-PKG_FULL_ARGS=()
-PKG_NOVERIFY=$OUT/pkg-noverify
-PKG_NOVERIFY_ARGS=(--no-default-features)
-# verifyJwt/decodeJwt for servers and pages that verify: the verification feature set, compiled for
-# speed (opt-level 3; the package's other builds are tuned for size).
-PKG_VERIFY=$OUT/pkg-verify
-PKG_VERIFY_ARGS=(--no-default-features --features es256,eddsa,rsa,hmac,dpop --config 'profile.release.opt-level=3')
+# The package as users get it: scripts/build-pkg.sh with no arguments builds its three entries
+# (tokenwarden in PKG, tokenwarden/oauth in PKG/oauth, tokenwarden/verify in PKG/verify, each
+# DIR/web/index.js and DIR/node/index.js). PKG_FULL is what the page-side benchmarks load
+# (TokenManager with DPoP and custody: tokenwarden/oauth); PKG_VERIFY is what verifyJwt/decodeJwt
+# are timed on (Node and Chromium; build-pkg.sh compiles that entry for speed); the size table has
+# one row per entry (size_rows).
+PKG=$OUT/pkg
+# In the quick mode, what `make test` has built already (make pkg).
+[ -n "$QUICK" ] && PKG=$ROOT/pkg
+PKG_FULL=$PKG/oauth
+PKG_NOVERIFY=$PKG
+PKG_VERIFY=$PKG/verify
 # HS256 computed in wasm (feature hmac-sync, not in the package), beside WebCrypto's.
 PKG_HMACSYNC=$OUT/pkg-hmacsync
 PKG_HMACSYNC_ARGS=(--features hmac-sync --config 'profile.release.opt-level=3')
-if [ -n "$QUICK" ]; then
-  # What `make test` has built already (pkg: make pkg; the others: make test-js).
-  PKG_FULL=$ROOT/pkg
-  PKG_NOVERIFY=$ROOT/target/pkg-noverify
-  PKG_VERIFY=$ROOT/target/pkg-dpop-noauth
-  PKG_VERIFY_ARGS=(--no-default-features --features es256,eddsa,rsa,hmac,dpop)
-  PKG_HMACSYNC="" # not built by make test: the HS256 hmac-sync case is left out
-fi
+[ -n "$QUICK" ] && PKG_HMACSYNC="" # not built by make test: the HS256 hmac-sync case is left out
 size_rows() { # NAME|LABEL|browser entry, one per row of ours in the size table
+  local at
+  at=$(git rev-parse --short HEAD 2>/dev/null || echo '?')
   printf '%s\n' \
-    "full|tokenwarden $(git rev-parse --short HEAD 2>/dev/null || echo '?'), any use (one wasm: manager, OAuth, DPoP, verify)|$PKG_FULL/web/index.js" \
-    "noverify|tokenwarden $(git rev-parse --short HEAD 2>/dev/null || echo '?'), build without verification|$PKG_NOVERIFY/web/index.js" \
-    "verify|tokenwarden $(git rev-parse --short HEAD 2>/dev/null || echo '?'), verification build (verifyJwt, KeySet, decodeJwt, verifyDpopProof)|$PKG_VERIFY/web/index.js"
+    "base|tokenwarden $at: the dialect manager and decodeJwt|$PKG_NOVERIFY/web/index.js" \
+    "oauth|tokenwarden/oauth $at: the manager with OAuth/OIDC and DPoP|$PKG_FULL/web/index.js" \
+    "verify|tokenwarden/verify $at: verifyJwt, KeySet, decodeJwt, verifyDpopProof|$PKG_VERIFY/web/index.js"
 }
 # ----------------------------------------------------------------------------------------------------
 
@@ -155,9 +149,8 @@ wait_peers() {
   NPM_PID=""
 }
 
-step 2 "npm builds (scripts/build-pkg.sh): $(basename "$PKG_FULL"), $(basename "$PKG_VERIFY")${PKG_HMACSYNC:+, $(basename "$PKG_HMACSYNC")}, $(basename "$PKG_NOVERIFY")" "3-6 min cold, 30 s warm" "pkg builds"
-build_pkg "$PKG_FULL" "${PKG_FULL_ARGS[@]}"
-build_pkg "$PKG_VERIFY" "${PKG_VERIFY_ARGS[@]}"
+step 2 "npm builds (scripts/build-pkg.sh): the package's three entries${PKG_HMACSYNC:+, $(basename "$PKG_HMACSYNC")}" "3-6 min cold, 30 s warm" "pkg builds"
+build_pkg "$PKG"
 if [ -n "$PKG_HMACSYNC" ]; then build_pkg "$PKG_HMACSYNC" "${PKG_HMACSYNC_ARGS[@]}"; fi
 # The page and the Node bench read the verification build and the hmac-sync one from here.
 prepare_www() {
@@ -194,7 +187,6 @@ if [ -n "${BENCH_ONLY:-}" ]; then
   node "$PEERS/js/ratios.mjs" "$RES/node.json" "$RES/chromium.json"
   exit 0
 fi
-build_pkg "$PKG_NOVERIFY" "${PKG_NOVERIFY_ARGS[@]}"
 
 step 3 "native builds: criterion benches and the reference server ($CARGO_PROFILE profile)" "4-6 min cold, 5 s warm" "native builds"
 cargo bench --profile "$CARGO_PROFILE" -p tokenwarden --features hmac --bench core --no-run
