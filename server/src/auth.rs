@@ -569,7 +569,7 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Byt
             };
             let proven = if *as_dpop {
                 let path = "/auth/logout";
-                dpop::check(
+                match dpop::check(
                     &state,
                     d,
                     &headers,
@@ -578,7 +578,12 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Byt
                     Some(token.as_str()),
                     Some(&jkt),
                 )
-                .err()
+                .await
+                {
+                    Ok(result) => result.err(),
+                    // The replay cache did not answer: no logout without a recorded proof.
+                    Err(e) => return store_failed(&e),
+                }
             } else {
                 Some(tokenwarden::core::dpop::DpopError::Missing)
             };
