@@ -2,6 +2,8 @@
 // with @ts-expect-error. Checked by scripts/test-types.sh with consumer.ts; never run.
 import { createElement, type ReactNode } from 'react';
 import { TokenManager, type JWTClaims, type TokenManagerState, type TokenManagerError } from 'tokenwarden';
+// The OAuth profile's manager (tokenwarden/oauth) for the guard that starts a redirect login.
+import type { TokenManager as OAuthTokenManager } from 'tokenwarden/oauth';
 import {
   RequireSession,
   TokenManagerProvider,
@@ -17,6 +19,7 @@ import {
 } from 'tokenwarden/react';
 
 const tm = new TokenManager({ refreshUrl: '/auth/refresh', custody: 'worker' });
+declare const oauthTm: OAuthTokenManager;
 const source: SessionSource = tm; // any entry's manager, in either custody
 const props: TokenManagerProviderProps = { manager: tm, children: 'app' };
 const tree: ReactNode = createElement(TokenManagerProvider, props);
@@ -41,7 +44,7 @@ function Account(): ReactNode {
   return [state, name, expiresAt, offset, String(source === manager), String(wrong)].join();
 }
 
-const guard: RequireSessionProps = { fallback: 'sign in', onMissing: () => { void tm.loginWithRedirect(); }, children: createElement(Account) };
+const guard: RequireSessionProps = { fallback: 'sign in', onMissing: () => { void oauthTm.loginWithRedirect(); }, children: createElement(Account) };
 createElement(RequireSession, guard);
 // @ts-expect-error onMissing takes no argument and is a function
 createElement(RequireSession, { onMissing: 'login' });
