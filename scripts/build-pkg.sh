@@ -267,10 +267,13 @@ write_package_json() {
   "type": "module",
   "types": "./index.d.ts",
   "exports": {
-$exports    "./package.json": "./package.json"
+$exports    "./react": { "types": "./react.d.ts", "default": "./react.js" },
+    "./package.json": "./package.json"
   },
-  "files": [${files%, }],
+  "files": [${files%, }, "react.js", "react.d.ts"],
   "sideEffects": [${side%, }],
+  "peerDependencies": { "react": ">=18" },
+  "peerDependenciesMeta": { "react": { "optional": true } },
   "engines": { "node": ">=20" }
 }
 JSON
@@ -297,17 +300,8 @@ cp README.md "$OUT/README.md" 2>/dev/null || true
 # `tokenwarden/react` (src/js/react.js): React bindings over the public TokenManager API, so one
 # file serves every entry and both custodies. It imports only `react` (an optional peer
 # dependency, never bundled) and nothing from the wasm; minified like the rest (gzip -9: 1,178 B,
-# budget in scripts/size-budget-react.sh).
+# budget in scripts/size-budget-react.sh). Its `./react` subpath and peer dependency are written
+# by write_package_json, with the other entries.
 esbuild src/js/react.js --minify --charset=utf8 --legal-comments=none --log-level=warning --outfile="$OUT/react.js"
 cp src/js/react.d.ts "$OUT/react.d.ts"
-node -e '
-  const fs = require("fs");
-  const file = process.argv[1];
-  const pkg = JSON.parse(fs.readFileSync(file, "utf8"));
-  const { "./package.json": self, ...entries } = pkg.exports;
-  pkg.exports = { ...entries, "./react": { types: "./react.d.ts", default: "./react.js" }, "./package.json": self };
-  pkg.files.push("react.js", "react.d.ts");
-  pkg.peerDependencies = { ...pkg.peerDependencies, react: ">=18" };
-  pkg.peerDependenciesMeta = { ...pkg.peerDependenciesMeta, react: { optional: true } };
-  fs.writeFileSync(file, JSON.stringify(pkg, null, 2) + "\n");' "$OUT/package.json"
 # --- end react entry ---
