@@ -103,7 +103,7 @@ test-e2e: pkg
 	TW_SERVER_BIN=target/debug/tokenwarden-server scripts/test-e2e.sh
 
 test-oauth: pkg
-	@echo "== OAuth against oidc-provider: the core (Node) and the npm package in Chromium, with and without DPoP (Playwright; about 40 s warm)"
+	@echo "== OAuth against oidc-provider: the core (Node) and the npm package in Chromium, page and worker custody, with and without DPoP (Playwright; about 55 s warm)"
 	cargo build -p tokenwarden --example oauth_cli
 	cargo build -p tokenwarden-server
 	node --test --test-concurrency=1 tests/oauth/
@@ -119,7 +119,7 @@ test-dpop:
 # (reference dialect in page and worker custody, OAuth against oidc-provider). Reuses pkg/ and the
 # server binary (about 80 s warm).
 test-react: pkg
-	@echo "== tokenwarden/react: hooks in Node, then the Vite React example in headless Chromium, both profiles (about 80 s warm)"
+	@echo "== tokenwarden/react: hooks in Node, then the Vite React example in headless Chromium, both profiles, both custodies (about 90 s warm)"
 	node --test --test-concurrency=1 tests/react/hooks.test.mjs
 	ln -sfn ../pkg node_modules/tokenwarden
 	vite build examples/react-app --outDir ../../target/react-app/dist --emptyOutDir --logLevel warn

@@ -148,6 +148,9 @@ build_entry() {
     if has KeySet; then cp src/js/verify.js "$OUT/$dir/verify.js"; fi
     [ -n "$MANAGER" ] || continue
     cp src/js/custody.js "$OUT/$dir/custody.js"
+    # redirect.js: the window's part of the OAuth redirect login (oauth.js in page custody,
+    # remote.js answering the worker in worker custody; unused by the base entry's page load).
+    cp src/js/redirect.js "$OUT/$dir/redirect.js"
     if has OAuthEngine; then
       cp src/js/oauth.js "$OUT/$dir/oauth.js"
     else

@@ -13,7 +13,7 @@
 // Worker custody, decisions (README "Worker custody"):
 // - Options are validated in the page, synchronously, by constructing (and freeing at once) a
 //   page-custody manager without cross-tab coordination: the same errors, thrown by the
-//   constructor. `exposeToken` and `oauth` are refused (`ERR_INVALID_OPTIONS`), as is
+//   constructor. `exposeToken` is refused (`ERR_INVALID_OPTIONS`), as is
 //   `shareTokens: true`: the worker's manager never posts tokens on the cross-tab channel, which
 //   every page script of the origin can join (each worker refreshes for itself under the shared
 //   refresh lock; logout still reaches every tab).
@@ -21,6 +21,10 @@
 // - Getters are a snapshot the worker sends with every event and every call's answer, so after
 //   `await tm.login(...)` they are up to date. `setTokens` is applied in call order but returns
 //   a Promise (the worker installs the tokens).
+// - The OAuth profile (`oauth`, tokenwarden/oauth): discovery, the code exchange, refresh,
+//   revocation, the ID token and the DPoP key stay in the worker; what needs the window (the
+//   login transaction in `sessionStorage`, the address bar, the navigation) the worker asks of
+//   the page (redirect.js), in page custody's order.
 // - If the worker stops (terminated by the browser, crashed), its session is gone: calls in
 //   flight reject with `ERR_WORKER_LOST` (a response body still arriving errors with it),
 //   `change` and `loggedOut` (reason `"workerLost"`) are emitted, and later `fetch`/`refresh` reject with `ERR_LOGGED_OUT` until `login()`,
@@ -53,9 +57,6 @@ function pageBase() {
 export function workerCustodyOptions(options) {
   if (options?.exposeToken === true) {
     throw invalid('option "exposeToken" cannot be combined with custody "worker": the token never enters the page');
-  }
-  if (options?.oauth !== undefined) {
-    throw invalid('option "oauth" is not available with custody "worker" yet (its redirect login needs the page)');
   }
   if (options?.shareTokens === true) {
     throw invalid('option "shareTokens" cannot be true with custody "worker": every page script can join the cross-tab channel');
@@ -134,6 +135,10 @@ class WorkerManager {
   }
 
   fetch(input, init) { return this.#run((r) => r.fetch(input, init)); }
+
+  loginWithRedirect(options) { return this.#run((r) => r.call('loginWithRedirect', options)); }
+
+  handleRedirectCallback(url) { return this.#run((r) => r.call('handleRedirectCallback', url)); }
 
   getAccessToken() {
     return Promise.reject(failure('ERR_TOKEN_NOT_EXPOSED', 'custody "worker" never hands the access token to the page'));

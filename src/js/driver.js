@@ -673,13 +673,13 @@ export class TokenManager {
     }
   }
 
-  /** Wipes the tokens at once, fails waiting requests, then calls `logoutUrl`. */
-  async logout(options) {
+  /** Wipes the tokens at once, fails waiting requests, then calls `logoutUrl`. (`win`: see loginWithRedirect.) */
+  async logout(options, win) {
     const o = optionsObject(options, ['endSession'], 'logout options');
     if (o) opt(o, 'endSession', 'boolean');
     // @oauth-begin
     // OAuth profile: `{endSession: true}` then navigates to the provider's logout page.
-    if (o?.endSession && this.#oauth) return this.#oauth.endSession(() => this.logout());
+    if (o?.endSession && this.#oauth) return this.#oauth.endSession(() => this.logout(), win);
     // @oauth-end
     if (this.#closed) return;
     const c = this.#c;
@@ -705,16 +705,20 @@ export class TokenManager {
   }
 
   // @oauth-begin
-  /** OAuth profile: navigates to the provider to log in (authorization code with PKCE). */
-  async loginWithRedirect(options) {
+  /**
+   * OAuth profile: navigates to the provider to log in (authorization code with PKCE). `win`
+   * (worker custody's worker only): the window that stores the transaction and navigates,
+   * redirect.js's `page` by default.
+   */
+  async loginWithRedirect(options, win) {
     if (!this.#oauth) throw noProfile();
-    return this.#oauth.login(options);
+    return this.#oauth.login(options, win);
   }
 
   /** OAuth profile: completes the login at the redirect URI (`url` defaults to `location.href`). */
-  async handleRedirectCallback(url) {
+  async handleRedirectCallback(url, win) {
     if (!this.#oauth) throw noProfile();
-    return this.#oauth.callback(url);
+    return this.#oauth.callback(url, win);
   }
   // @oauth-end
 

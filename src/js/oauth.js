@@ -2,12 +2,15 @@
 // login by redirect with PKCE S256, the callback, the `refresh_token` grant, revocation (RFC 7009)
 // and the logout redirect. Every request is built and every answer checked by the wasm
 // `OAuthEngine` (src/js/engine_oauth.rs, over the core's `oauth` module); this file only fetches
-// (through the manager's auth call: timeout, size cap, no cookies, no redirects), keeps the login
-// transaction in `sessionStorage` (the only thing the manager ever writes to storage), asks the
-// platform for random bytes, SHA-256 and the ID token's `crypto.subtle.verify`, and navigates.
+// (through the manager's auth call: timeout, size cap, no cookies, no redirects), asks the
+// platform for random bytes, SHA-256 and the ID token's `crypto.subtle.verify`, and leaves the
+// window's part (the login transaction in `sessionStorage`, the only thing the manager ever
+// writes to storage; the address bar; the navigation) to a window `win` (redirect.js): the
+// page's own in page custody, the page asked over the worker's port in worker custody.
 // Builds without the OAuth profile ship a stub of this file that exports no `OAuth`.
 import { OAuthEngine } from './tokenwarden.js';
 import { signatureVerdict } from './verify.js';
+import { page, storage } from './redirect.js';
 
 const g = globalThis;
 const OAUTH_OPTIONS = ['issuer', 'clientId', 'redirectUri', 'scope', 'audience', 'resource', 'postLogoutRedirectUri'];
@@ -23,24 +26,6 @@ function error(code, message) {
   const e = new Error(message);
   e.code = code;
   return e;
-}
-
-function storage() {
-  try {
-    return g.sessionStorage ?? undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function navigate(url) {
-  const location = g.location;
-  if (!location) throw error('ERR_OAUTH_NO_WINDOW', 'a redirect needs a window');
-  try {
-    location.assign(url);
-  } catch {
-    throw error('ERR_OAUTH_NO_WINDOW', 'the navigation was refused');
-  }
 }
 
 function noCrypto(what) {
@@ -129,7 +114,7 @@ export class OAuth {
   }
 
   /** `loginWithRedirect(options)`: a new transaction in `sessionStorage`, then the navigation. */
-  async login(options) {
+  async login(options, win = page) {
     const h = this.#h;
     const v = h.optionsObject(options, LOGIN_OPTIONS, 'loginWithRedirect options') ?? {};
     const scope = h.opt(v, 'scope', 'string');
@@ -167,14 +152,8 @@ export class OAuth {
     if (this.#h.closed()) throw this.#h.freed();
     const [url, transaction] = o.authorize(random, digest, scope, prompt, loginHint, maxAge ?? NaN, extra, Date.now());
     random.fill(0);
-    const s = storage();
-    if (!s) throw error('ERR_OAUTH_NO_STORAGE', 'a redirect login needs sessionStorage to survive the navigation');
-    try {
-      s.setItem(o.storageKey(), transaction);
-    } catch {
-      throw error('ERR_OAUTH_NO_STORAGE', 'sessionStorage refused the login');
-    }
-    navigate(url);
+    await win.put(o.storageKey(), transaction);
+    await win.go(url);
   }
 
   /**
@@ -184,39 +163,25 @@ export class OAuth {
    * to the pending login (wrong `state` or `iss`) leaves that login pending; every failure
    * leaves the session as it was.
    */
-  async callback(url) {
-    const current = g.location?.href;
+  async callback(url, win = page) {
     if (url != null && typeof url !== 'string') throw error('ERR_INVALID_OPTIONS', 'the callback URL must be a string');
+    const current = await win.href();
     url ??= current;
     if (url === undefined) throw error('ERR_OAUTH_NO_WINDOW', 'no callback URL was given');
     await this.#metadata();
     const o = this.#o;
-    const s = storage();
     const key = o.storageKey();
-    let stored;
-    try {
-      // Taken: a second run of the same callback finds nothing.
-      stored = s?.getItem(key) ?? undefined;
-      s?.removeItem(key);
-    } catch { /* storage refused */ }
-    const clean = () => {
-      if (current === url) {
-        try {
-          g.history.replaceState(g.history.state, '', o.cleaned(url));
-        } catch { /* no history */ }
-      }
-    };
+    let stored = await win.take(key);
+    const clean = () => (current === url ? win.clean(o.cleaned(url)) : undefined);
     const [kind, a, b] = o.callback(url, stored, Date.now());
     stored = undefined;
     if (kind === 1) {
-      try {
-        s.setItem(key, b);
-      } catch { /* storage refused */ }
+      await win.keep(key, b);
       throw a;
     }
-    if (kind === 2) clean();
+    if (kind === 2) await clean();
     if (kind !== 0) throw a;
-    clean();
+    await clean();
     // With DPoP, a new key for the new session, proven on the code exchange (RFC 9449 §10
     // allows it without `dpop_jkt` on the authorization request); kept only if the login succeeds.
     const dpop = this.#h.dpop && dpopHooks.Dpop ? await dpopHooks.Dpop.create() : undefined;
@@ -285,7 +250,7 @@ export class OAuth {
   }
 
   /** `logout({endSession: true})`: the provider's logout address (hint taken first), logout, navigation. */
-  async endSession(logout) {
+  async endSession(logout, win = page) {
     let url, failure;
     try {
       await this.#metadata();
@@ -295,6 +260,6 @@ export class OAuth {
     }
     await logout();
     if (failure) throw failure;
-    navigate(url);
+    await win.go(url);
   }
 }

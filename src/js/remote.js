@@ -1,7 +1,10 @@
 // Worker custody, the page's side (loaded by custody.js only when `custody: "worker"` is
 // asked for): starts the worker (worker.js), forwards each call over a MessageChannel, rebuilds
 // Responses and errors, keeps the getters' snapshot, and notices a worker that stops. Events go
-// to the `emit` callback custody.js gives. Behaviour: see the top of custody.js.
+// to the `emit` callback custody.js gives; the worker's OAuth profile asks the page for the
+// window's part of a redirect login (redirect.js's `page`: sessionStorage, the address bar, the
+// navigation). Behaviour: see the top of custody.js.
+import { page } from './redirect.js';
 
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 
@@ -119,6 +122,10 @@ export class Remote {
       this.#emit(data.event, data.payload);
       return;
     }
+    if (data.ask) {
+      this.#window(data);
+      return;
+    }
     const call = this.#pending.get(data.id);
     if (!call) return;
     this.#pending.delete(data.id);
@@ -160,6 +167,21 @@ export class Remote {
     this.#emit('loggedOut', { type: 'loggedOut', reason: 'workerLost' });
   }
 
+  /**
+   * The worker's OAuth profile asks for one call of redirect.js's `page` (the same calls, in the
+   * same order, as page custody makes): the answer, or the error's code and message.
+   */
+  #window({ ask, win, args }) {
+    let reply;
+    try {
+      if (!Object.hasOwn(page, win)) throw failure('ERR_OAUTH_NO_WINDOW', `no window call "${win}"`);
+      reply = { ok: true, value: page[win](...args) };
+    } catch (e) {
+      reply = { ok: false, error: { code: e.code, message: e.message } };
+    }
+    this.#port?.postMessage({ id: ask, op: 'window', arg: reply });
+  }
+
   #call(op, arg, transfer) {
     return this.#send(op, arg, transfer).answer;
   }
@@ -169,7 +191,7 @@ export class Remote {
     const refused = (error) => ({ id: 0, answer: Promise.reject(error) });
     if (this.#freed) return refused(failure('ERR_LOGGED_OUT', 'the token manager was freed'));
     if (this.#lost) {
-      if (op === 'login' || op === 'setTokens' || op === 'start') this.#spawn();
+      if (['login', 'setTokens', 'start', 'loginWithRedirect', 'handleRedirectCallback'].includes(op)) this.#spawn();
       else if (op === 'logout') return { id: 0, answer: Promise.resolve() };
       else return refused(failure('ERR_LOGGED_OUT', "logged out: the token manager's worker stopped"));
     }
@@ -194,6 +216,12 @@ export class Remote {
   refresh() { return this.#call('refresh'); }
 
   logout(options) { return this.#call('logout', options); }
+
+  /** The OAuth profile's `loginWithRedirect(options)` and `handleRedirectCallback(url)`. */
+  call(op, arg) {
+    // A callback URL that is not a string is refused in the worker, as in page custody.
+    return this.#call(op, op === 'handleRedirectCallback' && arg != null && typeof arg !== 'string' ? 0 : arg);
+  }
 
   async fetch(input, init) {
     const request = new Request(input, init); // rejects as fetch does; resolves against the page

@@ -252,8 +252,12 @@ export interface TokenManagerOAuthOptions extends TokenManagerCommonOptions {
    * reload `start()` adopts a sibling's session or resolves `false` (call `loginWithRedirect()`).
    */
   oauth: OAuthClientOptions;
-  /** The OAuth profile runs in page custody only (`"worker"` throws `ERR_INVALID_OPTIONS`). */
-  custody?: 'page';
+  /**
+   * Either custody. In `"worker"` custody the protocol, the tokens and any DPoP key stay in the
+   * worker; the page stores the login transaction, cleans the address bar and navigates when the
+   * worker asks it to.
+   */
+  custody?: 'page' | 'worker';
   refreshUrl?: never;
   loginUrl?: never;
   logoutUrl?: never;
@@ -296,9 +300,10 @@ export interface TokenManagerCommonOptions {
    * included (the worker sends the request; the page gets a real `Response` whose body is a
    * stream). No token, refresh token or DPoP key enters the page: a script in the page can
    * still make requests through the manager, but cannot read or exfiltrate a token. In worker
-   * custody: `exposeToken`, `oauth` and `shareTokens: true` throw `ERR_INVALID_OPTIONS`; tokens
+   * custody: `exposeToken` and `shareTokens: true` throw `ERR_INVALID_OPTIONS`; tokens
    * are never shared with sibling tabs (each tab's worker refreshes for itself with the shared
-   * refresh cookie, one at a time; in memory mode each tab logs in on its own); getters are a
+   * refresh cookie, one at a time; in memory mode and with `oauth` each tab logs in on its own,
+   * the OAuth redirect's window part done by the page when the worker asks); getters are a
    * snapshot updated with every event and every answer; `setTokens` returns a Promise; if the
    * worker stops, calls in flight reject with `ERR_WORKER_LOST` and `loggedOut` fires with
    * reason `"workerLost"` (then `start()` or `login()` starts a new worker).

@@ -9,6 +9,10 @@
 // custody), and `{ready}` once the lifetime lock `lock` is held (the page waits on the same
 // lock to notice this worker stopping). `snap` is the getters' values (and `nextRefreshAt`,
 // for the Rust API's `next_refresh_at`), never a token.
+// The OAuth profile's redirect login needs the window: the worker asks `{ask, win, args}` (a
+// call of redirect.js's `page`: href, take, put, keep, clean, go) and the page answers
+// `{id: ask, op: 'window', arg: {ok, value | error}}`; what the page receives is the login
+// transaction and the URLs, never a token.
 import init from './tokenwarden.js';
 import { TokenManager } from './driver.js';
 import { workerCustodyOptions } from './custody.js';
@@ -45,6 +49,25 @@ function serve(TokenManager, port, options, lock) {
     tm.on(name, (payload) => port.postMessage({ event: name, payload, snap: snap() }));
   }
   const aborts = new Map();
+  // The window's part of the OAuth profile's redirect login (redirect.js's `page`: the login
+  // transaction in sessionStorage, the address bar, the navigation), asked of the page.
+  const asks = new Map();
+  let asked = 0;
+  const win = {};
+  for (const name of ['href', 'take', 'put', 'keep', 'clean', 'go']) {
+    win[name] = (...args) => new Promise((resolve, reject) => {
+      asked += 1;
+      asks.set(asked, { resolve, reject });
+      port.postMessage({ ask: asked, win: name, args });
+    });
+  }
+  const answered = (id, reply) => {
+    const ask = asks.get(id);
+    asks.delete(id);
+    if (!ask) return;
+    if (reply?.ok) ask.resolve(reply.value);
+    else ask.reject(Object.assign(new Error(reply?.error?.message), { code: reply?.error?.code }));
+  };
   const answer = (id, run) => {
     let promise;
     try {
@@ -107,7 +130,10 @@ function serve(TokenManager, port, options, lock) {
       case 'setTokens': return answer(id, () => tm.setTokens(arg));
       case 'start': return answer(id, () => tm.start());
       case 'refresh': return answer(id, () => tm.refresh());
-      case 'logout': return answer(id, () => tm.logout(arg));
+      case 'logout': return answer(id, () => tm.logout(arg, win));
+      case 'loginWithRedirect': return answer(id, () => tm.loginWithRedirect(arg, win));
+      case 'handleRedirectCallback': return answer(id, () => tm.handleRedirectCallback(arg, win));
+      case 'window': return answered(id, arg);
       case 'fetch': return fetchFor(id, arg);
       case 'abort': return aborts.get(id)?.abort();
       case 'free':

@@ -328,7 +328,13 @@ test('custody option: typed errors, same API, instanceof', async () => {
       bogus: code({ ...base, custody: 'vault' }),
       unknown: code({ ...base, custody: 'worker', refreshTokn: 'memory' }),
       expose: code({ ...base, custody: 'worker', exposeToken: true }),
-      oauth: code({ custody: 'worker', oauth: { issuer: 'https://op.example', clientId: 'c', redirectUri: 'https://app.example/cb' } }),
+      // The tokenwarden entry has no OAuth profile: refused, naming the entry that has it.
+      oauth: (() => {
+        try {
+          new TokenManager({ custody: 'worker', oauth: { issuer: 'https://op.example', clientId: 'c', redirectUri: 'https://app.example/cb' } }).free();
+          return 'ok';
+        } catch (e) { return `${e.code} ${/tokenwarden\/oauth/.test(e.message)}`; }
+      })(),
       share: code({ ...base, custody: 'worker', shareTokens: true }),
       listen,
       unsubscribe: typeof unsubscribe,
@@ -342,7 +348,7 @@ test('custody option: typed errors, same API, instanceof', async () => {
   });
   assert.deepEqual(result, {
     bogus: 'ERR_INVALID_OPTIONS', unknown: 'ERR_INVALID_OPTIONS', expose: 'ERR_INVALID_OPTIONS',
-    oauth: 'ERR_INVALID_OPTIONS', share: 'ERR_INVALID_OPTIONS', listen: 'ERR_INVALID_OPTIONS',
+    oauth: 'ERR_INVALID_OPTIONS true', share: 'ERR_INVALID_OPTIONS', listen: 'ERR_INVALID_OPTIONS',
     unsubscribe: 'function', instances: [true, true, true], custody: ['worker', 'page', 'page'],
     started: false, refresh: 'ERR_LOGGED_OUT', state: 'anonymous', setTokens: 'ERR_INVALID_OPTIONS',
   });

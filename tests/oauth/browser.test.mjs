@@ -10,13 +10,15 @@
 // (RFC 9449): the provider with `features.dPoP` and a nonce required on every proof, the app
 // with `dpop: true`, the reference server with `--dpop --dpop-nonce` verifying the provider's
 // DPoP-bound tokens (`cnf.jkt`) and proofs on /api/*; the DPoP-only checks are marked `DPOP`.
-// Run: make test-oauth (needs pkg/ and the server binary; about 20 s warm per mode).
+// The same app under /worker/ runs in worker custody (its own redirect URI): the tests named
+// "worker custody" check the OAuth profile there, the page's realm holding no token.
+// Run: make test-oauth (needs pkg/ and the server binary; about 30 s warm per mode).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { extname, resolve } from 'node:path';
-import { launchChromium, startProvider, startServer, stopProvider, stopServer } from '../support/harness.mjs';
+import { heapSnapshot, launchChromium, startProvider, startServer, stopProvider, stopServer } from '../support/harness.mjs';
 
 const CLIENT_ID = 'tokenwarden-spa';
 const RESOURCE = 'https://api.tokenwarden.test/';
@@ -30,7 +32,10 @@ let provider; // { child, issuer }
 let api; // reference server { child, base }
 let browser;
 
-/** Serves tests/oauth/app/ at /, pkg/ at /pkg/, and /config.js naming the provider and API. */
+/**
+ * Serves tests/oauth/app/ at / (and its index.html at /worker/: the app in worker custody), pkg/
+ * at /pkg/, and /config.js naming the provider and API.
+ */
 async function startApp() {
   const server = createServer(async (req, res) => {
     const path = new URL(req.url, 'http://x').pathname;
@@ -44,7 +49,7 @@ async function startApp() {
     }
     const file = path.startsWith('/pkg/')
       ? resolve('pkg', path.slice(5))
-      : resolve('tests/oauth/app', path === '/' ? 'index.html' : path.slice(1));
+      : resolve('tests/oauth/app', path === '/' || path === '/worker/' ? 'index.html' : path.slice(1));
     if (!file.startsWith(resolve('pkg')) && !file.startsWith(resolve('tests/oauth/app'))) {
       res.writeHead(404).end();
       return;
@@ -65,6 +70,7 @@ before(async () => {
   console.log(`${MODE}: starting the app server, oidc-provider, the reference server and Chromium (about 3 s)`);
   app = await startApp();
   provider = await startProvider(['--redirect-uri', `${app.origin}/`, '--post-logout-redirect-uri', `${app.origin}/`,
+    '--redirect-uri', `${app.origin}/worker/`, '--post-logout-redirect-uri', `${app.origin}/worker/`,
     ...(DPOP ? ['--dpop'] : [])]);
   api = await startServer(['--port', '0', '--quiet', '--allow-origin', app.origin,
     '--trust-issuer', provider.issuer, '--trust-audience', RESOURCE,
@@ -87,7 +93,7 @@ const apiDpop = async () => (await (await fetch(`${api.base}/__test/stats`)).jso
  * A page of `context` that records every successful token endpoint answer (to try tokens
  * afterwards) and, in `nonceAnswers`, the `400 use_dpop_nonce` ones.
  */
-async function openApp(context, tokenAnswers = [], nonceAnswers = []) {
+async function openApp(context, tokenAnswers = [], nonceAnswers = [], path = '/') {
   const page = await context.newPage();
   page.setDefaultTimeout(STEP_TIMEOUT);
   page.on('response', async (res) => {
@@ -99,7 +105,7 @@ async function openApp(context, tokenAnswers = [], nonceAnswers = []) {
       } catch { /* preflight or empty */ }
     }
   });
-  await page.goto(`${app.origin}/`);
+  await page.goto(`${app.origin}${path}`);
   await page.locator('body[data-ready="true"]').waitFor();
   return page;
 }
@@ -116,11 +122,34 @@ async function providerForms(page, account = 'alice') {
   if (page.url().includes('/interaction/')) await page.locator('button[type="submit"]').first().click();
 }
 
-async function logIn(page, account) {
+async function logIn(page, account, path = '/') {
   await providerForms(page, account);
-  await page.waitForURL(`${app.origin}/?**`);
+  await page.waitForURL(`${app.origin}${path}?**`);
   await page.locator('body[data-ready="true"]').waitFor();
   return page.evaluate(() => window.result);
+}
+
+/**
+ * Logs `account` in through the provider's forms (the app at `path`), checks the callback's
+ * outcome (tokens installed, the address bar and the transaction cleaned) and an API call with
+ * the provider's token; the access token's claims.
+ */
+async function logInAndCallApi(page, account, path = '/') {
+  const result = await logIn(page, account, path);
+  assert.deepEqual(result.callback, { ok: true });
+  const address = new URL(page.url());
+  assert.equal(address.pathname, path);
+  assert.equal(address.searchParams.get('code'), null, 'code removed from the address bar');
+  assert.equal(address.searchParams.get('state'), null, 'state removed from the address bar');
+  assert.equal(await page.evaluate(() => sessionStorage.length), 0, 'the transaction is deleted at the callback');
+  assert.equal(await page.evaluate(() => window.tm.state), 'authenticated');
+  const claims = await page.evaluate(() => window.tm.claims);
+  assert.equal(claims.iss, provider.issuer);
+  assert.equal(claims.aud, RESOURCE);
+  const me = await apiMe(page);
+  assert.equal(me.status, 200, JSON.stringify(me.body));
+  assert.equal(me.body.sub, account);
+  return claims;
 }
 
 /** Waits until `answers` holds `count` token endpoint answers (the listener reads bodies async). */
@@ -165,19 +194,7 @@ test('login by redirect through the provider\'s forms; the API accepts the provi
   assert.equal(await tab.evaluate(() => window.result.started), false, 'no session before login');
   // The package's JS driver runs the OAuth profile, with DPoP too (no Rust shell in the package).
   assert.equal(await tab.evaluate(() => typeof window.tm.__full), 'function');
-  const result = await logIn(tab, 'alice');
-  assert.deepEqual(result.callback, { ok: true });
-  const address = new URL(tab.url());
-  assert.equal(address.searchParams.get('code'), null, 'code removed from the address bar');
-  assert.equal(address.searchParams.get('state'), null, 'state removed from the address bar');
-  assert.equal(await tab.evaluate(() => sessionStorage.length), 0, 'the transaction is deleted at the callback');
-  assert.equal(await tab.evaluate(() => window.tm.state), 'authenticated');
-  const claims = await tab.evaluate(() => window.tm.claims);
-  assert.equal(claims.iss, provider.issuer);
-  assert.equal(claims.aud, RESOURCE);
-  const me = await apiMe(tab);
-  assert.equal(me.status, 200, JSON.stringify(me.body));
-  assert.equal(me.body.sub, 'alice');
+  const claims = await logInAndCallApi(tab, 'alice');
   await answered(tokenAnswers, 1);
   const [first] = tokenAnswers;
   assert.ok(first.refresh_token && first.id_token, 'a refresh token and an ID token');
@@ -321,9 +338,9 @@ test('logout revokes the refresh token (RFC 7009); the provider refuses it after
  * A new browser context whose page came back from the provider's forms (as `account`) with a
  * code the app has not handled: it leaves the callback to the test. `{ctx, page}`.
  */
-async function heldCallback(account) {
+async function heldCallback(account, path = '/') {
   const ctx = await browser.newContext();
-  const page = await openApp(ctx);
+  const page = await openApp(ctx, [], [], path);
   await page.evaluate(() => { window.name = 'hold'; });
   await providerForms(page, account);
   await page.waitForURL((url) => url.origin === app.origin && url.searchParams.has('code'));
@@ -331,9 +348,12 @@ async function heldCallback(account) {
   return { ctx, page };
 }
 
-test('a tampered state is refused with ERR_OAUTH_STATE_MISMATCH and the real callback still completes', async () => {
+// Both custodies: the same checks, the same codes (worker custody: made in the worker).
+for (const [path, custody] of [['/', 'page'], ['/worker/', 'worker']])
+test(`${custody} custody: a tampered state is refused with ERR_OAUTH_STATE_MISMATCH and the real callback still completes`, async () => {
   // The test tampers with the callback first.
-  const { ctx, page } = await heldCallback('bob');
+  const { ctx, page } = await heldCallback('bob', path);
+  assert.equal(await page.evaluate(() => window.tm.custody), custody);
   const genuine = new URL(page.url());
   const tampered = new URL(genuine);
   tampered.searchParams.set('state', `${genuine.searchParams.get('state').slice(0, -2)}AA`);
@@ -353,14 +373,16 @@ test('a tampered state is refused with ERR_OAUTH_STATE_MISMATCH and the real cal
   await ctx.close();
 });
 
-test('error=access_denied from the provider is a typed error and ends the pending login', async () => {
+// (Worker custody: in the Bearer run only; the DPoP run adds nothing to this path.)
+for (const [path, custody] of DPOP ? [['/', 'page']] : [['/', 'page'], ['/worker/', 'worker']])
+test(`${custody} custody: error=access_denied from the provider is a typed error and ends the pending login`, async () => {
   const ctx = await browser.newContext();
-  const page = await openApp(ctx);
+  const page = await openApp(ctx, [], [], path);
   await page.evaluate(() => { window.tm.loginWithRedirect(); });
   await page.waitForURL(`${provider.issuer}/interaction/**`);
   // The development login page's "Cancel" link aborts the interaction with access_denied.
   await page.getByRole('link', { name: /cancel/i }).click();
-  await page.waitForURL(`${app.origin}/?**`);
+  await page.waitForURL(`${app.origin}${path}?**`);
   await page.locator('body[data-ready="true"]').waitFor();
   const result = await page.evaluate(() => window.result.callback);
   assert.equal(result.code, 'ERR_OAUTH_ACCESS_DENIED');
@@ -369,12 +391,12 @@ test('error=access_denied from the provider is a typed error and ends the pendin
   await ctx.close();
 });
 
-/** A new browser context with `account` logged in: `{ctx, page, answers}` (its token endpoint answers). */
-async function loggedIn(account) {
+/** A new browser context with `account` logged in (the app at `path`): `{ctx, page, answers}` (its token endpoint answers). */
+async function loggedIn(account, path = '/') {
   const ctx = await browser.newContext();
   const answers = [];
-  const page = await openApp(ctx, answers);
-  await logIn(page, account);
+  const page = await openApp(ctx, answers, [], path);
+  await logIn(page, account, path);
   await answered(answers, 1);
   return { ctx, page, answers };
 }
@@ -398,8 +420,11 @@ test('a refresh token the provider no longer honours (invalid_grant) ends the se
   await ctx.close();
 });
 
-test('logout({endSession: true}) revokes the refresh token, then navigates to the provider\'s logout page with the ID token hint', async () => {
-  const { ctx, page, answers } = await loggedIn('dave');
+/**
+ * `logout({endSession: true})` from the app at `path`, logged in with `answers`: the refresh
+ * token is revoked, then the page is at the provider's logout page with the ID token hint.
+ */
+async function endSession(page, answers, path = '/') {
   const revoked = (await records()).grantRevocations.filter((r) => r.route === 'revocation').length;
   await Promise.all([
     page.waitForURL(`${provider.issuer}/session/end?**`),
@@ -407,10 +432,18 @@ test('logout({endSession: true}) revokes the refresh token, then navigates to th
   ]);
   const url = new URL(page.url());
   assert.equal(url.searchParams.get('client_id'), CLIENT_ID);
-  assert.equal(url.searchParams.get('post_logout_redirect_uri'), `${app.origin}/`);
-  assert.equal(url.searchParams.get('id_token_hint'), answers.at(-1).id_token, 'the ID token of this login');
+  assert.equal(url.searchParams.get('post_logout_redirect_uri'), `${app.origin}${path}`);
+  // The latest ID token (a refresh answer may carry a new one).
+  assert.equal(url.searchParams.get('id_token_hint'), answers.findLast((x) => x.id_token).id_token, 'the ID token of this login');
   const after = (await records()).grantRevocations.filter((r) => r.route === 'revocation').length;
   assert.equal(after, revoked + 1, 'the refresh token was revoked before the navigation');
+  const res = await nodeRefresh(answers.at(-1).refresh_token);
+  assert.equal((await res.json()).error, 'invalid_grant', 'the provider refuses the refresh token');
+}
+
+test('logout({endSession: true}) revokes the refresh token, then navigates to the provider\'s logout page with the ID token hint', async () => {
+  const { ctx, page, answers } = await loggedIn('dave');
+  await endSession(page, answers);
   await ctx.close();
 });
 
@@ -512,5 +545,62 @@ if (DPOP) test('DPOP: a token endpoint answer with token_type Bearer is refused,
   assert.equal(rewritten.length, 1, 'the refresh was answered with Bearer');
   assert.deepEqual(outcome, { reason: 'malformed' });
   assert.equal(await page.evaluate(() => window.tm.claims.jti), jti, 'the Bearer token was not installed');
+  await ctx.close();
+});
+
+// Worker custody: the same provider, the app under /worker/. The code exchange, the ID token's
+// check, refresh, revocation and (with DPoP) the key happen in the worker; the page stores the
+// login transaction, cleans the address bar and navigates when the worker asks it to.
+
+/** The token strings of `answers` (access, refresh, ID tokens) none of which the page may hold. */
+const tokenStrings = (answers) => answers.flatMap((a) => [a.access_token, a.refresh_token, a.id_token]).filter(Boolean);
+
+/** Where the page's realm could hold a token: storage, cookies, the DOM, its JS heap. */
+async function pageHolds(ctx, page, tokens) {
+  const visible = await page.evaluate((needles) => {
+    const places = {
+      sessionStorage: JSON.stringify({ ...sessionStorage }), localStorage: JSON.stringify({ ...localStorage }),
+      cookies: document.cookie, dom: document.documentElement.outerHTML,
+    };
+    return Object.entries(places).filter(([, text]) => needles.some((t) => text.includes(t))).map(([name]) => name);
+  }, tokens);
+  const heap = await heapSnapshot(ctx, page);
+  // A token's last 32 characters (its signature's) anywhere in the page's JS heap.
+  if (tokens.some((t) => heap.includes(t.slice(-32)))) visible.push('heap');
+  return visible;
+}
+
+test('worker custody: login by redirect, the API call and a refresh in the worker, no token ever in the page; logout with end-session', async () => {
+  const ctx = await browser.newContext();
+  const answers = [];
+  const page = await openApp(ctx, answers, [], '/worker/');
+  assert.equal(await page.evaluate(() => window.tm.custody), 'worker');
+  assert.equal(await page.evaluate(() => window.result.started), false, 'no session before login');
+  const claims = await logInAndCallApi(page, 'alice', '/worker/');
+  assert.equal(await page.evaluate(() => window.tm.getAccessToken().then(() => 'exposed', (e) => e.code)), 'ERR_TOKEN_NOT_EXPOSED');
+  await answered(answers, 1);
+  assert.equal(answers[0].token_type, DPOP ? 'DPoP' : 'Bearer');
+  assert.ok(answers[0].refresh_token && answers[0].id_token, 'a refresh token and an ID token');
+  if (DPOP) {
+    const jkt = await page.evaluate(() => window.tm.dpopJkt);
+    assert.match(jkt, /^[A-Za-z0-9_-]{43}$/);
+    assert.equal(claims.cnf?.jkt, jkt, 'bound to the worker\'s key');
+  }
+  // A refresh, made by the worker: the refresh token rotates, the page sees the event.
+  const before = await records();
+  const refreshed = page.evaluate(() => new Promise((ok) => window.tm.on('refreshed', () => ok(window.tm.claims.jti))));
+  await page.evaluate(() => window.tm.refresh());
+  const jti = await refreshed;
+  assert.notEqual(jti, claims.jti, 'a new access token');
+  await answered(answers, 2);
+  const after = await records();
+  assert.equal(after.refreshTokens.length, before.refreshTokens.length + 1, 'a new refresh token');
+  assert.ok(after.refreshTokens.at(-2).consumedAt, 'the previous one was consumed (rotated)');
+  assert.equal(after.reuseDetections, 0);
+  assert.equal((await apiMe(page)).status, 200);
+  assert.deepEqual(await pageHolds(ctx, page, tokenStrings(answers)), [], 'no token in the page\'s realm');
+  // Logout with end-session: the worker revokes and builds the provider's logout URL (the ID
+  // token as its hint, as in page custody); the page navigates to it.
+  await endSession(page, answers, '/worker/');
   await ctx.close();
 });

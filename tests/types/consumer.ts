@@ -81,12 +81,12 @@ const options: TokenManagerOptions = {
 };
 const tm = new TokenManager(options);
 const memory = new TokenManager({ refreshUrl: 'https://auth.example.com/refresh', refreshToken: 'memory' });
-// Worker custody: the same class and API; the OAuth profile stays in the page.
+// Worker custody: the same class and API, on both profiles.
 const inWorker = new TokenManager({ refreshUrl: '/auth/refresh', custody: 'worker', shareTokens: false });
 const where: 'page' | 'worker' = inWorker.custody;
 void where;
-// @ts-expect-error the OAuth profile runs in page custody only
-void new TokenManager({ oauth: { issuer: 'https://op.example', clientId: 'c', redirectUri: 'https://app.example/cb' }, custody: 'worker' });
+const oauthInWorker = new TokenManager({ oauth: { issuer: 'https://op.example', clientId: 'c', redirectUri: 'https://app.example/cb' }, custody: 'worker' });
+void oauthInWorker.loginWithRedirect();
 // @ts-expect-error custody is "page" or "worker"
 void new TokenManager({ refreshUrl: '/auth/refresh', custody: 'vault' });
 

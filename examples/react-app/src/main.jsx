@@ -2,8 +2,7 @@
 // constructs ONE TokenManager, and renders the app under StrictMode.
 //   /config.json {"profile": "dialect"}                                  the reference server
 //   /config.json {"profile": "oauth", "issuer", "clientId", "resource", "api"}  an OpenID provider
-// `?custody=worker` keeps the tokens in a dedicated worker (the reference dialect; the OAuth
-// profile refuses it with ERR_INVALID_OPTIONS, shown on the page).
+// `?custody=worker` keeps the tokens (and any DPoP key) in a dedicated worker, on both profiles.
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { TokenManagerProvider } from 'tokenwarden/react';
@@ -25,7 +24,8 @@ function createManager() {
       oauth: {
         issuer: config.issuer,
         clientId: config.clientId,
-        redirectUri: `${location.origin}/`, // this page completes the login (useRedirectCallback)
+        // This page completes the login (useRedirectCallback); the switch survives the redirect.
+        redirectUri: `${location.origin}/${custody === 'worker' ? '?custody=worker' : ''}`,
         scope: 'openid profile offline_access api:read',
         resource: config.resource,
       },
@@ -63,6 +63,6 @@ let tm;
 try {
   tm = createManager();
 } catch (error) {
-  root.render(<Failure error={error} />); // e.g. ERR_INVALID_OPTIONS: OAuth in worker custody
+  root.render(<Failure error={error} />); // e.g. ERR_INVALID_OPTIONS: a bad /config.json
 }
 if (tm) render(tm);
