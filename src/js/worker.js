@@ -123,6 +123,16 @@ function serve(TokenManager, port, options, lock) {
     }
   }
 
+  // The tokenwarden entry's manager has no OAuth methods: the same typed error as page custody.
+  const oauthCall = (name) => {
+    if (typeof tm[name] !== 'function') {
+      const error = new Error('this needs the oauth option (the OAuth 2.0 / OpenID Connect profile), in tokenwarden/oauth');
+      error.code = 'ERR_INVALID_OPTIONS';
+      throw error;
+    }
+    return tm[name].bind(tm);
+  };
+
   port.onmessage = ({ data }) => {
     const { id, op, arg } = data ?? {};
     switch (op) {
@@ -131,8 +141,8 @@ function serve(TokenManager, port, options, lock) {
       case 'start': return answer(id, () => tm.start());
       case 'refresh': return answer(id, () => tm.refresh());
       case 'logout': return answer(id, () => tm.logout(arg, win));
-      case 'loginWithRedirect': return answer(id, () => tm.loginWithRedirect(arg, win));
-      case 'handleRedirectCallback': return answer(id, () => tm.handleRedirectCallback(arg, win));
+      case 'loginWithRedirect': return answer(id, () => oauthCall('loginWithRedirect')(arg, win));
+      case 'handleRedirectCallback': return answer(id, () => oauthCall('handleRedirectCallback')(arg, win));
       case 'window': return answered(id, arg);
       case 'fetch': return fetchFor(id, arg);
       case 'abort': return aborts.get(id)?.abort();

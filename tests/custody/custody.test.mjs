@@ -323,6 +323,8 @@ test('custody option: typed errors, same API, instanceof', async () => {
     const unsubscribe = worker.on('change', () => {});
     const started = await worker.start();
     const refresh = await worker.refresh().then(() => 'ok', (e) => e.code);
+    // This entry's worker manager has no OAuth methods: a typed error, not a TypeError.
+    const redirect = await worker.loginWithRedirect().then(() => 'ok', (e) => e.code);
     await worker.logout();
     const out = {
       bogus: code({ ...base, custody: 'vault' }),
@@ -340,7 +342,7 @@ test('custody option: typed errors, same API, instanceof', async () => {
       unsubscribe: typeof unsubscribe,
       instances: [worker instanceof TokenManager, page instanceof TokenManager, plain instanceof TokenManager],
       custody: [worker.custody, page.custody, plain.custody],
-      started, refresh, state: worker.state,
+      started, refresh, redirect, state: worker.state,
       setTokens: (() => { try { worker.setTokens({}); return 'ok'; } catch (e) { return e.code; } })(),
     };
     worker.free(); page.free(); plain.free();
@@ -350,7 +352,8 @@ test('custody option: typed errors, same API, instanceof', async () => {
     bogus: 'ERR_INVALID_OPTIONS', unknown: 'ERR_INVALID_OPTIONS', expose: 'ERR_INVALID_OPTIONS',
     oauth: 'ERR_INVALID_OPTIONS true', share: 'ERR_INVALID_OPTIONS', listen: 'ERR_INVALID_OPTIONS',
     unsubscribe: 'function', instances: [true, true, true], custody: ['worker', 'page', 'page'],
-    started: false, refresh: 'ERR_LOGGED_OUT', state: 'anonymous', setTokens: 'ERR_INVALID_OPTIONS',
+    started: false, refresh: 'ERR_LOGGED_OUT', redirect: 'ERR_INVALID_OPTIONS', state: 'anonymous',
+    setTokens: 'ERR_INVALID_OPTIONS',
   });
   assert.deepEqual(page.errors, []);
   await context.close();
