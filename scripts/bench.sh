@@ -190,9 +190,13 @@ fi
 
 step 3 "native builds: criterion benches and the reference server ($CARGO_PROFILE profile)" "4-6 min cold, 5 s warm" "native builds"
 cargo bench --profile "$CARGO_PROFILE" -p tokenwarden --features hmac --bench core --no-run
-cargo build --profile "$CARGO_PROFILE" -p tokenwarden-server
+cargo bench --profile "$CARGO_PROFILE" -p tokenwarden --features hmac,ring --bench core --no-run
+# The server on the pure-Rust primitive first (kept under another name), then on ring (its default).
+cargo build --profile "$CARGO_PROFILE" -p tokenwarden-server --no-default-features
 SERVER_BIN=$CARGO_TARGET_DIR/$PROFILE_DIR/tokenwarden-server
 [ -x "$SERVER_BIN" ] || die "server binary not found at $SERVER_BIN"
+cp "$SERVER_BIN" "$CARGO_TARGET_DIR/$PROFILE_DIR/tokenwarden-server-pure-rust"
+cargo build --profile "$CARGO_PROFILE" -p tokenwarden-server
 
 step 4 "sizes: our page loads beside the peers' (esbuild + gzip -9), and benchmark tokens" "10 s" "sizes"
 wait_peers
@@ -212,6 +216,12 @@ if ! cargo bench --profile "$CARGO_PROFILE" -p tokenwarden --features hmac --ben
   "${CRITERION_ARGS[@]}" >"$RES/criterion.log" 2>&1; then
   tail -n 40 "$RES/criterion.log" >&2
   die "criterion failed (log: $RES/criterion.log)"
+fi
+# The core on ring's primitive (feature ring) beside jsonwebtoken again, in one run.
+if ! cargo bench --profile "$CARGO_PROFILE" -p tokenwarden --features hmac,ring --bench core -- \
+  "${CRITERION_ARGS[@]}" 'verify-ring|jsonwebtoken' >>"$RES/criterion.log" 2>&1; then
+  tail -n 40 "$RES/criterion.log" >&2
+  die "criterion (ring) failed (log: $RES/criterion.log)"
 fi
 grep 'time:' "$RES/criterion.log" || true
 node "$PEERS/js/criterion.mjs" "$CARGO_TARGET_DIR/criterion" "$RES/native.json"
@@ -242,6 +252,14 @@ step 8 "reference server: GET /api/me, 50 connections, wrk on loopback" "25 s" "
 kill "$SERVER_PID" 2>/dev/null || true
 wait "$SERVER_PID" 2>/dev/null || true
 SERVER_PID=""
+# The same load on the server built without ring (the pure-Rust primitive).
+RING_BIN=$SERVER_BIN SERVER_BIN=$CARGO_TARGET_DIR/$PROFILE_DIR/tokenwarden-server-pure-rust
+start_server "$RES/server-pure.log" --port 0 --quiet --access-ttl 3600 --www-dir "$OUT/www" --pkg-dir "$PKG_FULL" \
+  || die "the reference server (pure-Rust primitive) did not start"
+(cd "$PEERS" && node js/load.mjs "$SERVER_URL" "$RES/load-pure.json")
+kill "$SERVER_PID" 2>/dev/null || true
+wait "$SERVER_PID" 2>/dev/null || true
+SERVER_PID="" SERVER_BIN=$RING_BIN
 
 step 9 "report" "1 s" "report"
 finish_step

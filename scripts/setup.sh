@@ -64,6 +64,15 @@ if ! command -v redis-server >/dev/null; then
   fi
 fi
 
+# The OAuth suites serve oidc-provider over https with a CA made for each run
+# (tests/support/test-ca.mjs runs the openssl command).
+if ! command -v openssl >/dev/null; then
+  say "installing Debian openssl for the test certificate authorities (about 10 s)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends openssl >/dev/null
+fi
+
 # The load generator of `make bench`'s server step (and its quick mode in `make test`).
 if ! command -v wrk >/dev/null; then
   say "installing Debian wrk for the benchmarks (about 10 s)"

@@ -15,6 +15,7 @@ const node = load('node.json');
 const chromium = load('chromium.json');
 const native = load('native.json');
 const server = load('load.json');
+const serverPure = load('load-pure.json');
 const dpop = load('dpop.json');
 const timingsFile = path.join(resDir, 'timings.txt');
 const timings = fs.existsSync(timingsFile)
@@ -112,12 +113,17 @@ if (native) {
   const algs = ['HS256', 'RS256', 'ES256', 'EdDSA'];
   const jwt = (alg) => native[`jsonwebtoken/${alg}`];
   p(`| Native core, verify (µs/op) | ${algs.map((a) => `${a} ${n(`verify/${a}`) ?? 'n/a'}`).join(', ')} | jsonwebtoken ${algs.map((a) => n(`jsonwebtoken/${a}`) ?? 'n/a').join(' / ')} | ${algs.map((a) => (native[`verify/${a}`] && jwt(a) ? (jwt(a).nsPerIter.median / native[`verify/${a}`].nsPerIter.median).toFixed(2) : 'n/a')).join(' / ')}× speed |`);
+  if (native['verify-ring/ES256']) {
+    p(`| Native core on ring (feature \`ring\`), verify (µs/op) | ${algs.map((a) => `${a} ${n(`verify-ring/${a}`) ?? 'n/a'}`).join(', ')} | jsonwebtoken ${algs.map((a) => n(`jsonwebtoken/${a}`) ?? 'n/a').join(' / ')} | ${algs.map((a) => (native[`verify-ring/${a}`] && jwt(a) ? (jwt(a).nsPerIter.median / native[`verify-ring/${a}`].nsPerIter.median).toFixed(2) : 'n/a')).join(' / ')}× speed |`);
+  }
   const br = native['session/before_request'];
   const rc = native['session/refresh_cycle'];
   p(`| Native session step (ns) | request gate ${br ? f(br.nsPerIter.median) : 'n/a'}; refresh cycle ${rc ? f(rc.nsPerIter.median, 0) : 'n/a'} | | |`);
 }
 if (server) {
-  p(`| Reference server GET /api/me, ${server.connections} connections (loopback, wrk) | ${f(server.requestsPerSec.median)} req/s, p99 ${f(server.p99Ms.median)} ms, ${server.errors} errors | | |`);
+  const pure = serverPure ? `pure-Rust primitive (\`--no-default-features\`) ${f(serverPure.requestsPerSec.median)} req/s, p99 ${f(serverPure.p99Ms.median)} ms` : '';
+  const ratio = serverPure ? `${(server.requestsPerSec.median / serverPure.requestsPerSec.median).toFixed(2)}× throughput` : '';
+  p(`| Reference server GET /api/me on ring, ${server.connections} connections (loopback, wrk) | ${f(server.requestsPerSec.median)} req/s, p99 ${f(server.p99Ms.median)} ms, ${server.errors} errors | ${pure} | ${ratio} |`);
 }
 p();
 

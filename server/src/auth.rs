@@ -463,7 +463,7 @@ pub async fn refresh(
             }
         }
     };
-    let successor = RefreshToken::generate();
+    let successor = RefreshToken::successor_of(&presented);
     let lifetimes = state.lifetimes();
     // Sealed only for a grace window: without one, nothing in the store leads to the successor.
     let sealed = (lifetimes.grace_ms > 0).then(|| successor.sealed_with(&presented));

@@ -34,6 +34,10 @@ pub struct Cli {
     /// tokens must carry.
     #[arg(long, value_name = "AUD", requires = "trust_issuer")]
     pub trust_audience: Option<String>,
+    /// PEM file of the certificate authorities the trusted issuer's https certificate may chain
+    /// to (a private CA), in addition to the platform's roots.
+    #[arg(long, value_name = "PATH", requires = "trust_issuer")]
+    pub trust_ca: Option<std::path::PathBuf>,
     /// Access-token lifetime, seconds.
     #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub access_ttl: u64,
@@ -163,6 +167,7 @@ impl Cli {
             issuer: self.issuer,
             audience: self.audience,
             trust_issuer: self.trust_issuer.zip(self.trust_audience),
+            trust_ca: self.trust_ca,
             access_ttl_secs: self.access_ttl,
             refresh_ttl_secs: self.refresh_ttl,
             refresh_idle_secs: self.refresh_idle_ttl,

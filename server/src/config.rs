@@ -172,6 +172,9 @@ pub struct Config {
     /// An external OAuth 2.0 / OpenID Connect issuer whose JWT access tokens the API accepts
     /// too, and the audience they must carry (see [`crate::trust`]).
     pub trust_issuer: Option<(String, String)>,
+    /// A PEM file of extra certificate authorities for the trusted issuer's https (besides the
+    /// platform's roots).
+    pub trust_ca: Option<std::path::PathBuf>,
     /// Access-token lifetime in seconds.
     pub access_ttl_secs: u64,
     /// Absolute refresh-token family lifetime in seconds (from login).
@@ -244,6 +247,7 @@ impl Default for Config {
             issuer: None,
             audience: "tokenwarden-demo".into(),
             trust_issuer: None,
+            trust_ca: None,
             access_ttl_secs: 300,
             refresh_ttl_secs: 86_400,
             refresh_idle_secs: 14_400,

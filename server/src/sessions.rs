@@ -1,4 +1,8 @@
-//! Refresh tokens: 256 random bits, base64url. Stores only ever see their SHA-256, and, only
+//! Refresh tokens: 256 random bits, base64url: a 96-bit *family tag*, drawn at login and shared by
+//! every token of that login's family, then 160 bits drawn for each token. Stores only ever see
+//! a token's [`hash`]: the family tag, then 160 bits of the token's SHA-256. The tag is what lets
+//! a store keep a family's records together (Redis Cluster: one hash slot per family) without
+//! reading anything first; it is not secret and leads to no token. Only
 //! with a reuse-grace window (`--reuse-grace-ms` above 0) and only while it lasts, a successor
 //! *sealed* with the token it replaced: the successor's bytes XOR SHA-256("tokenwarden grace" ‖
 //! presented token). Each presented token seals exactly one successor, so this is a one-time
@@ -17,20 +21,39 @@ use crate::store::{Sealed, TokenHash};
 /// Longest refresh token accepted from a client (ours are 43 characters).
 pub const MAX_TOKEN_LEN: usize = 512;
 
+/// Bytes of the family tag at the start of a token (16 base64url characters).
+pub const FAMILY_TAG_LEN: usize = 12;
+
 /// A fresh refresh token: its text (for the client only) and its hash (for the store).
 pub struct RefreshToken {
     /// The opaque token.
     pub token: String,
-    /// SHA-256 of `token`.
+    /// The family tag and 160 bits of SHA-256 of `token` (see [`hash`]).
     pub hash: TokenHash,
     raw: [u8; 32],
 }
 
 impl RefreshToken {
-    /// 256 bits from the OS.
+    /// The first token of a new family: 256 bits from the OS (the tag among them).
     pub fn generate() -> Self {
         let mut raw = [0u8; 32];
         OsRng.fill_bytes(&mut raw);
+        Self::from_raw(raw)
+    }
+
+    /// The successor of `presented`: the same family tag, 160 new bits from the OS. (A
+    /// presented text that is not one of our tokens gets a fresh tag: the store finds no family
+    /// for it anyway.)
+    pub fn successor_of(presented: &str) -> Self {
+        let mut raw = [0u8; 32];
+        OsRng.fill_bytes(&mut raw);
+        if let Some(tag) = family_tag(presented) {
+            raw[..FAMILY_TAG_LEN].copy_from_slice(&tag);
+        }
+        Self::from_raw(raw)
+    }
+
+    fn from_raw(raw: [u8; 32]) -> Self {
         let token = Base64UrlUnpadded::encode_string(&raw);
         RefreshToken {
             hash: hash(&token),
@@ -56,9 +79,27 @@ pub fn sealed_text(successor: &str, presented: &str) -> Option<Sealed> {
     Some(xor(raw, seal_key(presented)))
 }
 
-/// SHA-256 of a presented token.
+/// The family tag of a token text: its first 16 characters, decoded.
+fn family_tag(token: &str) -> Option<[u8; FAMILY_TAG_LEN]> {
+    let head = token.get(..16)?;
+    Base64UrlUnpadded::decode_vec(head).ok()?.try_into().ok()
+}
+
+/// What stores see of a presented token: its family tag (zeros if it has none: the text is not
+/// one of our tokens), then the first 160 bits of its SHA-256.
 pub fn hash(token: &str) -> TokenHash {
-    Sha256::digest(token.as_bytes()).into()
+    let mut out = [0u8; 32];
+    if let Some(tag) = family_tag(token) {
+        out[..FAMILY_TAG_LEN].copy_from_slice(&tag);
+    }
+    let digest = Sha256::digest(token.as_bytes());
+    out[FAMILY_TAG_LEN..].copy_from_slice(&digest[..32 - FAMILY_TAG_LEN]);
+    out
+}
+
+/// The family tag a store reads from a token hash.
+pub fn family_of(hash: &TokenHash) -> &[u8] {
+    &hash[..FAMILY_TAG_LEN]
 }
 
 fn seal_key(presented: &str) -> [u8; 32] {
@@ -96,5 +137,22 @@ mod tests {
             Some(sealed)
         );
         assert_eq!(sealed_text("not base64url!", &presented.token), None);
+    }
+
+    #[test]
+    fn a_family_shares_its_tag_and_nothing_else() {
+        let first = RefreshToken::generate();
+        let second = RefreshToken::successor_of(&first.token);
+        let other = RefreshToken::generate();
+        assert_eq!(family_of(&first.hash), family_of(&second.hash));
+        assert_ne!(family_of(&first.hash), family_of(&other.hash));
+        assert_eq!(first.token[..16], second.token[..16]);
+        assert_ne!(first.token[16..], second.token[16..]);
+        assert_ne!(first.hash, second.hash);
+        assert_eq!(hash(&second.token), second.hash);
+        // A text that is not ours: no tag, a hash all the same, and a successor of a new family.
+        assert_eq!(family_of(&hash("short")), &[0u8; FAMILY_TAG_LEN][..]);
+        assert_ne!(hash("short"), hash("shorter"));
+        assert_eq!(RefreshToken::successor_of("short").token.len(), 43);
     }
 }

@@ -175,7 +175,13 @@ impl AppState {
         let trusted = config
             .trust_issuer
             .as_ref()
-            .map(|(issuer, audience)| crate::trust::TrustedIssuer::new(issuer.clone(), audience))
+            .map(|(issuer, audience)| {
+                crate::trust::TrustedIssuer::new(
+                    issuer.clone(),
+                    audience,
+                    config.trust_ca.as_deref(),
+                )
+            })
             .transpose()?
             .map(Arc::new);
         let users = Users::new(&config.users, config.password_cost)?;

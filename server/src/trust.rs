@@ -8,7 +8,12 @@
 //! (the provider rotated its keys), on the core's refetch policy ([`KeyRefetch`]): one fetch in
 //! flight, at most every 30 seconds, backing off after failures, outside any lock that a
 //! request with a known key would wait on.
+//!
+//! The provider is reached over https (rustls, the platform's root certificates, plus the
+//! authorities of `--trust-ca` for a private CA); plain http only to a loopback host (the core's
+//! endpoint rule, applied to the issuer at start-up and to every URL of its metadata).
 
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -37,8 +42,9 @@ pub struct TrustedIssuer {
 }
 
 impl TrustedIssuer {
-    /// Trusts `issuer`'s access tokens for `audience` (asymmetric algorithms only).
-    pub fn new(issuer: String, audience: &str) -> Result<Self, String> {
+    /// Trusts `issuer`'s access tokens for `audience` (asymmetric algorithms only); `ca` is a
+    /// PEM file of extra certificate authorities for the provider's https certificate.
+    pub fn new(issuer: String, audience: &str, ca: Option<&Path>) -> Result<Self, String> {
         discovery_urls(&issuer).map_err(|e| format!("--trust-issuer: {e}"))?;
         let verifier = Verifier::builder()
             .algorithms([
@@ -52,11 +58,25 @@ impl TrustedIssuer {
             .typ("at+jwt")
             .leeway_secs(0)
             .build();
-        let client = reqwest::Client::builder()
+        let mut client = reqwest::Client::builder()
             .timeout(Duration::from_millis(KeyRefetch::FETCH_TIMEOUT_MS))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| format!("--trust-issuer: {e}"))?;
+            .redirect(reqwest::redirect::Policy::none());
+        if let Some(path) = ca {
+            let pem =
+                std::fs::read(path).map_err(|e| format!("--trust-ca {}: {e}", path.display()))?;
+            let certificates = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| format!("--trust-ca {}: {e}", path.display()))?;
+            if certificates.is_empty() {
+                return Err(format!(
+                    "--trust-ca {}: no PEM certificate in it",
+                    path.display()
+                ));
+            }
+            for certificate in certificates {
+                client = client.add_root_certificate(certificate);
+            }
+        }
+        let client = client.build().map_err(|e| format!("--trust-issuer: {e}"))?;
         Ok(Self {
             issuer,
             verifier,
@@ -147,7 +167,7 @@ impl TrustedIssuer {
 
     async fn get(&self, url: &str) -> Result<String, &'static str> {
         let response = self.client.get(url).send().await.map_err(|e| {
-            eprintln!("trusted issuer: GET {url}: {e}");
+            eprintln!("trusted issuer: GET {url}: {}", chain(&e));
             "ERR_JWKS_UNAVAILABLE"
         })?;
         if !response.status().is_success() {
@@ -156,4 +176,20 @@ impl TrustedIssuer {
         }
         response.text().await.map_err(|_| "ERR_JWKS_UNAVAILABLE")
     }
+}
+
+/// An error with its causes (reqwest's own text is "error sending request"; the cause says
+/// why, e.g. `invalid peer certificate: UnknownIssuer`), and what to do about a certificate.
+fn chain(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    if text.contains("certificate") {
+        text.push_str(" (is the provider's CA in the platform's roots or in --trust-ca?)");
+    }
+    text
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::{
     client, get_json, get_me, login_demo, logout_with, refresh_cookie, refresh_with, scratch_path,
-    stats, test_config, write_signing_key, DpopKey, RedisServer,
+    stats, test_config, write_signing_key, DpopKey, RedisCluster, RedisServer,
 };
 use reqwest::Response;
 use serde_json::Value;
@@ -73,8 +73,19 @@ async fn two_instances_share_sessions_keys_and_the_blocklist() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_token_raced_on_two_instances_wins_once() {
     let redis = RedisServer::start();
+    races(redis_spec(&redis, "race")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_token_raced_on_two_instances_of_a_redis_cluster_wins_once() {
+    let cluster = RedisCluster::start();
+    races(StoreSpec::parse(&cluster.url()).unwrap()).await;
+}
+
+/// 50 rounds: a fresh login's refresh token sent to A and B at once rotates once.
+async fn races(store: StoreSpec) {
     let key = write_signing_key();
-    let (a, b) = pair(shared_config(redis_spec(&redis, "race"), &key)).await;
+    let (a, b) = pair(shared_config(store, &key)).await;
     let (a, b) = (a.base_url(), b.base_url());
     let (ca, cb) = (client(), client());
     for round in 0..50 {
@@ -392,6 +403,15 @@ async fn dpop_state_is_shared_by_two_instances_on_redis() {
     let redis = RedisServer::start();
     let key = write_signing_key();
     let (a, b) = pair(dpop_config(redis_spec(&redis, "dpop"), &key)).await;
+    dpop_fleet(&a.base_url(), &b.base_url()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dpop_state_is_shared_by_two_instances_on_a_redis_cluster() {
+    let cluster = RedisCluster::start();
+    let key = write_signing_key();
+    let spec = StoreSpec::parse(&cluster.url()).unwrap();
+    let (a, b) = pair(dpop_config(spec, &key)).await;
     dpop_fleet(&a.base_url(), &b.base_url()).await;
 }
 

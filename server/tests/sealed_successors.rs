@@ -126,7 +126,9 @@ async fn copy_redis(url: &str) -> (Vec<Vec<u8>>, Vec<Sealed>, Vec<u8>) {
         .unwrap();
     let (mut hashes, mut values, mut raw) = (Vec::new(), Vec::new(), Vec::new());
     for key in keys {
-        if let Some(hex) = key.strip_prefix("tokenwarden:rt:") {
+        // `tokenwarden:rt:{FAMILY TAG}:HASH`
+        let token = key.strip_prefix("tokenwarden:rt:");
+        if let Some((_, hex)) = token.and_then(|k| k.split_once("}:")) {
             hashes.push(
                 (0..hex.len())
                     .step_by(2)
@@ -237,7 +239,7 @@ async fn forgets_seals_when_the_window_ends<S: Store>(s: &S) {
     s.create_family(first.hash, "u", "read", 0, lt)
         .await
         .unwrap();
-    let second = RefreshToken::generate();
+    let second = RefreshToken::successor_of(&first.token);
     let sealed = Some(second.sealed_with(&first.token));
     let v = s
         .rotate(first.hash, second.hash, sealed, 10, lt)
@@ -252,7 +254,7 @@ async fn forgets_seals_when_the_window_ends<S: Store>(s: &S) {
     assert_eq!(s.forget_seals(111, lt).await.unwrap(), 1);
     assert_eq!(s.forget_seals(112, lt).await.unwrap(), 0);
     // Without its seal a replay is reuse, even if the clock said the window were open.
-    let third = RefreshToken::generate();
+    let third = RefreshToken::successor_of(&first.token);
     let v = s
         .rotate(first.hash, third.hash, None, 60, lt)
         .await

@@ -1,11 +1,11 @@
 //! The store contract: the same suite against the memory, SQLite and Redis stores (Redis: a
-//! `redis-server` of the test's own on a loopback port).
+//! `redis-server` of the test's own on a loopback port, and a Redis Cluster of three primaries).
 
 mod common;
 
 use std::sync::Arc;
 
-use common::{scratch_path, RedisServer};
+use common::{scratch_path, RedisCluster, RedisServer};
 use tokenwarden_server::sessions::{hash, unseal, RefreshToken};
 use tokenwarden_server::store::{
     Lifetimes, MemoryStore, RedisStore, Rejection, Rotation, SqliteStore, Store, ThrottleKey,
@@ -37,7 +37,7 @@ async fn rotate<S: Store>(
     now: i64,
     lt: Lifetimes,
 ) -> (Result<Rotation, Rejection>, RefreshToken) {
-    let next = RefreshToken::generate();
+    let next = RefreshToken::successor_of(&presented.token);
     let verdict = s
         .rotate(
             presented.hash,
@@ -287,4 +287,24 @@ async fn redis_store_meets_the_contract() {
     let other = RedisStore::open(&redis.url(), "ns2").unwrap();
     assert!(!other.is_blocked("jti-x", 900).await.unwrap());
     assert_eq!(other.active_families(1, LT).await.unwrap(), 0);
+}
+
+/// The same contract on a Redis Cluster of three primaries: every script touches one slot (a
+/// script declaring keys of two slots is refused with `CROSSSLOT`), and the keys spread over
+/// the nodes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_cluster_store_meets_the_contract() {
+    let cluster = RedisCluster::start();
+    let store = Arc::new(RedisStore::open_cluster(&cluster.node_urls(), "contract").unwrap());
+    contract(store.clone()).await;
+    for _ in 0..30 {
+        let t = login(&*store, 0, LT).await;
+        let (v, _) = rotate(&*store, &t, 1, LT).await;
+        assert!(matches!(v, Ok(Rotation::Rotated { .. })), "{v:?}");
+    }
+    let spread = cluster.keys_per_node();
+    assert!(spread.iter().all(|&n| n > 0), "{spread:?}");
+    assert_eq!(store.active_families(2, LT).await.unwrap(), 30);
+    assert_eq!(store.revoke_all().await.unwrap(), 30);
+    assert_eq!(store.active_families(2, LT).await.unwrap(), 0);
 }

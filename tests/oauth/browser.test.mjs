@@ -17,8 +17,13 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
-import { extname, resolve } from 'node:path';
-import { heapSnapshot, launchChromium, startProvider, startServer, stopProvider, stopServer } from '../support/harness.mjs';
+import { extname, join, resolve } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import {
+  fetchTrusting, heapSnapshot, launchChromium, startProvider, startServer, stopProvider, stopServer,
+} from '../support/harness.mjs';
+import { makeCa } from '../support/test-ca.mjs';
 
 const CLIENT_ID = 'tokenwarden-spa';
 const RESOURCE = 'https://api.tokenwarden.test/';
@@ -28,6 +33,8 @@ const MODE = DPOP ? 'oauth browser (DPoP)' : 'oauth browser';
 const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json' };
 
 let app; // { server, origin }
+let tlsDir; // the test CA, made for this run: the provider is served over https
+let fetchProvider = fetch; // Node's fetch, trusting that CA
 let provider; // { child, issuer }
 let api; // reference server { child, base }
 let browser;
@@ -69,13 +76,19 @@ async function startApp() {
 before(async () => {
   console.log(`${MODE}: starting the app server, oidc-provider, the reference server and Chromium (about 3 s)`);
   app = await startApp();
+  // Like a real provider, this one is https (a CA made now): the browser, Node and the
+  // reference server's --trust-issuer (--trust-ca) all reach it over TLS.
+  tlsDir = mkdtempSync(join(tmpdir(), 'tw-oauth-tls-'));
+  const tls = makeCa(tlsDir, 'provider');
+  fetchProvider = fetchTrusting(tls.ca);
   provider = await startProvider(['--redirect-uri', `${app.origin}/`, '--post-logout-redirect-uri', `${app.origin}/`,
     '--redirect-uri', `${app.origin}/worker/`, '--post-logout-redirect-uri', `${app.origin}/worker/`,
-    ...(DPOP ? ['--dpop'] : [])]);
+    '--tls-cert', tls.cert, '--tls-key', tls.key, ...(DPOP ? ['--dpop'] : [])]);
+  assert.match(provider.issuer, /^https:/);
   api = await startServer(['--port', '0', '--quiet', '--allow-origin', app.origin,
-    '--trust-issuer', provider.issuer, '--trust-audience', RESOURCE,
+    '--trust-issuer', provider.issuer, '--trust-audience', RESOURCE, '--trust-ca', tls.ca,
     ...(DPOP ? ['--dpop', '--dpop-nonce', '--test-hooks'] : [])]);
-  browser = await launchChromium();
+  browser = await launchChromium({ trustCert: tls.cert });
 });
 
 after(async () => {
@@ -83,9 +96,10 @@ after(async () => {
   await stopServer(api);
   await stopProvider(provider);
   await new Promise((r) => app?.server.close(r) ?? r());
+  if (tlsDir) rmSync(tlsDir, { recursive: true, force: true });
 });
 
-const records = async () => (await fetch(`${provider.issuer}/__test/records`)).json();
+const records = async () => (await fetchProvider(`${provider.issuer}/__test/records`)).json();
 /** The reference server's DPoP counters (`--test-hooks`). */
 const apiDpop = async () => (await (await fetch(`${api.base}/__test/stats`)).json()).dpop;
 
@@ -182,7 +196,7 @@ async function foreignProof(htm, htu, { nonce, ath } = {}) {
 }
 
 /** A refresh with `refreshToken` from Node (no key of the session's; `proof` optional). */
-const nodeRefresh = (refreshToken, proof) => fetch(`${provider.issuer}/token`, {
+const nodeRefresh = (refreshToken, proof) => fetchProvider(`${provider.issuer}/token`, {
   method: 'POST',
   headers: { 'content-type': 'application/x-www-form-urlencoded', ...(proof ? { dpop: proof } : {}) },
   body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken, client_id: CLIENT_ID }),
@@ -405,7 +419,7 @@ test('a refresh token the provider no longer honours (invalid_grant) ends the se
   const { ctx, page, answers } = await loggedIn('carol');
   assert.equal(await page.evaluate(() => window.tm.state), 'authenticated');
   // Revoked behind the manager's back (as an admin or another device's logout would).
-  const res = await fetch(`${provider.issuer}/token/revocation`, {
+  const res = await fetchProvider(`${provider.issuer}/token/revocation`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ token: answers.at(-1).refresh_token, token_type_hint: 'refresh_token', client_id: CLIENT_ID }),
@@ -463,8 +477,13 @@ test('an ID token whose nonce is not the login\'s is refused after its signature
   await ctx.close();
 });
 
+// `route.fetch()` replays a request through Playwright's own HTTP client, which knows nothing of
+// the test CA (Chromium trusts the provider's certificate by its key, see launchChromium): the
+// contexts that rewrite the provider's answers let that client skip the certificate check.
+const REWRITING = { ignoreHTTPSErrors: true };
+
 test('an ID token whose signature does not verify is refused (ERR_JWS_SIGNATURE_VERIFICATION_FAILED); nothing is installed', async () => {
-  const ctx = await browser.newContext();
+  const ctx = await browser.newContext(REWRITING);
   const page = await openApp(ctx);
   // The provider's real answer to the code exchange, with one character of the ID token's
   // signature changed: WebCrypto's verdict is the only check that can catch it.
@@ -514,7 +533,7 @@ async function answerBearer(page) {
 // Registered only with DPoP: with `dpop: true` a Bearer answer means the proof was ignored, and
 // its token is not sender-constrained; the manager refuses it (OAuthEngine's expected type).
 if (DPOP) test('DPOP: a token endpoint answer with token_type Bearer is refused, at login and at refresh; nothing is installed', async () => {
-  const ctx = await browser.newContext();
+  const ctx = await browser.newContext(REWRITING);
   const page = await openApp(ctx);
   let rewritten = await answerBearer(page);
   await providerForms(page, 'dave');

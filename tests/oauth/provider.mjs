@@ -21,10 +21,13 @@
 // --access-ttl SECONDS (default 300), --refresh-ttl SECONDS (default 86400), --dpop (DPoP,
 // RFC 9449, with a server nonce required on every proof; DPoP-bound refresh tokens of public
 // clients rotate too; `records().dpop` counts the token endpoint's `use_dpop_nonce` answers).
+// --tls-cert PEM --tls-key PEM: serve https (the issuer is then `https://127.0.0.1:<port>`).
 // Start-up takes about half a second (two key pairs are generated). oidc-provider 9 prints
 // "Unsupported runtime" on Node 20; it works.
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import { parseArgs } from 'node:util';
 import Provider from 'oidc-provider';
 
@@ -39,6 +42,8 @@ const { values: opts } = parseArgs({
     'access-ttl': { type: 'string', default: '300' },
     'refresh-ttl': { type: 'string', default: '86400' },
     dpop: { type: 'boolean', default: false },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
   },
 });
 if (opts['redirect-uri'].length === 0) {
@@ -94,12 +99,15 @@ function records() {
   };
 }
 
-const server = createServer();
+const tls = opts['tls-cert'] !== undefined;
+const server = tls
+  ? createTlsServer({ cert: readFileSync(opts['tls-cert']), key: readFileSync(opts['tls-key']) })
+  : createServer();
 await new Promise((ok, fail) => {
   server.once('error', fail);
   server.listen(Number(opts.port), '127.0.0.1', ok);
 });
-const issuer = `http://127.0.0.1:${server.address().port}`;
+const issuer = `${tls ? 'https' : 'http'}://127.0.0.1:${server.address().port}`;
 const clientId = opts['client-id'];
 const allowedOrigins = new Set([
   ...opts['redirect-uri'].map((u) => new URL(u).origin),

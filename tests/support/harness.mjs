@@ -1,6 +1,9 @@
 // Shared by the Node and Playwright tests: start and stop the reference server binary, and
 // launch Debian's Chromium the way this machine needs it.
 import { spawn } from 'node:child_process';
+import { X509Certificate, createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { createInterface } from 'node:readline';
 import { resolve } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -43,13 +46,49 @@ export async function stopServer(server) {
   await exited;
 }
 
-/** Headless Debian Chromium; the network flags keep it off hosts this machine cannot reach. */
-export function launchChromium() {
+/**
+ * Headless Debian Chromium; the network flags keep it off hosts this machine cannot reach.
+ * `trustCert`: the PEM of a test server certificate Chromium accepts (by its key's SPKI hash;
+ * no other certificate error is ignored).
+ */
+export function launchChromium({ trustCert } = {}) {
+  const extra = [];
+  if (trustCert) {
+    const spki = new X509Certificate(readFileSync(trustCert)).publicKey.export({ type: 'spki', format: 'der' });
+    extra.push(`--ignore-certificate-errors-spki-list=${createHash('sha256').update(spki).digest('base64')}`);
+  }
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--no-first-run'],
+      '--disable-component-update', '--disable-sync', '--no-first-run', ...extra],
   });
+}
+
+/**
+ * `fetch` for Node that trusts the test CA `ca` (a PEM path) for https URLs: Node 20's global
+ * fetch reads extra CAs only at start-up. Answers a `Response`; http URLs go to global fetch.
+ */
+export function fetchTrusting(ca) {
+  const authorities = [readFileSync(ca)];
+  return (url, init = {}) => {
+    if (!String(url).startsWith('https:')) return fetch(url, init);
+    return new Promise((ok, fail) => {
+      const req = httpsRequest(url, { method: init.method ?? 'GET', headers: init.headers ?? {}, ca: authorities }, (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => {
+          const headers = new Headers();
+          for (const [k, v] of Object.entries(res.headers)) for (const one of [v].flat()) headers.append(k, one);
+          const status = res.statusCode;
+          const body = [101, 204, 205, 304].includes(status) ? null : Buffer.concat(chunks);
+          ok(new Response(body, { status, headers }));
+        });
+        res.on('error', fail);
+      });
+      req.on('error', fail);
+      req.end(init.body === undefined ? undefined : String(init.body));
+    });
+  };
 }
 
 /**
@@ -66,7 +105,7 @@ export function startProvider(args) {
     const timer = setTimeout(() => { child.kill(); fail(new Error('provider did not start in 20 s')); }, 20_000);
     child.once('exit', (code) => { clearTimeout(timer); fail(new Error(`provider exited with ${code}: ${stderr}`)); });
     createInterface({ input: child.stdout }).on('line', (line) => {
-      const m = /^listening on (http:\/\/\S+)$/.exec(line.trim());
+      const m = /^listening on (https?:\/\/\S+)$/.exec(line.trim());
       if (m) {
         clearTimeout(timer);
         child.removeAllListeners('exit');

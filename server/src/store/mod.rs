@@ -250,9 +250,10 @@ pub enum StoreSpec {
     Memory,
     /// A SQLite database file (created if missing).
     Sqlite(std::path::PathBuf),
-    /// A Redis server URL and the prefix of every key.
+    /// A Redis server URL (or a Redis Cluster's nodes) and the prefix of every key.
     Redis {
-        /// `redis://HOST:PORT[/DB]`.
+        /// `redis://HOST:PORT[/DB]`, or `redis-cluster://HOST:PORT,HOST:PORT,...` (credentials,
+        /// if any, once before the first host: they apply to every node).
         url: String,
         /// Key prefix (namespace), e.g. `tokenwarden`.
         prefix: String,
@@ -270,7 +271,10 @@ impl fmt::Debug for StoreSpec {
                     .split_once("://")
                     .and_then(|(_, rest)| rest.split_once('@'))
                 {
-                    Some((_, host)) => format!("redis://<credentials>@{host}"),
+                    Some((_, host)) => {
+                        let scheme = url.split_once("://").map_or("redis", |(s, _)| s);
+                        format!("{scheme}://<credentials>@{host}")
+                    }
                     None => url.clone(),
                 };
                 f.debug_struct("Redis")
@@ -286,8 +290,16 @@ impl fmt::Debug for StoreSpec {
 pub const DEFAULT_REDIS_PREFIX: &str = "tokenwarden";
 
 impl StoreSpec {
-    /// Parses `memory`, `sqlite:PATH` or `redis://HOST:PORT[/DB]`.
+    /// Parses `memory`, `sqlite:PATH`, `redis://HOST:PORT[/DB]` or
+    /// `redis-cluster://HOST:PORT,HOST:PORT,...`.
     pub fn parse(s: &str) -> Result<Self, String> {
+        if s.starts_with("redis-cluster://") {
+            cluster_nodes(s)?;
+            return Ok(StoreSpec::Redis {
+                url: s.to_string(),
+                prefix: DEFAULT_REDIS_PREFIX.into(),
+            });
+        }
         if s == "memory" {
             return Ok(StoreSpec::Memory);
         }
@@ -305,9 +317,30 @@ impl StoreSpec {
             });
         }
         Err(format!(
-            "unknown store {s:?} (expected memory, sqlite:PATH or redis://HOST:PORT)"
+            "unknown store {s:?} (expected memory, sqlite:PATH, redis://HOST:PORT or \
+             redis-cluster://HOST:PORT,HOST:PORT,...)"
         ))
     }
+}
+
+/// The node URLs (`redis://[CREDENTIALS@]HOST:PORT`) of a `redis-cluster://` store URL.
+fn cluster_nodes(url: &str) -> Result<Vec<String>, String> {
+    let refuse = || "--store redis-cluster:// needs HOST:PORT[,HOST:PORT...]".to_string();
+    let rest = url.strip_prefix("redis-cluster://").ok_or_else(refuse)?;
+    let (credentials, hosts) = match rest.rsplit_once('@') {
+        Some((c, h)) => (format!("{c}@"), h),
+        None => (String::new(), rest),
+    };
+    let nodes: Vec<String> = hosts
+        .split(',')
+        .map(|host| format!("redis://{credentials}{host}"))
+        .collect();
+    for (node, host) in nodes.iter().zip(hosts.split(',')) {
+        if host.is_empty() || host.contains('/') || redis::Client::open(node.as_str()).is_err() {
+            return Err(refuse());
+        }
+    }
+    Ok(nodes)
 }
 
 /// Bound on every store operation: past it the request gets `503`.
@@ -320,6 +353,9 @@ impl AnyStore {
         Ok(match spec {
             StoreSpec::Memory => AnyStore::Memory(MemoryStore::default()),
             StoreSpec::Sqlite(path) => AnyStore::Sqlite(SqliteStore::open(path)?),
+            StoreSpec::Redis { url, prefix } if url.starts_with("redis-cluster://") => {
+                AnyStore::Redis(RedisStore::open_cluster(&cluster_nodes(url)?, prefix)?)
+            }
             StoreSpec::Redis { url, prefix } => AnyStore::Redis(RedisStore::open(url, prefix)?),
         })
     }
@@ -451,7 +487,32 @@ mod tests {
             StoreSpec::parse("redis://127.0.0.1:6379"),
             Ok(StoreSpec::Redis { .. })
         ));
-        for bad in ["", "sqlite:", "postgres://x", "redis", "mem"] {
+        assert!(matches!(
+            StoreSpec::parse("redis-cluster://127.0.0.1:7000,127.0.0.1:7001"),
+            Ok(StoreSpec::Redis { .. })
+        ));
+        assert_eq!(
+            cluster_nodes("redis-cluster://u:p@10.0.0.1:7000,10.0.0.2:7000").unwrap(),
+            ["redis://u:p@10.0.0.1:7000", "redis://u:p@10.0.0.2:7000"]
+        );
+        let shown = format!(
+            "{:?}",
+            StoreSpec::parse("redis-cluster://u:hunter2@10.0.0.1:7000").unwrap()
+        );
+        assert!(
+            !shown.contains("hunter2") && shown.contains("redis-cluster://"),
+            "{shown}"
+        );
+        for bad in [
+            "",
+            "sqlite:",
+            "postgres://x",
+            "redis",
+            "mem",
+            "redis-cluster://",
+            "redis-cluster://a:1,,b:2",
+            "redis-cluster://a:1/0",
+        ] {
             assert!(StoreSpec::parse(bad).is_err(), "{bad}");
         }
         let with_password = StoreSpec::parse("redis://user:hunter2@10.0.0.1:6379").unwrap();

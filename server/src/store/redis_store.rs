@@ -1,11 +1,14 @@
-//! The shared store (`--store redis://HOST:PORT`): several instances behind one issuer.
+//! The shared store (`--store redis://HOST:PORT`, or `--store redis-cluster://HOST:PORT,...` for
+//! a Redis Cluster): several instances behind one issuer.
 //!
-//! Keys (all under the prefix, `tokenwarden` by default):
-//! - `P:fam:ID` hash `sub scope created last abs`, expiring at the family's deadline;
-//! - `P:rt:HEX` hash `fam [used]` per token hash, expiring at the family's absolute
+//! Keys (all under the prefix, `tokenwarden` by default). `{TAG}` is a family's tag (hex, see
+//! [`crate::sessions`]): as a Redis Cluster hash tag it puts every key of one family in one slot,
+//! so each script touches one slot and declares every key it touches in `KEYS`.
+//! - `P:fam:{TAG}` hash `sub scope created last abs`, expiring at the family's deadline;
+//! - `P:rt:{TAG}:HEX` hash `fam [used]` per token hash, expiring at the family's absolute
 //!   deadline (so a rotated token is still recognised, and its reuse punished, while the family
 //!   can live);
-//! - `P:seal:HEX` the successor sealed with that token, only with a grace window, expiring
+//! - `P:seal:{TAG}:HEX` the successor sealed with that token, only with a grace window, expiring
 //!   when the window ends (a copy of Redis taken later holds no seal);
 //! - `P:jti:JTI` blocklist entries, expiring with the access token;
 //! - `P:throttle:KEY` login throttle counters, expiring after the throttle window;
@@ -13,26 +16,31 @@
 //!   `jti`s scored by when each may be forgotten (seconds), expiring with the last of them.
 //!
 //! Rotation, reuse detection and throttling are Lua scripts: Redis runs each atomically, so
-//! two instances racing on one token cannot both rotate it.
+//! two instances racing on one token cannot both rotate it. A login's throttle counters (the
+//! user's, the address's) live in different slots: each is checked, then each is counted, by a
+//! script of one key.
 
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{AsyncCommands, Script};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster_async::ClusterConnection;
+use redis::{AsyncCommands, Cmd, Pipeline, RedisFuture, Script, Value};
 
 use super::{
     Lifetimes, ProofRecord, Rejection, Rotation, Sealed, Store, StoreError, StoreResult,
     ThrottleKey, TokenHash, THROTTLE_WINDOW_MS,
 };
-use crate::util::{hex, random_b64};
+use crate::sessions::family_of;
+use crate::util::hex;
 
 const ROTATE: &str = r"
--- KEYS[1] presented token, KEYS[2] successor token, KEYS[3] the presented token's seal
--- ARGV: now, idle_ms, grace_ms, sealed (empty without a grace window), family key prefix
+-- KEYS[1] presented token, KEYS[2] successor token, KEYS[3] the presented token's seal,
+-- KEYS[4] their family (one hash tag: one slot)
+-- ARGV: now, idle_ms, grace_ms, sealed (empty without a grace window), the family's tag
 local now, idle, grace = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local t = redis.call('HMGET', KEYS[1], 'fam', 'used')
-if not t[1] then return {'unknown'} end
-local fkey = ARGV[5] .. t[1]
+if not t[1] or t[1] ~= ARGV[5] then return {'unknown'} end
+local fkey = KEYS[4]
 local f = redis.call('HMGET', fkey, 'sub', 'scope', 'last', 'abs')
 if not f[1] then return {'unknown'} end
 local last, abs = tonumber(f[3]), tonumber(f[4])
@@ -60,29 +68,25 @@ return {'rotated', f[1], f[2]}
 ";
 
 const THROTTLE: &str = r"
--- KEYS: counters; ARGV[1] now, ARGV[2] window ms, ARGV[2+i] max of KEYS[i]
-local now, window = tonumber(ARGV[1]), tonumber(ARGV[2])
-local wait = 0
-for i, k in ipairs(KEYS) do
-  local v = redis.call('HMGET', k, 'count', 'last')
-  local count, last, max = tonumber(v[1]) or 0, tonumber(v[2]) or 0, tonumber(ARGV[2 + i])
-  if count >= max and now - last < window then
-    local untl = last + math.min(2 ^ math.min(count - max, 6), 60) * 1000
-    if untl - now > wait then wait = untl - now end
-  end
+-- KEYS[1] one counter; ARGV: now, window ms, max, count (1: count this attempt if it may go)
+-- Returns how long the attempt must wait (0: it may go).
+local now, window, max = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local v = redis.call('HMGET', KEYS[1], 'count', 'last')
+local count, last = tonumber(v[1]) or 0, tonumber(v[2]) or 0
+if count >= max and now - last < window then
+  local untl = last + math.min(2 ^ math.min(count - max, 6), 60) * 1000
+  if untl > now then return untl - now end
 end
-if wait > 0 then return wait end
-for i, k in ipairs(KEYS) do
-  redis.call('HINCRBY', k, 'count', 1)
-  redis.call('HSET', k, 'last', now)
-  redis.call('PEXPIRE', k, window)
+if ARGV[4] == '1' then
+  redis.call('HINCRBY', KEYS[1], 'count', 1)
+  redis.call('HSET', KEYS[1], 'last', now)
+  redis.call('PEXPIRE', KEYS[1], window)
 end
 return 0
 ";
 
 const REFUND: &str = r"
-redis.call('DEL', KEYS[1])
-if redis.call('HINCRBY', KEYS[2], 'count', -1) < 0 then redis.call('HSET', KEYS[2], 'count', 0) end
+if redis.call('HINCRBY', KEYS[1], 'count', -1) < 0 then redis.call('HSET', KEYS[1], 'count', 0) end
 return 0
 ";
 
@@ -99,14 +103,60 @@ redis.call('EXPIRE', KEYS[1], math.max(1, tonumber(last[2]) - now + 1))
 return 'fresh'
 ";
 
+/// A connection to one Redis (reconnecting) or to a Redis Cluster (routing each command to its
+/// key's slot).
+#[derive(Clone)]
+enum Con {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Con {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Con::Single(c) => c.req_packed_command(cmd),
+            Con::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Con::Single(c) => c.req_packed_commands(cmd, offset, count),
+            Con::Cluster(c) => c.req_packed_commands(cmd, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Con::Single(c) => c.get_db(),
+            Con::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
 /// Refresh families, blocklist, throttle and DPoP's replay cache in Redis.
 pub struct RedisStore {
-    con: ConnectionManager,
+    source: Source,
     prefix: String,
     rotate: Script,
     throttle: Script,
     refund: Script,
     record_proof: Script,
+}
+
+/// Where connections come from. A Redis Cluster connection is made on first use (and again
+/// after a failed attempt), so the server starts while the cluster is down, as with one Redis.
+enum Source {
+    Single(ConnectionManager),
+    Cluster {
+        client: Box<redis::cluster::ClusterClient>,
+        con: tokio::sync::OnceCell<ClusterConnection>,
+    },
 }
 
 fn redis_err(e: redis::RedisError) -> StoreError {
@@ -126,35 +176,83 @@ impl RedisStore {
             .set_max_delay(Duration::from_millis(200));
         let con = ConnectionManager::new_lazy_with_config(client, config)
             .map_err(|e| format!("cannot set up the Redis connection: {:?}", e.kind()))?;
-        Ok(RedisStore {
-            con,
+        Ok(Self::with(Source::Single(con), prefix))
+    }
+
+    /// A Redis Cluster reached through any of `nodes` (`redis://HOST:PORT` each): the client
+    /// learns the rest of the cluster from them.
+    pub fn open_cluster(nodes: &[String], prefix: &str) -> Result<Self, String> {
+        let client = redis::cluster::ClusterClientBuilder::new(nodes.to_vec())
+            .connection_timeout(Duration::from_millis(500))
+            .response_timeout(Duration::from_secs(1))
+            .retries(1)
+            .build()
+            .map_err(|_| "invalid Redis Cluster node URL".to_string())?;
+        let con = tokio::sync::OnceCell::new();
+        Ok(Self::with(
+            Source::Cluster {
+                client: Box::new(client),
+                con,
+            },
+            prefix,
+        ))
+    }
+
+    fn with(source: Source, prefix: &str) -> Self {
+        RedisStore {
+            source,
             prefix: prefix.to_string(),
             rotate: Script::new(ROTATE),
             throttle: Script::new(THROTTLE),
             refund: Script::new(REFUND),
             record_proof: Script::new(RECORD_PROOF),
-        })
+        }
+    }
+
+    async fn con(&self) -> StoreResult<Con> {
+        match &self.source {
+            Source::Single(con) => Ok(Con::Single(con.clone())),
+            Source::Cluster { client, con } => con
+                .get_or_try_init(|| client.get_async_connection())
+                .await
+                .map(|c| Con::Cluster(c.clone()))
+                .map_err(redis_err),
+        }
+    }
+
+    /// `{TAG}`, the hash tag of a token's family.
+    fn tag(hash: &TokenHash) -> String {
+        hex(family_of(hash))
     }
 
     fn token_key(&self, hash: &TokenHash) -> String {
-        format!("{}:rt:{}", self.prefix, hex(hash))
+        format!("{}:rt:{{{}}}:{}", self.prefix, Self::tag(hash), hex(hash))
     }
 
     fn seal_key(&self, hash: &TokenHash) -> String {
-        format!("{}:seal:{}", self.prefix, hex(hash))
+        format!("{}:seal:{{{}}}:{}", self.prefix, Self::tag(hash), hex(hash))
     }
 
-    fn family_prefix(&self) -> String {
-        format!("{}:fam:", self.prefix)
+    fn family_key(&self, hash: &TokenHash) -> String {
+        format!("{}:fam:{{{}}}", self.prefix, Self::tag(hash))
     }
 
     fn throttle_key(&self, key: &str) -> String {
         format!("{}:throttle:{key}", self.prefix)
     }
 
-    async fn family_keys(&self) -> StoreResult<Vec<String>> {
-        let mut con = self.con.clone();
-        let pattern = format!("{}*", self.family_prefix());
+    /// Every key matching `pattern`: SCAN on one Redis; on a cluster, KEYS on every primary
+    /// (the client sends it to each and joins the answers). For the test hooks and statistics,
+    /// not for requests.
+    async fn keys(&self, pattern: String) -> StoreResult<Vec<String>> {
+        let mut con = self.con().await?;
+        if let Con::Cluster(_) = con {
+            return redis::cmd("KEYS")
+                .arg(pattern)
+                .query_async(&mut con)
+                .await
+                .map_err(redis_err);
+        }
         let mut iter = con
             .scan_match::<_, String>(pattern)
             .await
@@ -164,6 +262,21 @@ impl RedisStore {
             keys.push(k.map_err(redis_err)?);
         }
         Ok(keys)
+    }
+
+    /// Deletes `keys` one by one (on a cluster they live in different slots).
+    async fn delete(&self, keys: Vec<String>) -> StoreResult<u64> {
+        let mut con = self.con().await?;
+        let mut n = 0;
+        for key in keys {
+            let deleted: u64 = con.del(key).await.map_err(redis_err)?;
+            n += deleted;
+        }
+        Ok(n)
+    }
+
+    async fn family_keys(&self) -> StoreResult<Vec<String>> {
+        self.keys(format!("{}:fam:*", self.prefix)).await
     }
 }
 
@@ -180,10 +293,10 @@ impl Store for RedisStore {
         now_ms: i64,
         lt: Lifetimes,
     ) -> StoreResult<()> {
-        let id = random_b64(16);
-        let fkey = format!("{}{id}", self.family_prefix());
+        let id = Self::tag(&token);
+        let fkey = self.family_key(&token);
         let abs = now_ms.saturating_add(lt.absolute_ms);
-        let mut con = self.con.clone();
+        let mut con = self.con().await?;
         redis::pipe()
             .atomic()
             .hset_multiple(
@@ -212,18 +325,19 @@ impl Store for RedisStore {
         now_ms: i64,
         lt: Lifetimes,
     ) -> StoreResult<Result<Rotation, Rejection>> {
-        let mut con = self.con.clone();
+        let mut con = self.con().await?;
         let sealed = sealed.filter(|_| lt.grace_ms > 0);
         let reply: Vec<Vec<u8>> = self
             .rotate
             .key(self.token_key(&presented))
             .key(self.token_key(&successor))
             .key(self.seal_key(&presented))
+            .key(self.family_key(&presented))
             .arg(now_ms)
             .arg(lt.idle_ms)
             .arg(lt.grace_ms)
             .arg(sealed.as_ref().map_or(&[][..], |s| &s[..]))
-            .arg(self.family_prefix())
+            .arg(Self::tag(&presented))
             .invoke_async(&mut con)
             .await
             .map_err(redis_err)?;
@@ -258,32 +372,25 @@ impl Store for RedisStore {
     }
 
     async fn revoke_family_of(&self, token: TokenHash) -> StoreResult<bool> {
-        let mut con = self.con.clone();
+        let mut con = self.con().await?;
         let family: Option<String> = con
             .hget(self.token_key(&token), "fam")
             .await
             .map_err(redis_err)?;
-        let Some(family) = family else {
+        if family.is_none() {
             return Ok(false);
-        };
-        let n: u64 = con
-            .del(format!("{}{family}", self.family_prefix()))
-            .await
-            .map_err(redis_err)?;
+        }
+        let n: u64 = con.del(self.family_key(&token)).await.map_err(redis_err)?;
         Ok(n > 0)
     }
 
     async fn revoke_all(&self) -> StoreResult<u64> {
         let keys = self.family_keys().await?;
-        if keys.is_empty() {
-            return Ok(0);
-        }
-        let mut con = self.con.clone();
-        con.del(keys).await.map_err(redis_err)
+        self.delete(keys).await
     }
 
     async fn active_families(&self, now_ms: i64, lt: Lifetimes) -> StoreResult<u64> {
-        let mut con = self.con.clone();
+        let mut con = self.con().await?;
         let mut n = 0;
         for key in self.family_keys().await? {
             let (created, last): (Option<i64>, Option<i64>) = redis::cmd("HMGET")
@@ -305,14 +412,14 @@ impl Store for RedisStore {
         if ttl <= 0 {
             return Ok(());
         }
-        let mut con = self.con.clone();
+        let mut con = self.con().await?;
         con.set_ex(format!("{}:jti:{jti}", self.prefix), 1u8, ttl as u64)
             .await
             .map_err(redis_err)
     }
 
     async fn is_blocked(&self, jti: &str, _now_secs: i64) -> StoreResult<bool> {
-        let mut con = self.con.clone();
+        let mut con = self.con().await?;
         con.exists(format!("{}:jti:{jti}", self.prefix))
             .await
             .map_err(redis_err)
@@ -323,20 +430,38 @@ impl Store for RedisStore {
         keys: &[ThrottleKey],
         now_ms: i64,
     ) -> StoreResult<Result<(), i64>> {
-        let mut inv = self.throttle.prepare_invoke();
-        inv.arg(now_ms).arg(THROTTLE_WINDOW_MS);
-        for k in keys {
-            inv.key(self.throttle_key(&k.key)).arg(k.max);
+        // Each counter has its own slot: all are checked, then all are counted (each step
+        // atomic; two logins racing between the steps can both be counted, never neither).
+        let mut con = self.con().await?;
+        let mut wait = 0;
+        for count in [false, true] {
+            for k in keys {
+                let w: i64 = self
+                    .throttle
+                    .key(self.throttle_key(&k.key))
+                    .arg(now_ms)
+                    .arg(THROTTLE_WINDOW_MS)
+                    .arg(k.max)
+                    .arg(if count { "1" } else { "0" })
+                    .invoke_async(&mut con)
+                    .await
+                    .map_err(redis_err)?;
+                wait = wait.max(w);
+            }
+            if wait > 0 {
+                return Ok(Err(wait));
+            }
         }
-        let mut con = self.con.clone();
-        let wait: i64 = inv.invoke_async(&mut con).await.map_err(redis_err)?;
-        Ok(if wait > 0 { Err(wait) } else { Ok(()) })
+        Ok(Ok(()))
     }
 
     async fn throttle_success(&self, forget: &str, refund: &str) -> StoreResult<()> {
-        let mut con = self.con.clone();
+        let mut con = self.con().await?;
+        let _: u64 = con
+            .del(self.throttle_key(forget))
+            .await
+            .map_err(redis_err)?;
         self.refund
-            .key(self.throttle_key(forget))
             .key(self.throttle_key(refund))
             .invoke_async::<i64>(&mut con)
             .await
@@ -352,7 +477,7 @@ impl Store for RedisStore {
         now_secs: i64,
         quota: u32,
     ) -> StoreResult<ProofRecord> {
-        let mut con = self.con.clone();
+        let mut con = self.con().await?;
         // One key per client key, its hash tag the thumbprint (one Cluster slot).
         let answer: String = self
             .record_proof
@@ -373,21 +498,7 @@ impl Store for RedisStore {
     }
 
     async fn throttle_clear(&self) -> StoreResult<()> {
-        let mut con = self.con.clone();
-        let pattern = format!("{}:throttle:*", self.prefix);
-        let mut keys: Vec<String> = Vec::new();
-        {
-            let mut iter = con
-                .scan_match::<_, String>(pattern)
-                .await
-                .map_err(redis_err)?;
-            while let Some(k) = iter.next_item().await {
-                keys.push(k.map_err(redis_err)?);
-            }
-        }
-        if !keys.is_empty() {
-            let _: u64 = con.del(keys).await.map_err(redis_err)?;
-        }
-        Ok(())
+        let keys = self.keys(format!("{}:throttle:*", self.prefix)).await?;
+        self.delete(keys).await.map(|_| ())
     }
 }
