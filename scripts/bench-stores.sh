@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The reference server under load, per store: GET /api/me and POST /auth/refresh throughput and
 # p99 with the memory, SQLite and Redis stores (one instance each) and two instances sharing one
-# Redis and one signing key, on loopback, side by side in one run. Called by scripts/bench.sh
+# Redis and one signing key, then GET /api/me with a DPoP proof per request (`--dpop`: a
+# signature checked and a `jti` recorded in the store each time) on one and two instances on
+# Redis, on loopback, side by side in one run. Called by scripts/bench.sh
 # (also runs alone). Writes OUT/stores.md and OUT/stores.json (OUT defaults to target/bench).
 # Needs redis-server (scripts/setup.sh installs it). About 1-2 minutes after the builds
 # (2-4 minutes cold). Knobs: BENCH_STORE_SECS (3), BENCH_STORE_ROUNDS (3), BENCH_STORE_CONCURRENCY (32),
@@ -59,15 +61,21 @@ COMMON=(--port 0 --quiet --access-ttl 3600 --signing-key "$KEY" --issuer http://
   --www-dir "$WORK" --pkg-dir "$WORK")
 # All servers run for the whole measurement; the cases take turns, ROUNDS times, and each cell
 # is the median over the rounds, so that a busy moment of the machine does not land on one store.
-NAMES=("memory, 1 instance" "sqlite, 1 instance" "redis, 1 instance" "redis, 2 instances")
-STORES=(memory "sqlite:$WORK/bench.db" "redis://127.0.0.1:$REDIS_PORT" "redis://127.0.0.1:$REDIS_PORT")
-COUNTS=(1 1 1 2)
+NAMES=("memory, 1 instance" "sqlite, 1 instance" "redis, 1 instance" "redis, 2 instances"
+  "redis, 1 instance, DPoP" "redis, 2 instances, DPoP")
+STORES=(memory "sqlite:$WORK/bench.db" "redis://127.0.0.1:$REDIS_PORT" "redis://127.0.0.1:$REDIS_PORT"
+  "redis://127.0.0.1:$REDIS_PORT" "redis://127.0.0.1:$REDIS_PORT")
+COUNTS=(1 1 1 2 1 2)
+# The DPoP cases: servers with --dpop (proofs name URLs under the issuer), GET /api/me only.
+DPOP_CASES=(0 0 0 0 1 1)
 URLS=()
 rm -f "$WORK"/bench.db*
 for c in "${!NAMES[@]}"; do
   urls=""
   for i in $(seq 1 "${COUNTS[$c]}"); do
-    start_server "$WORK/server-$c-$i.log" "${COMMON[@]}" --store "${STORES[$c]}" || exit 1
+    extra=()
+    [ "${DPOP_CASES[$c]}" = 1 ] && extra=(--dpop --redis-prefix "bench-dpop")
+    start_server "$WORK/server-$c-$i.log" "${COMMON[@]}" --store "${STORES[$c]}" "${extra[@]}" || exit 1
     SERVERS+=("$SERVER_PID")
     urls+=" --url $SERVER_URL"
   done
@@ -78,10 +86,12 @@ RESULTS=$WORK/results.jsonl
 : >"$RESULTS"
 for round in $(seq 1 "$ROUNDS"); do
   for c in "${!NAMES[@]}"; do
-    for op in me refresh; do
+    ops=(me refresh) dpop=()
+    [ "${DPOP_CASES[$c]}" = 1 ] && ops=(me) dpop=(--dpop)
+    for op in "${ops[@]}"; do
       say "round $round/$ROUNDS, ${NAMES[$c]}: $op, $CONC clients, ${SECS} s"
       # shellcheck disable=SC2086
-      line=$("$LOAD_BIN" ${URLS[$c]} --op "$op" --concurrency "$CONC" --seconds "$SECS")
+      line=$("$LOAD_BIN" ${URLS[$c]} --op "$op" --concurrency "$CONC" --seconds "$SECS" "${dpop[@]}")
       echo "{\"case\":$c,\"op\":\"$op\",\"round\":$round,\"r\":$line}" >>"$RESULTS"
     done
   done
@@ -94,13 +104,14 @@ node -e '
   const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
   const cell = (c, op) => {
     const rs = rows.filter((r) => r.case === c && r.op === op).map((r) => r.r);
+    if (rs.length === 0) return null;
     return { rps: median(rs.map((r) => r.rps)), p99_ms: median(rs.map((r) => r.p99_ms)),
              errors: rs.reduce((n, r) => n + r.errors, 0), rounds: rs.length };
   };
   const table = names.map((name, c) => ({ name, me: cell(c, "me"), refresh: cell(c, "refresh") }));
   fs.writeFileSync(outJson, JSON.stringify(table, null, 1));
   fs.writeFileSync(outRows, table.map((t) =>
-    `| ${t.name} | ${t.me.rps} | ${t.me.p99_ms} | ${t.refresh.rps} | ${t.refresh.p99_ms} | ${t.me.errors + t.refresh.errors} |`
+    `| ${t.name} | ${t.me.rps} | ${t.me.p99_ms} | ${t.refresh?.rps ?? "–"} | ${t.refresh?.p99_ms ?? "–"} | ${t.me.errors + (t.refresh?.errors ?? 0)} |`
   ).join("\n") + "\n");' "$RESULTS" "$OUT/stores.json" "$WORK/rows.md" "${NAMES[@]}"
 
 {
@@ -108,7 +119,9 @@ node -e '
   echo
   echo "Loopback, $CONC concurrent clients, median of $ROUNDS rounds of ${SECS} s per cell (the cases take turns),"
   echo "$(nproc) cores shared with the load generator; the two-instance row spreads requests over both"
-  echo "instances (refresh chains hop between them). Load at the start: $LOAD_AT_START."
+  echo "instances (refresh chains hop between them). The DPoP rows: servers with \`--dpop\`, every request"
+  echo "with a fresh ES256 proof signed by the load generator (on the same cores), its signature checked and"
+  echo "its \`jti\` recorded in Redis. Load at the start: $LOAD_AT_START."
   echo
   echo "| store | GET /api/me req/s | p99 ms | POST /auth/refresh req/s | p99 ms | errors |"
   echo "|---|---:|---:|---:|---:|---:|"

@@ -1,8 +1,11 @@
 //! Load generator for `make bench` (scripts/bench-stores.sh): `--concurrency` workers, each
 //! with its own session (logged in one after another before the clock starts), send
 //! `GET /api/me` or `POST /auth/refresh` (each worker following its own rotation chain) for
-//! `--seconds`, spreading requests over every `--url` in turn. Prints one JSON line:
-//! `{"requests","errors","rps","p50_ms","p99_ms"}`.
+//! `--seconds`, spreading requests over every `--url` in turn. With `--dpop` (servers started
+//! with `--dpop`), each worker holds its own P-256 key, logs in with a proof and sends every
+//! `GET /api/me` as `Authorization: DPoP` with a fresh proof (`ath`; `htu` the request's URL),
+//! so the server checks a signature and records a `jti` per request. Prints one
+//! JSON line: `{"requests","errors","rps","p50_ms","p99_ms"}`.
 //!
 //! ```sh
 //! cargo run --release -p tokenwarden-server --example load -- \
@@ -11,7 +14,8 @@
 
 use std::time::{Duration, Instant};
 
-use reqwest::header::{COOKIE, SET_COOKIE};
+use base64ct::{Base64UrlUnpadded, Encoding};
+use reqwest::header::{AUTHORIZATION, COOKIE, SET_COOKIE};
 use reqwest::Client;
 use serde_json::{json, Value};
 
@@ -20,6 +24,61 @@ struct Args {
     refresh: bool,
     concurrency: usize,
     seconds: u64,
+    /// `--dpop`: every worker proves its requests with a key of its own.
+    dpop: bool,
+}
+
+/// A worker's DPoP key (RFC 9449 proofs signed with ES256).
+struct DpopKey {
+    signing: p256::ecdsa::SigningKey,
+    x: String,
+    y: String,
+}
+
+impl DpopKey {
+    fn new() -> Self {
+        let signing = p256::ecdsa::SigningKey::random(&mut rand::rngs::OsRng);
+        let point = signing.verifying_key().to_encoded_point(false);
+        let (x, y) = (point.x(), point.y());
+        let (x, y) = (x.expect("uncompressed"), y.expect("uncompressed"));
+        DpopKey {
+            x: Base64UrlUnpadded::encode_string(x),
+            y: Base64UrlUnpadded::encode_string(y),
+            signing,
+        }
+    }
+
+    /// A proof for `method url` now (`ath` of `token` when given).
+    fn proof(&self, method: &str, url: &str, token: Option<&str>) -> String {
+        let ath = token.map(tokenwarden::core::dpop::access_token_hash);
+        let jti = Base64UrlUnpadded::encode_string(&rand::random::<[u8; 16]>());
+        let iat = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let input = tokenwarden::core::dpop::ProofInput {
+            method,
+            url,
+            iat,
+            jti: &jti,
+            ath: ath.as_deref(),
+            nonce: None,
+        };
+        let signing_input = tokenwarden::core::dpop::proof_signing_input(&self.x, &self.y, &input)
+            .expect("a proof's signing input");
+        let signature: p256::ecdsa::Signature =
+            p256::ecdsa::signature::Signer::sign(&self.signing, signing_input.as_bytes());
+        format!(
+            "{signing_input}.{}",
+            Base64UrlUnpadded::encode_string(&signature.to_bytes())
+        )
+    }
+}
+
+/// A worker's login: its access token, refresh cookie and DPoP key (with `--dpop`).
+struct Session {
+    access: String,
+    cookie: String,
+    key: Option<DpopKey>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -28,6 +87,7 @@ fn parse_args() -> Result<Args, String> {
         refresh: false,
         concurrency: 32,
         seconds: 5,
+        dpop: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -43,6 +103,7 @@ fn parse_args() -> Result<Args, String> {
             }
             "--concurrency" => args.concurrency = value()?.parse().map_err(|_| "bad number")?,
             "--seconds" => args.seconds = value()?.parse().map_err(|_| "bad number")?,
+            "--dpop" => args.dpop = true,
             other => return Err(format!("unknown flag {other:?}")),
         }
     }
@@ -62,27 +123,37 @@ fn refresh_cookie(res: &reqwest::Response) -> Option<String> {
         .map(str::to_string)
 }
 
-async fn login(c: &Client, url: &str) -> Result<(String, String), String> {
-    let res = c
+async fn login(c: &Client, url: &str, dpop: bool) -> Result<Session, String> {
+    let key = dpop.then(DpopKey::new);
+    let mut req = c
         .post(format!("{url}/auth/login"))
-        .json(&json!({"username": "demo", "password": "demo-password"}))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
+        .json(&json!({"username": "demo", "password": "demo-password"}));
+    if let Some(key) = &key {
+        req = req.header(
+            "dpop",
+            key.proof("POST", &format!("{url}/auth/login"), None),
+        );
+    }
+    let res = req.send().await.map_err(|e| e.to_string())?;
     if res.status() != 200 {
         return Err(format!("login answered {}", res.status()));
     }
     let cookie = refresh_cookie(&res).ok_or("no refresh cookie")?;
     let body: Value = res.json().await.map_err(|e| e.to_string())?;
     let access = body["access_token"].as_str().ok_or("no access token")?;
-    Ok((access.to_string(), cookie))
+    Ok(Session {
+        access: access.to_string(),
+        cookie,
+        key,
+    })
 }
 
 async fn worker(
     c: Client,
     urls: Vec<String>,
     refresh: bool,
-    mut session: (String, String),
+    dpop: bool,
+    mut session: Session,
     start: usize,
     until: Instant,
 ) -> (Vec<Duration>, u64) {
@@ -96,13 +167,13 @@ async fn worker(
         let ok = if refresh {
             let res = c
                 .post(format!("{url}/auth/refresh"))
-                .header(COOKIE, format!("tw_refresh={}", session.1))
+                .header(COOKIE, format!("tw_refresh={}", session.cookie))
                 .send()
                 .await;
             match res {
                 Ok(r) if r.status() == 200 => match refresh_cookie(&r) {
                     Some(next) => {
-                        session.1 = next;
+                        session.cookie = next;
                         r.bytes().await.is_ok()
                     }
                     None => false,
@@ -110,11 +181,17 @@ async fn worker(
                 _ => false,
             }
         } else {
-            let res = c
-                .get(format!("{url}/api/me"))
-                .bearer_auth(&session.0)
-                .send()
-                .await;
+            let req = c.get(format!("{url}/api/me"));
+            let req = match &session.key {
+                Some(key) => req
+                    .header(AUTHORIZATION, format!("DPoP {}", session.access))
+                    .header(
+                        "dpop",
+                        key.proof("GET", &format!("{url}/api/me"), Some(&session.access)),
+                    ),
+                None => req.bearer_auth(&session.access),
+            };
+            let res = req.send().await;
             match res {
                 Ok(r) => r.status() == 200 && r.bytes().await.is_ok(),
                 Err(_) => false,
@@ -126,7 +203,7 @@ async fn worker(
             errors += 1;
             if refresh {
                 // The chain is broken: start a new session rather than count errors forever.
-                match login(&c, url).await {
+                match login(&c, url, dpop).await {
                     Ok(s) => session = s,
                     Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
                 }
@@ -151,7 +228,7 @@ async fn main() {
         .unwrap();
     let mut sessions = Vec::new();
     for i in 0..args.concurrency {
-        match login(&c, &args.urls[i % args.urls.len()]).await {
+        match login(&c, &args.urls[i % args.urls.len()], args.dpop).await {
             Ok(s) => sessions.push(s),
             Err(e) => {
                 eprintln!("load: {e}");
@@ -169,6 +246,7 @@ async fn main() {
                 c.clone(),
                 args.urls.clone(),
                 args.refresh,
+                args.dpop,
                 s,
                 i,
                 until,
