@@ -225,19 +225,18 @@ function sessionMayExist(name) {
   });
 }
 
-/** A strict token response (RFC 6749 §5.1): null when it is not one. With `dpop` only a
- * `DPoP` token is one (RFC 9449 §5): a `Bearer` answer means the server did not bind it, and a
- * bearer token must not be sent as `DPoP` nor kept as if it were bound (as the OAuth profile). */
-function parseGrant(text, dpop) {
+/** A JSON body's object, or undefined. */
+function body(text) {
   let o;
   try {
     o = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  if (!isObject(o) || Array.isArray(o)) return null;
-  const type = o.token_type;
-  if (typeof type !== 'string' || !(dpop ? ['dpop'] : ['bearer', 'dpop']).includes(type.toLowerCase())) return null;
+  } catch { /* not JSON */ }
+  return isObject(o) && !Array.isArray(o) ? o : undefined;
+}
+
+/** The tokens of a response the core called a token response (status and `token_type`,
+ * RFC 6749 §5.1, RFC 9449 §5): null when a member has the wrong type. */
+function tokens(o) {
   if (typeof o.access_token !== 'string') return null;
   if (o.refresh_token != null && typeof o.refresh_token !== 'string') return null;
   if (o.expires_in != null && typeof o.expires_in !== 'number') return null;
@@ -566,19 +565,17 @@ export class TokenManager {
       if (failed) e.refreshFailed(generation, a, b, c, now);
       else e.refreshOk(generation, a, b, c, reply.date, startedAt, now);
     // @oauth-end
-    } else if (reply.status >= 200 && reply.status < 300) {
-      const grant = parseGrant(reply.text, this.#c.dpop);
+    } else {
+      // What the answer means (tokens, transient, the session is over) is the core's decision.
+      const o = body(reply.text);
+      const kind = e.answer(reply.status, o?.error, o?.token_type);
+      const grant = kind ? null : tokens(o);
       if (grant) {
         e.refreshOk(generation, grant.access_token, this.#c.memory ? grant.refresh_token ?? undefined : undefined,
           grant.expires_in ?? NaN, reply.date, startedAt, now);
       } else {
-        e.refreshFailed(generation, 4, 0, NaN, now);
+        e.refreshFailed(generation, kind || 4, reply.status, retryAfter(reply.after, now), now);
       }
-    } else {
-      const code = errorCode(reply.text);
-      const terminal = reply.status === 401
-        || (reply.status === 400 && ['invalid_grant', 'invalid_client', 'unauthorized_client'].includes(code));
-      e.refreshFailed(generation, terminal ? 3 : 2, reply.status, retryAfter(reply.after, now), now);
     }
     this.#run();
   }
@@ -605,12 +602,13 @@ export class TokenManager {
       const why = { timeout: 'timed out', tooLarge: 'returned an oversized body' }[reply.error] ?? 'could not reach the server';
       throw error('ERR_LOGIN_FAILED', `login ${why}`);
     }
+    const o = body(reply.text);
     if (reply.status < 200 || reply.status >= 300) {
-      const code = errorCode(reply.text);
+      const code = typeof o?.error === 'string' ? o.error : undefined;
       const detail = code === undefined ? '' : ` (${[...code].slice(0, 64).join('')})`;
       throw error('ERR_LOGIN_FAILED', `login failed with status ${reply.status}${detail}`, reply.status);
     }
-    const grant = parseGrant(reply.text, this.#c.dpop);
+    const grant = !this.#e.answer(reply.status, o?.error, o?.token_type) && tokens(o);
     const bad = () => error('ERR_LOGIN_FAILED', 'the login response is not a valid token response', reply.status);
     if (!grant) throw bad();
     if (this.#closed) throw freed();
@@ -994,12 +992,3 @@ export class TokenManager {
   }
 }
 
-/** The OAuth `error` member of an error body, if any. */
-function errorCode(text) {
-  try {
-    const o = JSON.parse(text);
-    return isObject(o) && typeof o.error === 'string' ? o.error : undefined;
-  } catch {
-    return undefined;
-  }
-}
