@@ -226,7 +226,7 @@ function sessionMayExist(name) {
 }
 
 /** A JSON body's object, or undefined. */
-function body(text) {
+function jsonObject(text) {
   let o;
   try {
     o = JSON.parse(text);
@@ -236,7 +236,7 @@ function body(text) {
 
 /** The tokens of a response the core called a token response (status and `token_type`,
  * RFC 6749 §5.1, RFC 9449 §5): null when a member has the wrong type. */
-function tokens(o) {
+function grantOf(o) {
   if (typeof o.access_token !== 'string') return null;
   if (o.refresh_token != null && typeof o.refresh_token !== 'string') return null;
   if (o.expires_in != null && typeof o.expires_in !== 'number') return null;
@@ -567,9 +567,9 @@ export class TokenManager {
     // @oauth-end
     } else {
       // What the answer means (tokens, transient, the session is over) is the core's decision.
-      const o = body(reply.text);
+      const o = jsonObject(reply.text);
       const kind = e.answer(reply.status, o?.error, o?.token_type);
-      const grant = kind ? null : tokens(o);
+      const grant = kind ? null : grantOf(o);
       if (grant) {
         e.refreshOk(generation, grant.access_token, this.#c.memory ? grant.refresh_token ?? undefined : undefined,
           grant.expires_in ?? NaN, reply.date, startedAt, now);
@@ -602,13 +602,13 @@ export class TokenManager {
       const why = { timeout: 'timed out', tooLarge: 'returned an oversized body' }[reply.error] ?? 'could not reach the server';
       throw error('ERR_LOGIN_FAILED', `login ${why}`);
     }
-    const o = body(reply.text);
+    const o = jsonObject(reply.text);
     if (reply.status < 200 || reply.status >= 300) {
       const code = typeof o?.error === 'string' ? o.error : undefined;
       const detail = code === undefined ? '' : ` (${[...code].slice(0, 64).join('')})`;
       throw error('ERR_LOGIN_FAILED', `login failed with status ${reply.status}${detail}`, reply.status);
     }
-    const grant = !this.#e.answer(reply.status, o?.error, o?.token_type) && tokens(o);
+    const grant = !this.#e.answer(reply.status, o?.error, o?.token_type) && grantOf(o);
     const bad = () => error('ERR_LOGIN_FAILED', 'the login response is not a valid token response', reply.status);
     if (!grant) throw bad();
     if (this.#closed) throw freed();
