@@ -225,18 +225,19 @@ function sessionMayExist(name) {
   });
 }
 
-/** A JSON body's object, or undefined. */
-function jsonObject(text) {
+/** A strict token response (RFC 6749 §5.1): null when it is not one. With `dpop` only a
+ * `DPoP` token is one (RFC 9449 §5): a `Bearer` answer means the server did not bind it, and a
+ * bearer token must not be sent as `DPoP` nor kept as if it were bound (as the OAuth profile). */
+function parseGrant(text, dpop) {
   let o;
   try {
     o = JSON.parse(text);
-  } catch { /* not JSON */ }
-  return isObject(o) && !Array.isArray(o) ? o : undefined;
-}
-
-/** The tokens of a response the core called a token response (status and `token_type`,
- * RFC 6749 §5.1, RFC 9449 §5): null when a member has the wrong type. */
-function grantOf(o) {
+  } catch {
+    return null;
+  }
+  if (!isObject(o) || Array.isArray(o)) return null;
+  const type = o.token_type;
+  if (typeof type !== 'string' || !(dpop ? ['dpop'] : ['bearer', 'dpop']).includes(type.toLowerCase())) return null;
   if (typeof o.access_token !== 'string') return null;
   if (o.refresh_token != null && typeof o.refresh_token !== 'string') return null;
   if (o.expires_in != null && typeof o.expires_in !== 'number') return null;
@@ -565,17 +566,19 @@ export class TokenManager {
       if (failed) e.refreshFailed(generation, a, b, c, now);
       else e.refreshOk(generation, a, b, c, reply.date, startedAt, now);
     // @oauth-end
-    } else {
-      // What the answer means (tokens, transient, the session is over) is the core's decision.
-      const o = jsonObject(reply.text);
-      const kind = e.answer(reply.status, o?.error, o?.token_type);
-      const grant = kind ? null : grantOf(o);
+    } else if (reply.status >= 200 && reply.status < 300) {
+      const grant = parseGrant(reply.text, this.#c.dpop);
       if (grant) {
         e.refreshOk(generation, grant.access_token, this.#c.memory ? grant.refresh_token ?? undefined : undefined,
           grant.expires_in ?? NaN, reply.date, startedAt, now);
       } else {
-        e.refreshFailed(generation, kind || 4, reply.status, retryAfter(reply.after, now), now);
+        e.refreshFailed(generation, 4, 0, NaN, now);
       }
+    } else {
+      const code = errorCode(reply.text);
+      const terminal = reply.status === 401
+        || (reply.status === 400 && ['invalid_grant', 'invalid_client', 'unauthorized_client'].includes(code));
+      e.refreshFailed(generation, terminal ? 3 : 2, reply.status, retryAfter(reply.after, now), now);
     }
     this.#run();
   }
@@ -602,13 +605,12 @@ export class TokenManager {
       const why = { timeout: 'timed out', tooLarge: 'returned an oversized body' }[reply.error] ?? 'could not reach the server';
       throw error('ERR_LOGIN_FAILED', `login ${why}`);
     }
-    const o = jsonObject(reply.text);
     if (reply.status < 200 || reply.status >= 300) {
-      const code = typeof o?.error === 'string' ? o.error : undefined;
+      const code = errorCode(reply.text);
       const detail = code === undefined ? '' : ` (${[...code].slice(0, 64).join('')})`;
       throw error('ERR_LOGIN_FAILED', `login failed with status ${reply.status}${detail}`, reply.status);
     }
-    const grant = !this.#e.answer(reply.status, o?.error, o?.token_type) && grantOf(o);
+    const grant = parseGrant(reply.text, this.#c.dpop);
     const bad = () => error('ERR_LOGIN_FAILED', 'the login response is not a valid token response', reply.status);
     if (!grant) throw bad();
     if (this.#closed) throw freed();
@@ -671,13 +673,13 @@ export class TokenManager {
     }
   }
 
-  /** Wipes the tokens at once, fails waiting requests, then calls `logoutUrl`. */
-  async logout(options) {
+  /** Wipes the tokens at once, fails waiting requests, then calls `logoutUrl`. (`win`: see loginWithRedirect.) */
+  async logout(options, win) {
     const o = optionsObject(options, ['endSession'], 'logout options');
     if (o) opt(o, 'endSession', 'boolean');
     // @oauth-begin
     // OAuth profile: `{endSession: true}` then navigates to the provider's logout page.
-    if (o?.endSession && this.#oauth) return this.#oauth.endSession(() => this.logout());
+    if (o?.endSession && this.#oauth) return this.#oauth.endSession(() => this.logout(), win);
     // @oauth-end
     if (this.#closed) return;
     const c = this.#c;
@@ -703,16 +705,20 @@ export class TokenManager {
   }
 
   // @oauth-begin
-  /** OAuth profile: navigates to the provider to log in (authorization code with PKCE). */
-  async loginWithRedirect(options) {
+  /**
+   * OAuth profile: navigates to the provider to log in (authorization code with PKCE). `win`
+   * (worker custody's worker only): the window that stores the transaction and navigates,
+   * redirect.js's `page` by default.
+   */
+  async loginWithRedirect(options, win) {
     if (!this.#oauth) throw noProfile();
-    return this.#oauth.login(options);
+    return this.#oauth.login(options, win);
   }
 
   /** OAuth profile: completes the login at the redirect URI (`url` defaults to `location.href`). */
-  async handleRedirectCallback(url) {
+  async handleRedirectCallback(url, win) {
     if (!this.#oauth) throw noProfile();
-    return this.#oauth.callback(url);
+    return this.#oauth.callback(url, win);
   }
   // @oauth-end
 
@@ -992,3 +998,12 @@ export class TokenManager {
   }
 }
 
+/** The OAuth `error` member of an error body, if any. */
+function errorCode(text) {
+  try {
+    const o = JSON.parse(text);
+    return isObject(o) && typeof o.error === 'string' ? o.error : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -261,34 +261,6 @@ impl Engine {
         self.pump(now);
     }
 
-    /// What a refresh (or login) answer means, as the core decides it
-    /// ([`grant::classify_refresh_answer`]) from its status, its `error` and `token_type` members
-    /// (any JS values, compared as JS strings without copying them in) and the `dpop` option: 0
-    /// a token response (its tokens are then checked by `refreshOk` or `install`), else the
-    /// `refreshFailed` kind: 2 transient, 3 the session is over, 4 not a token response.
-    pub fn answer(&self, status: u16, error: &JsValue, token_type: &JsValue) -> u32 {
-        let token_type: Option<JsValue> = token_type
-            .dyn_ref::<JsString>()
-            .map(|t| t.to_lower_case().into());
-        let answer = grant::classify_refresh_answer(
-            status,
-            |code| *error == JsValue::from_str(code),
-            |name| {
-                token_type
-                    .as_ref()
-                    .is_some_and(|t| *t == JsValue::from_str(name))
-            },
-            self.dpop,
-            None,
-        );
-        match answer {
-            Ok(()) => 0,
-            Err(RefreshFailure::InvalidGrant) => 3,
-            Err(RefreshFailure::Malformed) => 4,
-            Err(_) => 2,
-        }
-    }
-
     /// The refresh call of `generation` failed: `kind` 0 network, 1 timeout, 2 an HTTP error
     /// (`status`, `retry_after_ms` or `NaN`), 3 `invalid_grant`, 4 malformed.
     #[wasm_bindgen(js_name = refreshFailed)]
