@@ -36,7 +36,7 @@ export async function proof_with(pair, method, url, token, nonce) {
   const jwk = await crypto.subtle.exportKey('jwk', pair.publicKey);
   const ath = b64(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(token)));
   const header = enc({ typ: 'dpop+jwt', alg: 'ES256', jwk: { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y } });
-  const payload = enc({ jti: crypto.randomUUID(), htm: method, htu: url, iat: Math.floor(Date.now() / 1000), ath, nonce });
+  const payload = enc({ jti: crypto.randomUUID(), htm: method, htu: url, iat: Math.floor(Date.now() / 1000), ath, ...(nonce ? { nonce } : {}) });
   const sig = await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, pair.privateKey,
     new TextEncoder().encode(header + '.' + payload));
   return header + '.' + payload + '.' + b64(sig);
@@ -307,6 +307,13 @@ async fn api_me_with(pair: &JsValue, authorization: &str) -> (u16, String) {
             continue;
         }
         let code = field(&body, "code").as_string().unwrap_or_default();
+        assert!(
+            status != 401 || !code.is_empty(),
+            "{challenge} {:?}",
+            js_sys::JSON::stringify(&body)
+                .ok()
+                .and_then(|s| s.as_string())
+        );
         return (status, code);
     }
 }
@@ -331,7 +338,8 @@ async fn logout_sends_the_bound_token_with_a_proof_and_the_token_is_blocklisted(
     let (_, authorization, _) = calls_to(&recorder, "/api/me").pop().unwrap();
     assert!(authorization.starts_with("DPoP "), "{authorization}");
     // The test's own proof with the session's key is accepted before the logout.
-    assert_eq!(api_me_with(&pair, &authorization).await.0, 200);
+    let before_logout = api_me_with(&pair, &authorization).await;
+    assert_eq!(before_logout.0, 200, "{before_logout:?}");
 
     let stats = |body: &JsValue| field(body, "revocations").as_f64().unwrap();
     let before = stats(&plain("GET", "/__test/stats", None, None).await.3);
