@@ -26,7 +26,7 @@ const DEFAULT_POLICY = {
   backoffJitterFraction: 0.2,
   requestTimeoutMs: 10_000,
 };
-// sessionHint: the reference server sets the script-readable `tw_session` cookie with the
+// sessionHint: the reference server sets the script-readable `__Host-tw_session` cookie with the
 // refresh cookie, so a first visit without a session sends no refresh request.
 const params = new URLSearchParams(location.search);
 // "OAuth provider" mode (?mode=oauth): the same page logs in by redirect at the oidc-provider
@@ -47,7 +47,7 @@ const options = oauthMode
       postLogoutRedirectUri: `${location.origin}/?mode=oauth`,
     },
   }
-  : { loginUrl: '/auth/login', refreshUrl: '/auth/refresh', logoutUrl: '/auth/logout', sessionHint: 'tw_session' };
+  : { loginUrl: '/auth/login', refreshUrl: '/auth/refresh', logoutUrl: '/auth/logout', sessionHint: '__Host-tw_session' };
 for (const key of Object.keys(DEFAULT_POLICY)) {
   if (params.has(key)) options[key] = Number(params.get(key));
 }

@@ -117,7 +117,7 @@ fn refresh_cookie(res: &reqwest::Response) -> Option<String> {
     res.headers()
         .get_all(SET_COOKIE)
         .iter()
-        .filter_map(|v| v.to_str().ok()?.strip_prefix("tw_refresh="))
+        .filter_map(|v| v.to_str().ok()?.strip_prefix("__Host-tw_refresh="))
         .filter_map(|r| r.split(';').next())
         .find(|v| !v.is_empty())
         .map(str::to_string)
@@ -167,7 +167,7 @@ async fn worker(
         let ok = if refresh {
             let res = c
                 .post(format!("{url}/auth/refresh"))
-                .header(COOKIE, format!("tw_refresh={}", session.cookie))
+                .header(COOKIE, format!("__Host-tw_refresh={}", session.cookie))
                 .send()
                 .await;
             match res {

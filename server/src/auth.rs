@@ -24,8 +24,18 @@ use crate::util::{
 };
 use crate::{ConnKill, PeerAddr};
 
-/// Name of the refresh cookie.
-pub const REFRESH_COOKIE: &str = "tw_refresh";
+/// Name of the refresh cookie: the `__Host-` prefix makes browsers accept it only with `Secure`,
+/// `Path=/` and no `Domain`, from this very origin, so that no sibling subdomain can set, toss or
+/// shadow it.
+pub const REFRESH_COOKIE: &str = "__Host-tw_refresh";
+
+/// Name of the refresh cookie with `--cookie-secure never` (plain http off loopback, where a
+/// `__Host-` cookie cannot exist): scoped to `/auth`, and exposed to cookie tossing from sibling
+/// subdomains (a duplicate then ends the session, see [`refresh`]).
+pub const INSECURE_REFRESH_COOKIE: &str = "tw_refresh";
+
+/// Name of the hint cookie with `--cookie-secure never` (see [`INSECURE_REFRESH_COOKIE`]).
+pub const INSECURE_HINT_COOKIE: &str = "tw_session";
 
 #[derive(Deserialize, Default)]
 struct LoginBody {
@@ -306,25 +316,42 @@ enum CookieUpdate<'a> {
     Clear,
 }
 
-/// Name of the session hint cookie: `tw_session=1`, not secret and readable by scripts, set and
+/// Name of the session hint cookie: `__Host-tw_session=1`, not secret and readable by scripts, set and
 /// cleared together with the `HttpOnly` refresh cookie (as auth0-spa-js's `is.authenticated`
 /// cookie), so that a page without it knows there is certainly no session and skips the refresh
 /// call that would only answer `400 invalid_grant` (the manager's `sessionHint` option).
-pub const HINT_COOKIE: &str = "tw_session";
+pub const HINT_COOKIE: &str = "__Host-tw_session";
+
+/// The refresh and hint cookie names this server writes and reads: the `__Host-` ones, or with
+/// `--cookie-secure never` the unprefixed ones (no cookie of the other naming is ever read: an
+/// unprefixed cookie may have been tossed by a sibling subdomain).
+pub fn cookie_names(state: &AppState) -> (&'static str, &'static str) {
+    if state.cookie_secure {
+        (REFRESH_COOKIE, HINT_COOKIE)
+    } else {
+        (INSECURE_REFRESH_COOKIE, INSECURE_HINT_COOKIE)
+    }
+}
 
 /// Every `Set-Cookie` this server sends goes through here: the refresh token as an `HttpOnly;
-/// SameSite=Strict` cookie scoped to `/auth`, and the script-readable hint cookie beside it; or
-/// the deletion of both.
+/// SameSite=Strict; Secure; Path=/` `__Host-` cookie, and the script-readable hint cookie beside
+/// it; or the deletion of both. With `--cookie-secure never` the unprefixed names, without
+/// `Secure`, the refresh cookie scoped to `/auth`.
 fn update_cookies(res: &mut Response, state: &AppState, update: CookieUpdate<'_>) {
     let (value, hint, max_age) = match update {
         CookieUpdate::Set(token) => (token, "1", state.config.refresh_ttl_secs),
         CookieUpdate::Clear => ("", "", 0),
     };
-    let secure = if state.cookie_secure { "; Secure" } else { "" };
+    let (name, hint_name) = cookie_names(state);
+    let (path, secure) = if state.cookie_secure {
+        ("/", "; Secure")
+    } else {
+        ("/auth", "")
+    };
     let refresh = format!(
-        "{REFRESH_COOKIE}={value}; Path=/auth; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+        "{name}={value}; Path={path}; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
     );
-    let hint = format!("{HINT_COOKIE}={hint}; Path=/; SameSite=Strict; Max-Age={max_age}{secure}");
+    let hint = format!("{hint_name}={hint}; Path=/; SameSite=Strict; Max-Age={max_age}{secure}");
     let headers = res.headers_mut();
     for line in [refresh, hint] {
         let line = HeaderValue::from_str(&line).expect("cookie values are base64url or ASCII");
@@ -422,7 +449,7 @@ pub async fn refresh(
         }
     }
     let presented = if state.cookie_mode() {
-        let mut cookies = cookie_values(&headers, REFRESH_COOKIE);
+        let mut cookies = cookie_values(&headers, cookie_names(&state).0);
         if cookies.len() > 1 {
             // Cookie tossing (a sibling subdomain set one for a parent domain): which one is
             // the user's cannot be told, so neither is used, and the session ends here with
@@ -593,7 +620,7 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Byt
         }
     }
     // Either transport is accepted here, and every cookie of ours: revoking is always safe.
-    let mut candidates = cookie_values(&headers, REFRESH_COOKIE);
+    let mut candidates = cookie_values(&headers, cookie_names(&state).0);
     if let Some(b) = parse_body::<RefreshBody>(&headers, &body) {
         candidates.extend(b.refresh_token);
     }

@@ -84,7 +84,9 @@ pub struct Cli {
     /// Directory served at /examples/ (scripts/build-leptos-app.sh builds target/examples/).
     #[arg(long, value_name = "PATH")]
     pub examples_dir: Option<PathBuf>,
-    /// Refresh-cookie `Secure` attribute: auto (unless bound to loopback), always, never.
+    /// Cookies' `Secure` attribute and `__Host-` names: auto (= always; browsers keep `Secure`
+    /// cookies from http://localhost and 127.0.0.1), always, never (plain http off loopback:
+    /// unprefixed `tw_refresh`/`tw_session`, open to cookie tossing from sibling subdomains).
     #[arg(long, default_value = "auto", value_parser = ["auto", "always", "never"])]
     pub cookie_secure: String,
     /// Where refresh families, the jti blocklist and the login throttle live: `memory`,

@@ -44,7 +44,7 @@ impl SigningAlg {
 /// Where the refresh token travels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RefreshTransport {
-    /// `Set-Cookie: tw_refresh=...; HttpOnly; SameSite=Strict; Path=/auth` (default).
+    /// `Set-Cookie: __Host-tw_refresh=...; Path=/; Secure; HttpOnly; SameSite=Strict` (default).
     Cookie,
     /// `refresh_token` in the JSON response body, and in the JSON/form request body.
     Body,
@@ -206,8 +206,10 @@ pub struct Config {
     pub pkg_dir: PathBuf,
     /// Directory served at `/examples/` (the built example apps), if any.
     pub examples_dir: Option<PathBuf>,
-    /// `Secure` attribute on the refresh cookie; `None` = automatic (set unless bound to a
-    /// loopback address, since the server itself only speaks plain http).
+    /// `Secure` attribute (and the `__Host-` cookie names) on the cookies; `None` = automatic,
+    /// which is `Secure`: browsers count http://localhost and http://127.0.0.1 as trustworthy
+    /// and keep `Secure` cookies from them. `Some(false)` (plain http off loopback) falls back to
+    /// the unprefixed names `tw_refresh` (`Path=/auth`) and `tw_session`.
     pub cookie_secure: Option<bool>,
     /// One log line per request on stderr.
     pub log_requests: bool,

@@ -19,6 +19,7 @@ async fn main() -> ExitCode {
         }
     };
     let test_hooks = config.test_hooks;
+    let insecure_cookies = config.cookie_secure == Some(false);
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(l) => l,
         Err(e) => {
@@ -36,6 +37,12 @@ async fn main() -> ExitCode {
     println!("listening on {}", running.base_url());
     if test_hooks {
         eprintln!("warning: --test-hooks is on: /__test/* endpoints are enabled");
+    }
+    if insecure_cookies {
+        eprintln!(
+            "warning: --cookie-secure never: the cookies are tw_refresh and tw_session, without \
+             Secure or the __Host- prefix; a sibling subdomain can set or shadow them"
+        );
     }
     tokio::select! {
         res = running.wait() => match res {

@@ -87,7 +87,7 @@ pub struct Inner {
     pub config: Config,
     /// Resolved issuer.
     pub issuer: String,
-    /// Whether the refresh cookie carries `Secure`.
+    /// Whether the cookies carry `Secure` and the `__Host-` names ([`crate::auth::cookie_names`]).
     pub cookie_secure: bool,
     /// Signing keys and the published JWKS.
     pub keys: RwLock<KeyRing>,
@@ -152,9 +152,9 @@ impl AppState {
                 format!("http://{host}:{}", local_addr.port())
             }
         };
-        let cookie_secure = config
-            .cookie_secure
-            .unwrap_or_else(|| !local_addr.ip().is_loopback());
+        // Browsers accept `Secure` (and `__Host-`) cookies from http://localhost and
+        // http://127.0.0.1 (potentially trustworthy origins), so automatic means always.
+        let cookie_secure = config.cookie_secure.unwrap_or(true);
         let keys = match &config.signing_key {
             Some(path) => KeyRing::from_file(path)?,
             None => KeyRing::new(config.alg)?,

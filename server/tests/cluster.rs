@@ -274,7 +274,10 @@ impl DpopClient {
             }
             "/auth/refresh" => {
                 let cookie = self.cookie.as_deref().unwrap_or_default();
-                req = req.header(reqwest::header::COOKIE, format!("tw_refresh={cookie}"));
+                req = req.header(
+                    reqwest::header::COOKIE,
+                    format!("__Host-tw_refresh={cookie}"),
+                );
             }
             _ => {
                 let token = self.token.as_deref().unwrap_or_default();

@@ -41,7 +41,7 @@ async fn login(c: &Client, base: &str, proof: Option<String>) -> Response {
 async fn refresh(c: &Client, base: &str, cookie: &str, proof: Option<String>) -> Response {
     let mut req = c
         .post(format!("{base}/auth/refresh"))
-        .header(COOKIE, format!("tw_refresh={cookie}"));
+        .header(COOKIE, format!("__Host-tw_refresh={cookie}"));
     if let Some(proof) = proof {
         req = req.header("DPoP", proof);
     }

@@ -169,8 +169,8 @@ async fn two_refresh_cookies_are_refused() {
     let (_, attacker) = login_demo(&c, &base).await;
     let (_, victim) = login_demo(&c, &base).await;
     for header in [
-        format!("tw_refresh={attacker}; tw_refresh={victim}"),
-        format!("tw_refresh={victim}; other=1; tw_refresh={attacker}"),
+        format!("__Host-tw_refresh={attacker}; __Host-tw_refresh={victim}"),
+        format!("__Host-tw_refresh={victim}; other=1; __Host-tw_refresh={attacker}"),
     ] {
         let res = c
             .post(format!("{base}/auth/refresh"))
@@ -375,7 +375,10 @@ async fn malformed_requests_never_get_a_5xx() {
     for (name, value) in [
         ("authorization", "Bearer ".to_string() + &"x".repeat(20_000)),
         ("authorization", "Basic Zm9vOmJhcg==".to_string()),
-        ("cookie", "tw_refresh=".to_string() + &"y".repeat(4_000)),
+        (
+            "cookie",
+            "__Host-tw_refresh=".to_string() + &"y".repeat(4_000),
+        ),
     ] {
         let res = c
             .get(format!("{base}/api/me"))
@@ -387,7 +390,7 @@ async fn malformed_requests_never_get_a_5xx() {
     }
     let res = c
         .post(format!("{base}/auth/refresh"))
-        .header(COOKIE, format!("tw_refresh={}", "y".repeat(4_000)))
+        .header(COOKIE, format!("__Host-tw_refresh={}", "y".repeat(4_000)))
         .send()
         .await
         .unwrap();
@@ -407,7 +410,7 @@ async fn a_duplicated_refresh_cookie_ends_the_session_with_clearing_headers() {
         .post(format!("{base}/auth/refresh"))
         .header(
             COOKIE,
-            format!("tw_refresh=attacker-token; tw_refresh={cookie}"),
+            format!("__Host-tw_refresh=attacker-token; __Host-tw_refresh={cookie}"),
         )
         .send()
         .await
@@ -422,13 +425,13 @@ async fn a_duplicated_refresh_cookie_ends_the_session_with_clearing_headers() {
     assert!(
         cleared
             .iter()
-            .any(|l| l.starts_with("tw_refresh=;") && l.contains("Max-Age=0")),
+            .any(|l| l.starts_with("__Host-tw_refresh=;") && l.contains("Max-Age=0")),
         "{cleared:?}"
     );
     assert!(
         cleared
             .iter()
-            .any(|l| l.starts_with("tw_session=;") && l.contains("Max-Age=0")),
+            .any(|l| l.starts_with("__Host-tw_session=;") && l.contains("Max-Age=0")),
         "{cleared:?}"
     );
     let body: serde_json::Value = res.json().await.unwrap();

@@ -118,7 +118,7 @@ async fn login(c: &Client, base: &str) -> Response {
 /// The `tw_refresh` value from a response's `Set-Cookie`.
 fn refresh_cookie(res: &Response) -> Option<String> {
     set_cookie_line(res.headers()).and_then(|l| {
-        l.strip_prefix("tw_refresh=")
+        l.strip_prefix("__Host-tw_refresh=")
             .and_then(|r| r.split(';').next())
             .filter(|v| !v.is_empty())
             .map(str::to_string)
@@ -141,7 +141,7 @@ async fn login_manual(base: &str) -> (String, String) {
 fn post_with_refresh_cookie(base: &str, path: &str, cookie: &str) -> RequestBuilder {
     client()
         .post(format!("{base}{path}"))
-        .header(COOKIE, format!("tw_refresh={cookie}"))
+        .header(COOKIE, format!("__Host-tw_refresh={cookie}"))
 }
 
 async fn refresh_with(base: &str, cookie: &str) -> Response {
@@ -197,13 +197,18 @@ async fn login_returns_token_and_http_only_cookie() {
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["cache-control"], "no-store");
     let line = set_cookie_line(res.headers()).unwrap();
-    for attr in ["HttpOnly", "SameSite=Strict", "Path=/auth", "Max-Age=86400"] {
+    // `__Host-`: Secure, Path=/ and no Domain (browsers keep Secure cookies from loopback http).
+    assert!(line.starts_with("__Host-tw_refresh="), "{line}");
+    for attr in [
+        "HttpOnly",
+        "SameSite=Strict",
+        "Path=/;",
+        "Max-Age=86400",
+        "Secure",
+    ] {
         assert!(line.contains(attr), "{line}");
     }
-    assert!(
-        !line.contains("Secure"),
-        "no Secure on loopback http: {line}"
-    );
+    assert!(!line.contains("Domain"), "{line}");
     let cookie = refresh_cookie(&res).unwrap();
     assert!(cookie.len() >= 22, "at least 128 bits");
     let body = body_json(res).await;
@@ -376,7 +381,7 @@ async fn logout_revokes_family_and_blocklists_access_token() {
     assert_eq!(res.status(), 204);
     let line = set_cookie_line(res.headers()).unwrap();
     assert!(
-        line.starts_with("tw_refresh=;") && line.contains("Max-Age=0"),
+        line.starts_with("__Host-tw_refresh=;") && line.contains("Max-Age=0"),
         "{line}"
     );
     assert_eq!(refresh_with(&base, &cookie).await.status(), 400);
@@ -1031,7 +1036,7 @@ async fn static_files_and_wasm_mime_and_date_everywhere() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The session hint cookie (`tw_session=1`, script-readable, `Path=/`) is set with the refresh
+/// The session hint cookie (`__Host-tw_session=1`, script-readable, `Path=/`) is set with the refresh
 /// cookie and cleared with it, by logout and by a refresh answered `invalid_grant`.
 #[tokio::test]
 async fn the_session_hint_cookie_follows_the_refresh_cookie() {
@@ -1040,13 +1045,13 @@ async fn the_session_hint_cookie_follows_the_refresh_cookie() {
         h.get_all(SET_COOKIE)
             .iter()
             .map(|v| v.to_str().unwrap().to_string())
-            .find(|l| l.starts_with("tw_session="))
+            .find(|l| l.starts_with("__Host-tw_session="))
             .expect("a tw_session cookie")
     };
     let res = login(&client(), &base).await;
     assert_eq!(res.status(), 200);
     let line = hint(res.headers());
-    assert!(line.starts_with("tw_session=1;"), "{line}");
+    assert!(line.starts_with("__Host-tw_session=1;"), "{line}");
     assert!(
         line.contains("Path=/;") && line.contains("SameSite=Strict"),
         "{line}"
@@ -1060,7 +1065,7 @@ async fn the_session_hint_cookie_follows_the_refresh_cookie() {
 
     let res = refresh_with(&base, &cookie).await;
     assert_eq!(res.status(), 200);
-    assert!(hint(res.headers()).starts_with("tw_session=1;"));
+    assert!(hint(res.headers()).starts_with("__Host-tw_session=1;"));
     let rotated = refresh_cookie(&res).expect("rotated cookie");
 
     // Reuse of the rotated-away token: invalid_grant clears both cookies.
@@ -1068,7 +1073,7 @@ async fn the_session_hint_cookie_follows_the_refresh_cookie() {
     assert_eq!(res.status(), 400);
     let line = hint(res.headers());
     assert!(
-        line.starts_with("tw_session=;") && line.contains("Max-Age=0"),
+        line.starts_with("__Host-tw_session=;") && line.contains("Max-Age=0"),
         "{line}"
     );
 
@@ -1076,7 +1081,58 @@ async fn the_session_hint_cookie_follows_the_refresh_cookie() {
     assert_eq!(res.status(), 204);
     let line = hint(res.headers());
     assert!(
-        line.starts_with("tw_session=;") && line.contains("Max-Age=0"),
+        line.starts_with("__Host-tw_session=;") && line.contains("Max-Age=0"),
         "{line}"
     );
+}
+
+/// `--cookie-secure never` (plain http off loopback, where no `__Host-` cookie can exist): the
+/// unprefixed names, the refresh cookie scoped to `/auth`, no `Secure`; and only that naming is
+/// read (a `__Host-` cookie is not looked at, nor is `tw_refresh` in the default naming).
+#[tokio::test]
+async fn cookie_secure_never_falls_back_to_the_unprefixed_names() {
+    let mut config = test_config();
+    config.cookie_secure = Some(false);
+    let (_server, base) = start(config).await;
+    let res = login(&client(), &base).await;
+    assert_eq!(res.status(), 200);
+    let lines: Vec<String> = res
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    let refresh = lines.iter().find(|l| l.starts_with("tw_refresh=")).unwrap();
+    assert!(
+        refresh.contains("Path=/auth;") && refresh.contains("HttpOnly"),
+        "{refresh}"
+    );
+    assert!(!refresh.contains("Secure"), "{refresh}");
+    let hint = lines
+        .iter()
+        .find(|l| l.starts_with("tw_session=1;"))
+        .unwrap();
+    assert!(!hint.contains("Secure"), "{hint}");
+    let token = refresh
+        .strip_prefix("tw_refresh=")
+        .and_then(|r| r.split(';').next())
+        .unwrap();
+    let refresh_as = |name: &str| {
+        client()
+            .post(format!("{base}/auth/refresh"))
+            .header(COOKIE, format!("{name}={token}"))
+    };
+    assert_eq!(send(refresh_as("__Host-tw_refresh")).await.status(), 400);
+    assert_eq!(send(refresh_as("tw_refresh")).await.status(), 200);
+
+    // And the default naming never reads the unprefixed cookie.
+    let (_server, base) = start(test_config()).await;
+    let (_, token) = login_manual(&base).await;
+    let res = send(
+        client()
+            .post(format!("{base}/auth/refresh"))
+            .header(COOKIE, format!("tw_refresh={token}")),
+    )
+    .await;
+    assert_eq!(res.status(), 400);
 }

@@ -284,7 +284,7 @@ export interface TokenManagerDialectOptions extends TokenManagerCommonOptions {
   credentials?: 'include' | 'same-origin' | 'omit';
   /**
    * Name of a script-readable cookie that your auth server sets and clears together with the
-   * `HttpOnly` refresh cookie (the reference server's `tw_session`). When given, `start()` in a
+   * `HttpOnly` refresh cookie (the reference server's `__Host-tw_session`). When given, `start()` in a
    * page whose `document.cookie` lacks it sends no refresh request: a first visit shows no
    * failed request. Default: none (`start()` always tries the refresh cookie).
    */

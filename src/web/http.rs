@@ -269,9 +269,7 @@ fn field(object: &Object, key: &str) -> JsValue {
 /// still accepted and simply contributes no claims.
 pub(crate) fn parse_grant(reply: &Reply, keep_refresh: bool, dpop: bool) -> Option<Parsed> {
     let object = parse_body(&reply.body)?;
-    let token_type = field(&object, "token_type").as_string()?;
-    let bearer_ok = !dpop && token_type.eq_ignore_ascii_case("bearer");
-    if !bearer_ok && !token_type.eq_ignore_ascii_case("dpop") {
+    if !grant::token_type_ok(&field(&object, "token_type").as_string()?, dpop) {
         return None;
     }
     let expires_in = match field(&object, "expires_in") {
@@ -328,25 +326,18 @@ pub(crate) fn error_code(reply: &Reply) -> Option<String> {
     parse_body(&reply.body).and_then(|object| field(&object, "error").as_string())
 }
 
-/// Classifies a refresh response that is not a usable 2xx.
-pub(crate) fn classify_refresh(reply: &Reply, now: u64) -> RefreshFailure {
-    let retry_after_ms = retry_after_ms(reply.retry_after.as_deref(), now);
-    match reply.status {
-        200..=299 => RefreshFailure::Malformed,
-        401 => RefreshFailure::InvalidGrant,
-        400 if matches!(
-            error_code(reply).as_deref(),
-            Some("invalid_grant" | "invalid_client" | "unauthorized_client")
-        ) =>
-        {
-            RefreshFailure::InvalidGrant
-        }
-        429 => RefreshFailure::TooManyRequests { retry_after_ms },
-        status => RefreshFailure::Server {
-            status,
-            retry_after_ms,
-        },
-    }
+/// What a refresh answer means, as the core decides it ([`grant::refresh_answer`]) from its
+/// status, `error`, `token_type` and `Retry-After`: `Ok` for a token response to parse.
+pub(crate) fn refresh_answer(reply: &Reply, dpop: bool, now: u64) -> Result<(), RefreshFailure> {
+    let object = parse_body(&reply.body);
+    let member = |key| object.as_ref().and_then(|o| field(o, key).as_string());
+    grant::refresh_answer(
+        reply.status,
+        member("error").as_deref(),
+        member("token_type").as_deref(),
+        dpop,
+        retry_after_ms(reply.retry_after.as_deref(), now),
+    )
 }
 
 // The OAuth profile's calls, one function per kind of request (a DPoP proof header, RFC 9449,

@@ -111,9 +111,10 @@ pub struct Config {
     /// (Node and other hosts, whose `fetch` may not).
     pub manual_redirects: bool,
     /// The name of a script-readable cookie the auth server sets and clears together with the
-    /// refresh cookie (the reference server's `tw_session`). When set, [`TokenManager::start`]
-    /// in a window whose `document.cookie` lacks it knows there is no session and sends no
-    /// refresh request (a first visit shows no failed request). Default: none (always try).
+    /// refresh cookie (the reference server's `__Host-tw_session`). When set,
+    /// [`TokenManager::start`] in a window whose `document.cookie` lacks it knows there is no
+    /// session and sends no refresh request (a first visit shows no failed request). Default:
+    /// none (always try).
     pub session_hint: Option<String>,
     /// The OAuth 2.0 / OpenID Connect profile: the issuer and client to log in with
     /// ([`TokenManager::login_with_redirect`], [`TokenManager::handle_redirect_callback`]). The
@@ -725,15 +726,30 @@ fn start_refresh(shared: &Shared, inner: &mut Inner, generation: Generation) {
     spawn_local(async move {
         let result = match dpop::send_token_request(&shared, call, key.as_ref(), &controller).await
         {
-            Ok(reply) if (200..300).contains(&reply.status) => {
-                http::parse_grant(&reply, memory, key.is_some())
-                    .ok_or(Some(RefreshFailure::Malformed))
-            }
-            Ok(reply) => Err(Some(http::classify_refresh(&reply, now()))),
+            Ok(reply) => http::refresh_answer(&reply, key.is_some(), now())
+                .and_then(|()| {
+                    http::parse_grant(&reply, memory, key.is_some())
+                        .ok_or(RefreshFailure::Malformed)
+                })
+                .map_err(Some),
             Err(error) => Err(call_failure(error)),
         };
         refresh_finished(&shared, generation, started_at, result);
     });
+}
+
+/// The proof for the logout call of the DPoP-bound access token `token` (`None` when WebCrypto
+/// fails: the call then goes without one and the server refuses it; the session is wiped anyway).
+async fn logout_proof(
+    key: &dpop::DpopKey,
+    url: &str,
+    token: &[u8],
+    nonce: Option<String>,
+) -> Option<String> {
+    let ath = dpop::access_token_hash(token).await.ok()?;
+    dpop::proof(key, "POST", url, Some(&ath), nonce.as_deref())
+        .await
+        .ok()
 }
 
 /// How a failed auth call reports to the session (`None`: cancelled by the session, which no
@@ -1427,6 +1443,15 @@ impl TokenManager {
                 let credentials = inner.session.logout();
                 inner.claims = None;
                 inner.bearer.clear();
+                // A DPoP-bound token goes to the logout URL as `DPoP` with a proof of the
+                // session's key (the server requires one): key and nonce captured before the
+                // logout forgets them.
+                let dpop_key = inner.dpop.key.take();
+                let dpop_nonce = inner
+                    .config
+                    .logout_url
+                    .as_deref()
+                    .and_then(|url| inner.dpop.nonce_for(url));
                 inner.dpop.clear();
                 if cfg!(feature = "oauth") && inner.oauth.is_some() {
                     // OAuth profile: RFC 7009 revocation at the provider.
@@ -1437,20 +1462,31 @@ impl TokenManager {
                     let c = &inner.config;
                     c.logout_url.clone().map(|url| {
                         // The access token goes only to an allowed origin, like any request.
-                        let bearer = credentials
+                        let access = credentials
                             .access_token
                             .as_ref()
-                            .filter(|_| origin::origin_allowed(&url, None, &c.allowed_origins))
-                            .map(http::bearer);
+                            .filter(|_| origin::origin_allowed(&url, None, &c.allowed_origins));
+                        let bearer = access.map(|token| match dpop_key {
+                            Some(_) => http::authorization("DPoP ", token),
+                            None => http::bearer(token),
+                        });
+                        // `ath` is hashed from a copy that is zeroized once hashed.
+                        let ath_input = access.filter(|_| dpop_key.is_some()).map(|token| {
+                            zeroize::Zeroizing::new(token.expose().as_bytes().to_vec())
+                        });
                         let body = match (&credentials.refresh_token, c.refresh_token) {
                             (Some(token), RefreshTokenMode::Memory) => {
                                 Some(JsValue::from(refresh_token_body(token)))
                             }
                             _ => None,
                         };
-                        let call = inner.auth_call(url, body, bearer);
+                        let mut call = inner.auth_call(url, body, bearer);
                         let send: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> =
                             Box::pin(async move {
+                                if let (Some(key), Some(token)) = (dpop_key, ath_input) {
+                                    call.dpop =
+                                        logout_proof(&key, &call.url, &token, dpop_nonce).await;
+                                }
                                 if let Ok(controller) = AbortController::new() {
                                     let _ = call.send(&controller).await;
                                 }

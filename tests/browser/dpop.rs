@@ -19,10 +19,24 @@ const enc = (o) => b64(new TextEncoder().encode(JSON.stringify(o)));
 // A proof from a key the manager never saw (what a thief with the token could make).
 export async function foreign_proof(method, url, token, nonce) {
   const pair = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign']);
+  return proof_with(pair, method, url, token, nonce);
+}
+// Keeps every key pair WebCrypto generates from now on (the manager's DPoP key: non-extractable,
+// but the test can sign with it), until restore().
+export function capture_keys() {
+  const subtle = crypto.subtle;
+  const pairs = [];
+  subtle.generateKey = function (...args) {
+    return SubtleCrypto.prototype.generateKey.apply(this, args).then((pair) => (pairs.push(pair), pair));
+  };
+  return { pairs, restore() { delete subtle.generateKey; } };
+}
+// A proof signed with `pair`.
+export async function proof_with(pair, method, url, token, nonce) {
   const jwk = await crypto.subtle.exportKey('jwk', pair.publicKey);
   const ath = b64(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(token)));
   const header = enc({ typ: 'dpop+jwt', alg: 'ES256', jwk: { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y } });
-  const payload = enc({ jti: crypto.randomUUID(), htm: method, htu: url, iat: Math.floor(Date.now() / 1000), ath, nonce });
+  const payload = enc({ jti: crypto.randomUUID(), htm: method, htu: url, iat: Math.floor(Date.now() / 1000), ath, ...(nonce ? { nonce } : {}) });
   const sig = await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, pair.privateKey,
     new TextEncoder().encode(header + '.' + payload));
   return header + '.' + payload + '.' + b64(sig);
@@ -56,6 +70,14 @@ export function sleep(ms) { return new Promise((resolve) => setTimeout(resolve, 
 "#)]
 extern "C" {
     fn foreign_proof(method: &str, url: &str, token: &JsValue, nonce: &JsValue) -> Promise;
+    fn capture_keys() -> JsValue;
+    fn proof_with(
+        pair: &JsValue,
+        method: &str,
+        url: &str,
+        token: &JsValue,
+        nonce: &JsValue,
+    ) -> Promise;
     fn send(
         method: &str,
         url: &str,
@@ -267,6 +289,74 @@ async fn proofs_on_login_api_and_refresh_and_every_replay_refused() {
         assert_eq!(refused(&refused_by, reason), count, "{reason}");
     }
     manager.logout().await;
+}
+
+/// `GET /api/me` with `authorization` (`DPoP <token>`) and a proof signed with `pair` (a nonce
+/// asked for is fetched once): `(status, the refusal's code)`.
+async fn api_me_with(pair: &JsValue, authorization: &str) -> (u16, String) {
+    let token = JsValue::from_str(authorization.strip_prefix("DPoP ").unwrap());
+    let mut nonce = JsValue::NULL;
+    loop {
+        let proof = JsFuture::from(proof_with(pair, "GET", &url("/api/me"), &token, &nonce))
+            .await
+            .unwrap();
+        let (status, challenge, fresh, body) =
+            plain("GET", "/api/me", Some(authorization), Some(&proof)).await;
+        if status == 401 && challenge.contains("use_dpop_nonce") && nonce.is_null() {
+            nonce = fresh;
+            continue;
+        }
+        let code = field(&body, "code").as_string().unwrap_or_default();
+        assert!(
+            status != 401 || !code.is_empty(),
+            "{challenge} {:?}",
+            js_sys::JSON::stringify(&body)
+                .ok()
+                .and_then(|s| s.as_string())
+        );
+        return (status, code);
+    }
+}
+
+/// Logout of a DPoP session: the bound access token goes as `DPoP` with a proof (the server
+/// requires one for a bound token and answered `400` to a `Bearer` logout), the family is
+/// revoked and the token blocklisted: a request with it and a valid proof of its key is `401`.
+#[wasm_bindgen_test]
+async fn logout_sends_the_bound_token_with_a_proof_and_the_token_is_blocklisted() {
+    reset().await;
+    let keys = capture_keys();
+    let recorder = record();
+    let manager = TokenManager::new(config(false)).unwrap();
+    manager.login(credentials()).await.unwrap();
+    let restore_keys: js_sys::Function = field(&keys, "restore").unchecked_into();
+    restore_keys.call0(&keys).unwrap();
+    let pair = Array::from(&field(&keys, "pairs")).get(0);
+    assert_eq!(
+        manager.fetch_url(&url("/api/me")).await.unwrap().status(),
+        200
+    );
+    let (_, authorization, _) = calls_to(&recorder, "/api/me").pop().unwrap();
+    assert!(authorization.starts_with("DPoP "), "{authorization}");
+    // The test's own proof with the session's key is accepted before the logout.
+    let before_logout = api_me_with(&pair, &authorization).await;
+    assert_eq!(before_logout.0, 200, "{before_logout:?}");
+
+    let stats = |body: &JsValue| field(body, "revocations").as_f64().unwrap();
+    let before = stats(&plain("GET", "/__test/stats", None, None).await.3);
+    manager.logout().await;
+    restore(&recorder);
+    let logout = calls_to(&recorder, "/auth/logout");
+    assert_eq!(logout.len(), 1, "one logout call");
+    let (method, sent, proof) = &logout[0];
+    assert_eq!(method, "POST");
+    assert_eq!(sent, &authorization, "the bound token as DPoP");
+    assert!(proof.is_string(), "with a proof");
+    let after = stats(&plain("GET", "/__test/stats", None, None).await.3);
+    assert_eq!(after, before + 1.0, "the server accepted the logout");
+    assert_eq!(
+        api_me_with(&pair, &authorization).await,
+        (401, "ERR_JWT_REVOKED".to_owned())
+    );
 }
 
 #[wasm_bindgen_test]

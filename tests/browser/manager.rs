@@ -1135,12 +1135,12 @@ async fn start_without_the_session_hint_sends_no_request() {
     reset().await;
     let hinted = || {
         let mut config = config();
-        config.session_hint = Some("tw_session".to_owned());
+        config.session_hint = Some("__Host-tw_session".to_owned());
         TokenManager::new(config).unwrap()
     };
     let first = hinted();
     first.login_with(&DEMO).await.unwrap();
-    assert!(cookie_contains(&JsValue::from_str("tw_session=1")));
+    assert!(cookie_contains(&JsValue::from_str("__Host-tw_session=1")));
     let second = hinted();
     assert!(
         second.start().await,
@@ -1149,7 +1149,7 @@ async fn start_without_the_session_hint_sends_no_request() {
     assert_eq!(stat("refreshes").await, 1);
     second.logout().await;
     first.logout().await;
-    assert!(!cookie_contains(&JsValue::from_str("tw_session=1")));
+    assert!(!cookie_contains(&JsValue::from_str("__Host-tw_session=1")));
     let third = hinted();
     assert!(!third.start().await);
     assert_eq!(stat("refreshes").await, 1, "start() sent a refresh request");

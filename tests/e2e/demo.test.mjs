@@ -186,10 +186,10 @@ test('the demo flow in a desktop browser', { timeout: 240_000 }, async (t) => {
     await assert.doesNotReject(async () => {
       for (let i = 0; i < 50; i++) {
         const cookies = await context.cookies();
-        if (!cookies.some((c) => c.name === 'tw_refresh')) return;
+        if (!cookies.some((c) => c.name === '__Host-tw_refresh')) return;
         await page.waitForTimeout(100);
       }
-      throw new Error('tw_refresh cookie still set');
+      throw new Error('__Host-tw_refresh cookie still set');
     });
     await page.getByRole('button', { name: 'Inspect storage' }).click();
     await page.locator('#storage dd', { hasText: 'ERR_TOKEN_NOT_EXPOSED' }).waitFor();

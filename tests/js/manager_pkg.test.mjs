@@ -505,15 +505,15 @@ test('security review: a logoutUrl on a foreign origin gets no bearer', async ()
 
 test('sessionHint: start() without the hint cookie sends no refresh request', async () => {
   const r = await page.evaluate(async () => {
-    const hinted = () => new tw.TokenManager(config({ sessionHint: 'tw_session' }));
+    const hinted = () => new tw.TokenManager(config({ sessionHint: '__Host-tw_session' }));
     const first = hinted();
     await first.login({ username: 'demo', password: 'demo-password' });
-    const hintSet = document.cookie.includes('tw_session=1');
+    const hintSet = document.cookie.includes('__Host-tw_session=1');
     const second = hinted();
     const restored = await second.start();
     await second.logout();
     await first.logout();
-    const hintCleared = !document.cookie.includes('tw_session=1');
+    const hintCleared = !document.cookie.includes('__Host-tw_session=1');
     const third = hinted();
     const thirdStart = await third.start();
     const plain = new tw.TokenManager(config());

@@ -20,7 +20,7 @@ pub fn manager(policy: RefreshPolicy, custody: Custody) -> Rc<TokenManager> {
     config.logout_url = Some("/auth/logout".into());
     // Set and cleared by the reference server with the HttpOnly refresh cookie: a first visit
     // sends no refresh request that is bound to fail.
-    config.session_hint = Some("tw_session".into());
+    config.session_hint = Some("__Host-tw_session".into());
     config.policy = policy;
     // `Custody::Worker { package_url: "/pkg/web/".into() }` keeps the tokens in a worker
     // started from the npm package's web/ files, served by the app (cargo feature

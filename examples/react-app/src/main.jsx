@@ -38,7 +38,7 @@ function createManager() {
     loginUrl: '/auth/login',
     refreshUrl: '/auth/refresh',
     logoutUrl: '/auth/logout',
-    sessionHint: 'tw_session', // no refresh request on a first visit without a session
+    sessionHint: '__Host-tw_session', // no refresh request on a first visit without a session
     custody, // 'page' or 'worker': the hooks work the same
     ...tuning,
   });

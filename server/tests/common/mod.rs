@@ -43,7 +43,7 @@ pub fn refresh_cookie(res: &Response) -> Option<String> {
         .get_all(reqwest::header::SET_COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .filter_map(|l| l.strip_prefix("tw_refresh="))
+        .filter_map(|l| l.strip_prefix("__Host-tw_refresh="))
         .filter_map(|r| r.split(';').next())
         .find(|v| !v.is_empty())
         .map(str::to_string)
@@ -64,7 +64,10 @@ pub async fn login_demo(c: &Client, base: &str) -> (String, String) {
 /// `POST /auth/refresh` with `cookie` as the refresh cookie.
 pub async fn refresh_with(c: &Client, base: &str, cookie: &str) -> Response {
     c.post(format!("{base}/auth/refresh"))
-        .header(reqwest::header::COOKIE, format!("tw_refresh={cookie}"))
+        .header(
+            reqwest::header::COOKIE,
+            format!("__Host-tw_refresh={cookie}"),
+        )
         .send()
         .await
         .unwrap()
@@ -73,7 +76,10 @@ pub async fn refresh_with(c: &Client, base: &str, cookie: &str) -> Response {
 /// `POST /auth/logout` with the bearer token and the refresh cookie.
 pub async fn logout_with(c: &Client, base: &str, access: &str, cookie: &str) -> Response {
     c.post(format!("{base}/auth/logout"))
-        .header(reqwest::header::COOKIE, format!("tw_refresh={cookie}"))
+        .header(
+            reqwest::header::COOKIE,
+            format!("__Host-tw_refresh={cookie}"),
+        )
         .bearer_auth(access)
         .send()
         .await

@@ -3,6 +3,7 @@
 //! before a token is copied into wasm memory, so callers ask [`token_length_ok`] with the length
 //! alone.
 
+use super::RefreshFailure;
 use crate::core::decode::DEFAULT_MAX_TOKEN_LEN;
 
 /// The longest access or refresh token accepted, in bytes (UTF-16 units for a JS string:
@@ -48,6 +49,76 @@ pub fn expires_in(value: f64) -> Result<i64, GrantError> {
     }
 }
 
+/// Whether a token response's `token_type` is acceptable (RFC 6749 §5.1, in any case): `Bearer`
+/// or `DPoP`; with DPoP on only `DPoP` (RFC 9449 §5): a `Bearer` answer means the server did not
+/// bind the token, and a bearer token must be neither sent as `DPoP` nor kept as if bound.
+pub fn token_type_ok(token_type: &str, dpop: bool) -> bool {
+    token_type_accepted(|name| token_type.eq_ignore_ascii_case(name), dpop)
+}
+
+/// [`token_type_ok`] for a shell that compares the member itself: `is(name)` answers whether
+/// the `token_type` is `name` (given in lower case) in any ASCII case; false when it is absent.
+pub fn token_type_accepted(is: impl Fn(&str) -> bool, dpop: bool) -> bool {
+    is("dpop") || (!dpop && is("bearer"))
+}
+
+/// What an answer of the refresh endpoint (the reference dialect's) means, from what the shell
+/// read of it: the HTTP `status`, the body's `error` member, its `token_type` member, whether
+/// DPoP is on, and `Retry-After` as a delay. `Ok(())`: a token response, whose tokens the shell
+/// then checks with [`token_length_ok`] and [`expires_in`] (a refusal there is
+/// [`RefreshFailure::Malformed`]). `Err`: the failure to hand to
+/// [`Session::handle_refresh_err`](super::Session::handle_refresh_err).
+///
+/// - 2xx with an acceptable [`token_type_ok`]: tokens; any other 2xx: `Malformed` (transient).
+/// - 401, and 400 `invalid_grant` / `invalid_client` / `unauthorized_client`: `InvalidGrant`,
+///   the session is over (a server that sees two refresh cookies, tossed by a sibling
+///   subdomain, answers `invalid_grant` too).
+/// - 429: `TooManyRequests`; anything else (5xx, other 4xx such as `invalid_request`): `Server`,
+///   transient, retried with backoff (honouring `Retry-After`).
+pub fn refresh_answer(
+    status: u16,
+    error: Option<&str>,
+    token_type: Option<&str>,
+    dpop: bool,
+    retry_after_ms: Option<u64>,
+) -> Result<(), RefreshFailure> {
+    classify_refresh_answer(
+        status,
+        |code| error == Some(code),
+        |name| token_type.is_some_and(|t| t.eq_ignore_ascii_case(name)),
+        dpop,
+        retry_after_ms,
+    )
+}
+
+/// [`refresh_answer`] for a shell that compares the members itself (the npm package's engine
+/// compares JS strings without copying them into wasm): `error_is(code)` answers whether the
+/// `error` member is exactly `code`, `token_type_is` as in [`token_type_accepted`].
+pub fn classify_refresh_answer(
+    status: u16,
+    error_is: impl Fn(&str) -> bool,
+    token_type_is: impl Fn(&str) -> bool,
+    dpop: bool,
+    retry_after_ms: Option<u64>,
+) -> Result<(), RefreshFailure> {
+    match status {
+        200..=299 if token_type_accepted(token_type_is, dpop) => Ok(()),
+        200..=299 => Err(RefreshFailure::Malformed),
+        401 => Err(RefreshFailure::InvalidGrant),
+        400 if ["invalid_grant", "invalid_client", "unauthorized_client"]
+            .into_iter()
+            .any(error_is) =>
+        {
+            Err(RefreshFailure::InvalidGrant)
+        }
+        429 => Err(RefreshFailure::TooManyRequests { retry_after_ms }),
+        status => Err(RefreshFailure::Server {
+            status,
+            retry_after_ms,
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,5 +146,77 @@ mod tests {
         assert!(token_length_ok(1));
         assert!(token_length_ok(MAX_TOKEN_LEN));
         assert!(!token_length_ok(MAX_TOKEN_LEN + 1));
+    }
+
+    #[test]
+    fn token_types_in_any_case_and_only_dpop_when_dpop_is_on() {
+        for t in ["Bearer", "bearer", "BEARER", "DPoP", "dpop"] {
+            assert!(token_type_ok(t, false), "{t}");
+        }
+        assert!(token_type_ok("DPoP", true));
+        assert!(token_type_ok("DPOP", true));
+        for t in ["Bearer", "bearer"] {
+            assert!(!token_type_ok(t, true), "{t} with DPoP on");
+        }
+        for t in ["", "mac", "Bearer ", "Basic", "dpop\0"] {
+            assert!(!token_type_ok(t, false), "{t:?}");
+        }
+    }
+
+    #[test]
+    fn refresh_answers_are_classified() {
+        use RefreshFailure::*;
+        let answer = |status, error, token_type, dpop| {
+            refresh_answer(status, error, token_type, dpop, Some(7_000))
+        };
+        assert_eq!(answer(200, None, Some("Bearer"), false), Ok(()));
+        assert_eq!(answer(201, None, Some("DPoP"), true), Ok(()));
+        // With DPoP on, a Bearer answer is refused (transient, not a new token).
+        assert_eq!(answer(200, None, Some("Bearer"), true), Err(Malformed));
+        assert_eq!(answer(200, None, None, false), Err(Malformed));
+        assert_eq!(answer(204, None, Some("mac"), false), Err(Malformed));
+        // The session is over.
+        for error in [None, Some("invalid_token"), Some("invalid_grant")] {
+            assert_eq!(answer(401, error, None, false), Err(InvalidGrant));
+        }
+        for error in ["invalid_grant", "invalid_client", "unauthorized_client"] {
+            assert_eq!(
+                answer(400, Some(error), None, true),
+                Err(InvalidGrant),
+                "{error}"
+            );
+        }
+        // Transient: retried with backoff, Retry-After honoured.
+        for error in [
+            None,
+            Some("invalid_request"),
+            Some("INVALID_GRANT"),
+            Some(""),
+        ] {
+            assert_eq!(
+                answer(400, error, None, false),
+                Err(Server {
+                    status: 400,
+                    retry_after_ms: Some(7_000)
+                }),
+                "{error:?}"
+            );
+        }
+        assert_eq!(
+            answer(429, Some("slow_down"), None, false),
+            Err(TooManyRequests {
+                retry_after_ms: Some(7_000)
+            })
+        );
+        for status in [0, 100, 302, 403, 404, 500, 503, 599, 999] {
+            assert_eq!(
+                answer(status, Some("invalid_grant"), Some("Bearer"), false),
+                Err(Server {
+                    status,
+                    retry_after_ms: Some(7_000)
+                }),
+                "{status}"
+            );
+        }
     }
 }

@@ -865,3 +865,38 @@ fn backoff_counts_failures_across_attempts_and_a_success_resets_it() {
     drain(&mut session);
     assert_eq!(session.poll_timeout().unwrap() - (now + 1), delays[0]);
 }
+
+/// The refresh answers as [`grant::refresh_answer`] classifies them, on simulated time: a
+/// `400 invalid_request` and, with DPoP on, a `Bearer` token response are transient (retried
+/// after 1 s, then 2 s, the token kept); `400 invalid_grant` then ends the session.
+#[test]
+fn classified_refresh_answers_retry_or_end_the_session() {
+    let mut sim = five_minute_sim(TokenStyle::ExpiresIn);
+    let failure = |status, error, token_type, dpop| {
+        grant::refresh_answer(status, error, token_type, dpop, None).unwrap_err()
+    };
+    sim.server.script.extend([
+        failure(400, Some("invalid_request"), None, false),
+        failure(200, None, Some("Bearer"), true),
+        failure(400, Some("invalid_grant"), None, false),
+    ]);
+    sim.run_with_requests(HOUR, 30 * SECOND);
+    let starts = &sim.refresh_starts;
+    assert_eq!(starts.len(), 3);
+    let rtt = 2 * sim.latency_ms;
+    let waits: Vec<u64> = starts.windows(2).map(|w| w[1] - w[0] - rtt).collect();
+    assert!(waits[0] > 800 && waits[0] <= 1_000, "{waits:?}");
+    assert!(waits[1] > 1_600 && waits[1] <= 2_000, "{waits:?}");
+    assert_eq!(
+        sim.count_events(|e| matches!(e, Event::RefreshFailed { .. })),
+        2
+    );
+    assert_eq!(
+        sim.count_events(|e| *e
+            == Event::LoggedOut {
+                reason: LogoutReason::InvalidGrant
+            }),
+        1
+    );
+    assert_eq!(sim.session.state(), SessionState::Anonymous);
+}
