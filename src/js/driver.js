@@ -408,7 +408,16 @@ export class TokenManager {
 
   #perform([code, a, b, c, d]) {
     switch (code) {
-      case DO_REFRESH: this.#refreshCall(a); break;
+      case DO_REFRESH:
+        // Whatever goes wrong in the call, the engine hears of it (as a bad answer: retried with
+        // backoff), so no refresh() or start() waits for ever.
+        this.#refreshCall(a).catch(() => {
+          this.#calls.delete(a);
+          if (this.#closed) return;
+          this.#e.refreshFailed(a, 4, 0, NaN, Date.now());
+          this.#run();
+        });
+        break;
       case DO_CANCEL: this.#calls.get(a)?.abort(); this.#calls.delete(a); break;
       case ON_CHANGE: this.#emit('change', { type: 'change', state: a }); break;
       case ON_INSTALLED:

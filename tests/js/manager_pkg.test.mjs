@@ -312,6 +312,37 @@ test('memory mode: the refresh token lives in wasm memory and rotates', async ()
   assert.equal(s.active_families, 0);
 });
 
+test('an exception inside the refresh call fails that refresh instead of leaving it pending; the next one works', async () => {
+  const r = await page.evaluate(async () => {
+    const tm = new tw.TokenManager({ ...config(), loginUrl: `${B}/auth/login`, refreshUrl: `${B}/auth/refresh`, logoutUrl: `${B}/auth/logout`, refreshToken: 'memory', allowedOrigins: [B] });
+    await tm.login({ username: 'demo', password: 'demo-password' });
+    // The refresh call builds its body with JSON.stringify: make that throw, once.
+    const stringify = JSON.stringify;
+    JSON.stringify = function (value, ...rest) {
+      if (value && typeof value === 'object' && 'refresh_token' in value) {
+        JSON.stringify = stringify;
+        throw new Error('boom');
+      }
+      return stringify.call(this, value, ...rest);
+    };
+    const timeout = new Promise((ok) => setTimeout(() => ok('pending after 5 s'), 5000));
+    const first = await Promise.race([code(tm.refresh()), timeout]);
+    JSON.stringify = stringify;
+    if (first === 'pending after 5 s') {
+      tm.free();
+      return { first };
+    }
+    const second = await Promise.race([code(tm.refresh()), timeout]);
+    const status = (await tm.fetch(`${B}/api/me`)).status;
+    await tm.logout();
+    tm.free();
+    return { first, second, status };
+  });
+  assert.notEqual(r.first, 'pending after 5 s');
+  assert.equal(r.second, 'resolved');
+  assert.equal(r.status, 200);
+});
+
 test('no header to another origin, nor to look-alikes; setTokens works without a server', async () => {
   const r = await page.evaluate(async () => {
     const tm = await loggedIn();
