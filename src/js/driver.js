@@ -334,6 +334,9 @@ function report(e) {
 export class TokenManager {
   #e; #c; #fetch; #closed = false; #manual;
   #listeners = new Map(); #waiters = []; #calls = new Map(); #lastFailure;
+  // @oauth-begin
+  #lastCause; #cause; #incomingIdToken;
+  // @oauth-end
   #timer; #armedFor = NaN; #unbind = []; #tabs; #oauth;
   // DPoP: the session's key (a dpop.js `Dpop`), and a sibling's key offered with its token.
   #dpop; #incoming;
@@ -415,11 +418,25 @@ export class TokenManager {
         // A sibling's token comes with its key: one key (one `jkt`) per session across tabs.
         // A sibling's key, unless it is the one this tab holds (whose nonces stay).
         if (a === 'otherTab' && this.#incoming && this.#incoming.jkt !== this.#dpop?.jkt) this.#dpop = this.#incoming;
+        // @oauth-begin
+        if (a === 'otherTab') this.#oauth?.adopt(this.#incomingIdToken);
+        // @oauth-end
         this.#wake(a === null ? 'tokens' : 'refreshed');
         if (a !== null) this.#emit('refreshed', { type: 'refreshed', source: a });
         break;
       case ON_FAILED:
         this.#lastFailure = a;
+        // @oauth-begin
+        // An OAuth refresh answer refused for its ID token: the typed error rides on the event
+        // and on refresh()'s rejection (`cause`).
+        this.#lastCause = this.#cause;
+        this.#cause = undefined;
+        if (this.#lastCause) {
+          this.#wake('failed');
+          this.#emit('refreshFailed', { type: 'refreshFailed', reason: a, status: b, retryAt: c, tokenExpiresFirst: d, error: this.#lastCause });
+          break;
+        }
+        // @oauth-end
         this.#wake('failed');
         this.#emit('refreshFailed', { type: 'refreshFailed', reason: a, status: b, retryAt: c, tokenExpiresFirst: d });
         break;
@@ -431,6 +448,10 @@ export class TokenManager {
         break;
       case DO_POST:
         if (b && this.#dpop) a.dpopKey = this.#dpop.toMessage();
+        // @oauth-begin
+        // The session's ID token goes with its tokens: the adopting tab's logout hint.
+        if (b && this.#oauth) a.idToken = this.#oauth.hint();
+        // @oauth-end
         try { this.#tabs.channel.postMessage(a); } catch { /* closing */ }
         break;
       case DO_LOCK: this.#lock(a, b); break;
@@ -562,9 +583,15 @@ export class TokenManager {
     // @oauth-begin
     } else if (oauth) {
       // Checked by the core: the token type, and `invalid_grant` (ends the session) or a backoff.
-      const [failed, a, b, c] = oauth.refreshed(reply, retryAfter(reply.after, now));
-      if (failed) e.refreshFailed(generation, a, b, c, now);
-      else e.refreshOk(generation, a, b, c, reply.date, startedAt, now);
+      // An ID token in the answer is verified first; `cause`: why it was refused.
+      const [failed, a, b, c, cause] = await oauth.refreshed(reply, retryAfter(reply.after, now));
+      if (this.#closed) return;
+      this.#cause = cause;
+      if (failed) e.refreshFailed(generation, a, b, c, Date.now());
+      else e.refreshOk(generation, a, b, c, reply.date, startedAt, Date.now());
+      this.#run();
+      this.#cause = undefined; // taken by the failure's event (none for a superseded refresh)
+      return;
     // @oauth-end
     } else if (reply.status >= 200 && reply.status < 300) {
       const grant = parseGrant(reply.text, this.#c.dpop);
@@ -667,6 +694,11 @@ export class TokenManager {
     this.#run();
     switch (await wait) {
       case 'refreshed': case 'tokens': return;
+      // @oauth-begin
+      // (Matches only when the failure has a typed cause.)
+      case this.#lastCause && 'failed':
+        throw Object.assign(error('ERR_REFRESH_FAILED', `refresh failed (${this.#lastFailure}); retrying`), { cause: this.#lastCause });
+      // @oauth-end
       case 'failed': throw error('ERR_REFRESH_FAILED', `refresh failed (${this.#lastFailure ?? 'unknown'}); retrying`);
       case 'loggedOut': throw error('ERR_LOGGED_OUT', 'the session ended');
       default: throw freed();
@@ -906,6 +938,9 @@ export class TokenManager {
       const data = event.data;
       // With DPoP a token message carries the sender's key pair, adopted with the token.
       this.#incoming = c.dpop && isObject(data) ? D.Dpop.fromMessage(data.dpopKey) : null;
+      // @oauth-begin
+      this.#incomingIdToken = isObject(data) ? data.idToken : undefined;
+      // @oauth-end
       this.#e.message(data, Date.now());
       this.#run();
       this.#incoming = null;

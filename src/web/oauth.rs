@@ -490,8 +490,23 @@ async fn refresh_once(
         }
     };
     drop(text);
-    // A new ID token replaces the logout hint (it is sent only to the provider that issued it).
-    if let Some(id_token) = &response.id_token {
+    // An ID token in the answer is verified as at login and against the session's (OIDC Core
+    // §12.2) before anything of the answer is installed; a refused one fails the refresh as
+    // malformed (the current token is kept, the refresh retried with backoff).
+    let check = {
+        let inner = shared.borrow();
+        let oauth = inner.oauth.as_ref().ok_or(None)?;
+        let session = oauth.id_token.as_ref().map(Secret::expose);
+        IdTokenCheck::of_refresh(&metadata, &oauth.client.client_id, session, &response)
+    };
+    if let (Some(check), Some(id_token)) = (check, &response.id_token) {
+        if verify_id_token(shared, &metadata, id_token, &check)
+            .await
+            .is_err()
+        {
+            return Err(Some(RefreshFailure::Malformed));
+        }
+        // The new ID token replaces the logout hint (sent only to the provider that issued it).
         if let Some(oauth) = shared.borrow_mut().oauth.as_mut() {
             oauth.id_token = Some(Secret::from(id_token.expose()));
         }

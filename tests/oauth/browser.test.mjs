@@ -405,6 +405,25 @@ test(`${custody} custody: error=access_denied from the provider is a typed error
   await ctx.close();
 });
 
+// (Both custodies in the Bearer run; the DPoP run adds nothing to discovery.)
+for (const [path, custody] of DPOP ? [] : [['/', 'page'], ['/worker/', 'worker']])
+test(`${custody} custody: calls racing the first discovery share one fetch of the provider's metadata`, async () => {
+  const ctx = await browser.newContext();
+  const discoveries = [];
+  ctx.on('request', (request) => {
+    if (request.url().startsWith(`${provider.issuer}/.well-known/`)) discoveries.push(request.url());
+  });
+  const page = await openApp(ctx, [], [], path);
+  assert.equal(discoveries.length, 0, 'no discovery before the first call that needs it');
+  // Two logins started at once (as a double click would): both wait on the same fetch.
+  await Promise.all([
+    page.waitForURL(`${provider.issuer}/interaction/**`),
+    page.evaluate(() => { window.tm.loginWithRedirect(); window.tm.loginWithRedirect(); }),
+  ]);
+  assert.deepEqual(discoveries, [`${provider.issuer}/.well-known/openid-configuration`]);
+  await ctx.close();
+});
+
 /** A new browser context with `account` logged in (the app at `path`): `{ctx, page, answers}` (its token endpoint answers). */
 async function loggedIn(account, path = '/') {
   const ctx = await browser.newContext();
@@ -461,6 +480,16 @@ test('logout({endSession: true}) revokes the refresh token, then navigates to th
   await ctx.close();
 });
 
+// (Page custody: in worker custody tabs do not share tokens.)
+test('a tab that adopted the session sends the ID token hint at logout({endSession: true}) too', async () => {
+  const { ctx, page, answers } = await loggedIn('ivan');
+  const second = await openApp(ctx, answers);
+  assert.equal(await second.evaluate(() => window.result.started), true, 'adopted from the sibling');
+  await endSession(second, answers);
+  await page.close();
+  await ctx.close();
+});
+
 test('an ID token whose nonce is not the login\'s is refused after its signature check (ERR_OAUTH_NONCE_MISMATCH); nothing is installed', async () => {
   const { ctx, page } = await heldCallback('erin');
   const outcome = await page.evaluate(() => {
@@ -509,6 +538,67 @@ test('an ID token whose signature does not verify is refused (ERR_JWS_SIGNATURE_
   assert.equal(await page.evaluate(() => window.tm.state), 'anonymous', 'no session');
   assert.equal(await page.evaluate(() => window.tm.claims), null, 'no token installed');
   await ctx.close();
+});
+
+/**
+ * `refresh()` in `page`, with the outcome: `{ok: true}` or the rejection's code and its cause's
+ * code, and the `refreshFailed` event's reason and error code.
+ */
+const refreshOutcome = (page) => page.evaluate(() => new Promise((ok) => {
+  let event;
+  const off = window.tm.on('refreshFailed', (e) => { event = { reason: e.reason, error: e.error?.code }; });
+  window.tm.refresh().then(() => ({ ok: true }), (e) => ({ code: e.code, cause: e.cause?.code }))
+    .then((result) => { off(); ok(event ? { ...result, event } : result); });
+}));
+
+test('an ID token in a refresh answer is verified like the login\'s (OIDC Core §12.2): a bad signature, another user\'s or another login\'s ID token fails the refresh with a typed cause; the session keeps its token', async () => {
+  // Signed by the provider and valid now: another user's ID token, and (below) the ID token of
+  // an earlier login of the same user.
+  const other = await loggedIn('heidi');
+  const otherUser = other.answers[0].id_token;
+  await other.ctx.close();
+  let earlierLogin;
+  const cases = [
+    ['a signature that does not verify', (t) => {
+      const [h, p, sig] = t.split('.');
+      const i = Math.floor(sig.length / 2);
+      return [h, p, `${sig.slice(0, i)}${sig[i] === 'A' ? 'B' : 'A'}${sig.slice(i + 1)}`].join('.');
+    }, 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED'],
+    ['another user\'s', () => otherUser, 'ERR_OAUTH_ID_TOKEN_SUBJECT_MISMATCH'],
+    ['another login\'s (its nonce is not this session\'s)', () => earlierLogin, 'ERR_OAUTH_NONCE_MISMATCH'],
+  ];
+  for (const [what, change, code] of cases) {
+    // A login of its own for each case: the refused answer's refresh token is never installed.
+    const ctx = await browser.newContext(REWRITING);
+    const answers = [];
+    const page = await openApp(ctx, answers);
+    await logIn(page, 'grace');
+    await answered(answers, 1);
+    earlierLogin ??= answers[0].id_token;
+    // An untouched refresh answer (its ID token verified) is installed.
+    assert.deepEqual(await refreshOutcome(page), { ok: true }, what);
+    await answered(answers, 2);
+    assert.ok(answers[1].id_token, 'the provider\'s refresh answer carries an ID token');
+    const jti = await page.evaluate(() => window.tm.claims.jti);
+    // The next answer's ID token is changed; the calls after it fail (the manager's retry
+    // would send the refresh token the provider has rotated).
+    let seen = 0;
+    await page.route(`${provider.issuer}/token`, async (route) => {
+      if (route.request().method() !== 'POST') return route.continue();
+      if ((seen += 1) > 1) return route.abort();
+      const response = await route.fetch();
+      const body = await response.json();
+      if (response.status() === 200 && body.id_token) body.id_token = change(body.id_token);
+      return route.fulfill({ response, json: body });
+    });
+    const outcome = await refreshOutcome(page);
+    assert.equal(seen, 1, what);
+    assert.deepEqual(outcome, { code: 'ERR_REFRESH_FAILED', cause: code, event: { reason: 'malformed', error: code } }, what);
+    assert.equal(await page.evaluate(() => window.tm.state), 'authenticated', what);
+    assert.equal(await page.evaluate(() => window.tm.claims.jti), jti, `${what}: nothing of the answer is installed`);
+    assert.equal((await apiMe(page)).status, 200, `${what}: the current token still works`);
+    await ctx.close();
+  }
 });
 
 /**

@@ -32,6 +32,14 @@ pub struct IdTokenClaims {
 }
 
 impl IdTokenClaims {
+    /// The claims of an ID token already verified (the session's, kept as the logout hint):
+    /// `None` when it does not decode.
+    pub fn of_token(token: &str) -> Option<Self> {
+        crate::core::decode::decode_unverified(token)
+            .ok()
+            .map(|t| Self::from_claims(&t.claims))
+    }
+
     /// The claims the checks read, copied from a token's decoded claims.
     pub fn from_claims(claims: &crate::core::claims::Claims) -> Self {
         use crate::core::claims::Audience;
@@ -93,8 +101,9 @@ pub struct IdTokenCheck {
     pub nonce: Option<String>,
     /// The login's `max_age`: `auth_time` is then required and checked.
     pub max_age: Option<u64>,
-    /// The session's subject, for ID tokens from a refresh: `sub` must not change.
-    pub subject: Option<String>,
+    /// For an ID token from a refresh: the claims of the session's ID token, which `iss`,
+    /// `sub`, `aud`, `auth_time` and `nonce` must keep (OIDC Core §12.2).
+    pub original: Option<IdTokenClaims>,
     /// Clock tolerance in seconds (default 60).
     pub leeway_secs: i64,
     /// How old `iat` may be, in seconds (default 600, the login transaction's lifetime).
@@ -109,23 +118,44 @@ impl IdTokenCheck {
             client_id: exchange.client_id.clone(),
             nonce: exchange.nonce.clone(),
             max_age: exchange.max_age,
-            subject: None,
+            original: None,
             leeway_secs: 60,
             max_iat_age_secs: 600,
         }
     }
 
-    /// The checks of an ID token returned by a refresh of the session of `subject`.
-    pub fn for_refresh(metadata: &ProviderMetadata, client_id: &str, subject: &str) -> Self {
+    /// The checks of an ID token returned by a refresh (OIDC Core §12.2), the same as at login
+    /// (signature first, then `iss`, `aud`, `azp`, `exp`, `iat`) and, against `original` (the
+    /// claims of the session's ID token, when it has one): the same `iss`, `sub` and `aud`, the
+    /// same `auth_time` when both carry one, and no `nonce` or the original one.
+    pub fn for_refresh(
+        metadata: &ProviderMetadata,
+        client_id: &str,
+        original: Option<IdTokenClaims>,
+    ) -> Self {
         Self {
             issuer: metadata.issuer.clone(),
             client_id: client_id.to_owned(),
             nonce: None,
             max_age: None,
-            subject: Some(subject.to_owned()),
+            original,
             leeway_secs: 60,
             max_iat_age_secs: 600,
         }
+    }
+
+    /// The check of the ID token of a refresh answer, if it carries one: against the claims of
+    /// `session_id_token` (the session's ID token, verified when it arrived; `None` when the
+    /// session has none).
+    pub fn of_refresh(
+        metadata: &ProviderMetadata,
+        client_id: &str,
+        session_id_token: Option<&str>,
+        response: &crate::core::oauth::TokenResponse,
+    ) -> Option<Self> {
+        response.id_token.as_ref()?;
+        let original = session_id_token.and_then(IdTokenClaims::of_token);
+        Some(Self::for_refresh(metadata, client_id, original))
     }
 
     /// Checks `claims` at `now_secs` (Unix seconds), in this order: `iss`, `sub`, `aud`, `azp`,
@@ -137,14 +167,33 @@ impl IdTokenCheck {
             return Err(OAuthError::IdTokenIssuerMismatch);
         }
         let sub = claims.sub.as_deref().ok_or(missing("sub"))?;
-        if self.subject.as_deref().is_some_and(|s| s != sub) {
-            return Err(OAuthError::IdTokenSubjectMismatch);
-        }
         if claims.aud.is_empty() {
             return Err(missing("aud"));
         }
         if !claims.aud.contains(&self.client_id) {
             return Err(OAuthError::IdTokenAudienceMismatch);
+        }
+        if let Some(original) = &self.original {
+            if original.iss.as_deref() != Some(iss) {
+                return Err(OAuthError::IdTokenIssuerMismatch);
+            }
+            if original.sub.as_deref() != Some(sub) {
+                return Err(OAuthError::IdTokenSubjectMismatch);
+            }
+            // The same audience, in any order.
+            if claims.aud.len() != original.aud.len()
+                || claims.aud.iter().any(|a| !original.aud.contains(a))
+            {
+                return Err(OAuthError::IdTokenAudienceMismatch);
+            }
+            if claims.nonce.is_some() && claims.nonce != original.nonce {
+                return Err(OAuthError::NonceMismatch);
+            }
+            if let (Some(new), Some(old)) = (claims.auth_time, original.auth_time) {
+                if new != old {
+                    return Err(OAuthError::AuthTimeChanged);
+                }
+            }
         }
         // OIDC Core §3.1.3.7 (4, 5): with several audiences `azp` names the client; when
         // present it must be this client.
