@@ -746,9 +746,8 @@ fn a_refreshed_id_token_keeps_the_sessions_iss_sub_aud_auth_time_and_nonce() {
 
 #[test]
 fn a_refresh_answer_with_an_id_token_is_checked_against_the_sessions_id_token() {
-    let body = |id: &str| {
-        format!(r#"{{"access_token":"at","token_type":"Bearer","id_token":"{id}"}}"#)
-    };
+    let body =
+        |id: &str| format!(r#"{{"access_token":"at","token_type":"Bearer","id_token":"{id}"}}"#);
     // header {"alg":"RS256"}, payload {"iss":"https://idp.example","sub":"user-1","aud":"spa"}
     let session = "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJodHRwczovL2lkcC5leGFtcGxlIiwic3ViIjoidXNlci0xIiwiYXVkIjoic3BhIn0.c2ln";
     let with = parse_token_response(200, &body("a.b.c")).unwrap();
