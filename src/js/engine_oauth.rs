@@ -80,8 +80,6 @@ pub struct OAuthEngine {
     id_token: Option<Secret>,
     exchange: Option<CodeExchange>,
     login: Option<Login>,
-    /// A refresh answer whose ID token is being verified (nothing of it is installed before).
-    refresh: Option<Login>,
 }
 
 #[wasm_bindgen]
@@ -114,7 +112,6 @@ impl OAuthEngine {
             id_token: None,
             exchange: None,
             login: None,
-            refresh: None,
         })
     }
 
@@ -284,15 +281,8 @@ impl OAuthEngine {
     /// The provider's JWKS answer: the ID token's signature check up to the WebCrypto call,
     /// `[key, params, signature, message]` (`key` a `CryptoKey`, a `Promise` of one, or `null`
     /// when the signature is already checked). Then [`OAuthEngine::verified`].
-    /// `refresh`: the ID token of a refresh answer ([`OAuthEngine::refreshed`]), else the login's.
     #[wasm_bindgen(js_name = idToken)]
-    pub fn id_token(
-        &mut self,
-        status: u16,
-        text: &str,
-        now: f64,
-        refresh: bool,
-    ) -> Result<Array, JsValue> {
+    pub fn id_token(&mut self, status: u16, text: &str, now: f64) -> Result<Array, JsValue> {
         if !(200..300).contains(&status) {
             return Err(js_error(
                 "ERR_JWKS_INVALID",
@@ -300,12 +290,7 @@ impl OAuthEngine {
             ));
         }
         let metadata = self.metadata.as_ref().ok_or_else(no_login)?;
-        let login = match refresh {
-            true => &mut self.refresh,
-            false => &mut self.login,
-        }
-        .as_mut()
-        .ok_or_else(no_login)?;
+        let login = self.login.as_mut().ok_or_else(no_login)?;
         let (Some(check), Some(token)) = (&login.check, &login.response.id_token) else {
             return Err(no_login());
         };
@@ -338,15 +323,9 @@ impl OAuthEngine {
 
     /// WebCrypto's answer (`valid`; `refused`: it refused the key), then the ID token's claims
     /// checked by the core (issuer, audience, `azp`, nonce, `exp`, `iat`, `auth_time`).
-    pub fn verified(
-        &mut self,
-        valid: bool,
-        refused: bool,
-        now: f64,
-        refresh: bool,
-    ) -> Result<(), JsValue> {
+    pub fn verified(&mut self, valid: bool, refused: bool, now: f64) -> Result<(), JsValue> {
         use crate::core::error::JwtError;
-        let login = self.pending(refresh).as_mut().ok_or_else(no_login)?;
+        let login = self.login.as_mut().ok_or_else(no_login)?;
         let outcome = login.verified.take().ok_or_else(no_login)?;
         let check = login.check.as_ref().ok_or_else(no_login)?;
         if refused {
@@ -365,17 +344,18 @@ impl OAuthEngine {
         Ok(())
     }
 
-    /// The login's (or with `refresh`, the refresh answer's) grant for the session,
-    /// `[accessToken, refreshToken, expiresIn]` (`undefined` and `NaN` when absent), once its ID
-    /// token is verified; that ID token becomes the logout hint.
-    pub fn grant(&mut self, refresh: bool) -> Result<Array, JsValue> {
-        let login = self.pending(refresh).take().ok_or_else(no_login)?;
+    /// The login's grant for the session, `[accessToken, refreshToken, expiresIn]` (`undefined`
+    /// and `NaN` when absent); its ID token becomes the logout hint.
+    pub fn grant(&mut self) -> Result<Array, JsValue> {
+        let login = self.login.take().ok_or_else(no_login)?;
         if login.check.is_some() {
             return Err(no_login());
         }
-        if let Some(id_token) = &login.response.id_token {
-            self.id_token = Some(Secret::from(id_token.expose()));
-        }
+        self.id_token = login
+            .response
+            .id_token
+            .as_ref()
+            .map(|t| Secret::from(t.expose()));
         Ok(grant_of(&login.response))
     }
 
@@ -393,42 +373,20 @@ impl OAuthEngine {
 
     /// The token endpoint's answer to a refresh: `[0, access, refresh, expiresIn]`, or
     /// `[1, kind, status, retryAfterMs]` for `Engine#refreshFailed` (the core's
-    /// classification: `invalid_grant` ends the session, the rest back off), or `[2, jwksUri]`
-    /// when it carries an ID token: verified as at login and against the session's (OIDC Core
-    /// §12.2) with `idToken`, `verified` and `grant` (all with `refresh`) before anything of
-    /// the answer is installed; a failure there is a malformed answer (kind 4).
+    /// classification: `invalid_grant` ends the session, the rest back off).
     pub fn refreshed(&mut self, status: u16, text: &str, retry_after_ms: f64) -> Array {
         let retry_after_ms =
             (retry_after_ms.is_finite() && retry_after_ms >= 0.0).then_some(retry_after_ms as u64);
-        self.refresh = None;
         let failure = match parse_token_response(status, text) {
             Ok(response) if response.token_type == self.expected_type() => {
-                let session = self.id_token.as_ref().map(Secret::expose);
-                let check = self.metadata.as_ref().and_then(|metadata| {
-                    let check = IdTokenCheck::of_refresh(
-                        metadata,
-                        &self.client.client_id,
-                        session,
-                        &response,
-                    )?;
-                    Some((check, metadata.jwks_uri.clone()))
-                });
-                match check {
-                    None => {
-                        let out = grant_of(&response);
-                        out.unshift(&0.into());
-                        return out;
-                    }
-                    Some((check, Some(jwks))) => {
-                        self.refresh = Some(Login {
-                            response,
-                            check: Some(check),
-                            verified: None,
-                        });
-                        return array(&[2.into(), JsValue::from_str(&jwks)]);
-                    }
-                    Some((_, None)) => RefreshFailure::Malformed,
+                // A new ID token replaces the logout hint (sent only to the provider that
+                // issued it).
+                if let Some(id_token) = &response.id_token {
+                    self.id_token = Some(Secret::from(id_token.expose()));
                 }
+                let out = grant_of(&response);
+                out.unshift(&0.into());
+                return out;
             }
             Ok(_) => RefreshFailure::Malformed,
             Err(error) => error.refresh_failure(retry_after_ms),
@@ -472,8 +430,8 @@ impl OAuthEngine {
         self.id_token.as_ref().map(|t| t.expose().to_owned())
     }
 
-    /// A sibling's ID token, adopted with its tokens (the logout hint, and the reference of the
-    /// next refreshed ID token); anything but a string of a token's length means none.
+    /// A sibling's ID token, adopted with its tokens (the logout hint); anything but a string
+    /// of a token's length means none.
     pub fn adopt(&mut self, id_token: JsValue) {
         self.id_token = id_token
             .as_string()
@@ -481,11 +439,9 @@ impl OAuthEngine {
             .map(Secret::new);
     }
 
-    /// Forgets the ID token (logout before the metadata is known) and any refresh answer
-    /// still being verified.
+    /// Forgets the ID token (logout before the metadata is known).
     pub fn forget(&mut self) {
         self.id_token = None;
-        self.refresh = None;
     }
 
     /// The provider's logout address (`end_session_endpoint` with `id_token_hint`, `client_id`
@@ -505,13 +461,6 @@ impl OAuthEngine {
 }
 
 impl OAuthEngine {
-    fn pending(&mut self, refresh: bool) -> &mut Option<Login> {
-        match refresh {
-            true => &mut self.refresh,
-            false => &mut self.login,
-        }
-    }
-
     /// `DPoP` with the `dpop` option (a provider answering `Bearer` then ignored the proof),
     /// else `Bearer`.
     fn expected_type(&self) -> TokenType {

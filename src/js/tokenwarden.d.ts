@@ -414,11 +414,6 @@ export interface RefreshFailedEvent {
   retryAt: number;
   /** The current token is unusable, or expires before `retryAt`. */
   tokenExpiresFirst: boolean;
-  /**
-   * OAuth profile, `malformed`: why the answer was refused when its ID token failed
-   * verification (`ERR_OAUTH_*` or `ERR_JWS_*` / `ERR_JWKS_*`); nothing of it was installed.
-   */
-  error?: TokenManagerError;
 }
 export interface ExpiredEvent { type: 'expired' }
 export interface LoggedOutEvent {
@@ -464,7 +459,7 @@ export type OAuthErrorCode =
   | 'ERR_OAUTH_ID_TOKEN_CLAIM_MISSING' | 'ERR_OAUTH_ID_TOKEN_ISSUER_MISMATCH'
   | 'ERR_OAUTH_ID_TOKEN_AUDIENCE_MISMATCH' | 'ERR_OAUTH_ID_TOKEN_AZP_MISMATCH' | 'ERR_OAUTH_NONCE_MISMATCH'
   | 'ERR_OAUTH_ID_TOKEN_SUBJECT_MISMATCH' | 'ERR_OAUTH_ID_TOKEN_EXPIRED' | 'ERR_OAUTH_ID_TOKEN_IAT'
-  | 'ERR_OAUTH_AUTH_TIME' | 'ERR_OAUTH_AUTH_TIME_CHANGED' | 'ERR_OAUTH_ACCESS_DENIED' | 'ERR_OAUTH_LOGIN_REQUIRED'
+  | 'ERR_OAUTH_AUTH_TIME' | 'ERR_OAUTH_ACCESS_DENIED' | 'ERR_OAUTH_LOGIN_REQUIRED'
   | 'ERR_OAUTH_CONSENT_REQUIRED' | 'ERR_OAUTH_INTERACTION_REQUIRED' | 'ERR_OAUTH_ACCOUNT_SELECTION_REQUIRED'
   | 'ERR_OAUTH_INVALID_REQUEST' | 'ERR_OAUTH_INVALID_CLIENT' | 'ERR_OAUTH_INVALID_GRANT'
   | 'ERR_OAUTH_UNAUTHORIZED_CLIENT' | 'ERR_OAUTH_UNSUPPORTED_GRANT_TYPE' | 'ERR_OAUTH_UNSUPPORTED_RESPONSE_TYPE'
@@ -515,11 +510,7 @@ export class TokenManager {
    */
   handleRedirectCallback(url?: string): Promise<void>;
 // @oauth-end
-  /**
-   * Refreshes now. Rejects with `ERR_REFRESH_FAILED` (transient; retried) or `ERR_LOGGED_OUT`.
-   * OAuth profile: a refresh answer whose ID token fails verification rejects with
-   * `ERR_REFRESH_FAILED` whose `cause` is the typed error.
-   */
+  /** Refreshes now. Rejects with `ERR_REFRESH_FAILED` (transient; retried) or `ERR_LOGGED_OUT`. */
   refresh(): Promise<void>;
   /**
    * Wipes the tokens at once, fails waiting requests, then calls `logoutUrl` (OAuth profile:

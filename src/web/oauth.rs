@@ -496,8 +496,11 @@ async fn refresh_once(
     let check = {
         let inner = shared.borrow();
         let oauth = inner.oauth.as_ref().ok_or(None)?;
-        let session = oauth.id_token.as_ref().map(Secret::expose);
-        IdTokenCheck::of_refresh(&metadata, &oauth.client.client_id, session, &response)
+        let original = oauth
+            .id_token
+            .as_ref()
+            .and_then(|t| crate::core::oauth::IdTokenClaims::of_token(t.expose()));
+        IdTokenCheck::of_refresh(&metadata, &oauth.client.client_id, original, &response)
     };
     if let (Some(check), Some(id_token)) = (check, &response.id_token) {
         if verify_id_token(shared, &metadata, id_token, &check)

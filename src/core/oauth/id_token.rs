@@ -144,17 +144,16 @@ impl IdTokenCheck {
         }
     }
 
-    /// The check of the ID token of a refresh answer, if it carries one: against the claims of
-    /// `session_id_token` (the session's ID token, verified when it arrived; `None` when the
-    /// session has none).
+    /// The check of the ID token of a refresh answer, if it carries one: against `original`,
+    /// the claims of the session's ID token (verified when it arrived; see
+    /// [`IdTokenClaims::of_token`]), `None` when the session has none.
     pub fn of_refresh(
         metadata: &ProviderMetadata,
         client_id: &str,
-        session_id_token: Option<&str>,
+        original: Option<IdTokenClaims>,
         response: &crate::core::oauth::TokenResponse,
     ) -> Option<Self> {
         response.id_token.as_ref()?;
-        let original = session_id_token.and_then(IdTokenClaims::of_token);
         Some(Self::for_refresh(metadata, client_id, original))
     }
 

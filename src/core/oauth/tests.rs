@@ -751,7 +751,8 @@ fn a_refresh_answer_with_an_id_token_is_checked_against_the_sessions_id_token() 
     // header {"alg":"RS256"}, payload {"iss":"https://idp.example","sub":"user-1","aud":"spa"}
     let session = "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJodHRwczovL2lkcC5leGFtcGxlIiwic3ViIjoidXNlci0xIiwiYXVkIjoic3BhIn0.c2ln";
     let with = parse_token_response(200, &body("a.b.c")).unwrap();
-    let check = IdTokenCheck::of_refresh(&metadata(), "spa", Some(session), &with).unwrap();
+    let original = IdTokenClaims::of_token(session);
+    let check = IdTokenCheck::of_refresh(&metadata(), "spa", original, &with).unwrap();
     let original = check.original.as_ref().unwrap();
     assert_eq!(original.sub.as_deref(), Some("user-1"));
     assert_eq!(original.aud, vec!["spa".to_owned()]);
@@ -760,7 +761,9 @@ fn a_refresh_answer_with_an_id_token_is_checked_against_the_sessions_id_token() 
     assert_eq!(check.original, None);
     let without =
         parse_token_response(200, r#"{"access_token":"at","token_type":"Bearer"}"#).unwrap();
-    assert!(IdTokenCheck::of_refresh(&metadata(), "spa", Some(session), &without).is_none());
+    let original = IdTokenClaims::of_token(session);
+    assert!(IdTokenCheck::of_refresh(&metadata(), "spa", original, &without).is_none());
+    assert_eq!(IdTokenClaims::of_token("not a token"), None);
 }
 
 #[test]
