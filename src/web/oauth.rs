@@ -430,7 +430,7 @@ async fn verify_id_token(
             .verify(token.expose(), &keys, now_secs)
             .map_err(jwt_error)?;
         check
-            .validate(&IdTokenClaims::from_claims(&verified.claims), now_secs)
+            .validate_refresh(&IdTokenClaims::from_claims(&verified.claims), now_secs)
             .map_err(|e| oauth_error(&e))
     }
     #[cfg(not(feature = "verify"))]

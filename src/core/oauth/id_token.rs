@@ -157,42 +157,57 @@ impl IdTokenCheck {
         Some(Self::for_refresh(metadata, client_id, original))
     }
 
+    /// The checks of an ID token from a refresh: [`validate`](Self::validate), then, against
+    /// `original` when the session has an ID token (OIDC Core §12.2): the same `iss`, `sub` and
+    /// `aud` (in any order), no `nonce` or the original one, the same `auth_time` when both
+    /// carry one. (A separate method: builds that never refresh with an ID token, as the npm
+    /// package today, link none of it.)
+    pub fn validate_refresh(
+        &self,
+        claims: &IdTokenClaims,
+        now_secs: i64,
+    ) -> Result<(), OAuthError> {
+        self.validate(claims, now_secs)?;
+        let Some(original) = &self.original else {
+            return Ok(());
+        };
+        if original.iss != claims.iss {
+            return Err(OAuthError::IdTokenIssuerMismatch);
+        }
+        if original.sub != claims.sub {
+            return Err(OAuthError::IdTokenSubjectMismatch);
+        }
+        if claims.aud.len() != original.aud.len()
+            || claims.aud.iter().any(|a| !original.aud.contains(a))
+        {
+            return Err(OAuthError::IdTokenAudienceMismatch);
+        }
+        if claims.nonce.is_some() && claims.nonce != original.nonce {
+            return Err(OAuthError::NonceMismatch);
+        }
+        if let (Some(new), Some(old)) = (claims.auth_time, original.auth_time) {
+            if new != old {
+                return Err(OAuthError::AuthTimeChanged);
+            }
+        }
+        Ok(())
+    }
+
     /// Checks `claims` at `now_secs` (Unix seconds), in this order: `iss`, `sub`, `aud`, `azp`,
-    /// `nonce`, `exp`, `iat`, `auth_time`.
+    /// `nonce`, `exp`, `iat`, `auth_time` (the login's rules; see also
+    /// [`validate_refresh`](Self::validate_refresh)).
     pub fn validate(&self, claims: &IdTokenClaims, now_secs: i64) -> Result<(), OAuthError> {
         let missing = |claim| OAuthError::IdTokenClaimMissing { claim };
         let iss = claims.iss.as_deref().ok_or(missing("iss"))?;
         if iss != self.issuer {
             return Err(OAuthError::IdTokenIssuerMismatch);
         }
-        let sub = claims.sub.as_deref().ok_or(missing("sub"))?;
+        claims.sub.as_deref().ok_or(missing("sub"))?;
         if claims.aud.is_empty() {
             return Err(missing("aud"));
         }
         if !claims.aud.contains(&self.client_id) {
             return Err(OAuthError::IdTokenAudienceMismatch);
-        }
-        if let Some(original) = &self.original {
-            if original.iss.as_deref() != Some(iss) {
-                return Err(OAuthError::IdTokenIssuerMismatch);
-            }
-            if original.sub.as_deref() != Some(sub) {
-                return Err(OAuthError::IdTokenSubjectMismatch);
-            }
-            // The same audience, in any order.
-            if claims.aud.len() != original.aud.len()
-                || claims.aud.iter().any(|a| !original.aud.contains(a))
-            {
-                return Err(OAuthError::IdTokenAudienceMismatch);
-            }
-            if claims.nonce.is_some() && claims.nonce != original.nonce {
-                return Err(OAuthError::NonceMismatch);
-            }
-            if let (Some(new), Some(old)) = (claims.auth_time, original.auth_time) {
-                if new != old {
-                    return Err(OAuthError::AuthTimeChanged);
-                }
-            }
         }
         // OIDC Core §3.1.3.7 (4, 5): with several audiences `azp` names the client; when
         // present it must be this client.

@@ -678,10 +678,10 @@ fn auth_time_and_subject_are_checked_when_asked() {
     let refresh = IdTokenCheck::for_refresh(&metadata(), "spa", Some(id_claims("n-1")));
     let mut claims = id_claims("any");
     claims.nonce = None;
-    assert_eq!(refresh.validate(&claims, NOW_SECS), Ok(()));
+    assert_eq!(refresh.validate_refresh(&claims, NOW_SECS), Ok(()));
     claims.sub = Some("user-2".into());
     assert_eq!(
-        refresh.validate(&claims, NOW_SECS),
+        refresh.validate_refresh(&claims, NOW_SECS),
         Err(OAuthError::IdTokenSubjectMismatch)
     );
 }
@@ -700,7 +700,7 @@ fn a_refreshed_id_token_keeps_the_sessions_iss_sub_aud_auth_time_and_nonce() {
         claims.exp = Some(NOW_SECS + 300);
         claims
     };
-    let check_of = |claims: &IdTokenClaims| check.validate(claims, NOW_SECS);
+    let check_of = |claims: &IdTokenClaims| check.validate_refresh(claims, NOW_SECS);
     assert_eq!(check_of(&refreshed()), Ok(()));
     // The audience in another order is the same audience.
     let mut c = refreshed();
@@ -739,7 +739,7 @@ fn a_refreshed_id_token_keeps_the_sessions_iss_sub_aud_auth_time_and_nonce() {
     other.iss = Some("https://old.example".into());
     let check = IdTokenCheck::for_refresh(&metadata(), "spa", Some(other));
     assert_eq!(
-        check.validate(&refreshed(), NOW_SECS),
+        check.validate_refresh(&refreshed(), NOW_SECS),
         Err(OAuthError::IdTokenIssuerMismatch)
     );
 }
