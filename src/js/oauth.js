@@ -106,20 +106,17 @@ export class OAuth {
    * The provider's metadata: fetched once (OpenID Connect Discovery, then RFC 8414), checked by
    * the core. Callers racing the first fetch share it; a failed fetch is tried again by the next.
    */
-  #metadata() {
+  async #metadata() {
+    if (this.#h.closed()) throw this.#h.freed();
+    if (!this.#o.ready) await (this.#discovery ??= this.#discover().finally(() => { this.#discovery = undefined; }));
+  }
+
+  async #discover() {
     const o = this.#o;
-    if (this.#h.closed()) return Promise.reject(this.#h.freed());
-    if (o.ready) return Promise.resolve();
-    return (this.#discovery ??= (async () => {
-      try {
-        const [first, second] = o.discovery();
-        let reply = await this.#send(first, undefined, { get: true });
-        if (reply.status < 200 || reply.status >= 300) reply = await this.#send(second, undefined, { get: true });
-        o.metadata(reply.status, reply.text);
-      } finally {
-        this.#discovery = undefined;
-      }
-    })());
+    const [first, second] = o.discovery();
+    let reply = await this.#send(first, undefined, { get: true });
+    if (reply.status < 200 || reply.status >= 300) reply = await this.#send(second, undefined, { get: true });
+    o.metadata(reply.status, reply.text);
   }
 
   /** `loginWithRedirect(options)`: a new transaction in `sessionStorage`, then the navigation. */

@@ -257,8 +257,6 @@ pub enum OAuthError {
     IdTokenIatOutOfRange,
     /// `max_age` was requested and `auth_time` is too old.
     AuthTimeTooOld,
-    /// A refreshed ID token's `auth_time` differs from the session's (OIDC Core §12.2).
-    AuthTimeChanged,
 }
 
 impl OAuthError {
@@ -293,7 +291,6 @@ impl OAuthError {
             Self::IdTokenExpired => "ERR_OAUTH_ID_TOKEN_EXPIRED",
             Self::IdTokenIatOutOfRange => "ERR_OAUTH_ID_TOKEN_IAT",
             Self::AuthTimeTooOld => "ERR_OAUTH_AUTH_TIME",
-            Self::AuthTimeChanged => "ERR_OAUTH_AUTH_TIME_CHANGED",
         }
     }
 
@@ -412,7 +409,6 @@ impl OAuthError {
             Self::IdTokenExpired => "the id token has expired",
             Self::IdTokenIatOutOfRange => "the id token's \"iat\" is in the future or too old",
             Self::AuthTimeTooOld => "the id token's \"auth_time\" exceeds max_age",
-            Self::AuthTimeChanged => "the id token's \"auth_time\" differs from the session's",
         };
         text.to_owned()
     }

@@ -723,7 +723,10 @@ fn a_refreshed_id_token_keeps_the_sessions_iss_sub_aud_auth_time_and_nonce() {
     assert_eq!(check_of(&c), Err(OAuthError::IdTokenAudienceMismatch));
     let mut c = refreshed();
     c.auth_time = Some(NOW_SECS - 10);
-    assert_eq!(check_of(&c), Err(OAuthError::AuthTimeChanged));
+    assert_eq!(
+        check_of(&c).unwrap_err().code(),
+        "ERR_OAUTH_INVALID_TOKEN_RESPONSE"
+    );
     // `auth_time` absent from the new token: nothing to compare.
     c.auth_time = None;
     assert_eq!(check_of(&c), Ok(()));
@@ -832,7 +835,6 @@ fn every_error_has_a_distinct_stable_code() {
         OAuthError::IdTokenExpired,
         OAuthError::IdTokenIatOutOfRange,
         OAuthError::AuthTimeTooOld,
-        OAuthError::AuthTimeChanged,
     ];
     let codes: std::collections::HashSet<_> = errors.iter().map(OAuthError::code).collect();
     assert_eq!(codes.len(), errors.len());
