@@ -917,7 +917,7 @@ export class TokenManager {
       // With DPoP a token message carries the sender's key pair, adopted with the token.
       this.#incoming = c.dpop && isObject(data) ? D.Dpop.fromMessage(data.dpopKey) : null;
       // @oauth-begin
-      this.#incomingIdToken = isObject(data) ? data.idToken : undefined;
+      this.#incomingIdToken = data?.idToken;
       // @oauth-end
       this.#e.message(data, Date.now());
       this.#run();

@@ -430,13 +430,10 @@ impl OAuthEngine {
         self.id_token.as_ref().map(|t| t.expose().to_owned())
     }
 
-    /// A sibling's ID token, adopted with its tokens (the logout hint); anything but a string
-    /// of a token's length means none.
+    /// A sibling's ID token, adopted with its tokens (the logout hint, sent only to the
+    /// provider); anything but a string means none.
     pub fn adopt(&mut self, id_token: JsValue) {
-        self.id_token = id_token
-            .as_string()
-            .filter(|t| crate::core::session::grant::token_length_ok(t.len()))
-            .map(Secret::new);
+        self.id_token = id_token.as_string().map(Secret::new);
     }
 
     /// Forgets the ID token (logout before the metadata is known).
