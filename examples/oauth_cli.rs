@@ -215,13 +215,21 @@ mod cli {
                 client_id: text(input, "client_id")?.to_owned(),
                 nonce: optional(input, "nonce").map(String::from),
                 max_age: None,
-                subject: optional(input, "subject").map(String::from),
+                original: None,
                 leeway_secs: 60,
                 max_iat_age_secs: 600,
             };
             let claims = IdTokenClaims::from_claims(&verified.claims);
+            // The session's subject only (its other claims are taken as the token's own).
+            let check = IdTokenCheck {
+                original: optional(input, "subject").map(|sub| IdTokenClaims {
+                    sub: Some(sub.to_owned()),
+                    ..claims.clone()
+                }),
+                ..check
+            };
             check
-                .validate(&claims, now_secs)
+                .validate_refresh(&claims, now_secs)
                 .map_err(|e| oauth_failure(&e))?;
             id_token = json!({ "sub": claims.sub, "alg": verified.header.alg });
         } else if optional(input, "nonce").is_some() {

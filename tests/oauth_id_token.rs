@@ -35,7 +35,7 @@ fn check() -> IdTokenCheck {
         client_id: CLIENT.into(),
         nonce: Some("n-1".into()),
         max_age: None,
-        subject: None,
+        original: None,
         leeway_secs: 60,
         max_iat_age_secs: 600,
     }

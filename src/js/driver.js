@@ -334,6 +334,9 @@ function report(e) {
 export class TokenManager {
   #e; #c; #fetch; #closed = false; #manual;
   #listeners = new Map(); #waiters = []; #calls = new Map(); #lastFailure;
+  // @oauth-begin
+  #incomingIdToken;
+  // @oauth-end
   #timer; #armedFor = NaN; #unbind = []; #tabs; #oauth;
   // DPoP: the session's key (a dpop.js `Dpop`), and a sibling's key offered with its token.
   #dpop; #incoming;
@@ -424,6 +427,9 @@ export class TokenManager {
         // A sibling's token comes with its key: one key (one `jkt`) per session across tabs.
         // A sibling's key, unless it is the one this tab holds (whose nonces stay).
         if (a === 'otherTab' && this.#incoming && this.#incoming.jkt !== this.#dpop?.jkt) this.#dpop = this.#incoming;
+        // @oauth-begin
+        if (a === 'otherTab') this.#oauth?.adopt(this.#incomingIdToken);
+        // @oauth-end
         this.#wake(a === null ? 'tokens' : 'refreshed');
         if (a !== null) this.#emit('refreshed', { type: 'refreshed', source: a });
         break;
@@ -440,6 +446,10 @@ export class TokenManager {
         break;
       case DO_POST:
         if (b && this.#dpop) a.dpopKey = this.#dpop.toMessage();
+        // @oauth-begin
+        // The session's ID token goes with its tokens: the adopting tab's logout hint.
+        if (b && this.#oauth) a.idToken = this.#oauth.hint();
+        // @oauth-end
         try { this.#tabs.channel.postMessage(a); } catch { /* closing */ }
         break;
       case DO_LOCK: this.#lock(a, b); break;
@@ -915,6 +925,9 @@ export class TokenManager {
       const data = event.data;
       // With DPoP a token message carries the sender's key pair, adopted with the token.
       this.#incoming = c.dpop && isObject(data) ? D.Dpop.fromMessage(data.dpopKey) : null;
+      // @oauth-begin
+      this.#incomingIdToken = data?.idToken;
+      // @oauth-end
       this.#e.message(data, Date.now());
       this.#run();
       this.#incoming = null;

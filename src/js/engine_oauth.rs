@@ -425,6 +425,17 @@ impl OAuthEngine {
             .map_or(JsValue::UNDEFINED, |request| form(&request).into())
     }
 
+    /// The session's ID token, for a sibling tab adopting the session with its tokens.
+    pub fn hint(&self) -> Option<String> {
+        self.id_token.as_ref().map(|t| t.expose().to_owned())
+    }
+
+    /// A sibling's ID token, adopted with its tokens (the logout hint, sent only to the
+    /// provider); anything but a string means none.
+    pub fn adopt(&mut self, id_token: JsValue) {
+        self.id_token = id_token.as_string().map(Secret::new);
+    }
+
     /// Forgets the ID token (logout before the metadata is known).
     pub fn forget(&mut self) {
         self.id_token = None;

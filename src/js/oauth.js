@@ -33,7 +33,7 @@ function noCrypto(what) {
 }
 
 export class OAuth {
-  #o; #h;
+  #o; #h; #discovery;
 
   /**
    * Reads the `oauth` option of `o` into `c` (the driver's parsed options), with the driver's
@@ -102,11 +102,17 @@ export class OAuth {
     return reply;
   }
 
-  /** The provider's metadata: fetched once (OpenID Connect Discovery, then RFC 8414), checked by the core. */
+  /**
+   * The provider's metadata: fetched once (OpenID Connect Discovery, then RFC 8414), checked by
+   * the core. Callers racing the first fetch share it; a failed fetch is tried again by the next.
+   */
   async #metadata() {
-    const o = this.#o;
     if (this.#h.closed()) throw this.#h.freed();
-    if (o.ready) return;
+    if (!this.#o.ready) await (this.#discovery ??= this.#discover().finally(() => { this.#discovery = undefined; }));
+  }
+
+  async #discover() {
+    const o = this.#o;
     const [first, second] = o.discovery();
     let reply = await this.#send(first, undefined, { get: true });
     if (reply.status < 200 || reply.status >= 300) reply = await this.#send(second, undefined, { get: true });
@@ -227,6 +233,16 @@ export class OAuth {
   /** The refresh answer, checked by the core: `[0, access, refresh, expiresIn]` or `[1, kind, status, retryAfterMs]`. */
   refreshed(reply, retryAfterMs) {
     return this.#o.refreshed(reply.status, reply.text, retryAfterMs);
+  }
+
+  /** The session's ID token, handed to a sibling tab with the tokens (as sensitive as they). */
+  hint() {
+    return this.#o.hint();
+  }
+
+  /** A sibling's ID token, adopted with its tokens: this tab's logout hint from now on. */
+  adopt(idToken) {
+    this.#o.adopt(idToken);
   }
 
   /**

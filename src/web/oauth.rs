@@ -430,7 +430,7 @@ async fn verify_id_token(
             .verify(token.expose(), &keys, now_secs)
             .map_err(jwt_error)?;
         check
-            .validate(&IdTokenClaims::from_claims(&verified.claims), now_secs)
+            .validate_refresh(&IdTokenClaims::from_claims(&verified.claims), now_secs)
             .map_err(|e| oauth_error(&e))
     }
     #[cfg(not(feature = "verify"))]
@@ -490,8 +490,26 @@ async fn refresh_once(
         }
     };
     drop(text);
-    // A new ID token replaces the logout hint (it is sent only to the provider that issued it).
-    if let Some(id_token) = &response.id_token {
+    // An ID token in the answer is verified as at login and against the session's (OIDC Core
+    // §12.2) before anything of the answer is installed; a refused one fails the refresh as
+    // malformed (the current token is kept, the refresh retried with backoff).
+    let check = {
+        let inner = shared.borrow();
+        let oauth = inner.oauth.as_ref().ok_or(None)?;
+        let original = oauth
+            .id_token
+            .as_ref()
+            .and_then(|t| crate::core::oauth::IdTokenClaims::of_token(t.expose()));
+        IdTokenCheck::of_refresh(&metadata, &oauth.client.client_id, original, &response)
+    };
+    if let (Some(check), Some(id_token)) = (check, &response.id_token) {
+        if verify_id_token(shared, &metadata, id_token, &check)
+            .await
+            .is_err()
+        {
+            return Err(Some(RefreshFailure::Malformed));
+        }
+        // The new ID token replaces the logout hint (sent only to the provider that issued it).
         if let Some(oauth) = shared.borrow_mut().oauth.as_mut() {
             oauth.id_token = Some(Secret::from(id_token.expose()));
         }

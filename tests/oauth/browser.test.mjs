@@ -405,6 +405,25 @@ test(`${custody} custody: error=access_denied from the provider is a typed error
   await ctx.close();
 });
 
+// (Both custodies in the Bearer run; the DPoP run adds nothing to discovery.)
+for (const [path, custody] of DPOP ? [] : [['/', 'page'], ['/worker/', 'worker']])
+test(`${custody} custody: calls racing the first discovery share one fetch of the provider's metadata`, async () => {
+  const ctx = await browser.newContext();
+  const discoveries = [];
+  ctx.on('request', (request) => {
+    if (request.url().startsWith(`${provider.issuer}/.well-known/`)) discoveries.push(request.url());
+  });
+  const page = await openApp(ctx, [], [], path);
+  assert.equal(discoveries.length, 0, 'no discovery before the first call that needs it');
+  // Two logins started at once (as a double click would): both wait on the same fetch.
+  await Promise.all([
+    page.waitForURL(`${provider.issuer}/interaction/**`),
+    page.evaluate(() => { window.tm.loginWithRedirect(); window.tm.loginWithRedirect(); }),
+  ]);
+  assert.deepEqual(discoveries, [`${provider.issuer}/.well-known/openid-configuration`]);
+  await ctx.close();
+});
+
 /** A new browser context with `account` logged in (the app at `path`): `{ctx, page, answers}` (its token endpoint answers). */
 async function loggedIn(account, path = '/') {
   const ctx = await browser.newContext();
@@ -458,6 +477,16 @@ async function endSession(page, answers, path = '/') {
 test('logout({endSession: true}) revokes the refresh token, then navigates to the provider\'s logout page with the ID token hint', async () => {
   const { ctx, page, answers } = await loggedIn('dave');
   await endSession(page, answers);
+  await ctx.close();
+});
+
+// (Page custody: in worker custody tabs do not share tokens.)
+test('a tab that adopted the session sends the ID token hint at logout({endSession: true}) too', async () => {
+  const { ctx, page, answers } = await loggedIn('ivan');
+  const second = await openApp(ctx, answers);
+  assert.equal(await second.evaluate(() => window.result.started), true, 'adopted from the sibling');
+  await endSession(second, answers);
+  await page.close();
   await ctx.close();
 });
 

@@ -675,15 +675,98 @@ fn auth_time_and_subject_are_checked_when_asked() {
         Err(OAuthError::IdTokenClaimMissing { claim: "auth_time" })
     );
 
-    let refresh = IdTokenCheck::for_refresh(&metadata(), "spa", "user-1");
+    let refresh = IdTokenCheck::for_refresh(&metadata(), "spa", Some(id_claims("n-1")));
     let mut claims = id_claims("any");
     claims.nonce = None;
-    assert_eq!(refresh.validate(&claims, NOW_SECS), Ok(()));
+    assert_eq!(refresh.validate_refresh(&claims, NOW_SECS), Ok(()));
     claims.sub = Some("user-2".into());
     assert_eq!(
-        refresh.validate(&claims, NOW_SECS),
+        refresh.validate_refresh(&claims, NOW_SECS),
         Err(OAuthError::IdTokenSubjectMismatch)
     );
+}
+
+#[test]
+fn a_refreshed_id_token_keeps_the_sessions_iss_sub_aud_auth_time_and_nonce() {
+    let mut original = id_claims("n-1");
+    original.auth_time = Some(NOW_SECS - 300);
+    original.aud = vec!["spa".into(), "api".into()];
+    original.azp = Some("spa".into());
+    let check = IdTokenCheck::for_refresh(&metadata(), "spa", Some(original.clone()));
+    let refreshed = || {
+        let mut claims = original.clone();
+        claims.nonce = None;
+        claims.iat = Some(NOW_SECS);
+        claims.exp = Some(NOW_SECS + 300);
+        claims
+    };
+    let check_of = |claims: &IdTokenClaims| check.validate_refresh(claims, NOW_SECS);
+    assert_eq!(check_of(&refreshed()), Ok(()));
+    // The audience in another order is the same audience.
+    let mut c = refreshed();
+    c.aud.reverse();
+    assert_eq!(check_of(&c), Ok(()));
+    // A nonce SHOULD NOT be there; if it is, it is the original one.
+    c.nonce = Some("n-1".into());
+    assert_eq!(check_of(&c), Ok(()));
+    c.nonce = Some("n-2".into());
+    assert_eq!(check_of(&c), Err(OAuthError::NonceMismatch));
+    let mut c = refreshed();
+    c.sub = Some("user-2".into());
+    assert_eq!(check_of(&c), Err(OAuthError::IdTokenSubjectMismatch));
+    let mut c = refreshed();
+    c.aud = vec!["spa".into(), "other".into()];
+    assert_eq!(check_of(&c), Err(OAuthError::IdTokenAudienceMismatch));
+    let mut c = refreshed();
+    c.aud = vec!["spa".into()];
+    c.azp = None;
+    assert_eq!(check_of(&c), Err(OAuthError::IdTokenAudienceMismatch));
+    let mut c = refreshed();
+    c.auth_time = Some(NOW_SECS - 10);
+    assert_eq!(
+        check_of(&c).unwrap_err().code(),
+        "ERR_OAUTH_INVALID_TOKEN_RESPONSE"
+    );
+    // `auth_time` absent from the new token: nothing to compare.
+    c.auth_time = None;
+    assert_eq!(check_of(&c), Ok(()));
+    // The login's checks still apply: issuer, expiry.
+    let mut c = refreshed();
+    c.iss = Some("https://other.example".into());
+    assert_eq!(check_of(&c), Err(OAuthError::IdTokenIssuerMismatch));
+    let mut c = refreshed();
+    c.exp = Some(NOW_SECS - 120);
+    assert_eq!(check_of(&c), Err(OAuthError::IdTokenExpired));
+    // The session's issuer is checked too (a session from another issuer cannot continue).
+    let mut other = original.clone();
+    other.iss = Some("https://old.example".into());
+    let check = IdTokenCheck::for_refresh(&metadata(), "spa", Some(other));
+    assert_eq!(
+        check.validate_refresh(&refreshed(), NOW_SECS),
+        Err(OAuthError::IdTokenIssuerMismatch)
+    );
+}
+
+#[test]
+fn a_refresh_answer_with_an_id_token_is_checked_against_the_sessions_id_token() {
+    let body =
+        |id: &str| format!(r#"{{"access_token":"at","token_type":"Bearer","id_token":"{id}"}}"#);
+    // header {"alg":"RS256"}, payload {"iss":"https://idp.example","sub":"user-1","aud":"spa"}
+    let session = "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJodHRwczovL2lkcC5leGFtcGxlIiwic3ViIjoidXNlci0xIiwiYXVkIjoic3BhIn0.c2ln";
+    let with = parse_token_response(200, &body("a.b.c")).unwrap();
+    let original = IdTokenClaims::of_token(session);
+    let check = IdTokenCheck::of_refresh(&metadata(), "spa", original, &with).unwrap();
+    let original = check.original.as_ref().unwrap();
+    assert_eq!(original.sub.as_deref(), Some("user-1"));
+    assert_eq!(original.aud, vec!["spa".to_owned()]);
+    // No session ID token: the login's checks only.
+    let check = IdTokenCheck::of_refresh(&metadata(), "spa", None, &with).unwrap();
+    assert_eq!(check.original, None);
+    let without =
+        parse_token_response(200, r#"{"access_token":"at","token_type":"Bearer"}"#).unwrap();
+    let original = IdTokenClaims::of_token(session);
+    assert!(IdTokenCheck::of_refresh(&metadata(), "spa", original, &without).is_none());
+    assert_eq!(IdTokenClaims::of_token("not a token"), None);
 }
 
 #[test]
