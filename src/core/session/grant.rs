@@ -53,13 +53,7 @@ pub fn expires_in(value: f64) -> Result<i64, GrantError> {
 /// or `DPoP`; with DPoP on only `DPoP` (RFC 9449 §5): a `Bearer` answer means the server did not
 /// bind the token, and a bearer token must be neither sent as `DPoP` nor kept as if bound.
 pub fn token_type_ok(token_type: &str, dpop: bool) -> bool {
-    token_type_accepted(|name| token_type.eq_ignore_ascii_case(name), dpop)
-}
-
-/// [`token_type_ok`] for a shell that compares the member itself: `is(name)` answers whether
-/// the `token_type` is `name` (given in lower case) in any ASCII case; false when it is absent.
-pub fn token_type_accepted(is: impl Fn(&str) -> bool, dpop: bool) -> bool {
-    is("dpop") || (!dpop && is("bearer"))
+    token_type.eq_ignore_ascii_case("dpop") || (!dpop && token_type.eq_ignore_ascii_case("bearer"))
 }
 
 /// What an answer of the refresh endpoint (the reference dialect's) means, from what the shell
@@ -82,32 +76,13 @@ pub fn refresh_answer(
     dpop: bool,
     retry_after_ms: Option<u64>,
 ) -> Result<(), RefreshFailure> {
-    classify_refresh_answer(
-        status,
-        |code| error == Some(code),
-        |name| token_type.is_some_and(|t| t.eq_ignore_ascii_case(name)),
-        dpop,
-        retry_after_ms,
-    )
-}
-
-/// [`refresh_answer`] for a shell that compares the members itself (the npm package's engine
-/// compares JS strings without copying them into wasm): `error_is(code)` answers whether the
-/// `error` member is exactly `code`, `token_type_is` as in [`token_type_accepted`].
-pub fn classify_refresh_answer(
-    status: u16,
-    error_is: impl Fn(&str) -> bool,
-    token_type_is: impl Fn(&str) -> bool,
-    dpop: bool,
-    retry_after_ms: Option<u64>,
-) -> Result<(), RefreshFailure> {
     match status {
-        200..=299 if token_type_accepted(token_type_is, dpop) => Ok(()),
+        200..=299 if token_type.is_some_and(|t| token_type_ok(t, dpop)) => Ok(()),
         200..=299 => Err(RefreshFailure::Malformed),
         401 => Err(RefreshFailure::InvalidGrant),
-        400 if ["invalid_grant", "invalid_client", "unauthorized_client"]
-            .into_iter()
-            .any(error_is) =>
+        400 if error.is_some_and(|e| {
+            ["invalid_grant", "invalid_client", "unauthorized_client"].contains(&e)
+        }) =>
         {
             Err(RefreshFailure::InvalidGrant)
         }
