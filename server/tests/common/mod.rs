@@ -149,14 +149,7 @@ impl RedisServer {
             .expect(
                 "redis-server not found: run scripts/setup.sh (it installs Debian's redis-server)",
             );
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "redis-server did not start on {port}"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+        wait_for_port(port);
         RedisServer { child, port }
     }
 
@@ -185,6 +178,18 @@ impl RedisServer {
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// Waits (at most 10 s) until a `redis-server` accepts connections on loopback `port`.
+fn wait_for_port(port: u16) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "redis-server did not start on {port}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
 
@@ -228,14 +233,7 @@ impl RedisCluster {
                 .stderr(std::process::Stdio::null())
                 .spawn()
                 .expect("redis-server not found: run scripts/setup.sh");
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-                assert!(
-                    std::time::Instant::now() < deadline,
-                    "node {port} did not start"
-                );
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
+            wait_for_port(port);
             nodes.push(RedisServer { child, port });
         }
         let cluster = RedisCluster { nodes, dir };
