@@ -60,9 +60,9 @@ RAW=${TW_RAW_WASM_DIR:-target/pkg-raw}  # cargo's artefacts before wasm-opt (bui
 
 # Ratchets (bytes), a little above what this build measures; they only move down. The issue's
 # targets: tokenwarden <= 32,000 (aim 25,000), tokenwarden/oauth <= 60,000 (aim 45,000).
-BUDGET_BASE=${SIZE_BUDGET_BASE:-38300}      # measured 38,072 B (wasm 28,048 + JS 10,024; nightly build-std)
-BUDGET_OAUTH=${SIZE_BUDGET_OAUTH:-87500}   # measured 87,273 B (wasm 72,638 + JS 14,635; no fmt, no DPoP verifier; OAuth in worker custody: +65 B)
-BUDGET_VERIFY=${SIZE_BUDGET_VERIFY:-66200}  # measured 65,908 B (wasm 61,400 + JS 4,508; opt-level 3, wasm-opt -O3)
+BUDGET_BASE=${SIZE_BUDGET_BASE:-38300}      # measured 38,090 B (wasm 28,049 + JS 10,041; nightly build-std)
+BUDGET_OAUTH=${SIZE_BUDGET_OAUTH:-87500}   # measured 87,482 B (wasm 72,747 + JS 14,735; no fmt, no DPoP verifier; OAuth in worker custody +65 B, the OAuth loose ends +209 B)
+BUDGET_VERIFY=${SIZE_BUDGET_VERIFY:-66200}  # measured 65,917 B (wasm 61,405 + JS 4,512; opt-level 3, wasm-opt -O3)
 TARGET_BASE=32000
 TARGET_OAUTH=60000
 
