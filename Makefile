@@ -4,8 +4,15 @@ SHELL := /bin/bash
 export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 export CHROMEDRIVER ?= /usr/bin/chromedriver
 WASM := --target wasm32-unknown-unknown -p tokenwarden
+# The reference server and the OAuth example CLI the browser suites run, built once: by test-host's
+# own `cargo test` (which builds every binary and example of the workspace with these features and
+# puts them in target/debug/). The same command with --no-run is a no-op after it; a separate
+# `cargo build -p tokenwarden-server` resolved other features and compiled the server a second time
+# (2 minutes of a cold run).
+BUILD_BINS := cargo test --workspace --features tokenwarden/hmac --no-run
+SERVER_BIN := target/debug/tokenwarden-server
 
-.PHONY: setup pkg test test-custody test-lint test-host test-server-stores test-wasm-node test-wasm-browser test-manager test-js test-e2e test-oauth test-size test-dpop leptos-app test-leptos test-kit test-react test-bench demo bench clean
+.PHONY: setup pkg test leptos-app-bg test-custody test-lint test-host test-server-stores test-wasm-node test-wasm-browser test-manager test-js test-e2e test-oauth test-size test-dpop leptos-app test-leptos test-kit test-react test-bench demo bench clean
 
 ## setup: install the toolchain pieces (idempotent; 8-12 minutes cold, seconds warm)
 setup:
@@ -16,7 +23,7 @@ pkg: setup
 	@scripts/build-pkg.sh pkg
 
 ## test: lint, host tests, wasm tests in Node and headless Chromium, JS tests
-test: setup test-lint test-host test-wasm-node test-wasm-browser test-manager test-js test-custody test-e2e test-oauth test-size test-dpop test-leptos test-kit test-react
+test: setup leptos-app-bg test-lint test-host test-wasm-node test-wasm-browser test-manager test-js test-custody test-e2e test-oauth test-size test-dpop test-leptos test-kit test-react
 	@echo "make test: all suites passed"
 
 test-lint:
@@ -50,6 +57,7 @@ test-host:
 	@# (Wycheproof and the rejection suites included, HMAC too) verify with ring's primitive there,
 	@# and with the pure-Rust primitive (jwt-compact) in the -p run below.
 	cargo test --workspace --features tokenwarden/hmac
+	@# (BUILD_BINS above is this command's build, reused by the browser suites.)
 	@echo "== the library's suites on the pure-Rust primitive (jwt-compact), HMAC included"
 	cargo test -p tokenwarden --features hmac
 
@@ -78,20 +86,20 @@ test-wasm-browser:
 
 test-manager:
 	@echo "== TokenManager in headless Chromium against the reference server (about 1 minute)"
-	cargo build -p tokenwarden-server
-	TW_SERVER_BIN=target/debug/tokenwarden-server scripts/test-browser.sh
+	$(BUILD_BINS)
+	TW_SERVER_BIN=$(SERVER_BIN) scripts/test-browser.sh
 
 test-js: pkg
 	@echo "== JS tests: the npm package's three entries in Node 20 and Chromium, interop with jose, types, Vite apps"
 	ln -sfn ../pkg node_modules/tokenwarden
-	cargo build -p tokenwarden-server
+	$(BUILD_BINS)
 	scripts/node-consumer-smoke.sh
 	@echo "== the cost of verification in the npm package (its own -Os build without the OAuth profile, against the tokenwarden entry)"
 	@# Budget 13,800 B (scripts/size-budget-verify.sh's default), verification without the OAuth profile.
 	scripts/build-pkg.sh target/pkg-verify --no-default-features --features es256,eddsa,rsa,hmac
 	scripts/size-budget-verify.sh target/pkg-verify pkg
 	scripts/test-types.sh
-	TW_SERVER_BIN=target/debug/tokenwarden-server scripts/test-vite.sh
+	TW_SERVER_BIN=$(SERVER_BIN) scripts/test-vite.sh
 	@# Each suite on the entry it is about: manager and tabs on tokenwarden (pkg/), DPoP on
 	@# tokenwarden/oauth (pkg/oauth), verification on tokenwarden/verify (pkg/verify).
 	node --test --test-concurrency=1 tests/js/
@@ -100,19 +108,18 @@ test-js: pkg
 
 test-e2e: pkg
 	@echo "== end-to-end: the demo page in headless Chromium (screenshots in target/e2e/)"
-	cargo build -p tokenwarden-server
-	TW_SERVER_BIN=target/debug/tokenwarden-server scripts/test-e2e.sh
+	$(BUILD_BINS)
+	TW_SERVER_BIN=$(SERVER_BIN) scripts/test-e2e.sh
 
 test-oauth: pkg
 	@echo "== OAuth against oidc-provider: the core (Node) and the npm package in Chromium, page and worker custody, with and without DPoP (Playwright; about 55 s warm)"
-	cargo build -p tokenwarden --example oauth_cli
-	cargo build -p tokenwarden-server
+	$(BUILD_BINS)
 	node --test --test-concurrency=1 tests/oauth/
 
 test-dpop:
 	@echo "== DPoP in headless Chromium against a --dpop --dpop-nonce reference server (about 1 minute)"
-	cargo build -p tokenwarden-server
-	TW_SERVER_BIN=target/debug/tokenwarden-server scripts/test-dpop-browser.sh
+	$(BUILD_BINS)
+	TW_SERVER_BIN=$(SERVER_BIN) scripts/test-dpop-browser.sh
 
 # tokenwarden/react: the hooks' unit tests (React's test renderer in Node), then the React example
 # (examples/react-app) built with `vite build` into target/react-app/dist (and a development build,
@@ -126,8 +133,8 @@ test-react: pkg
 	vite build examples/react-app --outDir ../../target/react-app/dist --emptyOutDir --logLevel warn
 	@# A development build too: StrictMode runs effects twice in development only.
 	NODE_ENV=development vite build examples/react-app --mode development --outDir ../../target/react-app/dist-dev --emptyOutDir --logLevel warn
-	cargo build -p tokenwarden-server
-	TW_SERVER_BIN=target/debug/tokenwarden-server TW_REACT_DIST=target/react-app/dist TW_REACT_DEV_DIST=target/react-app/dist-dev node --test --test-concurrency=1 tests/react/app.test.mjs
+	$(BUILD_BINS)
+	TW_SERVER_BIN=$(SERVER_BIN) TW_REACT_DIST=target/react-app/dist TW_REACT_DEV_DIST=target/react-app/dist-dev node --test --test-concurrency=1 tests/react/app.test.mjs
 
 ## demo: build the package and serve the demo on http://127.0.0.1:8080
 demo:
@@ -154,18 +161,24 @@ clean:
 test-size:
 	scripts/size-budget.sh
 
-## leptos-app: build the Leptos example (examples/leptos-app) once into target/examples/leptos/,
-## served by `make demo` and by test-leptos (cold about 4 minutes, warm seconds)
+## leptos-app: build and lint the Leptos example (examples/leptos-app) once into
+## target/examples/leptos/, served by `make demo` and by test-leptos (in its own target directory,
+## target/leptos-app; cold about 10 minutes on 2 cores, warm seconds). Within `make test` it was
+## started in the background by leptos-app-bg, and this waits for it.
 leptos-app: setup
-	@scripts/build-leptos-app.sh
+	@scripts/bg.sh finish leptos-app scripts/build-leptos-app.sh --clippy
+
+## leptos-app-bg: start that build at nice 19 in the background (scripts/bg.sh), where it uses the
+## cores the other suites leave idle; stopped if make exits first.
+leptos-app-bg: setup
+	@scripts/bg.sh start leptos-app scripts/build-leptos-app.sh --clippy
 
 test-leptos: leptos-app
-	@echo "== the Leptos example app: clippy (wasm32; cold about 2 minutes), then Playwright in headless Chromium, page and worker custody (screenshots in target/e2e/leptos-*; about 90 s)"
-	cargo clippy --target wasm32-unknown-unknown -p tokenwarden-leptos-app -- -D warnings
+	@echo "== the Leptos example app (built and linted by leptos-app): Playwright in headless Chromium, page and worker custody (screenshots in target/e2e/leptos-*; about 90 s)"
 	@# Worker custody serves the npm package's web/ files: pkg/ from test-js (built here only if missing).
 	@[ -f pkg/web/worker.js ] || scripts/build-pkg.sh pkg
-	cargo build -p tokenwarden-server
-	TW_SERVER_BIN=target/debug/tokenwarden-server node --test --test-concurrency=1 tests/leptos/
+	$(BUILD_BINS)
+	TW_SERVER_BIN=$(SERVER_BIN) node --test --test-concurrency=1 tests/leptos/
 
 # The README's "Testing your app" command, exactly: the test kit's example test.
 test-kit: setup
@@ -180,5 +193,5 @@ test-kit: setup
 test-custody:
 	@echo "== worker custody in headless Chromium: no token in the page, abort, a lost worker (about 30 s)"
 	@[ -f pkg/web/worker.js ] || scripts/build-pkg.sh pkg
-	cargo build -p tokenwarden-server
-	TW_SERVER_BIN=target/debug/tokenwarden-server node --test --test-concurrency=1 tests/custody/
+	$(BUILD_BINS)
+	TW_SERVER_BIN=$(SERVER_BIN) node --test --test-concurrency=1 tests/custody/
