@@ -13,72 +13,20 @@
 //!
 //! Signing keys come from `tests/support` (jwt-compact, fixed seeds).
 
+#[path = "shared/fixtures.rs"]
+mod fixtures;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use serde_json::json;
 use tokenwarden::core::secret::Secret;
 use tokenwarden::core::session::{Action, RefreshPolicy, RequestDecision, Session, TokenGrant};
-use tokenwarden::{decode_unverified, Algorithm, JwkSet, KeyOptions, Verifier};
+use tokenwarden::{decode_unverified, Algorithm};
 
-use support::{b64, ISSUER, NOW};
-
-const AUDIENCE: &str = "https://api.example.com";
-const HS_SECRET: [u8; 32] = [0x5a; 32];
-
-/// The claims of a typical OIDC-style access token (about 400 bytes of JSON).
-fn payload() -> String {
-    json!({
-        "iss": ISSUER,
-        "sub": "auth0|5f7c8ec7c33c6c004bbafe82",
-        "aud": [AUDIENCE, "https://auth.example.com/userinfo"],
-        "iat": NOW - 60,
-        "nbf": NOW - 60,
-        "exp": NOW + 3540,
-        "jti": "4f1g23a12aa-8b5c-4e9e-b1d0-7a2f3c9e0d11",
-        "azp": "spa-client-7Hq3",
-        "scope": "openid profile email read:items write:items",
-        "email": "ada.lovelace@example.com",
-        "email_verified": true,
-        "name": "Ada Lovelace",
-        "roles": ["user", "beta"],
-        "org_id": "org_9c2f41"
-    })
-    .to_string()
-}
-
-fn token(alg: Algorithm) -> String {
-    let (kid, name) = match alg {
-        Algorithm::Hs256 => ("hs", "HS256"),
-        Algorithm::Rs256 => ("rsa", "RS256"),
-        Algorithm::Es256 => ("es", "ES256"),
-        Algorithm::EdDsa => ("ed", "EdDSA"),
-        other => panic!("not benchmarked: {other:?}"),
-    };
-    let header = format!(r#"{{"alg":"{name}","kid":"{kid}","typ":"JWT"}}"#);
-    if alg == Algorithm::Hs256 {
-        let input = format!("{}.{}", b64(header.as_bytes()), b64(payload().as_bytes()));
-        let signature = support::hs256(&HS_SECRET, input.as_bytes());
-        format!("{input}.{}", b64(&signature))
-    } else {
-        support::sign(kid, &header, &payload())
-    }
-}
-
-fn asymmetric_keys() -> JwkSet {
-    support::jwks(&["es", "ed", "rsa"])
-}
-
-fn verifier(alg: Algorithm) -> Verifier {
-    Verifier::builder()
-        .algorithms([alg])
-        .issuer(ISSUER)
-        .audience(AUDIENCE)
-        .build()
-}
+use fixtures::{token, ALGORITHMS};
+use support::NOW;
 
 fn bench_verify(c: &mut Criterion) {
     // With the `ring` feature the core verifies on ring's primitive: its own group, so that
@@ -88,31 +36,14 @@ fn bench_verify(c: &mut Criterion) {
     } else {
         "verify"
     });
-    let asymmetric = asymmetric_keys();
-    for alg in [
-        Algorithm::Hs256,
-        Algorithm::Rs256,
-        Algorithm::Es256,
-        Algorithm::EdDsa,
-    ] {
+    for alg in ALGORITHMS {
         if !alg.is_compiled() {
             eprintln!("verify/{}: not compiled in (feature), skipped", alg.name());
             continue;
         }
-        let keys = if alg == Algorithm::Hs256 {
-            let jwk = json!({"keys": [{"kty": "oct", "kid": "hs", "alg": "HS256", "k": b64(&HS_SECRET)}]});
-            JwkSet::from_json(
-                &jwk.to_string(),
-                &KeyOptions {
-                    allow_symmetric: true,
-                },
-            )
-            .expect("oct key")
-        } else {
-            asymmetric.clone()
-        };
+        let keys = fixtures::keys(alg);
         let token = token(alg);
-        let verifier = verifier(alg);
+        let verifier = fixtures::verifier(alg);
         verifier
             .verify(&token, &keys, NOW)
             .expect("the benchmark token verifies");
@@ -122,34 +53,8 @@ fn bench_verify(c: &mut Criterion) {
     }
     group.finish();
     let mut group = c.benchmark_group("jsonwebtoken");
-    for alg in [
-        Algorithm::Hs256,
-        Algorithm::Rs256,
-        Algorithm::Es256,
-        Algorithm::EdDsa,
-    ] {
-        let (key, jwt_alg) = match alg {
-            Algorithm::Hs256 => (
-                jsonwebtoken::DecodingKey::from_secret(&HS_SECRET),
-                jsonwebtoken::Algorithm::HS256,
-            ),
-            _ => {
-                let (kid, jwt_alg) = match alg {
-                    Algorithm::Rs256 => ("rsa", jsonwebtoken::Algorithm::RS256),
-                    Algorithm::Es256 => ("es", jsonwebtoken::Algorithm::ES256),
-                    _ => ("ed", jsonwebtoken::Algorithm::EdDSA),
-                };
-                let jwk: jsonwebtoken::jwk::Jwk =
-                    serde_json::from_value(support::public_jwk(kid)).expect("a JWK");
-                let key = jsonwebtoken::DecodingKey::from_jwk(&jwk).expect("jsonwebtoken key");
-                (key, jwt_alg)
-            }
-        };
-        let mut validation = jsonwebtoken::Validation::new(jwt_alg);
-        validation.set_issuer(&[ISSUER]);
-        validation.set_audience(&[AUDIENCE]);
-        // `exp` is checked against the system clock; the benchmark tokens expire at NOW + 3540.
-        validation.validate_exp = NOW > now_secs();
+    for alg in ALGORITHMS {
+        let (key, validation) = fixtures::jsonwebtoken_case(alg);
         let token = token(alg);
         jsonwebtoken::decode::<serde_json::Value>(&token, &key, &validation)
             .expect("jsonwebtoken accepts the benchmark token");
@@ -160,12 +65,6 @@ fn bench_verify(c: &mut Criterion) {
         });
     }
     group.finish();
-}
-
-fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 fn bench_decode(c: &mut Criterion) {

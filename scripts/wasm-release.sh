@@ -63,6 +63,13 @@ build_nightly() {
   echo "$out"
 }
 
+# The nightly build compiles core and alloc only: the npm entries are no_std
+# (--no-default-features). A feature set with the default `std` builds on stable.
+if [ "$TOOLCHAIN" = nightly ] && [[ " $* " != *" --no-default-features "* ]]; then
+  say "the default features include std, which -Zbuild-std=core,alloc does not build: stable instead"
+  TOOLCHAIN=stable
+fi
+
 case "$TOOLCHAIN" in
   nightly)
     if ! nightly_ready; then

@@ -14,6 +14,7 @@ const size = load('size.json');
 const node = load('node.json');
 const chromium = load('chromium.json');
 const native = load('native.json');
+const paired = load('paired.json');
 const server = load('load.json');
 const serverPure = load('load-pure.json');
 const dpop = load('dpop.json');
@@ -115,6 +116,10 @@ if (native) {
   p(`| Native core, verify (µs/op) | ${algs.map((a) => `${a} ${n(`verify/${a}`) ?? 'n/a'}`).join(', ')} | jsonwebtoken ${algs.map((a) => n(`jsonwebtoken/${a}`) ?? 'n/a').join(' / ')} | ${algs.map((a) => (native[`verify/${a}`] && jwt(a) ? (jwt(a).nsPerIter.median / native[`verify/${a}`].nsPerIter.median).toFixed(2) : 'n/a')).join(' / ')}× speed |`);
   if (native['verify-ring/ES256']) {
     p(`| Native core on ring (feature \`ring\`), verify (µs/op) | ${algs.map((a) => `${a} ${n(`verify-ring/${a}`) ?? 'n/a'}`).join(', ')} | jsonwebtoken ${algs.map((a) => n(`jsonwebtoken/${a}`) ?? 'n/a').join(' / ')} | ${algs.map((a) => (native[`verify-ring/${a}`] && jwt(a) ? (jwt(a).nsPerIter.median / native[`verify-ring/${a}`].nsPerIter.median).toFixed(2) : 'n/a')).join(' / ')}× speed |`);
+  }
+  if (paired) {
+    const row = (a) => paired.rows.find((r) => r.alg === a);
+    p(`| Native core on ${paired.primitive} vs jsonwebtoken, **interleaved** (\`benches/paired.rs\`, ${paired.rows[0]?.rounds ?? 0} rounds; µs/op) | ${algs.map((a) => `${a} ${row(a) ? f(row(a).oursNs / 1e3) : 'n/a'}`).join(', ')} | jsonwebtoken ${algs.map((a) => (row(a) ? f(row(a).jsonwebtokenNs / 1e3) : 'n/a')).join(' / ')} | ${algs.map((a) => (row(a) ? row(a).ratio.toFixed(2) : 'n/a')).join(' / ')}× speed (median round) |`);
   }
   const br = native['session/before_request'];
   const rc = native['session/refresh_cycle'];
@@ -258,6 +263,18 @@ if (native) {
     p(`| ${id} | ${s.median.toFixed(d)} (${s.min.toFixed(d)}–${s.max.toFixed(d)}) | ${(c.point / 1e3).toFixed(d)} [${(c.lower / 1e3).toFixed(d)}, ${(c.upper / 1e3).toFixed(d)}] |`);
   }
   p();
+  if (paired) {
+    p(`Interleaved (\`benches/paired.rs\`): each of ${paired.rows[0]?.rounds ?? 0} rounds times a ${paired.batchMs} ms batch of the core on ${paired.primitive}`);
+    p('and one of jsonwebtoken on the same token, keys and checks, the order alternating; the ratio of a');
+    p('round is jsonwebtoken\'s time ÷ ours (above 1: the core is faster).');
+    p();
+    p('| algorithm | core µs (median) | jsonwebtoken µs (median) | speed ratio, median round | quartiles | min–max |');
+    p('|---|---|---|---|---|---|');
+    for (const r of paired.rows) {
+      p(`| ${r.alg} | ${(r.oursNs / 1e3).toFixed(2)} | ${(r.jsonwebtokenNs / 1e3).toFixed(2)} | **${r.ratio.toFixed(2)}×** | ${r.q1.toFixed(2)}–${r.q3.toFixed(2)} | ${r.min.toFixed(2)}–${r.max.toFixed(2)} |`);
+    }
+    p();
+  }
   p('`session/before_request`: the request gate with a valid token. `session/refresh_cycle`: a timer');
   p('deadline, the refresh start, its successful result (new token installed, old one zeroized) and the');
   p('drained actions.');
@@ -299,7 +316,7 @@ p('Results: `target/bench/report.md`, `target/bench/report.json` (every sample s
 p('`target/bench/results/`.');
 
 const report = {
-  meta, timings, budgets, size, node, chromium, native, server,
+  meta, timings, budgets, size, node, chromium, native, paired, server,
 };
 fs.writeFileSync(path.join(outDir, 'report.json'), JSON.stringify(report, null, 1));
 fs.writeFileSync(path.join(outDir, 'report.md'), `${md.join('\n')}\n`);
