@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use fixtures::{token, ALGORITHMS};
 use support::NOW;
 
-/// Seconds spent on one batch of each side, per round.
+/// The time one batch of each side lasts, per round (about).
 const BATCH: Duration = Duration::from_millis(25);
 
 fn main() {
@@ -72,26 +72,22 @@ fn main() {
             theirs_ns.push(b);
             ratios.push(b / a);
         }
-        let (ratio, q1, q3) = (
-            median(&ratios),
-            quantile(&ratios, 0.25),
-            quantile(&ratios, 0.75),
-        );
+        let (ours_ns, theirs_ns) = (median(&ours_ns), median(&theirs_ns));
+        let (ours_us, theirs_us) = (ours_ns / 1e3, theirs_ns / 1e3);
+        let Quantiles {
+            min,
+            q1,
+            median: ratio,
+            q3,
+            max,
+        } = Quantiles::of(ratios);
         println!(
-            "paired/{}: ours {:.2} µs, jsonwebtoken {:.2} µs (medians); speed ratio {ratio:.3}× (quartiles {q1:.3}–{q3:.3}; min {:.3}, max {:.3})",
+            "paired/{}: ours {ours_us:.2} µs, jsonwebtoken {theirs_us:.2} µs (medians); speed ratio {ratio:.3}× (quartiles {q1:.3}–{q3:.3}; min {min:.3}, max {max:.3})",
             alg.name(),
-            median(&ours_ns) / 1e3,
-            median(&theirs_ns) / 1e3,
-            quantile(&ratios, 0.0),
-            quantile(&ratios, 1.0),
         );
         rows.push(format!(
-            r#"{{"alg":"{}","oursNs":{:.1},"jsonwebtokenNs":{:.1},"ratio":{ratio:.4},"q1":{q1:.4},"q3":{q3:.4},"min":{:.4},"max":{:.4},"rounds":{rounds}}}"#,
+            r#"{{"alg":"{}","oursNs":{ours_ns:.1},"jsonwebtokenNs":{theirs_ns:.1},"ratio":{ratio:.4},"q1":{q1:.4},"q3":{q3:.4},"min":{min:.4},"max":{max:.4},"rounds":{rounds}}}"#,
             alg.name(),
-            median(&ours_ns),
-            median(&theirs_ns),
-            quantile(&ratios, 0.0),
-            quantile(&ratios, 1.0),
         ));
     }
     if let Some(path) = std::env::var_os("TW_PAIRED_OUT") {
@@ -104,7 +100,7 @@ fn main() {
     }
 }
 
-/// How many calls of `f` last about [`BATCH`] (after a warm-up of the same length).
+/// How many calls of `f` last about [`BATCH`] (this run of calls is also their warm-up).
 fn calibrate(f: &impl Fn() -> bool) -> u32 {
     let start = Instant::now();
     let mut n = 0u32;
@@ -123,14 +119,35 @@ fn per_call_ns(f: &impl Fn() -> bool, n: u32) -> f64 {
     start.elapsed().as_nanos() as f64 / f64::from(n)
 }
 
-fn quantile(values: &[f64], q: f64) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
+/// The spread of one series, sorted once.
+struct Quantiles {
+    min: f64,
+    q1: f64,
+    median: f64,
+    q3: f64,
+    max: f64,
+}
+
+impl Quantiles {
+    fn of(mut values: Vec<f64>) -> Self {
+        values.sort_by(f64::total_cmp);
+        Self {
+            min: quantile(&values, 0.0),
+            q1: quantile(&values, 0.25),
+            median: quantile(&values, 0.5),
+            q3: quantile(&values, 0.75),
+            max: quantile(&values, 1.0),
+        }
+    }
+}
+
+/// The `q` quantile of `sorted` (ascending), interpolated between neighbours.
+fn quantile(sorted: &[f64], q: f64) -> f64 {
     let position = q * (sorted.len() - 1) as f64;
     let (low, high) = (position.floor() as usize, position.ceil() as usize);
     sorted[low] + (sorted[high] - sorted[low]) * (position - low as f64)
 }
 
 fn median(values: &[f64]) -> f64 {
-    quantile(values, 0.5)
+    Quantiles::of(values.to_vec()).median
 }
