@@ -23,7 +23,7 @@ pkg: setup
 	@scripts/build-pkg.sh pkg
 
 ## test: lint, host tests, wasm tests in Node and headless Chromium, JS tests
-test: setup leptos-app-bg test-lint test-host test-wasm-node test-wasm-browser test-manager test-js test-custody test-e2e test-oauth test-size test-dpop test-leptos test-kit test-react
+test: setup leptos-app-bg test-lint test-host test-wasm-node test-wasm-browser test-manager test-js test-custody test-e2e test-oauth test-size test-dpop test-leptos test-kit test-react test-bench
 	@echo "make test: all suites passed"
 
 test-lint:
@@ -145,12 +145,11 @@ bench:
 	@scripts/bench.sh
 
 ## test-bench: `make bench`'s quick mode: every step with one short round, no figure asserted,
-## failing when a bench step breaks (reuses pkg/, test-js's builds, the debug server and target/;
-## report in target/bench-quick/). Meant as the last prerequisite of `test`, once a warm run of it
-## has been seen to pass there.
+## failing when a bench step breaks (report in target/bench-quick/). It compiles only the two bench
+## targets: the package is pkg/, the server and the load generator are BUILD_BINS's.
 test-bench: pkg
-	@echo "== make bench, quick mode (every step once, figures not asserted)"
-	BENCH_QUICK=1 scripts/bench.sh
+	@echo "== make bench, quick mode (every step once, figures not asserted; about 3 minutes)"
+	BENCH_QUICK=1 BUILD_BINS='$(BUILD_BINS)' scripts/bench.sh
 
 clean:
 	cargo clean

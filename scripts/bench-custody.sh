@@ -18,7 +18,8 @@ mkdir -p "$WORK/www/bench"
 say() { printf '\033[1mbench-custody:\033[0m %s\n' "$*"; }
 [ -f "$PKG/web/worker.js" ] || { say "building the package into $PKG (1-2 min)"; env -u CARGO_TARGET_DIR scripts/build-pkg.sh "$PKG"; }
 say "building the reference server (debug; seconds when up to date)"
-env -u CARGO_TARGET_DIR cargo build -p tokenwarden-server
+# Under make (make test-bench): make test's own build of it (the Makefile's BUILD_BINS).
+if [ -n "${BUILD_BINS:-}" ]; then env -u CARGO_TARGET_DIR $BUILD_BINS; else env -u CARGO_TARGET_DIR cargo build -p tokenwarden-server; fi
 SERVER_BIN=$ROOT/target/debug/tokenwarden-server
 printf '<!doctype html><meta charset="utf-8"><title>ready</title>\n' >"$WORK/www/bench/custody.html"
 SERVER_PID=""

@@ -42,7 +42,13 @@ PROFILE=${BENCH_CARGO_PROFILE:-bench}
 PROFILE_DIR=release
 [ "$PROFILE" = dev ] && PROFILE_DIR=debug
 say "building the server and the load generator ($PROFILE profile; 2-4 min cold, seconds warm)"
-cargo build --profile "$PROFILE" -p tokenwarden-server --bin tokenwarden-server --example load
+if [ "$PROFILE" = dev ] && [ -n "${BUILD_BINS:-}" ]; then
+  # Under make (the quick mode): make test's own build (the Makefile's BUILD_BINS, which builds the
+  # workspace's examples too), nothing compiled again.
+  $BUILD_BINS
+else
+  cargo build --profile "$PROFILE" -p tokenwarden-server --bin tokenwarden-server --example load
+fi
 SERVER_BIN=$CARGO_TARGET_DIR/$PROFILE_DIR/tokenwarden-server
 LOAD_BIN=$CARGO_TARGET_DIR/$PROFILE_DIR/examples/load
 

@@ -16,9 +16,10 @@
 # BENCH_LOAD_SECS (5), BENCH_CRITERION_SECS (2). BENCH_ONLY=verify runs only verifyJwt and
 # decodeJwt against jose in Node and Chromium (about 2 minutes warm) and prints their ratios;
 # BENCH_ONLY=fetch runs only the tm.fetch preparation comparison in Chromium and prints it.
-# BENCH_QUICK=1 (`make test-bench`; make test lacks it) : every step with one short round, no
-# figure asserted, into target/bench-quick; it reuses the package builds, the debug server and the
-# target dir `make test` has built (building only what is missing) and fails if any step breaks.
+# BENCH_QUICK=1 (`make test-bench`, the last step of `make test`): every step with one short
+# round, no figure asserted, into target/bench-quick; it reuses the package and the debug builds
+# `make test` has made (BUILD_BINS, from the Makefile), compiles only the bench targets, and fails
+# if any step breaks. The HS256 hmac-sync case and the pure-Rust server build are left out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -191,14 +192,27 @@ if [ -n "${BENCH_ONLY:-}" ]; then
 fi
 
 step 3 "native builds: criterion benches and the reference server ($CARGO_PROFILE profile)" "4-6 min cold, 5 s warm" "native builds"
-cargo bench --profile "$CARGO_PROFILE" -p tokenwarden --features hmac --bench core --no-run
-cargo bench --profile "$CARGO_PROFILE" -p tokenwarden --features hmac,ring --bench core --bench paired --no-run
-# The server on the pure-Rust primitive first (kept under another name), then on ring (its default).
-cargo build --profile "$CARGO_PROFILE" -p tokenwarden-server --no-default-features
-SERVER_BIN=$CARGO_TARGET_DIR/$PROFILE_DIR/tokenwarden-server
-[ -x "$SERVER_BIN" ] || die "server binary not found at $SERVER_BIN"
-cp "$SERVER_BIN" "$CARGO_TARGET_DIR/$PROFILE_DIR/tokenwarden-server-pure-rust"
-cargo build --profile "$CARGO_PROFILE" -p tokenwarden-server
+if [ -n "$QUICK" ]; then
+  # make test's own build (the Makefile's BUILD_BINS: the workspace with tokenwarden/hmac, whose
+  # server turns ring on), and the two bench targets on that same feature set, so that only they
+  # compile. The load steps run that one server twice (no pure-Rust build in the quick mode).
+  [ -n "${BUILD_BINS:-}" ] || die "the quick mode runs under make (make test-bench), which sets BUILD_BINS"
+  $BUILD_BINS
+  QUICK_BENCH=(cargo bench --profile dev --workspace --features tokenwarden/hmac)
+  "${QUICK_BENCH[@]}" --bench core --bench paired --no-run
+  SERVER_BIN=$CARGO_TARGET_DIR/debug/tokenwarden-server
+  [ -x "$SERVER_BIN" ] || die "server binary not found at $SERVER_BIN"
+  cp "$SERVER_BIN" "$CARGO_TARGET_DIR/debug/tokenwarden-server-pure-rust"
+else
+  cargo bench --profile "$CARGO_PROFILE" -p tokenwarden --features hmac --bench core --no-run
+  cargo bench --profile "$CARGO_PROFILE" -p tokenwarden --features hmac,ring --bench core --bench paired --no-run
+  # The server on the pure-Rust primitive first (kept under another name), then on ring (its default).
+  cargo build --profile "$CARGO_PROFILE" -p tokenwarden-server --no-default-features
+  SERVER_BIN=$CARGO_TARGET_DIR/$PROFILE_DIR/tokenwarden-server
+  [ -x "$SERVER_BIN" ] || die "server binary not found at $SERVER_BIN"
+  cp "$SERVER_BIN" "$CARGO_TARGET_DIR/$PROFILE_DIR/tokenwarden-server-pure-rust"
+  cargo build --profile "$CARGO_PROFILE" -p tokenwarden-server
+fi
 
 step 4 "sizes: our page loads beside the peers' (esbuild + gzip -9), and benchmark tokens" "10 s" "sizes"
 wait_peers
@@ -214,25 +228,33 @@ cd "$ROOT"
 
 step 6 "native: criterion (verify x4 and jsonwebtoken x4, decode, session steps), then verify on ring vs jsonwebtoken interleaved" "2-3 min" "criterion"
 rm -rf "$CARGO_TARGET_DIR/criterion"
-if ! cargo bench --profile "$CARGO_PROFILE" -p tokenwarden --features hmac --bench core -- \
-  "${CRITERION_ARGS[@]}" >"$RES/criterion.log" 2>&1; then
-  tail -n 40 "$RES/criterion.log" >&2
-  die "criterion failed (log: $RES/criterion.log)"
-fi
-# The core on ring's primitive (feature ring) beside jsonwebtoken again, in one run.
-if ! cargo bench --profile "$CARGO_PROFILE" -p tokenwarden --features hmac,ring --bench core -- \
-  "${CRITERION_ARGS[@]}" 'verify-ring|jsonwebtoken' >>"$RES/criterion.log" 2>&1; then
-  tail -n 40 "$RES/criterion.log" >&2
-  die "criterion (ring) failed (log: $RES/criterion.log)"
+# run_or_die LOG WHAT COMMAND...: COMMAND's output appended to LOG; its tail and a stop if it fails.
+run_or_die() {
+  local log=$1 what=$2
+  shift 2
+  "$@" >>"$log" 2>&1 || { tail -n 40 "$log" >&2; die "$what failed (log: $log)"; }
+}
+: >"$RES/criterion.log"
+: >"$RES/paired.log"
+if [ -n "$QUICK" ]; then
+  # One criterion run (the workspace's feature set has ring: verify-ring included) and the
+  # interleaved one, on the targets step 3 built.
+  run_or_die "$RES/criterion.log" criterion "${QUICK_BENCH[@]}" --bench core -- "${CRITERION_ARGS[@]}"
+  run_or_die "$RES/paired.log" "paired verify benchmark" \
+    env TW_PAIRED_OUT="$RES/paired.json" "${QUICK_BENCH[@]}" --bench paired
+else
+  run_or_die "$RES/criterion.log" criterion \
+    cargo bench --profile "$CARGO_PROFILE" -p tokenwarden --features hmac --bench core -- "${CRITERION_ARGS[@]}"
+  # The core on ring's primitive (feature ring) beside jsonwebtoken again, in one run.
+  run_or_die "$RES/criterion.log" "criterion (ring)" \
+    cargo bench --profile "$CARGO_PROFILE" -p tokenwarden --features hmac,ring --bench core -- \
+    "${CRITERION_ARGS[@]}" 'verify-ring|jsonwebtoken'
+  # The ratios the report states: the core on ring and jsonwebtoken interleaved round by round
+  # (benches/paired.rs, about 1 minute), which criterion's one-after-the-other runs are not.
+  run_or_die "$RES/paired.log" "paired verify benchmark" \
+    env TW_PAIRED_OUT="$RES/paired.json" cargo bench --profile "$CARGO_PROFILE" -p tokenwarden --features hmac,ring --bench paired
 fi
 grep 'time:' "$RES/criterion.log" || true
-# The ratios the report states: the core on ring and jsonwebtoken interleaved round by round
-# (benches/paired.rs, about 1 minute), which criterion's one-after-the-other runs are not.
-if ! TW_PAIRED_OUT="$RES/paired.json" cargo bench --profile "$CARGO_PROFILE" -p tokenwarden \
-  --features hmac,ring --bench paired >"$RES/paired.log" 2>&1; then
-  tail -n 20 "$RES/paired.log" >&2
-  die "paired verify benchmark failed (log: $RES/paired.log)"
-fi
 grep '^paired' "$RES/paired.log"
 node "$PEERS/js/criterion.mjs" "$CARGO_TARGET_DIR/criterion" "$RES/native.json"
 
