@@ -88,6 +88,9 @@ pub mod core;
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+// The cross-tab channel's JS objects, read and written for the core's codec by both shells.
+#[cfg(target_arch = "wasm32")]
+mod channel;
 #[cfg(target_arch = "wasm32")]
 mod js;
 #[cfg(all(target_arch = "wasm32", feature = "std"))]

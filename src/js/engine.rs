@@ -31,7 +31,7 @@ use crate::core::tabs::{
     RefreshOutcome, TabId, TabPolicy,
 };
 // The codec's JS side (fields read from and written to plain objects) is the Rust shell's.
-use crate::js::channel::{read, token_message, write};
+use crate::channel::{read, token_message, write};
 
 // Action codes (driver.js has the same table).
 const DO_REFRESH: u32 = 1; // [1, generation]

@@ -3,7 +3,6 @@
 //! JSON crosses the boundary as text (`JSON.stringify` / `JSON.parse`), which keeps
 //! serde-wasm-bindgen and its size out of the package.
 
-pub(crate) mod channel;
 mod convert;
 #[cfg(feature = "dpop-verify")]
 mod dpop;

@@ -145,7 +145,7 @@ pub fn channel_name(config: &Config) -> String {
 const DPOP_KEY: &str = "dpopKey";
 
 // The channel's JS objects, shared with the npm package's engine (which has no Rust shell).
-pub(crate) use crate::js::channel::{get, read, set, token_message, write};
+pub(crate) use crate::channel::{get, read, set, token_message, write};
 
 impl Tabs {
     /// Opens the channel for `config` when `crossTab` is on and the host has tabs to talk to

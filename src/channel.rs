@@ -1,6 +1,6 @@
 //! The cross-tab channel's JS objects: one field read for the core's codec, one written, and
 //! the token message a sibling is sent. Shared by the Rust shell (`web::tabs`) and the npm
-//! package's engine.
+//! package's engine (`js::engine`); neither shell imports the other.
 
 use js_sys::{JsString, Object, Reflect};
 use wasm_bindgen::prelude::*;
