@@ -45,7 +45,7 @@ PKG_VERIFY=$PKG/verify
 PKG_HMACSYNC=$OUT/pkg-hmacsync
 # The verify entry's feature set plus hmac-sync (no_std, as the entries: the nightly build of
 # scripts/wasm-release.sh compiles core and alloc only).
-PKG_HMACSYNC_ARGS=(--no-default-features --features es256,eddsa,rsa,hmac,dpop-verify,hmac-sync --config 'profile.release.opt-level=3')
+PKG_HMACSYNC_ARGS=(--no-default-features --features es256,eddsa,rsa,hmac,dpop-verify,jwt-api,hmac-sync --config 'profile.release.opt-level=3')
 [ -n "$QUICK" ] && PKG_HMACSYNC="" # not built by make test: the HS256 hmac-sync case is left out
 size_rows() { # NAME|LABEL|browser entry, one per row of ours in the size table
   local at

@@ -32,7 +32,7 @@ export PATH="$PWD/node_modules/.bin:$PATH"
 # (oct keys are still refused unless allowSymmetricKeys is set); the manager entries have none.
 FEATURES_BASE=(--no-default-features)
 FEATURES_OAUTH=(--no-default-features --features es256,eddsa,rsa,oauth,dpop)
-FEATURES_VERIFY=(--no-default-features --features es256,eddsa,rsa,hmac,dpop-verify)
+FEATURES_VERIFY=(--no-default-features --features es256,eddsa,rsa,hmac,dpop-verify,jwt-api)
 # The verify entry is for Node and servers first: compiled for speed. Its rustc opt-level
 # (Cargo.toml's release profile has "z", kept by the manager entries) and its wasm-opt passes.
 VERIFY_OPT_LEVEL=${TW_VERIFY_OPT_LEVEL:-3}
@@ -118,7 +118,8 @@ build_entry() {
   # verifyJwt and KeySet come from verify.js (builds with verification): it reads their options
   # (with the driver's readers) and makes the one WebCrypto call of a verification; wasm does every
   # check (__verifyBegin, KeySet#__begin), with no Rust future in between. The OAuth profile
-  # imports verify.js's signature verdict, so the oauth entry ships verify.js without exporting it.
+  # imports only the signature verdict (verdict.js, which verify.js imports too): the oauth entry's
+  # wasm has no KeySet (no `jwt-api` feature) and it ships no verify.js.
   local WRAP="export { verifyJwt, KeySet } from './verify.js';" MANAGER=1 EXPORTS KEEP
   case $KIND in
     base) KEEP='manager base'; WRAP='' ;;
@@ -146,6 +147,7 @@ build_entry() {
     # driver.js also holds the option readers verify.js uses (the verify entry bundles only those).
     cp src/js/driver.js "$OUT/$dir/driver.js"
     if has KeySet; then cp src/js/verify.js "$OUT/$dir/verify.js"; fi
+    if has KeySet || has OAuthEngine; then cp src/js/verdict.js "$OUT/$dir/verdict.js"; fi
     [ -n "$MANAGER" ] || continue
     cp src/js/custody.js "$OUT/$dir/custody.js"
     # redirect.js: the window's part of the OAuth redirect login (oauth.js in page custody,

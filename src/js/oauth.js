@@ -9,7 +9,7 @@
 // page's own in page custody, the page asked over the worker's port in worker custody.
 // Builds without the OAuth profile ship a stub of this file that exports no `OAuth`.
 import { OAuthEngine } from './tokenwarden.js';
-import { signatureVerdict } from './verify.js';
+import { signatureVerdict } from './verdict.js';
 import { page, storage } from './redirect.js';
 
 const g = globalThis;

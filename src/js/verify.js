@@ -5,6 +5,7 @@
 // the core's strict reader takes apart, so no JS option reader is linked into wasm.
 import { __verifyBegin, __verifyError, KeySet as Keys } from './tokenwarden.js';
 import { invalid, number, opt, optionsObject } from './driver.js';
+import { signatureVerdict } from './verdict.js';
 
 const OPTIONS = ['algorithms', 'issuer', 'audience', 'subject', 'typ', 'clockTolerance', 'requiredClaims',
   'currentDate', 'maxTokenAge', 'allowSymmetricKeys', 'maxTokenLength', 'requireExp'];
@@ -52,31 +53,6 @@ function verifyOptions(options) {
   // Whole seconds; beyond ±9e15 as far out as the core's refusal of dates past 9999 needs.
   c.n = Math.min(Math.max(Math.floor(now / 1000), -9e15), 9e15);
   return JSON.stringify(c);
-}
-
-/** The CryptoKey (or WebCrypto's refusal) each import Promise of wasm resolved to. */
-const importedKeys = new WeakMap();
-
-/**
- * WebCrypto's verdict on a signature that wasm prepared (the key being imported, the algorithm's
- * parameters, the signature and the signed bytes): `null` when WebCrypto refused the key, else
- * whether the signature verifies. The one signature check of `verifyJwt`, `KeySet#verify` and
- * the OAuth profile's ID token (oauth.js).
- */
-export async function signatureVerdict(key, params, signature, message) {
-  let cryptoKey = key;
-  if (key instanceof Promise) {
-    // wasm hands over its import's Promise until it has seen the CryptoKey itself (never, on
-    // this path): the key it resolved to is kept here, so that later verifications with the
-    // same KeySet skip a turn of the event loop.
-    cryptoKey = importedKeys.get(key);
-    if (cryptoKey === undefined) {
-      cryptoKey = await key;
-      importedKeys.set(key, cryptoKey);
-    }
-  }
-  if (typeof cryptoKey !== 'object') return null;
-  return crypto.subtle.verify(params, cryptoKey, signature, message).catch(() => false);
 }
 
 async function settle(begin) {

@@ -1,6 +1,7 @@
 //! `decodeJwt`, `verifyJwt` and `KeySet` for JS, with jose's option names.
-// Without the `verify` feature only `decodeJwt` remains, and most imports go unused.
-#![cfg_attr(not(feature = "verify"), allow(unused_imports))]
+// Without the `jwt-api` feature (the manager entries: tokenwarden/oauth verifies its ID tokens
+// through its own engine) only `decodeJwt` remains, and most imports go unused.
+#![cfg_attr(not(feature = "jwt-api"), allow(unused_imports))]
 
 use crate::prelude::*;
 
@@ -13,7 +14,7 @@ use crate::core::error::{cat, quoted};
 
 use super::convert::{invalid_options, jwt_error, to_json_text};
 use crate::core::decode::{decode_checked_json, DecodeOptions};
-#[cfg(feature = "verify")]
+#[cfg(feature = "jwt-api")]
 use crate::core::{
     jwk::{JwkSet, KeyOptions},
     verify::{Algorithm, Verifier},
@@ -43,7 +44,7 @@ pub fn decode_jwt(token: &str) -> Result<JsValue, JsValue> {
 }
 
 // An imported, reusable set of verification keys (like jose's `createLocalJWKSet`).
-#[cfg(feature = "verify")]
+#[cfg(feature = "jwt-api")]
 #[wasm_bindgen]
 pub struct KeySet {
     keys: Rc<Keys>,
@@ -51,12 +52,12 @@ pub struct KeySet {
 
 /// The keys with their WebCrypto imports (the npm package), or as the core holds them for the
 /// pure-Rust primitive (the `portable` build).
-#[cfg(all(feature = "verify", not(feature = "portable")))]
+#[cfg(all(feature = "jwt-api", not(feature = "portable")))]
 type Keys = crate::webcrypto::WebCryptoKeySet;
-#[cfg(feature = "portable")]
+#[cfg(all(feature = "jwt-api", feature = "portable"))]
 type Keys = JwkSet;
 
-#[cfg(feature = "verify")]
+#[cfg(feature = "jwt-api")]
 fn prepare_keys(keys: JwkSet) -> Result<Rc<Keys>, JsValue> {
     #[cfg(not(feature = "portable"))]
     let keys = crate::webcrypto::WebCryptoKeySet::new(keys).map_err(|e| jwt_error(&e))?;
@@ -70,7 +71,7 @@ fn prepare_keys(keys: JwkSet) -> Result<Rc<Keys>, JsValue> {
 /// when the signature is already checked (the `portable` build); after a valid signature
 /// `result` is the JSON text of `{header, claims}`, or the coded `Error` to reject with when
 /// `failed`.
-#[cfg(feature = "verify")]
+#[cfg(feature = "jwt-api")]
 fn begin(keys: &Keys, token: &str, parsed: &ParsedOptions) -> Result<Array, JsValue> {
     #[cfg(not(feature = "portable"))]
     let (outcome, json, head) = {
@@ -115,7 +116,7 @@ fn begin(keys: &Keys, token: &str, parsed: &ParsedOptions) -> Result<Array, JsVa
 }
 
 // The coded `Error` of a signature WebCrypto found invalid, or (`refused`) of a key it refused.
-#[cfg(feature = "verify")]
+#[cfg(feature = "jwt-api")]
 #[wasm_bindgen(js_name = __verifyError)]
 pub fn verify_error(refused: bool) -> JsValue {
     jwt_error(&if refused {
@@ -127,7 +128,7 @@ pub fn verify_error(refused: bool) -> JsValue {
     })
 }
 
-#[cfg(feature = "verify")]
+#[cfg(feature = "jwt-api")]
 fn import_keys(value: &JsValue, allow_symmetric: bool) -> Result<JwkSet, JsValue> {
     let options = KeyOptions { allow_symmetric };
     // A raw HMAC secret: a Uint8Array or a string (its UTF-8 bytes), as jose accepts.
@@ -151,7 +152,7 @@ fn import_keys(value: &JsValue, allow_symmetric: bool) -> Result<JwkSet, JsValue
     JwkSet::from_json(&text, &options).map_err(|e| jwt_error(&e))
 }
 
-#[cfg(feature = "verify")]
+#[cfg(feature = "jwt-api")]
 #[wasm_bindgen]
 impl KeySet {
     // Imports a JWK or a JWK Set once, for many `verifyJwt` calls. `allow_symmetric`: the
@@ -175,7 +176,7 @@ impl KeySet {
     }
 }
 
-#[cfg(feature = "verify")]
+#[cfg(feature = "jwt-api")]
 struct ParsedOptions {
     verifier: Verifier,
     now: i64,
@@ -190,7 +191,7 @@ struct ParsedOptions {
 /// (s), `r` required claims, `m` max token age (s), `x` max token length, `e` requireExp, `y`
 /// allowSymmetricKeys, `n` now (s since the epoch). Ranges are checked again here: an absent
 /// or malformed member is refused, never trusted.
-#[cfg(feature = "verify")]
+#[cfg(feature = "jwt-api")]
 fn parse_verify_options(text: &str) -> Result<ParsedOptions, JsValue> {
     use crate::core::json::{parse_object, Value};
     const TEN_YEARS: i64 = crate::core::verify::MAX_DURATION_SECS;
@@ -274,7 +275,7 @@ fn parse_verify_options(text: &str) -> Result<ParsedOptions, JsValue> {
 // for this call only (use a `KeySet` to import once). Options (jose's names): `algorithms`,
 // `issuer`, `audience`, `subject`, `typ`, `clockTolerance` (s), `requiredClaims`,
 // `currentDate`, `maxTokenAge` (s), `maxTokenLength`, `requireExp`, `allowSymmetricKeys`.
-#[cfg(feature = "verify")]
+#[cfg(feature = "jwt-api")]
 #[wasm_bindgen(js_name = __verifyBegin)]
 pub fn verify_begin(token: &str, keys: &JsValue, options: &str) -> Result<Array, JsValue> {
     let parsed = parse_verify_options(options)?;
@@ -282,7 +283,7 @@ pub fn verify_begin(token: &str, keys: &JsValue, options: &str) -> Result<Array,
     begin(&keys, token, &parsed)
 }
 
-#[cfg(feature = "verify")]
+#[cfg(feature = "jwt-api")]
 #[wasm_bindgen]
 impl KeySet {
     // `KeySet#verify` up to the WebCrypto call (see [`begin`]); options as for `verifyJwt`.
