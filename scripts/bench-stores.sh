@@ -80,9 +80,8 @@ for c in "${!NAMES[@]}"; do
   urls=""
   for i in $(seq 1 "${COUNTS[$c]}"); do
     extra=()
-    # One key per load worker signs thousands of proofs: the quota (1000 live proofs per key by
-    # default) is lifted so that the rows measure proofs, not the quota's 429.
-    [ "${DPOP_CASES[$c]}" = 1 ] && extra=(--dpop --dpop-quota 4000000000 --redis-prefix "bench-dpop")
+    # One key per load worker signs thousands of proofs: BENCH_DPOP_QUOTA (scripts/lib.sh).
+    [ "${DPOP_CASES[$c]}" = 1 ] && extra=(--dpop --dpop-quota "$BENCH_DPOP_QUOTA" --redis-prefix "bench-dpop")
     start_server "$WORK/server-$c-$i.log" "${COMMON[@]}" --store "${STORES[$c]}" "${extra[@]}" || exit 1
     SERVERS+=("$SERVER_PID")
     urls+=" --url $SERVER_URL"

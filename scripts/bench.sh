@@ -200,19 +200,16 @@ if [ -n "$QUICK" ]; then
   $BUILD_BINS
   QUICK_BENCH=(cargo bench --profile dev --workspace --features tokenwarden/hmac)
   "${QUICK_BENCH[@]}" --bench core --bench paired --no-run
-  SERVER_BIN=$CARGO_TARGET_DIR/debug/tokenwarden-server
-  [ -x "$SERVER_BIN" ] || die "server binary not found at $SERVER_BIN"
-  cp "$SERVER_BIN" "$CARGO_TARGET_DIR/debug/tokenwarden-server-pure-rust"
 else
   cargo bench --profile "$CARGO_PROFILE" -p tokenwarden --features hmac --bench core --no-run
   cargo bench --profile "$CARGO_PROFILE" -p tokenwarden --features hmac,ring --bench core --bench paired --no-run
   # The server on the pure-Rust primitive first (kept under another name), then on ring (its default).
   cargo build --profile "$CARGO_PROFILE" -p tokenwarden-server --no-default-features
-  SERVER_BIN=$CARGO_TARGET_DIR/$PROFILE_DIR/tokenwarden-server
-  [ -x "$SERVER_BIN" ] || die "server binary not found at $SERVER_BIN"
-  cp "$SERVER_BIN" "$CARGO_TARGET_DIR/$PROFILE_DIR/tokenwarden-server-pure-rust"
-  cargo build --profile "$CARGO_PROFILE" -p tokenwarden-server
 fi
+SERVER_BIN=$CARGO_TARGET_DIR/$PROFILE_DIR/tokenwarden-server
+[ -x "$SERVER_BIN" ] || die "server binary not found at $SERVER_BIN"
+cp "$SERVER_BIN" "$CARGO_TARGET_DIR/$PROFILE_DIR/tokenwarden-server-pure-rust"
+[ -n "$QUICK" ] || cargo build --profile "$CARGO_PROFILE" -p tokenwarden-server
 
 step 4 "sizes: our page loads beside the peers' (esbuild + gzip -9), and benchmark tokens" "10 s" "sizes"
 wait_peers
@@ -270,9 +267,8 @@ MAIN_PID=$SERVER_PID
 start_server "$RES/server-bearer.log" --port 0 --quiet --access-ttl 3600 --allow-any-loopback-origin \
   --www-dir "$OUT/www" --pkg-dir "$PKG_FULL" || die "the bearer reference server did not start"
 BEARER_PID=$SERVER_PID BEARER_URL=$SERVER_URL
-# --dpop-quota: the page signs every proof with one key, more live proofs than the default quota
-# (1000 per key) lets one client have; the benchmark measures the proofs, not the quota's 429.
-start_server "$RES/server-dpop.log" --port 0 --quiet --access-ttl 3600 --allow-any-loopback-origin --dpop --dpop-quota 4000000000 \
+# The page signs every proof with one key: BENCH_DPOP_QUOTA (scripts/lib.sh) lifts the quota.
+start_server "$RES/server-dpop.log" --port 0 --quiet --access-ttl 3600 --allow-any-loopback-origin --dpop --dpop-quota "$BENCH_DPOP_QUOTA" \
   || die "the DPoP reference server did not start"
 DPOP_PID="$SERVER_PID $BEARER_PID"
 SERVER_PID=$MAIN_PID

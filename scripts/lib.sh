@@ -1,4 +1,10 @@
-# Shared by the scripts that run the reference server (source it; it defines functions only).
+# Shared by the scripts that run the reference server (source it; it defines a function and a
+# constant, nothing runs).
+
+# The DPoP servers of the benchmarks: one key signs every proof of a run, far more live proofs
+# than the default quota (1000 per key) lets one client have; the rows measure the proofs, not the
+# quota's 429.
+BENCH_DPOP_QUOTA=4000000000
 
 # start_server LOG ARGS...: starts "$SERVER_BIN" ARGS... in the background with its output in
 # LOG, and waits (up to 20 s) for its "listening on URL" line. Sets SERVER_PID and SERVER_URL.

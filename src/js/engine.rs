@@ -30,7 +30,7 @@ use crate::core::tabs::{
     self, Coordinator, Envelope, Identity, InstallOrigin, InstalledToken, LockTicket,
     RefreshOutcome, TabId, TabPolicy,
 };
-// The codec's JS side (fields read from and written to plain objects) is the Rust shell's.
+// The codec's JS side (fields read from and written to plain objects), shared with the Rust shell.
 use crate::channel::{read, token_message, write};
 
 // Action codes (driver.js has the same table).
