@@ -59,6 +59,12 @@
 # verifyJwt and KeySet for JS behind their own feature (jwt-api, the verify entry's): the oauth
 # entry, which verifies ID tokens through its engine, had them exported (with their option reader
 # and key import): tokenwarden/oauth 87,166 -> 84,056 B (wasm 72,431 -> 69,574, JS 14,735 -> 14,482).
+# The substring searches of URLs and DPoP challenges byte by byte (core::error::find; std's
+# two-way searcher was 1.6 KB of wasm) and the callback's query decoded by the platform
+# (URLSearchParams; the core checks the pairs: no form_urlencoded parser, no lossy UTF-8 in the
+# module): -1.4 KB, which paid for the refresh answers' ID token check in the package (+0.5 KB):
+# tokenwarden/oauth 84,056 -> 83,103 B (wasm 68,356 + JS 14,747), tokenwarden/verify
+# 65,913 -> 65,018 B, tokenwarden 37,890 -> 37,893 B.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PKG=${1:-pkg}
@@ -66,9 +72,9 @@ RAW=${TW_RAW_WASM_DIR:-target/pkg-raw}  # cargo's artefacts before wasm-opt (bui
 
 # Ratchets (bytes), a little above what this build measures; they only move down. The issue's
 # targets: tokenwarden <= 32,000 (aim 25,000), tokenwarden/oauth <= 60,000 (aim 45,000).
-BUDGET_BASE=${SIZE_BUDGET_BASE:-38000}      # measured 37,890 B (wasm 27,849 + JS 10,041; nightly build-std, no track_caller locations)
-BUDGET_OAUTH=${SIZE_BUDGET_OAUTH:-84200}   # measured 84,056 B (wasm 69,574 + JS 14,482; no fmt, no DPoP verifier, no verifyJwt/KeySet)
-BUDGET_VERIFY=${SIZE_BUDGET_VERIFY:-66200}  # measured 65,917 B (wasm 61,405 + JS 4,512; opt-level 3, wasm-opt -O3)
+BUDGET_BASE=${SIZE_BUDGET_BASE:-38000}      # measured 37,893 B (wasm 27,852 + JS 10,041; nightly build-std, no track_caller locations)
+BUDGET_OAUTH=${SIZE_BUDGET_OAUTH:-83300}   # measured 83,103 B (wasm 68,356 + JS 14,747; no fmt, no DPoP verifier, no verifyJwt/KeySet)
+BUDGET_VERIFY=${SIZE_BUDGET_VERIFY:-65200}  # measured 65,018 B (wasm 60,509 + JS 4,509; opt-level 3, wasm-opt -O3)
 TARGET_BASE=32000
 TARGET_OAUTH=60000
 

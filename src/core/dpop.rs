@@ -23,7 +23,7 @@ use core::fmt;
 
 use crate::core::{
     b64,
-    error::{cat, decimal, JwtError},
+    error::{cat, decimal, find, JwtError},
 };
 
 /// The `typ` of a DPoP proof's header.
@@ -221,7 +221,8 @@ impl core::error::Error for DpopError {}
 /// ```
 pub fn normalize_htu(url: &str) -> Result<String, DpopError> {
     let bad = |reason| DpopError::InvalidRequest { reason };
-    let (scheme, rest) = url.split_once("://").ok_or(bad("not an absolute URL"))?;
+    let at = find(url, "://").ok_or(bad("not an absolute URL"))?;
+    let (scheme, rest) = (&url[..at], &url[at + 3..]);
     let scheme = scheme.to_ascii_lowercase();
     let default_port = match scheme.as_str() {
         "https" => "443",
@@ -393,7 +394,8 @@ pub fn challenge_asks_for_nonce(challenge: Option<&str>) -> bool {
     challenge.is_some_and(|c| {
         let c = c.to_ascii_lowercase();
         c.trim_start().starts_with("dpop")
-            && (c.contains("error=\"use_dpop_nonce\"") || c.contains("error=use_dpop_nonce"))
+            && (find(&c, "error=\"use_dpop_nonce\"").is_some()
+                || find(&c, "error=use_dpop_nonce").is_some())
     })
 }
 
@@ -430,7 +432,7 @@ impl fmt::Debug for NonceBook {
 /// The origin (`scheme://host[:port]`, as [`normalize_htu`] writes it) of an http(s) URL.
 fn origin_of(url: &str) -> Option<String> {
     let htu = normalize_htu(url).ok()?;
-    let after_scheme = htu.find("://")? + 3;
+    let after_scheme = find(&htu, "://")? + 3;
     let end = htu[after_scheme..]
         .find('/')
         .map_or(htu.len(), |at| after_scheme + at);

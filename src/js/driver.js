@@ -335,7 +335,7 @@ export class TokenManager {
   #e; #c; #fetch; #closed = false; #manual;
   #listeners = new Map(); #waiters = []; #calls = new Map(); #lastFailure;
   // @oauth-begin
-  #incomingIdToken;
+  #lastCause; #cause; #incomingIdToken;
   // @oauth-end
   #timer; #armedFor = NaN; #unbind = []; #tabs; #oauth;
   // DPoP: the session's key (a dpop.js `Dpop`), and a sibling's key offered with its token.
@@ -435,6 +435,17 @@ export class TokenManager {
         break;
       case ON_FAILED:
         this.#lastFailure = a;
+        // @oauth-begin
+        // An OAuth refresh answer refused for its ID token: the typed error rides on the event
+        // and on refresh()'s rejection (`cause`).
+        this.#lastCause = this.#cause;
+        this.#cause = undefined;
+        if (this.#lastCause) {
+          this.#wake('failed');
+          this.#emit('refreshFailed', { type: 'refreshFailed', reason: a, status: b, retryAt: c, tokenExpiresFirst: d, error: this.#lastCause });
+          break;
+        }
+        // @oauth-end
         this.#wake('failed');
         this.#emit('refreshFailed', { type: 'refreshFailed', reason: a, status: b, retryAt: c, tokenExpiresFirst: d });
         break;
@@ -581,9 +592,15 @@ export class TokenManager {
     // @oauth-begin
     } else if (oauth) {
       // Checked by the core: the token type, and `invalid_grant` (ends the session) or a backoff.
-      const [failed, a, b, c] = oauth.refreshed(reply, retryAfter(reply.after, now));
-      if (failed) e.refreshFailed(generation, a, b, c, now);
-      else e.refreshOk(generation, a, b, c, reply.date, startedAt, now);
+      // An ID token in the answer is verified first; `cause`: why it was refused.
+      const [failed, a, b, c, cause] = await oauth.refreshed(reply, retryAfter(reply.after, now));
+      if (this.#closed) return;
+      this.#cause = cause;
+      if (failed) e.refreshFailed(generation, a, b, c, Date.now());
+      else e.refreshOk(generation, a, b, c, reply.date, startedAt, Date.now());
+      this.#run();
+      this.#cause = undefined; // taken by the failure's event (none for a superseded refresh)
+      return;
     // @oauth-end
     } else if (reply.status >= 200 && reply.status < 300) {
       const grant = parseGrant(reply.text, this.#c.dpop);
@@ -686,6 +703,11 @@ export class TokenManager {
     this.#run();
     switch (await wait) {
       case 'refreshed': case 'tokens': return;
+      // @oauth-begin
+      // (Matches only when the failure has a typed cause.)
+      case this.#lastCause && 'failed':
+        throw Object.assign(error('ERR_REFRESH_FAILED', `refresh failed (${this.#lastFailure}); retrying`), { cause: this.#lastCause });
+      // @oauth-end
       case 'failed': throw error('ERR_REFRESH_FAILED', `refresh failed (${this.#lastFailure ?? 'unknown'}); retrying`);
       case 'loggedOut': throw error('ERR_LOGGED_OUT', 'the session ended');
       default: throw freed();

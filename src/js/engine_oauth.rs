@@ -17,8 +17,8 @@ use super::convert::{js_error, jwt_error};
 use crate::core::error::{cat, decimal};
 use crate::core::jwk::{JwkSet, KeyOptions};
 use crate::core::oauth::{
-    authorization_request_with_challenge, callback_url_cleaned, code_verifier_of, discovery_urls,
-    end_session_url, id_token_algorithms, parse_token_response, refresh_request,
+    authorization_request_with_challenge, callback_url_cleaned_decoded, code_verifier_of,
+    discovery_urls, end_session_url, id_token_algorithms, parse_token_response, refresh_request,
     revocation_request, transaction_storage_key, ClientConfig, CodeExchange, FormRequest,
     IdTokenCheck, IdTokenClaims, LoginOptions, LoginRandomness, OAuthError, ProviderMetadata,
     TokenResponse, TokenType, TokenTypeHint, Transaction,
@@ -80,6 +80,8 @@ pub struct OAuthEngine {
     id_token: Option<Secret>,
     exchange: Option<CodeExchange>,
     login: Option<Login>,
+    /// A refresh answer whose ID token is being verified (nothing of it is installed before).
+    refresh: Option<Login>,
 }
 
 #[wasm_bindgen]
@@ -112,6 +114,7 @@ impl OAuthEngine {
             id_token: None,
             exchange: None,
             login: None,
+            refresh: None,
         })
     }
 
@@ -214,7 +217,15 @@ impl OAuthEngine {
     /// `[0, tokenUrl, body]` the code exchange to send; `[1, error, transaction]` not the answer
     /// to the pending login (store the transaction back); `[2, error]` refused, clean the
     /// address bar; `[3, error]` no usable transaction.
-    pub fn callback(&mut self, url: &str, stored: Option<String>, now: f64) -> Array {
+    /// `query`: the URL's query decoded by the platform (`URLSearchParams` of the part between
+    /// the first `?` and the first `#`), names and values alternating.
+    pub fn callback(
+        &mut self,
+        url: &str,
+        query: Vec<String>,
+        stored: Option<String>,
+        now: f64,
+    ) -> Array {
         let stored = stored.map(Secret::new);
         let failed = |kind: u32, error: &OAuthError| array(&[kind.into(), oauth_error(error)]);
         let transaction =
@@ -225,7 +236,7 @@ impl OAuthEngine {
         let Some(metadata) = self.metadata.as_ref() else {
             return failed(3, &OAuthError::NoTransaction);
         };
-        match transaction.complete(url, metadata, ms(now)) {
+        match transaction.complete_decoded(url, pairs(&query), metadata, ms(now)) {
             Ok(exchange) => {
                 let request = form(&exchange.token_request(metadata));
                 request.unshift(&0.into());
@@ -244,9 +255,10 @@ impl OAuthEngine {
         }
     }
 
-    /// `url` without the authorization response's parameters (for `history.replaceState`).
-    pub fn cleaned(&self, url: &str) -> String {
-        callback_url_cleaned(url)
+    /// `url` without the authorization response's parameters (for `history.replaceState`);
+    /// `query` as for [`OAuthEngine::callback`].
+    pub fn cleaned(&self, url: &str, query: Vec<String>) -> String {
+        callback_url_cleaned_decoded(url, pairs(&query))
     }
 
     /// The token endpoint's answer to the code exchange: the `jwks_uri` to fetch when an ID
@@ -281,8 +293,15 @@ impl OAuthEngine {
     /// The provider's JWKS answer: the ID token's signature check up to the WebCrypto call,
     /// `[key, params, signature, message]` (`key` a `CryptoKey`, a `Promise` of one, or `null`
     /// when the signature is already checked). Then [`OAuthEngine::verified`].
+    /// `refresh`: the ID token of a refresh answer ([`OAuthEngine::refreshed`]), else the login's.
     #[wasm_bindgen(js_name = idToken)]
-    pub fn id_token(&mut self, status: u16, text: &str, now: f64) -> Result<Array, JsValue> {
+    pub fn id_token(
+        &mut self,
+        status: u16,
+        text: &str,
+        now: f64,
+        refresh: bool,
+    ) -> Result<Array, JsValue> {
         if !(200..300).contains(&status) {
             return Err(js_error(
                 "ERR_JWKS_INVALID",
@@ -290,7 +309,12 @@ impl OAuthEngine {
             ));
         }
         let metadata = self.metadata.as_ref().ok_or_else(no_login)?;
-        let login = self.login.as_mut().ok_or_else(no_login)?;
+        let login = match refresh {
+            true => &mut self.refresh,
+            false => &mut self.login,
+        }
+        .as_mut()
+        .ok_or_else(no_login)?;
         let (Some(check), Some(token)) = (&login.check, &login.response.id_token) else {
             return Err(no_login());
         };
@@ -323,9 +347,15 @@ impl OAuthEngine {
 
     /// WebCrypto's answer (`valid`; `refused`: it refused the key), then the ID token's claims
     /// checked by the core (issuer, audience, `azp`, nonce, `exp`, `iat`, `auth_time`).
-    pub fn verified(&mut self, valid: bool, refused: bool, now: f64) -> Result<(), JsValue> {
+    pub fn verified(
+        &mut self,
+        valid: bool,
+        refused: bool,
+        now: f64,
+        refresh: bool,
+    ) -> Result<(), JsValue> {
         use crate::core::error::JwtError;
-        let login = self.login.as_mut().ok_or_else(no_login)?;
+        let login = self.pending(refresh).as_mut().ok_or_else(no_login)?;
         let outcome = login.verified.take().ok_or_else(no_login)?;
         let check = login.check.as_ref().ok_or_else(no_login)?;
         if refused {
@@ -337,25 +367,25 @@ impl OAuthEngine {
             return Err(jwt_error(&JwtError::SignatureInvalid));
         }
         let verified = outcome.map_err(|e| jwt_error(&e))?;
+        // (A login's check has no `original`: validate_refresh is then validate.)
         check
-            .validate(&IdTokenClaims::from_claims(&verified.claims), secs(now))
+            .validate_refresh(&IdTokenClaims::from_claims(&verified.claims), secs(now))
             .map_err(|e| oauth_error(&e))?;
         login.check = None;
         Ok(())
     }
 
-    /// The login's grant for the session, `[accessToken, refreshToken, expiresIn]` (`undefined`
-    /// and `NaN` when absent); its ID token becomes the logout hint.
-    pub fn grant(&mut self) -> Result<Array, JsValue> {
-        let login = self.login.take().ok_or_else(no_login)?;
+    /// The login's (or with `refresh`, the refresh answer's) grant for the session,
+    /// `[accessToken, refreshToken, expiresIn]` (`undefined` and `NaN` when absent), once its ID
+    /// token is verified; that ID token becomes the logout hint.
+    pub fn grant(&mut self, refresh: bool) -> Result<Array, JsValue> {
+        let login = self.pending(refresh).take().ok_or_else(no_login)?;
         if login.check.is_some() {
             return Err(no_login());
         }
-        self.id_token = login
-            .response
-            .id_token
-            .as_ref()
-            .map(|t| Secret::from(t.expose()));
+        if let Some(id_token) = &login.response.id_token {
+            self.id_token = Some(Secret::from(id_token.expose()));
+        }
         Ok(grant_of(&login.response))
     }
 
@@ -373,20 +403,43 @@ impl OAuthEngine {
 
     /// The token endpoint's answer to a refresh: `[0, access, refresh, expiresIn]`, or
     /// `[1, kind, status, retryAfterMs]` for `Engine#refreshFailed` (the core's
-    /// classification: `invalid_grant` ends the session, the rest back off).
+    /// classification: `invalid_grant` ends the session, the rest back off), or `[2, jwksUri]`
+    /// when it carries an ID token: verified as at login and against the session's (OIDC Core
+    /// §12.2) with `idToken`, `verified` and `grant` (all with `refresh`) before anything of
+    /// the answer is installed; a failure there is a malformed answer (kind 4).
     pub fn refreshed(&mut self, status: u16, text: &str, retry_after_ms: f64) -> Array {
         let retry_after_ms =
             (retry_after_ms.is_finite() && retry_after_ms >= 0.0).then_some(retry_after_ms as u64);
+        self.refresh = None;
         let failure = match parse_token_response(status, text) {
             Ok(response) if response.token_type == self.expected_type() => {
-                // A new ID token replaces the logout hint (sent only to the provider that
-                // issued it).
-                if let Some(id_token) = &response.id_token {
-                    self.id_token = Some(Secret::from(id_token.expose()));
+                let session = self.id_token.as_ref();
+                let session = session.and_then(|t| IdTokenClaims::of_token(t.expose()));
+                let check = self.metadata.as_ref().and_then(|metadata| {
+                    let check = IdTokenCheck::of_refresh(
+                        metadata,
+                        &self.client.client_id,
+                        session,
+                        &response,
+                    )?;
+                    Some((check, metadata.jwks_uri.clone()))
+                });
+                match check {
+                    None => {
+                        let out = grant_of(&response);
+                        out.unshift(&0.into());
+                        return out;
+                    }
+                    Some((check, Some(jwks))) => {
+                        self.refresh = Some(Login {
+                            response,
+                            check: Some(check),
+                            verified: None,
+                        });
+                        return array(&[2.into(), JsValue::from_str(&jwks)]);
+                    }
+                    Some((_, None)) => RefreshFailure::Malformed,
                 }
-                let out = grant_of(&response);
-                out.unshift(&0.into());
-                return out;
             }
             Ok(_) => RefreshFailure::Malformed,
             Err(error) => error.refresh_failure(retry_after_ms),
@@ -430,15 +483,17 @@ impl OAuthEngine {
         self.id_token.as_ref().map(|t| t.expose().to_owned())
     }
 
-    /// A sibling's ID token, adopted with its tokens (the logout hint, sent only to the
-    /// provider); anything but a string means none.
+    /// A sibling's ID token, adopted with its tokens (the logout hint, sent only to the provider,
+    /// and the reference of the next refreshed ID token); anything but a string means none.
     pub fn adopt(&mut self, id_token: JsValue) {
         self.id_token = id_token.as_string().map(Secret::new);
     }
 
-    /// Forgets the ID token (logout before the metadata is known).
+    /// Forgets the ID token (logout before the metadata is known) and any refresh answer
+    /// still being verified.
     pub fn forget(&mut self) {
         self.id_token = None;
+        self.refresh = None;
     }
 
     /// The provider's logout address (`end_session_endpoint` with `id_token_hint`, `client_id`
@@ -458,6 +513,13 @@ impl OAuthEngine {
 }
 
 impl OAuthEngine {
+    fn pending(&mut self, refresh: bool) -> &mut Option<Login> {
+        match refresh {
+            true => &mut self.refresh,
+            false => &mut self.login,
+        }
+    }
+
     /// `DPoP` with the `dpop` option (a provider answering `Bearer` then ignored the proof),
     /// else `Bearer`.
     fn expected_type(&self) -> TokenType {
@@ -495,4 +557,12 @@ fn grant_of(response: &TokenResponse) -> Array {
         token(&response.refresh_token),
         response.expires_in.map_or(f64::NAN, |s| s as f64).into(),
     ])
+}
+
+/// Name-value pairs from the platform's decoding of a query, flattened (`[name, value, ...]`).
+fn pairs(flat: &[String]) -> impl Iterator<Item = (&str, &str)> {
+    flat.chunks_exact(2).filter_map(|pair| match pair {
+        [name, value] => Some((name.as_str(), value.as_str())),
+        _ => None,
+    })
 }

@@ -119,6 +119,25 @@ export class OAuth {
     o.metadata(reply.status, reply.text);
   }
 
+  /**
+   * Verifies the pending ID token (of the login, or with `refresh` of a refresh answer) against
+   * the provider's keys at `jwks` (fetched for this check), as the package's verifyJwt checks
+   * one: wasm prepares, WebCrypto verifies, wasm checks the claims. Throws the typed error.
+   */
+  async #idToken(jwks, refresh) {
+    const o = this.#o;
+    const keys = await this.#send(jwks, undefined, { get: true });
+    const [cryptoKey, params, signature, message] = o.idToken(keys.status, keys.text, Date.now(), refresh);
+    let valid = true, refused = false;
+    if (cryptoKey !== null) {
+      const verdict = await signatureVerdict(cryptoKey, params, signature, message);
+      refused = verdict === null;
+      valid = verdict === true;
+    }
+    if (this.#h.closed()) throw this.#h.freed();
+    o.verified(valid, refused, Date.now(), refresh);
+  }
+
   /** `loginWithRedirect(options)`: a new transaction in `sessionStorage`, then the navigation. */
   async login(options, win = page) {
     const h = this.#h;
@@ -178,8 +197,12 @@ export class OAuth {
     const o = this.#o;
     const key = o.storageKey();
     let stored = await win.take(key);
-    const clean = () => (current === url ? win.clean(o.cleaned(url)) : undefined);
-    const [kind, a, b] = o.callback(url, stored, Date.now());
+    // The query (between the first `?` and the first `#`) decoded by the platform; the core
+    // checks it with the URL.
+    const head = url.split('#', 1)[0], at = head.indexOf('?');
+    const query = at < 0 ? [] : [...new URLSearchParams(head.slice(at + 1))].flat();
+    const clean = () => (current === url ? win.clean(o.cleaned(url, query)) : undefined);
+    const [kind, a, b] = o.callback(url, query, stored, Date.now());
     stored = undefined;
     if (kind === 1) {
       await win.keep(key, b);
@@ -193,22 +216,9 @@ export class OAuth {
     const dpop = this.#h.dpop && dpopHooks.Dpop ? await dpopHooks.Dpop.create() : undefined;
     const reply = await this.#send(a, b, { form: true, dpop });
     const jwks = o.exchanged(reply.status, reply.text);
-    if (jwks !== null) {
-      // The ID token's signature against the provider's keys (fetched for this check), as the
-      // package's verifyJwt checks one: wasm prepares, WebCrypto verifies, wasm checks the claims.
-      const keys = await this.#send(jwks, undefined, { get: true });
-      const [cryptoKey, params, signature, message] = o.idToken(keys.status, keys.text, Date.now());
-      let valid = true, refused = false;
-      if (cryptoKey !== null) {
-        const verdict = await signatureVerdict(cryptoKey, params, signature, message);
-        refused = verdict === null;
-        valid = verdict === true;
-      }
-      if (this.#h.closed()) throw this.#h.freed();
-      o.verified(valid, refused, Date.now());
-    }
+    if (jwks !== null) await this.#idToken(jwks, false);
     if (this.#h.closed()) throw this.#h.freed();
-    const [access, refresh, expiresIn] = o.grant();
+    const [access, refresh, expiresIn] = o.grant(false);
     if (dpop) this.#h.setKey(dpop);
     this.#h.install(access, refresh, expiresIn, reply.date);
   }
@@ -230,9 +240,22 @@ export class OAuth {
     return [url, body, { form: true, dpop: this.#h.key() }];
   }
 
-  /** The refresh answer, checked by the core: `[0, access, refresh, expiresIn]` or `[1, kind, status, retryAfterMs]`. */
-  refreshed(reply, retryAfterMs) {
-    return this.#o.refreshed(reply.status, reply.text, retryAfterMs);
+  /**
+   * The refresh answer, checked by the core: `[0, access, refresh, expiresIn]` or `[1, kind,
+   * status, retryAfterMs, error]`. An ID token in it is verified first (as at login, and
+   * against the session's: OIDC Core §12.2); if it fails, nothing of the answer is installed
+   * and the refresh fails as malformed with `error` (`ERR_OAUTH_*` / `ERR_JWS_*`).
+   */
+  async refreshed(reply, retryAfterMs) {
+    const o = this.#o;
+    const out = o.refreshed(reply.status, reply.text, retryAfterMs);
+    if (out[0] !== 2) return out;
+    try {
+      await this.#idToken(out[1], true);
+      return [0, ...o.grant(true)];
+    } catch (e) {
+      return [1, 4, 0, NaN, e];
+    }
   }
 
   /** The session's ID token, handed to a sibling tab with the tokens (as sensitive as they). */

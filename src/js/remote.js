@@ -16,6 +16,7 @@ function failure(code, message, extra) {
 
 /** An error as the worker sent it (`{name, message, code, status}`), rebuilt in the page. */
 function fromWire(wire) {
+  if (wire.cause) return Object.assign(fromWire({ ...wire, cause: undefined }), { cause: fromWire(wire.cause) });
   if (wire.code) return failure(wire.code, wire.message, wire.status == null ? undefined : { status: wire.status });
   if (wire.name === 'TypeError') return new TypeError(wire.message);
   if (wire.name === 'AbortError' || wire.name === 'TimeoutError') return new DOMException(wire.message, wire.name);
@@ -119,7 +120,8 @@ export class Remote {
       return;
     }
     if (data.event) {
-      this.#emit(data.event, data.payload);
+      const payload = data.payload;
+      this.#emit(data.event, payload?.error ? { ...payload, error: fromWire(payload.error) } : payload);
       return;
     }
     if (data.ask) {

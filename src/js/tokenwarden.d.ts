@@ -414,6 +414,11 @@ export interface RefreshFailedEvent {
   retryAt: number;
   /** The current token is unusable, or expires before `retryAt`. */
   tokenExpiresFirst: boolean;
+  /**
+   * OAuth profile, `malformed`: why the answer was refused when its ID token failed
+   * verification (`ERR_OAUTH_*` or `ERR_JWS_*` / `ERR_JWKS_*`); nothing of it was installed.
+   */
+  error?: TokenManagerError;
 }
 export interface ExpiredEvent { type: 'expired' }
 export interface LoggedOutEvent {
@@ -510,7 +515,11 @@ export class TokenManager {
    */
   handleRedirectCallback(url?: string): Promise<void>;
 // @oauth-end
-  /** Refreshes now. Rejects with `ERR_REFRESH_FAILED` (transient; retried) or `ERR_LOGGED_OUT`. */
+  /**
+   * Refreshes now. Rejects with `ERR_REFRESH_FAILED` (transient; retried) or `ERR_LOGGED_OUT`.
+   * OAuth profile: a refresh answer whose ID token fails verification rejects with
+   * `ERR_REFRESH_FAILED` whose `cause` is the typed error.
+   */
   refresh(): Promise<void>;
   /**
    * Wipes the tokens at once, fails waiting requests, then calls `logoutUrl` (OAuth profile:

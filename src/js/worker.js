@@ -28,6 +28,8 @@ function wire(error) {
     message: error?.message ?? String(error),
     code: typeof error?.code === 'string' ? error.code : undefined,
     status: typeof error?.status === 'number' ? error.status : undefined,
+    // OAuth profile: why a refresh answer was refused (its ID token's typed error).
+    cause: error?.cause ? wire(error.cause) : undefined,
   };
 }
 
@@ -46,7 +48,9 @@ function serve(TokenManager, port, options, lock) {
     expirySource: tm.expirySource, dpopJkt: tm.dpopJkt, nextRefreshAt: tm.__nextRefreshAt,
   });
   for (const name of EVENTS) {
-    tm.on(name, (payload) => port.postMessage({ event: name, payload, snap: snap() }));
+    tm.on(name, (payload) => port.postMessage({
+      event: name, payload: payload.error ? { ...payload, error: wire(payload.error) } : payload, snap: snap(),
+    }));
   }
   const aborts = new Map();
   // The window's part of the OAuth profile's redirect login (redirect.js's `page`: the login

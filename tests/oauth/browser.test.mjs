@@ -541,6 +541,71 @@ test('an ID token whose signature does not verify is refused (ERR_JWS_SIGNATURE_
 });
 
 /**
+ * `refresh()` in `page`, with the outcome: `{ok: true}` or the rejection's code and its cause's
+ * code, and the `refreshFailed` event's reason and error code.
+ */
+const refreshOutcome = (page) => page.evaluate(() => new Promise((ok) => {
+  let event;
+  const off = window.tm.on('refreshFailed', (e) => { event = { reason: e.reason, error: e.error?.code }; });
+  window.tm.refresh().then(() => ({ ok: true }), (e) => ({ code: e.code, cause: e.cause?.code }))
+    .then((result) => { off(); ok(event ? { ...result, event } : result); });
+}));
+
+// Worker custody: the signature case (the same driver runs there; the cause crosses the port).
+for (const [path, custody] of [['/', 'page'], ['/worker/', 'worker']])
+test(`${custody} custody: an ID token in a refresh answer is verified like the login's (OIDC Core §12.2): a bad signature, another user's or another login's ID token fails the refresh with a typed cause; the session keeps its token`, async () => {
+  // Signed by the provider and valid now: another user's ID token, and (below) the ID token of
+  // an earlier login of the same user.
+  let otherUser, earlierLogin;
+  if (custody === 'page') {
+    const other = await loggedIn('heidi');
+    otherUser = other.answers[0].id_token;
+    await other.ctx.close();
+  }
+  const cases = [
+    ['a signature that does not verify', (t) => {
+      const [h, p, sig] = t.split('.');
+      const i = Math.floor(sig.length / 2);
+      return [h, p, `${sig.slice(0, i)}${sig[i] === 'A' ? 'B' : 'A'}${sig.slice(i + 1)}`].join('.');
+    }, 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED'],
+    ['another user\'s', () => otherUser, 'ERR_OAUTH_ID_TOKEN_SUBJECT_MISMATCH'],
+    ['another login\'s (its nonce is not this session\'s)', () => earlierLogin, 'ERR_OAUTH_NONCE_MISMATCH'],
+  ];
+  for (const [what, change, code] of custody === 'page' ? cases : cases.slice(0, 1)) {
+    // A login of its own for each case: the refused answer's refresh token is never installed.
+    const ctx = await browser.newContext(REWRITING);
+    const answers = [];
+    const page = await openApp(ctx, answers, [], path);
+    await logIn(page, 'grace', path);
+    await answered(answers, 1);
+    earlierLogin ??= answers[0].id_token;
+    // An untouched refresh answer (its ID token verified) is installed.
+    assert.deepEqual(await refreshOutcome(page), { ok: true }, what);
+    await answered(answers, 2);
+    assert.ok(answers[1].id_token, 'the provider\'s refresh answer carries an ID token');
+    const jti = await page.evaluate(() => window.tm.claims.jti);
+    // The next answer's ID token is changed; the calls after it fail (the manager's retry
+    // would send the refresh token the provider has rotated).
+    let seen = 0;
+    await ctx.route(`${provider.issuer}/token`, async (route) => {
+      if (route.request().method() !== 'POST') return route.continue();
+      if ((seen += 1) > 1) return route.abort();
+      const response = await route.fetch();
+      const body = await response.json();
+      if (response.status() === 200 && body.id_token) body.id_token = change(body.id_token);
+      return route.fulfill({ response, json: body });
+    });
+    const outcome = await refreshOutcome(page);
+    assert.equal(seen, 1, what);
+    assert.deepEqual(outcome, { code: 'ERR_REFRESH_FAILED', cause: code, event: { reason: 'malformed', error: code } }, what);
+    assert.equal(await page.evaluate(() => window.tm.state), 'authenticated', what);
+    assert.equal(await page.evaluate(() => window.tm.claims.jti), jti, `${what}: nothing of the answer is installed`);
+    assert.equal((await apiMe(page)).status, 200, `${what}: the current token still works`);
+    await ctx.close();
+  }
+});
+
+/**
  * Makes the provider's successful token endpoint answers seen by `page` say `token_type:
  * Bearer` (a provider, or anything on the path, that ignored the DPoP proof); returns the
  * answers rewritten so far.

@@ -160,8 +160,8 @@ impl IdTokenCheck {
     /// The checks of an ID token from a refresh: [`validate`](Self::validate), then, against
     /// `original` when the session has an ID token (OIDC Core §12.2): the same `iss`, `sub` and
     /// `aud` (in any order), no `nonce` or the original one, the same `auth_time` when both
-    /// carry one. (A separate method: builds that never refresh with an ID token, as the npm
-    /// package today, link none of it.)
+    /// carry one. (A separate method: builds that never refresh with an ID token link none of
+    /// it.)
     pub fn validate_refresh(
         &self,
         claims: &IdTokenClaims,

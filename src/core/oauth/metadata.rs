@@ -3,7 +3,7 @@
 
 use crate::prelude::*;
 
-use crate::core::error::cat;
+use crate::core::error::{cat, find};
 use crate::core::oauth::error::OAuthError;
 use crate::core::oauth::object::{Object, WrongType};
 use crate::core::oauth::url::{check_endpoint, check_issuer};
@@ -27,7 +27,7 @@ pub fn discovery_urls(issuer: &str) -> Result<[String; 2], OAuthError> {
     let trimmed = issuer.strip_suffix('/').unwrap_or(issuer);
     let oidc = cat(&[trimmed, "/.well-known/openid-configuration"]);
     // RFC 8414 §3.1: the well-known segment goes between the host and the issuer's path.
-    let after_scheme = trimmed.find("://").map_or(0, |i| i + 3);
+    let after_scheme = find(trimmed, "://").map_or(0, |i| i + 3);
     let path_start = trimmed[after_scheme..]
         .find('/')
         .map_or(trimmed.len(), |i| after_scheme + i);

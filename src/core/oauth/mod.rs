@@ -45,8 +45,8 @@ pub use token::{
     MAX_TOKEN_RESPONSE_BYTES,
 };
 pub use transaction::{
-    callback_url_cleaned, transaction_storage_key, CallbackError, CodeExchange, Transaction,
-    TRANSACTION_TTL_SECS,
+    callback_url_cleaned, callback_url_cleaned_decoded, transaction_storage_key, CallbackError,
+    CodeExchange, Transaction, TRANSACTION_TTL_SECS,
 };
 
 #[cfg(test)]

@@ -844,3 +844,44 @@ fn every_error_has_a_distinct_stable_code() {
         "provider codes are separate"
     );
 }
+
+#[test]
+fn a_callback_decoded_by_the_platform_is_checked_from_its_pairs() {
+    // The npm package hands the core the query as the browser's URLSearchParams decoded it:
+    // the checks read those pairs (with the URL for the redirect URI and the fragment).
+    let tx = start_login();
+    let url = good_callback(&tx);
+    let decoded = [
+        ("code", "the-code"),
+        ("state", tx.state.as_str()),
+        ("iss", ISSUER),
+    ];
+    let exchange = tx
+        .clone()
+        .complete_decoded(&url, decoded, &metadata(), NOW_MS + 1000)
+        .unwrap();
+    assert_eq!(exchange.code.expose(), "the-code");
+    let err = tx
+        .clone()
+        .complete_decoded(
+            &url,
+            [("state", "forged"), ("code", "c")],
+            &metadata(),
+            NOW_MS,
+        )
+        .unwrap_err();
+    assert_eq!(err.error.code(), "ERR_OAUTH_STATE_MISMATCH");
+    let state = tx.state.clone();
+    let twice = [("state", state.as_str()), ("state", state.as_str())];
+    let err = tx
+        .complete_decoded(&url, twice, &metadata(), NOW_MS)
+        .unwrap_err();
+    assert_eq!(err.error.code(), "ERR_OAUTH_INVALID_CALLBACK");
+    assert_eq!(
+        callback_url_cleaned_decoded(
+            "https://app.example/cb?tab=a%20b&code=c&state=s#top",
+            [("tab", "a b"), ("code", "c"), ("state", "s")]
+        ),
+        "https://app.example/cb?tab=a+b#top"
+    );
+}

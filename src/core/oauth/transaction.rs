@@ -227,6 +227,27 @@ impl Transaction {
         metadata: &ProviderMetadata,
         now_ms: u64,
     ) -> Result<CodeExchange, CallbackError> {
+        let query = query_of(callback_url).unwrap_or("").as_bytes();
+        self.complete_decoded(
+            callback_url,
+            form_urlencoded::parse(query),
+            metadata,
+            now_ms,
+        )
+    }
+
+    /// [`Transaction::complete`] with the query of `callback_url` already decoded by the
+    /// platform (`application/x-www-form-urlencoded`, e.g. a browser's `URLSearchParams` of the
+    /// part between the first `?` and the first `#`): the name-value pairs in their order.
+    /// Every check is the same; the npm package's wasm links no query decoder of its own.
+    #[allow(clippy::result_large_err)]
+    pub fn complete_decoded<N: AsRef<str>, V: Into<String>>(
+        self,
+        callback_url: &str,
+        query: impl IntoIterator<Item = (N, V)>,
+        metadata: &ProviderMetadata,
+        now_ms: u64,
+    ) -> Result<CodeExchange, CallbackError> {
         let keep = |error, transaction| CallbackError {
             error,
             transaction: Some(transaction),
@@ -245,7 +266,7 @@ impl Transaction {
             let reason = "the URL is not the redirect URI";
             return Err(keep(OAuthError::InvalidCallback { reason }, self));
         }
-        let params = match CallbackParams::parse(callback_url) {
+        let params = match CallbackParams::parse(callback_url, query) {
             Ok(params) => params,
             Err(error) => return Err(keep(error, self)),
         };
@@ -301,6 +322,18 @@ impl Transaction {
 /// assert_eq!(callback_url_cleaned("https://app.example/cb?code=c&state=s"), "https://app.example/cb");
 /// ```
 pub fn callback_url_cleaned(url: &str) -> String {
+    match query_of(url) {
+        None => url.to_owned(),
+        Some(query) => callback_url_cleaned_decoded(url, form_urlencoded::parse(query.as_bytes())),
+    }
+}
+
+/// [`callback_url_cleaned`] with the query of `url` already decoded by the platform (as for
+/// [`Transaction::complete_decoded`]); the kept parameters are encoded again.
+pub fn callback_url_cleaned_decoded<N: AsRef<str>, V: AsRef<str>>(
+    url: &str,
+    query: impl IntoIterator<Item = (N, V)>,
+) -> String {
     const RESPONSE: &[&str] = &[
         "code",
         "state",
@@ -310,17 +343,17 @@ pub fn callback_url_cleaned(url: &str) -> String {
         "error_uri",
         "session_state",
     ];
-    let Some(query) = query_of(url) else {
+    if query_of(url).is_none() {
         return url.to_owned();
-    };
-    let kept: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+    }
+    let kept: Vec<(N, V)> = query
+        .into_iter()
         .filter(|(name, _)| !RESPONSE.contains(&name.as_ref()))
-        .map(|(n, v)| (n.into_owned(), v.into_owned()))
         .collect();
     let base = without_query(url);
     let mut cleaned = crate::core::oauth::url::with_query(
         base,
-        kept.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+        kept.iter().map(|(n, v)| (n.as_ref(), v.as_ref())),
     );
     if let Some(fragment) = fragment_of(url) {
         cleaned.push('#');
@@ -341,8 +374,11 @@ struct CallbackParams {
 }
 
 impl CallbackParams {
-    fn parse(url: &str) -> Result<Self, OAuthError> {
-        let query = query_of(url).unwrap_or("");
+    /// `query`: the decoded pairs of `url`'s query.
+    fn parse<N: AsRef<str>, V: Into<String>>(
+        url: &str,
+        query: impl IntoIterator<Item = (N, V)>,
+    ) -> Result<Self, OAuthError> {
         let in_fragment = fragment_of(url).is_some_and(|f| {
             f.split('&')
                 .any(|p| p.starts_with("code=") || p.starts_with("state="))
@@ -353,7 +389,7 @@ impl CallbackParams {
             });
         }
         let mut params = Self::default();
-        for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        for (name, value) in query {
             let slot = match name.as_ref() {
                 "code" => &mut params.code,
                 "state" => &mut params.state,
@@ -368,7 +404,7 @@ impl CallbackParams {
                     reason: "a response parameter appears more than once",
                 });
             }
-            *slot = Some(value.into_owned());
+            *slot = Some(value.into());
         }
         params.error_description = params.error_description.map(|d| truncate(&d, 256));
         params.error_uri = params.error_uri.map(|u| truncate(&u, 256));
