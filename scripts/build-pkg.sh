@@ -157,6 +157,7 @@ build_entry() {
       cp src/js/oauth.js "$OUT/$dir/oauth.js"
     else
       drop_oauth "$OUT/$dir/driver.js"
+      drop_oauth "$OUT/$dir/custody.js"
       echo 'export const OAuth = undefined, dpopHooks = {};' > "$OUT/$dir/oauth.js"
     fi
     # DPoP's WebCrypto side, which driver.js imports; a build without DPoP (no DpopCore) ships a
@@ -273,9 +274,10 @@ write_package_json() {
   "types": "./index.d.ts",
   "exports": {
 $exports    "./react": { "types": "./react.d.ts", "default": "./react.js" },
+    "./popup": { "types": "./popup.d.ts", "default": "./popup.js" },
     "./package.json": "./package.json"
   },
-  "files": [${files%, }, "react.js", "react.d.ts"],
+  "files": [${files%, }, "react.js", "react.d.ts", "popup.js", "popup.d.ts"],
   "sideEffects": [${side%, }],
   "peerDependencies": { "react": ">=18" },
   "peerDependenciesMeta": { "react": { "optional": true } },
@@ -310,3 +312,7 @@ cp README.md "$OUT/README.md" 2>/dev/null || true
 esbuild src/js/react.js --minify --charset=utf8 --legal-comments=none --log-level=warning --outfile="$OUT/react.js"
 cp src/js/react.d.ts "$OUT/react.d.ts"
 # --- end react entry ---
+# `tokenwarden/popup` (src/js/popup.js): the callback page of loginWithPopup; no wasm, a few
+# lines (it posts the page's URL on the login's BroadcastChannel and closes the window).
+esbuild src/js/popup.js --minify --charset=utf8 --legal-comments=none --log-level=warning --outfile="$OUT/popup.js"
+cp src/js/popup.d.ts "$OUT/popup.d.ts"

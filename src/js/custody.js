@@ -35,6 +35,9 @@
 // object returned in worker custody; remote.js (loaded on first use of worker custody) talks to
 // the worker; worker.js is the worker.
 import { TokenManager as PageManager } from './driver.js';
+// @oauth-begin
+import { openPopup } from './redirect.js';
+// @oauth-end
 
 const EVENTS = ['change', 'refreshed', 'refreshFailed', 'expired', 'loggedOut'];
 
@@ -139,6 +142,19 @@ class WorkerManager {
   loginWithRedirect(options) { return this.#run((r) => r.call('loginWithRedirect', options)); }
 
   handleRedirectCallback(url) { return this.#run((r) => r.call('handleRedirectCallback', url)); }
+
+  // @oauth-begin
+  /** Opened here, at the user's gesture; the worker's login navigates it through the page. */
+  loginWithPopup(options) {
+    let w;
+    try {
+      w = openPopup();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#run((r) => r.call('loginWithPopup', options, w));
+  }
+  // @oauth-end
 
   getAccessToken() {
     return Promise.reject(failure('ERR_TOKEN_NOT_EXPOSED', 'custody "worker" never hands the access token to the page'));

@@ -756,6 +756,16 @@ export class TokenManager {
     return this.#oauth.login(options, win);
   }
 
+  /**
+   * OAuth profile: logs in in a popup window, which is opened at once (call it from the user's
+   * gesture); the callback page calls `popupCallback()` (tokenwarden/popup). `win`: as above,
+   * where the page opened the popup already.
+   */
+  loginWithPopup(options, win) {
+    if (!this.#oauth) return Promise.reject(noProfile());
+    return this.#oauth.popup(options, win);
+  }
+
   /** OAuth profile: completes the login at the redirect URI (`url` defaults to `location.href`). */
   async handleRedirectCallback(url, win) {
     if (!this.#oauth) throw noProfile();

@@ -74,6 +74,8 @@ struct Login {
 #[wasm_bindgen(skip_typescript)]
 pub struct OAuthEngine {
     client: ClientConfig,
+    /// The client with `popupRedirectUri` as its redirect URI (`loginWithPopup`), if set.
+    popup: Option<ClientConfig>,
     dpop: bool,
     metadata: Option<ProviderMetadata>,
     /// The ID token of this tab's login: the `id_token_hint` of the logout redirect.
@@ -98,6 +100,7 @@ impl OAuthEngine {
         resource: Vec<String>,
         post_logout_redirect_uri: Option<String>,
         dpop: bool,
+        popup_redirect_uri: Option<String>,
     ) -> Result<OAuthEngine, JsValue> {
         let mut client = ClientConfig::new(issuer, client_id, redirect_uri);
         if let Some(scope) = scope {
@@ -107,8 +110,18 @@ impl OAuthEngine {
         client.resource = resource;
         client.post_logout_redirect_uri = post_logout_redirect_uri;
         client.check().map_err(|e| oauth_error(&e))?;
+        let popup = match popup_redirect_uri {
+            None => None,
+            Some(uri) => {
+                let mut popup = client.clone();
+                popup.redirect_uri = uri;
+                popup.check().map_err(|e| oauth_error(&e))?;
+                Some(popup)
+            }
+        };
         Ok(OAuthEngine {
             client,
+            popup,
             dpop,
             metadata: None,
             id_token: None,
@@ -173,7 +186,9 @@ impl OAuthEngine {
 
     /// The authorization request: `[url, transaction]`, the transaction (state, nonce, verifier)
     /// to store in `sessionStorage` before navigating. `digest` is SHA-256 of the verifier;
-    /// `extra` holds the `extraParams` as name, value, name, value...
+    /// `extra` holds the `extraParams` as name, value, name, value... With `popup`
+    /// (`loginWithPopup`) the transaction is kept in the caller's memory instead, and the
+    /// redirect URI is `popupRedirectUri` when set.
     #[allow(clippy::too_many_arguments)]
     pub fn authorize(
         &self,
@@ -185,8 +200,14 @@ impl OAuthEngine {
         max_age: f64,
         extra: Vec<String>,
         now: f64,
+        popup: bool,
     ) -> Result<Array, JsValue> {
         let metadata = self.known()?;
+        // A popup login answers at `popupRedirectUri` when there is one.
+        let client = match (popup, &self.popup) {
+            (true, Some(client)) => client,
+            _ => &self.client,
+        };
         let options = LoginOptions {
             scope,
             prompt,
@@ -200,7 +221,7 @@ impl OAuthEngine {
         let challenge = crate::core::b64::encode(digest);
         let request = authorization_request_with_challenge(
             metadata,
-            &self.client,
+            client,
             &options,
             &randomness(random)?,
             &challenge,

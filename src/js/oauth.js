@@ -10,11 +10,14 @@
 // Builds without the OAuth profile ship a stub of this file that exports no `OAuth`.
 import { OAuthEngine } from './tokenwarden.js';
 import { signatureVerdict } from './verdict.js';
-import { page, storage } from './redirect.js';
+import { page, storage, openPopup } from './redirect.js';
 
 const g = globalThis;
-const OAUTH_OPTIONS = ['issuer', 'clientId', 'redirectUri', 'scope', 'audience', 'resource', 'postLogoutRedirectUri'];
+const OAUTH_OPTIONS = ['issuer', 'clientId', 'redirectUri', 'scope', 'audience', 'resource', 'postLogoutRedirectUri', 'popupRedirectUri'];
 const LOGIN_OPTIONS = ['scope', 'prompt', 'loginHint', 'maxAge', 'extraParams'];
+const POPUP_OPTIONS = [...LOGIN_OPTIONS, 'timeoutInSeconds'];
+// The same-origin channel on which a popup's callback page (popup.js) hands over its URL.
+export const POPUP_CHANNEL = 'tokenwarden.oauth.popup';
 
 // DPoP for the token endpoint calls: a driver with DPoP fills in dpop.js's `Dpop` (this file
 // makes the key of a new session), and passes the hooks `dpop` (the option),
@@ -26,6 +29,15 @@ function error(code, message) {
   const e = new Error(message);
   e.code = code;
   return e;
+}
+
+/**
+ * The query of `url` (between the first `?` and the first `#`) decoded by the platform
+ * (`URLSearchParams`), names and values alternating; the core checks the pairs with the URL.
+ */
+function query(url) {
+  const head = url.split('#', 1)[0], at = head.indexOf('?');
+  return at < 0 ? [] : [...new URLSearchParams(head.slice(at + 1))].flat();
 }
 
 function noCrypto(what) {
@@ -55,7 +67,7 @@ export class OAuth {
     }
     const engine = new OAuthEngine(required('issuer'), required('clientId'), required('redirectUri'),
       h.opt(v, 'scope', 'string'), h.opt(v, 'audience', 'string'), resource,
-      h.opt(v, 'postLogoutRedirectUri', 'string'), c.dpop === true);
+      h.opt(v, 'postLogoutRedirectUri', 'string'), c.dpop === true, h.opt(v, 'popupRedirectUri', 'string'));
     try {
       if (c.loginUrl !== undefined || c.logoutUrl !== undefined) {
         throw h.invalid('the oauth option replaces loginUrl and logoutUrl');
@@ -140,8 +152,83 @@ export class OAuth {
 
   /** `loginWithRedirect(options)`: a new transaction in `sessionStorage`, then the navigation. */
   async login(options, win = page) {
+    const [url, transaction] = await this.#authorize(options, LOGIN_OPTIONS, 'loginWithRedirect options', false);
+    await win.put(this.#o.storageKey(), transaction);
+    await win.go(url);
+  }
+
+  /**
+   * `loginWithPopup(options)`: the same login in a popup window, which the caller opens at the
+   * user's gesture before anything is awaited (`win` given: worker custody's page opened it; else
+   * opened here). The transaction stays in this realm's memory, never in storage, and ends with
+   * the call. The callback page hands its URL over the same-origin `BroadcastChannel` (popup.js),
+   * not `window.opener`, which `Cross-Origin-Opener-Policy` takes away; answers that are not this
+   * login's (another state) are ignored. A popup closed before it reached the provider rejects
+   * with `ERR_OAUTH_POPUP_CLOSED`; once there, the opener cannot tell a closed popup from one
+   * hidden by COOP, and no answer within `timeoutInSeconds` (default 120) is
+   * `ERR_OAUTH_POPUP_TIMEOUT`.
+   */
+  popup(options, win) {
+    if (!win) {
+      try {
+        openPopup();
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
+    return this.#popup(options, win ?? page);
+  }
+
+  async #popup(options, win) {
+    const o = this.#o;
+    let channel, timer, wake, transaction;
+    const answers = [];
+    try {
+      const v = this.#h.optionsObject(options, POPUP_OPTIONS, 'loginWithPopup options') ?? {};
+      const seconds = this.#h.number(v, 'timeoutInSeconds', 1, 86_400) ?? 120;
+      channel = new BroadcastChannel(POPUP_CHANNEL);
+      channel.onmessage = ({ data }) => {
+        if (typeof data?.url === 'string') answers.push(data.url);
+        wake?.();
+      };
+      let url;
+      [url, transaction] = await this.#authorize(v, POPUP_OPTIONS, 'loginWithPopup options', true);
+      if (!(await win.popup(url))) throw error('ERR_OAUTH_POPUP_CLOSED', 'the login popup was closed');
+      const deadline = Date.now() + seconds * 1000;
+      for (;;) {
+        while (!answers.length) {
+          if (this.#h.closed()) throw this.#h.freed();
+          const left = deadline - Date.now();
+          if (left <= 0) throw error('ERR_OAUTH_POPUP_TIMEOUT', 'the login popup did not answer in time');
+          await new Promise((resolve) => {
+            wake = resolve;
+            timer = setTimeout(resolve, Math.min(left, 1000));
+          });
+          clearTimeout(timer);
+        }
+        const answer = answers.shift();
+        const [kind, a, b] = o.callback(answer, query(answer), transaction, Date.now());
+        if (kind === 1) {
+          transaction = b; // not this login's answer: still pending
+          continue;
+        }
+        transaction = undefined;
+        if (kind !== 0) throw a;
+        return await this.#exchange(a, b);
+      }
+    } finally {
+      transaction = undefined;
+      clearTimeout(timer);
+      channel?.close();
+      try {
+        await win.popup();
+      } catch { /* the page is gone */ }
+    }
+  }
+
+  async #authorize(options, names, what, popup) {
     const h = this.#h;
-    const v = h.optionsObject(options, LOGIN_OPTIONS, 'loginWithRedirect options') ?? {};
+    const v = h.optionsObject(options, names, what) ?? {};
     const scope = h.opt(v, 'scope', 'string');
     const prompt = h.opt(v, 'prompt', 'string');
     const loginHint = h.opt(v, 'loginHint', 'string');
@@ -175,10 +262,9 @@ export class OAuth {
       throw e.code ? e : noCrypto('crypto.subtle.digest failed');
     }
     if (this.#h.closed()) throw this.#h.freed();
-    const [url, transaction] = o.authorize(random, digest, scope, prompt, loginHint, maxAge ?? NaN, extra, Date.now());
+    const request = o.authorize(random, digest, scope, prompt, loginHint, maxAge ?? NaN, extra, Date.now(), popup);
     random.fill(0);
-    await win.put(o.storageKey(), transaction);
-    await win.go(url);
+    return request;
   }
 
   /**
@@ -197,12 +283,9 @@ export class OAuth {
     const o = this.#o;
     const key = o.storageKey();
     let stored = await win.take(key);
-    // The query (between the first `?` and the first `#`) decoded by the platform; the core
-    // checks it with the URL.
-    const head = url.split('#', 1)[0], at = head.indexOf('?');
-    const query = at < 0 ? [] : [...new URLSearchParams(head.slice(at + 1))].flat();
-    const clean = () => (current === url ? win.clean(o.cleaned(url, query)) : undefined);
-    const [kind, a, b] = o.callback(url, query, stored, Date.now());
+    const pairs = query(url);
+    const clean = () => (current === url ? win.clean(o.cleaned(url, pairs)) : undefined);
+    const [kind, a, b] = o.callback(url, pairs, stored, Date.now());
     stored = undefined;
     if (kind === 1) {
       await win.keep(key, b);
@@ -211,6 +294,12 @@ export class OAuth {
     if (kind === 2) await clean();
     if (kind !== 0) throw a;
     await clean();
+    await this.#exchange(a, b);
+  }
+
+  /** The code exchange `[url, body]` of a checked callback, the ID token's check, the install. */
+  async #exchange(a, b) {
+    const o = this.#o;
     // With DPoP, a new key for the new session, proven on the code exchange (RFC 9449 §10
     // allows it without `dpop_jkt` on the authorization request); kept only if the login succeeds.
     const dpop = this.#h.dpop && dpopHooks.Dpop ? await dpopHooks.Dpop.create() : undefined;

@@ -12,6 +12,27 @@ function failure(code, message) {
   return e;
 }
 
+// The popup login's window (loginWithPopup), opened by `openPopup` at the user's gesture.
+let popup;
+
+/**
+ * Opens the login popup (blank, same-origin until the login navigates it): called at once by
+ * `loginWithPopup`, before anything is awaited, so that the browser counts the user's gesture.
+ * `w`: a window opened already (worker custody: custody.js opens it, in the page's bundle, and
+ * remote.js, loaded apart with its own copy of this module, navigates it). Returns the window.
+ */
+export function openPopup(w) {
+  try {
+    popup?.close();
+  } catch { /* gone */ }
+  try {
+    w ??= g.open?.('', 'tokenwarden-login', 'popup,width=480,height=640');
+  } catch { /* refused */ }
+  popup = w ?? undefined;
+  if (!popup) throw failure('ERR_OAUTH_POPUP_BLOCKED', 'the browser did not open the login popup');
+  return popup;
+}
+
 export function storage() {
   try {
     return g.sessionStorage ?? undefined;
@@ -54,6 +75,22 @@ export const page = {
     try {
       g.history.replaceState(g.history.state, '', url);
     } catch { /* no history */ }
+  },
+  /**
+   * The login popup navigated to `url` (or, without one, closed): whether it was still open. The
+   * popup stays same-origin until then, so its `closed` is true only if the user closed it.
+   */
+  popup(url) {
+    const w = popup;
+    if (url === undefined) popup = undefined;
+    if (!w || w.closed) return false;
+    try {
+      if (url === undefined) w.close();
+      else w.location.replace(url);
+    } catch {
+      return false;
+    }
+    return true;
   },
   /** The navigation to the provider. */
   go(url) {

@@ -4,7 +4,7 @@
 // to the `emit` callback custody.js gives; the worker's OAuth profile asks the page for the
 // window's part of a redirect login (redirect.js's `page`: sessionStorage, the address bar, the
 // navigation). Behaviour: see the top of custody.js.
-import { page } from './redirect.js';
+import { page, openPopup } from './redirect.js';
 
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 
@@ -193,7 +193,7 @@ export class Remote {
     const refused = (error) => ({ id: 0, answer: Promise.reject(error) });
     if (this.#freed) return refused(failure('ERR_LOGGED_OUT', 'the token manager was freed'));
     if (this.#lost) {
-      if (['login', 'setTokens', 'start', 'loginWithRedirect', 'handleRedirectCallback'].includes(op)) this.#spawn();
+      if (['login', 'setTokens', 'start', 'loginWithRedirect', 'loginWithPopup', 'handleRedirectCallback'].includes(op)) this.#spawn();
       else if (op === 'logout') return { id: 0, answer: Promise.resolve() };
       else return refused(failure('ERR_LOGGED_OUT', "logged out: the token manager's worker stopped"));
     }
@@ -219,8 +219,13 @@ export class Remote {
 
   logout(options) { return this.#call('logout', options); }
 
-  /** The OAuth profile's `loginWithRedirect(options)` and `handleRedirectCallback(url)`. */
-  call(op, arg) {
+  /**
+   * The OAuth profile's `loginWithRedirect(options)`, `handleRedirectCallback(url)` and
+   * `loginWithPopup(options)` (`popup`: the window custody.js opened, which the worker's login
+   * navigates through this module's `page`).
+   */
+  call(op, arg, popup) {
+    if (popup) openPopup(popup);
     // A callback URL that is not a string is refused in the worker, as in page custody.
     return this.#call(op, op === 'handleRedirectCallback' && arg != null && typeof arg !== 'string' ? 0 : arg);
   }

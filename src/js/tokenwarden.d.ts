@@ -238,6 +238,11 @@ export interface OAuthClientOptions {
   resource?: string | string[];
   /** Where the provider sends the browser after `logout({endSession: true})` (must be registered). */
   postLogoutRedirectUri?: string;
+  /**
+   * The redirect URI of `loginWithPopup()` (must be registered): a page that calls
+   * `popupCallback()` from `tokenwarden/popup`. Default: `redirectUri`.
+   */
+  popupRedirectUri?: string;
 }
 
 /**
@@ -383,6 +388,16 @@ export interface LoginWithRedirectOptions {
   extraParams?: Record<string, string>;
 }
 
+/** Options of `loginWithPopup()`. */
+export interface LoginWithPopupOptions extends LoginWithRedirectOptions {
+  /**
+   * How long to wait for the popup's answer (default 120 s): behind
+   * `Cross-Origin-Opener-Policy` the opener cannot see that a popup was closed once it reached
+   * the provider, so this is when such a login rejects (`ERR_OAUTH_POPUP_TIMEOUT`).
+   */
+  timeoutInSeconds?: number;
+}
+
 /** Options of `logout()`. */
 export interface LogoutOptions {
   /** OAuth profile: after revocation, navigate to the provider's `end_session_endpoint` (with `id_token_hint` and `postLogoutRedirectUri`). */
@@ -470,7 +485,8 @@ export type OAuthErrorCode =
   | 'ERR_OAUTH_UNAUTHORIZED_CLIENT' | 'ERR_OAUTH_UNSUPPORTED_GRANT_TYPE' | 'ERR_OAUTH_UNSUPPORTED_RESPONSE_TYPE'
   | 'ERR_OAUTH_INVALID_SCOPE' | 'ERR_OAUTH_INVALID_TARGET' | 'ERR_OAUTH_SERVER_ERROR'
   | 'ERR_OAUTH_TEMPORARILY_UNAVAILABLE' | 'ERR_OAUTH_USE_DPOP_NONCE' | 'ERR_OAUTH_PROVIDER_ERROR'
-  | 'ERR_OAUTH_NETWORK' | 'ERR_OAUTH_NO_CRYPTO' | 'ERR_OAUTH_NO_STORAGE' | 'ERR_OAUTH_NO_WINDOW';
+  | 'ERR_OAUTH_NETWORK' | 'ERR_OAUTH_NO_CRYPTO' | 'ERR_OAUTH_NO_STORAGE' | 'ERR_OAUTH_NO_WINDOW'
+  | 'ERR_OAUTH_POPUP_BLOCKED' | 'ERR_OAUTH_POPUP_CLOSED' | 'ERR_OAUTH_POPUP_TIMEOUT';
 
 export interface TokenManagerError extends Error {
   code: TokenManagerErrorCode;
@@ -507,6 +523,17 @@ export class TokenManager {
    * `sessionStorage` and navigates to the provider's authorization endpoint.
    */
   loginWithRedirect(options?: LoginWithRedirectOptions): Promise<void>;
+  /**
+   * OAuth profile: the same login in a popup window, opened at once (call it from the user's
+   * gesture, e.g. a click handler, before anything is awaited). The transaction stays in
+   * memory; the popup's callback page calls `popupCallback()` (`tokenwarden/popup`), which
+   * answers over the same-origin `BroadcastChannel`, so it works with
+   * `Cross-Origin-Opener-Policy` on the app and the provider. Rejects with
+   * `ERR_OAUTH_POPUP_BLOCKED` (not opened), `ERR_OAUTH_POPUP_CLOSED` (closed before it reached
+   * the provider), `ERR_OAUTH_POPUP_TIMEOUT` (no answer in `timeoutInSeconds`), or the
+   * callback's `ERR_OAUTH_*`; the popup is closed and the session unchanged then.
+   */
+  loginWithPopup(options?: LoginWithPopupOptions): Promise<void>;
   /**
    * OAuth profile: at the redirect URI, checks the response (`state`, `iss`, `error`),
    * exchanges the code, verifies the ID token against the provider's `jwks_uri`, installs the

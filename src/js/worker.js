@@ -54,11 +54,11 @@ function serve(TokenManager, port, options, lock) {
   }
   const aborts = new Map();
   // The window's part of the OAuth profile's redirect login (redirect.js's `page`: the login
-  // transaction in sessionStorage, the address bar, the navigation), asked of the page.
+  // transaction in sessionStorage, the address bar, the navigation, the login popup), asked of the page.
   const asks = new Map();
   let asked = 0;
   const win = {};
-  for (const name of ['href', 'take', 'put', 'keep', 'clean', 'go']) {
+  for (const name of ['href', 'take', 'put', 'keep', 'clean', 'go', 'popup']) {
     win[name] = (...args) => new Promise((resolve, reject) => {
       asked += 1;
       asks.set(asked, { resolve, reject });
@@ -147,6 +147,7 @@ function serve(TokenManager, port, options, lock) {
       case 'logout': return answer(id, () => tm.logout(arg, win));
       case 'loginWithRedirect': return answer(id, () => oauthCall('loginWithRedirect')(arg, win));
       case 'handleRedirectCallback': return answer(id, () => oauthCall('handleRedirectCallback')(arg, win));
+      case 'loginWithPopup': return answer(id, () => oauthCall('loginWithPopup')(arg, win));
       case 'window': return answered(id, arg);
       case 'fetch': return fetchFor(id, arg);
       case 'abort': return aborts.get(id)?.abort();

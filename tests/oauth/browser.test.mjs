@@ -57,6 +57,9 @@ async function startApp() {
     const file = path.startsWith('/pkg/')
       ? resolve('pkg', path.slice(5))
       : resolve('tests/oauth/app', path === '/' || path === '/worker/' ? 'index.html' : path.slice(1));
+    // Every page of the app, as of the provider (--coop), sets Cross-Origin-Opener-Policy:
+    // same-origin, which takes `window.opener` from a login popup (loginWithPopup's case).
+    res.setHeader('cross-origin-opener-policy', 'same-origin');
     if (!file.startsWith(resolve('pkg')) && !file.startsWith(resolve('tests/oauth/app'))) {
       res.writeHead(404).end();
       return;
@@ -83,6 +86,7 @@ before(async () => {
   fetchProvider = fetchTrusting(tls.ca);
   provider = await startProvider(['--redirect-uri', `${app.origin}/`, '--post-logout-redirect-uri', `${app.origin}/`,
     '--redirect-uri', `${app.origin}/worker/`, '--post-logout-redirect-uri', `${app.origin}/worker/`,
+    '--redirect-uri', `${app.origin}/popup.html`, '--coop',
     '--tls-cert', tls.cert, '--tls-key', tls.key, ...(DPOP ? ['--dpop'] : [])]);
   assert.match(provider.issuer, /^https:/);
   api = await startServer(['--port', '0', '--quiet', '--allow-origin', app.origin,
@@ -127,6 +131,11 @@ async function openApp(context, tokenAnswers = [], nonceAnswers = [], path = '/'
 /** From the app, starts a login and fills the provider's login and consent forms. */
 async function providerForms(page, account = 'alice') {
   await page.evaluate(() => { window.tm.loginWithRedirect(); });
+  await fillForms(page, account);
+}
+
+/** In `page` (the app's tab, or a login popup), the provider's login and consent forms. */
+async function fillForms(page, account) {
   await page.waitForURL(`${provider.issuer}/interaction/**`);
   await page.locator('input[name="login"]').fill(account);
   await page.locator('input[name="password"]').fill('any password');
@@ -355,7 +364,7 @@ test('logout revokes the refresh token (RFC 7009); the provider refuses it after
 async function heldCallback(account, path = '/') {
   const ctx = await browser.newContext();
   const page = await openApp(ctx, [], [], path);
-  await page.evaluate(() => { window.name = 'hold'; });
+  await page.evaluate(() => { document.cookie = 'hold=1; path=/'; });
   await providerForms(page, account);
   await page.waitForURL((url) => url.origin === app.origin && url.searchParams.has('code'));
   await page.locator('body[data-ready="true"]').waitFor();
@@ -603,6 +612,73 @@ test(`${custody} custody: an ID token in a refresh answer is verified like the l
     assert.equal((await apiMe(page)).status, 200, `${what}: the current token still works`);
     await ctx.close();
   }
+});
+
+/** Starts `tm.loginWithPopup(options)` in `page`; `window.popupOutcome` settles with its outcome. */
+const startPopupLogin = (page, options) => page.evaluate((o) => {
+  window.popupOutcome = window.tm.loginWithPopup(o).then(() => ({ ok: true }), (e) => (e.code ? { code: e.code } : { message: String(e) }));
+}, options);
+
+for (const [path, custody] of [['/', 'page'], ['/worker/', 'worker']])
+test(`${custody} custody: loginWithPopup logs in through a popup with Cross-Origin-Opener-Policy on the app and the provider: the answer comes over BroadcastChannel, a forged answer is ignored, nothing is stored, the popup closes`, async () => {
+  const ctx = await browser.newContext();
+  const answers = [];
+  const page = await openApp(ctx, answers, [], path);
+  const opened = ctx.waitForEvent('page');
+  await startPopupLogin(page);
+  const popup = await opened;
+  popup.setDefaultTimeout(STEP_TIMEOUT);
+  await popup.waitForURL(`${provider.issuer}/interaction/**`);
+  // COOP on the provider took the opener away: the page cannot see or reach the popup.
+  assert.equal(await popup.evaluate(() => window.opener), null, 'the popup has no opener');
+  // Any script of the origin can post on the channel: an answer that is not this login's (its
+  // state) is ignored, and the login stays pending.
+  await page.evaluate((origin) => {
+    const channel = new BroadcastChannel('tokenwarden.oauth.popup');
+    channel.postMessage({ url: `${origin}/popup.html?code=forged&state=forged&iss=x` });
+    channel.close();
+  }, app.origin);
+  const closed = popup.waitForEvent('close');
+  await fillForms(popup, 'ivan');
+  await closed;
+  assert.deepEqual(await page.evaluate(() => window.popupOutcome), { ok: true });
+  assert.equal(await page.evaluate(() => window.tm.state), 'authenticated');
+  assert.equal(new URL(page.url()).pathname, path, 'the app never left its page');
+  assert.equal(await page.evaluate(() => sessionStorage.length), 0, 'no transaction was stored');
+  const me = await apiMe(page);
+  assert.equal(me.status, 200, JSON.stringify(me.body));
+  assert.equal(me.body.sub, 'ivan');
+  await ctx.close();
+});
+
+for (const [path, custody] of [['/', 'page'], ['/worker/', 'worker']])
+test(`${custody} custody: a login popup closed before it reached the provider rejects with ERR_OAUTH_POPUP_CLOSED; one that never answers (closed behind COOP) with ERR_OAUTH_POPUP_TIMEOUT; the session is unchanged`, async () => {
+  const ctx = await browser.newContext();
+  const page = await openApp(ctx, [], [], path);
+  // Discovery held until the popup is closed: the popup is still the app's blank page then.
+  let release;
+  const held = new Promise((r) => { release = r; });
+  await ctx.route(`${provider.issuer}/.well-known/**`, async (route) => {
+    await held;
+    return route.continue();
+  });
+  let opened = ctx.waitForEvent('page');
+  await startPopupLogin(page);
+  let popup = await opened;
+  await popup.close();
+  release();
+  assert.deepEqual(await page.evaluate(() => window.popupOutcome), { code: 'ERR_OAUTH_POPUP_CLOSED' });
+  await ctx.unroute(`${provider.issuer}/.well-known/**`);
+  // At the provider, a closed popup looks like one COOP hid: the timeout decides.
+  opened = ctx.waitForEvent('page');
+  await startPopupLogin(page, { timeoutInSeconds: 2 });
+  popup = await opened;
+  await popup.waitForURL(`${provider.issuer}/interaction/**`);
+  await popup.close();
+  assert.deepEqual(await page.evaluate(() => window.popupOutcome), { code: 'ERR_OAUTH_POPUP_TIMEOUT' });
+  assert.equal(await page.evaluate(() => window.tm.state), 'anonymous');
+  assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+  await ctx.close();
 });
 
 /**

@@ -21,6 +21,7 @@
 // --access-ttl SECONDS (default 300), --refresh-ttl SECONDS (default 86400), --dpop (DPoP,
 // RFC 9449, with a server nonce required on every proof; DPoP-bound refresh tokens of public
 // clients rotate too; `records().dpop` counts the token endpoint's `use_dpop_nonce` answers).
+// --coop: Cross-Origin-Opener-Policy: same-origin on every response.
 // --tls-cert PEM --tls-key PEM: serve https (the issuer is then `https://127.0.0.1:<port>`).
 // Start-up takes about half a second (two key pairs are generated). oidc-provider 9 prints
 // "Unsupported runtime" on Node 20; it works.
@@ -42,6 +43,7 @@ const { values: opts } = parseArgs({
     'access-ttl': { type: 'string', default: '300' },
     'refresh-ttl': { type: 'string', default: '86400' },
     dpop: { type: 'boolean', default: false },
+    coop: { type: 'boolean', default: false },
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
   },
@@ -199,6 +201,9 @@ provider.on('server_error', (_ctx, err) => console.error('provider: server_error
 
 const handle = provider.callback();
 server.on('request', (req, res) => {
+  // --coop: every page of the provider sets Cross-Origin-Opener-Policy: same-origin (a popup
+  // that reaches it loses its opener).
+  if (opts.coop) res.setHeader('cross-origin-opener-policy', 'same-origin');
   if (req.method === 'GET' && req.url === '/__test/records') {
     res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
     res.end(JSON.stringify(records()));

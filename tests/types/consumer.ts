@@ -1,6 +1,7 @@
 // A TypeScript consumer of the npm package's tokenwarden/oauth and tokenwarden/verify entries:
 // every exported type is used, and misuse must not compile (tokenwarden itself: base.ts). Checked by scripts/test-types.sh (`tsc --noEmit --strict -p tests/types`); never run.
 import { KeySet, verifyJwt, type VerifyOptions, type KeySetOptions } from 'tokenwarden/verify';
+import { popupCallback } from 'tokenwarden/popup';
 import {
   TokenManager,
   decodeJwt,
@@ -87,6 +88,16 @@ const where: 'page' | 'worker' = inWorker.custody;
 void where;
 const oauthInWorker = new TokenManager({ oauth: { issuer: 'https://op.example', clientId: 'c', redirectUri: 'https://app.example/cb' }, custody: 'worker' });
 void oauthInWorker.loginWithRedirect();
+// loginWithPopup (from a click handler) and its callback page's tokenwarden/popup (no wasm).
+const popupLogin: Promise<void> = oauth.loginWithPopup({ timeoutInSeconds: 300, prompt: 'login' });
+void popupLogin;
+const popupCode: OAuthErrorCode = 'ERR_OAUTH_POPUP_TIMEOUT';
+void popupCode;
+void new TokenManager({ oauth: { ...client, popupRedirectUri: 'https://app.example/popup.html' } });
+const answer: (url?: string) => void = popupCallback;
+void answer;
+// @ts-expect-error: timeoutInSeconds is a number
+void oauth.loginWithPopup({ timeoutInSeconds: '300' });
 // @ts-expect-error custody is "page" or "worker"
 void new TokenManager({ refreshUrl: '/auth/refresh', custody: 'vault' });
 
