@@ -158,7 +158,7 @@ build_entry() {
     else
       drop_oauth "$OUT/$dir/driver.js"
       drop_oauth "$OUT/$dir/custody.js"
-      echo 'export const OAuth = undefined, dpopHooks = {};' > "$OUT/$dir/oauth.js"
+      echo 'export const OAuth = undefined, dpopHooks = {}, persisted = undefined;' > "$OUT/$dir/oauth.js"
     fi
     # DPoP's WebCrypto side, which driver.js imports; a build without DPoP (no DpopCore) ships a
     # stub in its place.
@@ -172,7 +172,7 @@ build_entry() {
     # verify.js imports driver.js's readers; driver.js imports these two, which the verify
     # entry leaves out (esbuild's bundle keeps only the readers).
     for dir in web node; do
-      echo 'export const OAuth = undefined, dpopHooks = {};' > "$OUT/$dir/oauth.js"
+      echo 'export const OAuth = undefined, dpopHooks = {}, persisted = undefined;' > "$OUT/$dir/oauth.js"
       echo 'export const Dpop = undefined, sendWithProof = undefined;' > "$OUT/$dir/dpop.js"
     done
   fi

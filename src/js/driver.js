@@ -14,7 +14,7 @@
 // on `fetch`, nonces (a build without DPoP ships an empty dpop.js); with `oauth`, it proves the
 // profile's token endpoint calls too. No option constructs a Rust shell: the package links none.
 import * as wasm from './tokenwarden.js';
-import { OAuth, dpopHooks } from './oauth.js';
+import { OAuth, dpopHooks, persisted } from './oauth.js';
 import * as D from './dpop.js';
 
 const { Engine } = wasm;
@@ -147,7 +147,8 @@ function channelName(parts) {
 }
 
 function parseOptions(options) {
-  const o = optionsObject(options, OPTIONS, 'TokenManager options');
+  // (`persist` only where the OAuth profile is: tokenwarden/oauth.)
+  const o = optionsObject(options, OAuth ? [...OPTIONS, 'persist'] : OPTIONS, 'TokenManager options');
   if (!o) throw invalid('TokenManager options must include refreshUrl or oauth');
   if (o.oauth !== undefined && !OAuth) {
     throw invalid('option "oauth" is in the tokenwarden/oauth entry: import { TokenManager } from "tokenwarden/oauth"');
@@ -204,6 +205,15 @@ function parseOptions(options) {
   }
   // @oauth-begin
   if (o.oauth != null) c.oauth = OAuth.configure(o, c, { optionsObject, opt, invalid, endpoint });
+  // `persist: "dpop"`: the DPoP key and the refresh token bound to it kept in IndexedDB, under
+  // the issuer and client id (oauth.js `persisted`).
+  if (o.persist !== undefined) {
+    if (opt(o, 'persist', 'string') !== 'dpop' || !c.oauth || !c.dpop) {
+      c.oauth?.free();
+      throw invalid('option "persist" must be "dpop", with the oauth option and dpop: true');
+    }
+    c.persist = `${o.oauth.issuer} ${o.oauth.clientId}`;
+  }
   // @oauth-end
   return c;
 }
@@ -335,7 +345,7 @@ export class TokenManager {
   #e; #c; #fetch; #closed = false; #manual;
   #listeners = new Map(); #waiters = []; #calls = new Map(); #lastFailure;
   // @oauth-begin
-  #lastCause; #cause; #incomingIdToken;
+  #lastCause; #cause; #incomingIdToken; #restored; #stored = Promise.resolve();
   // @oauth-end
   #timer; #armedFor = NaN; #unbind = []; #tabs; #oauth;
   // DPoP: the session's key (a dpop.js `Dpop`), and a sibling's key offered with its token.
@@ -429,6 +439,10 @@ export class TokenManager {
         if (a === 'otherTab' && this.#incoming && this.#incoming.jkt !== this.#dpop?.jkt) this.#dpop = this.#incoming;
         // @oauth-begin
         if (a === 'otherTab') this.#oauth?.adopt(this.#incomingIdToken);
+        // persist "dpop": every new refresh token is kept with its key.
+        if (this.#dpop && this.#e.refreshToken() !== undefined) {
+          this.#store('put', { key: this.#dpop.toMessage(), refreshToken: this.#e.refreshToken() });
+        }
         // @oauth-end
         this.#wake(a === null ? 'tokens' : 'refreshed');
         if (a !== null) this.#emit('refreshed', { type: 'refreshed', source: a });
@@ -451,6 +465,9 @@ export class TokenManager {
         break;
       case ON_EXPIRED: this.#emit('expired', { type: 'expired' }); break;
       case ON_LOGGED_OUT:
+        // @oauth-begin
+        this.#store('delete');
+        // @oauth-end
         this.#dpop = undefined; // the key ends with the session
         this.#wake('loggedOut');
         this.#emit('loggedOut', { type: 'loggedOut', reason: a });
@@ -565,7 +582,7 @@ export class TokenManager {
     // @oauth-begin
     if (oauth) {
       // The `refresh_token` grant at the provider's token endpoint (or a failure kind).
-      const request = await oauth.refreshRequest(this.#e);
+      const request = await oauth.refreshRequest(this.#e, this.#restored);
       if (this.#closed) return;
       if (typeof request === 'number') {
         this.#calls.delete(generation);
@@ -686,6 +703,28 @@ export class TokenManager {
     if (await this.#handOver()) return true;
     if (this.#closed) return false;
     let wait;
+    // @oauth-begin
+    // persist "dpop" and no sibling: the stored key, and one refresh with the stored token.
+    if (this.#c.persist && this.#e.state() === 'anonymous') {
+      const record = await this.#store('get');
+      const key = D.Dpop.fromMessage(record?.key);
+      if (this.#closed) return false;
+      if (key && typeof record.refreshToken === 'string' && this.#e.state() === 'anonymous') {
+        this.#dpop = key;
+        this.#restored = record.refreshToken;
+        wait = this.#wait();
+        this.#e.requestRefresh(Date.now());
+        this.#run();
+        await wait;
+        this.#restored = undefined;
+        if (this.#e.hasSession()) return !this.#closed;
+        this.#dpop = undefined;
+        // A token the provider refused is deleted with its key; a network failure keeps both.
+        if (this.#lastFailure === 'invalid_grant') await this.#store('delete');
+        return false;
+      }
+    }
+    // @oauth-end
     if (this.#e.state() === 'anonymous' && !this.#c.memory && sessionMayExist(this.#c.sessionHint)) {
       wait = this.#wait();
       this.#e.requestRefresh(Date.now());
@@ -694,6 +733,15 @@ export class TokenManager {
     if (wait) await wait;
     return !this.#closed && this.#e.hasSession();
   }
+
+  // @oauth-begin
+  /** persist "dpop": one IndexedDB operation, after the ones before it (a logout's delete is never overtaken by an earlier put). */
+  #store(op, value) {
+    const name = this.#c.persist;
+    if (name) this.#stored = this.#stored.then(() => persisted(name, op, value));
+    return this.#stored;
+  }
+  // @oauth-end
 
   /** Refreshes now; rejects with `ERR_REFRESH_FAILED` (transient) or `ERR_LOGGED_OUT`. */
   async refresh() {

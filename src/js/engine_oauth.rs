@@ -17,11 +17,11 @@ use super::convert::{js_error, jwt_error};
 use crate::core::error::{cat, decimal};
 use crate::core::jwk::{JwkSet, KeyOptions};
 use crate::core::oauth::{
-    authorization_request_with_challenge, callback_url_cleaned_decoded, code_verifier_of,
-    discovery_urls, end_session_url, id_token_algorithms, parse_token_response, refresh_request,
-    revocation_request, transaction_storage_key, ClientConfig, CodeExchange, FormRequest,
-    IdTokenCheck, IdTokenClaims, LoginOptions, LoginRandomness, OAuthError, ProviderMetadata,
-    TokenResponse, TokenType, TokenTypeHint, Transaction,
+    authorization_request_with_challenge, check_endpoint, code_verifier_of, discovery_urls,
+    end_session_url, id_token_algorithms, is_callback_response_param, parse_token_response,
+    refresh_request, revocation_request, transaction_storage_key, ClientConfig, CodeExchange,
+    FormRequest, IdTokenCheck, IdTokenClaims, LoginOptions, LoginRandomness, OAuthError,
+    ProviderMetadata, TokenResponse, TokenType, TokenTypeHint, Transaction,
 };
 use crate::core::secret::Secret;
 use crate::core::session::RefreshFailure;
@@ -74,8 +74,8 @@ struct Login {
 #[wasm_bindgen(skip_typescript)]
 pub struct OAuthEngine {
     client: ClientConfig,
-    /// The client with `popupRedirectUri` as its redirect URI (`loginWithPopup`), if set.
-    popup: Option<ClientConfig>,
+    /// `popupRedirectUri`: the redirect URI of `loginWithPopup`, if set.
+    popup: Option<String>,
     dpop: bool,
     metadata: Option<ProviderMetadata>,
     /// The ID token of this tab's login: the `id_token_hint` of the logout redirect.
@@ -110,18 +110,12 @@ impl OAuthEngine {
         client.resource = resource;
         client.post_logout_redirect_uri = post_logout_redirect_uri;
         client.check().map_err(|e| oauth_error(&e))?;
-        let popup = match popup_redirect_uri {
-            None => None,
-            Some(uri) => {
-                let mut popup = client.clone();
-                popup.redirect_uri = uri;
-                popup.check().map_err(|e| oauth_error(&e))?;
-                Some(popup)
-            }
-        };
+        if let Some(uri) = &popup_redirect_uri {
+            check_endpoint(uri, "redirect_uri").map_err(|e| oauth_error(&e))?;
+        }
         Ok(OAuthEngine {
             client,
-            popup,
+            popup: popup_redirect_uri,
             dpop,
             metadata: None,
             id_token: None,
@@ -203,11 +197,6 @@ impl OAuthEngine {
         popup: bool,
     ) -> Result<Array, JsValue> {
         let metadata = self.known()?;
-        // A popup login answers at `popupRedirectUri` when there is one.
-        let client = match (popup, &self.popup) {
-            (true, Some(client)) => client,
-            _ => &self.client,
-        };
         let options = LoginOptions {
             scope,
             prompt,
@@ -217,11 +206,13 @@ impl OAuthEngine {
                 .chunks_exact(2)
                 .map(|pair| (pair[0].clone(), pair[1].clone()))
                 .collect(),
+            // A popup login answers at `popupRedirectUri` when there is one.
+            redirect_uri: self.popup.clone().filter(|_| popup),
         };
         let challenge = crate::core::b64::encode(digest);
         let request = authorization_request_with_challenge(
             metadata,
-            client,
+            &self.client,
             &options,
             &randomness(random)?,
             &challenge,
@@ -276,10 +267,11 @@ impl OAuthEngine {
         }
     }
 
-    /// `url` without the authorization response's parameters (for `history.replaceState`);
-    /// `query` as for [`OAuthEngine::callback`].
-    pub fn cleaned(&self, url: &str, query: Vec<String>) -> String {
-        callback_url_cleaned_decoded(url, pairs(&query))
+    /// Whether the address bar loses the query parameter `name` after a callback (one of the
+    /// authorization response's); oauth.js rewrites the query with `URLSearchParams`.
+    #[wasm_bindgen(js_name = responseParam)]
+    pub fn response_param(name: &str) -> bool {
+        is_callback_response_param(name)
     }
 
     /// The token endpoint's answer to the code exchange: the `jwks_uri` to fetch when an ID

@@ -32,12 +32,55 @@ function error(code, message) {
 }
 
 /**
+ * `persist: "dpop"`: the session's DPoP key pair (`CryptoKey` objects, the private one
+ * non-extractable: IndexedDB keeps the object, never its bytes) and the refresh token the
+ * provider bound to it, in IndexedDB database `tokenwarden`, store `sessions`, under the client
+ * id. `op(name, value)`: `get` resolves the record (or undefined), `put` writes `value`, `delete`
+ * removes it. Every failure resolves undefined: the session then lives in memory only.
+ */
+export async function persisted(name, op, value) {
+  let db;
+  try {
+    db = await new Promise((ok, no) => {
+      const open = g.indexedDB.open('tokenwarden', 1);
+      open.onupgradeneeded = () => open.result.createObjectStore('sessions');
+      open.onsuccess = () => ok(open.result);
+      open.onerror = () => no(open.error);
+    });
+    return await new Promise((ok, no) => {
+      const t = db.transaction('sessions', op === 'get' ? 'readonly' : 'readwrite');
+      const store = t.objectStore('sessions');
+      const request = op === 'put' ? store.put(value, name) : store[op](name);
+      t.oncomplete = () => ok(request.result);
+      t.onerror = t.onabort = () => no(t.error);
+    });
+  } catch {
+    return undefined;
+  } finally {
+    db?.close();
+  }
+}
+
+/**
  * The query of `url` (between the first `?` and the first `#`) decoded by the platform
  * (`URLSearchParams`), names and values alternating; the core checks the pairs with the URL.
  */
 function query(url) {
   const head = url.split('#', 1)[0], at = head.indexOf('?');
   return at < 0 ? [] : [...new URLSearchParams(head.slice(at + 1))].flat();
+}
+
+/**
+ * `url` without the authorization response's parameters (the core names them), for
+ * `history.replaceState`: the app's own parameters and the fragment stay.
+ */
+function cleaned(url) {
+  const hash = url.indexOf('#'), head = hash < 0 ? url : url.slice(0, hash), at = head.indexOf('?');
+  if (at < 0) return url;
+  const kept = new URLSearchParams(head.slice(at + 1));
+  for (const name of [...kept.keys()]) if (OAuthEngine.responseParam(name)) kept.delete(name);
+  const q = `${kept}`;
+  return head.slice(0, at) + (q ? `?${q}` : '') + (hash < 0 ? '' : url.slice(hash));
 }
 
 function noCrypto(what) {
@@ -284,7 +327,7 @@ export class OAuth {
     const key = o.storageKey();
     let stored = await win.take(key);
     const pairs = query(url);
-    const clean = () => (current === url ? win.clean(o.cleaned(url, pairs)) : undefined);
+    const clean = () => (current === url ? win.clean(cleaned(url)) : undefined);
     const [kind, a, b] = o.callback(url, pairs, stored, Date.now());
     stored = undefined;
     if (kind === 1) {
@@ -317,13 +360,14 @@ export class OAuth {
    * `Engine#refreshFailed` kind when there is nothing to send (0: the provider's metadata could
    * not be fetched, 3: no refresh token).
    */
-  async refreshRequest(engine) {
+  async refreshRequest(engine, restored) {
     try {
       await this.#metadata();
     } catch {
       return 0;
     }
-    const token = engine.refreshToken();
+    // (`restored`: the refresh token `persist: "dpop"` kept, for a session not yet installed.)
+    const token = engine.refreshToken() ?? restored;
     if (token === undefined) return 3;
     const [url, body] = this.#o.refreshRequest(token);
     return [url, body, { form: true, dpop: this.#h.key() }];

@@ -614,6 +614,94 @@ test(`${custody} custody: an ID token in a refresh answer is verified like the l
   }
 });
 
+/** What `persist: "dpop"` keeps in IndexedDB (the app's origin), read by the page itself. */
+const storedSession = (page) => page.evaluate(() => new Promise((ok, no) => {
+  const open = indexedDB.open('tokenwarden');
+  open.onerror = () => no(open.error);
+  open.onsuccess = () => {
+    const db = open.result;
+    if (!db.objectStoreNames.contains('sessions')) return ok({ count: 0 });
+    const store = db.transaction('sessions').objectStore('sessions');
+    const all = store.getAll();
+    all.onsuccess = () => {
+      db.close();
+      const [record] = all.result;
+      ok({
+        count: all.result.length,
+        refreshToken: record?.refreshToken,
+        privateKey: record && {
+          isCryptoKey: record.key.privateKey instanceof CryptoKey,
+          extractable: record.key.privateKey.extractable,
+        },
+      });
+    };
+  };
+}));
+
+for (const [path, custody] of [['/', 'page'], ['/worker/', 'worker']])
+if (DPOP) test(`DPOP ${custody} custody: persist "dpop" keeps the session across a reload with no sibling tab (no redirect); the stored refresh token is refused from Node with another key; logout empties the database`, async () => {
+  const ctx = await browser.newContext();
+  const answers = [];
+  let page = await openApp(ctx, answers, [], path);
+  await page.evaluate(() => { document.cookie = 'persist=1; path=/'; });
+  await page.reload();
+  await page.locator('body[data-ready="true"]').waitFor();
+  assert.deepEqual((await logIn(page, 'judy', path)).callback, { ok: true });
+  await answered(answers, 1);
+  let stored = await storedSession(page);
+  assert.equal(stored.count, 1);
+  assert.equal(stored.refreshToken, answers.at(-1).refresh_token, 'the refresh token of the login');
+  assert.deepEqual(stored.privateKey, { isCryptoKey: true, extractable: false }, 'the key object, never its bytes');
+  const jkt = await page.evaluate(() => window.tm.dpopJkt);
+  // A reload, and no other tab: the stored token and key refresh without the provider's pages.
+  await page.close();
+  page = await openApp(ctx, answers, [], path);
+  assert.equal(await page.evaluate(() => window.result.started), true, 'start() restored the session');
+  assert.equal(new URL(page.url()).origin, app.origin, 'no redirect');
+  assert.equal(await page.evaluate(() => window.tm.state), 'authenticated');
+  assert.equal(await page.evaluate(() => window.tm.dpopJkt), jkt, 'the same key');
+  const me = await apiMe(page);
+  assert.equal(me.status, 200, JSON.stringify(me.body));
+  assert.equal(me.body.sub, 'judy');
+  await answered(answers, 2);
+  stored = await storedSession(page);
+  assert.equal(stored.refreshToken, answers.at(-1).refresh_token, 'the rotated refresh token replaced it');
+  // A copy of the storage is useless without the key: the stored token from Node, another key.
+  const probe = await nodeRefresh(stored.refreshToken, await foreignProof('POST', `${provider.issuer}/token`));
+  const withNonce = await nodeRefresh(stored.refreshToken, await foreignProof('POST', `${provider.issuer}/token`,
+    { nonce: probe.headers.get('dpop-nonce') }));
+  assert.equal(withNonce.status, 400);
+  assert.equal((await withNonce.json()).error, 'invalid_grant', 'bound to the stored key');
+  assert.equal((await records()).reuseDetections, 0, 'and not consumed');
+  await page.evaluate(() => window.tm.logout());
+  assert.deepEqual(await storedSession(page), { count: 0, refreshToken: undefined, privateKey: undefined });
+  // After logout a reload finds nothing: a login is needed.
+  await page.close();
+  page = await openApp(ctx, answers, [], path);
+  assert.equal(await page.evaluate(() => window.result.started), false);
+  // A stored token the provider refuses (invalid_grant) is deleted with its key at start().
+  // (A new login; the provider's own session is still there, so its form is asked for.)
+  await page.evaluate(() => { window.tm.loginWithRedirect({ prompt: 'login' }); });
+  await fillForms(page, 'judy');
+  await page.waitForURL(`${app.origin}${path}?**`);
+  await page.locator('body[data-ready="true"]').waitFor();
+  assert.deepEqual(await page.evaluate(() => window.result.callback), { ok: true });
+  assert.equal((await storedSession(page)).count, 1);
+  await page.evaluate(() => new Promise((ok) => {
+    indexedDB.open('tokenwarden').onsuccess = ({ target: { result: db } }) => {
+      const store = db.transaction('sessions', 'readwrite').objectStore('sessions');
+      store.openCursor().onsuccess = ({ target: { result: cursor } }) => {
+        cursor.update({ ...cursor.value, refreshToken: 'not-a-token-the-provider-issued' }).onsuccess = () => { db.close(); ok(); };
+      };
+    };
+  }));
+  await page.close();
+  page = await openApp(ctx, answers, [], path);
+  assert.equal(await page.evaluate(() => window.result.started), false);
+  assert.equal((await storedSession(page)).count, 0, 'the refused token and its key are deleted');
+  await ctx.close();
+});
+
 /** Starts `tm.loginWithPopup(options)` in `page`; `window.popupOutcome` settles with its outcome. */
 const startPopupLogin = (page, options) => page.evaluate((o) => {
   window.popupOutcome = window.tm.loginWithPopup(o).then(() => ({ ok: true }), (e) => (e.code ? { code: e.code } : { message: String(e) }));

@@ -91,6 +91,10 @@ pub struct LoginOptions {
     /// Other parameters for the provider (e.g. `ui_locales`, `organization`). The parameters the
     /// profile sets itself are refused here.
     pub extra: Vec<(String, String)>,
+    /// This login's redirect URI instead of [`ClientConfig::redirect_uri`] (a login popup's
+    /// callback page, registered at the provider too); checked like it, and kept in the
+    /// transaction so that the callback and the code exchange use it.
+    pub redirect_uri: Option<String>,
 }
 
 /// Parameters only the profile may set: letting a caller override them would break state,
@@ -221,6 +225,13 @@ pub fn authorization_request_with_challenge(
             reason: "an extra parameter repeats one the login sets itself",
         });
     }
+    let redirect_uri = match &options.redirect_uri {
+        Some(uri) => {
+            check_endpoint(uri, "redirect_uri")?;
+            uri
+        }
+        None => &config.redirect_uri,
+    };
     let scope = options.scope.as_deref().unwrap_or(&config.scope);
     if scope.split(' ').any(str::is_empty) {
         return Err(OAuthError::InvalidConfig {
@@ -236,7 +247,7 @@ pub fn authorization_request_with_challenge(
     let mut params: Vec<(&str, &str)> = vec![
         ("response_type", "code"),
         ("client_id", &config.client_id),
-        ("redirect_uri", &config.redirect_uri),
+        ("redirect_uri", redirect_uri),
         ("scope", scope),
         ("state", &state),
     ];
@@ -259,7 +270,7 @@ pub fn authorization_request_with_challenge(
     let transaction = Transaction {
         issuer: config.issuer.clone(),
         client_id: config.client_id.clone(),
-        redirect_uri: config.redirect_uri.clone(),
+        redirect_uri: redirect_uri.clone(),
         state,
         nonce,
         code_verifier,
@@ -335,6 +346,31 @@ mod tests {
         );
         assert_eq!(tx.created_at_ms, 1_000);
         assert_eq!(tx.max_age, Some(300));
+    }
+
+    #[test]
+    fn a_login_may_answer_at_its_own_redirect_uri() {
+        // loginWithPopup's callback page: in the request, the transaction, the code exchange.
+        let options = LoginOptions {
+            redirect_uri: Some("https://app.example/popup.html".into()),
+            ..LoginOptions::default()
+        };
+        let request =
+            authorization_request(&metadata(), &config(), &options, &random(1), 0).unwrap();
+        assert_eq!(
+            query(&request.url)["redirect_uri"],
+            "https://app.example/popup.html"
+        );
+        assert_eq!(
+            request.transaction.redirect_uri,
+            "https://app.example/popup.html"
+        );
+        let insecure = LoginOptions {
+            redirect_uri: Some("http://app.example/popup.html".into()),
+            ..LoginOptions::default()
+        };
+        let err = authorization_request(&metadata(), &config(), &insecure, &random(1), 0);
+        assert_eq!(err.unwrap_err().code(), "ERR_OAUTH_INSECURE_ENDPOINT");
     }
 
     #[test]

@@ -27,6 +27,7 @@ mod object;
 mod token;
 mod transaction;
 mod url;
+pub use url::check_endpoint;
 
 pub use authorize::{
     authorization_request, authorization_request_with_challenge, code_challenge_s256,
@@ -45,7 +46,7 @@ pub use token::{
     MAX_TOKEN_RESPONSE_BYTES,
 };
 pub use transaction::{
-    callback_url_cleaned, callback_url_cleaned_decoded, transaction_storage_key, CallbackError,
+    callback_url_cleaned, is_callback_response_param, transaction_storage_key, CallbackError,
     CodeExchange, Transaction, TRANSACTION_TTL_SECS,
 };
 

@@ -322,19 +322,31 @@ impl Transaction {
 /// assert_eq!(callback_url_cleaned("https://app.example/cb?code=c&state=s"), "https://app.example/cb");
 /// ```
 pub fn callback_url_cleaned(url: &str) -> String {
-    match query_of(url) {
-        None => url.to_owned(),
-        Some(query) => callback_url_cleaned_decoded(url, form_urlencoded::parse(query.as_bytes())),
+    let Some(query) = query_of(url) else {
+        return url.to_owned();
+    };
+    let kept: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .filter(|(name, _)| !is_callback_response_param(name))
+        .map(|(n, v)| (n.into_owned(), v.into_owned()))
+        .collect();
+    let base = without_query(url);
+    let mut cleaned = crate::core::oauth::url::with_query(
+        base,
+        kept.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+    );
+    if let Some(fragment) = fragment_of(url) {
+        cleaned.push('#');
+        cleaned.push_str(fragment);
     }
+    cleaned
 }
 
-/// [`callback_url_cleaned`] with the query of `url` already decoded by the platform (as for
-/// [`Transaction::complete_decoded`]); the kept parameters are encoded again.
-pub fn callback_url_cleaned_decoded<N: AsRef<str>, V: AsRef<str>>(
-    url: &str,
-    query: impl IntoIterator<Item = (N, V)>,
-) -> String {
-    const RESPONSE: &[&str] = &[
+/// Whether [`callback_url_cleaned`] removes a query parameter named `name`: one of the
+/// authorization response's (`code`, `state`, `iss`, `error`, `error_description`, `error_uri`,
+/// `session_state`). The npm package asks this and lets the platform (`URLSearchParams`) decode
+/// and encode the rest.
+pub fn is_callback_response_param(name: &str) -> bool {
+    [
         "code",
         "state",
         "iss",
@@ -342,24 +354,8 @@ pub fn callback_url_cleaned_decoded<N: AsRef<str>, V: AsRef<str>>(
         "error_description",
         "error_uri",
         "session_state",
-    ];
-    if query_of(url).is_none() {
-        return url.to_owned();
-    }
-    let kept: Vec<(N, V)> = query
-        .into_iter()
-        .filter(|(name, _)| !RESPONSE.contains(&name.as_ref()))
-        .collect();
-    let base = without_query(url);
-    let mut cleaned = crate::core::oauth::url::with_query(
-        base,
-        kept.iter().map(|(n, v)| (n.as_ref(), v.as_ref())),
-    );
-    if let Some(fragment) = fragment_of(url) {
-        cleaned.push('#');
-        cleaned.push_str(fragment);
-    }
-    cleaned
+    ]
+    .contains(&name)
 }
 
 /// The authorization response parameters of a callback URL.
