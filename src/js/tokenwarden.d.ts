@@ -329,9 +329,17 @@ export interface TokenManagerCommonOptions {
    * (`Authorization: DPoP`), server nonces kept per origin and retried once. With `oauth` the
    * provider must answer `token_type: "DPoP"` (else `ERR_OAUTH_UNSUPPORTED_TOKEN_TYPE`); no
    * `dpop_jkt` is sent on the authorization request. A reload without a sibling tab ends the
-   * session (the key is gone). Default `false`.
+   * session (the key is gone), unless `persist: "dpop"`. Default `false`.
    */
   dpop?: boolean;
+  /**
+   * OAuth profile with `dpop: true` only: keep the DPoP key pair (non-extractable `CryptoKey`
+   * objects) and the refresh token the provider bound to it in IndexedDB, so that `start()`
+   * restores the session after a reload with no sibling tab, without a redirect. Deleted at
+   * logout and when the provider refuses the token. See the README's security model for what
+   * this costs against memory-only custody. Default: nothing is stored.
+   */
+  persist?: 'dpop';
 // @oauth-end
   /**
    * Origins whose requests carry `Authorization: Bearer` (exact scheme, host and port; https, or

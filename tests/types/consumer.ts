@@ -91,6 +91,10 @@ void oauthInWorker.loginWithRedirect();
 // loginWithPopup (from a click handler) and its callback page's tokenwarden/popup (no wasm).
 const popupLogin: Promise<void> = oauth.loginWithPopup({ timeoutInSeconds: 300, prompt: 'login' });
 void popupLogin;
+const persistent = new TokenManager({ oauth: client, dpop: true, persist: 'dpop' });
+void persistent;
+// @ts-expect-error: persist keeps only a DPoP-bound session
+void new TokenManager({ oauth: client, dpop: true, persist: 'localStorage' });
 const popupCode: OAuthErrorCode = 'ERR_OAUTH_POPUP_TIMEOUT';
 void popupCode;
 void new TokenManager({ oauth: { ...client, popupRedirectUri: 'https://app.example/popup.html' } });
