@@ -155,6 +155,8 @@ build_entry() {
     cp src/js/redirect.js "$OUT/$dir/redirect.js"
     if has OAuthEngine; then
       cp src/js/oauth.js "$OUT/$dir/oauth.js"
+      # What few logins use (the popup's wait, persist's IndexedDB), imported by oauth.js on use.
+      cp src/js/oauth-more.js "$OUT/$dir/oauth-more.js"
     else
       drop_oauth "$OUT/$dir/driver.js"
       drop_oauth "$OUT/$dir/custody.js"
@@ -229,13 +231,13 @@ minify_js() {
   done
   # The entry bundled with what it imports (custody, driver, OAuth, DPoP, verify: one scope, so
   # their shared names are renamed too; -0.1 KB gzip), but not the glue (one module instance:
-  # init() hands back the page's exports) nor remote.js (loaded on use). worker.js keeps
+  # init() hands back the page's exports) nor remote.js and oauth-more.js (loaded on use). worker.js keeps
   # importing driver.js and the glue, which stay in web/ for it (node/dpop.js for direct use).
   # Modules with no side effects on import: what the entry does not use is dropped (the verify
   # entry keeps only the option readers of driver.js).
   for dir in web node; do
     esbuild "$out/$dir/index.js" --bundle --format=esm --minify --charset=utf8 --legal-comments=none \
-      --log-level=warning --external:./tokenwarden.js --external:./remote.js --external:'node:*' \
+      --log-level=warning --external:./tokenwarden.js --external:./remote.js --external:./oauth-more.js --external:'node:*' \
       --outfile="$out/$dir/index.js" --allow-overwrite
   done
   # Files only the bundled entry used (the verify entry's driver.js and stubs) are not shipped.

@@ -72,6 +72,9 @@
 # driver's hooks): +427 B of JS. The address bar's cleaning after a callback with the platform's
 # URLSearchParams (the core still names the parameters: OAuthEngine.responseParam; no query
 # encoder or Vec of pairs in the module): -549 B. tokenwarden/oauth 83,904 B (wasm 68,054 + JS 15,850).
+# What few page loads use, loaded on use (oauth-more.js, a module oauth.js imports when called):
+# loginWithPopup's wait for the popup's answer and persist's IndexedDB record: -386 B of JS,
+# tokenwarden/oauth 83,518 B (wasm 68,054 + JS 15,464).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PKG=${1:-pkg}
@@ -80,7 +83,7 @@ RAW=${TW_RAW_WASM_DIR:-target/pkg-raw}  # cargo's artefacts before wasm-opt (bui
 # Ratchets (bytes), a little above what this build measures; they only move down. The issue's
 # targets: tokenwarden <= 32,000 (aim 25,000), tokenwarden/oauth <= 60,000 (aim 45,000).
 BUDGET_BASE=${SIZE_BUDGET_BASE:-38000}      # measured 37,887 B (wasm 27,852 + JS 10,035; nightly build-std, no track_caller locations)
-BUDGET_OAUTH=${SIZE_BUDGET_OAUTH:-84000}   # measured 83,904 B (wasm 68,054 + JS 15,850; no fmt, no DPoP verifier, no verifyJwt/KeySet)
+BUDGET_OAUTH=${SIZE_BUDGET_OAUTH:-83600}   # measured 83,518 B (wasm 68,054 + JS 15,464; no fmt, no DPoP verifier, no verifyJwt/KeySet)
 BUDGET_VERIFY=${SIZE_BUDGET_VERIFY:-65200}  # measured 65,029 B (wasm 60,509 + JS 4,520; opt-level 3, wasm-opt -O3)
 TARGET_BASE=32000
 TARGET_OAUTH=60000

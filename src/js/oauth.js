@@ -16,8 +16,8 @@ const g = globalThis;
 const OAUTH_OPTIONS = ['issuer', 'clientId', 'redirectUri', 'scope', 'audience', 'resource', 'postLogoutRedirectUri', 'popupRedirectUri'];
 const LOGIN_OPTIONS = ['scope', 'prompt', 'loginHint', 'maxAge', 'extraParams'];
 const POPUP_OPTIONS = [...LOGIN_OPTIONS, 'timeoutInSeconds'];
-// The same-origin channel on which a popup's callback page (popup.js) hands over its URL.
-export const POPUP_CHANNEL = 'tokenwarden.oauth.popup';
+// What few logins use (the popup's wait, `persist`'s IndexedDB) is loaded on use: oauth-more.js.
+const more = () => import('./oauth-more.js');
 
 // DPoP for the token endpoint calls: a driver with DPoP fills in dpop.js's `Dpop` (this file
 // makes the key of a new session), and passes the hooks `dpop` (the option),
@@ -31,34 +31,9 @@ function error(code, message) {
   return e;
 }
 
-/**
- * `persist: "dpop"`: the session's DPoP key pair (`CryptoKey` objects, the private one
- * non-extractable: IndexedDB keeps the object, never its bytes) and the refresh token the
- * provider bound to it, in IndexedDB database `tokenwarden`, store `sessions`, under the client
- * id. `op(name, value)`: `get` resolves the record (or undefined), `put` writes `value`, `delete`
- * removes it. Every failure resolves undefined: the session then lives in memory only.
- */
+/** `persist: "dpop"`'s IndexedDB record (oauth-more.js), loaded on use. */
 export async function persisted(name, op, value) {
-  let db;
-  try {
-    db = await new Promise((ok, no) => {
-      const open = g.indexedDB.open('tokenwarden', 1);
-      open.onupgradeneeded = () => open.result.createObjectStore('sessions');
-      open.onsuccess = () => ok(open.result);
-      open.onerror = () => no(open.error);
-    });
-    return await new Promise((ok, no) => {
-      const t = db.transaction('sessions', op === 'get' ? 'readonly' : 'readwrite');
-      const store = t.objectStore('sessions');
-      const request = op === 'put' ? store.put(value, name) : store[op](name);
-      t.oncomplete = () => ok(request.result);
-      t.onerror = t.onabort = () => no(t.error);
-    });
-  } catch {
-    return undefined;
-  } finally {
-    db?.close();
-  }
+  return (await more()).persisted(name, op, value);
 }
 
 /**
@@ -219,54 +194,13 @@ export class OAuth {
         return Promise.reject(e);
       }
     }
-    return this.#popup(options, win ?? page);
-  }
-
-  async #popup(options, win) {
-    const o = this.#o;
-    let channel, timer, wake, transaction;
-    const answers = [];
-    try {
-      const v = this.#h.optionsObject(options, POPUP_OPTIONS, 'loginWithPopup options') ?? {};
-      const seconds = this.#h.number(v, 'timeoutInSeconds', 1, 86_400) ?? 120;
-      channel = new BroadcastChannel(POPUP_CHANNEL);
-      channel.onmessage = ({ data }) => {
-        if (typeof data?.url === 'string') answers.push(data.url);
-        wake?.();
-      };
-      let url;
-      [url, transaction] = await this.#authorize(v, POPUP_OPTIONS, 'loginWithPopup options', true);
-      if (!(await win.popup(url))) throw error('ERR_OAUTH_POPUP_CLOSED', 'the login popup was closed');
-      const deadline = Date.now() + seconds * 1000;
-      for (;;) {
-        while (!answers.length) {
-          if (this.#h.closed()) throw this.#h.freed();
-          const left = deadline - Date.now();
-          if (left <= 0) throw error('ERR_OAUTH_POPUP_TIMEOUT', 'the login popup did not answer in time');
-          await new Promise((resolve) => {
-            wake = resolve;
-            timer = setTimeout(resolve, Math.min(left, 1000));
-          });
-          clearTimeout(timer);
-        }
-        const answer = answers.shift();
-        const [kind, a, b] = o.callback(answer, query(answer), transaction, Date.now());
-        if (kind === 1) {
-          transaction = b; // not this login's answer: still pending
-          continue;
-        }
-        transaction = undefined;
-        if (kind !== 0) throw a;
-        return await this.#exchange(a, b);
-      }
-    } finally {
-      transaction = undefined;
-      clearTimeout(timer);
-      channel?.close();
-      try {
-        await win.popup();
-      } catch { /* the page is gone */ }
-    }
+    win ??= page;
+    // The wait for the popup's answer (oauth-more.js, loaded now; the popup is open already).
+    return more().then(
+      (m) => m.popupLogin(this.#o, this.#h, options, win, (v) => this.#authorize(v, POPUP_OPTIONS, 'loginWithPopup options', true),
+        (a, b) => this.#exchange(a, b), query, error),
+      (e) => win.popup().catch(() => {}).then(() => { throw e; }),
+    );
   }
 
   async #authorize(options, names, what, popup) {

@@ -5,7 +5,7 @@
 // away. Only the login whose `state` the answer carries uses it (the code is worthless without
 // that login's PKCE verifier, which never leaves the opener's memory).
 
-/** The channel oauth.js listens on (its `POPUP_CHANNEL`). */
+/** The channel the opener listens on (oauth-more.js's `POPUP_CHANNEL`). */
 const CHANNEL = 'tokenwarden.oauth.popup';
 
 /**

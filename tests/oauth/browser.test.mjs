@@ -711,7 +711,11 @@ for (const [path, custody] of [['/', 'page'], ['/worker/', 'worker']])
 test(`${custody} custody: loginWithPopup logs in through a popup with Cross-Origin-Opener-Policy on the app and the provider: the answer comes over BroadcastChannel, a forged answer is ignored, nothing is stored, the popup closes`, async () => {
   const ctx = await browser.newContext();
   const answers = [];
+  const loaded = [];
+  ctx.on('request', (r) => loaded.push(new URL(r.url()).pathname));
   const page = await openApp(ctx, answers, [], path);
+  // The popup's wait is loaded on use (oauth-more.js): not by a page that has not called it.
+  assert.ok(!loaded.some((p) => p.endsWith('/oauth-more.js')), 'nothing of the popup loaded with the page');
   const opened = ctx.waitForEvent('page');
   await startPopupLogin(page);
   const popup = await opened;
@@ -736,6 +740,7 @@ test(`${custody} custody: loginWithPopup logs in through a popup with Cross-Orig
   const me = await apiMe(page);
   assert.equal(me.status, 200, JSON.stringify(me.body));
   assert.equal(me.body.sub, 'ivan');
+  if (custody === 'page') assert.ok(loaded.includes('/pkg/oauth/web/oauth-more.js'), 'loaded by loginWithPopup');
   await ctx.close();
 });
 

@@ -1,0 +1,94 @@
+// The OAuth profile's parts that few logins use, loaded on first use by oauth.js (a page that
+// never calls them never downloads them): `loginWithPopup`'s wait for the popup's answer, and
+// `persist: "dpop"`'s IndexedDB record.
+const g = globalThis;
+const LOGIN_OPTIONS = ['scope', 'prompt', 'loginHint', 'maxAge', 'extraParams'];
+// The same-origin channel on which a popup's callback page (popup.js) hands over its URL.
+const POPUP_CHANNEL = 'tokenwarden.oauth.popup';
+
+/**
+ * `persist: "dpop"`: the session's DPoP key pair (`CryptoKey` objects, the private one
+ * non-extractable: IndexedDB keeps the object, never its bytes) and the refresh token the
+ * provider bound to it, in IndexedDB database `tokenwarden`, store `sessions`, under the client
+ * id. `op(name, value)`: `get` resolves the record (or undefined), `put` writes `value`, `delete`
+ * removes it. Every failure resolves undefined: the session then lives in memory only.
+ */
+export async function persisted(name, op, value) {
+  let db;
+  try {
+    db = await new Promise((ok, no) => {
+      const open = g.indexedDB.open('tokenwarden', 1);
+      open.onupgradeneeded = () => open.result.createObjectStore('sessions');
+      open.onsuccess = () => ok(open.result);
+      open.onerror = () => no(open.error);
+    });
+    return await new Promise((ok, no) => {
+      const t = db.transaction('sessions', op === 'get' ? 'readonly' : 'readwrite');
+      const store = t.objectStore('sessions');
+      const request = op === 'put' ? store.put(value, name) : store[op](name);
+      t.oncomplete = () => ok(request.result);
+      t.onerror = t.onabort = () => no(t.error);
+    });
+  } catch {
+    return undefined;
+  } finally {
+    db?.close();
+  }
+}
+
+/**
+ * `loginWithPopup(options)` after the popup is open (`win.popup(url)` navigates it): the
+ * transaction stays in this realm's memory, never in storage, and ends with the call. The
+ * callback page hands its URL over the same-origin `BroadcastChannel` (popup.js), not
+ * `window.opener`, which `Cross-Origin-Opener-Policy` takes away; answers that are not this
+ * login's (another state) are ignored. A popup closed before it reached the provider rejects
+ * with `ERR_OAUTH_POPUP_CLOSED`; once there, the opener cannot tell a closed popup from one
+ * hidden by COOP, and no answer within `timeoutInSeconds` (default 120) is
+ * `ERR_OAUTH_POPUP_TIMEOUT`. `o` the engine, `h` the manager's hooks, `authorize(v)` and
+ * `exchange(a, b)` oauth.js's steps.
+ */
+export async function popupLogin(o, h, options, win, authorize, exchange, query, error) {
+  let channel, timer, wake, transaction;
+  const answers = [];
+  try {
+    const v = h.optionsObject(options, [...LOGIN_OPTIONS, 'timeoutInSeconds'], 'loginWithPopup options') ?? {};
+    const seconds = h.number(v, 'timeoutInSeconds', 1, 86_400) ?? 120;
+    channel = new BroadcastChannel(POPUP_CHANNEL);
+    channel.onmessage = ({ data }) => {
+      if (typeof data?.url === 'string') answers.push(data.url);
+      wake?.();
+    };
+    let url;
+    [url, transaction] = await authorize(v);
+    if (!(await win.popup(url))) throw error('ERR_OAUTH_POPUP_CLOSED', 'the login popup was closed');
+    const deadline = Date.now() + seconds * 1000;
+    for (;;) {
+      while (!answers.length) {
+        if (h.closed()) throw h.freed();
+        const left = deadline - Date.now();
+        if (left <= 0) throw error('ERR_OAUTH_POPUP_TIMEOUT', 'the login popup did not answer in time');
+        await new Promise((resolve) => {
+          wake = resolve;
+          timer = setTimeout(resolve, Math.min(left, 1000));
+        });
+        clearTimeout(timer);
+      }
+      const answer = answers.shift();
+      const [kind, a, b] = o.callback(answer, query(answer), transaction, Date.now());
+      if (kind === 1) {
+        transaction = b; // not this login's answer: still pending
+        continue;
+      }
+      transaction = undefined;
+      if (kind !== 0) throw a;
+      return await exchange(a, b);
+    }
+  } finally {
+    transaction = undefined;
+    clearTimeout(timer);
+    channel?.close();
+    try {
+      await win.popup();
+    } catch { /* the page is gone */ }
+  }
+}
