@@ -13,26 +13,49 @@ use crate::core::oauth::error::OAuthError;
 /// `[::1]`, `localhost`), with no user info, no fragment, and no whitespace or control
 /// characters. `member` names the URL in the error.
 pub fn check_endpoint(url: &str, member: &'static str) -> Result<(), OAuthError> {
-    let insecure = OAuthError::InsecureEndpoint { member };
-    if url.is_empty() || url.bytes().any(|b| b <= b' ' || b == 0x7f) || url.contains('#') {
-        return Err(insecure);
+    // Byte by byte: no substring searcher, no integer parser, no allocation.
+    let insecure = Err(OAuthError::InsecureEndpoint { member });
+    let b = url.as_bytes();
+    if b.is_empty() || b.iter().any(|&c| c <= b' ' || c == 0x7f || c == b'#') {
+        return insecure;
     }
-    let (secure, rest) = if let Some(rest) = strip_prefix_ignore_case(url, "https://") {
-        (true, rest)
-    } else if let Some(rest) = strip_prefix_ignore_case(url, "http://") {
-        (false, rest)
+    let scheme = |s: &[u8]| b.get(..s.len()).is_some_and(|h| h.eq_ignore_ascii_case(s));
+    let (secure, rest) = if scheme(b"https://") {
+        (true, &b[8..])
+    } else if scheme(b"http://") {
+        (false, &b[7..])
     } else {
-        return Err(insecure);
+        return insecure;
     };
-    let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
-    if authority.contains('@') || authority.contains('\\') {
-        return Err(insecure);
+    let end = rest.iter().position(|&c| c == b'/' || c == b'?');
+    let authority = &rest[..end.unwrap_or(rest.len())];
+    if authority.iter().any(|&c| c == b'@' || c == b'\\') {
+        return insecure;
     }
-    let host = host_of(authority).ok_or(insecure.clone())?;
-    if secure || is_loopback(host) {
+    // `host`, `host:port` or `[v6]:port`.
+    let split = match authority.first() {
+        Some(b'[') => authority.iter().position(|&c| c == b']').map(|at| at + 1),
+        _ => Some(
+            authority
+                .iter()
+                .position(|&c| c == b':')
+                .unwrap_or(authority.len()),
+        ),
+    };
+    let Some((host, port)) = split.map(|at| authority.split_at(at)) else {
+        return insecure;
+    };
+    let port_ok = match port {
+        [] => true,
+        [b':', digits @ ..] => {
+            (1..=5).contains(&digits.len()) && digits.iter().all(u8::is_ascii_digit)
+        }
+        _ => false,
+    };
+    if !host.is_empty() && port_ok && (secure || is_loopback(host)) {
         Ok(())
     } else {
-        Err(insecure)
+        insecure
     }
 }
 
@@ -45,41 +68,17 @@ pub fn check_issuer(issuer: &str) -> Result<(), OAuthError> {
     Ok(())
 }
 
-fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
-    let head = text.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix)
-        .then(|| &text[prefix.len()..])
-}
-
-/// The host of an authority (`host`, `host:port`, `[v6]:port`), or `None` if it is malformed.
-fn host_of(authority: &str) -> Option<&str> {
-    let (host, port) = if authority.starts_with('[') {
-        let end = authority.find(']')?;
-        (&authority[..=end], &authority[end + 1..])
-    } else {
-        match authority.split_once(':') {
-            Some((host, _)) => (host, &authority[host.len()..]),
-            None => (authority, ""),
-        }
+/// `localhost`, `[::1]` or `127.x.y.z` (decimal octets).
+fn is_loopback(host: &[u8]) -> bool {
+    let octet = |o: &[u8]| {
+        (1..=3).contains(&o.len())
+            && o.iter().all(u8::is_ascii_digit)
+            && (o.len() < 3 || o <= b"255")
     };
-    let port_ok = port.is_empty()
-        || (port.len() > 1
-            && port.len() <= 6
-            && port.starts_with(':')
-            && port[1..].bytes().all(|b| b.is_ascii_digit()));
-    (!host.is_empty() && port_ok).then_some(host)
-}
-
-fn is_loopback(host: &str) -> bool {
-    if host.eq_ignore_ascii_case("localhost") || host == "[::1]" {
-        return true;
-    }
-    let octets: Vec<&str> = host.split('.').collect();
-    octets.len() == 4
-        && octets[0] == "127"
-        && octets
-            .iter()
-            .all(|o| !o.is_empty() && o.len() <= 3 && o.parse::<u8>().is_ok())
+    let mut parts = host.split(|&c| c == b'.');
+    host.eq_ignore_ascii_case(b"localhost")
+        || host == b"[::1]"
+        || (parts.next() == Some(b"127") && parts.clone().count() == 3 && parts.all(octet))
 }
 
 /// The URL without its query and fragment.
@@ -140,6 +139,8 @@ mod tests {
             "HTTPS://idp.example:8443/t?x=1",
             "http://127.0.0.1:8080/token",
             "http://127.3.4.5/token",
+            "http://127.255.0.1/",
+            "http://LOCALHOST/",
             "http://localhost:3000",
             "http://[::1]:9000/token",
         ] {
@@ -161,6 +162,11 @@ mod tests {
             "https://idp.example:99999999/",
             "http://[::2]/",
             "http://127.0.0.1:80x/",
+            "http://127.0.0.256/",
+            "http://127.0.0/",
+            "http://127..0.1/",
+            "http://128.0.0.1/",
+            "http://[::1/",
             "https://idp.example\\@evil/",
         ] {
             assert_eq!(
