@@ -79,6 +79,9 @@
 # strip_prefix/find helpers): -578 B of wasm, tokenwarden/oauth 82,940 B (wasm 67,476 + JS 15,464);
 # tokenwarden, which links none of it, 37,887 -> 37,907 B (the optimizer inlined one slice
 # comparison differently).
+# A login's authorization request (its options, the random bytes, the verifier's digest) in
+# oauth-more.js too, loaded when a login starts: -368 B of JS at page load, tokenwarden/oauth
+# 82,572 B (wasm 67,476 + JS 15,096); oauth-more.js is 1,302 B, loaded on use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PKG=${1:-pkg}
@@ -87,7 +90,7 @@ RAW=${TW_RAW_WASM_DIR:-target/pkg-raw}  # cargo's artefacts before wasm-opt (bui
 # Ratchets (bytes), a little above what this build measures; they only move down. The issue's
 # targets: tokenwarden <= 32,000 (aim 25,000), tokenwarden/oauth <= 60,000 (aim 45,000).
 BUDGET_BASE=${SIZE_BUDGET_BASE:-38000}      # measured 37,907 B (wasm 27,872 + JS 10,035; nightly build-std, no track_caller locations)
-BUDGET_OAUTH=${SIZE_BUDGET_OAUTH:-83000}   # measured 82,940 B (wasm 67,476 + JS 15,464; no fmt, no DPoP verifier, no verifyJwt/KeySet)
+BUDGET_OAUTH=${SIZE_BUDGET_OAUTH:-82700}   # measured 82,572 B (wasm 67,476 + JS 15,096; no fmt, no DPoP verifier, no verifyJwt/KeySet)
 BUDGET_VERIFY=${SIZE_BUDGET_VERIFY:-65200}  # measured 65,029 B (wasm 60,509 + JS 4,520; opt-level 3, wasm-opt -O3)
 TARGET_BASE=32000
 TARGET_OAUTH=60000

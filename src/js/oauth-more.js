@@ -1,8 +1,16 @@
 // The OAuth profile's parts that few logins use, loaded on first use by oauth.js (a page that
-// never calls them never downloads them): `loginWithPopup`'s wait for the popup's answer, and
-// `persist: "dpop"`'s IndexedDB record.
+// never calls them never downloads them): the authorization request of a login,
+// `loginWithPopup`'s wait for the popup's answer, and `persist: "dpop"`'s IndexedDB record.
 const g = globalThis;
 const LOGIN_OPTIONS = ['scope', 'prompt', 'loginHint', 'maxAge', 'extraParams'];
+const POPUP_OPTIONS = [...LOGIN_OPTIONS, 'timeoutInSeconds'];
+
+function error(code, message) {
+  return Object.assign(new Error(message), { code });
+}
+
+const noCrypto = (what) => error('ERR_OAUTH_NO_CRYPTO', what);
+
 // The same-origin channel on which a popup's callback page (popup.js) hands over its URL.
 const POPUP_CHANNEL = 'tokenwarden.oauth.popup';
 
@@ -37,6 +45,50 @@ export async function persisted(name, op, value) {
 }
 
 /**
+ * The authorization request of a login (`popup`: `loginWithPopup`'s): the options read, the
+ * provider's metadata (`metadata()`), 96 random bytes, the verifier's SHA-256 from WebCrypto;
+ * `[url, transaction]` from the engine `o`.
+ */
+export async function authorize(o, h, options, popup, metadata) {
+  const v = h.optionsObject(options, popup ? POPUP_OPTIONS : LOGIN_OPTIONS, popup ? 'loginWithPopup options' : 'loginWithRedirect options') ?? {};
+  const scope = h.opt(v, 'scope', 'string');
+  const prompt = h.opt(v, 'prompt', 'string');
+  const loginHint = h.opt(v, 'loginHint', 'string');
+  const maxAge = h.number(v, 'maxAge', 0, 315_360_000);
+  const extra = [];
+  if (v.extraParams !== undefined) {
+    const p = v.extraParams;
+    if (typeof p !== 'object' || p === null || Array.isArray(p)) throw h.invalid('extraParams must be an object of strings');
+    for (const [name, value] of Object.entries(p)) {
+      if (typeof value !== 'string') throw h.invalid('extraParams values must be strings');
+      extra.push(name, value);
+    }
+  }
+  await metadata();
+  const crypto = g.crypto;
+  if (!crypto) throw noCrypto('this host has no WebCrypto');
+  const random = new Uint8Array(96);
+  try {
+    crypto.getRandomValues(random);
+  } catch {
+    throw noCrypto('crypto.getRandomValues failed');
+  }
+  let digest;
+  try {
+    const verifier = new TextEncoder().encode(o.verifier(random));
+    if (!crypto.subtle) throw noCrypto('this host has no crypto.subtle');
+    digest = new Uint8Array(await crypto.subtle.digest('SHA-256', verifier));
+    verifier.fill(0);
+  } catch (e) {
+    throw e.code ? e : noCrypto('crypto.subtle.digest failed');
+  }
+  if (h.closed()) throw h.freed();
+  const request = o.authorize(random, digest, scope, prompt, loginHint, maxAge ?? NaN, extra, Date.now(), popup);
+  random.fill(0);
+  return request;
+}
+
+/**
  * `loginWithPopup(options)` after the popup is open (`win.popup(url)` navigates it): the
  * transaction stays in this realm's memory, never in storage, and ends with the call. The
  * callback page hands its URL over the same-origin `BroadcastChannel` (popup.js), not
@@ -44,14 +96,14 @@ export async function persisted(name, op, value) {
  * login's (another state) are ignored. A popup closed before it reached the provider rejects
  * with `ERR_OAUTH_POPUP_CLOSED`; once there, the opener cannot tell a closed popup from one
  * hidden by COOP, and no answer within `timeoutInSeconds` (default 120) is
- * `ERR_OAUTH_POPUP_TIMEOUT`. `o` the engine, `h` the manager's hooks, `authorize(v)` and
+ * `ERR_OAUTH_POPUP_TIMEOUT`. `o` the engine, `h` the manager's hooks, `metadata()` and
  * `exchange(a, b)` oauth.js's steps.
  */
-export async function popupLogin(o, h, options, win, authorize, exchange, query, error) {
+export async function popupLogin(o, h, options, win, metadata, exchange, query) {
   let channel, timer, wake, transaction;
   const answers = [];
   try {
-    const v = h.optionsObject(options, [...LOGIN_OPTIONS, 'timeoutInSeconds'], 'loginWithPopup options') ?? {};
+    const v = h.optionsObject(options, POPUP_OPTIONS, 'loginWithPopup options') ?? {};
     const seconds = h.number(v, 'timeoutInSeconds', 1, 86_400) ?? 120;
     channel = new BroadcastChannel(POPUP_CHANNEL);
     channel.onmessage = ({ data }) => {
@@ -59,7 +111,7 @@ export async function popupLogin(o, h, options, win, authorize, exchange, query,
       wake?.();
     };
     let url;
-    [url, transaction] = await authorize(v);
+    [url, transaction] = await authorize(o, h, v, true, metadata);
     if (!(await win.popup(url))) throw error('ERR_OAUTH_POPUP_CLOSED', 'the login popup was closed');
     const deadline = Date.now() + seconds * 1000;
     for (;;) {

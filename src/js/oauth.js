@@ -14,9 +14,8 @@ import { page, storage, openPopup } from './redirect.js';
 
 const g = globalThis;
 const OAUTH_OPTIONS = ['issuer', 'clientId', 'redirectUri', 'scope', 'audience', 'resource', 'postLogoutRedirectUri', 'popupRedirectUri'];
-const LOGIN_OPTIONS = ['scope', 'prompt', 'loginHint', 'maxAge', 'extraParams'];
-const POPUP_OPTIONS = [...LOGIN_OPTIONS, 'timeoutInSeconds'];
-// What few logins use (the popup's wait, `persist`'s IndexedDB) is loaded on use: oauth-more.js.
+// What a page load without a login does not use (the authorization request, the popup's wait,
+// `persist`'s IndexedDB) is loaded on use: oauth-more.js.
 const more = () => import('./oauth-more.js');
 
 // DPoP for the token endpoint calls: a driver with DPoP fills in dpop.js's `Dpop` (this file
@@ -56,10 +55,6 @@ function cleaned(url) {
   for (const name of [...kept.keys()]) if (OAuthEngine.responseParam(name)) kept.delete(name);
   const q = `${kept}`;
   return head.slice(0, at) + (q ? `?${q}` : '') + (hash < 0 ? '' : url.slice(hash));
-}
-
-function noCrypto(what) {
-  return error('ERR_OAUTH_NO_CRYPTO', what);
 }
 
 export class OAuth {
@@ -170,7 +165,7 @@ export class OAuth {
 
   /** `loginWithRedirect(options)`: a new transaction in `sessionStorage`, then the navigation. */
   async login(options, win = page) {
-    const [url, transaction] = await this.#authorize(options, LOGIN_OPTIONS, 'loginWithRedirect options', false);
+    const [url, transaction] = await (await more()).authorize(this.#o, this.#h, options, false, () => this.#metadata());
     await win.put(this.#o.storageKey(), transaction);
     await win.go(url);
   }
@@ -197,51 +192,9 @@ export class OAuth {
     win ??= page;
     // The wait for the popup's answer (oauth-more.js, loaded now; the popup is open already).
     return more().then(
-      (m) => m.popupLogin(this.#o, this.#h, options, win, (v) => this.#authorize(v, POPUP_OPTIONS, 'loginWithPopup options', true),
-        (a, b) => this.#exchange(a, b), query, error),
+      (m) => m.popupLogin(this.#o, this.#h, options, win, () => this.#metadata(), (a, b) => this.#exchange(a, b), query, error),
       (e) => win.popup().catch(() => {}).then(() => { throw e; }),
     );
-  }
-
-  async #authorize(options, names, what, popup) {
-    const h = this.#h;
-    const v = h.optionsObject(options, names, what) ?? {};
-    const scope = h.opt(v, 'scope', 'string');
-    const prompt = h.opt(v, 'prompt', 'string');
-    const loginHint = h.opt(v, 'loginHint', 'string');
-    const maxAge = h.number(v, 'maxAge', 0, 315_360_000);
-    const extra = [];
-    if (v.extraParams !== undefined) {
-      const p = v.extraParams;
-      if (typeof p !== 'object' || p === null || Array.isArray(p)) throw h.invalid('extraParams must be an object of strings');
-      for (const [name, value] of Object.entries(p)) {
-        if (typeof value !== 'string') throw h.invalid('extraParams values must be strings');
-        extra.push(name, value);
-      }
-    }
-    await this.#metadata();
-    const crypto = g.crypto;
-    if (!crypto) throw noCrypto('this host has no WebCrypto');
-    const random = new Uint8Array(96);
-    try {
-      crypto.getRandomValues(random);
-    } catch {
-      throw noCrypto('crypto.getRandomValues failed');
-    }
-    const o = this.#o;
-    let digest;
-    try {
-      const verifier = new TextEncoder().encode(o.verifier(random));
-      if (!crypto.subtle) throw noCrypto('this host has no crypto.subtle');
-      digest = new Uint8Array(await crypto.subtle.digest('SHA-256', verifier));
-      verifier.fill(0);
-    } catch (e) {
-      throw e.code ? e : noCrypto('crypto.subtle.digest failed');
-    }
-    if (this.#h.closed()) throw this.#h.freed();
-    const request = o.authorize(random, digest, scope, prompt, loginHint, maxAge ?? NaN, extra, Date.now(), popup);
-    random.fill(0);
-    return request;
   }
 
   /**
