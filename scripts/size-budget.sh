@@ -82,6 +82,12 @@
 # A login's authorization request (its options, the random bytes, the verifier's digest) in
 # oauth-more.js too, loaded when a login starts: -368 B of JS at page load, tokenwarden/oauth
 # 82,572 B (wasm 67,476 + JS 15,096); oauth-more.js is 1,302 B, loaded on use.
+# oauth.resources (a token per API: each held by a wasm Engine of its own, the session's token box
+# reused, so the module gained only the APIs' refresh requests; their grants in oauth-more.js):
+# +1,217 B (wasm +363, JS +854), paid for by the three cuts above (-1,332 B) in the same
+# change: tokenwarden/oauth 83,789 B (wasm 67,839 + JS 15,950), under the 84,200 B held before
+# them; oauth-more.js 1,539 B on use. (A first design with the tokens in an engine table of their
+# own cost +3,702 B.) tokenwarden 37,908 B (+1 B of driver.js).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PKG=${1:-pkg}
@@ -89,8 +95,8 @@ RAW=${TW_RAW_WASM_DIR:-target/pkg-raw}  # cargo's artefacts before wasm-opt (bui
 
 # Ratchets (bytes), a little above what this build measures; they only move down. The issue's
 # targets: tokenwarden <= 32,000 (aim 25,000), tokenwarden/oauth <= 60,000 (aim 45,000).
-BUDGET_BASE=${SIZE_BUDGET_BASE:-38000}      # measured 37,907 B (wasm 27,872 + JS 10,035; nightly build-std, no track_caller locations)
-BUDGET_OAUTH=${SIZE_BUDGET_OAUTH:-82700}   # measured 82,572 B (wasm 67,476 + JS 15,096; no fmt, no DPoP verifier, no verifyJwt/KeySet)
+BUDGET_BASE=${SIZE_BUDGET_BASE:-38000}      # measured 37,908 B (wasm 27,872 + JS 10,036; nightly build-std, no track_caller locations)
+BUDGET_OAUTH=${SIZE_BUDGET_OAUTH:-83900}   # measured 83,789 B (wasm 67,839 + JS 15,950; no fmt, no DPoP verifier, no verifyJwt/KeySet)
 BUDGET_VERIFY=${SIZE_BUDGET_VERIFY:-65200}  # measured 65,029 B (wasm 60,509 + JS 4,520; opt-level 3, wasm-opt -O3)
 TARGET_BASE=32000
 TARGET_OAUTH=60000

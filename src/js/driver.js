@@ -345,7 +345,7 @@ export class TokenManager {
   #e; #c; #fetch; #closed = false; #manual;
   #listeners = new Map(); #waiters = []; #calls = new Map(); #lastFailure;
   // @oauth-begin
-  #lastCause; #cause; #incomingIdToken; #restored; #stored = Promise.resolve();
+  #lastCause; #cause; #incomingIdToken; #incomingApis; #restored; #stored = Promise.resolve();
   // @oauth-end
   #timer; #armedFor = NaN; #unbind = []; #tabs; #oauth;
   // DPoP: the session's key (a dpop.js `Dpop`), and a sibling's key offered with its token.
@@ -360,6 +360,7 @@ export class TokenManager {
       this.#oauth = new OAuth(c.oauth, {
         optionsObject, opt, number, invalid, freed,
         dpop: c.dpop,
+        apis: c.apis,
         key: () => this.#dpop,
         setKey: (key) => (this.#dpop = key),
         call: (url, body, controller, how) => this.#call(url, body, undefined, controller, how),
@@ -438,7 +439,7 @@ export class TokenManager {
         // A sibling's key, unless it is the one this tab holds (whose nonces stay).
         if (a === 'otherTab' && this.#incoming && this.#incoming.jkt !== this.#dpop?.jkt) this.#dpop = this.#incoming;
         // @oauth-begin
-        if (a === 'otherTab') this.#oauth?.adopt(this.#incomingIdToken);
+        if (a === 'otherTab') this.#oauth?.adopt(this.#incomingIdToken, this.#incomingApis);
         // persist "dpop": every new refresh token is kept with its key.
         if (this.#dpop && this.#e.refreshToken() !== undefined) {
           this.#store('put', { key: this.#dpop.toMessage(), refreshToken: this.#e.refreshToken() });
@@ -467,6 +468,7 @@ export class TokenManager {
       case ON_LOGGED_OUT:
         // @oauth-begin
         this.#store('delete');
+        this.#oauth?.forget(); // the ID token and the APIs' tokens end with the session
         // @oauth-end
         this.#dpop = undefined; // the key ends with the session
         this.#wake('loggedOut');
@@ -476,7 +478,10 @@ export class TokenManager {
         if (b && this.#dpop) a.dpopKey = this.#dpop.toMessage();
         // @oauth-begin
         // The session's ID token goes with its tokens: the adopting tab's logout hint.
-        if (b && this.#oauth) a.idToken = this.#oauth.hint();
+        if (b && this.#oauth) {
+          a.idToken = this.#oauth.hint();
+          a.apis = this.#oauth.apiTokens();
+        }
         // @oauth-end
         try { this.#tabs.channel.postMessage(a); } catch { /* closing */ }
         break;
@@ -835,6 +840,10 @@ export class TokenManager {
     // A DPoP proof is signed asynchronously: the full path makes it.
     if (this.#closed || this.#manual || this.#c.dpop) return undefined;
     if (!this.#c.origins.some((o) => href.startsWith(o) && href[o.length] === '/')) return null;
+    // @oauth-begin
+    // An API of `resources` gets its own token: the full path picks it.
+    if (this.#c.apis?.length && this.#oauth.header(href) !== -1) return undefined;
+    // @oauth-end
     const value = this.#e.before(Date.now(), false);
     // `before` re-checked the clock: perform what it decided (a refresh that is due).
     const list = this.#e.take();
@@ -882,17 +891,37 @@ export class TokenManager {
     const sentTo = template.url;
     let next = template;
     let nonceRetried = false;
+    // @oauth-begin
+    // `resources`: a request to an API carries that API's token, never the session's.
+    const api = this.#c.apis?.length > 0;
+    let asked = false;
+    // @oauth-end
     for (;;) {
       if (next === undefined) throw error('ERR_FETCH', 'the request body cannot be sent twice');
       const header = await this.#gate(false);
       // No session has ever existed: the request goes without a token.
       if (header === null) return this.#fetch(next);
+      let value = header;
+      // @oauth-begin
+      if (api) {
+        // The API has no token (the provider refused it, or did not answer): one refresh.
+        value = this.#oauth.header(sentTo, asked);
+        if (value === -1) value = header;
+        else if (value === undefined) {
+          asked = true;
+          this.#e.requestRefresh(Date.now());
+          this.#run();
+          if ((await this.#wait()) === 'closed') throw freed();
+          continue;
+        }
+      }
+      // @oauth-end
       const request = again ? next.clone() : next;
       if (!again) next = undefined;
-      request.headers.set('Authorization', header);
+      request.headers.set('Authorization', value);
       const dpop = this.#dpop;
       // With DPoP the header is `DPoP <token>`: the proof carries the token's `ath`.
-      if (dpop) request.headers.set('DPoP', await dpop.proof(request.method, sentTo, header.slice(5)));
+      if (dpop) request.headers.set('DPoP', await dpop.proof(request.method, sentTo, value.slice(5)));
       const response = await this.#fetch(request);
       // RFC 9449 §9: a new nonce is asked for once; the request is sent again with it.
       if (dpop && dpop.remember(sentTo, response) && !nonceRetried && again && !this.#closed) {
@@ -1007,6 +1036,7 @@ export class TokenManager {
       this.#incoming = c.dpop && isObject(data) ? D.Dpop.fromMessage(data.dpopKey) : null;
       // @oauth-begin
       this.#incomingIdToken = data?.idToken;
+      this.#incomingApis = data?.apis;
       // @oauth-end
       this.#e.message(data, Date.now());
       this.#run();

@@ -17,11 +17,12 @@ use super::convert::{js_error, jwt_error};
 use crate::core::error::{cat, decimal};
 use crate::core::jwk::{JwkSet, KeyOptions};
 use crate::core::oauth::{
-    authorization_request_with_challenge, check_endpoint, code_verifier_of, discovery_urls,
-    end_session_url, id_token_algorithms, is_callback_response_param, parse_token_response,
-    refresh_request, revocation_request, transaction_storage_key, ClientConfig, CodeExchange,
-    FormRequest, IdTokenCheck, IdTokenClaims, LoginOptions, LoginRandomness, OAuthError,
-    ProviderMetadata, TokenResponse, TokenType, TokenTypeHint, Transaction,
+    api_refresh_request, authorization_request_with_challenge, check_endpoint, code_verifier_of,
+    discovery_urls, end_session_url, id_token_algorithms, is_callback_response_param,
+    parse_token_response, refresh_request, revocation_request, transaction_storage_key,
+    ClientConfig, CodeExchange, FormRequest, IdTokenCheck, IdTokenClaims, LoginOptions,
+    LoginRandomness, OAuthError, ProviderMetadata, TokenResponse, TokenType, TokenTypeHint,
+    Transaction,
 };
 use crate::core::secret::Secret;
 use crate::core::session::RefreshFailure;
@@ -402,20 +403,29 @@ impl OAuthEngine {
         Ok(grant_of(&login.response))
     }
 
-    /// The `refresh_token` grant's `[url, body]` for `refresh_token` (from the session).
+    /// The `refresh_token` grant's `[url, body]` for `refresh_token` (from the session); with
+    /// `api` (`resources`: `["resource" | "audience", its value, its scope or ""]`) the grant
+    /// of that API's token.
     #[wasm_bindgen(js_name = refreshRequest)]
-    pub fn refresh_request(&self, refresh_token: String) -> Result<Array, JsValue> {
+    pub fn refresh_request(
+        &self,
+        refresh_token: String,
+        api: Vec<String>,
+    ) -> Result<Array, JsValue> {
         let token = Secret::new(refresh_token);
-        Ok(form(&refresh_request(
-            self.known()?,
-            &self.client.client_id,
-            &token,
-            None,
-        )))
+        let (metadata, client) = (self.known()?, &self.client.client_id);
+        Ok(form(&match api.as_slice() {
+            [param, value, scope] => {
+                let scope = Some(scope.as_str()).filter(|s| !s.is_empty());
+                api_refresh_request(metadata, client, &token, param, value, scope)
+            }
+            _ => refresh_request(metadata, client, &token, None),
+        }))
     }
 
     /// The token endpoint's answer to a refresh: `[0, access, refresh, expiresIn]`, or
-    /// `[1, kind, status, retryAfterMs]` for `Engine#refreshFailed` (the core's
+    /// `[1, kind, status, retryAfterMs, undefined, error]` for `Engine#refreshFailed` (`error`:
+    /// the provider's, typed, when it answered one; the core's
     /// classification: `invalid_grant` ends the session, the rest back off), or `[2, jwksUri]`
     /// when it carries an ID token: verified as at login and against the session's (OIDC Core
     /// §12.2) with `idToken`, `verified` and `grant` (all with `refresh`) before anything of
@@ -424,6 +434,7 @@ impl OAuthEngine {
         let retry_after_ms =
             (retry_after_ms.is_finite() && retry_after_ms >= 0.0).then_some(retry_after_ms as u64);
         self.refresh = None;
+        let mut provider = JsValue::UNDEFINED;
         let failure = match parse_token_response(status, text) {
             Ok(response) if response.token_type == self.expected_type() => {
                 let session = self.id_token.as_ref();
@@ -455,7 +466,11 @@ impl OAuthEngine {
                 }
             }
             Ok(_) => RefreshFailure::Malformed,
-            Err(error) => error.refresh_failure(retry_after_ms),
+            Err(error) => {
+                // The provider's error too (`resources`: why an API has no token).
+                provider = oauth_error(&error);
+                error.refresh_failure(retry_after_ms)
+            }
         };
         let (kind, status, retry) = match failure {
             RefreshFailure::InvalidGrant => (3, 0, None),
@@ -471,6 +486,8 @@ impl OAuthEngine {
             kind.into(),
             status.into(),
             retry.map_or(f64::NAN, |ms| ms as f64).into(),
+            JsValue::UNDEFINED,
+            provider,
         ])
     }
 

@@ -1,6 +1,7 @@
 // The OAuth profile's parts that few logins use, loaded on first use by oauth.js (a page that
 // never calls them never downloads them): the authorization request of a login,
-// `loginWithPopup`'s wait for the popup's answer, and `persist: "dpop"`'s IndexedDB record.
+// `loginWithPopup`'s wait for the popup's answer, `persist: "dpop"`'s IndexedDB record, and
+// the grants of the APIs of `resources`.
 const g = globalThis;
 const LOGIN_OPTIONS = ['scope', 'prompt', 'loginHint', 'maxAge', 'extraParams'];
 const POPUP_OPTIONS = [...LOGIN_OPTIONS, 'timeoutInSeconds'];
@@ -143,4 +144,47 @@ export async function popupLogin(o, h, options, win, metadata, exchange, query) 
       await win.popup();
     } catch { /* the page is gone */ }
   }
+}
+
+/**
+ * `resources`: after a login or refresh that returned `refresh`, one `refresh_token` grant per
+ * API (its `resource` or `audience`, its scope), in order, each with the refresh token the
+ * previous answer returned: one rotation at a time. An answer's ID token is verified as a
+ * refresh's (`idToken(jwks)`); its access token goes into the API's box (a wasm `Engine`).
+ * Returns `[0, refresh, expiresIn]` for the session (the last refresh token, the earliest
+ * expiry: all are refreshed together), or `[1, 3, 0, NaN, error]` when the provider ends the
+ * session. An API the provider refused keeps the token it had (a request to it asks for one
+ * refresh, then fails with `errors[i]` as cause); after an unanswered call the rest wait for the
+ * next refresh (that call may have rotated the token). `o` the OAuth engine, `h` the manager's
+ * hooks, `send` oauth.js's provider call.
+ */
+export async function grants(o, h, boxes, errors, send, idToken, refresh, expiresIn, key) {
+  for (let i = 0; i < boxes.length && refresh !== undefined; i++) {
+    let out;
+    try {
+      const [url, body] = o.refreshRequest(refresh, h.apis[i].api);
+      const reply = await send(url, body, { form: true, dpop: key });
+      out = o.refreshed(reply.status, reply.text, NaN);
+      if (out[0] === 2) {
+        await idToken(out[1]);
+        out = [0, ...o.grant(true)];
+      }
+      if (!out[0]) {
+        boxes[i].install(1, out[1], undefined, out[3], reply.date, Date.now());
+        boxes[i].take();
+      }
+    } catch (e) {
+      if (h.closed()) throw e;
+      errors[i] = e;
+      break;
+    }
+    errors[i] = out[5];
+    if (out[0]) {
+      if (out[1] === 3) return [1, 3, 0, NaN, out[5]];
+      continue;
+    }
+    refresh = out[2] ?? refresh;
+    if (out[3] < expiresIn || expiresIn !== expiresIn) expiresIn = out[3];
+  }
+  return [0, refresh, expiresIn];
 }

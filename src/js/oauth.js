@@ -8,12 +8,12 @@
 // writes to storage; the address bar; the navigation) to a window `win` (redirect.js): the
 // page's own in page custody, the page asked over the worker's port in worker custody.
 // Builds without the OAuth profile ship a stub of this file that exports no `OAuth`.
-import { OAuthEngine } from './tokenwarden.js';
+import { OAuthEngine, Engine } from './tokenwarden.js';
 import { signatureVerdict } from './verdict.js';
 import { page, storage, openPopup } from './redirect.js';
 
 const g = globalThis;
-const OAUTH_OPTIONS = ['issuer', 'clientId', 'redirectUri', 'scope', 'audience', 'resource', 'postLogoutRedirectUri', 'popupRedirectUri'];
+const OAUTH_OPTIONS = ['issuer', 'clientId', 'redirectUri', 'scope', 'audience', 'resource', 'postLogoutRedirectUri', 'popupRedirectUri', 'resources'];
 // What a page load without a login does not use (the authorization request, the popup's wait,
 // `persist`'s IndexedDB) is loaded on use: oauth-more.js.
 const more = () => import('./oauth-more.js');
@@ -58,7 +58,9 @@ function cleaned(url) {
 }
 
 export class OAuth {
-  #o; #h; #discovery;
+  // (`#apis`: `resources`' tokens, each in a wasm `Engine` of its own: held, dated and wiped
+  // like the session's; `#apiErrors`: why an API has none.)
+  #o; #h; #discovery; #apis; #apiErrors = [];
 
   /**
    * Reads the `oauth` option of `o` into `c` (the driver's parsed options), with the driver's
@@ -78,8 +80,35 @@ export class OAuth {
     if (!Array.isArray(resource) || resource.some((r) => typeof r !== 'string')) {
       throw h.invalid('option "resource" must be a string or an array of strings');
     }
+    // `resources`: { origin: { resource | audience | neither, scope } }. The login asks for
+    // every `resource` and its scope (added to the login's, default the core's DEFAULT_SCOPE;
+    // an `audience` or a bare scope is asked for at refresh only: Auth0, Entra ID); the origins
+    // are allowed, each getting its own token, never the session's.
+    const apis = (c.apis = []);
+    let scope = h.opt(v, 'scope', 'string');
+    const r = v.resources;
+    if (r !== undefined && (typeof r !== 'object' || r === null || Array.isArray(r))) throw h.invalid('oauth.resources must be an object');
+    for (const [key, value] of Object.entries(r ?? {})) {
+      const what = `oauth.resources["${key}"]`;
+      let url;
+      try {
+        url = new URL(key);
+      } catch { /* below */ }
+      if (url?.href !== `${url?.origin}/` || !h.endpoint(what, key)) throw h.invalid(`${what}: not an origin`);
+      const a = h.optionsObject(value, ['resource', 'audience', 'scope'], what) ?? {};
+      const named = h.opt(a, 'resource', 'string'), audience = h.opt(a, 'audience', 'string'), s = h.opt(a, 'scope', 'string');
+      if ((named !== undefined && audience !== undefined) || !(named ?? audience ?? s)) {
+        throw h.invalid(`${what} needs one of resource, audience or scope`);
+      }
+      apis.push({ origin: url.origin, api: [named === undefined ? 'audience' : 'resource', named ?? audience ?? '', s ?? ''] });
+      if (named !== undefined) {
+        resource.push(named);
+        if (s) scope = [...new Set([...(scope ?? 'openid profile email offline_access').split(' '), ...s.split(' ')])].join(' ');
+      }
+      if (!c.origins.includes(url.origin)) c.origins.push(url.origin);
+    }
     const engine = new OAuthEngine(required('issuer'), required('clientId'), required('redirectUri'),
-      h.opt(v, 'scope', 'string'), h.opt(v, 'audience', 'string'), resource,
+      scope, h.opt(v, 'audience', 'string'), resource,
       h.opt(v, 'postLogoutRedirectUri', 'string'), c.dpop === true, h.opt(v, 'popupRedirectUri', 'string'));
     try {
       if (c.loginUrl !== undefined || c.logoutUrl !== undefined) {
@@ -110,10 +139,18 @@ export class OAuth {
   constructor(engine, h) {
     this.#o = engine;
     this.#h = h;
+    this.#reset();
+  }
+
+  /** A token box per API: an engine without tabs whose own refresh requests are dropped. */
+  #reset() {
+    this.#apis?.forEach((box) => box.free());
+    this.#apis = this.#h.apis.map(() => new Engine(new Float64Array(0), 2 | (this.#h.dpop ? 16 : 0), new Float64Array(3)));
   }
 
   free() {
     this.#o.free();
+    this.#apis.forEach((box) => box.free());
   }
 
   /** A call to the provider; an unreachable provider is `ERR_OAUTH_NETWORK`. */
@@ -238,8 +275,36 @@ export class OAuth {
     if (jwks !== null) await this.#idToken(jwks, false);
     if (this.#h.closed()) throw this.#h.freed();
     const [access, refresh, expiresIn] = o.grant(false);
+    const [failed, r, e, , cause] = await this.#grants(refresh, expiresIn, dpop);
+    if (failed) throw cause;
     if (dpop) this.#h.setKey(dpop);
-    this.#h.install(access, refresh, expiresIn, reply.date);
+    this.#h.install(access, r, e, reply.date);
+  }
+
+  /**
+   * `resources`: one `refresh_token` grant per API after a login or refresh that returned
+   * `refresh` (oauth-more.js `grants`, loaded when there are APIs): `[0, refresh, expiresIn]`
+   * for the session, or `[1, 3, 0, NaN, error]` when the provider ends it.
+   */
+  async #grants(refresh, expiresIn, key) {
+    return this.#apis.length
+      ? (await more()).grants(this.#o, this.#h, this.#apis, this.#apiErrors, (u, b, how) => this.#send(u, b, how),
+        (jwks) => this.#idToken(jwks, true), refresh, expiresIn, key)
+      : [0, refresh, expiresIn];
+  }
+
+  /**
+   * The `Authorization` value for a request to `url`: -1 when it is for no API of `resources`
+   * (the session's token goes), undefined when its API has no token; with `fail`, the typed
+   * error instead of undefined (its `cause`: why the provider gave none).
+   */
+  header(url, fail) {
+    const origin = new URL(url).origin, i = this.#h.apis.findIndex((a) => a.origin === origin);
+    if (i < 0) return -1;
+    const box = this.#apis[i], value = box.before(Date.now(), false);
+    box.take();
+    if (typeof value === 'string') return value;
+    if (fail) throw Object.assign(error('ERR_OAUTH_RESOURCE_UNAVAILABLE', 'the provider issued no token for this API'), { cause: this.#apiErrors[i] });
   }
 
   /**
@@ -256,7 +321,7 @@ export class OAuth {
     // (`restored`: the refresh token `persist: "dpop"` kept, for a session not yet installed.)
     const token = engine.refreshToken() ?? restored;
     if (token === undefined) return 3;
-    const [url, body] = this.#o.refreshRequest(token);
+    const [url, body] = this.#o.refreshRequest(token, []);
     return [url, body, { form: true, dpop: this.#h.key() }];
   }
 
@@ -268,14 +333,28 @@ export class OAuth {
    */
   async refreshed(reply, retryAfterMs) {
     const o = this.#o;
-    const out = o.refreshed(reply.status, reply.text, retryAfterMs);
-    if (out[0] !== 2) return out;
-    try {
-      await this.#idToken(out[1], true);
-      return [0, ...o.grant(true)];
-    } catch (e) {
-      return [1, 4, 0, NaN, e];
+    let out = o.refreshed(reply.status, reply.text, retryAfterMs);
+    if (out[0] === 2) {
+      try {
+        await this.#idToken(out[1], true);
+        out = [0, ...o.grant(true)];
+      } catch (e) {
+        return [1, 4, 0, NaN, e];
+      }
     }
+    if (out[0]) return out;
+    // `resources`: the APIs' tokens with the rotated refresh token, before the session's.
+    const [failed, a, b, c, cause] = await this.#grants(out[2], out[3], this.#h.key());
+    return failed ? [1, a, b, c, cause] : [0, out[1], a, b];
+  }
+
+  /** `resources`' tokens and expiries, handed to a sibling tab with the session's. */
+  apiTokens() {
+    return this.#apis.map((box) => {
+      const token = box.before(Date.now(), true);
+      box.take();
+      return typeof token === 'string' ? [token, box.expiresAt()] : null;
+    });
   }
 
   /** The session's ID token, handed to a sibling tab with the tokens (as sensitive as they). */
@@ -284,8 +363,24 @@ export class OAuth {
   }
 
   /** A sibling's ID token, adopted with its tokens: this tab's logout hint from now on. */
-  adopt(idToken) {
+  adopt(idToken, apis) {
     this.#o.adopt(idToken);
+    this.#reset();
+    // A sibling's API tokens (`apiTokens`), kept until the expiry it saw.
+    this.#apis.forEach((box, i) => {
+      const [token, at] = Array.isArray(apis?.[i]) ? apis[i] : [];
+      if (typeof token !== 'string') return;
+      try {
+        box.install(1, token, undefined, at > 0 ? Math.max(0, Math.floor((at - Date.now()) / 1000)) : NaN, NaN, Date.now());
+        box.take();
+      } catch { /* refused: the API waits for the next refresh */ }
+    });
+  }
+
+  /** The session ended: its ID token and the APIs' tokens are wiped. */
+  forget() {
+    this.#o.forget();
+    this.#reset();
   }
 
   /**

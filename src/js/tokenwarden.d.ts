@@ -243,6 +243,28 @@ export interface OAuthClientOptions {
    * `popupCallback()` from `tokenwarden/popup`. Default: `redirectUri`.
    */
   popupRedirectUri?: string;
+  /**
+   * Several APIs, one login: each origin named here (`scheme://host[:port]`) gets an access
+   * token of its own, asked for with the `refresh_token` grant and the API's RFC 8707
+   * `resource`, Auth0's `audience`, or only its scope (Entra ID); requests to that origin carry
+   * that token and never the session's, and no other origin gets it. The login asks for every
+   * `resource` and its scope; the APIs' tokens are fetched after the login and after every
+   * refresh of the session, one grant after the other (one rotation at a time, across tabs),
+   * shared with sibling tabs and wiped at logout. The origins are allowed without being listed
+   * in `allowedOrigins`. A request to an API without a token triggers one refresh, then rejects
+   * with `ERR_OAUTH_RESOURCE_UNAVAILABLE` (the provider's error as its `cause`).
+   */
+  resources?: Record<string, OAuthResource>;
+}
+
+/** One API of `oauth.resources`: `resource` or `audience` (not both), or only `scope`. */
+export interface OAuthResource {
+  /** The RFC 8707 resource indicator of the API (also asked for at login, with `scope`). */
+  resource?: string;
+  /** Auth0's `audience` of the API (Auth0's Multi-Resource Refresh Token), asked for at refresh. */
+  audience?: string;
+  /** The scope of this API's token (Entra ID: `api://APP_ID/.default` alone names the API). */
+  scope?: string;
 }
 
 /**
@@ -494,7 +516,8 @@ export type OAuthErrorCode =
   | 'ERR_OAUTH_INVALID_SCOPE' | 'ERR_OAUTH_INVALID_TARGET' | 'ERR_OAUTH_SERVER_ERROR'
   | 'ERR_OAUTH_TEMPORARILY_UNAVAILABLE' | 'ERR_OAUTH_USE_DPOP_NONCE' | 'ERR_OAUTH_PROVIDER_ERROR'
   | 'ERR_OAUTH_NETWORK' | 'ERR_OAUTH_NO_CRYPTO' | 'ERR_OAUTH_NO_STORAGE' | 'ERR_OAUTH_NO_WINDOW'
-  | 'ERR_OAUTH_POPUP_BLOCKED' | 'ERR_OAUTH_POPUP_CLOSED' | 'ERR_OAUTH_POPUP_TIMEOUT';
+  | 'ERR_OAUTH_POPUP_BLOCKED' | 'ERR_OAUTH_POPUP_CLOSED' | 'ERR_OAUTH_POPUP_TIMEOUT'
+  | 'ERR_OAUTH_RESOURCE_UNAVAILABLE';
 
 export interface TokenManagerError extends Error {
   code: TokenManagerErrorCode;

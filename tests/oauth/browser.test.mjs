@@ -27,6 +27,9 @@ import { makeCa } from '../support/test-ca.mjs';
 
 const CLIENT_ID = 'tokenwarden-spa';
 const RESOURCE = 'https://api.tokenwarden.test/';
+// `oauth.resources`: two more APIs, each a reference server accepting only its own audience.
+const RESOURCE_A = 'https://orders.tokenwarden.test/';
+const RESOURCE_B = 'https://billing.tokenwarden.test/';
 const STEP_TIMEOUT = 30_000;
 const DPOP = process.env.TW_OAUTH_DPOP === '1';
 const MODE = DPOP ? 'oauth browser (DPoP)' : 'oauth browser';
@@ -37,6 +40,7 @@ let tlsDir; // the test CA, made for this run: the provider is served over https
 let fetchProvider = fetch; // Node's fetch, trusting that CA
 let provider; // { child, issuer }
 let api; // reference server { child, base }
+let apiA, apiB; // the two APIs of `oauth.resources`
 let browser;
 
 /**
@@ -51,6 +55,7 @@ async function startApp() {
       res.end(`export default ${JSON.stringify({
         issuer: provider.issuer, clientId: CLIENT_ID, redirectUri: `${app.origin}/`,
         resource: RESOURCE, api: api.base, dpop: DPOP,
+        apiA: apiA.base, resourceA: RESOURCE_A, apiB: apiB.base, resourceB: RESOURCE_B,
       })};`);
       return;
     }
@@ -87,17 +92,23 @@ before(async () => {
   provider = await startProvider(['--redirect-uri', `${app.origin}/`, '--post-logout-redirect-uri', `${app.origin}/`,
     '--redirect-uri', `${app.origin}/worker/`, '--post-logout-redirect-uri', `${app.origin}/worker/`,
     '--redirect-uri', `${app.origin}/popup.html`, '--coop',
-    '--tls-cert', tls.cert, '--tls-key', tls.key, ...(DPOP ? ['--dpop'] : [])]);
+    '--tls-cert', tls.cert, '--tls-key', tls.key, '--extra-resource', RESOURCE_A, '--extra-resource', RESOURCE_B,
+    ...(DPOP ? ['--dpop'] : [])]);
   assert.match(provider.issuer, /^https:/);
   api = await startServer(['--port', '0', '--quiet', '--allow-origin', app.origin,
     '--trust-issuer', provider.issuer, '--trust-audience', RESOURCE, '--trust-ca', tls.ca,
     ...(DPOP ? ['--dpop', '--dpop-nonce', '--test-hooks'] : [])]);
+  [apiA, apiB] = await Promise.all([RESOURCE_A, RESOURCE_B].map((audience) => startServer(['--port', '0', '--quiet',
+    '--allow-origin', app.origin, '--trust-issuer', provider.issuer, '--trust-audience', audience, '--trust-ca', tls.ca,
+    ...(DPOP ? ['--dpop', '--dpop-nonce'] : [])])));
   browser = await launchChromium({ trustCert: tls.cert });
 });
 
 after(async () => {
   await browser?.close();
   await stopServer(api);
+  await stopServer(apiA);
+  await stopServer(apiB);
   await stopProvider(provider);
   await new Promise((r) => app?.server.close(r) ?? r());
   if (tlsDir) rmSync(tlsDir, { recursive: true, force: true });
@@ -884,5 +895,104 @@ test('worker custody: login by redirect, the API call and a refresh in the worke
   // Logout with end-session: the worker revokes and builds the provider's logout URL (the ID
   // token as its hint, as in page custody); the page navigates to it.
   await endSession(page, answers, '/worker/');
+  await ctx.close();
+});
+
+// `oauth.resources`: one login, a token per API (RFC 8707 `resource`), each API (a reference
+// server) accepting only its own audience. Both custodies; the sibling tab in page custody (in
+// worker custody tabs do not share tokens).
+for (const [path, custody] of [['/', 'page'], ['/worker/', 'worker']])
+test(`${custody} custody: resources: one login gives each API its own token (and only its own), refreshed with the session's one rotation at a time; a sibling tab gets them; logout wipes them`, async () => {
+  const ctx = await browser.newContext();
+  await ctx.addCookies([{ name: 'apis', value: '1', url: app.origin }]);
+  const answers = [];
+  const page = await openApp(ctx, answers, [], path);
+  const before = await records();
+  assert.deepEqual((await logIn(page, 'carol', path)).callback, { ok: true });
+  // The code exchange (the default resource), then one refresh_token grant per API, in order.
+  await answered(answers, 3);
+  const claims = (t) => JSON.parse(Buffer.from(t.split('.')[1], 'base64url'));
+  assert.deepEqual(answers.slice(0, 3).map((a) => claims(a.access_token).aud), [RESOURCE, RESOURCE_A, RESOURCE_B]);
+  for (let i = 1; i < 3; i += 1) {
+    assert.notEqual(answers[i].refresh_token, answers[i - 1].refresh_token, 'each grant rotated the refresh token');
+  }
+  if (DPOP) {
+    const jkt = await page.evaluate(() => window.tm.dpopJkt);
+    assert.ok(answers.slice(0, 3).every((a) => a.token_type === 'DPoP' && claims(a.access_token).cnf.jkt === jkt), 'all bound to the session\'s key');
+  }
+  const call = (p, url) => p.evaluate((u) => window.tm.fetch(u).then((r) => r.status, (e) => e.code), url);
+  const all = async (p, want) => {
+    for (const base of [api.base, apiA.base, apiB.base]) assert.equal(await call(p, `${base}/api/me`), want, base);
+  };
+  await all(page, 200);
+  // Each API refuses the other tokens (Bearer: replayed from Node), so each 200 above was its own.
+  if (!DPOP) {
+    const [main, a, b] = answers.map((x) => x.access_token);
+    for (const [server, token, want] of [[apiA, a, 200], [apiA, b, 401], [apiA, main, 401], [apiB, b, 200], [apiB, a, 401], [api, a, 401]]) {
+      const res = await fetch(`${server.base}/api/me`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(res.status, want, `${server.base} with ${claims(token).aud}`);
+    }
+  }
+  // A refresh renews all three: three grants, each with the refresh token the previous returned.
+  await page.evaluate(() => window.tm.refresh());
+  await answered(answers, 6);
+  assert.deepEqual(answers.slice(3, 6).map((a) => claims(a.access_token).aud), [RESOURCE, RESOURCE_A, RESOURCE_B]);
+  const after = await records();
+  assert.equal(after.reuseDetections, before.reuseDetections, 'no reuse detected');
+  const grantId = after.refreshTokens.at(-1).grantId;
+  assert.equal(after.grantRevocations.filter((r) => r.grantId === grantId).length, 0);
+  const grant = after.refreshTokens.filter((r) => r.grantId === grantId);
+  assert.equal(grant.length, 6, 'one refresh token per grant');
+  assert.ok(grant.slice(0, -1).every((r) => r.consumedAt && !r.destroyedAt), 'each used once');
+  await all(page, 200);
+  if (custody === 'page') {
+    const asked = [];
+    const second = await openApp(ctx, asked, [], path);
+    assert.equal(await second.evaluate(() => window.result.started), true, 'adopted from the sibling');
+    await all(second, 200);
+    assert.deepEqual(asked, [], 'the sibling asked the provider for nothing');
+    // Both tabs refresh at once: one chain of grants at a time (the lock), no token used twice.
+    await Promise.all([page.evaluate(() => window.tm.refresh()), second.evaluate(() => window.tm.refresh())]);
+    const raced = await records();
+    assert.equal(raced.reuseDetections, before.reuseDetections, 'no reuse across the two tabs');
+    const chain = raced.refreshTokens.filter((r) => r.grantId === grantId);
+    assert.ok(chain.length >= 9, `grants: ${chain.length}`);
+    assert.ok(chain.slice(0, -1).every((r) => r.consumedAt && !r.destroyedAt), 'each used once');
+    await all(page, 200);
+    await all(second, 200);
+    await second.close();
+  }
+  if (custody === 'worker') assert.deepEqual(await pageHolds(ctx, page, tokenStrings(answers)), [], 'no API token in the page\'s realm');
+  await page.evaluate(() => window.tm.logout());
+  await all(page, 'ERR_LOGGED_OUT');
+  await ctx.close();
+});
+
+for (const [path, custody] of [['/', 'page'], ['/worker/', 'worker']])
+test(`${custody} custody: resources: an API the provider refuses has no token: its requests fail with ERR_OAUTH_RESOURCE_UNAVAILABLE (the provider's error as cause) after one refresh, and never get another API's token; the others work`, async () => {
+  const ctx = await browser.newContext();
+  await ctx.addCookies([{ name: 'apis', value: '1', url: app.origin }]);
+  // The provider refuses the grants for API B (as a provider does for an audience the client
+  // may not have): 400 invalid_target, the refresh token untouched.
+  const refused = `resource=${encodeURIComponent(RESOURCE_B)}`;
+  let refusals = 0;
+  await ctx.route(`${provider.issuer}/token`, async (route) => {
+    if (route.request().method() !== 'POST' || !(route.request().postData() ?? '').includes(refused)) return route.continue();
+    refusals += 1;
+    return route.fulfill({ status: 400, json: { error: 'invalid_target', error_description: 'not for this client' } });
+  });
+  const answers = [];
+  const page = await openApp(ctx, answers, [], path);
+  const before = await records();
+  assert.deepEqual((await logIn(page, 'dave', path)).callback, { ok: true }, 'the login succeeds without API B');
+  assert.equal(refusals, 1);
+  const call = (u) => page.evaluate((url) => window.tm.fetch(url).then((r) => r.status, (e) => [e.code, e.cause?.code]), u);
+  assert.equal(await call(`${apiA.base}/api/me`), 200);
+  assert.deepEqual(await call(`${apiB.base}/api/me`), ['ERR_OAUTH_RESOURCE_UNAVAILABLE', 'ERR_OAUTH_INVALID_TARGET']);
+  assert.equal(refusals, 2, 'one refresh was tried for it');
+  assert.equal(await call(`${api.base}/api/me`), 200);
+  assert.equal(await page.evaluate(() => window.tm.state), 'authenticated');
+  const after = await records();
+  assert.equal(after.reuseDetections, before.reuseDetections, 'the refused grants rotated nothing');
   await ctx.close();
 });

@@ -17,7 +17,8 @@
 // - `GET /__test/records`: what happened to refresh tokens and grants (see `records()` below).
 //
 // Options: --port N (0: any free port), --client-id ID, --redirect-uri URI...,
-// --post-logout-redirect-uri URI..., --cors-origin ORIGIN..., --resource URI,
+// --post-logout-redirect-uri URI..., --cors-origin ORIGIN..., --resource URI (the default one),
+// --extra-resource URI... (more APIs, each its own audience, asked for with RFC 8707 `resource`),
 // --access-ttl SECONDS (default 300), --refresh-ttl SECONDS (default 86400), --dpop (DPoP,
 // RFC 9449, with a server nonce required on every proof; DPoP-bound refresh tokens of public
 // clients rotate too; `records().dpop` counts the token endpoint's `use_dpop_nonce` answers).
@@ -40,6 +41,7 @@ const { values: opts } = parseArgs({
     'post-logout-redirect-uri': { type: 'string', multiple: true, default: [] },
     'cors-origin': { type: 'string', multiple: true, default: [] },
     resource: { type: 'string', default: 'https://api.tokenwarden.test/' },
+    'extra-resource': { type: 'string', multiple: true, default: [] },
     'access-ttl': { type: 'string', default: '300' },
     'refresh-ttl': { type: 'string', default: '86400' },
     dpop: { type: 'boolean', default: false },
@@ -151,10 +153,10 @@ const provider = new Provider(issuer, {
       defaultResource: () => opts.resource,
       useGrantedResource: () => true,
       getResourceServerInfo(_ctx, resourceIndicator) {
-        if (resourceIndicator !== opts.resource) throw new Provider.errors.InvalidTarget();
+        if (![opts.resource, ...opts['extra-resource']].includes(resourceIndicator)) throw new Provider.errors.InvalidTarget();
         return {
           scope: 'api:read',
-          audience: opts.resource,
+          audience: resourceIndicator,
           accessTokenTTL: accessTtl,
           accessTokenFormat: 'jwt',
           jwt: { sign: { alg: 'ES256' } },

@@ -98,6 +98,16 @@ void new TokenManager({ oauth: client, dpop: true, persist: 'localStorage' });
 const popupCode: OAuthErrorCode = 'ERR_OAUTH_POPUP_TIMEOUT';
 void popupCode;
 void new TokenManager({ oauth: { ...client, popupRedirectUri: 'https://app.example/popup.html' } });
+// Several APIs, one login: a token per origin (RFC 8707 resource, Auth0 audience, Entra scope).
+void new TokenManager({ oauth: { ...client, resources: {
+  'https://orders.example': { resource: 'https://orders.example/', scope: 'orders:read' },
+  'https://billing.example': { audience: 'billing' },
+  'https://graph.example': { scope: 'api://graph/.default' },
+} } });
+const resourceCode: OAuthErrorCode = 'ERR_OAUTH_RESOURCE_UNAVAILABLE';
+void resourceCode;
+// @ts-expect-error: an API is an object, not an audience string
+void new TokenManager({ oauth: { ...client, resources: { 'https://a.example': 'a' } } });
 const answer: (url?: string) => void = popupCallback;
 void answer;
 // @ts-expect-error: timeoutInSeconds is a number

@@ -18,6 +18,7 @@
 //! 6. Logout: [`revocation_request`] → [`parse_revocation_response`]; optionally
 //!    [`end_session_url`].
 
+mod api;
 mod authorize;
 mod error;
 mod id_token;
@@ -29,6 +30,7 @@ mod transaction;
 mod url;
 pub use url::check_endpoint;
 
+pub use api::api_refresh_request;
 pub use authorize::{
     authorization_request, authorization_request_with_challenge, code_challenge_s256,
     code_verifier_of, AuthorizationRequest, ClientConfig, LoginOptions, LoginRandomness,
