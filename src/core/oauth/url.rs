@@ -73,7 +73,7 @@ fn is_loopback(host: &[u8]) -> bool {
     let octet = |o: &[u8]| {
         (1..=3).contains(&o.len())
             && o.iter().all(u8::is_ascii_digit)
-            && (o.len() < 3 || o <= b"255")
+            && (o.len() < 3 || o <= &b"255"[..])
     };
     let mut parts = host.split(|&c| c == b'.');
     host.eq_ignore_ascii_case(b"localhost")
