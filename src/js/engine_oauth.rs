@@ -89,27 +89,29 @@ pub struct OAuthEngine {
 
 #[wasm_bindgen]
 impl OAuthEngine {
-    /// The `oauth` option, read by the driver; throws `ERR_OAUTH_*` when the core refuses it.
-    #[allow(clippy::too_many_arguments)]
+    /// The `oauth` option, read by the driver: `config` holds issuer, client id, redirect URI,
+    /// scope, audience, post-logout redirect URI and popup redirect URI, in that order, each a
+    /// string or `undefined` (one array: a shorter constructor in the module and the glue).
+    /// Throws `ERR_OAUTH_*` when the core refuses it.
     #[wasm_bindgen(constructor)]
     pub fn new(
-        issuer: String,
-        client_id: String,
-        redirect_uri: String,
-        scope: Option<String>,
-        audience: Option<String>,
+        config: Vec<JsValue>,
         resource: Vec<String>,
-        post_logout_redirect_uri: Option<String>,
         dpop: bool,
-        popup_redirect_uri: Option<String>,
     ) -> Result<OAuthEngine, JsValue> {
-        let mut client = ClientConfig::new(issuer, client_id, redirect_uri);
-        if let Some(scope) = scope {
+        let text = |i: usize| config.get(i).and_then(JsValue::as_string);
+        let mut client = ClientConfig::new(
+            text(0).unwrap_or_default(),
+            text(1).unwrap_or_default(),
+            text(2).unwrap_or_default(),
+        );
+        if let Some(scope) = text(3) {
             client.scope = scope;
         }
-        client.audience = audience;
+        client.audience = text(4);
         client.resource = resource;
-        client.post_logout_redirect_uri = post_logout_redirect_uri;
+        client.post_logout_redirect_uri = text(5);
+        let popup_redirect_uri = text(6);
         client.check().map_err(|e| oauth_error(&e))?;
         if let Some(uri) = &popup_redirect_uri {
             check_endpoint(uri, "redirect_uri").map_err(|e| oauth_error(&e))?;
@@ -183,26 +185,25 @@ impl OAuthEngine {
     /// to store in `sessionStorage` before navigating. `digest` is SHA-256 of the verifier;
     /// `extra` holds the `extraParams` as name, value, name, value... With `popup`
     /// (`loginWithPopup`) the transaction is kept in the caller's memory instead, and the
-    /// redirect URI is `popupRedirectUri` when set.
-    #[allow(clippy::too_many_arguments)]
+    /// redirect URI is `popupRedirectUri` when set. `login`: the login's scope, prompt and
+    /// login hint (each a string or `undefined`) and `maxAge` (seconds or `undefined`).
     pub fn authorize(
         &self,
         random: &[u8],
         digest: &[u8],
-        scope: Option<String>,
-        prompt: Option<String>,
-        login_hint: Option<String>,
-        max_age: f64,
+        login: Vec<JsValue>,
         extra: Vec<String>,
         now: f64,
         popup: bool,
     ) -> Result<Array, JsValue> {
         let metadata = self.known()?;
+        let text = |i: usize| login.get(i).and_then(JsValue::as_string);
+        let max_age = login.get(3).and_then(JsValue::as_f64);
         let options = LoginOptions {
-            scope,
-            prompt,
-            login_hint,
-            max_age: max_age.is_finite().then_some(max_age as u64),
+            scope: text(0),
+            prompt: text(1),
+            login_hint: text(2),
+            max_age: max_age.filter(|s| s.is_finite()).map(|s| s as u64),
             extra: extra
                 .chunks_exact(2)
                 .map(|pair| (pair[0].clone(), pair[1].clone()))

@@ -84,7 +84,7 @@ export async function authorize(o, h, options, popup, metadata) {
     throw e.code ? e : noCrypto('crypto.subtle.digest failed');
   }
   if (h.closed()) throw h.freed();
-  const request = o.authorize(random, digest, scope, prompt, loginHint, maxAge ?? NaN, extra, Date.now(), popup);
+  const request = o.authorize(random, digest, [scope, prompt, loginHint, maxAge], extra, Date.now(), popup);
   random.fill(0);
   return request;
 }

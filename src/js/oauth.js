@@ -107,9 +107,9 @@ export class OAuth {
       }
       if (!c.origins.includes(url.origin)) c.origins.push(url.origin);
     }
-    const engine = new OAuthEngine(required('issuer'), required('clientId'), required('redirectUri'),
-      scope, h.opt(v, 'audience', 'string'), resource,
-      h.opt(v, 'postLogoutRedirectUri', 'string'), c.dpop === true, h.opt(v, 'popupRedirectUri', 'string'));
+    const engine = new OAuthEngine([required('issuer'), required('clientId'), required('redirectUri'), scope,
+      h.opt(v, 'audience', 'string'), h.opt(v, 'postLogoutRedirectUri', 'string'), h.opt(v, 'popupRedirectUri', 'string')],
+      resource, c.dpop === true);
     try {
       if (c.loginUrl !== undefined || c.logoutUrl !== undefined) {
         throw h.invalid('the oauth option replaces loginUrl and logoutUrl');

@@ -996,3 +996,17 @@ test(`${custody} custody: resources: an API the provider refuses has no token: i
   assert.equal(after.reuseDetections, before.reuseDetections, 'the refused grants rotated nothing');
   await ctx.close();
 });
+
+test('loginWithRedirect\'s options reach the authorization request (prompt, loginHint, maxAge, scope, extraParams)', async () => {
+  const ctx = await browser.newContext();
+  const page = await openApp(ctx);
+  const authorize = page.waitForRequest((r) => r.url().startsWith(provider.issuer) && new URL(r.url()).searchParams.has('code_challenge'));
+  await page.evaluate(() => {
+    window.tm.loginWithRedirect({ prompt: 'login', loginHint: 'zoe@example.test', maxAge: 60, scope: 'openid api:read', extraParams: { ui_locales: 'de' } });
+  });
+  const params = new URL((await authorize).url()).searchParams;
+  assert.deepEqual(['prompt', 'login_hint', 'max_age', 'scope', 'ui_locales', 'code_challenge_method'].map((n) => params.get(n)),
+    ['login', 'zoe@example.test', '60', 'openid api:read', 'de', 'S256']);
+  assert.deepEqual(params.getAll('resource'), [RESOURCE]);
+  await ctx.close();
+});
