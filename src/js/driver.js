@@ -842,7 +842,7 @@ export class TokenManager {
     if (!this.#c.origins.some((o) => href.startsWith(o) && href[o.length] === '/')) return null;
     // @oauth-begin
     // An API of `resources` gets its own token: the full path picks it.
-    if (this.#c.apis?.length && this.#oauth.header(href) !== -1) return undefined;
+    if (this.#oauth?.api(href) >= 0) return undefined;
     // @oauth-end
     const value = this.#e.before(Date.now(), false);
     // `before` re-checked the clock: perform what it decided (a refresh that is due).
@@ -893,7 +893,7 @@ export class TokenManager {
     let nonceRetried = false;
     // @oauth-begin
     // `resources`: a request to an API carries that API's token, never the session's.
-    const api = this.#c.apis?.length > 0;
+    const api = this.#oauth?.api(sentTo) ?? -1;
     let asked = false;
     // @oauth-end
     for (;;) {
@@ -903,11 +903,10 @@ export class TokenManager {
       if (header === null) return this.#fetch(next);
       let value = header;
       // @oauth-begin
-      if (api) {
+      if (api >= 0) {
         // The API has no token (the provider refused it, or did not answer): one refresh.
-        value = this.#oauth.header(sentTo, asked);
-        if (value === -1) value = header;
-        else if (value === undefined) {
+        value = this.#oauth.header(api, asked);
+        if (value === undefined) {
           asked = true;
           this.#e.requestRefresh(Date.now());
           this.#run();

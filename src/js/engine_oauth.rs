@@ -90,7 +90,8 @@ pub struct OAuthEngine {
 #[wasm_bindgen]
 impl OAuthEngine {
     /// The `oauth` option, read by the driver: `config` holds issuer, client id, redirect URI,
-    /// scope, audience, post-logout redirect URI and popup redirect URI, in that order, each a
+    /// scope, audience, post-logout redirect URI, popup redirect URI and the scopes of the APIs
+    /// of `resources` (added to every login's), in that order, each a
     /// string or `undefined` (one array: a shorter constructor in the module and the glue).
     /// Throws `ERR_OAUTH_*` when the core refuses it.
     #[wasm_bindgen(constructor)]
@@ -112,6 +113,7 @@ impl OAuthEngine {
         client.resource = resource;
         client.post_logout_redirect_uri = text(5);
         let popup_redirect_uri = text(6);
+        client.api_scope = text(7);
         client.check().map_err(|e| oauth_error(&e))?;
         if let Some(uri) = &popup_redirect_uri {
             check_endpoint(uri, "redirect_uri").map_err(|e| oauth_error(&e))?;

@@ -81,11 +81,10 @@ export class OAuth {
       throw h.invalid('option "resource" must be a string or an array of strings');
     }
     // `resources`: { origin: { resource | audience | neither, scope } }. The login asks for
-    // every `resource` and its scope (added to the login's, default the core's DEFAULT_SCOPE;
-    // an `audience` or a bare scope is asked for at refresh only: Auth0, Entra ID); the origins
-    // are allowed, each getting its own token, never the session's.
-    const apis = (c.apis = []);
-    let scope = h.opt(v, 'scope', 'string');
+    // every `resource` and its scope (the core adds them to every login's scope; an `audience`
+    // or a bare scope is asked for at refresh only: Auth0, Entra ID); the origins are allowed,
+    // each getting its own token, never the session's.
+    const apis = (c.apis = []), apiScope = [];
     const r = v.resources;
     if (r !== undefined && (typeof r !== 'object' || r === null || Array.isArray(r))) throw h.invalid('oauth.resources must be an object');
     for (const [key, value] of Object.entries(r ?? {})) {
@@ -103,13 +102,13 @@ export class OAuth {
       apis.push({ origin: url.origin, api: [named === undefined ? 'audience' : 'resource', named ?? audience ?? '', s ?? ''] });
       if (named !== undefined) {
         resource.push(named);
-        if (s) scope = [...new Set([...(scope ?? 'openid profile email offline_access').split(' '), ...s.split(' ')])].join(' ');
+        if (s) apiScope.push(s);
       }
       if (!c.origins.includes(url.origin)) c.origins.push(url.origin);
     }
-    const engine = new OAuthEngine([required('issuer'), required('clientId'), required('redirectUri'), scope,
-      h.opt(v, 'audience', 'string'), h.opt(v, 'postLogoutRedirectUri', 'string'), h.opt(v, 'popupRedirectUri', 'string')],
-      resource, c.dpop === true);
+    const engine = new OAuthEngine([required('issuer'), required('clientId'), required('redirectUri'), h.opt(v, 'scope', 'string'),
+      h.opt(v, 'audience', 'string'), h.opt(v, 'postLogoutRedirectUri', 'string'), h.opt(v, 'popupRedirectUri', 'string'),
+      apiScope.join(' ') || undefined], resource, c.dpop === true);
     try {
       if (c.loginUrl !== undefined || c.logoutUrl !== undefined) {
         throw h.invalid('the oauth option replaces loginUrl and logoutUrl');
@@ -229,7 +228,7 @@ export class OAuth {
     win ??= page;
     // The wait for the popup's answer (oauth-more.js, loaded now; the popup is open already).
     return more().then(
-      (m) => m.popupLogin(this.#o, this.#h, options, win, () => this.#metadata(), (a, b) => this.#exchange(a, b), query, error),
+      (m) => m.popupLogin(this.#o, this.#h, options, win, () => this.#metadata(), (a, b) => this.#exchange(a, b), query),
       (e) => win.popup().catch(() => {}).then(() => { throw e; }),
     );
   }
@@ -293,14 +292,18 @@ export class OAuth {
       : [0, refresh, expiresIn];
   }
 
+  /** Which API of `resources` a request to `url` is for (its origin), or -1: none. */
+  api(url) {
+    if (!this.#apis.length) return -1;
+    const origin = new URL(url).origin;
+    return this.#h.apis.findIndex((a) => a.origin === origin);
+  }
+
   /**
-   * The `Authorization` value for a request to `url`: -1 when it is for no API of `resources`
-   * (the session's token goes), undefined when its API has no token; with `fail`, the typed
+   * API `i`'s `Authorization` value, or undefined when it has no token; with `fail`, the typed
    * error instead of undefined (its `cause`: why the provider gave none).
    */
-  header(url, fail) {
-    const origin = new URL(url).origin, i = this.#h.apis.findIndex((a) => a.origin === origin);
-    if (i < 0) return -1;
+  header(i, fail) {
     const box = this.#apis[i], value = box.before(Date.now(), false);
     box.take();
     if (typeof value === 'string') return value;

@@ -1009,4 +1009,14 @@ test('loginWithRedirect\'s options reach the authorization request (prompt, logi
     ['login', 'zoe@example.test', '60', 'openid api:read', 'de', 'S256']);
   assert.deepEqual(params.getAll('resource'), [RESOURCE]);
   await ctx.close();
+  // With `resources`, every login asks for each API's resource and scope, its own scope too.
+  const apis = await browser.newContext();
+  await apis.addCookies([{ name: 'apis', value: '1', url: app.origin }]);
+  const tab = await openApp(apis);
+  const request = tab.waitForRequest((r) => r.url().startsWith(provider.issuer) && new URL(r.url()).searchParams.has('code_challenge'));
+  await tab.evaluate(() => { window.tm.loginWithRedirect({ scope: 'openid' }); });
+  const asked = new URL((await request).url()).searchParams;
+  assert.equal(asked.get('scope'), 'openid api:read');
+  assert.deepEqual(asked.getAll('resource'), [RESOURCE, RESOURCE_A, RESOURCE_B]);
+  await apis.close();
 });

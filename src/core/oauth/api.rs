@@ -12,6 +12,19 @@ use crate::core::oauth::token::{refresh_request, FormRequest};
 use crate::core::oauth::url::form_encode;
 use crate::core::secret::Secret;
 
+/// A login's `scope` with the scopes of `api_scope` (space-separated) it lacks, each once, in
+/// order: the login asks for the APIs' scopes too, so that its refresh token is granted for them.
+pub fn login_scope(scope: &str, api_scope: Option<&str>) -> String {
+    let mut out = String::from(scope);
+    for part in api_scope.unwrap_or("").split(' ').filter(|p| !p.is_empty()) {
+        if !out.split(' ').any(|have| have == part) {
+            out.push(' ');
+            out.push_str(part);
+        }
+    }
+    out
+}
+
 /// The `refresh_token` grant for one API: the refresh request (RFC 6749 §6) with the API's
 /// `resource` (RFC 8707 §2.2), or `audience` when `param` says so (Auth0), and its `scope`; an
 /// empty `value` sends the scope alone (Entra ID, where the scope names the API).
@@ -49,6 +62,36 @@ mod tests {
 
     use super::*;
     use crate::core::oauth::tests::metadata;
+
+    #[test]
+    fn a_login_asks_for_the_apis_scopes_once_even_with_its_own_scope() {
+        use crate::core::oauth::authorize::{authorization_request, LoginOptions};
+        use crate::core::oauth::tests::{config, query, random};
+        assert_eq!(login_scope("openid", None), "openid");
+        assert_eq!(
+            login_scope("openid a:read", Some("a:read b:read  c:write")),
+            "openid a:read b:read c:write"
+        );
+        let mut config = config();
+        config.api_scope = Some("orders:read openid".into());
+        for (options, want) in [
+            (
+                LoginOptions::default(),
+                "openid profile email offline_access orders:read",
+            ),
+            (
+                LoginOptions {
+                    scope: Some("openid".into()),
+                    ..LoginOptions::default()
+                },
+                "openid orders:read",
+            ),
+        ] {
+            let request =
+                authorization_request(&metadata(), &config, &options, &random(1), 0).unwrap();
+            assert_eq!(query(&request.url)["scope"], want);
+        }
+    }
 
     #[test]
     fn each_api_is_refreshed_with_its_own_indicator_and_scope() {

@@ -8,6 +8,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::core::b64;
 use crate::core::error::decimal;
+use crate::core::oauth::api::login_scope;
 use crate::core::oauth::error::OAuthError;
 use crate::core::oauth::metadata::ProviderMetadata;
 use crate::core::oauth::transaction::Transaction;
@@ -35,6 +36,9 @@ pub struct ClientConfig {
     pub audience: Option<String>,
     /// Where the provider sends the browser after logout at its `end_session_endpoint`.
     pub post_logout_redirect_uri: Option<String>,
+    /// The scopes of the APIs the login's refresh token must be granted for (the npm package's
+    /// `resources`, space-separated): added to every login's scope (see [`login_scope`]).
+    pub api_scope: Option<String>,
 }
 
 impl ClientConfig {
@@ -52,6 +56,7 @@ impl ClientConfig {
             resource: Vec::new(),
             audience: None,
             post_logout_redirect_uri: None,
+            api_scope: None,
         }
     }
 
@@ -233,6 +238,7 @@ pub fn authorization_request_with_challenge(
         None => &config.redirect_uri,
     };
     let scope = options.scope.as_deref().unwrap_or(&config.scope);
+    let scope = &login_scope(scope, config.api_scope.as_deref());
     if scope.split(' ').any(str::is_empty) {
         return Err(OAuthError::InvalidConfig {
             reason: "scope is empty or has repeated spaces",

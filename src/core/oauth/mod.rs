@@ -30,7 +30,7 @@ mod transaction;
 mod url;
 pub use url::check_endpoint;
 
-pub use api::api_refresh_request;
+pub use api::{api_refresh_request, login_scope};
 pub use authorize::{
     authorization_request, authorization_request_with_challenge, code_challenge_s256,
     code_verifier_of, AuthorizationRequest, ClientConfig, LoginOptions, LoginRandomness,
