@@ -12,7 +12,7 @@ WASM := --target wasm32-unknown-unknown -p tokenwarden
 BUILD_BINS := cargo test --workspace --features tokenwarden/hmac --no-run
 SERVER_BIN := target/debug/tokenwarden-server
 
-.PHONY: setup pkg test leptos-app-bg test-custody test-lint test-host test-server-stores test-wasm-node test-wasm-browser test-manager test-js test-e2e test-oauth test-size test-dpop leptos-app test-leptos test-kit test-react test-bench demo bench clean
+.PHONY: setup pkg test example-apps-bg test-custody test-lint test-host test-server-stores test-wasm-node test-wasm-browser test-manager test-js test-e2e test-oauth test-size test-dpop example-apps test-apps test-kit test-react test-bench demo bench clean
 
 ## setup: install the toolchain pieces (idempotent; 8-12 minutes cold, seconds warm)
 setup:
@@ -23,7 +23,7 @@ pkg: setup
 	@scripts/build-pkg.sh pkg
 
 ## test: lint, host tests, wasm tests in Node and headless Chromium, JS tests
-test: setup leptos-app-bg test-lint test-host test-wasm-node test-wasm-browser test-manager test-js test-custody test-e2e test-oauth test-size test-dpop test-leptos test-kit test-react test-bench
+test: setup example-apps-bg test-lint test-host test-wasm-node test-wasm-browser test-manager test-js test-custody test-e2e test-oauth test-size test-dpop test-apps test-kit test-react test-bench
 	@echo "make test: all suites passed"
 
 test-lint:
@@ -160,24 +160,25 @@ clean:
 test-size:
 	scripts/size-budget.sh
 
-## leptos-app: build and lint the Leptos example (examples/leptos-app) once into
-## target/examples/leptos/, served by `make demo` and by test-leptos (in its own target directory,
-## target/leptos-app; cold about 10 minutes on 2 cores, warm seconds). Within `make test` it was
-## started in the background by leptos-app-bg, and this waits for it.
-leptos-app: setup
-	@scripts/bg.sh finish leptos-app scripts/build-leptos-app.sh --clippy
+## example-apps: build and lint the example apps on the Rust API (examples/leptos-app,
+## examples/yew-app) once into target/examples/<leptos|yew>/, served by `make demo` and by
+## test-apps (one cargo invocation in their own target directory, target/example-apps; cold about
+## 11 minutes on 2 cores, warm seconds). Within `make test` it was started in the background by
+## example-apps-bg, and this waits for it.
+example-apps: setup
+	@scripts/bg.sh finish example-apps scripts/build-example-apps.sh --clippy
 
-## leptos-app-bg: start that build at nice 19 in the background (scripts/bg.sh), where it uses the
-## cores the other suites leave idle; stopped if make exits first.
-leptos-app-bg: setup
-	@scripts/bg.sh start leptos-app scripts/build-leptos-app.sh --clippy
+## example-apps-bg: start that build at nice 19 in the background (scripts/bg.sh), where it uses
+## the cores the other suites leave idle; stopped if make exits first.
+example-apps-bg: setup
+	@scripts/bg.sh start example-apps scripts/build-example-apps.sh --clippy
 
-test-leptos: leptos-app
-	@echo "== the Leptos example app (built and linted by leptos-app): Playwright in headless Chromium, page and worker custody (screenshots in target/e2e/leptos-*; about 90 s)"
+test-apps: example-apps
+	@echo "== the Leptos and Yew example apps (built and linted by example-apps): Playwright in headless Chromium, page and worker custody (screenshots in target/e2e/{leptos,yew}-*; about 3 minutes)"
 	@# Worker custody serves the npm package's web/ files: pkg/ from test-js (built here only if missing).
 	@[ -f pkg/web/worker.js ] || scripts/build-pkg.sh pkg
 	$(BUILD_BINS)
-	TW_SERVER_BIN=$(SERVER_BIN) node --test --test-concurrency=1 tests/leptos/
+	TW_SERVER_BIN=$(SERVER_BIN) node --test --test-concurrency=1 tests/apps/
 
 # The README's "Testing your app" command, exactly: the test kit's example test.
 test-kit: setup

@@ -32,8 +32,8 @@ bold "demo 3/4: reference server (cargo build -p tokenwarden-server; cold 2-3 mi
 t=$SECONDS; cargo build -p tokenwarden-server; elapsed "$t"
 SERVER_BIN="${CARGO_TARGET_DIR:-target}/debug/tokenwarden-server"
 
-bold "demo 3b: the Leptos example app into target/examples/leptos/ (scripts/build-leptos-app.sh; cold about 4 min, warm seconds)"
-t=$SECONDS; scripts/build-leptos-app.sh; elapsed "$t"
+bold "demo 3b: the Leptos and Yew example apps into target/examples/ (scripts/build-example-apps.sh; cold about 11 min on 2 cores, warm seconds)"
+t=$SECONDS; scripts/build-example-apps.sh; elapsed "$t"
 
 OAUTH_PORT=$((PORT + 1))
 bold "demo 4/4: starting oidc-provider on port $OAUTH_PORT and the server on port $PORT (access tokens live $TTL s, test hooks on)"
@@ -66,6 +66,7 @@ cat <<EOF
 
   tokenwarden demo: $URL/
   The Leptos app:   $URL/examples/leptos/
+  The Yew app:      $URL/examples/yew/
 
   Log in with   demo / demo-password
   Access tokens live $TTL s: watch the silent refresh on the timeline, then use the

@@ -1,7 +1,6 @@
-//! The README quotes real code, so that its copy cannot drift: the Leptos quick start is the
-//! `ANCHOR` parts of the Leptos app (examples/leptos-app/src/app.rs), and the "Testing your app"
-//! example is the test kit's test file (tests/testing_kit.rs), whole. (The Yew snippet has its
-//! compile-time check in examples/yew/main.rs.)
+//! The README quotes real code, so that its copy cannot drift: the Leptos and Yew quick starts
+//! are the `ANCHOR` parts of the apps (examples/leptos-app/src/app.rs, examples/yew-app/src/),
+//! and the "Testing your app" example is the test kit's test file (tests/testing_kit.rs), whole.
 
 const README: &str = include_str!("../README.md");
 
@@ -31,6 +30,31 @@ fn the_leptos_quick_start_is_the_leptos_app() {
     assert_eq!(names, ["manager", "requests", "session", "login"]);
     for name in names {
         assert_quoted("examples/leptos-app/src/app.rs", name, anchored(app, name));
+    }
+}
+
+#[test]
+fn the_yew_quick_start_is_the_yew_app() {
+    for (path, source, expected) in [
+        (
+            "examples/yew-app/src/app.rs",
+            include_str!("../examples/yew-app/src/app.rs"),
+            &["manager", "hooks", "requests", "session", "login"][..],
+        ),
+        (
+            "examples/yew-app/src/oauth.rs",
+            include_str!("../examples/yew-app/src/oauth.rs"),
+            &["oauth"][..],
+        ),
+    ] {
+        let names: Vec<&str> = source
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("// ANCHOR: "))
+            .collect();
+        assert_eq!(names, expected, "{path}");
+        for name in names {
+            assert_quoted(path, name, anchored(source, name));
+        }
     }
 }
 

@@ -81,7 +81,7 @@ pub struct Cli {
     /// Directory served at /pkg/.
     #[arg(long, default_value = "pkg")]
     pub pkg_dir: PathBuf,
-    /// Directory served at /examples/ (scripts/build-leptos-app.sh builds target/examples/).
+    /// Directory served at /examples/ (scripts/build-example-apps.sh builds target/examples/).
     #[arg(long, value_name = "PATH")]
     pub examples_dir: Option<PathBuf>,
     /// Cookies' `Secure` attribute and `__Host-` names: auto (= always; browsers keep `Secure`

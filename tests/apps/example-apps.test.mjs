@@ -1,13 +1,16 @@
-// The Leptos example app (examples/leptos-app) in headless Chromium against the real reference
-// server, driven like a person would: log in, load items, add one, live through a failed refresh
-// and silent refreshes of 5-second tokens, log out; in page custody and in worker custody
-// (`?custody=worker`: the Rust API's `Custody::Worker`, the session in the npm package's worker
-// served from pkg/web/). A custody scan shows what a script in the page can read of the app's
-// wasm memory and JS heap in each. Screenshots land in target/e2e/leptos-*.png.
+// The example apps on the Rust API, the Leptos app (examples/leptos-app) and the Yew app
+// (examples/yew-app), in headless Chromium against the real reference server, driven like a
+// person would: log in, load items, add one, live through a failed refresh and silent refreshes
+// of 5-second tokens, log out; in page custody and in worker custody (`?custody=worker`: the Rust
+// API's `Custody::Worker`, the session in the npm package's worker served from pkg/web/). Both
+// apps show the same page (the same ids, labels and texts), so the same steps drive both. A
+// custody scan shows what a script in the page can read of the app's wasm memory and JS heap in
+// each. Screenshots land in target/e2e/<app>-*.png.
 //
-// Run with `make test-leptos` (builds the app once into target/examples/leptos/ with
-// scripts/build-leptos-app.sh, the server, and pkg/ if test-js has not). Env: TW_SERVER_BIN,
-// CHROMIUM, TW_E2E_OUT, TW_EXAMPLES_DIR (default target/examples), TW_PKG_DIR (default pkg).
+// Run with `make test-apps` (builds the apps once into target/examples/<app>/ with
+// scripts/build-example-apps.sh, the server, and pkg/ if test-js has not). Env: TW_SERVER_BIN,
+// CHROMIUM, TW_E2E_OUT, TW_EXAMPLES_DIR (default target/examples), TW_PKG_DIR (default pkg),
+// TW_APPS (default "leptos yew").
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
@@ -21,19 +24,23 @@ const EXAMPLES = resolve(process.env.TW_EXAMPLES_DIR ?? 'target/examples');
 const PKG = resolve(process.env.TW_PKG_DIR ?? 'pkg');
 const ACCESS_TTL = 5;
 // With 5 s tokens and these knobs the app refreshes about 3.5 s after each token arrives.
-const PAGE = '/examples/leptos/?minRefreshLeadMs=1500&minRefreshIntervalMs=1000&backoffInitialMs=500';
+const QUERY = '?minRefreshLeadMs=1500&minRefreshIntervalMs=1000&backoffInitialMs=500';
+const APPS = (process.env.TW_APPS ?? 'leptos yew').split(/\s+/).filter(Boolean);
+const TITLE = { leptos: 'Leptos', yew: 'Yew' };
 const STEP_TIMEOUT = 30_000;
 
 let server;
 let browser;
 
 before(async () => {
-  assert.ok(existsSync(join(EXAMPLES, 'leptos', 'index.html')),
-    `${EXAMPLES}/leptos/ is missing: run scripts/build-leptos-app.sh (make leptos-app)`);
+  for (const app of APPS) {
+    assert.ok(existsSync(join(EXAMPLES, app, 'index.html')),
+      `${EXAMPLES}/${app}/ is missing: run scripts/build-example-apps.sh (make example-apps)`);
+  }
   assert.ok(existsSync(join(PKG, 'web', 'worker.js')),
     `${PKG}/web/worker.js is missing: run scripts/build-pkg.sh pkg (worker custody serves it)`);
   mkdirSync(OUT, { recursive: true });
-  const log = createWriteStream(join(OUT, 'leptos-server.log'));
+  const log = createWriteStream(join(OUT, 'apps-server.log'));
   server = await startServer(['--port', '0', '--test-hooks', '--access-ttl', String(ACCESS_TTL),
     '--www-dir', resolve('www'), '--pkg-dir', PKG, '--examples-dir', EXAMPLES],
   { log, timeoutMs: 30_000 });
@@ -45,8 +52,8 @@ after(async () => {
   await stopServer(server);
 });
 
-const shotOf = (page, name) => page.screenshot({ path: join(OUT, `leptos-${name}.png`), fullPage: true });
-const pageOf = (custody) => (custody === 'worker' ? `${PAGE}&custody=worker` : PAGE);
+const shotOf = (app, page, name) => page.screenshot({ path: join(OUT, `${app}-${name}.png`), fullPage: true });
+const pageOf = (app, custody) => `/examples/${app}/${QUERY}${custody === 'worker' ? '&custody=worker' : ''}`;
 const stateIs = (page, ...states) => page.waitForFunction(
   (wanted) => wanted.includes(document.getElementById('state')?.textContent), states);
 const stats = async () => (await fetch(`${server.base}/__test/stats`)).json();
@@ -54,24 +61,25 @@ const hook = (name, body) => fetch(`${server.base}/__test/${name}`, {
   method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
 });
 
+for (const app of APPS) {
 for (const custody of ['page', 'worker']) {
-test(`the Leptos app, custody ${custody}: log in, items, refreshes, log out`, async (t) => {
-  const shot = (page, name) => shotOf(page, custody === 'page' ? name : `worker-${name}`);
+test(`the ${TITLE[app]} app, custody ${custody}: log in, items, refreshes, log out`, async (t) => {
+  const shot = (page, name) => shotOf(app, page, custody === 'page' ? name : `worker-${name}`);
   const context = await browser.newContext({ viewport: { width: 1100, height: 800 } });
   const page = await context.newPage();
   page.setDefaultTimeout(STEP_TIMEOUT);
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-  await page.goto(`${server.base}${pageOf(custody)}`);
+  await page.goto(`${server.base}${pageOf(app, custody)}`);
   await page.locator('body[data-ready="true"]').waitFor();
   await stateIs(page, 'anonymous');
 
   if (custody === 'page') await t.test('the demo page links to it', async () => {
     const demo = await context.newPage();
     await demo.goto(`${server.base}/`);
-    const href = await demo.getByRole('link', { name: /Leptos app/ }).getAttribute('href');
-    assert.equal(href, '/examples/leptos/');
+    const href = await demo.getByRole('link', { name: `the ${TITLE[app]} app` }).getAttribute('href');
+    assert.equal(href, `/examples/${app}/`);
     await demo.close();
   });
 
@@ -149,6 +157,7 @@ test(`the Leptos app, custody ${custody}: log in, items, refreshes, log out`, as
   await context.close();
 });
 }
+}
 
 async function logIn(page) {
   await page.getByLabel('Username').fill('demo');
@@ -160,13 +169,14 @@ async function logIn(page) {
 // What a script in the page can read while the session is live and requests succeed: the app's
 // own wasm memory (the module's init() hands back the live instance's exports) and the page's JS
 // heap. Page custody is the control that shows the scan finds tokens.
+for (const app of APPS) {
 for (const custody of ['page', 'worker']) {
-  test(`the Leptos app, custody ${custody}: what a script in the page can reach`, async () => {
+  test(`the ${TITLE[app]} app, custody ${custody}: what a script in the page can reach`, async () => {
     const context = await browser.newContext();
     const issued = recordTokens(context);
     const page = await context.newPage();
     page.setDefaultTimeout(STEP_TIMEOUT);
-    await page.goto(`${server.base}${pageOf(custody)}`);
+    await page.goto(`${server.base}${pageOf(app, custody)}`);
     await page.locator('body[data-ready="true"]').waitFor();
     await logIn(page);
     await page.getByRole('button', { name: 'Load items' }).click();
@@ -181,8 +191,8 @@ for (const custody of ['page', 'worker']) {
     assert.ok(tokens.length >= 2, `the scan knows the issued tokens (${tokens.length})`);
     const heap = await heapSnapshot(context, page);
     const inHeap = tokens.filter((token) => heap.includes(token.slice(-32))).length;
-    const scan = await page.evaluate(async (needles) => {
-      const glue = await import('/examples/leptos/tokenwarden_leptos_app.js');
+    const scan = await page.evaluate(async ({ needles, app }) => {
+      const glue = await import(`/examples/${app}/tokenwarden_${app}_app.js`);
       const bytes = new Uint8Array((await glue.default()).memory.buffer);
       const encoder = new TextEncoder();
       let found = 0;
@@ -193,8 +203,8 @@ for (const custody of ['page', 'worker']) {
         }
       }
       return { found, memoryBytes: bytes.length };
-    }, tokens);
-    console.log(`# Leptos app, custody ${custody}: ${tokens.length} access tokens issued; found in the app's wasm memory (${scan.memoryBytes} bytes): ${scan.found}, in the page's JS heap: ${inHeap}`);
+    }, { needles: tokens, app });
+    console.log(`# ${TITLE[app]} app, custody ${custody}: ${tokens.length} access tokens issued; found in the app's wasm memory (${scan.memoryBytes} bytes): ${scan.found}, in the page's JS heap: ${inHeap}`);
     if (custody === 'worker') {
       assert.equal(scan.found, 0, "a token in the app's wasm memory");
       assert.equal(inHeap, 0, "a token in the page's JS heap");
@@ -204,12 +214,14 @@ for (const custody of ['page', 'worker']) {
     await context.close();
   });
 }
+}
 
-test('the Leptos app, custody worker: a stopped worker fails the request in flight (ERR_WORKER_LOST) and logs out (workerLost); a new login works', async () => {
+for (const app of APPS) {
+test(`the ${TITLE[app]} app, custody worker: a stopped worker fails the request in flight (ERR_WORKER_LOST) and logs out (workerLost); a new login works`, async () => {
   const context = await browser.newContext();
   const page = await context.newPage();
   page.setDefaultTimeout(STEP_TIMEOUT);
-  await page.goto(`${server.base}${pageOf('worker')}`);
+  await page.goto(`${server.base}${pageOf(app, 'worker')}`);
   await page.locator('body[data-ready="true"]').waitFor();
   await logIn(page);
   // The next refresh hangs for 15 s: once the token has expired, a request waits in the worker.
@@ -224,11 +236,12 @@ test('the Leptos app, custody worker: a stopped worker fails the request in flig
   await worker.evaluate(() => self.close()).catch(() => {});
   await page.locator('#api-status', { hasText: 'ERR_WORKER_LOST' }).waitFor();
   await page.locator('#notice', { hasText: 'logged out (workerLost)' }).waitFor();
-  console.log(`# Leptos app: the stopped worker was noticed after ${Date.now() - t0} ms`);
+  console.log(`# ${TITLE[app]} app: the stopped worker was noticed after ${Date.now() - t0} ms`);
   await stateIs(page, 'anonymous');
   await logIn(page);
   await page.getByRole('button', { name: 'Load items' }).click();
   await page.locator('#api-status', { hasText: 'items loaded' }).waitFor();
-  await shotOf(page, 'worker-08-after-loss');
+  await shotOf(app, page, 'worker-08-after-loss');
   await context.close();
 });
+}
