@@ -52,6 +52,5 @@ export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
 export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-60}"
 ARGS=()
 for t in "${TESTS[@]}"; do ARGS+=(--test "$t"); done
-# `testing` compiles in the Rust shell's class with the package's options (`JsTokenManager`),
-# which the npm build leaves out.
+# `testing`: the test kit's hooks of the Rust shell, which the npm build leaves out.
 wasm-pack test --headless --chrome -p tokenwarden --features testing "${ARGS[@]}"

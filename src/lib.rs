@@ -98,11 +98,6 @@ pub mod web;
 #[cfg(all(target_arch = "wasm32", feature = "verify", not(feature = "portable")))]
 pub mod webcrypto;
 
-/// The Rust shell behind the npm package's options (browser tests only; not in the npm package).
-#[cfg(all(target_arch = "wasm32", feature = "testing"))]
-#[doc(hidden)]
-pub use crate::js::TokenManager as JsTokenManager;
-
 pub use crate::core::claims::{Audience, Claims, Header};
 pub use crate::core::decode::{decode_unverified, DecodeOptions, UnverifiedToken};
 pub use crate::core::error::JwtError;

@@ -1,10 +1,7 @@
 //! Conversions between JS values and core types, and the mapping of errors to JS `Error`s.
-// The JS option readers serve `verifyDpopProof` (dpop-verify) and the test kit's
-// JsTokenManager (testing); the package's other options are read in driver.js and verify.js.
-#![cfg_attr(
-    not(any(feature = "testing", feature = "dpop-verify")),
-    allow(dead_code)
-)]
+// The JS option readers serve `verifyDpopProof` (dpop-verify); the package's other options are
+// read in driver.js and verify.js.
+#![cfg_attr(not(feature = "dpop-verify"), allow(dead_code))]
 
 use crate::prelude::*;
 
@@ -132,12 +129,6 @@ fn opt<T>(
     read(&value)
         .map(Some)
         .ok_or_else(|| invalid_options(&cat(&["option ", &quoted(key), " must be ", kind])))
-}
-
-// Only the Rust shell's class reads booleans (verification reads no option here).
-#[cfg(feature = "testing")]
-pub(crate) fn opt_bool(object: &Object, key: &str) -> Result<Option<bool>, JsValue> {
-    opt(object, key, "a boolean", JsValue::as_bool)
 }
 
 pub(crate) fn opt_string(object: &Object, key: &str) -> Result<Option<String>, JsValue> {

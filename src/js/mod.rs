@@ -13,13 +13,4 @@ mod engine_oauth;
 // DPoP's decisions and encodings for the driver's `dpop.js` (WebCrypto and I/O only).
 #[cfg(feature = "dpop")]
 mod engine_dpop;
-// The Rust shell's class with the package's JS options (`crate::web::TokenManager` behind option
-// parsing): no option of the package constructs it (the JS driver covers them all), so the npm
-// build links no Rust shell. Only the Rust-side browser suite (tests/browser/manager.rs) drives
-// it, with the `testing` feature, which the npm build never enables.
-#[cfg(feature = "testing")]
-mod manager;
 mod verify;
-
-#[cfg(feature = "testing")]
-pub use manager::TokenManager;

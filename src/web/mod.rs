@@ -1635,13 +1635,6 @@ impl TokenManager {
         id
     }
 
-    /// A function removing the listener `id` (idempotent; holds no strong reference).
-    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
-    pub(crate) fn unsubscriber(&self, id: u64) -> impl Fn() + 'static {
-        let shared = Rc::downgrade(&self.shared);
-        move || unsubscribe(&shared, id)
-    }
-
     /// The current state.
     pub fn state(&self) -> SessionState {
         match self.snapshot("state").and_then(|s| s.as_string()) {

@@ -10,13 +10,13 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use js_sys::{Array, Object, Promise, Reflect};
+use js_sys::{Array, Promise, Reflect};
 use serde::{Deserialize, Serialize};
+use tokenwarden::core::secret::Secret;
 use tokenwarden::web::{
     origin_allowed, Config, Event, ExpirySource, LogoutReason, RefreshPolicy, RefreshTokenMode,
     SessionState, TokenManager, TokenOrigin,
 };
-use tokenwarden::JsTokenManager;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
@@ -102,10 +102,6 @@ export function lying_request(real, shown) {
 export function sneaky_redirect(url) {
   return [new Request(url, { redirect: 'error' }), { redirect: { toString() { return 'follow'; } } }];
 }
-// An object {accessToken, refreshToken, expiresIn} from a token response, built in JS.
-export function tokens_of(body) {
-  return { accessToken: body.access_token, refreshToken: body.refresh_token, expiresIn: body.expires_in };
-}
 "#)]
 extern "C" {
     fn sleep(ms: u32) -> Promise;
@@ -115,7 +111,6 @@ extern "C" {
     fn storage_report() -> Promise;
     fn set_base(href: Option<&str>) -> String;
     fn cookie_contains(text: &JsValue) -> bool;
-    fn tokens_of(body: &JsValue) -> JsValue;
     fn wrap_fetch() -> JsValue;
     fn record_fetch() -> JsValue;
     fn lying_request(real: &str, shown: &str) -> JsValue;
@@ -216,10 +211,6 @@ fn config() -> Config {
     config
 }
 
-fn demo_credentials() -> JsValue {
-    json(r#"{"username":"demo","password":"demo-password"}"#)
-}
-
 /// Login credentials as a Rust type (the Rust-native `login` serialises them).
 #[derive(Serialize)]
 struct Credentials<'a> {
@@ -274,19 +265,21 @@ async fn assert_storage_empty(secrets: &[&JsValue]) {
     }
 }
 
-/// A JS class `TokenManager` (with `exposeToken`) for `base`, plus extra options.
-fn js_manager(base: &str, extra: &str) -> JsTokenManager {
-    let options = json(&format!(
-        r#"{{"loginUrl":"{base}/auth/login","refreshUrl":"{base}/auth/refresh",
-            "logoutUrl":"{base}/auth/logout","allowedOrigins":["{base}"],"exposeToken":true,
-            "minRefreshLeadMs":1500,"minRefreshIntervalMs":1000,"crossTab":false{extra}}}"#
-    ));
-    JsTokenManager::new(options).unwrap()
+/// A manager of the suite's policy on `base` (the cookie server or the body-transport one).
+fn manager_on(base: &str, refresh_token: RefreshTokenMode) -> TokenManager {
+    let mut config = config();
+    config.refresh_url = format!("{base}/auth/refresh");
+    config.login_url = Some(format!("{base}/auth/login"));
+    config.logout_url = Some(format!("{base}/auth/logout"));
+    config.allowed_origins = vec![base.to_owned()];
+    config.refresh_token = refresh_token;
+    TokenManager::new(config).unwrap()
 }
 
-/// The current access token as a JS string (converting it would put a copy into wasm memory).
-async fn js_token(manager: &JsTokenManager) -> JsValue {
-    JsFuture::from(manager.get_access_token()).await.unwrap()
+/// The current access token as a JS string (`access_token_js`: converting it would put a copy
+/// into wasm memory).
+async fn js_token(manager: &TokenManager) -> JsValue {
+    manager.access_token_js().await.unwrap()
 }
 
 async fn body_json(response: &Response) -> JsValue {
@@ -455,40 +448,19 @@ async fn invalid_grant_ends_the_session() {
     );
 }
 
-/// Through the JS class: options, `exposeToken`, logout, and custody after logout.
+/// Logout: the server revokes the session, the token is refused, and neither wasm memory nor
+/// any storage API keeps a trace of it; the manager refuses requests afterwards.
 #[wasm_bindgen_test]
 async fn logout_revokes_and_leaves_no_trace() {
     reset().await;
-    let options = Object::new();
-    let set = |key: &str, value: JsValue| {
-        Reflect::set(&options, &JsValue::from_str(key), &value).unwrap();
-    };
-    set("loginUrl", url("/auth/login").into());
-    set("refreshUrl", url("/auth/refresh").into());
-    set("logoutUrl", url("/auth/logout").into());
-    set("allowedOrigins", Array::of1(&server().into()).into());
-    set("exposeToken", JsValue::TRUE);
-    set("crossTab", JsValue::FALSE);
-    let manager = JsTokenManager::new(options.into()).unwrap();
-    let loggeds = Rc::new(RefCell::new(Vec::<String>::new()));
-    let sink = loggeds.clone();
-    let listener = Closure::<dyn Fn(JsValue)>::new(move |event: JsValue| {
-        sink.borrow_mut()
-            .push(field(&event, "reason").as_string().unwrap_or_default());
-    });
-    manager.on("loggedOut", listener.as_ref().clone()).unwrap();
-    JsFuture::from(manager.login(demo_credentials()))
-        .await
-        .unwrap();
-    assert_eq!(manager.state(), "authenticated");
+    let manager = TokenManager::new(config()).unwrap();
+    let (events, _subscription) = record_events(&manager);
+    manager.login_with(&DEMO).await.unwrap();
+    assert_eq!(manager.state(), SessionState::Authenticated);
     // The token stays a JS string here: converting it would put a copy into wasm memory.
-    let token = JsFuture::from(manager.get_access_token()).await.unwrap();
+    let token = js_token(&manager).await;
     let me_url = url("/api/me");
-    let response: Response =
-        JsFuture::from(manager.fetch(me_url.clone().into(), JsValue::UNDEFINED))
-            .await
-            .unwrap()
-            .unchecked_into();
+    let response = manager.fetch_url(&me_url).await.unwrap();
     assert_eq!(response.status(), 200);
     let memory = wasm_bindgen::memory();
     assert!(
@@ -496,17 +468,19 @@ async fn logout_revokes_and_leaves_no_trace() {
         "the scan must find the live token"
     );
     assert_storage_empty(&[&token]).await;
-    // The claims getter: the payload as the engine's JSON.parse builds it.
-    let claims = manager.claims();
+    // The claims as the browser's JSON.parse builds them.
+    let claims = manager.claims_js();
     assert_eq!(field(&claims, "sub").as_string().as_deref(), Some("demo"));
     assert!(field(&claims, "exp")
         .as_f64()
         .is_some_and(|exp| exp > 1.0e9));
 
-    JsFuture::from(manager.logout()).await.unwrap();
-    assert_eq!(*loggeds.borrow(), ["logout"]);
-    assert_eq!(manager.state(), "anonymous");
-    assert!(manager.claims().is_null());
+    manager.logout().await;
+    assert!(events.borrow().contains(&Event::LoggedOut {
+        reason: LogoutReason::UserLogout
+    }));
+    assert_eq!(manager.state(), SessionState::Anonymous);
+    assert!(manager.claims_js().is_null());
     let status = JsFuture::from(status_with_bearer(&me_url, &token))
         .await
         .unwrap();
@@ -520,59 +494,40 @@ async fn logout_revokes_and_leaves_no_trace() {
         "the old token is still in wasm memory"
     );
     assert_storage_empty(&[&token]).await;
-    let error = JsFuture::from(manager.fetch(me_url.into(), JsValue::UNDEFINED))
-        .await
-        .unwrap_err();
-    assert_eq!(
-        field(&error, "code").as_string().as_deref(),
-        Some("ERR_LOGGED_OUT")
-    );
+    let error = manager.fetch_url(&me_url).await.unwrap_err();
+    assert_eq!(error.code(), "ERR_LOGGED_OUT");
 }
 
+/// The Rust config is checked by `TokenManager::new` like the package's options are by the JS
+/// driver (whose own option parsing, unknown keys and value types included, tests/js covers):
+/// endpoints and allowed origins over HTTPS or on loopback, origins without a path.
 #[wasm_bindgen_test]
-fn options_are_validated() {
-    let code = |options: &str| {
-        let error = JsTokenManager::new(json(options)).map(drop).unwrap_err();
-        field(&error, "code").as_string().unwrap()
+fn config_is_validated() {
+    let code = |edit: &dyn Fn(&mut Config)| {
+        let mut config = config();
+        edit(&mut config);
+        TokenManager::new(config).map(drop).unwrap_err().code()
     };
-    let refresh = url("/auth/refresh");
-    assert_eq!(code(r#"{}"#), "ERR_INVALID_OPTIONS");
     assert_eq!(
-        code(&format!(r#"{{"refreshUrl":"{refresh}","bogus":1}}"#)),
+        code(&|c| c.allowed_origins = vec!["http://api.example.com".into()]),
         "ERR_INVALID_OPTIONS"
     );
     assert_eq!(
-        code(&format!(
-            r#"{{"refreshUrl":"{refresh}","refreshToken":"local"}}"#
-        )),
+        code(&|c| c.allowed_origins = vec!["https://api.example.com/path".into()]),
         "ERR_INVALID_OPTIONS"
     );
     assert_eq!(
-        code(&format!(
-            r#"{{"refreshUrl":"{refresh}","allowedOrigins":["http://api.example.com"]}}"#
-        )),
+        code(&|c| c.refresh_url = "http://auth.example.com/refresh".into()),
         "ERR_INVALID_OPTIONS"
     );
     assert_eq!(
-        code(&format!(
-            r#"{{"refreshUrl":"{refresh}","allowedOrigins":["https://api.example.com/path"]}}"#
-        )),
+        code(&|c| c.logout_url = Some("http://auth.example.com/logout".into())),
         "ERR_INVALID_OPTIONS"
     );
-    assert_eq!(
-        code(r#"{"refreshUrl":"http://auth.example.com/refresh"}"#),
-        "ERR_INVALID_OPTIONS"
-    );
-    assert_eq!(
-        code(&format!(
-            r#"{{"refreshUrl":"{refresh}","refreshLeadFraction":2}}"#
-        )),
-        "ERR_INVALID_OPTIONS"
-    );
-    assert!(JsTokenManager::new(json(&format!(
-        r#"{{"refreshUrl":"{refresh}","allowedOrigins":"HTTPS://API.example.com:443","refreshToken":"memory"}}"#
-    )))
-    .is_ok());
+    let mut config = config();
+    config.allowed_origins = vec!["HTTPS://API.example.com:443".into()];
+    config.refresh_token = RefreshTokenMode::Memory;
+    assert!(TokenManager::new(config).is_ok());
 }
 
 #[wasm_bindgen_test]
@@ -767,10 +722,8 @@ async fn start_restores_the_session_in_a_new_manager() {
 #[wasm_bindgen_test]
 async fn rotation_leaves_no_trace_of_the_old_token() {
     reset().await;
-    let manager = js_manager(server(), "");
-    JsFuture::from(manager.login(demo_credentials()))
-        .await
-        .unwrap();
+    let manager = manager_on(server(), RefreshTokenMode::Cookie);
+    manager.login_with(&DEMO).await.unwrap();
     let memory = wasm_bindgen::memory();
     let old = js_token(&manager).await;
     assert!(
@@ -778,7 +731,7 @@ async fn rotation_leaves_no_trace_of_the_old_token() {
         "the scan must find the live token"
     );
     let rotations = stat("rotations").await;
-    JsFuture::from(manager.refresh()).await.unwrap();
+    manager.refresh().await.unwrap();
     assert_eq!(stat("rotations").await - rotations, 1);
     let new = js_token(&manager).await;
     assert_ne!(old, new);
@@ -791,7 +744,7 @@ async fn rotation_leaves_no_trace_of_the_old_token() {
         "the rotated-out token is still in wasm memory"
     );
     assert_storage_empty(&[&old, &new]).await;
-    JsFuture::from(manager.logout()).await.unwrap();
+    manager.logout().await;
     assert!(
         !memory_contains(&memory, &new),
         "the last token survived logout"
@@ -823,8 +776,8 @@ async fn memory_mode_refreshes_from_wasm_memory() {
     assert_eq!(stat_at(server2(), "active_families").await, 0);
     drop(manager);
 
-    // Custody, through the JS class: tokens handed over with setTokens (they stay JS strings in
-    // this test, so the only wasm copies are the manager's).
+    // Custody of tokens handed over with set_tokens: the test keeps them as JS strings, and the
+    // Strings made of them move into the manager's secrets, so the only wasm copies are its own.
     let (status, body) = call_at(
         "POST",
         &url2("/auth/login"),
@@ -837,8 +790,16 @@ async fn memory_mode_refreshes_from_wasm_memory() {
         old_refresh.is_string(),
         "body transport returns the refresh token"
     );
-    let manager = js_manager(server2(), r#","refreshToken":"memory""#);
-    manager.set_tokens(tokens_of(&body)).unwrap();
+    let manager = manager_on(server2(), RefreshTokenMode::Memory);
+    let secret = |key: &str| Secret::from(field(&body, key).as_string().unwrap());
+    let expires_in = field(&body, "expires_in").as_f64().map(|s| s as i64);
+    manager
+        .set_tokens(
+            secret("access_token"),
+            Some(secret("refresh_token")),
+            expires_in,
+        )
+        .unwrap();
     let memory = wasm_bindgen::memory();
     let old_access = js_token(&manager).await;
     assert!(memory_contains(&memory, &old_access));
@@ -846,7 +807,7 @@ async fn memory_mode_refreshes_from_wasm_memory() {
         memory_contains(&memory, &old_refresh),
         "the refresh token is held in memory"
     );
-    JsFuture::from(manager.refresh()).await.unwrap();
+    manager.refresh().await.unwrap();
     assert_eq!(stat_at(server2(), "rotations").await, 2);
     let new_access = js_token(&manager).await;
     assert_ne!(old_access, new_access);
@@ -859,14 +820,10 @@ async fn memory_mode_refreshes_from_wasm_memory() {
         "old refresh token left in memory"
     );
     // The session goes on with the new tokens.
-    let response: Response =
-        JsFuture::from(manager.fetch(url2("/api/me").into(), JsValue::UNDEFINED))
-            .await
-            .unwrap()
-            .unchecked_into();
+    let response = manager.fetch_url(&url2("/api/me")).await.unwrap();
     assert_eq!(response.status(), 200);
     assert_storage_empty(&[&old_access, &old_refresh, &new_access]).await;
-    JsFuture::from(manager.logout()).await.unwrap();
+    manager.logout().await;
     assert!(
         !memory_contains(&memory, &new_access),
         "the access token survived logout"
