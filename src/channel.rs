@@ -7,8 +7,11 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::core::secret::Secret;
-use crate::core::session::{RequestDecision, SessionState};
-use crate::core::tabs::{Key, Out, TokenShare, Value};
+#[cfg(feature = "std")]
+use crate::core::session::Session;
+#[cfg(feature = "std")]
+use crate::core::tabs::TokenShare;
+use crate::core::tabs::{Key, Out, Value};
 
 pub(crate) fn set(target: &Object, key: &str, value: &JsValue) {
     let _ = Reflect::set(target, &JsValue::from_str(key), value);
@@ -47,33 +50,18 @@ pub(crate) fn write(target: &Object) -> impl FnMut(Key, Out<'_>) + '_ {
     }
 }
 
-/// The token message [`Action::PostToken`](crate::core::tabs::Action::PostToken) asks for, or `None` when it must be dropped (the
-/// session moved on, or in memory mode holds no refresh token). Shared with the npm package's
-/// engine.
+/// The token message [`Action::PostToken`](crate::core::tabs::Action::PostToken) asks for, or
+/// `None` when it must be dropped ([`Session::shareable`]). The Rust shell's; the npm package's
+/// engine gets it from `core::manager`.
+#[cfg(feature = "std")]
 pub(crate) fn token_message(
-    session: &mut crate::core::session::Session,
+    session: &mut Session,
     share: &TokenShare,
     memory: bool,
     now: u64,
 ) -> Option<Object> {
-    if session.generation() != Some(share.generation)
-        || session.state() != SessionState::Authenticated
-    {
-        return None;
-    }
-    // The refresh token, as a JS string, before the access token is borrowed.
-    let refresh = match (memory, session.refresh_token()) {
-        (false, _) => None,
-        (true, Some(token)) => Some(JsValue::from_str(token.expose())),
-        (true, None) => return None,
-    };
-    let RequestDecision::Attach { token, .. } = session.before_request(now) else {
-        return None;
-    };
+    let (access, refresh) = session.shareable(share.generation, memory, now)?;
     let message = Object::new();
-    share.encode(token, None, write(&message));
-    if let Some(refresh) = refresh {
-        set(&message, Key::RefreshToken.name(), &refresh);
-    }
+    share.encode(access, refresh, write(&message));
     Some(message)
 }

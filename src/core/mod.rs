@@ -11,6 +11,7 @@ pub mod error;
 pub mod json;
 #[cfg(feature = "verify")]
 pub mod jwk;
+pub mod manager;
 pub mod oauth;
 #[cfg(all(
     feature = "verify",

@@ -967,24 +967,27 @@ export class TokenManager {
     return json === undefined ? null : JSON.parse(json);
   }
 
+  /** The engine's `times()` entry `i` (0 expiresAt, 1 clockOffset, 2 expirySource, 3 nextRefreshAt). */
+  #time(i) {
+    const value = this.#closed ? NaN : this.#e.times()[i];
+    return value === value ? value : null;
+  }
+
   get expiresAt() {
-    const at = this.#closed ? NaN : this.#e.expiresAt();
-    return at === at ? at : null;
+    return this.#time(0);
   }
 
   get clockOffsetMs() {
-    const offset = this.#closed ? NaN : this.#e.clockOffset();
-    return offset === offset ? offset : null;
+    return this.#time(1);
   }
 
   get expirySource() {
-    return [null, 'expires_in', 'exp'][this.#closed ? 0 : this.#e.expirySource()];
+    return [null, 'expires_in', 'exp'][this.#time(2) ?? 0];
   }
 
   /** When the session next acts on its own (ms), or null: for worker custody's snapshot. */
   get __nextRefreshAt() {
-    const at = this.#closed ? NaN : this.#e.nextRefreshAt();
-    return at === at ? at : null;
+    return this.#time(3);
   }
 
   /** With `dpop: true`, the thumbprint of the session's key (`cnf.jkt`); null without a key. */

@@ -1,37 +1,31 @@
-//! The engine of the npm package's `TokenManager`: the core's sans-IO machines (the token
-//! [`Session`], the cross-tab [`Coordinator`] and its strict codec, the unverified decoder)
-//! behind coarse synchronous calls. The JS driver (`driver.js`) does every piece of I/O (fetch,
-//! timers, `BroadcastChannel`, Web Locks, wake-ups, listeners) and asks the engine what to do;
-//! there is no Rust future, no timer and no DOM binding here, which is what keeps the package
-//! small.
+//! The engine of the npm package's `TokenManager`: the wasm-bindgen adapter of the core's
+//! token manager ([`Manager`]: the token session and the cross-tab coordinator, composed in
+//! `core::manager`), with the unverified decoder. It converts the driver's inputs to the
+//! core's types and the manager's calls to [`Shell`] into the driver's actions; it decides
+//! nothing. The JS driver (`driver.js`) does every piece of I/O (fetch, timers,
+//! `BroadcastChannel`, Web Locks, wake-ups, listeners); there is no Rust future, no timer and no
+//! DOM binding here, which is what keeps the package small.
 //!
 //! Custody: the tokens live here, in [`Secret`]s. They leave wasm memory only as JS strings
 //! built for one purpose: the `Authorization` value (cached per token, as the Rust shell's
 //! `BearerCache` does), the refresh call's body in memory mode, a token message for a sibling
 //! tab, the logout call, and `getAccessToken()` when the application opted in.
 //!
-//! Calls: every input drains both machines; what the driver must do comes back from
-//! [`Engine::take`] as a list of `[code, ...arguments]` arrays (codes below), in order.
-
-use crate::prelude::*;
+//! Calls: every input runs the manager until it is quiet; what the driver must do comes back
+//! from [`Engine::take`] as a list of `[code, ...arguments]` arrays (codes below), in order.
 
 use js_sys::{Array, JsString, Object};
 use wasm_bindgen::prelude::*;
 
-use crate::core::claims::Claims;
-use crate::core::decode::{split, DecodeOptions};
+use crate::core::manager::{LockEvent, Manager, Shell, Source, TabConfig, Tokens};
 use crate::core::secret::Secret;
 use crate::core::session::{
-    grant, Action, Event, ExpiredRequests, ExpirySource, Generation, LogoutReason, RefreshFailure,
-    RefreshPolicy, RequestDecision, RequestFailure, Session, TokenGrant, TokenOrigin,
-    UnauthorizedDecision,
+    grant, Event, ExpiredRequests, ExpirySource, Generation, RefreshFailure, RefreshPolicy,
+    RequestDecision, RequestFailure, TokenOrigin, UnauthorizedDecision,
 };
-use crate::core::tabs::{
-    self, Coordinator, Envelope, Identity, InstallOrigin, InstalledToken, LockTicket,
-    RefreshOutcome, TabId, TabPolicy,
-};
+use crate::core::tabs::{Envelope, LockTicket, TabId, TabPolicy, TokenShare};
 // The codec's JS side (fields read from and written to plain objects), shared with the Rust shell.
-use crate::channel::{read, token_message, write};
+use crate::channel::{read, write};
 
 // Action codes (driver.js has the same table).
 const DO_REFRESH: u32 = 1; // [1, generation]
@@ -47,16 +41,6 @@ const DO_ABORT_LOCK: u32 = 10; // [10, ticket]
 const DO_RELEASE: u32 = 11; // [11, ticket]
 const ON_HANDOVER: u32 = 12; // [12, adopted]
 
-/// A token being installed: its claims and what the coordinator needs, until the session's
-/// `Installed` event names its generation.
-struct Incoming {
-    at: u64,
-    expires_in: Option<i64>,
-    server_date_ms: Option<u64>,
-    claims: Option<Claims>,
-    json: Option<String>,
-}
-
 /// Milliseconds from JS (`NaN`, negative or absurd: 0).
 fn ms(value: f64) -> u64 {
     if value.is_finite() && value > 0.0 {
@@ -68,16 +52,6 @@ fn ms(value: f64) -> u64 {
 
 fn opt_ms(value: f64) -> Option<u64> {
     (value.is_finite() && value >= 0.0).then_some(value as u64)
-}
-
-/// The decoded claims of `token` and its payload's JSON text (for the `claims` getter).
-fn claims_of(token: &Secret) -> (Option<Claims>, Option<String>) {
-    // One decoding gives both the claims and the payload's JSON text (checked UTF-8).
-    let Ok(parts) = split(token.expose(), &DecodeOptions::default()) else {
-        return (None, None);
-    };
-    let json = String::from_utf8(parts.json.1).ok();
-    (Some(parts.token.claims), json)
 }
 
 /// A JS string holding a token, checked for length before it is copied into wasm memory.
@@ -100,20 +74,123 @@ fn failure_js(failure: RefreshFailure) -> (&'static str, JsValue) {
     }
 }
 
-/// The session and (across tabs) the coordinator of one `TokenManager`.
-#[wasm_bindgen(skip_typescript)]
-pub struct Engine {
-    session: Session,
-    tabs: Option<Coordinator>,
-    memory: bool,
+/// What the engine keeps besides the core's [`Manager`]: the actions queued for the driver and
+/// the `Authorization` value of the current token.
+struct Out {
+    actions: Option<Array>,
     /// `DPoP <token>` instead of `Bearer <token>` (the `dpop` option).
     dpop: bool,
     /// The `Authorization` value of the current token, built once per token.
     header: Option<(Generation, JsString)>,
-    /// The payload JSON of the current token.
-    claims: Option<(Generation, String)>,
-    incoming: Option<Incoming>,
-    out: Option<Array>,
+}
+
+impl Out {
+    fn push(&mut self, items: &[JsValue]) {
+        let action = Array::new();
+        for item in items {
+            action.push(item);
+        }
+        self.actions.get_or_insert_with(Array::new).push(&action);
+    }
+}
+
+fn code(c: u32) -> JsValue {
+    JsValue::from(c)
+}
+
+fn number(n: u64) -> JsValue {
+    JsValue::from(n as f64)
+}
+
+/// The manager's calls as the driver's `[code, ...arguments]`.
+impl Shell for Out {
+    #[inline]
+    fn start_refresh(&mut self, generation: Generation) {
+        self.push(&[code(DO_REFRESH), number(generation.raw())])
+    }
+
+    fn cancel_refresh(&mut self, generation: Generation) {
+        self.push(&[code(DO_CANCEL), number(generation.raw())])
+    }
+
+    fn post(&mut self, envelope: Envelope) {
+        let message = Object::new();
+        envelope.encode(write(&message));
+        self.push(&[code(DO_POST), message.into()]);
+    }
+
+    fn post_token(&mut self, share: TokenShare, access: &Secret, refresh: Option<&Secret>) {
+        let message = Object::new();
+        share.encode(access, refresh, write(&message));
+        // Marked: with DPoP the driver adds the key pair (one key per session).
+        self.push(&[code(DO_POST), message.into(), JsValue::TRUE]);
+    }
+
+    fn request_lock(&mut self, ticket: LockTicket, steal: bool) {
+        self.push(&[code(DO_LOCK), number(ticket.raw()), JsValue::from(steal)])
+    }
+
+    fn cancel_lock_request(&mut self, ticket: LockTicket) {
+        self.push(&[code(DO_ABORT_LOCK), number(ticket.raw())])
+    }
+
+    fn release_lock(&mut self, ticket: LockTicket) {
+        self.push(&[code(DO_RELEASE), number(ticket.raw())])
+    }
+
+    fn hand_over_finished(&mut self, adopted: bool) {
+        self.push(&[code(ON_HANDOVER), JsValue::from(adopted)])
+    }
+
+    fn emit(&mut self, event: Event) {
+        match event {
+            Event::Changed(state) => {
+                self.push(&[code(ON_CHANGE), JsValue::from_str(state.as_str())])
+            }
+            Event::Installed { origin, .. } => {
+                self.header = None;
+                let source = match origin {
+                    TokenOrigin::Sibling => JsValue::from_str("otherTab"),
+                    TokenOrigin::Refresh => JsValue::from_str("self"),
+                    _ => JsValue::NULL,
+                };
+                self.push(&[code(ON_INSTALLED), source]);
+            }
+            Event::RefreshFailed {
+                failure,
+                retry_at,
+                token_expires_first,
+            } => {
+                let (reason, status) = failure_js(failure);
+                self.push(&[
+                    code(ON_FAILED),
+                    JsValue::from_str(reason),
+                    status,
+                    JsValue::from(retry_at as f64),
+                    JsValue::from(token_expires_first),
+                ]);
+            }
+            Event::Expired => self.push(&[code(ON_EXPIRED)]),
+            Event::LoggedOut { reason } => {
+                self.header = None;
+                self.push(&[code(ON_LOGGED_OUT), JsValue::from_str(reason.as_str())]);
+            }
+        }
+    }
+}
+
+/// One `TokenManager`: the core's [`Manager`] (session and, across tabs, coordinator).
+#[wasm_bindgen(skip_typescript)]
+pub struct Engine {
+    manager: Manager,
+    out: Out,
+}
+
+/// Calls `$method` on the manager with the driver's queue as its sink.
+macro_rules! drive {
+    ($self:ident.$method:ident($($arg:expr),*)) => {{
+        $self.manager.$method($($arg,)* &mut $self.out)
+    }};
 }
 
 #[wasm_bindgen]
@@ -147,66 +224,43 @@ impl Engine {
             },
         };
         let memory = flags & 2 != 0;
-        let tabs = (flags & 4 != 0).then(|| {
-            Coordinator::new(
-                TabPolicy {
-                    share_tokens: flags & 32 == 0,
-                    ..TabPolicy::for_request_timeout(millis(8, 10_000))
-                },
-                TabId::from_random(seed(1)),
-                seed(2),
-                flags & 8 != 0,
-                memory,
-            )
+        let tabs = (flags & 4 != 0).then(|| TabConfig {
+            policy: TabPolicy {
+                share_tokens: flags & 32 == 0,
+                ..TabPolicy::for_request_timeout(millis(8, 10_000))
+            },
+            id: TabId::from_random(seed(1)),
+            seed: seed(2),
+            web_locks: flags & 8 != 0,
         });
         Engine {
-            session: Session::new(refresh, seed(0)),
-            tabs,
-            memory,
-            dpop: flags & 16 != 0,
-            header: None,
-            claims: None,
-            incoming: None,
-            out: None,
+            manager: Manager::new(refresh, seed(0), memory, tabs),
+            out: Out {
+                actions: None,
+                dpop: flags & 16 != 0,
+                header: None,
+            },
         }
     }
 
     /// The actions queued since the last call (see the codes above), or `undefined`.
     pub fn take(&mut self) -> Option<Array> {
-        self.out.take()
+        self.out.actions.take()
     }
 
     /// When to call [`Engine::timeout`] next (local-clock ms), or `NaN`.
     pub fn deadline(&self) -> f64 {
-        let tabs = self.tabs.as_ref().and_then(Coordinator::poll_timeout);
-        match (self.session.poll_timeout(), tabs) {
-            (Some(a), Some(b)) => a.min(b) as f64,
-            (Some(a), None) | (None, Some(a)) => a as f64,
-            (None, None) => f64::NAN,
-        }
-    }
-
-    /// When the session next acts on its own (the refresh, a retry, the expiry), or `NaN`.
-    #[wasm_bindgen(js_name = nextRefreshAt)]
-    pub fn next_refresh_at(&self) -> f64 {
-        self.session.poll_timeout().map_or(f64::NAN, |at| at as f64)
+        self.manager.deadline().map_or(f64::NAN, |at| at as f64)
     }
 
     /// The timer fired (early or late calls are harmless).
     pub fn timeout(&mut self, now: f64) {
-        let now = ms(now);
-        self.session.handle_timeout(now);
-        if let Some(tabs) = self.tabs.as_mut() {
-            tabs.handle_timeout(now);
-        }
-        self.pump(now);
+        drive!(self.timeout(ms(now)))
     }
 
     /// Visibility, focus or network came back.
     pub fn wake(&mut self, now: f64) {
-        let now = ms(now);
-        self.session.handle_wake(now);
-        self.pump(now);
+        drive!(self.wake(ms(now)))
     }
 
     /// Installs tokens from a login (`kind` 0) or `setTokens` (1). `expires_in` and `date_ms`
@@ -220,13 +274,12 @@ impl Engine {
         date_ms: f64,
         now: f64,
     ) -> Result<(), JsValue> {
-        let now = ms(now);
-        let grant = self.grant(access, refresh, expires_in, date_ms, now)?;
-        match kind {
-            0 => self.session.handle_login(grant, now),
-            _ => self.session.handle_tokens(grant, now),
-        }
-        self.pump(now);
+        let tokens = tokens(access, refresh, expires_in, date_ms)?;
+        let source = match kind {
+            0 => Source::Login,
+            _ => Source::SetTokens,
+        };
+        drive!(self.install(source, tokens, ms(now)));
         Ok(())
     }
 
@@ -245,20 +298,10 @@ impl Engine {
     ) {
         let (started_at, now) = (ms(started_at), ms(now));
         let generation = Generation::from_raw(ms(generation));
-        match self.grant(access, refresh, expires_in, date_ms, started_at) {
-            Ok(grant) => {
-                // Dated by when the call started (a tab frozen during the call must not count
-                // `expires_in` from its wake-up).
-                self.session
-                    .handle_refresh_ok(generation, grant, started_at);
-                self.session.handle_timeout(now);
-                if let Some(tabs) = self.tabs.as_mut() {
-                    tabs.handle_refresh_result(generation, RefreshOutcome::Succeeded, now);
-                }
-            }
-            Err(_) => self.failed(generation, RefreshFailure::Malformed, now),
+        match tokens(access, refresh, expires_in, date_ms) {
+            Ok(tokens) => drive!(self.refresh_ok(generation, tokens, started_at, now)),
+            Err(_) => drive!(self.refresh_failed(generation, RefreshFailure::Malformed, now)),
         }
-        self.pump(now);
     }
 
     /// The refresh call of `generation` failed: `kind` 0 network, 1 timeout, 2 an HTTP error
@@ -272,7 +315,6 @@ impl Engine {
         retry_after_ms: f64,
         now: f64,
     ) {
-        let now = ms(now);
         let retry_after_ms = opt_ms(retry_after_ms);
         let failure = match kind {
             0 => RefreshFailure::Network,
@@ -285,8 +327,8 @@ impl Engine {
             3 => RefreshFailure::InvalidGrant,
             _ => RefreshFailure::Malformed,
         };
-        self.failed(Generation::from_raw(ms(generation)), failure, now);
-        self.pump(now);
+        let generation = Generation::from_raw(ms(generation));
+        drive!(self.refresh_failed(generation, failure, ms(now)))
     }
 
     /// The request gate: the `Authorization` value to attach (a string), `null` when there
@@ -294,14 +336,15 @@ impl Engine {
     /// event, 2 `ERR_TOKEN_EXPIRED`, 3 `ERR_LOGGED_OUT`. With `raw`, the token itself.
     pub fn before(&mut self, now: f64, raw: bool) -> JsValue {
         let now = ms(now);
-        let value = match self.session.before_request(now) {
+        let out = &mut self.out;
+        let value = match self.manager.before_request(now) {
             RequestDecision::Attach { token, .. } if raw => JsValue::from_str(token.expose()),
-            RequestDecision::Attach { token, generation } => match &self.header {
+            RequestDecision::Attach { token, generation } => match &out.header {
                 Some((cached, value)) if *cached == generation => value.clone().into(),
                 _ => {
-                    let scheme = if self.dpop { "DPoP " } else { "Bearer " };
+                    let scheme = if out.dpop { "DPoP " } else { "Bearer " };
                     let value = JsString::from(scheme).concat(&JsValue::from_str(token.expose()));
-                    self.header = Some((generation, value.clone()));
+                    out.header = Some((generation, value.clone()));
                     value.into()
                 }
             },
@@ -310,16 +353,14 @@ impl Engine {
             RequestDecision::Fail(RequestFailure::Expired) => JsValue::from(2),
             RequestDecision::Fail(_) => JsValue::from(3),
         };
-        if self.session.has_actions() {
-            self.pump(now);
-        }
+        self.manager.flush(now, out);
         value
     }
 
     /// Which token an `Authorization` value (from [`Engine::before`]) carried: its generation,
     /// -1 when it has since been replaced, -2 when there is no session.
     pub fn sent(&self, header: &JsString) -> f64 {
-        match (&self.header, self.session.generation()) {
+        match (&self.out.header, self.manager.session().generation()) {
             (_, None) => -2.0,
             (Some((generation, value)), _) if value == header => generation.raw() as f64,
             _ => -1.0,
@@ -329,15 +370,12 @@ impl Engine {
     /// A request sent with the token of `generation` got a 401 that asks for a new token:
     /// 0 retry now, 1 retry after the refresh (wait first), 2 give up (return the 401).
     pub fn unauthorized(&mut self, generation: f64, retried: bool, now: f64) -> u32 {
-        let now = ms(now);
         let generation = match generation {
             g if g >= 0.0 => Generation::from_raw(ms(g)),
             _ if retried => return 2,
             _ => return 0,
         };
-        let decision = self.session.handle_unauthorized(generation, retried, now);
-        self.pump(now);
-        match decision {
+        match drive!(self.unauthorized(generation, retried, ms(now))) {
             UnauthorizedDecision::RetryNow => 0,
             UnauthorizedDecision::RetryAfterRefresh => 1,
             UnauthorizedDecision::GiveUp => 2,
@@ -347,16 +385,15 @@ impl Engine {
     /// `refresh()` or a cookie-mode `start()`: a refresh now (joining one in flight).
     #[wasm_bindgen(js_name = requestRefresh)]
     pub fn request_refresh(&mut self, now: f64) {
-        let now = ms(now);
-        self.session.request_refresh(now);
-        self.pump(now);
+        drive!(self.request_refresh(ms(now)))
     }
 
     /// The refresh token (memory mode), for the refresh call's body. Copied straight from its
     /// `Secret` into a JS string: no second copy is left in wasm memory.
     #[wasm_bindgen(js_name = refreshToken)]
     pub fn refresh_token(&self) -> JsValue {
-        self.session
+        self.manager
+            .session()
             .refresh_token()
             .map_or(JsValue::UNDEFINED, |token| {
                 JsValue::from_str(token.expose())
@@ -366,7 +403,7 @@ impl Engine {
     /// Ends the session; returns `[accessToken, refreshToken]` (each a string or `undefined`)
     /// for the logout call, after which nothing of them is left in wasm memory.
     pub fn logout(&mut self, now: f64) -> Array {
-        let credentials = self.session.logout();
+        let credentials = drive!(self.logout(ms(now)));
         let pair = Array::new();
         for token in [&credentials.access_token, &credentials.refresh_token] {
             pair.push(
@@ -375,7 +412,6 @@ impl Engine {
                     .map_or(JsValue::UNDEFINED, |t| JsValue::from_str(t.expose())),
             );
         }
-        self.pump(ms(now));
         pair
     }
 
@@ -384,286 +420,94 @@ impl Engine {
         if !data.is_object() {
             return;
         }
-        let now = ms(now);
-        if let (Some(tabs), Ok(envelope)) =
-            (self.tabs.as_mut(), Envelope::decode(|key| read(data, key)))
-        {
-            tabs.handle_message(envelope.from, envelope.message, now);
-            self.pump(now);
+        if let Ok(envelope) = Envelope::decode(|key| read(data, key)) {
+            drive!(self.message(envelope, ms(now)))
         }
     }
 
     /// A Web Locks request of `ticket`: `what` 0 granted, 1 stolen from us, 2 failed.
     pub fn lock(&mut self, ticket: f64, what: u32, now: f64) {
-        let now = ms(now);
         let ticket = LockTicket::from_raw(ms(ticket));
-        if let Some(tabs) = self.tabs.as_mut() {
-            match what {
-                0 => tabs.handle_lock_granted(ticket, now),
-                1 => tabs.handle_lock_lost(ticket, now),
-                _ => tabs.handle_lock_unavailable(ticket, now),
-            }
-        }
-        self.pump(now);
+        let event = match what {
+            0 => LockEvent::Granted,
+            1 => LockEvent::Lost,
+            _ => LockEvent::Unavailable,
+        };
+        drive!(self.lock(ticket, event, ms(now)))
     }
 
     /// `start()` with no session: asks the siblings (`siblings`: how many exist, `NaN`
     /// unknown). Returns whether a hand-over runs (its end is action 12).
     pub fn start(&mut self, siblings: f64, now: f64) -> bool {
-        let now = ms(now);
-        if self.session.generation().is_some() {
-            return false;
-        }
-        let Some(tabs) = self.tabs.as_mut() else {
-            return false;
-        };
-        tabs.handle_start(opt_ms(siblings).map(|n| n as usize), now);
-        self.pump(now);
-        true
+        let siblings = opt_ms(siblings).map(|n| n as usize);
+        drive!(self.start(siblings, ms(now)))
     }
 
     /// This tab's id on the channel (for the presence lock's name).
     #[wasm_bindgen(js_name = tabId)]
     pub fn tab_id(&self) -> f64 {
-        self.tabs.as_ref().map_or(0.0, |t| t.id().get() as f64)
+        self.manager.tabs().map_or(0.0, |t| t.id().get() as f64)
     }
 
     /// Whether a token is held (or was: a session exists).
     #[wasm_bindgen(js_name = hasSession)]
     pub fn has_session(&self) -> bool {
-        self.session.generation().is_some()
+        self.manager.session().generation().is_some()
     }
 
     /// `"anonymous" | "authenticated" | "refreshing" | "expired"`.
-    pub fn state(&self) -> String {
-        self.session.state().as_str().to_owned()
+    pub fn state(&self) -> JsValue {
+        JsValue::from_str(self.manager.session().state().as_str())
     }
 
     /// The current token's payload as JSON text, or `undefined`.
-    pub fn claims(&self) -> Option<String> {
-        let generation = self.session.generation()?;
-        self.claims
-            .as_ref()
-            .filter(|(g, _)| *g == generation)
-            .map(|(_, json)| json.clone())
+    pub fn claims(&self) -> JsValue {
+        self.manager
+            .claims_json()
+            .map_or(JsValue::UNDEFINED, JsValue::from_str)
     }
 
-    /// Expiry of the current token (ms), or `NaN`.
-    #[wasm_bindgen(js_name = expiresAt)]
-    pub fn expires_at(&self) -> f64 {
-        self.session.expires_at().map_or(f64::NAN, |ms| ms as f64)
-    }
-
-    /// Server clock minus local clock (ms), or `NaN`.
-    #[wasm_bindgen(js_name = clockOffset)]
-    pub fn clock_offset(&self) -> f64 {
-        self.session
-            .clock_offset_ms()
-            .map_or(f64::NAN, |ms| ms as f64)
-    }
-
-    /// 1 `expires_in`, 2 `exp`, 0 none.
-    #[wasm_bindgen(js_name = expirySource)]
-    pub fn expiry_source(&self) -> u32 {
-        match self.session.expiry_source() {
-            Some(ExpirySource::ExpiresIn) => 1,
-            Some(ExpirySource::ExpClaim) => 2,
-            None => 0,
-        }
+    /// The session's times, for the getters: `[expiresAt, clockOffset, expirySource,
+    /// nextRefreshAt]`: the current token's expiry (ms), server clock minus local clock (ms), 1
+    /// `expires_in`, 2 `exp` or 0 none, and when the session next acts on its own (the refresh,
+    /// a retry, the expiry); `NaN` when unknown.
+    pub fn times(&self) -> Array {
+        let session = self.manager.session();
+        let or_nan = |value: Option<f64>| JsValue::from(value.unwrap_or(f64::NAN));
+        [
+            or_nan(session.expires_at().map(|ms| ms as f64)),
+            or_nan(session.clock_offset_ms().map(|ms| ms as f64)),
+            JsValue::from(match session.expiry_source() {
+                Some(ExpirySource::ExpiresIn) => 1,
+                Some(ExpirySource::ExpClaim) => 2,
+                None => 0,
+            }),
+            or_nan(session.poll_timeout().map(|at| at as f64)),
+        ]
+        .iter()
+        .collect()
     }
 }
 
-impl Engine {
-    fn grant(
-        &mut self,
-        access: &JsString,
-        refresh: Option<JsString>,
-        expires_in: f64,
-        date_ms: f64,
-        at: u64,
-    ) -> Result<TokenGrant, JsValue> {
-        let expires_in = match expires_in {
-            n if n.is_nan() => None,
-            n => Some(grant::expires_in(n).map_err(|e| JsValue::from_str(e.message()))?),
-        };
-        let access = secret(access)?;
-        let refresh = match refresh {
+/// Tokens from JS: lengths checked before they are copied into wasm memory, `expires_in`
+/// validated (`NaN`: absent).
+fn tokens(
+    access: &JsString,
+    refresh: Option<JsString>,
+    expires_in: f64,
+    date_ms: f64,
+) -> Result<Tokens, JsValue> {
+    let expires_in = match expires_in {
+        n if n.is_nan() => None,
+        n => Some(grant::expires_in(n).map_err(|e| JsValue::from_str(e.message()))?),
+    };
+    Ok(Tokens {
+        access: secret(access)?,
+        refresh: match refresh {
             Some(text) => Some(secret(&text)?),
             None => None,
-        };
-        let (claims, json) = claims_of(&access);
-        let mut grant = TokenGrant::new(access);
-        grant.refresh_token = refresh.filter(|_| self.memory);
-        grant.expires_in = expires_in;
-        grant.exp = claims.as_ref().and_then(|c| c.exp);
-        grant.iat = claims.as_ref().and_then(|c| c.iat);
-        grant.server_date_ms = opt_ms(date_ms).filter(|d| *d > 0);
-        self.incoming = Some(Incoming {
-            at,
-            expires_in,
-            server_date_ms: grant.server_date_ms,
-            claims,
-            json,
-        });
-        Ok(grant)
-    }
-
-    /// A failed refresh goes to the coordinator when tabs coordinate (it may first ask the
-    /// siblings), else to the session.
-    fn failed(&mut self, generation: Generation, failure: RefreshFailure, now: u64) {
-        match self.tabs.as_mut() {
-            Some(tabs) => {
-                tabs.handle_refresh_result(generation, RefreshOutcome::Failed(failure), now)
-            }
-            None => self.session.handle_refresh_err(generation, failure, now),
-        }
-    }
-
-    fn emit(&mut self, items: &[JsValue]) {
-        let action = Array::new();
-        for item in items {
-            action.push(item);
-        }
-        self.out.get_or_insert_with(Array::new).push(&action);
-    }
-
-    /// Drains both machines until both are quiet, queueing what the driver must do.
-    fn pump(&mut self, now: u64) {
-        loop {
-            if let Some(action) = self.session.poll_action() {
-                self.session_action(action, now);
-                continue;
-            }
-            self.incoming = None;
-            let Some(action) = self.tabs.as_mut().and_then(Coordinator::poll_action) else {
-                return;
-            };
-            self.tab_action(action, now);
-        }
-    }
-
-    fn session_action(&mut self, action: Action, now: u64) {
-        let code = |c: u32| JsValue::from(c);
-        match action {
-            Action::StartRefresh { generation } => match self.tabs.as_mut() {
-                Some(tabs) => tabs.handle_refresh_wanted(generation, now),
-                None => self.emit(&[code(DO_REFRESH), JsValue::from(generation.raw() as f64)]),
-            },
-            Action::CancelRefresh { generation } => match self.tabs.as_mut() {
-                // Across tabs a cancelled call is never aborted: it may have rotated the
-                // refresh token (see `core::tabs`); the coordinator keeps the lock until it ends.
-                Some(tabs) => tabs.handle_refresh_cancelled(generation, now),
-                None => self.emit(&[code(DO_CANCEL), JsValue::from(generation.raw() as f64)]),
-            },
-            Action::Emit(event) => self.event(event, now),
-        }
-    }
-
-    fn event(&mut self, event: Event, now: u64) {
-        let code = |c: u32| JsValue::from(c);
-        match event {
-            Event::Changed(state) => {
-                self.emit(&[code(ON_CHANGE), JsValue::from_str(state.as_str())])
-            }
-            Event::Installed { generation, origin } => {
-                let incoming = self.incoming.take();
-                if let (Some(tabs), Some(meta)) = (self.tabs.as_mut(), incoming.as_ref()) {
-                    tabs.handle_installed(
-                        InstalledToken {
-                            generation,
-                            origin: match origin {
-                                TokenOrigin::Refresh => InstallOrigin::Refresh,
-                                TokenOrigin::Sibling => InstallOrigin::Sibling,
-                                _ => InstallOrigin::Login,
-                            },
-                            received_at: meta.at,
-                            expires_in: meta.expires_in,
-                            server_date_ms: meta.server_date_ms,
-                            identity: Identity::of(meta.claims.as_ref()),
-                        },
-                        now,
-                    );
-                }
-                self.claims = incoming.and_then(|i| i.json).map(|json| (generation, json));
-                self.header = None;
-                let source = match origin {
-                    TokenOrigin::Sibling => JsValue::from_str("otherTab"),
-                    TokenOrigin::Refresh => JsValue::from_str("self"),
-                    _ => JsValue::NULL,
-                };
-                self.emit(&[code(ON_INSTALLED), source]);
-            }
-            Event::RefreshFailed {
-                failure,
-                retry_at,
-                token_expires_first,
-            } => {
-                let (reason, status) = failure_js(failure);
-                self.emit(&[
-                    code(ON_FAILED),
-                    JsValue::from_str(reason),
-                    status,
-                    JsValue::from(retry_at as f64),
-                    JsValue::from(token_expires_first),
-                ]);
-            }
-            Event::Expired => self.emit(&[code(ON_EXPIRED)]),
-            Event::LoggedOut { reason } => {
-                self.claims = None;
-                self.header = None;
-                if let Some(tabs) = self.tabs.as_mut() {
-                    tabs.handle_session_ended(now);
-                }
-                self.emit(&[code(ON_LOGGED_OUT), JsValue::from_str(reason.as_str())]);
-            }
-        }
-    }
-
-    fn tab_action(&mut self, action: tabs::Action, now: u64) {
-        let code = |c: u32| JsValue::from(c);
-        let ticket = |t: LockTicket| JsValue::from(t.raw() as f64);
-        match action {
-            tabs::Action::Post(envelope) => {
-                let message = Object::new();
-                envelope.encode(write(&message));
-                self.emit(&[code(DO_POST), message.into()]);
-            }
-            tabs::Action::PostToken(share) => {
-                if let Some(message) = token_message(&mut self.session, &share, self.memory, now) {
-                    // Marked: with DPoP the driver adds the key pair (one key per session).
-                    self.emit(&[code(DO_POST), message.into(), JsValue::TRUE]);
-                }
-            }
-            tabs::Action::RequestLock { ticket: t, steal } => {
-                self.emit(&[code(DO_LOCK), ticket(t), JsValue::from(steal)])
-            }
-            tabs::Action::CancelLockRequest { ticket: t } => {
-                self.emit(&[code(DO_ABORT_LOCK), ticket(t)])
-            }
-            tabs::Action::ReleaseLock { ticket: t } => self.emit(&[code(DO_RELEASE), ticket(t)]),
-            tabs::Action::StartRefresh { generation } => {
-                self.emit(&[code(DO_REFRESH), JsValue::from(generation.raw() as f64)])
-            }
-            tabs::Action::ReportRefreshFailure {
-                generation,
-                failure,
-            } => self.session.handle_refresh_err(generation, failure, now),
-            tabs::Action::InstallSiblingToken(adoption) => {
-                let json = claims_of(&adoption.grant.access_token).1;
-                self.incoming = Some(Incoming {
-                    at: adoption.received_at,
-                    expires_in: adoption.grant.expires_in,
-                    server_date_ms: adoption.grant.server_date_ms,
-                    claims: adoption.claims,
-                    json,
-                });
-                self.session
-                    .handle_sibling_tokens(adoption.grant, adoption.received_at, now);
-            }
-            tabs::Action::EndSession => drop(self.session.logout_with(LogoutReason::OtherTab)),
-            tabs::Action::HandOverFinished { adopted } => {
-                self.emit(&[code(ON_HANDOVER), JsValue::from(adopted)])
-            }
-        }
-    }
+        },
+        expires_in,
+        server_date_ms: opt_ms(date_ms),
+    })
 }

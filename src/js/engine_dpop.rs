@@ -83,8 +83,10 @@ impl DpopCore {
 
     /// The key's thumbprint (`cnf.jkt` of the tokens bound to it).
     #[wasm_bindgen(getter)]
-    pub fn jkt(&self) -> Option<String> {
-        self.jkt.clone()
+    pub fn jkt(&self) -> JsValue {
+        self.jkt
+            .as_deref()
+            .map_or(JsValue::UNDEFINED, JsValue::from_str)
     }
 
     /// The public coordinates `[x, y]` (for a sibling tab).

@@ -511,9 +511,10 @@ impl OAuthEngine {
             .map_or(JsValue::UNDEFINED, |request| form(&request).into())
     }
 
-    /// The session's ID token, for a sibling tab adopting the session with its tokens.
-    pub fn hint(&self) -> Option<String> {
-        self.id_token.as_ref().map(|t| t.expose().to_owned())
+    /// The session's ID token, for a sibling tab adopting the session with its tokens (copied
+    /// from its `Secret` into a JS string: no second copy in wasm memory), or `undefined`.
+    pub fn hint(&self) -> JsValue {
+        token(&self.id_token)
     }
 
     /// A sibling's ID token, adopted with its tokens (the logout hint, sent only to the provider,

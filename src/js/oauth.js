@@ -356,7 +356,7 @@ export class OAuth {
     return this.#apis.map((box) => {
       const token = box.before(Date.now(), true);
       box.take();
-      return typeof token === 'string' ? [token, box.expiresAt()] : null;
+      return typeof token === 'string' ? [token, box.times()[0]] : null;
     });
   }
 

@@ -556,17 +556,18 @@ fn pump(shared: &Shared) {
                 Some(tabs) => tabs.coordinator.handle_refresh_wanted(generation, now()),
                 None => start_refresh(shared, inner, generation),
             },
-            Action::CancelRefresh { generation } => {
-                inner.refresh_calls.retain(|(g, controller)| {
+            // Across tabs a cancelled call is never aborted: it may have rotated the refresh
+            // token, and an aborted response loses its Set-Cookie (see `core::tabs`; the
+            // coordinator keeps the lock until the call ends). As `core::manager` decides.
+            Action::CancelRefresh { generation } => match inner.tabs.as_mut() {
+                Some(tabs) => tabs.coordinator.handle_refresh_cancelled(generation, now()),
+                None => inner.refresh_calls.retain(|(g, controller)| {
                     if *g == generation {
                         controller.abort();
                     }
                     *g != generation
-                });
-                if let Some(tabs) = inner.tabs.as_mut() {
-                    tabs.coordinator.handle_refresh_cancelled(generation, now());
-                }
-            }
+                }),
+            },
             Action::Emit(event) => {
                 let why = match &event {
                     Event::Installed { generation, origin } => {

@@ -630,6 +630,32 @@ impl Session {
         }
     }
 
+    /// The tokens to hand to a sibling tab for the token of `generation`: the access token and,
+    /// in `memory` mode, the refresh token held in memory. `None` unless that token is still the
+    /// current one, usable, with no refresh in flight (the request gate's `Attach`, checked at
+    /// `now`), and in memory mode only with a refresh token (a sibling could not refresh without).
+    pub fn shareable(
+        &mut self,
+        generation: Generation,
+        memory: bool,
+        now: u64,
+    ) -> Option<(&Secret, Option<&Secret>)> {
+        if self.generation() != Some(generation) || self.state() != SessionState::Authenticated {
+            return None;
+        }
+        self.settle(now);
+        let refreshing = self.phase.in_flight().is_some();
+        let refresh = match (memory, self.refresh_token.as_ref()) {
+            (false, _) => None,
+            (true, Some(token)) => Some(token),
+            (true, None) => return None,
+        };
+        match &self.token {
+            Some(token) if token.usable() && !refreshing => Some((&token.access_token, refresh)),
+            _ => None,
+        }
+    }
+
     /// The next thing the shell must do, or `None` when there is nothing left. Drain it after
     /// every input.
     pub fn poll_action(&mut self) -> Option<Action> {

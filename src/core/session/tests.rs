@@ -900,3 +900,45 @@ fn classified_refresh_answers_retry_or_end_the_session() {
     );
     assert_eq!(sim.session.state(), SessionState::Anonymous);
 }
+
+/// What a sibling tab may be handed: the current, usable token with no refresh in flight, and in
+/// memory mode only with its refresh token.
+#[test]
+fn shareable_tokens() {
+    let now = START;
+    let mut cookie = Session::new(RefreshPolicy::default(), 7);
+    assert!(cookie
+        .shareable(Generation::from_raw(1), false, now)
+        .is_none());
+    cookie.handle_login(take_grant("access-1", Some(300)), now);
+    let generation = cookie.generation().unwrap();
+    drain(&mut cookie);
+    let (access, refresh) = cookie.shareable(generation, false, now).unwrap();
+    assert_eq!((access.expose(), refresh.is_none()), ("access-1", true));
+    // Not an older token's generation.
+    let older = Generation::from_raw(generation.raw().wrapping_sub(1));
+    assert!(cookie.shareable(older, false, now).is_none());
+    // Not while a refresh is in flight.
+    cookie.request_refresh(now);
+    assert!(started_refresh(&drain(&mut cookie)).is_some());
+    assert!(cookie.shareable(generation, false, now).is_none());
+
+    // Memory mode: never without the refresh token (a sibling could not refresh).
+    let mut memory = Session::new(RefreshPolicy::default(), 7);
+    memory.handle_login(take_grant("access-2", Some(300)), now);
+    let generation = memory.generation().unwrap();
+    assert!(memory.shareable(generation, true, now).is_none());
+    let mut grant = take_grant("access-3", Some(300));
+    grant.refresh_token = Some(Secret::from("refresh-3"));
+    memory.handle_login(grant, now);
+    let generation = memory.generation().unwrap();
+    let (access, refresh) = memory.shareable(generation, true, now).unwrap();
+    assert_eq!(
+        (access.expose(), refresh.map(Secret::expose)),
+        ("access-3", Some("refresh-3"))
+    );
+    // An expired token is not handed over.
+    assert!(memory
+        .shareable(generation, true, now + 301 * SECOND)
+        .is_none());
+}

@@ -1,5 +1,6 @@
-//! The N-tab simulation: 2 to 8 tabs, each a [`Session`] and a [`Coordinator`] driven by a
-//! shell written the way the browser shell must be, on simulated time (after quinn-proto's
+//! The N-tab simulation: 2 to 8 tabs, each a [`Manager`] (a [`Session`] and a [`Coordinator`]
+//! composed by `core::manager`, as the npm package's engine runs them) driven by a shell that
+//! only performs its outputs, on simulated time (after quinn-proto's
 //! `tests/util.rs`: the world jumps to the next event or timer, nothing sleeps, and a run that
 //! stops advancing is a livelock).
 //!
@@ -23,11 +24,9 @@ use std::collections::{BinaryHeap, HashMap, HashSet};
 
 use super::*;
 use crate::core::b64;
+use crate::core::manager::{LockEvent, Manager, Shell, Source, TabConfig, Tokens};
 use crate::core::secret::Secret;
-use crate::core::session::{
-    Action as SessionAction, Event, LogoutReason, RefreshPolicy, RequestDecision, Session,
-    SessionState,
-};
+use crate::core::session::{Event, RefreshPolicy, RequestDecision, Session, SessionState};
 
 const ISS: &str = "https://auth.example";
 const SUB: &str = "alice";
@@ -40,13 +39,6 @@ const GRACE_MS: u64 = 10_000;
 const WAIT_BOUND_MS: u64 = 40_000;
 /// Steps without time advancing before the run counts as a livelock.
 const STALL_LIMIT: usize = 5_000;
-/// `TABS_SIM_ABORT_CANCELLED=1`: the shell aborts a cancelled refresh call, as the shell did
-/// before the coordinator (the API forbids it; the simulation then shows rotated cookies lost
-/// and reuse detected).
-fn abort_cancelled() -> bool {
-    std::env::var("TABS_SIM_ABORT_CANCELLED").is_ok()
-}
-
 /// The coordinator's policy; `TABS_SIM_OLD_TIMINGS=1` restores the constants of the shell
 /// before the coordinator (no wait after a contended grant, 60 ms claim settle).
 fn tab_policy() -> TabPolicy {
@@ -106,6 +98,16 @@ fn jwt(serial: u64, iat_s: u64) -> String {
         iat_s + LIFETIME_S
     );
     format!("{header}.{}.c2ln", b64::encode(payload.as_bytes()))
+}
+
+/// A refresh answer's tokens (cookie mode: the refresh token is in the jar).
+fn tokens(access: String) -> Tokens {
+    Tokens {
+        access: Secret::new(access),
+        refresh: None,
+        expires_in: Some(LIFETIME_S as i64),
+        server_date_ms: None,
+    }
 }
 
 /// The auth server: rotates the refresh cookie on every use, detects reuse.
@@ -254,9 +256,57 @@ impl Ev {
     }
 }
 
+/// An output of a tab's manager, owned (a token message already encoded).
+#[derive(Debug)]
+enum Step {
+    Refresh(Generation),
+    Post(Vec<(Key, Field)>, bool),
+    Lock(LockTicket, bool),
+    CancelLock(LockTicket),
+    Release(LockTicket),
+    HandOver(bool),
+}
+
+/// The shell's part of a manager's input: what to do, recorded and performed after it.
+impl Shell for Vec<Step> {
+    fn start_refresh(&mut self, generation: Generation) {
+        self.push(Step::Refresh(generation));
+    }
+
+    fn cancel_refresh(&mut self, _: Generation) {
+        panic!("across tabs a cancelled call is never aborted");
+    }
+
+    fn emit(&mut self, _: Event) {}
+
+    fn post(&mut self, envelope: Envelope) {
+        self.push(Step::Post(encode_fields(|w| envelope.encode(w)), false));
+    }
+
+    fn post_token(&mut self, share: TokenShare, access: &Secret, refresh: Option<&Secret>) {
+        let fields = encode_fields(|w| share.encode(access, refresh, w));
+        self.push(Step::Post(fields, true));
+    }
+
+    fn request_lock(&mut self, ticket: LockTicket, steal: bool) {
+        self.push(Step::Lock(ticket, steal));
+    }
+
+    fn cancel_lock_request(&mut self, ticket: LockTicket) {
+        self.push(Step::CancelLock(ticket));
+    }
+
+    fn release_lock(&mut self, ticket: LockTicket) {
+        self.push(Step::Release(ticket));
+    }
+
+    fn hand_over_finished(&mut self, adopted: bool) {
+        self.push(Step::HandOver(adopted));
+    }
+}
+
 struct Tab {
-    session: Session,
-    coord: Coordinator,
+    manager: Manager,
     alive: bool,
     asleep_until: Option<u64>,
     waiting_since: Option<u64>,
@@ -401,11 +451,10 @@ impl World {
         self.open_tab();
         let (access, refresh) = self.server.issue(self.now);
         self.jar = Some(refresh);
-        let mut grant = TokenGrant::new(Secret::new(access));
-        grant.expires_in = Some(LIFETIME_S as i64);
-        self.tabs[0].session.handle_tokens(grant, self.now);
-        self.note_install(0, InstallOrigin::Login, self.now, None);
-        self.pump(0);
+        let now = self.now;
+        self.drive(0, |m, out| {
+            m.install(Source::SetTokens, tokens(access), now, out)
+        });
         for i in 1..self.faults.tabs {
             let at = self.now + self.rng.range(0, 3_000) + i as u64;
             self.push(at, Ev::Open);
@@ -433,18 +482,18 @@ impl World {
     fn open_tab(&mut self) -> usize {
         let index = self.tabs.len();
         let id = TabId::from_random(self.rng.next());
+        let session_seed = self.rng.next();
+        let tabs = TabConfig {
+            policy: TabPolicy {
+                share_tokens: self.share_tokens,
+                ..tab_policy()
+            },
+            id,
+            seed: self.rng.next(),
+            web_locks: self.faults.web_locks,
+        };
         self.tabs.push(Tab {
-            session: Session::new(RefreshPolicy::default(), self.rng.next()),
-            coord: Coordinator::new(
-                TabPolicy {
-                    share_tokens: self.share_tokens,
-                    ..tab_policy()
-                },
-                id,
-                self.rng.next(),
-                self.faults.web_locks,
-                false,
-            ),
+            manager: Manager::new(RefreshPolicy::default(), session_seed, false, Some(tabs)),
             alive: true,
             asleep_until: None,
             waiting_since: None,
@@ -462,119 +511,34 @@ impl World {
         self.live(tab) && self.tabs[tab].asleep_until.is_none()
     }
 
-    /// Tells the coordinator what the session just installed.
-    fn note_install(
-        &mut self,
-        tab: usize,
-        origin: InstallOrigin,
-        received_at: u64,
-        identity: Option<Identity>,
-    ) {
-        let Some(generation) = self.tabs[tab].session.generation() else {
-            return;
-        };
-        let identity = identity.unwrap_or(Identity {
-            iss: Some(ISS.into()),
-            sub: Some(SUB.into()),
-        });
-        self.tabs[tab].coord.handle_installed(
-            InstalledToken {
-                generation,
-                origin,
-                received_at,
-                expires_in: Some(LIFETIME_S as i64),
-                server_date_ms: None,
-                identity,
-            },
-            self.now,
-        );
-    }
-
-    /// The shell's loop: drains both machines until both are quiet.
-    fn pump(&mut self, tab: usize) {
-        for _ in 0..10_000 {
-            let mut busy = false;
-            while let Some(action) = self.tabs[tab].session.poll_action() {
-                busy = true;
-                self.session_action(tab, action);
-            }
-            while let Some(action) = self.tabs[tab].coord.poll_action() {
-                busy = true;
-                self.coord_action(tab, action);
-            }
-            if !busy {
-                return;
-            }
+    /// One input to a tab's manager, then its outputs performed in order.
+    fn drive<R>(&mut self, tab: usize, input: impl FnOnce(&mut Manager, &mut Vec<Step>) -> R) -> R {
+        let mut steps = Vec::new();
+        let result = input(&mut self.tabs[tab].manager, &mut steps);
+        for step in steps {
+            self.perform(tab, step);
         }
-        panic!("tab {tab}: the machines never went quiet");
+        result
     }
 
-    fn session_action(&mut self, tab: usize, action: SessionAction) {
+    fn perform(&mut self, tab: usize, step: Step) {
         let now = self.now;
         if self.trace {
-            println!("{:>7} tab {tab} session {action:?}", now - START);
+            println!("{:>7} tab {tab} {step:?}", now - START);
         }
-        match action {
-            SessionAction::StartRefresh { generation } => {
-                self.tabs[tab].coord.handle_refresh_wanted(generation, now)
-            }
-            SessionAction::CancelRefresh { generation } => {
-                // As the API requires, the call is not aborted (see `abort_cancelled`).
-                if abort_cancelled() {
-                    for call in &mut self.calls {
-                        if call.tab == tab && call.generation == generation {
-                            call.aborted = true;
-                        }
-                    }
-                }
-                self.tabs[tab]
-                    .coord
-                    .handle_refresh_cancelled(generation, now);
-            }
-            SessionAction::Emit(Event::LoggedOut { .. }) => {
-                self.tabs[tab].coord.handle_session_ended(now)
-            }
-            SessionAction::Emit(_) => {}
-            // Actions the session may gain later (it is `#[non_exhaustive]` to other crates).
-            #[allow(unreachable_patterns)]
-            other => panic!("unexpected session action {other:?}"),
-        }
-    }
-
-    fn coord_action(&mut self, tab: usize, action: Action) {
-        let now = self.now;
-        if self.trace {
-            println!("{:>7} tab {tab} coord {action:?}", now - START);
-        }
-        match action {
-            Action::Post(envelope) => {
-                let fields = encode_fields(|w| envelope.encode(w));
-                self.broadcast(tab, fields, false);
-            }
-            Action::PostToken(share) => {
-                let session = &mut self.tabs[tab].session;
-                if session.generation() != Some(share.generation)
-                    || session.state() != SessionState::Authenticated
-                {
-                    return;
-                }
-                let RequestDecision::Attach { token, .. } = session.before_request(now) else {
-                    return;
-                };
-                let fields = encode_fields(|w| share.encode(token, None, w));
-                self.broadcast(tab, fields, true);
-            }
-            Action::RequestLock { ticket, steal } => self.lock_request(tab, ticket, steal),
-            Action::CancelLockRequest { ticket } => {
+        match step {
+            Step::Post(fields, token) => self.broadcast(tab, fields, token),
+            Step::Lock(ticket, steal) => self.lock_request(tab, ticket, steal),
+            Step::CancelLock(ticket) => {
                 self.locks.queue.retain(|entry| *entry != (tab, ticket));
             }
-            Action::ReleaseLock { ticket } => {
+            Step::Release(ticket) => {
                 if self.locks.holder == Some((tab, ticket)) {
                     self.locks.holder = None;
                     self.grant_next();
                 }
             }
-            Action::StartRefresh { generation } => {
+            Step::Refresh(generation) => {
                 let call = self.calls.len();
                 self.calls.push(Call {
                     tab,
@@ -593,28 +557,17 @@ impl World {
                     self.push(at, Ev::Crash { tab });
                 }
             }
-            Action::ReportRefreshFailure {
-                generation,
-                failure,
-            } => self.tabs[tab]
-                .session
-                .handle_refresh_err(generation, failure, now),
-            Action::InstallSiblingToken(adoption) => {
-                let received_at = adoption.received_at;
-                let identity = Identity::of(adoption.claims.as_ref());
-                self.tabs[tab]
-                    .session
-                    .handle_sibling_tokens(adoption.grant, received_at, now);
-                self.note_install(tab, InstallOrigin::Sibling, received_at, Some(identity));
-            }
-            Action::EndSession => drop(self.tabs[tab].session.logout_with(LogoutReason::OtherTab)),
-            Action::HandOverFinished { adopted } => {
+            Step::HandOver(adopted) => {
                 self.tabs[tab].starting = false;
-                if !adopted && self.tabs[tab].session.state() == SessionState::Anonymous {
-                    self.tabs[tab].session.request_refresh(now);
+                if !adopted && self.session(tab).state() == SessionState::Anonymous {
+                    self.drive(tab, |m, out| m.request_refresh(now, out));
                 }
             }
         }
+    }
+
+    fn session(&self, tab: usize) -> &Session {
+        self.tabs[tab].manager.session()
     }
 
     fn broadcast(&mut self, from: usize, fields: Vec<(Key, Field)>, token: bool) {
@@ -708,12 +661,8 @@ impl World {
         (0..self.tabs.len())
             .filter(|&i| self.awake(i))
             .filter_map(|i| {
-                let tab = &self.tabs[i];
-                [tab.session.poll_timeout(), tab.coord.poll_timeout()]
-                    .into_iter()
-                    .flatten()
-                    .min()
-                    .map(|t| (t.max(self.now), i))
+                let deadline = self.tabs[i].manager.deadline();
+                deadline.map(|t| (t.max(self.now), i))
             })
             .min()
     }
@@ -739,9 +688,7 @@ impl World {
     fn fire_timer(&mut self, at: u64, tab: usize) {
         self.now = self.now.max(at);
         let now = self.now;
-        self.tabs[tab].session.handle_timeout(now);
-        self.tabs[tab].coord.handle_timeout(now);
-        self.pump(tab);
+        self.drive(tab, |m, out| m.timeout(now, out));
     }
 
     fn handle(&mut self, event: Ev) {
@@ -787,18 +734,13 @@ impl World {
                     Some(Field::Text(t)) => Value::Text(Secret::new(t)),
                 });
                 let envelope = decoded.expect("the simulated channel carries valid messages");
-                self.tabs[to]
-                    .coord
-                    .handle_message(envelope.from, envelope.message, now);
-                self.pump(to);
+                self.drive(to, |m, out| m.message(envelope, now, out));
             }
             Ev::Granted { to, ticket } => {
-                self.tabs[to].coord.handle_lock_granted(ticket, now);
-                self.pump(to);
+                self.drive(to, |m, out| m.lock(ticket, LockEvent::Granted, now, out));
             }
             Ev::Lost { to, ticket } => {
-                self.tabs[to].coord.handle_lock_lost(ticket, now);
-                self.pump(to);
+                self.drive(to, |m, out| m.lock(ticket, LockEvent::Lost, now, out));
             }
             Ev::AtServer { call } => {
                 let cookie = self.calls[call].cookie.clone();
@@ -834,34 +776,17 @@ impl World {
                     return;
                 }
                 let generation = self.calls[call].generation;
+                // `expires_in` counts from when the call started: a response handled after a
+                // freeze would otherwise look valid for the length of the freeze.
+                let started = self.calls[call].sent_at;
                 match self.calls[call].result.take() {
-                    Some(Ok((access, _))) => {
-                        let before = self.tabs[tab].session.generation();
-                        let mut grant = TokenGrant::new(Secret::new(access));
-                        grant.expires_in = Some(LIFETIME_S as i64);
-                        // `expires_in` counts from when the call started: a response handled
-                        // after a freeze would otherwise look valid for the length of the freeze.
-                        let received = self.calls[call].sent_at;
-                        self.tabs[tab]
-                            .session
-                            .handle_refresh_ok(generation, grant, received);
-                        self.tabs[tab].session.handle_timeout(now);
-                        if self.tabs[tab].session.generation() != before {
-                            self.note_install(tab, InstallOrigin::Refresh, received, None);
-                        }
-                        self.tabs[tab].coord.handle_refresh_result(
-                            generation,
-                            RefreshOutcome::Succeeded,
-                            now,
-                        );
-                    }
-                    _ => self.tabs[tab].coord.handle_refresh_result(
-                        generation,
-                        RefreshOutcome::Failed(RefreshFailure::InvalidGrant),
-                        now,
-                    ),
+                    Some(Ok((access, _))) => self.drive(tab, |m, out| {
+                        m.refresh_ok(generation, tokens(access), started, now, out)
+                    }),
+                    _ => self.drive(tab, |m, out| {
+                        m.refresh_failed(generation, RefreshFailure::InvalidGrant, now, out)
+                    }),
                 }
-                self.pump(tab);
             }
             Ev::Sleep { tab, ms } => {
                 if self.tabs[tab].asleep_until.is_none() {
@@ -881,9 +806,11 @@ impl World {
                 if let Some(deadline) = &mut t.logout_deadline {
                     *deadline = (*deadline).max(now + bound);
                 }
-                t.session.handle_wake(now);
-                t.coord.handle_timeout(now);
-                self.pump(tab);
+                // The shell re-arms its timer after the wake-up: overdue deadlines fire at once.
+                self.drive(tab, |m, out| {
+                    m.wake(now, out);
+                    m.timeout(now, out)
+                });
             }
             Ev::Crash { tab } => self.crash(tab),
             Ev::Open => {
@@ -901,19 +828,17 @@ impl World {
                     self.tabs[tab].logout_deadline = Some(at.max(now) + self.logout_bound());
                 }
                 self.tabs[tab].starting = true;
-                self.tabs[tab].coord.handle_start(siblings, now);
-                self.pump(tab);
+                self.drive(tab, |m, out| m.start(siblings, now, out));
             }
             Ev::Logout => {
                 let Some(tab) = (0..self.tabs.len()).find(|&i| self.awake(i)) else {
                     return;
                 };
-                if self.tabs[tab].session.generation().is_none() {
+                if self.session(tab).generation().is_none() {
                     return;
                 }
                 self.logged_out_at = Some(now);
-                drop(self.tabs[tab].session.logout());
-                self.pump(tab);
+                drop(self.drive(tab, |m, out| m.logout(now, out)));
                 // The logout call revokes the family and clears the cookie.
                 self.server.current = None;
                 self.server.revoked_before = Some(now);
@@ -954,15 +879,22 @@ impl World {
             if !self.awake(i) {
                 continue;
             }
-            let decision = match self.tabs[i].session.before_request(now) {
-                RequestDecision::Attach { token, .. } => Some(token.expose().to_owned()),
-                RequestDecision::Wait => None,
-                RequestDecision::Fail(failure) => {
+            let decision = self.drive(i, |m, out| {
+                let decision = match m.before_request(now) {
+                    RequestDecision::Attach { token, .. } => Ok(Some(token.expose().to_owned())),
+                    RequestDecision::Wait => Ok(None),
+                    RequestDecision::Fail(failure) => Err(failure),
+                };
+                m.flush(now, out);
+                decision
+            });
+            let decision = match decision {
+                Ok(decision) => decision,
+                Err(failure) => {
                     if self.logged_out_at.is_none() && !self.tabs[i].starting {
                         self.violation(format!("tab {i} has no session: {failure:?}"));
                     }
                     self.tabs[i].waiting_since = None;
-                    self.pump(i);
                     continue;
                 }
             };
@@ -981,11 +913,10 @@ impl World {
                 }
             }
             if let Some(deadline) = self.tabs[i].logout_deadline {
-                if now > deadline && self.tabs[i].session.generation().is_some() {
+                if now > deadline && self.session(i).generation().is_some() {
                     self.violation(format!("tab {i} still holds the session after logout"));
                 }
             }
-            self.pump(i);
         }
     }
 
