@@ -1,16 +1,12 @@
-//! The cross-tab channel's JS objects: one field read for the core's codec, one written, and
-//! the token message a sibling is sent. Shared by the Rust shell (`web::tabs`) and the npm
-//! package's engine (`js::engine`); neither shell imports the other.
+//! The cross-tab channel's JS objects: one field read for the core's codec, one written.
+//! Shared by the Rust shell (`web::tabs`) and the npm package's engine (`js::engine`); neither
+//! shell imports the other.
 
 use js_sys::{JsString, Object, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::core::secret::Secret;
-#[cfg(feature = "std")]
-use crate::core::session::Session;
-#[cfg(feature = "std")]
-use crate::core::tabs::TokenShare;
 use crate::core::tabs::{Key, Out, Value};
 
 pub(crate) fn set(target: &Object, key: &str, value: &JsValue) {
@@ -48,20 +44,4 @@ pub(crate) fn write(target: &Object) -> impl FnMut(Key, Out<'_>) + '_ {
         };
         set(target, key.name(), &value);
     }
-}
-
-/// The token message [`Action::PostToken`](crate::core::tabs::Action::PostToken) asks for, or
-/// `None` when it must be dropped ([`Session::shareable`]). The Rust shell's; the npm package's
-/// engine gets it from `core::manager`.
-#[cfg(feature = "std")]
-pub(crate) fn token_message(
-    session: &mut Session,
-    share: &TokenShare,
-    memory: bool,
-    now: u64,
-) -> Option<Object> {
-    let (access, refresh) = session.shareable(share.generation, memory, now)?;
-    let message = Object::new();
-    share.encode(access, refresh, write(&message));
-    Some(message)
 }

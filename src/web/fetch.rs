@@ -31,7 +31,7 @@ use web_sys::{ReadableStream, Request, RequestInit, RequestRedirect, Response};
 
 use super::dpop;
 use super::http::{set_js, CapturedFetch};
-use super::{gate, now, origin, pump, Error, Gate, RetryOn401, Sent, Shared};
+use super::{drive, gate, now, origin, perform, Error, Gate, Outbox, RetryOn401, Sent, Shared};
 use crate::core::session::{Generation, UnauthorizedDecision};
 
 #[wasm_bindgen]
@@ -229,17 +229,10 @@ async fn add_proof(
 
 /// Reports a 401 for the token of `generation` to the session.
 fn unauthorized(shared: &Shared, generation: Generation, retried: bool) -> UnauthorizedDecision {
-    let decision = {
-        let mut inner = shared.borrow_mut();
-        if inner.closed {
-            return UnauthorizedDecision::GiveUp;
-        }
-        inner
-            .session
-            .handle_unauthorized(generation, retried, now())
-    };
-    pump(shared);
-    decision
+    drive(shared, |inner, out| {
+        inner.manager.unauthorized(generation, retried, now(), out)
+    })
+    .unwrap_or(UnauthorizedDecision::GiveUp)
 }
 
 /// What the package's JS `fetch` wrapper may do with a request to the absolute, canonical URL
@@ -249,7 +242,8 @@ fn unauthorized(shared: &Shared, generation: Generation, retried: bool) -> Unaut
 /// - `undefined`: take the full path ([`fetch`]): a refresh, a wait or an error is involved,
 ///   the manager is closed, or redirects must be handled manually on this host.
 pub(crate) fn header_for(shared: &Shared, url: &str) -> JsValue {
-    let (value, pending) = {
+    let mut out = Outbox::default();
+    let value = {
         let Ok(mut inner) = shared.try_borrow_mut() else {
             return JsValue::UNDEFINED;
         };
@@ -261,7 +255,8 @@ pub(crate) fn header_for(shared: &Shared, url: &str) -> JsValue {
             return JsValue::NULL;
         }
         let inner = &mut *inner;
-        let value = match inner.session.before_request(now()) {
+        let now = now();
+        let value = match inner.manager.before_request(now) {
             crate::core::session::RequestDecision::Attach { token, generation } => {
                 Some(inner.bearer.get(token, generation).into())
             }
@@ -270,12 +265,11 @@ pub(crate) fn header_for(shared: &Shared, url: &str) -> JsValue {
             ) => Some(JsValue::NULL),
             _ => None,
         };
-        (value, inner.session.has_actions())
+        inner.manager.flush(now, &mut out);
+        value
     };
     // `before_request` re-checked the clock: perform what it decided (a refresh that is due).
-    if pending {
-        pump(shared);
-    }
+    perform(shared, out);
     value.unwrap_or(JsValue::UNDEFINED)
 }
 

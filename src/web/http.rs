@@ -14,9 +14,8 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, Headers, Request, RequestInit, Response};
 
 use crate::core::claims::Claims;
-use crate::core::decode::{decode_unverified_with, DecodeOptions};
 use crate::core::secret::Secret;
-use crate::core::session::{grant, RefreshFailure, TokenGrant};
+use crate::core::session::{grant, RefreshFailure};
 
 /// The global `fetch` as it was when the manager was created.
 ///
@@ -225,11 +224,9 @@ pub(crate) fn retry_after_ms(value: Option<&str>, now: u64) -> Option<u64> {
         .then(|| (at as u64).saturating_sub(now).min(24 * 3_600 * 1_000))
 }
 
-/// A parsed token response: the grant and the token's decoded claims (if it is a JWT).
-pub(crate) struct Parsed {
-    pub grant: TokenGrant,
-    pub claims: Option<TokenClaims>,
-}
+/// A parsed token response: the tokens, their `expires_in` and the answer's `Date`, for the
+/// manager (which decodes the access token's claims).
+pub(crate) type Parsed = crate::core::manager::Tokens;
 
 /// A token's decoded (unverified) claims, typed for Rust and as the payload's JSON text, which
 /// the JS `claims` getter hands to the engine's `JSON.parse` (no serializer in the package).
@@ -239,14 +236,12 @@ pub(crate) struct TokenClaims {
 }
 
 impl TokenClaims {
-    /// The claims of `token`, if `decoded` holds its decoded claims (the payload passed the
-    /// strict decoder, so its text is a valid JSON object).
-    pub(crate) fn of(token: &Secret, decoded: Option<Claims>) -> Option<Self> {
-        let payload = token.expose().split('.').nth(1)?;
-        let json = crate::core::b64::decode(payload, "payload").ok()?;
+    /// The claims of a payload the manager's strict decoder accepted (its JSON text).
+    pub(crate) fn of_json(json: &str) -> Option<Self> {
+        let map = crate::core::json::parse_object(json.as_bytes(), "payload").ok()?;
         Some(Self {
-            claims: decoded?,
-            json: String::from_utf8(json).ok()?,
+            claims: Claims::from_map(map).ok()?,
+            json: json.to_owned(),
         })
     }
 }
@@ -301,24 +296,19 @@ pub(crate) fn parse_grant(reply: &Reply, keep_refresh: bool, dpop: bool) -> Opti
     ))
 }
 
-/// A grant for `access_token`, with `exp`/`iat` decoded from it when it is a JWT.
+/// The tokens of an answer (the manager decodes the access token's `exp` and `iat`).
 pub(crate) fn grant_from(
     access_token: Secret,
     refresh_token: Option<Secret>,
     expires_in: Option<i64>,
     server_date_ms: Option<u64>,
 ) -> Parsed {
-    let decoded = decode_unverified_with(access_token.expose(), &DecodeOptions::default())
-        .ok()
-        .map(|token| token.claims);
-    let claims = TokenClaims::of(&access_token, decoded);
-    let mut grant = TokenGrant::new(access_token);
-    grant.refresh_token = refresh_token;
-    grant.expires_in = expires_in;
-    grant.exp = claims.as_ref().and_then(|c| c.claims.exp);
-    grant.iat = claims.as_ref().and_then(|c| c.claims.iat);
-    grant.server_date_ms = server_date_ms;
-    Parsed { grant, claims }
+    Parsed {
+        access: access_token,
+        refresh: refresh_token,
+        expires_in,
+        server_date_ms,
+    }
 }
 
 /// The OAuth `error` member of an error body, if any.

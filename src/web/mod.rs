@@ -1,9 +1,11 @@
-//! The browser shell: drives a sans-IO [`Session`] with the wall clock, one timer, wake-up
-//! events and HTTP, and wraps `fetch`. Works in a window and in a worker (it binds the global
-//! scope), and in any JS host with `fetch` and `setTimeout`.
+//! The browser shell: drives the core's token manager ([`Manager`]: the sans-IO session and,
+//! across tabs, the coordinator, composed in `core::manager`, as the npm package's engine drives
+//! it) with the wall clock, one timer, wake-up events, the channel and HTTP, and wraps `fetch`.
+//! Works in a window and in a worker (it binds the global scope), and in any JS host with
+//! `fetch` and `setTimeout`.
 //!
 //! [`TokenManager`] is the Rust API (futures are `'static`, so they can be spawned or turned
-//! into promises); the npm package's `TokenManager` class is a thin layer over it.
+//! into promises).
 //!
 //! Custody: token response bodies are parsed by the browser's `JSON.parse`; the access token
 //! is copied into wasm memory exactly once, straight into a [`Secret`] (zeroized on drop), and
@@ -48,10 +50,9 @@ pub use crate::core::session::{
 pub use web_sys::RequestCredentials;
 
 use crate::core::claims::Claims;
-use crate::core::session::{
-    grant, Action, Generation, RequestDecision, RequestFailure, Session, TokenGrant,
-};
-use crate::core::tabs::RefreshOutcome;
+use crate::core::manager::{Manager, Shell, Source};
+use crate::core::session::{grant, Generation, RequestDecision, RequestFailure};
+use crate::core::tabs::{Envelope, LockTicket, TokenShare};
 
 /// Where the refresh token lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -264,10 +265,11 @@ pub(crate) type Emitter = Box<dyn Fn(&str, &JsValue)>;
 
 struct Inner {
     config: Config,
-    session: Session,
+    /// The session and, across tabs, the coordinator, composed by the core.
+    manager: Manager,
     /// Decoded claims of the token of this generation.
     claims: Option<(Generation, http::TokenClaims)>,
-    /// The session's timer.
+    /// The manager's timer (the session's and the coordinator's deadlines).
     alarm: Alarm,
     listeners: Option<Listeners>,
     tabs: Option<tabs::Tabs>,
@@ -279,10 +281,6 @@ struct Inner {
     last_failure: Option<RefreshFailure>,
     /// The current token's `Authorization` value.
     bearer: BearerCache,
-    /// What the shell read with the grant it just handed to the session, kept for the session's
-    /// [`Event::Installed`] (dropped at the end of [`pump`] if the session ignored the grant).
-    incoming_claims: Option<http::TokenClaims>,
-    incoming_meta: Option<tabs::Meta>,
     closed: bool,
     /// `fetch` as it was at construction: used for every request the manager sends.
     fetch: http::CapturedFetch,
@@ -493,14 +491,7 @@ impl Drop for Listeners {
 }
 
 fn wake(shared: &Shared) {
-    {
-        let mut inner = shared.borrow_mut();
-        if inner.closed {
-            return;
-        }
-        inner.session.handle_wake(now());
-    }
-    pump(shared);
+    drive(shared, |inner, out| inner.manager.wake(now(), out));
 }
 
 /// A promise and its resolver.
@@ -525,110 +516,184 @@ fn wake_all(waiters: Vec<Function>, why: Wake) {
     }
 }
 
-/// Drains the session's actions and performs them, then re-arms the timer. Never holds a
-/// borrow while calling out (subscribers may call back into the manager).
-fn pump(shared: &Shared) {
-    loop {
-        let mut guard = shared.borrow_mut();
-        let inner = &mut *guard;
+/// What the manager asked for during one input, performed once the input is over (never
+/// while `Inner` is borrowed: subscribers and waiters may call back into the manager).
+#[derive(Default)]
+pub(crate) struct Outbox(Vec<Step>);
+
+pub(crate) enum Step {
+    Refresh(Generation),
+    Cancel(Generation),
+    Event(Event),
+    /// A channel message, encoded; `true`: it carries this tab's tokens.
+    Post(Object, bool),
+    Lock(LockTicket, bool),
+    CancelLock(LockTicket),
+    Release(LockTicket),
+    HandOver(bool),
+}
+
+impl Shell for Outbox {
+    fn start_refresh(&mut self, generation: Generation) {
+        self.0.push(Step::Refresh(generation));
+    }
+
+    fn cancel_refresh(&mut self, generation: Generation) {
+        self.0.push(Step::Cancel(generation));
+    }
+
+    fn emit(&mut self, event: Event) {
+        self.0.push(Step::Event(event));
+    }
+
+    fn post(&mut self, envelope: Envelope) {
+        let message = Object::new();
+        envelope.encode(tabs::write(&message));
+        self.0.push(Step::Post(message, false));
+    }
+
+    fn post_token(&mut self, share: TokenShare, access: &Secret, refresh: Option<&Secret>) {
+        let message = Object::new();
+        share.encode(access, refresh, tabs::write(&message));
+        self.0.push(Step::Post(message, true));
+    }
+
+    fn request_lock(&mut self, ticket: LockTicket, steal: bool) {
+        self.0.push(Step::Lock(ticket, steal));
+    }
+
+    fn cancel_lock_request(&mut self, ticket: LockTicket) {
+        self.0.push(Step::CancelLock(ticket));
+    }
+
+    fn release_lock(&mut self, ticket: LockTicket) {
+        self.0.push(Step::Release(ticket));
+    }
+
+    fn hand_over_finished(&mut self, adopted: bool) {
+        self.0.push(Step::HandOver(adopted));
+    }
+}
+
+/// Feeds the manager one input (`input` gets the open manager's state and the outbox), then
+/// performs what it asked for and re-arms the timer. Returns `input`'s result, or `None` when
+/// the manager is closed.
+fn drive<R>(shared: &Shared, input: impl FnOnce(&mut Inner, &mut Outbox) -> R) -> Option<R> {
+    let mut out = Outbox::default();
+    let result = {
+        let mut inner = shared.borrow_mut();
         if inner.closed {
-            while inner.session.poll_action().is_some() {}
-            return;
+            return None;
         }
-        let Some(action) = inner.session.poll_action() else {
-            inner.incoming_claims = None;
-            inner.incoming_meta = None;
-            // The session is quiet: the coordinator's actions may feed it again.
-            let Some(action) = inner
-                .tabs
-                .as_mut()
-                .and_then(|t| t.coordinator.poll_action())
-            else {
-                break;
-            };
-            drop(guard);
-            tabs::perform(shared, action);
-            continue;
-        };
-        match action {
-            // With cross-tab coordination the coordinator takes the lock first.
-            Action::StartRefresh { generation } => match inner.tabs.as_mut() {
-                Some(tabs) => tabs.coordinator.handle_refresh_wanted(generation, now()),
-                None => start_refresh(shared, inner, generation),
-            },
-            // Across tabs a cancelled call is never aborted: it may have rotated the refresh
-            // token, and an aborted response loses its Set-Cookie (see `core::tabs`; the
-            // coordinator keeps the lock until the call ends). As `core::manager` decides.
-            Action::CancelRefresh { generation } => match inner.tabs.as_mut() {
-                Some(tabs) => tabs.coordinator.handle_refresh_cancelled(generation, now()),
-                None => inner.refresh_calls.retain(|(g, controller)| {
+        input(&mut inner, &mut out)
+    };
+    perform(shared, out);
+    Some(result)
+}
+
+/// Performs the manager's requests in order, then re-arms the timer.
+fn perform(shared: &Shared, out: Outbox) {
+    for step in out.0 {
+        match step {
+            Step::Refresh(generation) => {
+                let failed = {
+                    let mut inner = shared.borrow_mut();
+                    if inner.closed {
+                        return;
+                    }
+                    start_refresh(shared, &mut inner, generation)
+                };
+                if let Some(failure) = failed {
+                    drive(shared, |inner, out| {
+                        inner
+                            .manager
+                            .refresh_failed(generation, failure, now(), out)
+                    });
+                }
+            }
+            Step::Cancel(generation) => {
+                shared.borrow_mut().refresh_calls.retain(|(g, controller)| {
                     if *g == generation {
                         controller.abort();
                     }
                     *g != generation
-                }),
-            },
-            Action::Emit(event) => {
-                let why = match &event {
-                    Event::Installed { generation, origin } => {
-                        let claims = inner.incoming_claims.take();
-                        if let Some(meta) = inner.incoming_meta.take() {
-                            let typed = claims.as_ref().map(|c| &c.claims);
-                            tabs::installed(inner, *generation, *origin, meta, typed);
-                        }
-                        inner.claims = claims.map(|claims| (*generation, claims));
-                        inner.bearer.clear();
-                        Some(match origin.starts_session() {
-                            true => Wake::Tokens,
-                            false => Wake::Refreshed,
-                        })
-                    }
-                    Event::RefreshFailed { failure, .. } => {
-                        inner.last_failure = Some(*failure);
-                        Some(Wake::RefreshFailed)
-                    }
-                    Event::LoggedOut { .. } => {
-                        inner.claims = None;
-                        inner.bearer.clear();
-                        inner.dpop.clear();
-                        if let Some(tabs) = inner.tabs.as_mut() {
-                            tabs.coordinator.handle_session_ended(now());
-                        }
-                        Some(Wake::LoggedOut)
-                    }
-                    _ => None,
-                };
-                let waiters = match why {
-                    Some(_) => std::mem::take(&mut inner.waiters),
-                    None => Vec::new(),
-                };
-                let subscribers: Vec<Subscriber> =
-                    inner.subscribers.iter().map(|(_, s)| s.clone()).collect();
-                drop(guard);
-                if let Some(why) = why {
-                    wake_all(waiters, why);
-                }
-                for subscriber in subscribers {
-                    subscriber(&event);
-                }
+                });
             }
+            Step::Event(event) => announce(shared, event),
+            Step::Post(message, carries_token) => tabs::post(shared, &message, carries_token),
+            Step::Lock(ticket, steal) => tabs::request(shared, ticket, steal),
+            Step::CancelLock(ticket) => tabs::cancel_request(shared, ticket),
+            Step::Release(ticket) => tabs::release(shared, ticket),
+            Step::HandOver(adopted) => tabs::hand_over_finished(shared, adopted),
         }
     }
     rearm(shared);
-    tabs::rearm(shared);
 }
 
-/// Arms the session's timer for its `poll_timeout()`.
+/// An event of the session: the shell's bookkeeping (claims, the cached `Authorization`
+/// value, the DPoP key), the waiting requests woken, then the subscribers.
+fn announce(shared: &Shared, event: Event) {
+    let (waiters, subscribers) = {
+        let mut guard = shared.borrow_mut();
+        let inner = &mut *guard;
+        if inner.closed {
+            return;
+        }
+        let why = match &event {
+            Event::Installed { generation, origin } => {
+                inner.claims = inner
+                    .manager
+                    .claims_json()
+                    .and_then(http::TokenClaims::of_json)
+                    .map(|claims| (*generation, claims));
+                inner.bearer.clear();
+                // A sibling's token comes with its key: one key (one `jkt`) per session.
+                if *origin == TokenOrigin::Sibling {
+                    if let Some(key) = inner.dpop.incoming.take() {
+                        inner.dpop.key = Some(key);
+                    }
+                }
+                Some(match origin.starts_session() {
+                    true => Wake::Tokens,
+                    false => Wake::Refreshed,
+                })
+            }
+            Event::RefreshFailed { failure, .. } => {
+                inner.last_failure = Some(*failure);
+                Some(Wake::RefreshFailed)
+            }
+            Event::LoggedOut { .. } => {
+                inner.claims = None;
+                inner.bearer.clear();
+                inner.dpop.clear();
+                Some(Wake::LoggedOut)
+            }
+            _ => None,
+        };
+        let waiters = match why {
+            Some(why) => Some((std::mem::take(&mut inner.waiters), why)),
+            None => None,
+        };
+        let subscribers: Vec<Subscriber> =
+            inner.subscribers.iter().map(|(_, s)| s.clone()).collect();
+        (waiters, subscribers)
+    };
+    if let Some((waiters, why)) = waiters {
+        wake_all(waiters, why);
+    }
+    for subscriber in subscribers {
+        subscriber(&event);
+    }
+}
+
+/// Arms the timer for the manager's deadline (the session's and the coordinator's).
 fn rearm(shared: &Shared) {
     let mut inner = shared.borrow_mut();
     if inner.closed {
         return;
     }
-    let deadline = inner.session.poll_timeout();
-    inner.alarm.arm(shared, deadline, |inner, now| {
-        inner.alarm.disarm();
-        inner.session.handle_timeout(now);
-    });
+    let deadline = inner.manager.deadline();
+    inner.alarm.arm(shared, deadline);
 }
 
 /// One cancel-on-drop timer for a machine's `poll_timeout()`, re-armed only when the deadline
@@ -640,9 +705,8 @@ pub(super) struct Alarm {
 }
 
 impl Alarm {
-    /// Arms for `deadline`; when it fires, `fire` runs on the open manager with the time, then
-    /// both machines are driven.
-    fn arm(&mut self, shared: &Shared, deadline: Option<u64>, fire: fn(&mut Inner, u64)) {
+    /// Arms for `deadline`; when it fires, the manager hears of the time.
+    fn arm(&mut self, shared: &Shared, deadline: Option<u64>) {
         if deadline == self.armed_for {
             return;
         }
@@ -652,14 +716,10 @@ impl Alarm {
             let weak = Rc::downgrade(shared);
             Timeout::new(delay, move || {
                 let Some(shared) = weak.upgrade() else { return };
-                {
-                    let mut inner = shared.borrow_mut();
-                    if inner.closed {
-                        return;
-                    }
-                    fire(&mut inner, now());
-                }
-                pump(&shared);
+                drive(&shared, |inner, out| {
+                    inner.alarm.disarm();
+                    inner.manager.timeout(now(), out)
+                });
             })
         });
     }
@@ -686,15 +746,18 @@ fn refresh_token_body(token: &Secret) -> Object {
 /// Performs a refresh the session (or, across tabs, the coordinator holding the lock) started:
 /// the refresh call, then exactly one result. With cross-tab coordination a failure goes to the
 /// coordinator, which reports it to the session itself (it may first ask the siblings).
-fn start_refresh(shared: &Shared, inner: &mut Inner, generation: Generation) {
+fn start_refresh(
+    shared: &Shared,
+    inner: &mut Inner,
+    generation: Generation,
+) -> Option<RefreshFailure> {
     let Ok(controller) = AbortController::new() else {
-        inner.refresh_failed(generation, RefreshFailure::Network, now());
-        return;
+        return Some(RefreshFailure::Network);
     };
     inner.refresh_calls.push((generation, controller.clone()));
     let memory = inner.config.refresh_token == RefreshTokenMode::Memory;
     let body = if memory {
-        inner.session.refresh_token().map(|token| {
+        inner.manager.session().refresh_token().map(|token| {
             let body = refresh_token_body(token);
             let _ = Reflect::set(
                 &body,
@@ -714,13 +777,12 @@ fn start_refresh(shared: &Shared, inner: &mut Inner, generation: Generation) {
         // The key lived in memory only (a reload, or a session a sibling did not hand over): a
         // token bound to it cannot be refreshed, and trying would burn a request.
         inner.refresh_calls.retain(|(g, _)| *g != generation);
-        inner.refresh_failed(generation, RefreshFailure::InvalidGrant, now());
-        return;
+        return Some(RefreshFailure::InvalidGrant);
     }
     // (A build without verification has no OAuth profile: `cfg!` lets the linker drop it.)
     if cfg!(feature = "oauth") && inner.oauth.is_some() {
         oauth::start_refresh(shared.clone(), generation, controller, started_at);
-        return;
+        return None;
     }
     let call = inner.auth_call(inner.config.refresh_url.clone(), body, None);
     let shared = shared.clone();
@@ -737,6 +799,7 @@ fn start_refresh(shared: &Shared, inner: &mut Inner, generation: Generation) {
         };
         refresh_finished(&shared, generation, started_at, result);
     });
+    None
 }
 
 /// The proof for the logout call of the DPoP-bound access token `token` (`None` when WebCrypto
@@ -773,48 +836,20 @@ fn refresh_finished(
     started_at: u64,
     result: Result<http::Parsed, Option<RefreshFailure>>,
 ) {
-    let now = now();
-    {
-        let mut inner = shared.borrow_mut();
+    drive(shared, |inner, out| {
         inner.refresh_calls.retain(|(g, _)| *g != generation);
-        if inner.closed {
-            return;
-        }
+        let now = now();
         match result {
-            Ok(parsed) => {
-                inner.offer(parsed, started_at, |session, grant| {
-                    session.handle_refresh_ok(generation, grant, started_at);
-                    session.handle_timeout(now);
-                });
-                if let Some(tabs) = inner.tabs.as_mut() {
-                    tabs.coordinator.handle_refresh_result(
-                        generation,
-                        RefreshOutcome::Succeeded,
-                        now,
-                    );
-                }
-            }
-            Err(Some(failure)) => inner.refresh_failed(generation, failure, now),
+            Ok(parsed) => inner
+                .manager
+                .refresh_ok(generation, parsed, started_at, now, out),
+            Err(Some(failure)) => inner.manager.refresh_failed(generation, failure, now, out),
             Err(None) => {}
         }
-    }
-    pump(shared);
+    });
 }
 
 impl Inner {
-    /// Reports a failed refresh: to the coordinator when tabs coordinate (it decides whether
-    /// and when the session hears of it), else to the session.
-    fn refresh_failed(&mut self, generation: Generation, failure: RefreshFailure, now: u64) {
-        match self.tabs.as_mut() {
-            Some(tabs) => tabs.coordinator.handle_refresh_result(
-                generation,
-                RefreshOutcome::Failed(failure),
-                now,
-            ),
-            None => self.session.handle_refresh_err(generation, failure, now),
-        }
-    }
-
     /// A POST to the auth endpoint `url`, with this manager's credentials mode, timeout and
     /// captured `fetch`.
     fn auth_call(
@@ -835,19 +870,6 @@ impl Inner {
             fetch: self.fetch.clone(),
         }
     }
-
-    /// Hands a parsed grant to the session with `install`; its claims and metadata wait for
-    /// the session's [`Event::Installed`], which [`pump`] handles.
-    fn offer(
-        &mut self,
-        parsed: http::Parsed,
-        now: u64,
-        install: impl FnOnce(&mut Session, TokenGrant),
-    ) {
-        self.incoming_claims = parsed.claims;
-        self.incoming_meta = Some(tabs::Meta::of(&parsed.grant, now));
-        install(&mut self.session, parsed.grant);
-    }
 }
 
 /// The outcome of the request gate.
@@ -863,18 +885,14 @@ async fn gate<T>(
     attach: impl Fn(&mut BearerCache, &Secret, Generation) -> T,
 ) -> Result<Gate<T>, Error> {
     loop {
-        let step = {
-            let mut inner = shared.borrow_mut();
-            if inner.closed {
-                return Err(Error::closed());
-            }
-            let inner = &mut *inner;
-            match inner.session.before_request(now()) {
+        let step = drive(shared, |inner, out| {
+            let now = now();
+            let step = match inner.manager.before_request(now) {
                 RequestDecision::Attach { token, generation } => Ok(Gate::Go(
                     attach(&mut inner.bearer, token, generation),
                     generation,
                 )),
-                RequestDecision::Wait => Err(Ok(waiter(inner))),
+                RequestDecision::Wait => Err(Ok(())),
                 RequestDecision::Fail(RequestFailure::Anonymous) => Ok(Gate::Anonymous),
                 RequestDecision::Fail(RequestFailure::LoggedOut(reason)) => Err(Err(Error::new(
                     "ERR_LOGGED_OUT",
@@ -884,9 +902,13 @@ async fn gate<T>(
                     "ERR_TOKEN_EXPIRED",
                     "the access token expired and a refresh is pending",
                 ))),
-            }
-        };
-        pump(shared);
+            };
+            // Registered before what the check set off runs: its outcome wakes this request.
+            let step = step.map_err(|wait| wait.map(|()| waiter(inner)));
+            inner.manager.flush(now, out);
+            step
+        })
+        .ok_or_else(Error::closed)?;
         match step {
             Ok(gate) => return Ok(gate),
             Err(Ok(wait)) => {
@@ -900,18 +922,13 @@ async fn gate<T>(
 /// Installs tokens from a login or `set_tokens` (waiting requests wake on the session's
 /// [`Event::Installed`]).
 fn install_tokens(shared: &Shared, parsed: http::Parsed, origin: TokenOrigin) {
-    {
-        let mut inner = shared.borrow_mut();
-        if inner.closed {
-            return;
-        }
-        let now = now();
-        inner.offer(parsed, now, |session, grant| match origin {
-            TokenOrigin::Login => session.handle_login(grant, now),
-            _ => session.handle_tokens(grant, now),
-        });
-    }
-    pump(shared);
+    let source = match origin {
+        TokenOrigin::Login => Source::Login,
+        _ => Source::SetTokens,
+    };
+    drive(shared, |inner, out| {
+        inner.manager.install(source, parsed, now(), out)
+    });
 }
 
 /// A handle removing a listener when dropped (see [`TokenManager::subscribe`]).
@@ -1079,11 +1096,12 @@ impl TokenManager {
         }
         let fetch = http::CapturedFetch::capture()
             .ok_or_else(|| Error::new("ERR_FETCH", "this environment has no global fetch"))?;
-        let session = Session::new(config.policy.clone(), random_u64());
+        let (policy, seed) = (config.policy.clone(), random_u64());
+        let memory = config.refresh_token == RefreshTokenMode::Memory;
         let use_dpop = config.dpop;
         let shared = Rc::new(RefCell::new(Inner {
             config,
-            session,
+            manager: Manager::new(policy.clone(), seed, memory, None),
             claims: None,
             alarm: Alarm::default(),
             listeners: None,
@@ -1097,8 +1115,6 @@ impl TokenManager {
                 dpop: use_dpop,
                 ..BearerCache::default()
             },
-            incoming_claims: None,
-            incoming_meta: None,
             closed: false,
             fetch,
             oauth,
@@ -1107,7 +1123,12 @@ impl TokenManager {
         let listeners = Listeners::install(Rc::downgrade(&shared));
         shared.borrow_mut().listeners = Some(listeners);
         let tabs = tabs::Tabs::install(&shared.borrow().config, Rc::downgrade(&shared));
-        shared.borrow_mut().tabs = tabs;
+        if let Some((tabs, coordination)) = tabs {
+            let mut inner = shared.borrow_mut();
+            // No session yet: the manager is made again, now with the tabs' coordinator.
+            inner.manager = Manager::new(policy, seed, memory, Some(coordination));
+            inner.tabs = Some(tabs);
+        }
         Ok(Self {
             shared,
             remote: None,
@@ -1291,27 +1312,23 @@ impl TokenManager {
             if tabs::hand_over(&shared).await {
                 return true;
             }
-            let wait = {
-                let mut inner = shared.borrow_mut();
-                if inner.closed {
-                    return false;
-                }
-                if inner.session.state() != SessionState::Anonymous
+            let wait = drive(&shared, |inner, out| {
+                if inner.manager.session().state() != SessionState::Anonymous
                     || inner.config.refresh_token == RefreshTokenMode::Memory
                     || !session_may_exist(&inner.config)
                 {
                     None
                 } else {
-                    inner.session.request_refresh(now());
-                    Some(waiter(&mut inner))
+                    inner.manager.request_refresh(now(), out);
+                    Some(waiter(inner))
                 }
-            };
-            pump(&shared);
+            });
+            let Some(wait) = wait else { return false };
             if let Some(wait) = wait {
                 let _ = wait.await;
             }
             let inner = shared.borrow();
-            !inner.closed && inner.session.generation().is_some()
+            !inner.closed && inner.manager.session().generation().is_some()
         }
     }
 
@@ -1398,15 +1415,11 @@ impl TokenManager {
             if let Some(call) = worker {
                 return call.await.map(drop);
             }
-            let wait = {
-                let mut inner = shared.borrow_mut();
-                if inner.closed {
-                    return Err(Error::closed());
-                }
-                inner.session.request_refresh(now());
-                waiter(&mut inner)
-            };
-            pump(&shared);
+            let wait = drive(&shared, |inner, out| {
+                inner.manager.request_refresh(now(), out);
+                waiter(inner)
+            })
+            .ok_or_else(Error::closed)?;
             let why = wait
                 .await
                 .map(|v| Wake::from_js(&v))
@@ -1436,12 +1449,8 @@ impl TokenManager {
                 let _ = call.await;
                 return;
             }
-            let call = {
-                let mut inner = shared.borrow_mut();
-                if inner.closed {
-                    return;
-                }
-                let credentials = inner.session.logout();
+            let call = drive(&shared, |inner, out| {
+                let credentials = inner.manager.logout(now(), out);
                 inner.claims = None;
                 inner.bearer.clear();
                 // A DPoP-bound token goes to the logout URL as `DPoP` with a proof of the
@@ -1457,7 +1466,7 @@ impl TokenManager {
                 if cfg!(feature = "oauth") && inner.oauth.is_some() {
                     // OAuth profile: RFC 7009 revocation at the provider.
                     let revoke: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> =
-                        Box::pin(oauth::revoke(&shared, &mut inner, credentials));
+                        Box::pin(oauth::revoke(&shared, inner, credentials));
                     Some(revoke)
                 } else {
                     let c = &inner.config;
@@ -1496,8 +1505,8 @@ impl TokenManager {
                     })
                 }
                 // `credentials` is dropped here: both secrets are zeroized.
-            };
-            pump(&shared);
+            });
+            let Some(call) = call else { return };
             let waiters = std::mem::take(&mut shared.borrow_mut().waiters);
             wake_all(waiters, Wake::LoggedOut);
             if let Some(call) = call {
@@ -1641,7 +1650,7 @@ impl TokenManager {
         match self.snapshot("state").and_then(|s| s.as_string()) {
             Some(state) => custody::state(&state),
             None if self.remote.is_some() => SessionState::Anonymous,
-            None => self.shared.borrow().session.state(),
+            None => self.shared.borrow().manager.session().state(),
         }
     }
 
@@ -1717,7 +1726,7 @@ impl TokenManager {
 
     fn with_claims<T>(&self, read: impl FnOnce(&http::TokenClaims) -> T) -> Option<T> {
         let inner = self.shared.borrow();
-        let generation = inner.session.generation()?;
+        let generation = inner.manager.session().generation()?;
         inner
             .claims
             .as_ref()
@@ -1744,7 +1753,7 @@ impl TokenManager {
         if let Some(ms) = self.snapshot_ms("expiresAt") {
             return ms.map(|ms| ms as u64);
         }
-        self.shared.borrow().session.expires_at()
+        self.shared.borrow().manager.session().expires_at()
     }
 
     /// Server clock minus local clock, in ms, measured with the current token.
@@ -1752,7 +1761,7 @@ impl TokenManager {
         if let Some(ms) = self.snapshot_ms("clockOffsetMs") {
             return ms.map(|ms| ms as i64);
         }
-        self.shared.borrow().session.clock_offset_ms()
+        self.shared.borrow().manager.session().clock_offset_ms()
     }
 
     /// When the session next acts on its own (local clock, ms since the epoch): the silent
@@ -1762,7 +1771,7 @@ impl TokenManager {
         if let Some(ms) = self.snapshot_ms("nextRefreshAt") {
             return ms.map(|ms| ms as u64);
         }
-        self.shared.borrow().session.poll_timeout()
+        self.shared.borrow().manager.session().poll_timeout()
     }
 
     /// Where the expiry came from.
@@ -1774,7 +1783,7 @@ impl TokenManager {
                 _ => None,
             };
         }
-        self.shared.borrow().session.expiry_source()
+        self.shared.borrow().manager.session().expiry_source()
     }
 }
 
@@ -1828,8 +1837,7 @@ impl Drop for TokenManager {
             for (_, controller) in inner.refresh_calls.drain(..) {
                 controller.abort();
             }
-            drop(inner.session.logout());
-            while inner.session.poll_action().is_some() {}
+            drop(inner.manager.logout(now(), &mut Outbox::default()));
             inner.subscribers.clear();
             inner.claims = None;
             inner.bearer.clear();

@@ -470,7 +470,8 @@ async fn refresh_once(
         let inner = shared.borrow();
         let oauth = inner.oauth.as_ref().ok_or(None)?;
         let token = inner
-            .session
+            .manager
+            .session()
             .refresh_token()
             .ok_or(Some(RefreshFailure::InvalidGrant))?;
         let request = refresh_request(&metadata, &oauth.client.client_id, token, None);

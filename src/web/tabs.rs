@@ -28,13 +28,9 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{AbortController, EventTarget};
 
-use super::{deferred, global_get, now, pump, Config, Inner, RefreshTokenMode, Shared};
-use crate::core::claims::Claims;
-use crate::core::session::{Generation, LogoutReason, TokenGrant, TokenOrigin};
-use crate::core::tabs::{
-    Action, Coordinator, Envelope, Identity, InstallOrigin, InstalledToken, LockTicket, TabId,
-    TabPolicy,
-};
+use super::{deferred, drive, global_get, now, Config, Inner, Shared};
+use crate::core::manager::{LockEvent, TabConfig};
+use crate::core::tabs::{Envelope, LockTicket, TabId, TabPolicy};
 
 #[wasm_bindgen]
 extern "C" {
@@ -48,24 +44,6 @@ extern "C" {
     fn close(this: &Channel);
 }
 
-/// What the shell read around a grant, so that siblings compute the same expiry and offset.
-pub(super) struct Meta {
-    at: u64,
-    expires_in: Option<i64>,
-    server_date_ms: Option<u64>,
-}
-
-impl Meta {
-    /// The metadata of `grant`, received at `at`.
-    pub(super) fn of(grant: &TokenGrant, at: u64) -> Self {
-        Self {
-            at,
-            expires_in: grant.expires_in,
-            server_date_ms: grant.server_date_ms,
-        }
-    }
-}
-
 /// One Web Locks request under a coordinator ticket.
 struct LockRequest {
     ticket: LockTicket,
@@ -77,7 +55,8 @@ struct LockRequest {
 
 /// The cross-tab binding of one manager; dropping it closes the channel and releases its locks.
 pub(super) struct Tabs {
-    pub(super) coordinator: Coordinator,
+    /// This tab's id on the channel (the coordinator's, in the manager).
+    id: TabId,
     channel: Channel,
     listener: Option<Closure<dyn FnMut(web_sys::Event)>>,
     /// Channel name; also the prefix of the lock names.
@@ -87,9 +66,7 @@ pub(super) struct Tabs {
     /// Releases this manager's presence lock (`<name>:tab:<id>`, shared mode).
     presence: Option<Function>,
     requests: Vec<LockRequest>,
-    /// The coordinator's timer.
-    alarm: super::Alarm,
-    /// Resolves the promise `start()` waits on for [`Action::HandOverFinished`].
+    /// Resolves the promise `start()` waits on for the end of the hand-over.
     handover: Option<Function>,
 }
 
@@ -145,15 +122,16 @@ pub fn channel_name(config: &Config) -> String {
 const DPOP_KEY: &str = "dpopKey";
 
 // The channel's JS objects, shared with the npm package's engine (which has no Rust shell).
-pub(crate) use crate::channel::{get, read, set, token_message, write};
+pub(crate) use crate::channel::{get, read, set, write};
 
 impl Tabs {
     /// Opens the channel for `config` when `crossTab` is on and the host has tabs to talk to
-    /// (a window or a worker with `BroadcastChannel`; not Node).
+    /// (a window or a worker with `BroadcastChannel`; not Node); returns it with how the
+    /// manager's coordinator must be set up.
     pub(super) fn install(
         config: &Config,
         shared: Weak<std::cell::RefCell<Inner>>,
-    ) -> Option<Self> {
+    ) -> Option<(Self, TabConfig)> {
         if !config.cross_tab || !super::in_browser() {
             return None;
         }
@@ -177,27 +155,27 @@ impl Tabs {
             share_tokens: config.share_tokens,
             ..TabPolicy::for_request_timeout(u64::from(config.request_timeout_ms))
         };
-        let coordinator = Coordinator::new(
+        let coordination = TabConfig {
             policy,
-            TabId::from_random(super::random_u64()),
-            super::random_u64(),
-            locks.is_some(),
-            config.refresh_token == RefreshTokenMode::Memory,
-        );
-        let presence = locks.as_ref().and_then(|locks| {
-            hold_presence(locks, &format!("{name}:tab:{}", coordinator.id().get()))
-        });
-        Some(Self {
-            coordinator,
+            id: TabId::from_random(super::random_u64()),
+            seed: super::random_u64(),
+            web_locks: locks.is_some(),
+        };
+        let id = coordination.id;
+        let presence = locks
+            .as_ref()
+            .and_then(|locks| hold_presence(locks, &format!("{name}:tab:{}", id.get())));
+        let tabs = Self {
+            id,
             channel,
             listener: Some(closure),
             name,
             locks,
             presence,
             requests: Vec::new(),
-            alarm: super::Alarm::default(),
             handover: None,
-        })
+        };
+        Some((tabs, coordination))
     }
 
     fn post(&self, message: &Object) {
@@ -258,8 +236,8 @@ fn on_message(shared: &Shared, data: &JsValue) {
         if let Ok(mut inner) = shared.try_borrow_mut() {
             inner.dpop.incoming = key;
         }
-        feed(shared, |coordinator, now| {
-            coordinator.handle_message(envelope.from, envelope.message, now)
+        drive(shared, |inner, out| {
+            inner.manager.message(envelope, now(), out)
         });
         if let Ok(mut inner) = shared.try_borrow_mut() {
             inner.dpop.incoming = None;
@@ -267,106 +245,87 @@ fn on_message(shared: &Shared, data: &JsValue) {
     }
 }
 
-/// The session's news for the coordinator: a token installed.
-pub(super) fn installed(
-    inner: &mut Inner,
-    generation: Generation,
-    origin: TokenOrigin,
-    meta: Meta,
-    claims: Option<&Claims>,
-) {
-    let Some(tabs) = inner.tabs.as_mut() else {
-        return;
-    };
-    let origin = match origin {
-        TokenOrigin::Refresh => InstallOrigin::Refresh,
-        TokenOrigin::Sibling => InstallOrigin::Sibling,
-        _ => InstallOrigin::Login,
-    };
-    tabs.coordinator.handle_installed(
-        InstalledToken {
-            generation,
-            origin,
-            received_at: meta.at,
-            expires_in: meta.expires_in,
-            server_date_ms: meta.server_date_ms,
-            identity: Identity::of(claims),
-        },
-        now(),
-    );
-}
-
-/// Performs one coordinator action (see [`Action`] for what each asks).
-pub(super) fn perform(shared: &Shared, action: Action) {
-    let now = now();
-    let mut guard = shared.borrow_mut();
-    let inner = &mut *guard;
+/// Posts `message` on the channel; a token message carries the session's DPoP key (one key,
+/// one `jkt`, per session across tabs).
+pub(super) fn post(shared: &Shared, message: &Object, carries_token: bool) {
+    let inner = shared.borrow();
     if inner.closed {
         return;
     }
-    let memory = inner.config.refresh_token == RefreshTokenMode::Memory;
-    let Some(tabs) = inner.tabs.as_mut() else {
-        return;
+    if carries_token {
+        if let Some(key) = &inner.dpop.key {
+            set(message, DPOP_KEY, &key.to_message());
+        }
+    }
+    if let Some(tabs) = &inner.tabs {
+        tabs.post(message);
+    }
+}
+
+/// Requests the refresh lock under `ticket`; a host without Web Locks reports it unavailable.
+pub(super) fn request(shared: &Shared, ticket: LockTicket, steal: bool) {
+    let lock = {
+        let inner = shared.borrow();
+        let Some(tabs) = inner.tabs.as_ref().filter(|_| !inner.closed) else {
+            return;
+        };
+        tabs.locks
+            .clone()
+            .map(|locks| (locks, format!("{}:refresh", tabs.name)))
     };
-    match action {
-        Action::Post(envelope) => {
-            let message = Object::new();
-            envelope.encode(write(&message));
-            tabs.post(&message);
-        }
-        Action::PostToken(share) => {
-            let Some(message) = token_message(&mut inner.session, &share, memory, now) else {
-                return;
-            };
-            // The DPoP key goes with the token: one key (one `jkt`) per session across tabs.
-            if let Some(key) = &inner.dpop.key {
-                set(&message, DPOP_KEY, &key.to_message());
-            }
-            tabs.post(&message);
-        }
-        Action::RequestLock { ticket, steal } => {
-            let locks = tabs.locks.clone();
-            let name = format!("{}:refresh", tabs.name);
-            match locks.and_then(|locks| request_lock(shared, &locks, &name, ticket, steal)) {
-                Some(request) => tabs.requests.push(request),
-                None => tabs.coordinator.handle_lock_unavailable(ticket, now),
+    let request = lock.and_then(|(locks, name)| request_lock(shared, &locks, &name, ticket, steal));
+    match request {
+        Some(request) => {
+            if let Some(tabs) = shared.borrow_mut().tabs.as_mut() {
+                tabs.requests.push(request);
             }
         }
-        Action::CancelLockRequest { ticket } => {
-            if let Some(request) = tabs.requests.iter().find(|r| r.ticket == ticket) {
-                if let Some(abort) = &request.abort {
-                    abort.abort();
-                }
+        None => {
+            drive(shared, |inner, out| {
+                inner
+                    .manager
+                    .lock(ticket, LockEvent::Unavailable, now(), out)
+            });
+        }
+    }
+}
+
+/// Withdraws the waiting lock request of `ticket`.
+pub(super) fn cancel_request(shared: &Shared, ticket: LockTicket) {
+    let inner = shared.borrow();
+    if let Some(tabs) = &inner.tabs {
+        if let Some(request) = tabs.requests.iter().find(|r| r.ticket == ticket) {
+            if let Some(abort) = &request.abort {
+                abort.abort();
             }
         }
-        Action::ReleaseLock { ticket } => {
-            if let Some(at) = tabs.requests.iter().position(|r| r.ticket == ticket) {
-                let request = tabs.requests.remove(at);
-                let _ = request.release.call0(&JsValue::UNDEFINED);
-            }
+    }
+}
+
+/// Releases the lock held under `ticket`.
+pub(super) fn release(shared: &Shared, ticket: LockTicket) {
+    let request = {
+        let mut inner = shared.borrow_mut();
+        let Some(tabs) = inner.tabs.as_mut() else {
+            return;
+        };
+        match tabs.requests.iter().position(|r| r.ticket == ticket) {
+            Some(at) => tabs.requests.remove(at),
+            None => return,
         }
-        Action::StartRefresh { generation } => super::start_refresh(shared, inner, generation),
-        Action::ReportRefreshFailure {
-            generation,
-            failure,
-        } => inner.session.handle_refresh_err(generation, failure, now),
-        Action::InstallSiblingToken(adoption) => {
-            inner.incoming_meta = Some(Meta::of(&adoption.grant, adoption.received_at));
-            inner.incoming_claims =
-                super::http::TokenClaims::of(&adoption.grant.access_token, adoption.claims);
-            if let Some(key) = inner.dpop.incoming.take() {
-                inner.dpop.key = Some(key);
-            }
-            inner
-                .session
-                .handle_sibling_tokens(adoption.grant, adoption.received_at, now);
-        }
-        Action::EndSession => drop(inner.session.logout_with(LogoutReason::OtherTab)),
-        Action::HandOverFinished { adopted } => {
-            if let Some(resolve) = tabs.handover.take() {
-                let _ = resolve.call1(&JsValue::UNDEFINED, &JsValue::from(adopted));
-            }
-        }
+    };
+    let _ = request.release.call0(&JsValue::UNDEFINED);
+}
+
+/// `start()`'s hand-over ended.
+pub(super) fn hand_over_finished(shared: &Shared, adopted: bool) {
+    let resolve = shared
+        .borrow_mut()
+        .tabs
+        .as_mut()
+        .and_then(|tabs| tabs.handover.take());
+    if let Some(resolve) = resolve {
+        let _ = resolve.call1(&JsValue::UNDEFINED, &JsValue::from(adopted));
     }
 }
 
@@ -381,15 +340,16 @@ fn request_lock(
 ) -> Option<LockRequest> {
     let (hold, release) = deferred();
     let granted = Rc::new(Cell::new(false));
-    let report = |shared: Weak<std::cell::RefCell<Inner>>,
-                  handle: fn(&mut Coordinator, LockTicket, u64)| {
+    let report = |shared: Weak<std::cell::RefCell<Inner>>, event: LockEvent| {
         move || {
             if let Some(shared) = shared.upgrade() {
-                feed(&shared, |coordinator, now| handle(coordinator, ticket, now));
+                drive(&shared, |inner, out| {
+                    inner.manager.lock(ticket, event, now(), out)
+                });
             }
         }
     };
-    let on_grant = report(Rc::downgrade(shared), Coordinator::handle_lock_granted);
+    let on_grant = report(Rc::downgrade(shared), LockEvent::Granted);
     let callback = {
         let granted = granted.clone();
         Closure::once_into_js(move |_lock: JsValue| -> JsValue {
@@ -412,8 +372,8 @@ fn request_lock(
     let done = request
         .call3(locks, &JsValue::from_str(name), &options, &callback)
         .ok()?;
-    let on_lost = report(Rc::downgrade(shared), Coordinator::handle_lock_lost);
-    let on_unavailable = report(Rc::downgrade(shared), Coordinator::handle_lock_unavailable);
+    let on_lost = report(Rc::downgrade(shared), LockEvent::Lost);
+    let on_unavailable = report(Rc::downgrade(shared), LockEvent::Unavailable);
     let aborted = abort.as_ref().map(AbortController::signal);
     let was_granted = granted;
     let done = Promise::resolve(&done);
@@ -435,39 +395,6 @@ fn request_lock(
     })
 }
 
-/// Arms the coordinator's timer for its `poll_timeout()`.
-pub(super) fn rearm(shared: &Shared) {
-    let mut inner = shared.borrow_mut();
-    if inner.closed {
-        return;
-    }
-    let Some(tabs) = inner.tabs.as_mut() else {
-        return;
-    };
-    let deadline = tabs.coordinator.poll_timeout();
-    tabs.alarm.arm(shared, deadline, |inner, now| {
-        if let Some(tabs) = inner.tabs.as_mut() {
-            tabs.alarm.disarm();
-            tabs.coordinator.handle_timeout(now);
-        }
-    });
-}
-
-/// Feeds the coordinator one input (unless the manager is closed), then drives both machines.
-fn feed(shared: &Shared, input: impl FnOnce(&mut Coordinator, u64)) {
-    {
-        let mut inner = shared.borrow_mut();
-        if inner.closed {
-            return;
-        }
-        let Some(tabs) = inner.tabs.as_mut() else {
-            return;
-        };
-        input(&mut tabs.coordinator, now());
-    }
-    pump(shared);
-}
-
 /// `start()` with no session: the coordinator asks the siblings (not at all when the presence
 /// locks show none). Resolves to whether a sibling's session was installed.
 pub(super) async fn hand_over(shared: &Shared) -> bool {
@@ -476,7 +403,7 @@ pub(super) async fn hand_over(shared: &Shared) -> bool {
         inner.tabs.as_ref().and_then(|tabs| {
             let locks = tabs.locks.clone()?;
             tabs.presence.as_ref()?;
-            let own = format!("{}{}", tabs.presence_prefix(), tabs.coordinator.id().get());
+            let own = format!("{}{}", tabs.presence_prefix(), tabs.id.get());
             Some((locks, tabs.presence_prefix(), own))
         })
     };
@@ -484,21 +411,20 @@ pub(super) async fn hand_over(shared: &Shared) -> bool {
         Some((locks, prefix, own)) => siblings(&locks, &prefix, &own).await,
         None => None,
     };
-    let wait = {
-        let mut inner = shared.borrow_mut();
-        if inner.closed || inner.session.generation().is_some() {
-            return false;
+    let wait = drive(shared, |inner, out| {
+        // No hand-over when a session exists (or tabs do not coordinate).
+        if inner.manager.session().generation().is_some() {
+            return None;
         }
-        let Some(tabs) = inner.tabs.as_mut() else {
-            return false;
-        };
+        let tabs = inner.tabs.as_mut()?;
         let (promise, resolve) = deferred();
         tabs.handover = Some(resolve);
-        tabs.coordinator.handle_start(count, now());
-        promise
+        inner.manager.start(count, now(), out).then_some(promise)
+    });
+    let Some(Some(wait)) = wait else {
+        return false;
     };
-    pump(shared);
     let adopted = JsFuture::from(wait).await.ok().and_then(|v| v.as_bool());
     let inner = shared.borrow();
-    adopted == Some(true) && !inner.closed && inner.session.generation().is_some()
+    adopted == Some(true) && !inner.closed && inner.manager.session().generation().is_some()
 }

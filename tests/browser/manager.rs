@@ -1116,3 +1116,69 @@ async fn start_without_the_session_hint_sends_no_request() {
     assert!(!plain.start().await);
     assert_eq!(stat("refreshes").await, 2);
 }
+
+/// Polls `done` every 50 ms for up to 5 s.
+async fn eventually(what: &str, done: impl Fn() -> bool) {
+    for _ in 0..100 {
+        if done() {
+            return;
+        }
+        pause(50).await;
+    }
+    panic!("{what}: not within 5 s");
+}
+
+/// Two managers of one app in one page are two tabs to the channel and to Web Locks: the
+/// second adopts the first's session without a refresh request, one refresh serves both, and a
+/// logout in one ends the other (`core::manager` composes the coordinator for this shell as for
+/// the npm engine).
+#[wasm_bindgen_test]
+async fn two_tabs_share_one_session() {
+    reset().await;
+    let mut config = config();
+    config.cross_tab = true;
+    // A channel of this test's own: the suite's other managers never coordinate.
+    config.channel_name = Some(format!("two-tabs-{}", js_sys::Math::random()));
+    let first = TokenManager::new(config.clone()).unwrap();
+    first.login_with(&DEMO).await.unwrap();
+    let rotations = stat("rotations").await;
+    let second = TokenManager::new(config).unwrap();
+    let (events, _subscription) = record_events(&second);
+    assert!(second.start().await, "the sibling's session is adopted");
+    assert_eq!(second.state(), SessionState::Authenticated);
+    assert_eq!(
+        stat("rotations").await,
+        rotations,
+        "adopted without a refresh request"
+    );
+    assert_eq!(js_token(&first).await, js_token(&second).await);
+    let response = me(&second).await.unwrap();
+    assert_eq!(response.status(), 200);
+
+    // One refresh, in one tab, renews both.
+    first.refresh().await.unwrap();
+    assert_eq!(stat("rotations").await, rotations + 1);
+    let renewed = js_token(&first).await;
+    for _ in 0..100 {
+        if js_token(&second).await == renewed {
+            break;
+        }
+        pause(50).await;
+    }
+    assert_eq!(
+        js_token(&second).await,
+        renewed,
+        "the sibling got the new token"
+    );
+    assert_eq!(stat("rotations").await, rotations + 1, "and asked for none");
+
+    // A logout in the first ends the second.
+    first.logout().await;
+    eventually("the sibling's session ends", || {
+        second.state() == SessionState::Anonymous
+    })
+    .await;
+    assert!(events.borrow().contains(&Event::LoggedOut {
+        reason: LogoutReason::OtherTab
+    }));
+}
