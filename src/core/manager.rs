@@ -27,7 +27,8 @@ use crate::core::decode::{split, DecodeOptions};
 use crate::core::secret::Secret;
 use crate::core::session::{
     Action as SessionAction, Credentials, Event, Generation, LogoutReason, RefreshFailure,
-    RefreshPolicy, RequestDecision, Session, TokenGrant, TokenOrigin, UnauthorizedDecision,
+    RefreshPolicy, RequestDecision, Session, SessionState, TokenGrant, TokenOrigin,
+    UnauthorizedDecision,
 };
 use crate::core::tabs::{
     Action as TabAction, Coordinator, Envelope, Identity, InstallOrigin, InstalledToken,
@@ -104,6 +105,26 @@ pub enum LockEvent {
     Lost,
     /// The request failed (no Web Locks, or aborted).
     Unavailable,
+}
+
+/// Whether a session may exist at the refresh endpoint, by the session-hint cookie `hint` (the
+/// server sets a non-`HttpOnly` cookie of that name beside the refresh cookie, and clears it with
+/// it): with no hint configured, or `cookies` unknown (a host without `document.cookie`), it may;
+/// otherwise only if `cookies` (`document.cookie`: `name=value` pairs joined by `;`) holds the
+/// cookie `hint` with a value that is not empty.
+pub fn session_may_exist(hint: Option<&str>, cookies: Option<&str>) -> bool {
+    let (Some(hint), Some(cookies)) = (hint, cookies) else {
+        return true;
+    };
+    // Bytes, not `str` patterns (their searchers and Unicode trimming are kilobytes of wasm):
+    // `document.cookie` is ASCII-delimited, `name=value` pairs joined by `; `.
+    cookies.as_bytes().split(|b| *b == b';').any(|pair| {
+        let pair = pair.trim_ascii();
+        match pair.iter().position(|b| *b == b'=') {
+            Some(at) => &pair[..at] == hint.as_bytes() && at + 1 < pair.len(),
+            None => false,
+        }
+    })
 }
 
 /// A token being installed, until the session's `Installed` event names its generation.
@@ -316,6 +337,26 @@ impl Manager {
         self.pump(now, out);
     }
 
+    /// `start()` once no sibling handed a session over: asks the refresh endpoint when a session
+    /// may exist there: no token held, the refresh token in a cookie (one in memory did not
+    /// survive the reload) and the session hint present ([`session_may_exist`]). Returns
+    /// whether a refresh was asked for.
+    pub fn restore<S: Shell + ?Sized>(
+        &mut self,
+        hint: Option<&str>,
+        cookies: Option<&str>,
+        now: u64,
+        out: &mut S,
+    ) -> bool {
+        let wanted = self.session.state() == SessionState::Anonymous
+            && !self.memory
+            && session_may_exist(hint, cookies);
+        if wanted {
+            self.request_refresh(now, out);
+        }
+        wanted
+    }
+
     /// `start()` with no session: asks the siblings (`siblings`: how many exist, if known).
     /// Returns whether a hand-over runs (it ends with [`Shell::hand_over_finished`]).
     pub fn start<S: Shell + ?Sized>(
@@ -463,7 +504,6 @@ mod tests {
 
     use super::*;
     use crate::core::b64;
-    use crate::core::session::SessionState;
 
     /// The calls a manager made, in order.
     #[derive(Default)]
@@ -550,6 +590,42 @@ mod tests {
         assert_eq!(manager.claims_json(), None);
         // Without tabs there is no hand-over to run.
         assert!(!manager.start(None, now, &mut out));
+    }
+
+    #[test]
+    fn the_session_hint_decides_whether_start_asks_the_server() {
+        let hint = Some("tw_session");
+        assert!(session_may_exist(hint, Some("a=b; tw_session=1")));
+        assert!(!session_may_exist(hint, Some("tw_session=")));
+
+        let now = 1_700_000_000_000;
+        let mut out = Record::default();
+        let mut cookie = Manager::new(RefreshPolicy::default(), 1, false, None);
+        assert!(!cookie.restore(hint, Some("other=1"), now, &mut out));
+        assert!(out.0.is_empty(), "no request without the hint");
+        assert!(cookie.restore(hint, Some("tw_session=1"), now, &mut out));
+        assert!(out.0[0].starts_with("refresh "), "{:?}", out.0);
+        // A refresh token held in memory did not survive the reload: nothing to ask.
+        let mut memory = Manager::new(RefreshPolicy::default(), 1, true, None);
+        assert!(!memory.restore(None, None, now, &mut Record::default()));
+        // A session held already is not restored.
+        cookie.install(Source::Login, tokens(r#"{"sub":"a"}"#), now, &mut out);
+        assert!(!cookie.restore(None, None, now, &mut Record::default()));
+    }
+
+    /// The cases driver.js's copy of the rule must pass too (tests/js/session_hint.test.mjs).
+    #[cfg(not(target_arch = "wasm32"))]
+    #[test]
+    fn the_session_hint_vectors() {
+        let doc: serde_json::Value =
+            serde_json::from_str(include_str!("../../tests/vectors/session-hint.json")).unwrap();
+        let cases = doc["cases"].as_array().unwrap();
+        assert!(cases.len() >= 10);
+        for case in cases {
+            let (hint, cookies) = (case["hint"].as_str(), case["cookies"].as_str());
+            let may = case["may"].as_bool().unwrap();
+            assert_eq!(session_may_exist(hint, cookies), may, "{case}");
+        }
     }
 
     #[test]

@@ -218,16 +218,23 @@ function parseOptions(options) {
   return c;
 }
 
-/** Whether a cookie-mode session may exist (false only when the hint cookie is certainly absent). */
-function sessionMayExist(name) {
-  if (name === undefined) return true;
-  let cookies;
+/** `document.cookie`, for the session hint (undefined where there is none, or it throws). */
+function pageCookies() {
   try {
-    cookies = g.document?.cookie;
+    const cookies = g.document?.cookie;
+    return typeof cookies === 'string' ? cookies : undefined;
   } catch {
-    return true;
+    return undefined;
   }
-  if (typeof cookies !== 'string') return true;
+}
+
+/**
+ * Whether a cookie-mode session may exist, by the session-hint cookie `name` in `cookies`
+ * (`document.cookie`): the rule of `core::manager::session_may_exist`, which the Rust shell uses;
+ * tests/vectors/session-hint.json holds the cases both must pass.
+ */
+export function sessionMayExist(name, cookies) {
+  if (name === undefined || cookies === undefined) return true;
   return cookies.split(';').some((pair) => {
     const p = pair.trim();
     const at = p.indexOf('=');
@@ -704,7 +711,12 @@ export class TokenManager {
   }
 
   /** Restores a session after a reload; resolves to whether a token is now held. */
-  async start() {
+  start() {
+    return this.__start(pageCookies());
+  }
+
+  /** start() with the page's `document.cookie` (worker custody: the page's, sent along). */
+  async __start(cookies) {
     if (await this.#handOver()) return true;
     if (this.#closed) return false;
     let wait;
@@ -730,7 +742,7 @@ export class TokenManager {
       }
     }
     // @oauth-end
-    if (this.#e.state() === 'anonymous' && !this.#c.memory && sessionMayExist(this.#c.sessionHint)) {
+    if (this.#e.state() === 'anonymous' && !this.#c.memory && sessionMayExist(this.#c.sessionHint, cookies)) {
       wait = this.#wait();
       this.#e.requestRefresh(Date.now());
     }

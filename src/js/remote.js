@@ -43,17 +43,6 @@ function toResponse(answer, relay) {
   return response;
 }
 
-// The page-custody rule (`session_may_exist` in src/web/mod.rs), for the worker, which has no
-// `document.cookie`: a non-empty cookie `name`, or cannot tell.
-function hasCookie(name) {
-  const cookies = globalThis.document?.cookie;
-  if (typeof cookies !== 'string') return true; // cannot tell: ask the worker
-  return cookies.split(';').some((pair) => {
-    const at = pair.indexOf('=');
-    return at > 0 && pair.slice(0, at).trim() === name && at < pair.length - 1;
-  });
-}
-
 let workerIds = 0;
 
 /** The page's side of a worker-custody manager (see the top of this file). */
@@ -209,10 +198,11 @@ export class Remote {
 
   setTokens(tokens) { return this.#call('setTokens', tokens); }
 
+  // The worker has no `document.cookie`: the page's goes along, for the session hint.
   start() {
-    const hint = this.#options.sessionHint;
-    if (hint && !this.#lost && this.#snap.state === 'anonymous' && !hasCookie(hint)) return Promise.resolve(false);
-    return this.#call('start');
+    let cookies;
+    try { cookies = globalThis.document?.cookie; } catch { /* none */ }
+    return this.#call('start', typeof cookies === 'string' ? cookies : undefined);
   }
 
   refresh() { return this.#call('refresh'); }

@@ -142,7 +142,7 @@ function serve(TokenManager, port, options, lock) {
     switch (op) {
       case 'login': return answer(id, () => tm.login(arg));
       case 'setTokens': return answer(id, () => tm.setTokens(arg));
-      case 'start': return answer(id, () => tm.start());
+      case 'start': return answer(id, () => tm.__start(arg));
       case 'refresh': return answer(id, () => tm.refresh());
       case 'logout': return answer(id, () => tm.logout(arg, win));
       case 'loginWithRedirect': return answer(id, () => oauthCall('loginWithRedirect')(arg, win));

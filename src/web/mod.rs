@@ -396,23 +396,11 @@ fn page_origin() -> Option<String> {
         .filter(|o| o != "null")
 }
 
-/// Whether a cookie-mode session may exist: false only when a session hint cookie is
-/// configured, `document.cookie` is readable, and it holds no non-empty cookie of that name.
-fn session_may_exist(config: &Config) -> bool {
-    let Some(name) = config.session_hint.as_deref() else {
-        return true;
-    };
-    let Some(cookies) = global_get(&js_sys::global(), "document")
+/// `document.cookie`, for the session hint (`None` where there is none: a worker, Node).
+fn document_cookie() -> Option<String> {
+    global_get(&js_sys::global(), "document")
         .and_then(|doc| global_get(&doc, "cookie"))
         .and_then(|cookie| cookie.as_string())
-    else {
-        return true;
-    };
-    cookies.split(';').any(|pair| {
-        pair.trim()
-            .split_once('=')
-            .is_some_and(|(key, value)| key == name && !value.is_empty())
-    })
 }
 
 /// Resolves an endpoint against the page and requires https (or loopback http).
@@ -1312,16 +1300,13 @@ impl TokenManager {
             if tabs::hand_over(&shared).await {
                 return true;
             }
+            let cookies = document_cookie();
             let wait = drive(&shared, |inner, out| {
-                if inner.manager.session().state() != SessionState::Anonymous
-                    || inner.config.refresh_token == RefreshTokenMode::Memory
-                    || !session_may_exist(&inner.config)
-                {
-                    None
-                } else {
-                    inner.manager.request_refresh(now(), out);
-                    Some(waiter(inner))
-                }
+                let hint = inner.config.session_hint.clone();
+                let asked = inner
+                    .manager
+                    .restore(hint.as_deref(), cookies.as_deref(), now(), out);
+                asked.then(|| waiter(inner))
             });
             let Some(wait) = wait else { return false };
             if let Some(wait) = wait {

@@ -26,7 +26,7 @@ use super::*;
 use crate::core::b64;
 use crate::core::manager::{LockEvent, Manager, Shell, Source, TabConfig, Tokens};
 use crate::core::secret::Secret;
-use crate::core::session::{Event, RefreshPolicy, RequestDecision, Session, SessionState};
+use crate::core::session::{Event, RefreshPolicy, RequestDecision, Session};
 
 const ISS: &str = "https://auth.example";
 const SUB: &str = "alice";
@@ -559,8 +559,8 @@ impl World {
             }
             Step::HandOver(adopted) => {
                 self.tabs[tab].starting = false;
-                if !adopted && self.session(tab).state() == SessionState::Anonymous {
-                    self.drive(tab, |m, out| m.request_refresh(now, out));
+                if !adopted {
+                    self.drive(tab, |m, out| m.restore(None, None, now, out));
                 }
             }
         }
