@@ -34,10 +34,10 @@ test-lint:
 	cargo clippy $(WASM) --lib --tests --examples -- -D warnings
 	@# The npm package's entries (no_std; scripts/build-pkg.sh): tokenwarden, tokenwarden/verify,
 	@# tokenwarden/oauth, then verification's share build.
-	cargo clippy $(WASM) --no-default-features -- -D warnings
+	cargo clippy $(WASM) --no-default-features --features engine -- -D warnings
 	cargo clippy $(WASM) --no-default-features --features es256,eddsa,rsa,hmac,dpop-verify,jwt-api -- -D warnings
-	cargo clippy $(WASM) --no-default-features --features es256,eddsa,rsa,oauth,dpop -- -D warnings
-	cargo clippy $(WASM) --no-default-features --features es256,eddsa,rsa,hmac,jwt-api -- -D warnings
+	cargo clippy $(WASM) --no-default-features --features engine,es256,eddsa,rsa,oauth,dpop -- -D warnings
+	cargo clippy $(WASM) --no-default-features --features engine,es256,eddsa,rsa,hmac,jwt-api -- -D warnings
 	cargo clippy $(WASM) --features portable,hmac --lib --tests -- -D warnings
 	cargo clippy $(WASM) --features hmac-sync --lib --tests -- -D warnings
 	cargo clippy $(WASM) --features worker-custody --lib -- -D warnings
@@ -96,7 +96,7 @@ test-js: pkg
 	scripts/node-consumer-smoke.sh
 	@echo "== the cost of verification in the npm package (its own -Os build without the OAuth profile, against the tokenwarden entry)"
 	@# Budget 13,800 B (scripts/size-budget-verify.sh's default), verification without the OAuth profile.
-	scripts/build-pkg.sh target/pkg-verify --no-default-features --features es256,eddsa,rsa,hmac,jwt-api
+	scripts/build-pkg.sh target/pkg-verify --no-default-features --features engine,es256,eddsa,rsa,hmac,jwt-api
 	scripts/size-budget-verify.sh target/pkg-verify pkg
 	scripts/test-types.sh
 	TW_SERVER_BIN=$(SERVER_BIN) scripts/test-vite.sh

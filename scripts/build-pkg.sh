@@ -30,8 +30,9 @@ export PATH="$PWD/node_modules/.bin:$PATH"
 # The entries' cargo features, in this one place. No feature list has `default`, whose `std` is
 # for the Rust shell: these builds are `no_std` wasm (smaller). HMAC is in the verify entry only
 # (oct keys are still refused unless allowSymmetricKeys is set); the manager entries have none.
-FEATURES_BASE=(--no-default-features)
-FEATURES_OAUTH=(--no-default-features --features es256,eddsa,rsa,oauth,dpop)
+# `engine`: the TokenManager's wasm (the manager entries only).
+FEATURES_BASE=(--no-default-features --features engine)
+FEATURES_OAUTH=(--no-default-features --features engine,es256,eddsa,rsa,oauth,dpop)
 FEATURES_VERIFY=(--no-default-features --features es256,eddsa,rsa,hmac,dpop-verify,jwt-api)
 # The verify entry is for Node and servers first: compiled for speed. Its rustc opt-level
 # (Cargo.toml's release profile has "z", kept by the manager entries) and its wasm-opt passes.
@@ -125,7 +126,8 @@ build_entry() {
     base) KEEP='manager base'; WRAP='' ;;
     oauth) KEEP='manager oauth'; WRAP='' ;;
     verify) KEEP='verify'; MANAGER='' ;;
-    custom) if has KeySet; then KEEP='manager oauth verify'; else KEEP='manager base'; WRAP=''; fi ;;
+    custom) if ! has Engine; then KEEP='verify'; MANAGER=''
+      elif has KeySet; then KEEP='manager oauth verify'; else KEEP='manager base'; WRAP=''; fi ;;
   esac
   if [ -n "$MANAGER" ]; then
     # The public TokenManager is custody.js's: in page custody the JS driver (driver.js) over the

@@ -3,8 +3,8 @@
 # are deterministic). Compares two builds that `make test-js` has already made, so nothing is
 # built twice (about 1 second):
 #   target/pkg-verify/    the npm build's verification (ES256, EdDSA, RS*/PS*, HS*) without the
-#                         OAuth profile (--no-default-features --features es256,eddsa,rsa,hmac,jwt-api)
-#   pkg/                  the tokenwarden entry: the build without verification (--no-default-features)
+#                         OAuth profile (--no-default-features --features engine,es256,eddsa,rsa,hmac,jwt-api)
+#   pkg/                  the tokenwarden entry: the build without verification (--features engine)
 # The OAuth profile needs verification but is its own feature (`oauth`, on in the npm build); its
 # share is held by scripts/size-budget.sh's budget of the tokenwarden/oauth entry.
 # Fails when verification adds more than VERIFY_BUDGET_BYTES (default 14,400 B) of wasm plus JS

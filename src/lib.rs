@@ -89,7 +89,7 @@ pub mod core;
 struct ReadmeDoctests;
 
 // The cross-tab channel's JS objects, read and written for the core's codec by both shells.
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", any(feature = "engine", feature = "std")))]
 mod channel;
 #[cfg(target_arch = "wasm32")]
 mod js;

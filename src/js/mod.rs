@@ -6,11 +6,12 @@
 mod convert;
 #[cfg(feature = "dpop-verify")]
 mod dpop;
+#[cfg(feature = "engine")]
 mod engine;
 // The OAuth profile's synchronous calls for the driver (oauth.js).
-#[cfg(feature = "oauth")]
+#[cfg(all(feature = "engine", feature = "oauth"))]
 mod engine_oauth;
 // DPoP's decisions and encodings for the driver's `dpop.js` (WebCrypto and I/O only).
-#[cfg(feature = "dpop")]
+#[cfg(all(feature = "engine", feature = "dpop"))]
 mod engine_dpop;
 mod verify;

@@ -30,7 +30,7 @@ pub struct Generation(u64);
 
 impl Generation {
     /// The number, for a shell that hands generations to JS (the npm package's engine).
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    #[cfg_attr(not(all(target_arch = "wasm32", feature = "engine")), allow(dead_code))]
     pub(crate) fn raw(self) -> u64 {
         self.0
     }
@@ -38,7 +38,7 @@ impl Generation {
     /// A generation named by [`Generation::raw`] (an unknown one is ignored as a late result),
     /// or numbered by a shell that does not run the session (the Rust API's worker custody: its
     /// page side numbers the tokens it hears of).
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    #[cfg_attr(not(all(target_arch = "wasm32", feature = "engine")), allow(dead_code))]
     pub(crate) fn from_raw(raw: u64) -> Self {
         Self(raw)
     }

@@ -276,13 +276,13 @@ pub struct LockTicket(u64);
 
 impl LockTicket {
     /// The number, for a shell that hands tickets to JS (the npm package's engine).
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    #[cfg_attr(not(all(target_arch = "wasm32", feature = "engine")), allow(dead_code))]
     pub(crate) fn raw(self) -> u64 {
         self.0
     }
 
     /// The ticket named by [`LockTicket::raw`]; an unknown one is ignored.
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    #[cfg_attr(not(all(target_arch = "wasm32", feature = "engine")), allow(dead_code))]
     pub(crate) fn from_raw(raw: u64) -> Self {
         Self(raw)
     }
