@@ -12,7 +12,7 @@ WASM := --target wasm32-unknown-unknown -p tokenwarden
 BUILD_BINS := cargo test --workspace --features tokenwarden/hmac --no-run
 SERVER_BIN := target/debug/tokenwarden-server
 
-.PHONY: setup pkg test example-apps-bg test-custody test-lint test-host test-server-stores test-wasm-node test-wasm-browser test-manager test-js test-e2e test-oauth test-size test-dpop example-apps test-apps test-kit test-react test-bench demo bench clean
+.PHONY: setup pkg test test-scenarios example-apps-bg test-custody test-lint test-host test-server-stores test-wasm-node test-wasm-browser test-manager test-js test-e2e test-oauth test-size test-dpop example-apps test-apps test-kit test-react test-bench demo bench clean
 
 ## setup: install the toolchain pieces (idempotent; 8-12 minutes cold, seconds warm)
 setup:
@@ -23,7 +23,7 @@ pkg: setup
 	@scripts/build-pkg.sh pkg
 
 ## test: lint, host tests, wasm tests in Node and headless Chromium, JS tests
-test: setup example-apps-bg test-lint test-host test-wasm-node test-wasm-browser test-manager test-js test-custody test-e2e test-oauth test-size test-dpop test-apps test-kit test-react test-bench
+test: setup example-apps-bg test-lint test-host test-wasm-node test-wasm-browser test-manager test-js test-custody test-e2e test-oauth test-size test-dpop test-apps test-scenarios test-kit test-react test-bench
 	@echo "make test: all suites passed"
 
 test-lint:
@@ -179,6 +179,16 @@ test-apps: example-apps
 	@[ -f pkg/web/worker.js ] || scripts/build-pkg.sh pkg
 	$(BUILD_BINS)
 	TW_SERVER_BIN=$(SERVER_BIN) node --test --test-concurrency=1 tests/apps/
+
+## test-scenarios: one scenario suite, both shells: each file of tests/scenarios/cases/ (steps, what
+## the server answers, the requests it must see, the events and states) run in headless Chromium on
+## the npm TokenManager (pkg/, the JS driver) and on the Rust shell (tokenwarden::web behind the same
+## surface, tests/scenarios/shell, built by example-apps); both must match the file and each other
+## (about 1 minute).
+test-scenarios: example-apps
+	@echo "== scenarios: the same steps on the JS driver and the Rust shell, one request log (headless Chromium; about 1 minute)"
+	@[ -f pkg/web/index.js ] || scripts/build-pkg.sh pkg
+	node --test --test-concurrency=1 tests/scenarios/
 
 # The README's "Testing your app" command, exactly: the test kit's example test.
 test-kit: setup

@@ -2,7 +2,9 @@
 # Builds the example apps on tokenwarden's Rust API, the Leptos app (examples/leptos-app) and the
 # Yew app (examples/yew-app), once each into target/examples/<leptos|yew>/, where `make demo`
 # (scripts/demo.sh) and the Playwright suite (tests/apps/, `make test-apps`) both serve them from
-# (reference server flag --examples-dir target/examples).
+# (reference server flag --examples-dir target/examples); and, in the same cargo invocation, the
+# Rust shell behind the npm TokenManager's surface that the scenario suite drives
+# (tests/scenarios/shell, into target/scenario-shell/).
 #   1. one cargo build --target wasm32-unknown-unknown of both apps (dev profile, whose
 #      dependencies are optimized; cold about 11 minutes on 2 cores, warm seconds): one cargo
 #      invocation, so their shared dependencies (tokenwarden, wasm-bindgen, web-sys, gloo-net,
@@ -25,6 +27,7 @@ export CARGO_TARGET_DIR="$TARGET_DIR/example-apps"
 APPS=(leptos yew)
 PACKAGES=()
 for app in "${APPS[@]}"; do PACKAGES+=(-p "tokenwarden-$app-app"); done
+PACKAGES+=(-p tokenwarden-scenario-shell)
 
 echo "example-apps: cargo build --target wasm32-unknown-unknown ${PACKAGES[*]} (cold about 11 min on 2 cores, warm seconds)"
 t=$SECONDS
@@ -43,6 +46,15 @@ for app in "${APPS[@]}"; do
     echo "example-apps: $app built ($(du -k "$OUT/tokenwarden_${app}_app_bg.wasm" | cut -f1) KB of wasm)"
   fi
 done
+SHELL_OUT="$TARGET_DIR/scenario-shell"
+SHELL_WASM="$CARGO_TARGET_DIR/wasm32-unknown-unknown/debug/tokenwarden_scenario_shell.wasm"
+if [ "$SHELL_OUT/shell_bg.wasm" -nt "$SHELL_WASM" ]; then
+  echo "example-apps: $SHELL_OUT/ is up to date"
+else
+  echo "example-apps: wasm-bindgen --target web of the scenario suite's Rust shell into $SHELL_OUT/"
+  rm -rf "$SHELL_OUT"
+  wasm-bindgen --target web --no-typescript --out-dir "$SHELL_OUT" --out-name shell "$SHELL_WASM"
+fi
 echo "example-apps: built in $((SECONDS - t)) s"
 if [ -n "$CLIPPY" ]; then
   echo "example-apps: cargo clippy --target wasm32-unknown-unknown ${PACKAGES[*]} -- -D warnings (about 1 minute cold)"

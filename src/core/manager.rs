@@ -127,6 +127,15 @@ pub fn session_may_exist(hint: Option<&str>, cookies: Option<&str>) -> bool {
     })
 }
 
+/// Whether `name` can be the session-hint cookie's name (the `sessionHint` option): a cookie
+/// name, printable ASCII without `=`, `;` or `,`, not empty. The same check as the JS driver's.
+pub fn session_hint_name_ok(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| (0x21..=0x7e).contains(&b) && !matches!(b, b'=' | b';' | b','))
+}
+
 /// A token being installed, until the session's `Installed` event names its generation.
 struct Incoming {
     at: u64,
@@ -655,5 +664,15 @@ mod tests {
         assert_eq!(manager.session().expires_at(), Some(start + 300_000));
         assert_eq!(manager.claims_json(), Some(r#"{"sub":"b"}"#));
         assert!(out.0.contains(&"installed".to_string()), "{:?}", out.0);
+    }
+
+    #[test]
+    fn a_session_hint_is_a_cookie_name() {
+        for name in ["tw_session", "__Host-tw_session", "a!#$%&'*+-.^_`|~"] {
+            assert!(session_hint_name_ok(name), "{name}");
+        }
+        for name in ["", "a=b", "a;b", "a,b", "a b", "caf\u{e9}", "tab\there"] {
+            assert!(!session_hint_name_ok(name), "{name:?}");
+        }
     }
 }

@@ -1076,6 +1076,16 @@ impl TokenManager {
                 .map(|o| origin::normalize_origin(o))
                 .collect::<Result<_, _>>()?
         };
+        if config
+            .session_hint
+            .as_deref()
+            .is_some_and(|name| !crate::core::manager::session_hint_name_ok(name))
+        {
+            return Err(Error::new(
+                "ERR_INVALID_OPTIONS",
+                "option \"sessionHint\" must be a cookie name",
+            ));
+        }
         if config.request_timeout_ms == 0 {
             return Err(Error::new(
                 "ERR_INVALID_OPTIONS",
