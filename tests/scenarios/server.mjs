@@ -8,6 +8,12 @@
 // in turn (the last one again once the list is spent):
 //   { status, headers, body, tokens: { ttl, refresh: "cookie" | "body" | "none" },
 //     cookies: ["Set-Cookie value", ...], delayMs, redirect: "/path" | "@other/path" }
+//   OAuth provider answers: { jwks: true } (the provider key's JWKS); { authorize: { code, error,
+//   state, iss } } (the authorization endpoint, fetched by the runner: it remembers the request's
+//   state, nonce and PKCE challenge and answers {"callback": redirect_uri?code&state&iss}, or
+//   with the `error`, a forged `state` or another `iss`); tokens with `idToken: { nonce, aud,
+//   iss }` (an ES256 ID token for the client, with the authorization request's nonce unless
+//   given). Strings in bodies that start with @self or @other name the two origins.
 // `tokens` mints an access token (a JWT whose `exp` is now + ttl, named A1, A2, ... in the log)
 // and a refresh token (R1, R2, ...: an HttpOnly cookie, or in the body), and answers with a
 // token response (token_type DPoP when the call carried a DPoP proof). A route the scenario does
@@ -18,7 +24,7 @@
 // against the access token sent) and logged as dpop(INVALID: why) when it fails.
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
-import { createHash, createPublicKey, verify as verifySignature } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync, sign, verify as verifySignature } from 'node:crypto';
 import { extname, join, normalize, resolve } from 'node:path';
 
 const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json' };
@@ -31,6 +37,17 @@ function mintJwt(name, ttl) {
   const payload = b64url(JSON.stringify({ sub: 'scenario-user', iat: now, exp: now + ttl, jti: name }));
   // Not verified by the manager (it decodes); the signature only has to be well-formed.
   return `${header}.${payload}.${b64url(createHash('sha256').update(name).digest())}`;
+}
+
+// The identity provider's signing key (ES256), for the OAuth scenarios' ID tokens and JWKS.
+const PROVIDER = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const PROVIDER_JWK = { ...PROVIDER.publicKey.export({ format: 'jwk' }), kid: 'scenario-key', alg: 'ES256', use: 'sig' };
+
+function signJwt(claims) {
+  const header = b64url(JSON.stringify({ alg: 'ES256', typ: 'JWT', kid: PROVIDER_JWK.kid }));
+  const payload = b64url(JSON.stringify(claims));
+  const signature = sign('sha256', Buffer.from(`${header}.${payload}`), { key: PROVIDER.privateKey, dsaEncoding: 'ieee-p1363' });
+  return `${header}.${payload}.${b64url(signature)}`;
 }
 
 function listen(handler) {
@@ -51,6 +68,7 @@ export async function startScenarioServer({ files }) {
   let keys = new Map(); // JWK thumbprint -> K1
   let counters = { A: 0, R: 0 };
   let inflight = 0;
+  let authorization = {}; // the last authorization request's parameters
   const servers = {};
   const origin = {};
 
@@ -101,8 +119,24 @@ export async function startScenarioServer({ files }) {
     }
     const cookie = /(?:^|;\s*)tw_refresh=([^;]*)/.exec(req.headers.cookie ?? '')?.[1];
     if (cookie) line += ` cookie=${names.get(cookie) ?? 'UNKNOWN'}`;
-    if (body && !url.pathname.startsWith('/auth/')) line += ` body=${body.slice(0, 40)}`;
-    if (body) {
+    if (url.pathname.endsWith('/authorize')) {
+      // The random parameters by presence, the others by value.
+      const params = [...url.searchParams].map(([k, v]) => (['state', 'nonce', 'code_challenge'].includes(k) ? k : `${k}=${v.replace(origin.self, '@self')}`));
+      line = `${req.method} ${url.pathname} ${params.sort().join(' ')}`;
+    }
+    const form = (req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
+    if (form) {
+      const form = new URLSearchParams(body);
+      for (const [k, v] of [...form].sort()) {
+        if (k === 'code_verifier') {
+          const ok = b64url(createHash('sha256').update(v).digest()) === authorization.code_challenge;
+          line += ` pkce=${ok ? 'ok' : 'BAD'}`;
+        } else if (k === 'refresh_token' || k === 'token') line += ` ${k}=${names.get(v) ?? 'UNKNOWN'}`;
+        else line += ` ${k}=${v.replace(origin.self, '@self')}`;
+      }
+    }
+    if (body && !form && !url.pathname.startsWith('/auth/')) line += ` body=${body.slice(0, 40)}`;
+    if (body && !form) {
       try {
         const refresh = JSON.parse(body).refresh_token;
         if (typeof refresh === 'string') line += ` body.refresh=${names.get(refresh) ?? 'UNKNOWN'}`;
@@ -111,6 +145,14 @@ export async function startScenarioServer({ files }) {
     const proof = req.headers.dpop;
     if (proof !== undefined) line += ` dpop(${checkProof(proof, req.method, `${origin[who]}${url.pathname}`, access)})`;
     return line;
+  }
+
+  /** `value` with every string that starts with @self or @other made an absolute URL. */
+  function named(value) {
+    if (typeof value === 'string') return value.replace(/^@(self|other)/, (_, who) => origin[who]);
+    if (Array.isArray(value)) return value.map(named);
+    if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, named(v)]));
+    return value;
   }
 
   function answerOf(key) {
@@ -143,12 +185,31 @@ export async function startScenarioServer({ files }) {
     }
     if (answer.delayMs) await new Promise((r) => setTimeout(r, answer.delayMs));
     const cookies = [...(answer.cookies ?? [])];
-    let payload = answer.body;
+    let payload = named(answer.body);
+    if (answer.jwks) payload = { keys: [PROVIDER_JWK] };
+    if (answer.authorize) {
+      authorization = Object.fromEntries(url.searchParams);
+      const { code, error, state = authorization.state, iss = `${origin.self}/oauth` } = named(answer.authorize);
+      const back = new URL(authorization.redirect_uri);
+      if (code) back.searchParams.set('code', code);
+      if (error) back.searchParams.set('error', error);
+      back.searchParams.set('state', state);
+      back.searchParams.set('iss', iss);
+      payload = { callback: back.href };
+    }
     if (answer.tokens) {
       const { ttl = 600, refresh = 'cookie' } = answer.tokens;
       const access = mintJwt(`A${counters.A + 1}`, ttl);
       name('A', access);
       payload = { access_token: access, token_type: req.headers.dpop ? 'DPoP' : 'Bearer', expires_in: ttl, ...payload };
+      const id = named(answer.tokens.idToken);
+      if (id) {
+        const now = Math.floor(Date.now() / 1000);
+        payload.id_token = signJwt({
+          iss: id.iss ?? `${origin.self}/oauth`, sub: 'scenario-user', aud: id.aud ?? authorization.client_id,
+          iat: now, exp: now + 300, nonce: id.nonce ?? authorization.nonce,
+        });
+      }
       if (refresh !== 'none') {
         const token = `refresh-${Math.random().toString(36).slice(2)}${Date.now()}`;
         name('R', token);
@@ -227,6 +288,7 @@ export async function startScenarioServer({ files }) {
       names = new Map();
       keys = new Map();
       counters = { A: 0, R: 0 };
+      authorization = {};
     },
     log: () => [...log],
     close: () => Promise.all(Object.values(servers).map((s) => new Promise((r) => { s.closeAllConnections?.(); s.close(r); }))),

@@ -17,6 +17,10 @@
 //   { "wrapFetch": true }         (window.fetch replaced by a wrapper that counts its calls)
 //   { "wrapped": true }           (outcome: how many calls that wrapper saw)
 //   { "requests": true }          (outcome: how many requests the server has logged so far)
+//   { "authorize": true }         (OAuth: the login's authorization URL, from loginWithRedirect's
+//                                  navigation or the Rust shell's authorizationUrl, visited with
+//                                  the page's fetch: the server answers with the callback URL)
+//   { "callback": true }          (handleRedirectCallback with that callback URL)
 // "@self" and "@other" at the start of any string are the two origins.
 const EVENTS = ['change', 'refreshed', 'refreshFailed', 'expired', 'loggedOut'];
 
@@ -49,6 +53,23 @@ async function shellFactory(shell, entry) {
   return (options) => new rust.Shell(options);
 }
 
+/**
+ * The OAuth login's authorization URL: the Rust shell returns it; the npm class navigates to it
+ * through the window it is given (redirect.js's interface: the transaction stored in
+ * sessionStorage, where the callback finds it, and the navigation caught here).
+ */
+function authorizationUrl(manager) {
+  if (typeof manager.authorizationUrl === 'function') return manager.authorizationUrl();
+  return new Promise((ok, fail) => {
+    const win = {
+      href: () => location.href,
+      put: (key, transaction) => sessionStorage.setItem(key, transaction),
+      go: (url) => ok(url),
+    };
+    manager.loginWithRedirect(undefined, win).catch(fail);
+  });
+}
+
 const failure = (e) => (e && typeof e.code === 'string' ? e.code : `THROWN ${e}`);
 
 export async function run(shell, scenario, origins) {
@@ -59,6 +80,7 @@ export async function run(shell, scenario, origins) {
   const pending = new Map();
   let current = 'a';
   let wrapped = 0;
+  let callback;
 
   const tab = (name) => {
     if (!tabs.has(name)) {
@@ -124,6 +146,15 @@ export async function run(shell, scenario, origins) {
         return 'ok';
       }
       if (step.start) return String(await manager.start());
+      if (step.authorize) {
+        const url = await authorizationUrl(manager);
+        callback = (await (await fetch(url)).json()).callback;
+        return 'ok';
+      }
+      if (step.callback) {
+        await manager.handleRedirectCallback(callback);
+        return 'ok';
+      }
       if (step.fetch) {
         const spec = substitute(step.fetch, origins);
         const init = substitute(step.init, origins);

@@ -1,6 +1,7 @@
 //! The Rust shell, `tokenwarden::web::TokenManager`, behind the npm `TokenManager`'s JS surface
-//! (the part the scenario runner uses: the constructor's options, `login`, `setTokens`,
-//! `start`, `refresh`, `logout`, `fetch`, `state`, `on`), so that one runner
+//! (the part the scenario runner uses: the constructor's options, `login`, `start`,
+//! `refresh`, `logout`, `fetch`, `state`, `on`, the OAuth redirect's authorization URL and
+//! callback), so that one runner
 //! (tests/scenarios/runner.js) drives both shells with the same steps and the scenario suite
 //! compares what each sent and emitted. A translation of names only: options to [`Config`],
 //! [`Event`]s to the JS events' names and fields, [`Error`]s to objects with the same `code`.
@@ -11,7 +12,8 @@ use std::rc::Rc;
 
 use js_sys::{Array, Function, Object, Promise, Reflect};
 use tokenwarden::web::{
-    Config, Error, Event, RefreshFailure, RefreshTokenMode, RetryOn401, TokenManager, TokenOrigin,
+    Config, Error, Event, LoginOptions, OAuthConfig, RefreshFailure, RefreshTokenMode, RetryOn401,
+    TokenManager, TokenOrigin,
 };
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
@@ -45,8 +47,18 @@ fn invalid(message: &str) -> JsValue {
 
 /// The npm options the scenarios use, as a [`Config`].
 fn config(options: &JsValue) -> Result<Config, JsValue> {
-    let refresh_url = text(options, "refreshUrl").ok_or_else(|| invalid("refreshUrl"))?;
-    let mut config = Config::new(refresh_url);
+    let oauth = get(options, "oauth");
+    let mut config = if oauth.is_object() {
+        let field = |key| text(&oauth, key).ok_or_else(|| invalid(key));
+        let mut client = OAuthConfig::new(field("issuer")?, field("clientId")?, field("redirectUri")?);
+        if let Some(scope) = text(&oauth, "scope") {
+            client.scope = scope;
+        }
+        client.audience = text(&oauth, "audience");
+        Config::oauth(client)
+    } else {
+        Config::new(text(options, "refreshUrl").ok_or_else(|| invalid("refreshUrl"))?)
+    };
     config.login_url = text(options, "loginUrl");
     config.logout_url = text(options, "logoutUrl");
     config.refresh_token = match text(options, "refreshToken").as_deref() {
@@ -233,6 +245,23 @@ impl Shell {
         let call = self.manager.logout();
         future_to_promise(async move {
             call.await;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// The OAuth profile's authorization URL (the npm class navigates there in
+    /// `loginWithRedirect`; the runner takes the URL from either).
+    #[wasm_bindgen(js_name = authorizationUrl)]
+    pub fn authorization_url(&self) -> Promise {
+        let call = self.manager.authorization_url(LoginOptions::default());
+        future_to_promise(async move { Ok(call.await.map_err(js_error)?.into()) })
+    }
+
+    #[wasm_bindgen(js_name = handleRedirectCallback)]
+    pub fn handle_redirect_callback(&self, url: String) -> Promise {
+        let call = self.manager.handle_redirect_callback(Some(url));
+        future_to_promise(async move {
+            call.await.map_err(js_error)?;
             Ok(JsValue::UNDEFINED)
         })
     }
