@@ -34,20 +34,10 @@
 // Files: this one (every page loads it) holds the custody switch, the validation and the thin
 // object returned in worker custody; remote.js (loaded on first use of worker custody) talks to
 // the worker; worker.js is the worker.
-import { TokenManager as PageManager } from './driver.js';
+import { TokenManager as PageManager, error as failure, invalid, EVENTS } from './driver.js';
 // @oauth-begin
 import { openPopup } from './redirect.js';
 // @oauth-end
-
-const EVENTS = ['change', 'refreshed', 'refreshFailed', 'expired', 'loggedOut'];
-
-function failure(code, message) {
-  const error = new Error(message);
-  error.code = code;
-  return error;
-}
-
-const invalid = (message) => failure('ERR_INVALID_OPTIONS', message);
 
 function pageBase() {
   const g = globalThis;

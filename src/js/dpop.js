@@ -5,6 +5,7 @@
 // proof carries and whether a response asks for one are decided by the wasm side (`DpopCore`,
 // src/js/engine_dpop.rs, over src/core/dpop.rs).
 import * as wasm from './tokenwarden.js';
+import { error } from './driver.js';
 
 const g = globalThis;
 const KEY = { name: 'ECDSA', namedCurve: 'P-256' };
@@ -12,11 +13,7 @@ const SIGN = { name: 'ECDSA', hash: 'SHA-256' };
 const MAX_ERROR_BODY = 64 * 1024;
 const encoder = new TextEncoder();
 
-function failure(message) {
-  const e = new Error(`DPoP: ${message}`);
-  e.code = 'ERR_DPOP';
-  return e;
-}
+const failure = (message) => error('ERR_DPOP', `DPoP: ${message}`);
 
 function subtle() {
   const s = g.crypto?.subtle;

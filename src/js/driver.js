@@ -34,12 +34,12 @@ const OPTIONS = ['loginUrl', 'refreshUrl', 'logoutUrl', 'refreshToken', 'allowed
 // The policy options, in the order Engine's constructor takes them (fractions, else ms).
 const POLICY = ['refreshLeadFraction', 'minRefreshLeadMs', 'maxRefreshLeadMs', 'refreshJitterFraction',
   'minRefreshIntervalMs', 'backoffInitialMs', 'backoffMaxMs', 'backoffJitterFraction'];
-const EVENTS = ['change', 'refreshed', 'refreshFailed', 'expired', 'loggedOut'];
+export const EVENTS = ['change', 'refreshed', 'refreshFailed', 'expired', 'loggedOut'];
 const MAX_MS = 315_360_000_000; // ten years: the bound of every duration option
 const MAX_RESPONSE = 64 * 1024; // the largest auth response body read
-const DAY = 86_400_000;
 
-function error(code, message, status) {
+/** An `Error` with the stable `code` (and the HTTP `status`, when there is one). */
+export function error(code, message, status) {
   const e = new Error(message);
   e.code = code;
   if (status !== undefined) e.status = status;
@@ -176,7 +176,8 @@ function parseOptions(options) {
     shareTokens: opt(o, 'shareTokens', 'boolean') ?? true,
     channelName: opt(o, 'channelName', 'string'),
     sessionHint: opt(o, 'sessionHint', 'string'),
-    timeout: Math.trunc(number(o, 'requestTimeoutMs', 1, 2 ** 31 - 1) ?? 10_000),
+    // NaN: the core's default (read back from the engine).
+    timeout: Math.trunc(number(o, 'requestTimeoutMs', 1, 2 ** 31 - 1) ?? NaN),
     dpop: o.dpop === true,
   };
   let origins = o.allowedOrigins;
@@ -195,10 +196,6 @@ function parseOptions(options) {
   }
   c.origins = origins;
   c.policy = POLICY.map((key) => number(o, key, 0, key.endsWith('Fraction') ? 1 : MAX_MS) ?? NaN);
-  const [, minLead, maxLead] = c.policy;
-  if ((minLead === minLead ? minLead : 5_000) > (maxLead === maxLead ? maxLead : 120_000)) {
-    throw invalid('minRefreshLeadMs must not exceed maxRefreshLeadMs');
-  }
   const hint = c.sessionHint;
   if (hint !== undefined && (!/^[\x21-\x7e]+$/.test(hint) || /[=;,]/.test(hint))) {
     throw invalid('option "sessionHint" must be a cookie name');
@@ -261,13 +258,13 @@ function parseGrant(text, dpop) {
   return o;
 }
 
-/** `Retry-After` (seconds or an HTTP date) as a delay in ms, or NaN. */
+/** `Retry-After` (seconds or an HTTP date) as a delay in ms, or NaN (the session caps it). */
 function retryAfter(value, now) {
   if (value == null) return NaN;
   const v = value.trim();
-  if (/^\d+$/.test(v)) return Math.min(Number(v) * 1000, DAY);
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
   const at = Date.parse(v);
-  return Number.isFinite(at) ? Math.min(Math.max(at - now, 0), DAY) : NaN;
+  return Number.isFinite(at) ? at - now : NaN; // a date past is 0 to the engine
 }
 
 function sameOrigin(a, b) {
@@ -390,6 +387,12 @@ export class TokenManager {
     const flags = (c.expiredFail ? 1 : 0) | (c.memory ? 2 : 0) | (tabs ? 4 : 0) | (hasLocks ? 8 : 0)
       | (c.dpop ? 16 : 0) | (c.shareTokens ? 0 : 32);
     this.#e = new Engine(new Float64Array([...c.policy, c.timeout]), flags, new Float64Array([random(), random(), random()]));
+    // The auth calls' timeout, the option's or the core's default; NaN: the core refused the
+    // refresh policy.
+    if ((c.timeout = this.#e.times()[4]) !== c.timeout) {
+      this.free();
+      throw invalid('minRefreshLeadMs exceeds maxRefreshLeadMs');
+    }
     const wake = () => {
       if (!this.#closed) {
         this.#e.wake(Date.now());

@@ -21,7 +21,7 @@ use crate::core::manager::{LockEvent, Manager, Shell, Source, TabConfig, Tokens}
 use crate::core::secret::Secret;
 use crate::core::session::{
     grant, Event, ExpiredRequests, ExpirySource, Generation, RefreshFailure, RefreshPolicy,
-    RequestDecision, RequestFailure, TokenOrigin, UnauthorizedDecision,
+    RequestDecision, RequestFailure, TokenOrigin, UnauthorizedDecision, DEFAULT_REQUEST_TIMEOUT_MS,
 };
 use crate::core::tabs::{Envelope, LockTicket, TabId, TabPolicy, TokenShare};
 // The codec's JS side (fields read from and written to plain objects), shared with the Rust shell.
@@ -184,6 +184,7 @@ impl Shell for Out {
 pub struct Engine {
     manager: Manager,
     out: Out,
+    timeout_ms: f64,
 }
 
 /// Calls `$method` on the manager with the driver's queue as its sink.
@@ -191,6 +192,39 @@ macro_rules! drive {
     ($self:ident.$method:ident($($arg:expr),*)) => {{
         $self.manager.$method($($arg,)* &mut $self.out)
     }};
+}
+
+/// The refresh policy from the driver's array (lead fraction, min lead, max lead, lead jitter,
+/// min refresh interval, backoff initial, backoff max, backoff jitter; `NaN` or a missing entry
+/// keeps the default) and flag 1 (expired requests fail).
+fn refresh_policy(policy: &[f64], flags: u32) -> RefreshPolicy {
+    let given = |i: usize| policy.get(i).copied().filter(|v| v.is_finite());
+    let fraction = |i: usize, default: f64| given(i).unwrap_or(default);
+    let millis = |i: usize, default: u64| given(i).map_or(default, ms);
+    let d = RefreshPolicy::default();
+    RefreshPolicy {
+        lead_fraction: fraction(0, d.lead_fraction),
+        min_lead_ms: millis(1, d.min_lead_ms),
+        max_lead_ms: millis(2, d.max_lead_ms),
+        lead_jitter_fraction: fraction(3, d.lead_jitter_fraction),
+        min_refresh_interval_ms: millis(4, d.min_refresh_interval_ms),
+        backoff_initial_ms: millis(5, d.backoff_initial_ms),
+        backoff_max_ms: millis(6, d.backoff_max_ms),
+        backoff_jitter_fraction: fraction(7, d.backoff_jitter_fraction),
+        expired_requests: match flags & 1 {
+            0 => ExpiredRequests::Wait,
+            _ => ExpiredRequests::Fail,
+        },
+    }
+}
+
+/// The request timeout, the driver's array's entry 8 (`NaN`: the core's default).
+fn request_timeout(policy: &[f64]) -> u64 {
+    policy
+        .get(8)
+        .copied()
+        .filter(|v| v.is_finite())
+        .map_or(u64::from(DEFAULT_REQUEST_TIMEOUT_MS), ms)
 }
 
 #[wasm_bindgen]
@@ -203,37 +237,24 @@ impl Engine {
     /// `seeds`: three random words (jitter, tab id, epochs).
     #[wasm_bindgen(constructor)]
     pub fn new(policy: &[f64], flags: u32, seeds: &[f64]) -> Engine {
-        // `NaN` (or a missing entry) keeps the default.
-        let given = |i: usize| policy.get(i).copied().filter(|v| v.is_finite());
-        let fraction = |i: usize, default: f64| given(i).unwrap_or(default);
-        let millis = |i: usize, default: u64| given(i).map_or(default, ms);
         let seed = |i: usize| ms(seeds.get(i).copied().unwrap_or(0.0));
-        let d = RefreshPolicy::default();
-        let refresh = RefreshPolicy {
-            lead_fraction: fraction(0, d.lead_fraction),
-            min_lead_ms: millis(1, d.min_lead_ms),
-            max_lead_ms: millis(2, d.max_lead_ms),
-            lead_jitter_fraction: fraction(3, d.lead_jitter_fraction),
-            min_refresh_interval_ms: millis(4, d.min_refresh_interval_ms),
-            backoff_initial_ms: millis(5, d.backoff_initial_ms),
-            backoff_max_ms: millis(6, d.backoff_max_ms),
-            backoff_jitter_fraction: fraction(7, d.backoff_jitter_fraction),
-            expired_requests: match flags & 1 {
-                0 => ExpiredRequests::Wait,
-                _ => ExpiredRequests::Fail,
-            },
-        };
+        let refresh = refresh_policy(policy, flags);
+        let timeout = request_timeout(policy);
         let memory = flags & 2 != 0;
         let tabs = (flags & 4 != 0).then(|| TabConfig {
             policy: TabPolicy {
                 share_tokens: flags & 32 == 0,
-                ..TabPolicy::for_request_timeout(millis(8, 10_000))
+                ..TabPolicy::for_request_timeout(timeout)
             },
             id: TabId::from_random(seed(1)),
             seed: seed(2),
             web_locks: flags & 8 != 0,
         });
         Engine {
+            timeout_ms: match refresh.check() {
+                Ok(()) => timeout as f64,
+                Err(_) => f64::NAN,
+            },
             manager: Manager::new(refresh, seed(0), memory, tabs),
             out: Out {
                 actions: None,
@@ -483,6 +504,9 @@ impl Engine {
                 None => 0,
             }),
             or_nan(session.poll_timeout().map(|at| at as f64)),
+            // The timeout of each auth call (the option, or the core's default), read once by
+            // the driver; NaN when the options' policy fails the core's check.
+            JsValue::from(self.timeout_ms),
         ]
         .iter()
         .collect()

@@ -11,8 +11,8 @@
 import { OAuthEngine, Engine } from './tokenwarden.js';
 import { signatureVerdict } from './verdict.js';
 import { page, storage, openPopup } from './redirect.js';
+import { error } from './driver.js';
 
-const g = globalThis;
 const OAUTH_OPTIONS = ['issuer', 'clientId', 'redirectUri', 'scope', 'audience', 'resource', 'postLogoutRedirectUri', 'popupRedirectUri', 'resources'];
 // What a page load without a login does not use (the authorization request, the popup's wait,
 // `persist`'s IndexedDB) is loaded on use: oauth-more.js.
@@ -23,12 +23,6 @@ const more = () => import('./oauth-more.js');
 // `key()` (the manager's key) and `setKey(key)`. The calls are sent by the driver's auth call,
 // which proves them with the key it is given (`how.dpop`) through the fetch it captured.
 export const dpopHooks = {};
-
-function error(code, message) {
-  const e = new Error(message);
-  e.code = code;
-  return e;
-}
 
 /** `persist: "dpop"`'s IndexedDB record (oauth-more.js), loaded on use. */
 export async function persisted(name, op, value) {

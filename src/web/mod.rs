@@ -156,7 +156,7 @@ impl Config {
             credentials: RequestCredentials::Include,
             policy: RefreshPolicy::default(),
             retry_on_401: RetryOn401::InvalidToken,
-            request_timeout_ms: 10_000,
+            request_timeout_ms: crate::core::session::DEFAULT_REQUEST_TIMEOUT_MS,
             cross_tab: true,
             share_tokens: true,
             channel_name: None,
@@ -1086,6 +1086,10 @@ impl TokenManager {
                 "option \"sessionHint\" must be a cookie name",
             ));
         }
+        config
+            .policy
+            .check()
+            .map_err(|message| Error::new("ERR_INVALID_OPTIONS", message))?;
         if config.request_timeout_ms == 0 {
             return Err(Error::new(
                 "ERR_INVALID_OPTIONS",

@@ -46,6 +46,13 @@ pub struct RefreshPolicy {
     pub expired_requests: ExpiredRequests,
 }
 
+/// The longest `Retry-After` honoured: 24 hours.
+pub const MAX_RETRY_AFTER_MS: u64 = 24 * 3_600 * 1_000;
+
+/// The timeout of each auth call (login, refresh, logout, the provider's endpoints) when the
+/// application sets none (the `requestTimeoutMs` option, `web::Config::request_timeout_ms`).
+pub const DEFAULT_REQUEST_TIMEOUT_MS: u32 = 10_000;
+
 impl Default for RefreshPolicy {
     fn default() -> Self {
         Self {
@@ -103,10 +110,20 @@ impl RefreshPolicy {
     }
 
     /// The delay before the next attempt: [`Self::backoff_ms`], but never shorter than the
-    /// server's `Retry-After` (converted to ms by the caller).
+    /// server's `Retry-After` (converted to ms by the caller), which counts for at most
+    /// [`MAX_RETRY_AFTER_MS`] (a server asking for more does not stop refreshes for longer).
     pub fn retry_delay_ms(&self, failures: u32, retry_after_ms: Option<u64>, random: u64) -> u64 {
         self.backoff_ms(failures, random)
-            .max(retry_after_ms.unwrap_or(0))
+            .max(retry_after_ms.unwrap_or(0).min(MAX_RETRY_AFTER_MS))
+    }
+
+    /// Whether the policy is one to run (the options' rule in both shells): the minimum lead
+    /// may not exceed the maximum.
+    pub fn check(&self) -> Result<(), &'static str> {
+        if self.min_lead_ms > self.max_lead_ms {
+            return Err("minRefreshLeadMs exceeds maxRefreshLeadMs");
+        }
+        Ok(())
     }
 }
 
@@ -221,7 +238,25 @@ mod tests {
         assert_eq!(policy.retry_delay_ms(1, Some(7_000), 0), 7_000);
         assert_eq!(policy.retry_delay_ms(5, Some(7_000), 0), 16_000);
         assert_eq!(policy.retry_delay_ms(1, None, 0), 1_000);
-        assert_eq!(policy.retry_delay_ms(1, Some(u64::MAX), 0), u64::MAX);
+        // A day at most, however long the server asks for.
+        assert_eq!(
+            policy.retry_delay_ms(1, Some(u64::MAX), 0),
+            MAX_RETRY_AFTER_MS
+        );
+        assert_eq!(
+            policy.retry_delay_ms(1, Some(MAX_RETRY_AFTER_MS + 1), 0),
+            MAX_RETRY_AFTER_MS
+        );
+    }
+
+    #[test]
+    fn the_minimum_lead_may_not_exceed_the_maximum() {
+        assert_eq!(RefreshPolicy::default().check(), Ok(()));
+        let policy = RefreshPolicy {
+            min_lead_ms: 200_000,
+            ..RefreshPolicy::default()
+        };
+        assert!(policy.check().unwrap_err().contains("minRefreshLeadMs"));
     }
 
     #[test]

@@ -50,7 +50,8 @@ fn config(options: &JsValue) -> Result<Config, JsValue> {
     let oauth = get(options, "oauth");
     let mut config = if oauth.is_object() {
         let field = |key| text(&oauth, key).ok_or_else(|| invalid(key));
-        let mut client = OAuthConfig::new(field("issuer")?, field("clientId")?, field("redirectUri")?);
+        let mut client =
+            OAuthConfig::new(field("issuer")?, field("clientId")?, field("redirectUri")?);
         if let Some(scope) = text(&oauth, "scope") {
             client.scope = scope;
         }
