@@ -571,3 +571,79 @@ pub(super) async fn end_session(shared: &Shared) -> Result<String, Error> {
     )
     .map_err(|e| oauth_error(&e))
 }
+
+impl super::TokenManager {
+    /// OAuth profile: prepares a login (state, nonce and PKCE verifier, stored as the login
+    /// transaction in `sessionStorage`) and returns the provider's authorization URL, for an
+    /// app that navigates itself. [`login_with_redirect`](Self::login_with_redirect) also
+    /// navigates.
+    pub fn authorization_url(
+        &self,
+        options: LoginOptions,
+    ) -> impl std::future::Future<Output = Result<String, Error>> {
+        let shared = self.shared.clone();
+        async move { authorization_url(&shared, &options).await }
+    }
+
+    /// OAuth profile: starts a login by redirect (authorization code with PKCE S256). The page
+    /// navigates to the provider, which sends the browser back to the redirect URI; there,
+    /// call [`handle_redirect_callback`](Self::handle_redirect_callback).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), tokenwarden::web::Error> {
+    /// use tokenwarden::web::{Config, LoginOptions, OAuthConfig, TokenManager};
+    /// let mut client = OAuthConfig::new(
+    ///     "https://tenant.example.auth0.com/",
+    ///     "my-spa-client-id",
+    ///     "https://app.example/callback",
+    /// );
+    /// client.audience = Some("https://api.example".into());
+    /// let manager = TokenManager::new(Config::oauth(client))?;
+    /// if !manager.start().await {
+    ///     manager.login_with_redirect(LoginOptions::default()).await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn login_with_redirect(
+        &self,
+        options: LoginOptions,
+    ) -> impl std::future::Future<Output = Result<(), Error>> {
+        let url = self.authorization_url(options);
+        async move { navigate(&url.await?) }
+    }
+
+    /// OAuth profile: completes a login at the redirect URI. `url` defaults to
+    /// `location.href`. Checks `state` and `iss`, reports the provider's `error` (codes
+    /// `ERR_OAUTH_ACCESS_DENIED`, `ERR_OAUTH_LOGIN_REQUIRED`, ...), exchanges the code, verifies
+    /// the ID token against the provider's keys, installs the tokens, and removes `code` and
+    /// `state` from the address bar. Every error has a stable `ERR_OAUTH_*` (or `ERR_JWT_*`,
+    /// `ERR_JWS_*`) code and leaves the session as it was.
+    ///
+    /// ```no_run
+    /// # async fn demo(manager: &tokenwarden::web::TokenManager) -> Result<(), tokenwarden::web::Error> {
+    /// manager.handle_redirect_callback(None).await?;
+    /// let response = manager.fetch_url("https://api.example/me").await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn handle_redirect_callback(
+        &self,
+        url: Option<String>,
+    ) -> impl std::future::Future<Output = Result<(), Error>> {
+        let shared = self.shared.clone();
+        async move { handle_callback(&shared, url).await }
+    }
+
+    /// OAuth profile: [`logout`](Self::logout) (the refresh token is revoked, RFC 7009), then
+    /// navigates to the provider's `end_session_endpoint` with `id_token_hint` and the
+    /// configured `post_logout_redirect_uri`, ending the provider's own session too.
+    pub fn logout_and_end_session(&self) -> impl std::future::Future<Output = Result<(), Error>> {
+        let shared = self.shared.clone();
+        let logout = self.logout();
+        async move {
+            // The hint is taken before the logout wipes the manager's state.
+            let url = end_session(&shared).await;
+            logout.await;
+            navigate(&url?)
+        }
+    }
+}
