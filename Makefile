@@ -183,12 +183,12 @@ test-apps: example-apps
 ## test-scenarios: one scenario suite, both shells: each file of tests/scenarios/cases/ (steps, what
 ## the server answers, the requests it must see, the events and states) run in headless Chromium on
 ## the npm TokenManager (pkg/, the JS driver) and on the Rust shell (tokenwarden::web behind the same
-## surface, tests/scenarios/shell, built by example-apps); both must match the file and each other
-## (about 1 minute).
+## surface, tests/scenarios/shell, built by example-apps); both must match the file and each other;
+## then a package with a planted divergence must fail it (scripts/test-scenarios.sh; about 3 minutes).
 test-scenarios: example-apps
-	@echo "== scenarios: the same steps on the JS driver and the Rust shell, one request log (headless Chromium; about 1 minute)"
+	@echo "== scenarios: the same steps on the JS driver and the Rust shell, one request log, then a planted divergence that must fail (headless Chromium; about 3 minutes)"
 	@[ -f pkg/web/index.js ] || scripts/build-pkg.sh pkg
-	node --test --test-concurrency=1 tests/scenarios/
+	scripts/test-scenarios.sh
 
 # The README's "Testing your app" command, exactly: the test kit's example test.
 test-kit: setup

@@ -21,10 +21,13 @@
 #        scripts/build-pkg.sh OUT_DIR CARGO_FEATURE_ARGS...    one custom build (one entry, no
 #   subpaths), e.g. scripts/build-pkg.sh target/pkg-hmacsync --no-default-features --features hmac-sync
 #   (pass --no-default-features with the features wanted: `default` has `std`, see Cargo.toml)
+# Env: TW_JS_DIR (default src/js): the package's JS sources (the scenario suite builds a package
+# from a copy with a deliberate divergence, to show that it fails; scripts/test-scenarios.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-pkg}
 shift || true
+JS=${TW_JS_DIR:-src/js}
 export PATH="$PWD/node_modules/.bin:$PATH"
 
 # The entries' cargo features, in this one place. No feature list has `default`, whose `std` is
@@ -73,7 +76,7 @@ declarations() {
   for tag in manager base oauth verify; do
     [[ " $* " == *" $tag "* ]] || script+="/^\/\/ @$tag-begin/,/^\/\/ @$tag-end/d;"
   done
-  sed -e "$script" -e '/^\/\/ @[a-z]*-\(begin\|end\)/d' src/js/tokenwarden.d.ts
+  sed -e "$script" -e '/^\/\/ @[a-z]*-\(begin\|end\)/d' "$JS"/tokenwarden.d.ts
 }
 
 # build_entry DIR KIND WASM_OPT_ARGS -- CARGO_FEATURE_ARGS...: one entry (KIND base, oauth, verify
@@ -147,18 +150,18 @@ build_entry() {
   # and a driver without the profile's hooks. All minified at the end, as the glue.
   for dir in web node; do
     # driver.js also holds the option readers verify.js uses (the verify entry bundles only those).
-    cp src/js/driver.js "$OUT/$dir/driver.js"
-    if has KeySet; then cp src/js/verify.js "$OUT/$dir/verify.js"; fi
-    if has KeySet || has OAuthEngine; then cp src/js/verdict.js "$OUT/$dir/verdict.js"; fi
+    cp "$JS"/driver.js "$OUT/$dir/driver.js"
+    if has KeySet; then cp "$JS"/verify.js "$OUT/$dir/verify.js"; fi
+    if has KeySet || has OAuthEngine; then cp "$JS"/verdict.js "$OUT/$dir/verdict.js"; fi
     [ -n "$MANAGER" ] || continue
-    cp src/js/custody.js "$OUT/$dir/custody.js"
+    cp "$JS"/custody.js "$OUT/$dir/custody.js"
     # redirect.js: the window's part of the OAuth redirect login (oauth.js in page custody,
     # remote.js answering the worker in worker custody; unused by the base entry's page load).
-    cp src/js/redirect.js "$OUT/$dir/redirect.js"
+    cp "$JS"/redirect.js "$OUT/$dir/redirect.js"
     if has OAuthEngine; then
-      cp src/js/oauth.js "$OUT/$dir/oauth.js"
+      cp "$JS"/oauth.js "$OUT/$dir/oauth.js"
       # What few logins use (the popup's wait, persist's IndexedDB), imported by oauth.js on use.
-      cp src/js/oauth-more.js "$OUT/$dir/oauth-more.js"
+      cp "$JS"/oauth-more.js "$OUT/$dir/oauth-more.js"
     else
       drop_oauth "$OUT/$dir/driver.js"
       drop_oauth "$OUT/$dir/custody.js"
@@ -167,7 +170,7 @@ build_entry() {
     # DPoP's WebCrypto side, which driver.js imports; a build without DPoP (no DpopCore) ships a
     # stub in its place.
     if has DpopCore; then
-      cp src/js/dpop.js "$OUT/$dir/dpop.js"
+      cp "$JS"/dpop.js "$OUT/$dir/dpop.js"
     else
       echo 'export const Dpop = undefined, sendWithProof = undefined;' > "$OUT/$dir/dpop.js"
     fi
@@ -183,7 +186,7 @@ build_entry() {
   local MANAGER_EXPORT=''
   if [ -n "$MANAGER" ]; then
     MANAGER_EXPORT="export { TokenManager } from './custody.js';"
-    cp src/js/remote.js src/js/worker.js "$OUT/web/"
+    cp "$JS"/remote.js "$JS"/worker.js "$OUT/web/"
   fi
   cat > "$OUT/web/index.js" <<JS
 // Browser entry: instantiates the module once, with top-level await, so no init call is needed.
@@ -313,10 +316,10 @@ cp README.md "$OUT/README.md" 2>/dev/null || true
 # dependency, never bundled) and nothing from the wasm; minified like the rest (gzip -9: 1,178 B,
 # budget in scripts/size-budget-react.sh). Its `./react` subpath and peer dependency are written
 # by write_package_json, with the other entries.
-esbuild src/js/react.js --minify --charset=utf8 --legal-comments=none --log-level=warning --outfile="$OUT/react.js"
-cp src/js/react.d.ts "$OUT/react.d.ts"
+esbuild "$JS"/react.js --minify --charset=utf8 --legal-comments=none --log-level=warning --outfile="$OUT/react.js"
+cp "$JS"/react.d.ts "$OUT/react.d.ts"
 # --- end react entry ---
 # `tokenwarden/popup` (src/js/popup.js): the callback page of loginWithPopup; no wasm, a few
 # lines (it posts the page's URL on the login's BroadcastChannel and closes the window).
-esbuild src/js/popup.js --minify --charset=utf8 --legal-comments=none --log-level=warning --outfile="$OUT/popup.js"
-cp src/js/popup.d.ts "$OUT/popup.d.ts"
+esbuild "$JS"/popup.js --minify --charset=utf8 --legal-comments=none --log-level=warning --outfile="$OUT/popup.js"
+cp "$JS"/popup.d.ts "$OUT/popup.d.ts"

@@ -288,39 +288,37 @@ impl TokenManager {
         }
         let fetch = http::CapturedFetch::capture()
             .ok_or_else(|| Error::new("ERR_FETCH", "this environment has no global fetch"))?;
-        let (policy, seed) = (config.policy.clone(), random_u64());
         let memory = config.refresh_token == RefreshTokenMode::Memory;
         let use_dpop = config.dpop;
-        let shared = Rc::new(RefCell::new(Inner {
-            config,
-            manager: Manager::new(policy.clone(), seed, memory, None),
-            claims: None,
-            alarm: Alarm::default(),
-            listeners: None,
-            tabs: None,
-            subscribers: Vec::new(),
-            next_subscriber: 0,
-            waiters: Vec::new(),
-            refresh_calls: Vec::new(),
-            last_failure: None,
-            bearer: BearerCache {
-                dpop: use_dpop,
-                ..BearerCache::default()
-            },
-            closed: false,
-            fetch,
-            oauth,
-            dpop: dpop::DpopState::default(),
-        }));
-        let listeners = Listeners::install(Rc::downgrade(&shared));
-        shared.borrow_mut().listeners = Some(listeners);
-        let tabs = tabs::Tabs::install(&shared.borrow().config, Rc::downgrade(&shared));
-        if let Some((tabs, coordination)) = tabs {
-            let mut inner = shared.borrow_mut();
-            // No session yet: the manager is made again, now with the tabs' coordinator.
-            inner.manager = Manager::new(policy, seed, memory, Some(coordination));
-            inner.tabs = Some(tabs);
-        }
+        // One construction: the channel's and the listeners' handlers hold a weak handle of the
+        // state they are part of (they run later, on events, never during construction).
+        let shared = Rc::new_cyclic(|weak: &Weak<RefCell<Inner>>| {
+            let (tabs, coordination) = match tabs::Tabs::install(&config, weak.clone()) {
+                Some((tabs, coordination)) => (Some(tabs), Some(coordination)),
+                None => (None, None),
+            };
+            RefCell::new(Inner {
+                manager: Manager::new(config.policy.clone(), random_u64(), memory, coordination),
+                config,
+                claims: None,
+                alarm: Alarm::default(),
+                listeners: Some(Listeners::install(weak.clone())),
+                tabs,
+                subscribers: Vec::new(),
+                next_subscriber: 0,
+                waiters: Vec::new(),
+                refresh_calls: Vec::new(),
+                last_failure: None,
+                bearer: BearerCache {
+                    dpop: use_dpop,
+                    ..BearerCache::default()
+                },
+                closed: false,
+                fetch,
+                oauth,
+                dpop: dpop::DpopState::default(),
+            })
+        });
         Ok(Self {
             shared,
             remote: None,
