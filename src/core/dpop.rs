@@ -34,6 +34,10 @@ pub const DEFAULT_MAX_PROOF_LEN: usize = 4 * 1024;
 pub const DEFAULT_MAX_AGE_SECS: i64 = 300;
 /// Default tolerance for clocks (an `iat` up to this far in the future is accepted).
 pub const DEFAULT_LEEWAY_SECS: i64 = 5;
+/// The longest `max_age_secs` a verifier accepts (a proof older than a day is never fresh).
+pub const MAX_MAX_AGE_SECS: i64 = 86_400;
+/// The largest clock tolerance a verifier accepts (an hour).
+pub const MAX_LEEWAY_SECS: i64 = 3_600;
 /// Default per-key quota of live `jti`s in a replay cache: a proof lives 305 s, so a client
 /// may send about 3 requests a second for five minutes (bursts of up to 1,000) before its own
 /// proofs are refused; other clients are not affected.

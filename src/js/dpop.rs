@@ -10,7 +10,9 @@ use wasm_bindgen_futures::JsFuture;
 use super::convert::{
     floor, get, invalid_options, js_error, opt_number, opt_string, opt_strings, options_object,
 };
-use crate::core::dpop::{DpopError, DpopVerifier, ProofHashes, ProofRequest};
+use crate::core::dpop::{
+    DpopError, DpopVerifier, ProofHashes, ProofRequest, MAX_LEEWAY_SECS, MAX_MAX_AGE_SECS,
+};
 use crate::core::error::{cat, quoted};
 use crate::core::verify::{Algorithm, Verifier};
 
@@ -77,10 +79,10 @@ pub async fn verify_dpop_proof(
         }
         builder = builder.algorithms(algorithms);
     }
-    if let Some(max_age) = opt_number(&options, "maxAge", 1.0, 86_400.0)? {
+    if let Some(max_age) = opt_number(&options, "maxAge", 1.0, MAX_MAX_AGE_SECS as f64)? {
         builder = builder.max_age_secs(max_age as i64);
     }
-    if let Some(leeway) = opt_number(&options, "clockTolerance", 0.0, 3_600.0)? {
+    if let Some(leeway) = opt_number(&options, "clockTolerance", 0.0, MAX_LEEWAY_SECS as f64)? {
         builder = builder.leeway_secs(leeway as i64);
     }
     let current = get(&options, "currentDate");

@@ -8,7 +8,7 @@ use core::fmt;
 
 use super::{
     normalize_htu, DpopError, DEFAULT_LEEWAY_SECS, DEFAULT_MAX_AGE_SECS, DEFAULT_MAX_PROOF_LEN,
-    DEFAULT_PROOFS_PER_KEY, DPOP_TYP, MAX_JTI_LEN,
+    DEFAULT_PROOFS_PER_KEY, DPOP_TYP, MAX_JTI_LEN, MAX_LEEWAY_SECS, MAX_MAX_AGE_SECS,
 };
 use crate::core::{
     b64,
@@ -212,13 +212,13 @@ impl DpopVerifierBuilder {
 
     /// How long after its `iat` a proof is accepted (default 300 s, clamped to 1 s..1 day).
     pub fn max_age_secs(mut self, secs: i64) -> Self {
-        self.0.max_age_secs = secs.clamp(1, 86_400);
+        self.0.max_age_secs = secs.clamp(1, MAX_MAX_AGE_SECS);
         self
     }
 
     /// Clock tolerance (default 5 s, clamped to 0..=1 hour).
     pub fn leeway_secs(mut self, secs: i64) -> Self {
-        self.0.leeway_secs = secs.clamp(0, 3_600);
+        self.0.leeway_secs = secs.clamp(0, MAX_LEEWAY_SECS);
         self
     }
 
