@@ -280,7 +280,7 @@ pub(super) fn remember_nonce(shared: &Shared, url: &str, headers: &Headers) -> b
     }
 }
 
-pub(crate) use crate::core::dpop::challenge_asks_for_nonce as asks_for_nonce;
+pub(crate) use crate::core::dpop::response_asks_for_nonce as asks_for_nonce;
 
 /// Sends an auth call to a token endpoint (login, refresh, a code exchange) with a proof from
 /// `key` when there is one: the endpoint's nonce is included, a `DPoP-Nonce` answer is
@@ -325,8 +325,11 @@ async fn send_with_proof(
         if let Some(nonce) = &reply.dpop_nonce {
             shared.borrow_mut().dpop.remember(&call.url, nonce.clone());
         }
-        let wants_nonce = reply.status == 400
-            && super::http::error_code(&reply).as_deref() == Some("use_dpop_nonce");
+        let wants_nonce = asks_for_nonce(
+            reply.status,
+            None,
+            super::http::error_code(&reply).as_deref(),
+        );
         if wants_nonce && !retried && reply.dpop_nonce.is_some() {
             retried = true;
             continue;

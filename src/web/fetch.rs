@@ -177,8 +177,7 @@ async fn send_with_token(
             dpop::remember_nonce(&shared, &sent_to, &response.headers());
             let challenge = response.headers().get("WWW-Authenticate").ok().flatten();
             // RFC 9449 §9: a new nonce is asked for once; the request is sent again with it.
-            if response.status() == 401
-                && dpop::asks_for_nonce(challenge.as_deref())
+            if dpop::asks_for_nonce(response.status(), challenge.as_deref(), None)
                 && !nonce_retried
                 && replayable
             {
