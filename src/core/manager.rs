@@ -127,6 +127,21 @@ pub fn session_may_exist(hint: Option<&str>, cookies: Option<&str>) -> bool {
     })
 }
 
+/// Whether a `401`'s `WWW-Authenticate` challenge says the access token is the problem (RFC 6750
+/// §3.1, RFC 9449 §7.1): a `Bearer` or `DPoP` challenge with `error="invalid_token"` (quoted or
+/// not), ASCII case-insensitive. Only such a `401` is worth one refresh and one retry (with the
+/// default `retryOn401`); any other (`insufficient_scope`, no challenge) is the API's answer.
+pub fn challenge_is_invalid_token(challenge: &str) -> bool {
+    let c = challenge.trim_ascii_start().as_bytes();
+    let starts = |p: &[u8]| {
+        c.get(..p.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(p))
+    };
+    let contains = |p: &[u8]| c.windows(p.len()).any(|w| w.eq_ignore_ascii_case(p));
+    (starts(b"bearer") || starts(b"dpop"))
+        && (contains(b"error=\"invalid_token\"") || contains(b"error=invalid_token"))
+}
+
 /// Whether `name` can be the session-hint cookie's name (the `sessionHint` option): a cookie
 /// name, printable ASCII without `=`, `;` or `,`, not empty. The same check as the JS driver's.
 pub fn session_hint_name_ok(name: &str) -> bool {
@@ -673,6 +688,28 @@ mod tests {
         }
         for name in ["", "a=b", "a;b", "a,b", "a b", "caf\u{e9}", "tab\there"] {
             assert!(!session_hint_name_ok(name), "{name:?}");
+        }
+    }
+
+    #[test]
+    fn which_challenges_say_the_token_is_invalid() {
+        for yes in [
+            r#"Bearer error="invalid_token""#,
+            r#"  bearer realm="api", error="invalid_token", error_description="expired""#,
+            "DPoP error=invalid_token",
+            r#"DPOP algs="ES256", ERROR="INVALID_TOKEN""#,
+        ] {
+            assert!(challenge_is_invalid_token(yes), "{yes}");
+        }
+        for no in [
+            "",
+            "Bearer",
+            r#"Bearer error="insufficient_scope""#,
+            r#"Basic error="invalid_token""#,
+            r#"DPoP error="use_dpop_nonce""#,
+            "Bear",
+        ] {
+            assert!(!challenge_is_invalid_token(no), "{no}");
         }
     }
 }

@@ -65,13 +65,7 @@ fn wants_refresh(response: &Response, sent_to: &str, policy: RetryOn401) -> bool
             .get("WWW-Authenticate")
             .ok()
             .flatten()
-            .is_some_and(|challenge| {
-                let challenge = challenge.to_ascii_lowercase();
-                let challenge = challenge.trim_start();
-                (challenge.starts_with("bearer") || challenge.starts_with("dpop"))
-                    && (challenge.contains("error=\"invalid_token\"")
-                        || challenge.contains("error=invalid_token"))
-            }),
+            .is_some_and(|challenge| crate::core::manager::challenge_is_invalid_token(&challenge)),
     }
 }
 
