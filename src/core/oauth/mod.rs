@@ -28,7 +28,7 @@ mod object;
 mod token;
 mod transaction;
 mod url;
-pub use url::{check_endpoint, is_loopback};
+pub use url::check_endpoint;
 
 pub use api::{api_refresh_request, login_scope};
 pub use authorize::{

@@ -68,10 +68,8 @@ pub fn check_issuer(issuer: &str) -> Result<(), OAuthError> {
     Ok(())
 }
 
-/// `localhost`, `[::1]` or `127.x.y.z` (decimal octets): the hosts to which plain http is
-/// allowed, for the provider's endpoints here and for the origins that get the token (the Rust
-/// shell's `web::origin`, on the host as the browser's URL parser serialises it).
-pub fn is_loopback(host: &[u8]) -> bool {
+/// `localhost`, `[::1]` or `127.x.y.z` (decimal octets).
+fn is_loopback(host: &[u8]) -> bool {
     let octet = |o: &[u8]| {
         (1..=3).contains(&o.len())
             && o.iter().all(u8::is_ascii_digit)
