@@ -264,7 +264,7 @@ function retryAfter(value, now) {
   const v = value.trim();
   if (/^\d+$/.test(v)) return Number(v) * 1000;
   const at = Date.parse(v);
-  return Number.isFinite(at) ? at - now : NaN; // a date past is 0 to the engine
+  return Number.isFinite(at) ? at - now : NaN; // a date past: none (the backoff alone)
 }
 
 function sameOrigin(a, b) {
