@@ -26,6 +26,7 @@ import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { createHash, createPublicKey, generateKeyPairSync, sign, verify as verifySignature } from 'node:crypto';
 import { extname, join, normalize, resolve } from 'node:path';
+import { substitute } from './page/runner.js';
 
 const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json' };
 const b64url = (bytes) => Buffer.from(bytes).toString('base64url');
@@ -147,13 +148,7 @@ export async function startScenarioServer({ files }) {
     return line;
   }
 
-  /** `value` with every string that starts with @self or @other made an absolute URL. */
-  function named(value) {
-    if (typeof value === 'string') return value.replace(/^@(self|other)/, (_, who) => origin[who]);
-    if (Array.isArray(value)) return value.map(named);
-    if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, named(v)]));
-    return value;
-  }
+  const named = (value) => substitute(value, origin);
 
   function answerOf(key) {
     const list = routes.get(key);

@@ -34,7 +34,9 @@ function describe(name, e) {
   }
 }
 
-function substitute(value, origins) {
+/** `value` with every string that starts with @self or @other made an absolute URL (the
+ * scripted server's answers use it too). */
+export function substitute(value, origins) {
   if (typeof value === 'string') return value.replace(/^@(self|other)/, (_, who) => origins[who]);
   if (Array.isArray(value)) return value.map((v) => substitute(v, origins));
   if (value && typeof value === 'object') {
