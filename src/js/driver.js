@@ -369,9 +369,11 @@ export class TokenManager {
         setKey: (key) => (this.#dpop = key),
         call: (url, body, controller, how) => this.#call(url, body, undefined, controller, how),
         closed: () => this.#closed,
+        // Resolves once `persist` has kept the session (a reload right after a login finds it).
         install: (access, refresh, expiresIn, date) => {
           this.#e.install(0, access, refresh, expiresIn, date, Date.now());
           this.#run();
+          return this.#stored;
         },
       });
     }

@@ -271,7 +271,7 @@ export class OAuth {
     const [failed, r, e, , cause] = await this.#grants(refresh, expiresIn, dpop);
     if (failed) throw cause;
     if (dpop) this.#h.setKey(dpop);
-    this.#h.install(access, r, e, reply.date);
+    await this.#h.install(access, r, e, reply.date);
   }
 
   /**
