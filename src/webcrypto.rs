@@ -201,7 +201,7 @@ pub struct Prepared {
     /// [`JwtError::SignatureInvalid`], whatever this says).
     pub outcome: Result<Verified, JwtError>,
     /// The header's and the payload's JSON text (see [`PendingSignature::json`](crate::PendingSignature::json)).
-    pub json: (Vec<u8>, Vec<u8>),
+    pub json: (String, String),
 }
 
 /// One key imported for one algorithm (WebCrypto binds an RSA or HMAC key to its hash).

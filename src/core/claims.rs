@@ -224,10 +224,10 @@ mod tests {
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
     use super::*;
-    use crate::core::json::parse_object;
+    use crate::core::json::parse_object_text;
 
     fn claims(json: &str) -> Result<Claims, JwtError> {
-        Claims::from_map(parse_object(json.as_bytes(), "payload")?)
+        Claims::from_map(parse_object_text(json, "payload")?)
     }
 
     #[test]
@@ -280,7 +280,7 @@ mod tests {
 
     #[test]
     fn header_refuses_crit_and_unencoded_payloads() {
-        let header = |json: &str| Header::from_map(parse_object(json.as_bytes(), "header")?);
+        let header = |json: &str| Header::from_map(parse_object_text(json, "header")?);
         assert_eq!(
             header(r#"{"alg":"ES256","crit":[]}"#),
             Err(JwtError::CritUnsupported)

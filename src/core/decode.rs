@@ -49,7 +49,7 @@ pub(crate) struct Parts<'a> {
     pub signing_input: &'a str,
     pub signature: Vec<u8>,
     /// The decoded header and payload JSON (checked as above), for another JSON parser.
-    pub json: (Vec<u8>, Vec<u8>),
+    pub json: (String, String),
 }
 
 /// Decodes `token` with the default 8 KiB cap. The signature is **not** checked.
@@ -80,7 +80,7 @@ pub fn decode_unverified_with(
 pub fn decode_checked_json(
     token: &str,
     options: &DecodeOptions,
-) -> Result<(Vec<u8>, Vec<u8>), JwtError> {
+) -> Result<(String, String), JwtError> {
     // The same steps as verification's, so that a build with both links them once.
     split(token, options).map(|parts| parts.json)
 }
@@ -88,7 +88,9 @@ pub fn decode_checked_json(
 /// Structural checks, cheapest first: length, segment count, base64url, UTF-8, JSON, types.
 pub(crate) fn split<'a>(token: &'a str, options: &DecodeOptions) -> Result<Parts<'a>, JwtError> {
     let jws = split_jws(token, options)?;
-    let claims = Claims::from_map(json::parse_object(&jws.payload, "payload")?)?;
+    let payload =
+        String::from_utf8(jws.payload).map_err(|_| JwtError::InvalidUtf8 { part: "payload" })?;
+    let claims = Claims::from_map(json::parse_object_text(&payload, "payload")?)?;
     Ok(Parts {
         token: UnverifiedToken {
             header: jws.header,
@@ -96,14 +98,15 @@ pub(crate) fn split<'a>(token: &'a str, options: &DecodeOptions) -> Result<Parts
         },
         signing_input: jws.signing_input,
         signature: jws.signature,
-        json: (jws.header_bytes, jws.payload),
+        json: (jws.header_json, payload),
     })
 }
 
 /// A compact JWS split into its parts, with the payload left as bytes.
 pub(crate) struct JwsParts<'a> {
     pub header: Header,
-    pub header_bytes: Vec<u8>,
+    /// The header's JSON text (checked UTF-8).
+    pub header_json: String,
     pub payload: Vec<u8>,
     pub signing_input: &'a str,
     pub signature: Vec<u8>,
@@ -143,10 +146,14 @@ pub(crate) fn split_jws<'a>(
     let header_bytes = b64::decode(header_b64, "header")?;
     let payload = b64::decode(payload_b64, "payload")?;
     let signature = b64::decode(signature_b64, "signature")?;
-    let header = Header::from_map(json::parse_object(&header_bytes, "header")?)?;
+    // Checked UTF-8 once here: the JSON reader and the callers handing the text on (the npm
+    // package's `decodeJwt`, the manager's claims) need not check it again.
+    let header_json =
+        String::from_utf8(header_bytes).map_err(|_| JwtError::InvalidUtf8 { part: "header" })?;
+    let header = Header::from_map(json::parse_object_text(&header_json, "header")?)?;
     Ok(JwsParts {
         header,
-        header_bytes,
+        header_json,
         payload,
         // `get`: the end is a segment boundary, and nothing reachable from JS may panic.
         signing_input: token

@@ -238,11 +238,12 @@ impl Map {
 /// `part` names the segment in the error (`"header"`, `"payload"`, `"jwk"`).
 pub fn parse_object(bytes: &[u8], part: &'static str) -> Result<Map, JwtError> {
     let text = core::str::from_utf8(bytes).map_err(|_| JwtError::InvalidUtf8 { part })?;
-    let mut reader = Reader {
-        text: text.as_bytes(),
-        at: 0,
-        part,
-    };
+    parse_object_text(text, part)
+}
+
+/// [`parse_object`] of text already known to be UTF-8.
+pub fn parse_object_text(text: &str, part: &'static str) -> Result<Map, JwtError> {
+    let mut reader = Reader { text, at: 0, part };
     reader.skip_whitespace();
     if reader.peek() != Some(b'{') {
         return Err(JwtError::InvalidJson { part });
@@ -293,7 +294,8 @@ fn heap_sort(items: &mut [&str]) {
 }
 
 struct Reader<'a> {
-    text: &'a [u8],
+    /// The input, checked UTF-8 once.
+    text: &'a str,
     at: usize,
     part: &'static str,
 }
@@ -307,7 +309,7 @@ impl<'a> Reader<'a> {
     // call per byte in the hottest loops.
     #[inline(always)]
     fn peek(&self) -> Option<u8> {
-        self.text.get(self.at).copied()
+        self.text.as_bytes().get(self.at).copied()
     }
 
     #[inline(always)]
@@ -330,6 +332,7 @@ impl<'a> Reader<'a> {
     fn literal(&mut self, word: &[u8], value: Value) -> Result<Value, JwtError> {
         if self
             .text
+            .as_bytes()
             .get(self.at..)
             .is_some_and(|rest| rest.starts_with(word))
         {
@@ -479,6 +482,7 @@ impl<'a> Reader<'a> {
     fn hex4(&mut self) -> Result<u32, JwtError> {
         let digits = self
             .text
+            .as_bytes()
             .get(self.at..self.at + 4)
             .ok_or_else(|| self.invalid())?;
         let mut value = 0;
@@ -496,7 +500,7 @@ impl<'a> Reader<'a> {
         let first = self.hex4()?;
         let code = match first {
             0xd800..=0xdbff => {
-                if self.text.get(self.at..self.at + 2) != Some(b"\\u") {
+                if self.text.as_bytes().get(self.at..self.at + 2) != Some(b"\\u") {
                     return Err(self.invalid());
                 }
                 self.at += 2;
@@ -543,12 +547,11 @@ impl<'a> Reader<'a> {
         Ok(Number(self.text_from(start)?.to_owned()))
     }
 
-    /// The text from `start` to the current position (`get`, not indexing: nothing here panics).
+    /// The text from `start` to the current position (`get`, not indexing: nothing here panics;
+    /// the input is UTF-8 already, so only the two ends' char boundaries are checked, not every
+    /// byte again).
     fn text_from(&self, start: usize) -> Result<&'a str, JwtError> {
-        self.text
-            .get(start..self.at)
-            .and_then(|bytes| core::str::from_utf8(bytes).ok())
-            .ok_or_else(|| self.invalid())
+        self.text.get(start..self.at).ok_or_else(|| self.invalid())
     }
 
     fn digits(&mut self) {

@@ -128,7 +128,7 @@ impl Jwk {
 
     /// Imports one JWK from JSON text.
     pub fn from_json(json: &str, options: &KeyOptions) -> Result<Self, JwtError> {
-        let map = json::parse_object(json.as_bytes(), "jwk").map_err(as_key_error)?;
+        let map = json::parse_object_text(json, "jwk").map_err(as_key_error)?;
         match Self::from_map(map, options)? {
             Some(jwk) => Ok(jwk),
             None => Err(JwtError::InvalidKey {
@@ -469,7 +469,7 @@ impl JwkSet {
     /// are skipped (a JWKS may hold encryption keys); malformed, weak or private keys are an
     /// error for the whole set, so a misconfiguration is noticed at import, not at login.
     pub fn from_json(json: &str, options: &KeyOptions) -> Result<Self, JwtError> {
-        let map = json::parse_object(json.as_bytes(), "jwk").map_err(as_key_error)?;
+        let map = json::parse_object_text(json, "jwk").map_err(as_key_error)?;
         Self::from_map(map, options)
     }
 

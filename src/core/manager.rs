@@ -165,8 +165,7 @@ fn claims_of(token: &Secret) -> (Option<Claims>, Option<String>) {
     let Ok(parts) = split(token.expose(), &DecodeOptions::default()) else {
         return (None, None);
     };
-    let json = String::from_utf8(parts.json.1).ok();
-    (Some(parts.token.claims), json)
+    (Some(parts.token.claims), Some(parts.json.1))
 }
 
 /// One token manager: its session and, across tabs, its coordinator.

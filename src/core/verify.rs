@@ -191,7 +191,7 @@ impl Verifier {
         token: &str,
         keys: &JwkSet,
         now: i64,
-    ) -> (Result<Verified, JwtError>, (Vec<u8>, Vec<u8>)) {
+    ) -> (Result<Verified, JwtError>, (String, String)) {
         match self.begin(token, keys, now) {
             Ok(pending) => match pending.check.run_rust_primitive(keys) {
                 Ok(valid) => self.finish_keeping_json(pending, valid),
@@ -206,7 +206,7 @@ impl Verifier {
         &self,
         mut pending: PendingSignature<'_>,
         signature_valid: bool,
-    ) -> (Result<Verified, JwtError>, (Vec<u8>, Vec<u8>)) {
+    ) -> (Result<Verified, JwtError>, (String, String)) {
         let json = core::mem::take(&mut pending.json);
         (self.finish(pending, signature_valid), json)
     }
@@ -532,7 +532,7 @@ pub struct PendingSignature<'t> {
     claims: Claims,
     now: i64,
     /// The header's and the payload's decoded JSON text.
-    json: (Vec<u8>, Vec<u8>),
+    json: (String, String),
 }
 
 impl core::fmt::Debug for PendingSignature<'_> {
@@ -570,7 +570,7 @@ impl PendingSignature<'_> {
     /// object each, no duplicate names), for a host that builds its own objects from them
     /// (the npm package's `JSON.parse`) instead of decoding the token a second time.
     pub fn json(&self) -> (&[u8], &[u8]) {
-        (&self.json.0, &self.json.1)
+        (self.json.0.as_bytes(), self.json.1.as_bytes())
     }
 }
 

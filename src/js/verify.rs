@@ -23,15 +23,14 @@ use crate::core::{
 /// `{"header":…,"claims":…}`: the token's own JSON, after the core checked it strictly
 /// (canonical base64url, UTF-8, no duplicate names, claim types), for the engine's `JSON.parse`
 /// (one string crosses into JS, and no property is set from wasm).
-fn decoded_text(header: &[u8], payload: &[u8]) -> String {
-    let mut text = Vec::with_capacity(header.len() + payload.len() + 22);
-    text.extend_from_slice(b"{\"header\":");
-    text.extend_from_slice(header);
-    text.extend_from_slice(b",\"claims\":");
-    text.extend_from_slice(payload);
-    text.push(b'}');
-    // The core checked both are UTF-8: the fallback cannot happen, and is not a panic.
-    String::from_utf8(text).unwrap_or_default()
+fn decoded_text(header: &str, payload: &str) -> String {
+    let mut text = String::with_capacity(header.len() + payload.len() + 22);
+    text.push_str("{\"header\":");
+    text.push_str(header);
+    text.push_str(",\"claims\":");
+    text.push_str(payload);
+    text.push('}');
+    text
 }
 
 /// Decodes a JWT **without verifying it**: `{header, claims}`. Throws a coded `Error` on
@@ -193,10 +192,10 @@ struct ParsedOptions {
 /// or malformed member is refused, never trusted.
 #[cfg(feature = "jwt-api")]
 fn parse_verify_options(text: &str) -> Result<ParsedOptions, JsValue> {
-    use crate::core::json::{parse_object, Value};
+    use crate::core::json::{parse_object_text, Value};
     const TEN_YEARS: i64 = crate::core::verify::MAX_DURATION_SECS;
     let bad = || invalid_options("invalid verifyJwt options");
-    let map = parse_object(text.as_bytes(), "verifyJwt options").map_err(|_| bad())?;
+    let map = parse_object_text(text, "verifyJwt options").map_err(|_| bad())?;
     // Each reader: `Err` for a member of the wrong type or out of range (never from verify.js).
     let strings = |key: &str| -> Result<Vec<String>, JsValue> {
         let mut list = Vec::new();

@@ -238,7 +238,7 @@ pub(crate) struct TokenClaims {
 impl TokenClaims {
     /// The claims of a payload the manager's strict decoder accepted (its JSON text).
     pub(crate) fn of_json(json: &str) -> Option<Self> {
-        let map = crate::core::json::parse_object(json.as_bytes(), "payload").ok()?;
+        let map = crate::core::json::parse_object_text(json, "payload").ok()?;
         Some(Self {
             claims: Claims::from_map(map).ok()?,
             json: json.to_owned(),

@@ -111,7 +111,7 @@ impl TokenManager {
             let json = js_sys::JSON::stringify(&self.claims_js())
                 .ok()?
                 .as_string()?;
-            let map = crate::core::json::parse_object(json.as_bytes(), "payload").ok()?;
+            let map = crate::core::json::parse_object_text(&json, "payload").ok()?;
             return Claims::from_map(map).ok();
         }
         self.with_claims(|claims| claims.claims.clone())

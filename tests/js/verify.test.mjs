@@ -94,6 +94,28 @@ test('a fresh EC key round trip with jose at the current time (no currentDate)',
   assert.equal((await verifyJwt(token, { keys: [jwk] }, { issuer: 'i', audience: 'a', maxTokenAge: 60 })).claims.sub, 'u');
 });
 
+test('strings with non-ASCII characters reach wasm whole: at the start, after ASCII, astral, long', async () => {
+  // The package's glue passes every string with TextEncoder#encodeInto (scripts/glue-encode-into.mjs):
+  // an ASCII prefix in place, the rest after a realloc. Each string here crosses as an option
+  // (the verifyJwt options' JSON) and must match the claim exactly; a near miss must not.
+  const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
+  const jwk = await exportJWK(publicKey);
+  for (const issuer of ['é', 'https://issuer.example/é', 'https://ïssüer.example/😀/日本', 'a'.repeat(3000) + 'ü']) {
+    const token = await new SignJWT({ sub: issuer }).setProtectedHeader({ alg: 'ES256' })
+      .setIssuedAt().setExpirationTime('2m').setIssuer(issuer).sign(privateKey);
+    const { claims } = await verifyJwt(token, jwk, { issuer });
+    assert.equal(claims.iss, issuer);
+    assert.equal(decodeJwt(token).claims.sub, issuer);
+    const other = issuer.slice(0, -1) + (issuer.at(-1) === 'é' ? 'e' : 'é');
+    assert.equal((await verifyJwt(token, jwk, { issuer: other }).catch((e) => e)).claim, 'iss');
+  }
+  // A token with a non-ASCII character (a lone surrogate too: U+FFFD on its way to UTF-8) is
+  // refused by its base64url, wherever the character is.
+  for (const token of ['é.e30.', 'eyJhbGciOiJFUzI1NiJ9.e30é.', `${'a'.repeat(100)}😀.e30.`, `${'a'.repeat(50)}\uD800.e30.`]) {
+    assert.equal(await codeOf(() => decodeJwt(token)), 'ERR_JWS_INVALID_BASE64');
+  }
+});
+
 test('a bad JWK fails at new KeySet, not at first use; bad options reject the Promise', async () => {
   const { jwk } = data.algs.ES256;
   const codeOfNew = (keys) => { try { new KeySet(keys); } catch (e) { return e.code; } return 'accepted'; };

@@ -9,7 +9,7 @@
 
 use crate::prelude::*;
 
-use crate::core::json::{parse_object, Map, Value};
+use crate::core::json::{parse_object_text, Map, Value};
 
 /// A member had the wrong JSON type.
 pub(crate) struct WrongType;
@@ -20,7 +20,7 @@ pub(crate) struct Object(Map);
 impl Object {
     /// Parses `text` as one JSON object.
     pub(crate) fn parse(text: &str) -> Option<Self> {
-        parse_object(text.as_bytes(), "oauth").ok().map(Self)
+        parse_object_text(text, "oauth").ok().map(Self)
     }
 
     /// A string member; `null` counts as absent.
