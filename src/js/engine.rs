@@ -63,17 +63,6 @@ fn secret(text: &JsString) -> Result<Secret, JsValue> {
     }
 }
 
-fn failure_js(failure: RefreshFailure) -> (&'static str, JsValue) {
-    match failure {
-        RefreshFailure::Network => ("network", JsValue::NULL),
-        RefreshFailure::Timeout => ("timeout", JsValue::NULL),
-        RefreshFailure::Server { status, .. } => ("server_error", JsValue::from(status)),
-        RefreshFailure::TooManyRequests { .. } => ("too_many_requests", JsValue::from(429)),
-        RefreshFailure::InvalidGrant => ("invalid_grant", JsValue::NULL),
-        RefreshFailure::Malformed => ("malformed", JsValue::NULL),
-    }
-}
-
 /// What the engine keeps besides the core's [`Manager`]: the actions queued for the driver and
 /// the `Authorization` value of the current token.
 struct Out {
@@ -161,7 +150,8 @@ impl Shell for Out {
                 retry_at,
                 token_expires_first,
             } => {
-                let (reason, status) = failure_js(failure);
+                let (reason, status) = failure.reason();
+                let status = status.map_or(JsValue::NULL, JsValue::from);
                 self.push(&[
                     code(ON_FAILED),
                     JsValue::from_str(reason),

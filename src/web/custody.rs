@@ -357,19 +357,7 @@ pub(crate) fn event(name: &str, payload: &JsValue, tokens: &Cell<u64>) -> Option
         "refreshFailed" => {
             let status = field("status").as_f64().map(|s| s as u16);
             Event::RefreshFailed {
-                failure: match text("reason").as_str() {
-                    "timeout" => RefreshFailure::Timeout,
-                    "server_error" => RefreshFailure::Server {
-                        status: status.unwrap_or(500),
-                        retry_after_ms: None,
-                    },
-                    "too_many_requests" => RefreshFailure::TooManyRequests {
-                        retry_after_ms: None,
-                    },
-                    "invalid_grant" => RefreshFailure::InvalidGrant,
-                    "malformed" => RefreshFailure::Malformed,
-                    _ => RefreshFailure::Network,
-                },
+                failure: RefreshFailure::from_reason(&text("reason"), status),
                 retry_at: field("retryAt").as_f64().unwrap_or(0.0).max(0.0) as u64,
                 token_expires_first: field("tokenExpiresFirst").as_bool().unwrap_or(false),
             }

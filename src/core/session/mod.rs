@@ -106,6 +106,39 @@ pub enum RefreshFailure {
 }
 
 impl RefreshFailure {
+    /// The failure's name in a `refreshFailed` event (`"network"`, `"timeout"`,
+    /// `"server_error"`, `"too_many_requests"`, `"invalid_grant"`, `"malformed"`) and the HTTP
+    /// status that goes with it, if any: the same words from both shells.
+    pub fn reason(self) -> (&'static str, Option<u16>) {
+        match self {
+            Self::Network => ("network", None),
+            Self::Timeout => ("timeout", None),
+            Self::Server { status, .. } => ("server_error", Some(status)),
+            Self::TooManyRequests { .. } => ("too_many_requests", Some(429)),
+            Self::InvalidGrant => ("invalid_grant", None),
+            Self::Malformed => ("malformed", None),
+        }
+    }
+
+    /// The failure a `refreshFailed` event names ([`reason`](Self::reason) read back, as a
+    /// worker reports it to its page; an unknown word is a network failure, a server error
+    /// without its status a 500). The event carries no `Retry-After`: none here.
+    pub fn from_reason(reason: &str, status: Option<u16>) -> Self {
+        match reason {
+            "timeout" => Self::Timeout,
+            "server_error" => Self::Server {
+                status: status.unwrap_or(500),
+                retry_after_ms: None,
+            },
+            "too_many_requests" => Self::TooManyRequests {
+                retry_after_ms: None,
+            },
+            "invalid_grant" => Self::InvalidGrant,
+            "malformed" => Self::Malformed,
+            _ => Self::Network,
+        }
+    }
+
     fn retry_after_ms(self) -> Option<u64> {
         match self {
             Self::Server { retry_after_ms, .. } | Self::TooManyRequests { retry_after_ms } => {

@@ -942,3 +942,57 @@ fn shareable_tokens() {
         .shareable(generation, true, now + 301 * SECOND)
         .is_none());
 }
+
+#[test]
+fn refresh_failures_are_named_once_and_read_back() {
+    let every = [
+        (RefreshFailure::Network, "network", None),
+        (RefreshFailure::Timeout, "timeout", None),
+        (
+            RefreshFailure::Server {
+                status: 503,
+                retry_after_ms: None,
+            },
+            "server_error",
+            Some(503),
+        ),
+        (
+            RefreshFailure::TooManyRequests {
+                retry_after_ms: None,
+            },
+            "too_many_requests",
+            Some(429),
+        ),
+        (RefreshFailure::InvalidGrant, "invalid_grant", None),
+        (RefreshFailure::Malformed, "malformed", None),
+    ];
+    for (failure, name, status) in every {
+        assert_eq!(failure.reason(), (name, status));
+        assert_eq!(RefreshFailure::from_reason(name, status), failure);
+    }
+    // What an event cannot carry is not invented: no Retry-After, a 500 for a lost status, and
+    // an unknown word is a network failure (transient, never the end of the session).
+    let with_delay = RefreshFailure::Server {
+        status: 502,
+        retry_after_ms: Some(3_000),
+    };
+    let (name, status) = with_delay.reason();
+    assert_eq!(
+        RefreshFailure::from_reason(name, status),
+        RefreshFailure::Server {
+            status: 502,
+            retry_after_ms: None
+        }
+    );
+    assert_eq!(
+        RefreshFailure::from_reason("server_error", None),
+        RefreshFailure::Server {
+            status: 500,
+            retry_after_ms: None
+        }
+    );
+    assert_eq!(
+        RefreshFailure::from_reason("Invalid_Grant", None),
+        RefreshFailure::Network
+    );
+}

@@ -148,14 +148,8 @@ fn event(event: &Event) -> Option<(&'static str, JsValue)> {
             token_expires_first,
             ..
         } => {
-            let (reason, status) = match failure {
-                RefreshFailure::Network => ("network", JsValue::NULL),
-                RefreshFailure::Timeout => ("timeout", JsValue::NULL),
-                RefreshFailure::Server { status, .. } => ("server_error", status.into()),
-                RefreshFailure::TooManyRequests { .. } => ("too_many_requests", 429.into()),
-                RefreshFailure::InvalidGrant => ("invalid_grant", JsValue::NULL),
-                RefreshFailure::Malformed => ("malformed", JsValue::NULL),
-            };
+            let (reason, status) = failure.reason();
+            let status = status.map_or(JsValue::NULL, JsValue::from);
             (
                 "refreshFailed",
                 detail(&[
