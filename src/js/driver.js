@@ -812,6 +812,9 @@ export class TokenManager {
     }
     this.#run();
     this.#wake('loggedOut');
+    // @oauth-begin
+    await this.#stored; // `persist`: the stored session is gone before logout() resolves
+    // @oauth-end
     await call;
   }
 
