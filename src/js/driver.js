@@ -772,7 +772,11 @@ export class TokenManager {
     this.#e.requestRefresh(Date.now());
     this.#run();
     switch (await wait) {
-      case 'refreshed': case 'tokens': return;
+      case 'refreshed': case 'tokens':
+        // @oauth-begin
+        await this.#stored; // `persist`: the rotated refresh token is kept before refresh() resolves
+        // @oauth-end
+        return;
       // @oauth-begin
       // (Matches only when the failure has a typed cause.)
       case this.#lastCause && 'failed':
