@@ -108,7 +108,7 @@ build_entry() {
     # `engine_before`) shortened in both: full build 112,305 -> 108,716 B gzip (wasm -2,300, JS
     # -1,289), without verification 46,324 -> 45,239 B (wasm -687, JS -398).
     node scripts/short-wasm-names.mjs "$OUT/$dir/tokenwarden_bg.wasm" "$OUT/$dir/tokenwarden.js"
-    node scripts/glue-encode-into.mjs "$OUT/$dir/tokenwarden.js"
+    node scripts/trim-glue.mjs "$OUT/$dir/tokenwarden.js"
   done
 
   # Names exported by the module (the same in both builds).

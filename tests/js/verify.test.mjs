@@ -95,7 +95,7 @@ test('a fresh EC key round trip with jose at the current time (no currentDate)',
 });
 
 test('strings with non-ASCII characters reach wasm whole: at the start, after ASCII, astral, long', async () => {
-  // The package's glue passes every string with TextEncoder#encodeInto (scripts/glue-encode-into.mjs):
+  // The package's glue passes every string with TextEncoder#encodeInto (scripts/trim-glue.mjs):
   // an ASCII prefix in place, the rest after a realloc. Each string here crosses as an option
   // (the verifyJwt options' JSON) and must match the claim exactly; a near miss must not.
   const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
