@@ -56,13 +56,22 @@ test('plain <script type="module"> imports the package and verifies the server t
     const forgedPayload = btoa(JSON.stringify(forged)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
     let code = 'accepted';
     try { await verifyJwt(`${h}.${forgedPayload}.${s}`, keys, {}); } catch (e) { code = e.code; }
-    return { alg: verified.header.alg, sub: verified.claims.sub, viaKeySet, code, isError: true };
+    // Non-ASCII text crossing into wasm through the browser glue (scripts/trim-glue.mjs): the
+    // options' JSON with an audience list led by a non-ASCII entry, and a near-miss subject.
+    const audiences = (await verifyJwt(login.access_token, keys, { audience: ['ü-api-日本', decoded.claims.aud] })).claims.aud;
+    const subject = await verifyJwt(login.access_token, keys, { subject: 'démo' }).catch((e) => e.claim);
+    let nonAscii = 'accepted';
+    try { decodeJwt('é.e30.'); } catch (e) { nonAscii = e.code; }
+    return { alg: verified.header.alg, sub: verified.claims.sub, viaKeySet, code, audiences, subject, nonAscii };
   });
   assert.deepEqual(errors, []);
   assert.equal(result.alg, 'ES256');
   assert.equal(result.sub, 'demo');
   assert.equal(result.viaKeySet, 'demo');
   assert.equal(result.code, 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED');
+  assert.ok(result.audiences);
+  assert.equal(result.subject, 'sub');
+  assert.equal(result.nonAscii, 'ERR_JWS_INVALID_BASE64');
   await page.close();
 });
 
