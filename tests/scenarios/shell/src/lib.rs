@@ -12,8 +12,8 @@ use std::rc::Rc;
 
 use js_sys::{Array, Function, Object, Promise, Reflect};
 use tokenwarden::web::{
-    Config, Error, Event, LoginOptions, OAuthConfig, RefreshFailure, RefreshTokenMode, RetryOn401,
-    TokenManager, TokenOrigin,
+    Config, Error, Event, LoginOptions, OAuthConfig, RefreshTokenMode, RetryOn401, TokenManager,
+    TokenOrigin,
 };
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
