@@ -13,16 +13,10 @@ pub(crate) fn parse(url: &str, base: Option<&str>) -> Option<Url> {
     }
 }
 
-/// Whether `hostname` (as the URL parser serialises it) is a loopback host.
+/// Whether `hostname` (as the URL parser serialises it, IPv4 forms such as `0x7f.1` already
+/// canonicalised) is a loopback host: the core's rule.
 pub(crate) fn is_loopback_host(hostname: &str) -> bool {
-    if hostname.eq_ignore_ascii_case("localhost") || hostname == "[::1]" {
-        return true;
-    }
-    // The URL parser has already canonicalised IPv4 forms (`0x7f.1`, `2130706433`, ...).
-    let mut octets = hostname.split('.');
-    octets.next() == Some("127")
-        && octets.clone().count() == 3
-        && octets.all(|octet| octet.parse::<u8>().is_ok())
+    crate::core::oauth::loopback_host(hostname)
 }
 
 /// Whether a token may travel to `url`'s origin at all: https, or http to a loopback host.

@@ -516,6 +516,13 @@ fn config_is_validated() {
         code(&|c| c.allowed_origins = vec!["https://api.example.com/path".into()]),
         "ERR_INVALID_OPTIONS"
     );
+    // A domain that only looks like a loopback address (the URL parser keeps `+1` as a label):
+    // plain http refused, by the core's loopback rule as in the JS driver.
+    let mut lookalike = config();
+    lookalike.allowed_origins = vec!["http://127.0.0.+1:8080".into()];
+    let err = TokenManager::new(lookalike).map(drop).unwrap_err();
+    assert_eq!(err.code(), "ERR_INVALID_OPTIONS");
+    assert!(err.message().contains("must be https"), "{}", err.message());
     assert_eq!(
         code(&|c| c.refresh_url = "http://auth.example.com/refresh".into()),
         "ERR_INVALID_OPTIONS"

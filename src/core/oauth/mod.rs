@@ -29,6 +29,8 @@ mod token;
 mod transaction;
 mod url;
 pub use url::check_endpoint;
+#[cfg(feature = "std")]
+pub use url::loopback_host;
 
 pub use api::{api_refresh_request, login_scope};
 pub use authorize::{

@@ -81,6 +81,15 @@ fn is_loopback(host: &[u8]) -> bool {
         || (parts.next() == Some(b"127") && parts.clone().count() == 3 && parts.all(octet))
 }
 
+/// Whether `host` (as the browser's URL parser serialises it) is a loopback host: the one rule
+/// for where plain http may go, for the provider's endpoints here and for the origins that get
+/// the token (the Rust shell's `web::origin`). Only in builds with the Rust shell (`std`): the
+/// npm entries call the private rule, and a public copy there changes their code layout.
+#[cfg(feature = "std")]
+pub fn loopback_host(host: &str) -> bool {
+    is_loopback(host.as_bytes())
+}
+
 /// The URL without its query and fragment.
 pub fn without_query(url: &str) -> &str {
     &url[..url.find(['?', '#']).unwrap_or(url.len())]
@@ -130,6 +139,38 @@ mod tests {
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
     use super::*;
+
+    #[cfg(feature = "std")]
+    #[test]
+    fn loopback_hosts_as_the_url_parser_serialises_them() {
+        for host in [
+            "localhost",
+            "LocalHost",
+            "[::1]",
+            "127.0.0.1",
+            "127.1.2.3",
+            "127.255.255.255",
+        ] {
+            assert!(loopback_host(host), "{host}");
+        }
+        // Not loopback: other names and addresses, look-alikes, and labels that only an integer
+        // parser would read as octets (the URL parser keeps "+1" and "01" in a domain name).
+        for host in [
+            "",
+            "example.com",
+            "localhost.example.com",
+            "127.0.0.1.example.com",
+            "127.0.0",
+            "127.0.0.256",
+            "127.0.0.+1",
+            "127.0.0.0001",
+            "128.0.0.1",
+            "[::2]",
+            "::1",
+        ] {
+            assert!(!loopback_host(host), "{host}");
+        }
+    }
 
     #[test]
     fn endpoints_are_https_or_loopback_http() {
