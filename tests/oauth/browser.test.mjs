@@ -649,6 +649,24 @@ const storedSession = (page) => page.evaluate(() => new Promise((ok, no) => {
   };
 }));
 
+/**
+ * Holds the `sessions` store with a readwrite transaction of the page's own (each request issued
+ * from the last one's callback keeps it open) until the page sets `window.release`: the
+ * manager's writes to it wait until then.
+ */
+const holdStore = (page) => page.evaluate(() => new Promise((held) => {
+  window.release = false;
+  const open = indexedDB.open('tokenwarden');
+  open.onsuccess = () => {
+    const db = open.result;
+    const transaction = db.transaction('sessions', 'readwrite');
+    transaction.oncomplete = () => db.close();
+    const store = transaction.objectStore('sessions');
+    const spin = () => { if (!window.release) store.get('hold').onsuccess = () => { held(); spin(); }; };
+    spin();
+  };
+}));
+
 for (const [path, custody] of [['/', 'page'], ['/worker/', 'worker']])
 if (DPOP) test(`DPOP ${custody} custody: persist "dpop" keeps the session across a reload with no sibling tab (no redirect); the stored refresh token is refused from Node with another key; logout empties the database`, async () => {
   const ctx = await browser.newContext();
@@ -677,6 +695,18 @@ if (DPOP) test(`DPOP ${custody} custody: persist "dpop" keeps the session across
   await answered(answers, 2);
   stored = await storedSession(page);
   assert.equal(stored.refreshToken, answers.at(-1).refresh_token, 'the rotated refresh token replaced it');
+  // refresh() resolves only once the rotated refresh token is stored: with the store held by a
+  // readwrite transaction of the page's own, refresh() stays pending after the provider has
+  // answered, and resolves with the new token stored once the transaction ends.
+  await holdStore(page);
+  await page.evaluate(() => { window.refreshed = false; window.tm.refresh().then(() => { window.refreshed = true; }); });
+  await answered(answers, 3);
+  await new Promise((ok) => setTimeout(ok, 500));
+  assert.equal(await page.evaluate(() => window.refreshed), false, 'refresh() waits for the store');
+  await page.evaluate(() => { window.release = true; });
+  await page.waitForFunction(() => window.refreshed === true);
+  stored = await storedSession(page);
+  assert.equal(stored.refreshToken, answers.at(-1).refresh_token, 'the token of this refresh is stored when refresh() resolves');
   // A copy of the storage is useless without the key: the stored token from Node, another key.
   const probe = await nodeRefresh(stored.refreshToken, await foreignProof('POST', `${provider.issuer}/token`));
   const withNonce = await nodeRefresh(stored.refreshToken, await foreignProof('POST', `${provider.issuer}/token`,
@@ -684,7 +714,16 @@ if (DPOP) test(`DPOP ${custody} custody: persist "dpop" keeps the session across
   assert.equal(withNonce.status, 400);
   assert.equal((await withNonce.json()).error, 'invalid_grant', 'bound to the stored key');
   assert.equal((await records()).reuseDetections, 0, 'and not consumed');
-  await page.evaluate(() => window.tm.logout());
+  // logout() resolves only once the stored session is deleted: held as above, it stays pending
+  // after the provider has the revocation.
+  const revoked = (await records()).grantRevocations.length;
+  await holdStore(page);
+  await page.evaluate(() => { window.loggedOut = false; window.tm.logout().then(() => { window.loggedOut = true; }); });
+  for (let i = 0; i < 200 && (await records()).grantRevocations.length === revoked; i += 1) await new Promise((ok) => setTimeout(ok, 25));
+  await new Promise((ok) => setTimeout(ok, 500));
+  assert.equal(await page.evaluate(() => window.loggedOut), false, 'logout() waits for the store');
+  await page.evaluate(() => { window.release = true; });
+  await page.waitForFunction(() => window.loggedOut === true);
   assert.deepEqual(await storedSession(page), { count: 0, refreshToken: undefined, privateKey: undefined });
   // After logout a reload finds nothing: a login is needed.
   await page.close();
