@@ -7,7 +7,7 @@
 //    rest): the same bytes, the same buffer protocol (`malloc` of the string's length, `realloc`
 //    to three bytes per remaining unit only when a non-ASCII one is met, then to the length
 //    written). Every string the package hands to wasm goes this way: a token to `decodeJwt` /
-//    `verifyJwt`, a login's answer to the manager. Node 22, a 749-character token: `decodeJwt`
+//    `verifyJwt`, a login's answer to the manager. Node 20, a 749-character token: `decodeJwt`
 //    7.9 -> 6.2 us. Also gone: the branch for a call without `realloc` (no call site makes one)
 //    and the fallback for a platform without `encodeInto` (every browser since 2019, Node 12; the
 //    package needs newer ones: Web Locks, WebCrypto's Ed25519).

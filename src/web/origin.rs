@@ -13,17 +13,12 @@ pub(crate) fn parse(url: &str, base: Option<&str>) -> Option<Url> {
     }
 }
 
-/// Whether `hostname` (as the URL parser serialises it, IPv4 forms such as `0x7f.1` already
-/// canonicalised) is a loopback host: the core's rule.
-pub(crate) fn is_loopback_host(hostname: &str) -> bool {
-    crate::core::oauth::loopback_host(hostname)
-}
-
 /// Whether a token may travel to `url`'s origin at all: https, or http to a loopback host.
 pub(crate) fn secure_enough(url: &Url) -> bool {
     match url.protocol().as_str() {
         "https:" => true,
-        "http:" => is_loopback_host(&url.hostname()),
+        // The hostname as the URL parser serialises it (IPv4 forms such as `0x7f.1` canonicalised).
+        "http:" => crate::core::oauth::loopback_host(&url.hostname()),
         _ => false,
     }
 }
