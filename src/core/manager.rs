@@ -34,6 +34,7 @@ use crate::core::tabs::{
     Action as TabAction, Coordinator, Envelope, Identity, InstallOrigin, InstalledToken,
     LockTicket, RefreshOutcome, TabId, TabPolicy, TokenShare,
 };
+use crate::core::time::timer_delay_ms;
 
 /// What the shell does for the machine, called in the order the machine decides it. Each
 /// method performs one piece of I/O (or tells the application) and decides nothing.
@@ -176,6 +177,19 @@ pub struct Manager {
     incoming: Option<Incoming>,
     /// The payload JSON of the current token.
     claims: Option<(Generation, String)>,
+    /// The deadline the shell's one timer is armed for ([`Manager::timer`]).
+    armed_for: Option<u64>,
+}
+
+/// What the shell does with its one timer ([`Manager::timer`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timer {
+    /// Leave it as it is.
+    Keep,
+    /// Clear it: nothing is due.
+    Clear,
+    /// Clear it and arm it to fire after this many ms.
+    Arm(u32),
 }
 
 impl Manager {
@@ -188,6 +202,7 @@ impl Manager {
             memory,
             incoming: None,
             claims: None,
+            armed_for: None,
         }
     }
 
@@ -223,8 +238,24 @@ impl Manager {
             .map(|(_, json)| json.as_str())
     }
 
+    /// The shell's one timer after an input, at `now`: armed for [`Manager::deadline`], again
+    /// only when the deadline changed (the clock is trusted over the timer: a firing early or
+    /// late is harmless), its delay cut to what a browser timer takes.
+    pub fn timer(&mut self, now: u64) -> Timer {
+        let deadline = self.deadline();
+        if deadline == self.armed_for {
+            return Timer::Keep;
+        }
+        self.armed_for = deadline;
+        match deadline {
+            None => Timer::Clear,
+            Some(at) => Timer::Arm(timer_delay_ms(at, now)),
+        }
+    }
+
     /// The timer fired (early or late calls are harmless).
     pub fn timeout<S: Shell + ?Sized>(&mut self, now: u64, out: &mut S) {
+        self.armed_for = None;
         self.session.handle_timeout(now);
         if let Some(tabs) = self.tabs.as_mut() {
             tabs.handle_timeout(now);

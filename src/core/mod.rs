@@ -22,5 +22,6 @@ pub mod refetch;
 pub mod secret;
 pub mod session;
 pub mod tabs;
+pub mod time;
 #[cfg(feature = "verify")]
 pub mod verify;

@@ -427,7 +427,7 @@ impl Verifier {
 }
 
 /// Longest accepted leeway or max age: ten years. Keeps date arithmetic far from overflow.
-pub(crate) const MAX_DURATION_SECS: i64 = 10 * 366 * 24 * 3600;
+pub(crate) use crate::core::time::MAX_DURATION_SECS;
 /// `now` outside this range cannot be a real clock; refusing it keeps arithmetic exact.
 const MAX_NOW: i64 = crate::core::claims::MAX_NUMERIC_DATE;
 

@@ -71,7 +71,7 @@ export class Dpop {
   async proof(method, url, accessToken) {
     const random = g.crypto.getRandomValues(new Uint8Array(16));
     const ath = accessToken === undefined ? undefined : await sha256(accessToken);
-    const input = this.#core.signingInput(method, url, Math.floor(Date.now() / 1000), random, ath);
+    const input = this.#core.signingInput(method, url, Date.now(), random, ath);
     let signature;
     try {
       signature = await subtle().sign(SIGN, this.#pair.privateKey, encoder.encode(input));

@@ -31,11 +31,10 @@ const OPTIONS = ['loginUrl', 'refreshUrl', 'logoutUrl', 'refreshToken', 'allowed
   'retryOn401', 'exposeToken', 'requestTimeoutMs', 'refreshLeadFraction', 'minRefreshLeadMs',
   'maxRefreshLeadMs', 'refreshJitterFraction', 'minRefreshIntervalMs', 'backoffInitialMs', 'backoffMaxMs',
   'backoffJitterFraction', 'expiredRequests', 'crossTab', 'shareTokens', 'channelName', 'sessionHint', 'oauth', 'dpop'];
-// The policy options, in the order Engine's constructor takes them (fractions, else ms).
+// The policy options, in the order Engine's constructor takes them (core::session::POLICY_OPTIONS).
 const POLICY = ['refreshLeadFraction', 'minRefreshLeadMs', 'maxRefreshLeadMs', 'refreshJitterFraction',
-  'minRefreshIntervalMs', 'backoffInitialMs', 'backoffMaxMs', 'backoffJitterFraction'];
+  'minRefreshIntervalMs', 'backoffInitialMs', 'backoffMaxMs', 'backoffJitterFraction', 'requestTimeoutMs'];
 export const EVENTS = ['change', 'refreshed', 'refreshFailed', 'expired', 'loggedOut'];
-const MAX_MS = 315_360_000_000; // ten years: the bound of every duration option
 const MAX_RESPONSE = 64 * 1024; // the largest auth response body read
 
 /** An `Error` with the stable `code` (and the HTTP `status`, when there is one). */
@@ -176,8 +175,6 @@ function parseOptions(options) {
     shareTokens: opt(o, 'shareTokens', 'boolean') ?? true,
     channelName: opt(o, 'channelName', 'string'),
     sessionHint: opt(o, 'sessionHint', 'string'),
-    // NaN: the core's default (read back from the engine).
-    timeout: Math.trunc(number(o, 'requestTimeoutMs', 1, 2 ** 31 - 1) ?? NaN),
     dpop: o.dpop === true,
   };
   let origins = o.allowedOrigins;
@@ -195,7 +192,9 @@ function parseOptions(options) {
     origins = origins.map(normalizeOrigin);
   }
   c.origins = origins;
-  c.policy = POLICY.map((key) => number(o, key, 0, key.endsWith('Fraction') ? 1 : MAX_MS) ?? NaN);
+  // Checked by the core (Engine's constructor): numbers, and which were given.
+  c.policy = POLICY.map((key) => opt(o, key, 'number') ?? NaN);
+  c.given = POLICY.reduce((bits, key, i) => o[key] === undefined ? bits : bits | 1 << i, 0);
   const hint = c.sessionHint;
   if (hint !== undefined && (!/^[\x21-\x7e]+$/.test(hint) || /[=;,]/.test(hint))) {
     throw invalid('option "sessionHint" must be a cookie name');
@@ -256,15 +255,6 @@ function parseGrant(text, dpop) {
   if (o.refresh_token != null && typeof o.refresh_token !== 'string') return null;
   if (o.expires_in != null && typeof o.expires_in !== 'number') return null;
   return o;
-}
-
-/** `Retry-After` (seconds or an HTTP date) as a delay in ms, or NaN (the session caps it). */
-function retryAfter(value, now) {
-  if (value == null) return NaN;
-  const v = value.trim();
-  if (/^\d+$/.test(v)) return Number(v) * 1000;
-  const at = Date.parse(v);
-  return Number.isFinite(at) ? at - now : NaN; // a date past: none (the backoff alone)
 }
 
 function sameOrigin(a, b) {
@@ -351,7 +341,7 @@ export class TokenManager {
   // @oauth-begin
   #lastCause; #cause; #incomingIdToken; #incomingApis; #restored; #stored = Promise.resolve();
   // @oauth-end
-  #timer; #armedFor = NaN; #unbind = []; #tabs; #oauth;
+  #timer; #unbind = []; #tabs; #oauth;
   // DPoP: the session's key (a dpop.js `Dpop`), and a sibling's key offered with its token.
   #dpop; #incoming;
 
@@ -388,16 +378,17 @@ export class TokenManager {
     const tabs = c.crossTab && browser && typeof g.BroadcastChannel === 'function';
     const flags = (c.expiredFail ? 1 : 0) | (c.memory ? 2 : 0) | (tabs ? 4 : 0) | (hasLocks ? 8 : 0)
       | (c.dpop ? 16 : 0) | (c.shareTokens ? 0 : 32);
-    this.#e = new Engine(new Float64Array([...c.policy, c.timeout]), flags, new Float64Array([random(), random(), random()]));
-    // The auth calls' timeout, the option's or the core's default; NaN: the core refused the
-    // refresh policy.
-    if ((c.timeout = this.#e.times()[4]) !== c.timeout) {
+    this.#e = new Engine(c.given, flags, random(), random(), random(), ...c.policy);
+    // The auth calls' timeout, the option's or the core's default; NaN: the core refused an
+    // option (its index, min and max; index 9: the leads' order).
+    const [, , , , timeout, i, min, max] = this.#e.input(12);
+    if ((c.timeout = timeout) !== timeout) {
       this.free();
-      throw invalid('minRefreshLeadMs exceeds maxRefreshLeadMs');
+      throw invalid(i > 8 ? 'minRefreshLeadMs exceeds maxRefreshLeadMs' : `option "${POLICY[i]}" must be a number from ${min} to ${max}`);
     }
     const wake = () => {
       if (!this.#closed) {
-        this.#e.wake(Date.now());
+        this.#e.input(1, Date.now());
         this.#run();
       }
     };
@@ -416,20 +407,19 @@ export class TokenManager {
 
   /** Performs what the engine queued, then re-arms the timer for its next deadline. */
   #run() {
-    for (let list; !this.#closed && (list = this.#e.take()) !== undefined;) {
+    for (let list; !this.#closed && (list = this.#e.input(9)) !== undefined;) {
       for (const action of list) this.#perform(action);
     }
     if (this.#closed) return;
-    const at = this.#e.deadline();
-    if (at === this.#armedFor || (at !== at && this.#armedFor !== this.#armedFor)) return;
+    // The one timer, as the core says: NaN leave it, -1 clear it, else arm it with this delay.
+    const delay = this.#e.input(6, Date.now());
+    if (delay !== delay) return;
     clearTimeout(this.#timer);
-    this.#armedFor = at;
-    this.#timer = at === at ? setTimeout(() => {
-      this.#armedFor = NaN;
+    this.#timer = delay < 0 ? undefined : setTimeout(() => {
       if (this.#closed) return;
-      this.#e.timeout(Date.now());
+      this.#e.input(0, Date.now());
       this.#run();
-    }, Math.min(Math.max(at - Date.now(), 0), 2 ** 31 - 1)) : undefined;
+    }, delay);
   }
 
   #perform([code, a, b, c, d]) {
@@ -440,7 +430,7 @@ export class TokenManager {
         this.#refreshCall(a).catch(() => {
           this.#calls.delete(a);
           if (this.#closed) return;
-          this.#e.refreshFailed(a, 4, 0, NaN, Date.now());
+          this.#e.refreshFailed(a, 4, Date.now());
           this.#run();
         });
         break;
@@ -453,8 +443,8 @@ export class TokenManager {
         // @oauth-begin
         if (a === 'otherTab') this.#oauth?.adopt(this.#incomingIdToken, this.#incomingApis);
         // persist "dpop": every new refresh token is kept with its key.
-        if (this.#dpop && this.#e.refreshToken() !== undefined) {
-          this.#store('put', { key: this.#dpop.toMessage(), refreshToken: this.#e.refreshToken() });
+        if (this.#dpop && this.#e.input(13) !== undefined) {
+          this.#store('put', { key: this.#dpop.toMessage(), refreshToken: this.#e.input(13) });
         }
         // @oauth-end
         this.#wake(a === null ? 'tokens' : 'refreshed');
@@ -566,7 +556,7 @@ export class TokenManager {
         return { error: 'tooLarge' };
       }
       const date = Date.parse(response.headers.get('Date') ?? '');
-      const after = response.headers.get('Retry-After');
+      const after = response.headers.get('Retry-After') ?? undefined;
       let text;
       try {
         text = await response.text();
@@ -587,7 +577,7 @@ export class TokenManager {
       // The key lived in memory only (a reload, or a session a sibling did not hand over): a
       // token bound to it cannot be refreshed, and trying would burn a request. (Queued for the
       // engine loop that performs this action.)
-      this.#e.refreshFailed(generation, 3, 0, NaN, Date.now());
+      this.#e.refreshFailed(generation, 3, Date.now());
       return;
     }
     const controller = new AbortController();
@@ -603,7 +593,7 @@ export class TokenManager {
       if (this.#closed) return;
       if (typeof request === 'number') {
         this.#calls.delete(generation);
-        this.#e.refreshFailed(generation, request, 0, NaN, Date.now());
+        this.#e.refreshFailed(generation, request, Date.now());
         this.#run();
         return;
       }
@@ -611,7 +601,7 @@ export class TokenManager {
     } else
     // @oauth-end
     if (this.#c.memory) {
-      const token = this.#e.refreshToken();
+      const token = this.#e.input(13);
       if (token !== undefined) body = JSON.stringify({ refresh_token: token, grant_type: 'refresh_token' });
     }
     const reply = await this.#call(url, body, undefined, controller, how ?? { dpop });
@@ -622,15 +612,15 @@ export class TokenManager {
     const e = this.#e;
     if (reply.error === 'aborted') return; // cancelled by the session: no result wanted
     if (reply.error) {
-      e.refreshFailed(generation, reply.error === 'timeout' ? 1 : reply.error === 'network' ? 0 : 4, 0, NaN, now);
+      e.refreshFailed(generation, reply.error === 'timeout' ? 1 : reply.error === 'network' ? 0 : 4, now);
     // @oauth-begin
     } else if (oauth) {
       // Checked by the core: the token type, and `invalid_grant` (ends the session) or a backoff.
       // An ID token in the answer is verified first; `cause`: why it was refused.
-      const [failed, a, b, c, cause] = await oauth.refreshed(reply, retryAfter(reply.after, now));
+      const [failed, a, b, c, cause] = await oauth.refreshed(reply);
       if (this.#closed) return;
       this.#cause = cause;
-      if (failed) e.refreshFailed(generation, a, b, c, Date.now());
+      if (failed) e.refreshFailed(generation, a, Date.now(), b, reply.after, Date.parse(reply.after));
       else e.refreshOk(generation, a, b, c, reply.date, startedAt, Date.now());
       this.#run();
       this.#cause = undefined; // taken by the failure's event (none for a superseded refresh)
@@ -642,13 +632,13 @@ export class TokenManager {
         e.refreshOk(generation, grant.access_token, this.#c.memory ? grant.refresh_token ?? undefined : undefined,
           grant.expires_in ?? NaN, reply.date, startedAt, now);
       } else {
-        e.refreshFailed(generation, 4, 0, NaN, now);
+        e.refreshFailed(generation, 4, now);
       }
     } else {
       const code = errorCode(reply.text);
       const terminal = reply.status === 401
         || (reply.status === 400 && ['invalid_grant', 'invalid_client', 'unauthorized_client'].includes(code));
-      e.refreshFailed(generation, terminal ? 3 : 2, reply.status, retryAfter(reply.after, now), now);
+      e.refreshFailed(generation, terminal ? 3 : 2, now, reply.status, reply.after, Date.parse(reply.after));
     }
     this.#run();
   }
@@ -727,19 +717,19 @@ export class TokenManager {
     let wait;
     // @oauth-begin
     // persist "dpop" and no sibling: the stored key, and one refresh with the stored token.
-    if (this.#c.persist && this.#e.state() === 'anonymous') {
+    if (this.#c.persist && this.#e.input(10) === 'anonymous') {
       const record = await this.#store('get');
       const key = D.Dpop.fromMessage(record?.key);
       if (this.#closed) return false;
-      if (key && typeof record.refreshToken === 'string' && this.#e.state() === 'anonymous') {
+      if (key && typeof record.refreshToken === 'string' && this.#e.input(10) === 'anonymous') {
         this.#dpop = key;
         this.#restored = record.refreshToken;
         wait = this.#wait();
-        this.#e.requestRefresh(Date.now());
+        this.#e.input(2, Date.now());
         this.#run();
         await wait;
         this.#restored = undefined;
-        if (this.#e.hasSession()) return !this.#closed;
+        if (this.#e.input(8)) return !this.#closed;
         this.#dpop = undefined;
         // A token the provider refused is deleted with its key; a network failure keeps both.
         if (this.#lastFailure === 'invalid_grant') await this.#store('delete');
@@ -747,13 +737,13 @@ export class TokenManager {
       }
     }
     // @oauth-end
-    if (this.#e.state() === 'anonymous' && !this.#c.memory && sessionMayExist(this.#c.sessionHint, cookies)) {
+    if (this.#e.input(10) === 'anonymous' && !this.#c.memory && sessionMayExist(this.#c.sessionHint, cookies)) {
       wait = this.#wait();
-      this.#e.requestRefresh(Date.now());
+      this.#e.input(2, Date.now());
     }
     this.#run();
     if (wait) await wait;
-    return !this.#closed && this.#e.hasSession();
+    return !this.#closed && this.#e.input(8) === 1;
   }
 
   // @oauth-begin
@@ -769,7 +759,7 @@ export class TokenManager {
   async refresh() {
     if (this.#closed) throw freed();
     const wait = this.#wait();
-    this.#e.requestRefresh(Date.now());
+    this.#e.input(2, Date.now());
     this.#run();
     switch (await wait) {
       case 'refreshed': case 'tokens':
@@ -798,7 +788,7 @@ export class TokenManager {
     // @oauth-end
     if (this.#closed) return;
     const c = this.#c;
-    const [access, refresh] = this.#e.logout(Date.now());
+    const [access, refresh] = this.#e.input(15, Date.now());
     let call;
     // @oauth-begin
     // RFC 7009 revocation at the provider.
@@ -868,9 +858,9 @@ export class TokenManager {
     // An API of `resources` gets its own token: the full path picks it.
     if (this.#oauth?.api(href) >= 0) return undefined;
     // @oauth-end
-    const value = this.#e.before(Date.now(), false);
+    const value = this.#e.input(14, Date.now());
     // `before` re-checked the clock: perform what it decided (a refresh that is due).
-    const list = this.#e.take();
+    const list = this.#e.input(9);
     if (list !== undefined) {
       for (const action of list) this.#perform(action);
       this.#run();
@@ -904,7 +894,7 @@ export class TokenManager {
     if (this.#closed) return response;
     const generation = this.#e.sent(header);
     if (generation === -2 || !wantsRefresh(response, href, this.#c.retryAny)) return response;
-    const decision = this.#e.unauthorized(generation, false, Date.now());
+    const decision = this.#e.input(5, Date.now(), generation, 0);
     this.#run();
     if (decision === 2 || !replayable(init)) return response;
     return this.#send(new NativeRequest(href, init), true, true);
@@ -932,7 +922,7 @@ export class TokenManager {
         value = this.#oauth.header(api, asked);
         if (value === undefined) {
           asked = true;
-          this.#e.requestRefresh(Date.now());
+          this.#e.input(2, Date.now());
           this.#run();
           if ((await this.#wait()) === 'closed') throw freed();
           continue;
@@ -952,7 +942,7 @@ export class TokenManager {
         continue;
       }
       if (this.#closed || !wantsRefresh(response, sentTo, this.#c.retryAny)) return response;
-      const decision = this.#e.unauthorized(this.#e.sent(header), retried, Date.now());
+      const decision = this.#e.input(5, Date.now(), this.#e.sent(header), retried);
       this.#run();
       if (decision === 2 || !again) return response;
       retried = true;
@@ -963,7 +953,7 @@ export class TokenManager {
   async #gate(raw) {
     for (;;) {
       if (this.#closed) throw freed();
-      const value = this.#e.before(Date.now(), raw);
+      const value = this.#e.input(14, Date.now(), raw);
       this.#run();
       if (typeof value !== 'number') return value;
       if (value === 2) throw error('ERR_TOKEN_EXPIRED', 'the access token expired and a refresh is pending');
@@ -983,17 +973,17 @@ export class TokenManager {
   }
 
   get state() {
-    return this.#closed ? 'anonymous' : this.#e.state();
+    return this.#closed ? 'anonymous' : this.#e.input(10);
   }
 
   get claims() {
-    const json = this.#closed ? undefined : this.#e.claims();
+    const json = this.#closed ? undefined : this.#e.input(11);
     return json === undefined ? null : JSON.parse(json);
   }
 
   /** The engine's `times()` entry `i` (0 expiresAt, 1 clockOffset, 2 expirySource, 3 nextRefreshAt). */
   #time(i) {
-    const value = this.#closed ? NaN : this.#e.times()[i];
+    const value = this.#closed ? NaN : this.#e.input(12)[i];
     return value === value ? value : null;
   }
 
@@ -1071,7 +1061,7 @@ export class TokenManager {
     channel.addEventListener('message', onMessage);
     const t = (this.#tabs = { channel, name, locks, requests: new Map(), handover: undefined, presence: undefined });
     t.prefix = `${name}:tab:`;
-    t.own = `${t.prefix}${this.#e.tabId()}`;
+    t.own = `${t.prefix}${this.#e.input(7)}`;
     if (locks) {
       // A presence lock per manager (shared mode, never contended) lets start() count siblings.
       let release;
@@ -1098,7 +1088,7 @@ export class TokenManager {
 
   #feedLock(ticket, what) {
     if (this.#closed) return;
-    this.#e.lock(ticket, what, Date.now());
+    this.#e.input(3, Date.now(), ticket, what);
     this.#run();
   }
 
@@ -1119,7 +1109,7 @@ export class TokenManager {
         return hold;
       });
     } catch {
-      this.#e.lock(ticket, 2, Date.now());
+      this.#e.input(3, Date.now(), ticket, 2);
       return;
     }
     t.requests.set(ticket, { abort, release });
@@ -1147,12 +1137,12 @@ export class TokenManager {
     }
     if (this.#closed) return false;
     const adopted = new Promise((resolve) => (t.handover = resolve));
-    if (!this.#e.start(count, Date.now())) {
+    if (!this.#e.input(4, Date.now(), count)) {
       t.handover = undefined;
       return false;
     }
     this.#run();
-    return (await adopted) === true && !this.#closed && this.#e.hasSession();
+    return (await adopted) === true && !this.#closed && this.#e.input(8) === 1;
   }
 }
 

@@ -15,15 +15,18 @@
 //! from [`Engine::take`] as a list of `[code, ...arguments]` arrays (codes below), in order.
 
 use js_sys::{Array, JsString, Object};
+
+use crate::prelude::*;
 use wasm_bindgen::prelude::*;
 
-use crate::core::manager::{LockEvent, Manager, Shell, Source, TabConfig, Tokens};
+use crate::core::manager::{LockEvent, Manager, Shell, Source, TabConfig, Timer, Tokens};
 use crate::core::secret::Secret;
 use crate::core::session::{
-    grant, Event, ExpiredRequests, ExpirySource, Generation, RefreshFailure, RefreshPolicy,
-    RequestDecision, RequestFailure, TokenOrigin, UnauthorizedDecision, DEFAULT_REQUEST_TIMEOUT_MS,
+    grant, Event, ExpiredRequests, ExpirySource, Generation, PolicyError, RefreshFailure,
+    RefreshPolicy, RequestDecision, RequestFailure, TokenOrigin, UnauthorizedDecision,
 };
 use crate::core::tabs::{Envelope, LockTicket, TabId, TabPolicy, TokenShare};
+use crate::core::time::retry_after_ms;
 // The codec's JS side (fields read from and written to plain objects), shared with the Rust shell.
 use crate::channel::{read, write};
 
@@ -41,17 +44,15 @@ const DO_ABORT_LOCK: u32 = 10; // [10, ticket]
 const DO_RELEASE: u32 = 11; // [11, ticket]
 const ON_HANDOVER: u32 = 12; // [12, adopted]
 
-/// Milliseconds from JS (`NaN`, negative or absurd: 0).
+/// Milliseconds (or a counter) from JS: `as` saturates (`NaN` and negatives 0, `Infinity`
+/// `u64::MAX`), in one instruction.
 fn ms(value: f64) -> u64 {
-    if value.is_finite() && value > 0.0 {
-        value as u64
-    } else {
-        0
-    }
+    value as u64
 }
 
+/// `NaN` or negative: none.
 fn opt_ms(value: f64) -> Option<u64> {
-    (value.is_finite() && value >= 0.0).then_some(value as u64)
+    (value >= 0.0).then_some(value as u64)
 }
 
 /// A JS string holding a token, checked for length before it is copied into wasm memory.
@@ -175,6 +176,8 @@ pub struct Engine {
     manager: Manager,
     out: Out,
     timeout_ms: f64,
+    /// The option the core refused: its index, min and max (`[9, 0, 0]`: the leads' order).
+    refused: [u64; 3],
 }
 
 /// Calls `$method` on the manager with the driver's queue as its sink.
@@ -184,68 +187,64 @@ macro_rules! drive {
     }};
 }
 
-/// The refresh policy from the driver's array (lead fraction, min lead, max lead, lead jitter,
-/// min refresh interval, backoff initial, backoff max, backoff jitter; `NaN` or a missing entry
-/// keeps the default) and flag 1 (expired requests fail).
-fn refresh_policy(policy: &[f64], flags: u32) -> RefreshPolicy {
-    let given = |i: usize| policy.get(i).copied().filter(|v| v.is_finite());
-    let fraction = |i: usize, default: f64| given(i).unwrap_or(default);
-    let millis = |i: usize, default: u64| given(i).map_or(default, ms);
-    let d = RefreshPolicy::default();
-    RefreshPolicy {
-        lead_fraction: fraction(0, d.lead_fraction),
-        min_lead_ms: millis(1, d.min_lead_ms),
-        max_lead_ms: millis(2, d.max_lead_ms),
-        lead_jitter_fraction: fraction(3, d.lead_jitter_fraction),
-        min_refresh_interval_ms: millis(4, d.min_refresh_interval_ms),
-        backoff_initial_ms: millis(5, d.backoff_initial_ms),
-        backoff_max_ms: millis(6, d.backoff_max_ms),
-        backoff_jitter_fraction: fraction(7, d.backoff_jitter_fraction),
-        expired_requests: match flags & 1 {
-            0 => ExpiredRequests::Wait,
-            _ => ExpiredRequests::Fail,
-        },
-    }
-}
-
-/// The request timeout, the driver's array's entry 8 (`NaN`: the core's default).
-fn request_timeout(policy: &[f64]) -> u64 {
-    policy
-        .get(8)
-        .copied()
-        .filter(|v| v.is_finite())
-        .map_or(u64::from(DEFAULT_REQUEST_TIMEOUT_MS), ms)
-}
-
 #[wasm_bindgen]
 impl Engine {
-    /// `policy`: lead fraction, min lead, max lead, lead jitter, min refresh interval, backoff
-    /// initial, backoff max, backoff jitter, request timeout (ms and fractions as validated by
-    /// the driver). `flags`: 1 expired requests fail, 2 memory mode, 4 cross-tab, 8 Web Locks,
-    /// 16 DPoP (the `DPoP` scheme), 32 tokens not shared on the channel
-    /// ([`TabPolicy::share_tokens`] off: worker custody).
-    /// `seeds`: three random words (jitter, tab id, epochs).
+    /// `policy`: the options of [`POLICY_OPTIONS`] as numbers, in that order; bit `i` of
+    /// `given` set when option `i` was given (else its default). `flags`: 1 expired requests
+    /// fail, 2 memory mode, 4 cross-tab, 8 Web Locks, 16 DPoP (the `DPoP` scheme), 32 tokens
+    /// not shared on the channel ([`TabPolicy::share_tokens`] off: worker custody).
+    /// `seeds`: three random words (jitter, tab id, epochs). An option the core refuses:
+    /// see [`Engine::times`]. Numbers one by one, no arrays: an array argument brings its own
+    /// copying code into the module and the glue.
     #[wasm_bindgen(constructor)]
-    pub fn new(policy: &[f64], flags: u32, seeds: &[f64]) -> Engine {
-        let seed = |i: usize| ms(seeds.get(i).copied().unwrap_or(0.0));
-        let refresh = refresh_policy(policy, flags);
-        let timeout = request_timeout(policy);
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        given: u32,
+        flags: u32,
+        seed0: f64,
+        seed1: f64,
+        seed2: f64,
+        p0: f64,
+        p1: f64,
+        p2: f64,
+        p3: f64,
+        p4: f64,
+        p5: f64,
+        p6: f64,
+        p7: f64,
+        p8: f64,
+    ) -> Engine {
+        let numbers = [p0, p1, p2, p3, p4, p5, p6, p7, p8];
+        let expired = match flags & 1 {
+            0 => ExpiredRequests::Wait,
+            _ => ExpiredRequests::Fail,
+        };
+        let (refresh, timeout, refused) = match RefreshPolicy::from_numbers(numbers, given, expired)
+        {
+            Ok((refresh, timeout)) => (refresh, timeout as f64, [0; 3]),
+            Err(e) => (
+                RefreshPolicy::default(),
+                f64::NAN,
+                match e {
+                    PolicyError::Range { index, min, max } => [index as u64, min, max],
+                    PolicyError::LeadOrder => [9, 0, 0],
+                },
+            ),
+        };
         let memory = flags & 2 != 0;
         let tabs = (flags & 4 != 0).then(|| TabConfig {
             policy: TabPolicy {
                 share_tokens: flags & 32 == 0,
-                ..TabPolicy::for_request_timeout(timeout)
+                ..TabPolicy::for_request_timeout(timeout as u64)
             },
-            id: TabId::from_random(seed(1)),
-            seed: seed(2),
+            id: TabId::from_random(ms(seed1)),
+            seed: ms(seed2),
             web_locks: flags & 8 != 0,
         });
         Engine {
-            timeout_ms: match refresh.check() {
-                Ok(()) => timeout as f64,
-                Err(_) => f64::NAN,
-            },
-            manager: Manager::new(refresh, seed(0), memory, tabs),
+            timeout_ms: timeout,
+            refused,
+            manager: Manager::new(refresh, ms(seed0), memory, tabs),
             out: Out {
                 actions: None,
                 dpop: flags & 16 != 0,
@@ -254,24 +253,109 @@ impl Engine {
         }
     }
 
-    /// The actions queued since the last call (see the codes above), or `undefined`.
-    pub fn take(&mut self) -> Option<Array> {
-        self.out.actions.take()
-    }
-
-    /// When to call [`Engine::timeout`] next (local-clock ms), or `NaN`.
-    pub fn deadline(&self) -> f64 {
-        self.manager.deadline().map_or(f64::NAN, |at| at as f64)
-    }
-
-    /// The timer fired (early or late calls are harmless).
-    pub fn timeout(&mut self, now: f64) {
-        drive!(self.timeout(ms(now)))
-    }
-
-    /// Visibility, focus or network came back.
-    pub fn wake(&mut self, now: f64) {
-        drive!(self.wake(ms(now)))
+    /// One input or reading, at `now` (ms), by `code`, with up to two numbers; the answer a
+    /// JS value (a number, else `undefined` when there is none). One export for all of them:
+    /// each export has a cost of its own in the module and in its glue.
+    /// - 0: the timer fired (early or late calls are harmless).
+    /// - 1: visibility, focus or the network came back.
+    /// - 2: `refresh()` or a cookie-mode `start()`: a refresh now (joining one in flight).
+    /// - 3: a Web Locks request of ticket `a`: `b` 0 granted, 1 stolen from us, 2 failed.
+    /// - 4: `start()` with no session: asks the siblings (`a`: how many exist, `NaN` unknown);
+    ///   1 when a hand-over runs (its end is action 12), else 0.
+    /// - 5: a request sent with the token of generation `a` (-1: none current) got a 401 that
+    ///   asks for a new token (`b` 1: it was a retry): 0 retry now, 1 retry after the refresh
+    ///   (wait first), 2 give up (return the 401).
+    /// - 6: the one timer after the calls so far: `NaN` leave it, `-1` clear it, else (re)arm
+    ///   it with this delay (ms) for input 0.
+    /// - 7: this tab's id on the channel (for the presence lock's name).
+    /// - 8: 1 when a token is held (or was: a session exists), else 0.
+    /// - 9: the actions queued since the last call (see the codes above), or `undefined`.
+    /// - 10: the state, `"anonymous" | "authenticated" | "refreshing" | "expired"`.
+    /// - 11: the current token's payload as JSON text, or `undefined`.
+    /// - 12: the times ([`Engine::times`]).
+    /// - 13: the refresh token (memory mode), for the refresh call's body, or `undefined`:
+    ///   copied straight from its `Secret` into a JS string, no second copy left in wasm memory.
+    /// - 14: the request gate ([`Engine::before`]; `a` 1: the token itself).
+    /// - 15: logout ([`Engine::logout`]).
+    pub fn input(&mut self, code: u32, now: f64, a: f64, b: f64) -> JsValue {
+        let now = ms(now);
+        match code {
+            0 => drive!(self.timeout(now)),
+            1 => drive!(self.wake(now)),
+            2 => drive!(self.request_refresh(now)),
+            3 => {
+                let event = match b as u32 {
+                    0 => LockEvent::Granted,
+                    1 => LockEvent::Lost,
+                    _ => LockEvent::Unavailable,
+                };
+                drive!(self.lock(LockTicket::from_raw(ms(a)), event, now))
+            }
+            4 => {
+                let siblings = opt_ms(a).map(|n| n as usize);
+                return u8::from(drive!(self.start(siblings, now))).into();
+            }
+            5 => {
+                let retried = b == 1.0;
+                return match a {
+                    g if g >= 0.0 => {
+                        let generation = Generation::from_raw(ms(g));
+                        match drive!(self.unauthorized(generation, retried, now)) {
+                            UnauthorizedDecision::RetryNow => 0,
+                            UnauthorizedDecision::RetryAfterRefresh => 1,
+                            UnauthorizedDecision::GiveUp => 2,
+                        }
+                    }
+                    _ if retried => 2,
+                    _ => 0,
+                }
+                .into();
+            }
+            6 => {
+                return match self.manager.timer(now) {
+                    Timer::Keep => f64::NAN,
+                    Timer::Clear => -1.0,
+                    Timer::Arm(delay) => delay.into(),
+                }
+                .into()
+            }
+            7 => {
+                return self
+                    .manager
+                    .tabs()
+                    .map_or(0.0, |t| t.id().get() as f64)
+                    .into()
+            }
+            8 => return u8::from(self.manager.session().generation().is_some()).into(),
+            9 => {
+                return self
+                    .out
+                    .actions
+                    .take()
+                    .map_or(JsValue::UNDEFINED, JsValue::from)
+            }
+            10 => return JsValue::from_str(self.manager.session().state().as_str()),
+            11 => {
+                return self
+                    .manager
+                    .claims_json()
+                    .map_or(JsValue::UNDEFINED, JsValue::from_str)
+            }
+            12 => return self.times().into(),
+            13 => {
+                return self
+                    .manager
+                    .session()
+                    .refresh_token()
+                    .map_or(JsValue::UNDEFINED, |token| {
+                        JsValue::from_str(token.expose())
+                    })
+            }
+            14 => return self.before(now, a == 1.0),
+            15 => return self.logout(now).into(),
+            _ => {}
+        }
+        JsValue::UNDEFINED
     }
 
     /// Installs tokens from a login (`kind` 0) or `setTokens` (1). `expires_in` and `date_ms`
@@ -316,17 +400,21 @@ impl Engine {
     }
 
     /// The refresh call of `generation` failed: `kind` 0 network, 1 timeout, 2 an HTTP error
-    /// (`status`, `retry_after_ms` or `NaN`), 3 `invalid_grant`, 4 malformed.
+    /// (`status`), 3 `invalid_grant`, 4 malformed. `after`: the answer's `Retry-After`
+    /// (`after_date` the platform's parsing of it as a date). The arguments after `now` may be
+    /// left out.
     #[wasm_bindgen(js_name = refreshFailed)]
     pub fn refresh_failed(
         &mut self,
         generation: f64,
         kind: u32,
-        status: u16,
-        retry_after_ms: f64,
         now: f64,
+        status: u16,
+        after: Option<String>,
+        after_date: f64,
     ) {
-        let retry_after_ms = opt_ms(retry_after_ms);
+        let now = ms(now);
+        let retry_after_ms = after.and_then(|value| retry_after_ms(&value, after_date, now));
         let failure = match kind {
             0 => RefreshFailure::Network,
             1 => RefreshFailure::Timeout,
@@ -339,14 +427,35 @@ impl Engine {
             _ => RefreshFailure::Malformed,
         };
         let generation = Generation::from_raw(ms(generation));
-        drive!(self.refresh_failed(generation, failure, ms(now)))
+        drive!(self.refresh_failed(generation, failure, now))
     }
 
+    /// Which token an `Authorization` value (from [`Engine::before`]) carried: its generation,
+    /// -1 when it has since been replaced, -2 when there is no session.
+    pub fn sent(&self, header: &JsString) -> f64 {
+        match (&self.out.header, self.manager.session().generation()) {
+            (_, None) => -2.0,
+            (Some((generation, value)), _) if value == header => generation.raw() as f64,
+            _ => -1.0,
+        }
+    }
+
+    /// A message from the cross-tab channel (decoded strictly; a malformed one is dropped).
+    pub fn message(&mut self, data: &JsValue, now: f64) {
+        if !data.is_object() {
+            return;
+        }
+        if let Ok(envelope) = Envelope::decode(|key| read(data, key)) {
+            drive!(self.message(envelope, ms(now)))
+        }
+    }
+}
+
+impl Engine {
     /// The request gate: the `Authorization` value to attach (a string), `null` when there
     /// has never been a session (send without a token), or a number: 1 wait for the next
     /// event, 2 `ERR_TOKEN_EXPIRED`, 3 `ERR_LOGGED_OUT`. With `raw`, the token itself.
-    pub fn before(&mut self, now: f64, raw: bool) -> JsValue {
-        let now = ms(now);
+    fn before(&mut self, now: u64, raw: bool) -> JsValue {
         let out = &mut self.out;
         let value = match self.manager.before_request(now) {
             RequestDecision::Attach { token, .. } if raw => JsValue::from_str(token.expose()),
@@ -368,53 +477,10 @@ impl Engine {
         value
     }
 
-    /// Which token an `Authorization` value (from [`Engine::before`]) carried: its generation,
-    /// -1 when it has since been replaced, -2 when there is no session.
-    pub fn sent(&self, header: &JsString) -> f64 {
-        match (&self.out.header, self.manager.session().generation()) {
-            (_, None) => -2.0,
-            (Some((generation, value)), _) if value == header => generation.raw() as f64,
-            _ => -1.0,
-        }
-    }
-
-    /// A request sent with the token of `generation` got a 401 that asks for a new token:
-    /// 0 retry now, 1 retry after the refresh (wait first), 2 give up (return the 401).
-    pub fn unauthorized(&mut self, generation: f64, retried: bool, now: f64) -> u32 {
-        let generation = match generation {
-            g if g >= 0.0 => Generation::from_raw(ms(g)),
-            _ if retried => return 2,
-            _ => return 0,
-        };
-        match drive!(self.unauthorized(generation, retried, ms(now))) {
-            UnauthorizedDecision::RetryNow => 0,
-            UnauthorizedDecision::RetryAfterRefresh => 1,
-            UnauthorizedDecision::GiveUp => 2,
-        }
-    }
-
-    /// `refresh()` or a cookie-mode `start()`: a refresh now (joining one in flight).
-    #[wasm_bindgen(js_name = requestRefresh)]
-    pub fn request_refresh(&mut self, now: f64) {
-        drive!(self.request_refresh(ms(now)))
-    }
-
-    /// The refresh token (memory mode), for the refresh call's body. Copied straight from its
-    /// `Secret` into a JS string: no second copy is left in wasm memory.
-    #[wasm_bindgen(js_name = refreshToken)]
-    pub fn refresh_token(&self) -> JsValue {
-        self.manager
-            .session()
-            .refresh_token()
-            .map_or(JsValue::UNDEFINED, |token| {
-                JsValue::from_str(token.expose())
-            })
-    }
-
     /// Ends the session; returns `[accessToken, refreshToken]` (each a string or `undefined`)
     /// for the logout call, after which nothing of them is left in wasm memory.
-    pub fn logout(&mut self, now: f64) -> Array {
-        let credentials = drive!(self.logout(ms(now)));
+    fn logout(&mut self, now: u64) -> Array {
+        let credentials = drive!(self.logout(now));
         let pair = Array::new();
         for token in [&credentials.access_token, &credentials.refresh_token] {
             pair.push(
@@ -426,63 +492,11 @@ impl Engine {
         pair
     }
 
-    /// A message from the cross-tab channel (decoded strictly; a malformed one is dropped).
-    pub fn message(&mut self, data: &JsValue, now: f64) {
-        if !data.is_object() {
-            return;
-        }
-        if let Ok(envelope) = Envelope::decode(|key| read(data, key)) {
-            drive!(self.message(envelope, ms(now)))
-        }
-    }
-
-    /// A Web Locks request of `ticket`: `what` 0 granted, 1 stolen from us, 2 failed.
-    pub fn lock(&mut self, ticket: f64, what: u32, now: f64) {
-        let ticket = LockTicket::from_raw(ms(ticket));
-        let event = match what {
-            0 => LockEvent::Granted,
-            1 => LockEvent::Lost,
-            _ => LockEvent::Unavailable,
-        };
-        drive!(self.lock(ticket, event, ms(now)))
-    }
-
-    /// `start()` with no session: asks the siblings (`siblings`: how many exist, `NaN`
-    /// unknown). Returns whether a hand-over runs (its end is action 12).
-    pub fn start(&mut self, siblings: f64, now: f64) -> bool {
-        let siblings = opt_ms(siblings).map(|n| n as usize);
-        drive!(self.start(siblings, ms(now)))
-    }
-
-    /// This tab's id on the channel (for the presence lock's name).
-    #[wasm_bindgen(js_name = tabId)]
-    pub fn tab_id(&self) -> f64 {
-        self.manager.tabs().map_or(0.0, |t| t.id().get() as f64)
-    }
-
-    /// Whether a token is held (or was: a session exists).
-    #[wasm_bindgen(js_name = hasSession)]
-    pub fn has_session(&self) -> bool {
-        self.manager.session().generation().is_some()
-    }
-
-    /// `"anonymous" | "authenticated" | "refreshing" | "expired"`.
-    pub fn state(&self) -> JsValue {
-        JsValue::from_str(self.manager.session().state().as_str())
-    }
-
-    /// The current token's payload as JSON text, or `undefined`.
-    pub fn claims(&self) -> JsValue {
-        self.manager
-            .claims_json()
-            .map_or(JsValue::UNDEFINED, JsValue::from_str)
-    }
-
     /// The session's times, for the getters: `[expiresAt, clockOffset, expirySource,
     /// nextRefreshAt]`: the current token's expiry (ms), server clock minus local clock (ms), 1
     /// `expires_in`, 2 `exp` or 0 none, and when the session next acts on its own (the refresh,
     /// a retry, the expiry); `NaN` when unknown.
-    pub fn times(&self) -> Array {
+    fn times(&self) -> Array {
         let session = self.manager.session();
         let or_nan = |value: Option<f64>| JsValue::from(value.unwrap_or(f64::NAN));
         [
@@ -495,8 +509,12 @@ impl Engine {
             }),
             or_nan(session.poll_timeout().map(|at| at as f64)),
             // The timeout of each auth call (the option, or the core's default), read once by
-            // the driver; NaN when the options' policy fails the core's check.
+            // the driver; NaN when the core refused an option: then its index ([9]: the minimum
+            // lead exceeds the maximum), min and max.
             JsValue::from(self.timeout_ms),
+            number(self.refused[0]),
+            number(self.refused[1]),
+            number(self.refused[2]),
         ]
         .iter()
         .collect()

@@ -17,6 +17,7 @@ use crate::core::dpop::{
     ProofInput,
 };
 use crate::core::error::cat;
+use crate::core::time::unix_secs;
 
 fn error(e: &DpopError) -> JsValue {
     let error = js_sys::Error::new(&cat(&["DPoP: ", &e.message()]));
@@ -94,7 +95,7 @@ impl DpopCore {
         js_sys::Array::of2(&self.x.as_str().into(), &self.y.as_str().into())
     }
 
-    /// The signing input of a proof for `method` `url` at `iat` (seconds): `jti` from 16 random
+    /// The signing input of a proof for `method` `url` at `now` (ms): `jti` from 16 random
     /// bytes, `ath` from the SHA-256 of the access token when given, and the nonce last received
     /// from `url`'s origin. Throws `ERR_DPOP` for a URL that is not http(s) or a bad method.
     #[wasm_bindgen(js_name = signingInput)]
@@ -102,7 +103,7 @@ impl DpopCore {
         &self,
         method: &str,
         url: &str,
-        iat: f64,
+        now: f64,
         random: &[u8],
         ath_sha256: Option<Vec<u8>>,
     ) -> Result<String, JsValue> {
@@ -116,7 +117,7 @@ impl DpopCore {
         let input = ProofInput {
             method,
             url,
-            iat: if iat.is_finite() { iat as i64 } else { 0 },
+            iat: unix_secs(if now > 0.0 { now as u64 } else { 0 }),
             jti: &jti,
             ath: ath.as_deref(),
             nonce: self.nonces.nonce_for(url),

@@ -33,15 +33,12 @@ fn oauth_error(error: &OAuthError) -> JsValue {
 }
 
 fn secs(now_ms: f64) -> i64 {
-    super::convert::floor(now_ms / 1000.0)
+    crate::core::time::unix_secs(ms(now_ms))
 }
 
+/// A clock reading from JS: `as` saturates (`NaN` and negatives 0).
 fn ms(now_ms: f64) -> u64 {
-    if now_ms.is_finite() && now_ms > 0.0 {
-        now_ms as u64
-    } else {
-        0
-    }
+    now_ms as u64
 }
 
 fn array(items: &[JsValue]) -> Array {
@@ -427,15 +424,14 @@ impl OAuthEngine {
     }
 
     /// The token endpoint's answer to a refresh: `[0, access, refresh, expiresIn]`, or
-    /// `[1, kind, status, retryAfterMs, undefined, error]` for `Engine#refreshFailed` (`error`:
+    /// `[1, kind, status, undefined, undefined, error]` for `Engine#refreshFailed` (`error`:
     /// the provider's, typed, when it answered one; the core's
     /// classification: `invalid_grant` ends the session, the rest back off), or `[2, jwksUri]`
     /// when it carries an ID token: verified as at login and against the session's (OIDC Core
     /// §12.2) with `idToken`, `verified` and `grant` (all with `refresh`) before anything of
     /// the answer is installed; a failure there is a malformed answer (kind 4).
-    pub fn refreshed(&mut self, status: u16, text: &str, retry_after_ms: f64) -> Array {
-        let retry_after_ms =
-            (retry_after_ms.is_finite() && retry_after_ms >= 0.0).then_some(retry_after_ms as u64);
+    /// (`Retry-After` is the manager's: `Engine#refreshFailed`.)
+    pub fn refreshed(&mut self, status: u16, text: &str) -> Array {
         self.refresh = None;
         let mut provider = JsValue::UNDEFINED;
         let failure = match parse_token_response(status, text) {
@@ -472,23 +468,20 @@ impl OAuthEngine {
             Err(error) => {
                 // The provider's error too (`resources`: why an API has no token).
                 provider = oauth_error(&error);
-                error.refresh_failure(retry_after_ms)
+                error.refresh_failure(None)
             }
         };
-        let (kind, status, retry) = match failure {
-            RefreshFailure::InvalidGrant => (3, 0, None),
-            RefreshFailure::TooManyRequests { retry_after_ms } => (2, 429, retry_after_ms),
-            RefreshFailure::Server {
-                status,
-                retry_after_ms,
-            } => (2, status, retry_after_ms),
-            _ => (4, 0, None),
+        let (kind, status) = match failure {
+            RefreshFailure::InvalidGrant => (3, 0),
+            RefreshFailure::TooManyRequests { .. } => (2, 429),
+            RefreshFailure::Server { status, .. } => (2, status),
+            _ => (4, 0),
         };
         array(&[
             1.into(),
             kind.into(),
             status.into(),
-            retry.map_or(f64::NAN, |ms| ms as f64).into(),
+            JsValue::UNDEFINED,
             JsValue::UNDEFINED,
             provider,
         ])

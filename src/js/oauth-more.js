@@ -164,14 +164,14 @@ export async function grants(o, h, boxes, errors, send, idToken, refresh, expire
     try {
       const [url, body] = o.refreshRequest(refresh, h.apis[i].api);
       const reply = await send(url, body, { form: true, dpop: key });
-      out = o.refreshed(reply.status, reply.text, NaN);
+      out = o.refreshed(reply.status, reply.text);
       if (out[0] === 2) {
         await idToken(out[1]);
         out = [0, ...o.grant(true)];
       }
       if (!out[0]) {
         boxes[i].install(1, out[1], undefined, out[3], reply.date, Date.now());
-        boxes[i].take();
+        boxes[i].input(9);
       }
     } catch (e) {
       if (h.closed()) throw e;

@@ -138,7 +138,7 @@ export class OAuth {
   /** A token box per API: an engine without tabs whose own refresh requests are dropped. */
   #reset() {
     this.#apis?.forEach((box) => box.free());
-    this.#apis = this.#h.apis.map(() => new Engine(new Float64Array(0), 2 | (this.#h.dpop ? 16 : 0), new Float64Array(3)));
+    this.#apis = this.#h.apis.map(() => new Engine(0, 2 | (this.#h.dpop ? 16 : 0)));
   }
 
   free() {
@@ -298,8 +298,8 @@ export class OAuth {
    * error instead of undefined (its `cause`: why the provider gave none).
    */
   header(i, fail) {
-    const box = this.#apis[i], value = box.before(Date.now(), false);
-    box.take();
+    const box = this.#apis[i], value = box.input(14, Date.now());
+    box.input(9);
     if (typeof value === 'string') return value;
     if (fail) throw Object.assign(error('ERR_OAUTH_RESOURCE_UNAVAILABLE', 'the provider issued no token for this API'), { cause: this.#apiErrors[i] });
   }
@@ -316,7 +316,7 @@ export class OAuth {
       return 0;
     }
     // (`restored`: the refresh token `persist: "dpop"` kept, for a session not yet installed.)
-    const token = engine.refreshToken() ?? restored;
+    const token = engine.input(13) ?? restored;
     if (token === undefined) return 3;
     const [url, body] = this.#o.refreshRequest(token, []);
     return [url, body, { form: true, dpop: this.#h.key() }];
@@ -324,13 +324,13 @@ export class OAuth {
 
   /**
    * The refresh answer, checked by the core: `[0, access, refresh, expiresIn]` or `[1, kind,
-   * status, retryAfterMs, error]`. An ID token in it is verified first (as at login, and
+   * status, undefined, error]` (`Retry-After` is read by the manager's engine). An ID token in it is verified first (as at login, and
    * against the session's: OIDC Core §12.2); if it fails, nothing of the answer is installed
    * and the refresh fails as malformed with `error` (`ERR_OAUTH_*` / `ERR_JWS_*`).
    */
-  async refreshed(reply, retryAfterMs) {
+  async refreshed(reply) {
     const o = this.#o;
-    let out = o.refreshed(reply.status, reply.text, retryAfterMs);
+    let out = o.refreshed(reply.status, reply.text);
     if (out[0] === 2) {
       try {
         await this.#idToken(out[1], true);
@@ -348,9 +348,9 @@ export class OAuth {
   /** `resources`' tokens and expiries, handed to a sibling tab with the session's. */
   apiTokens() {
     return this.#apis.map((box) => {
-      const token = box.before(Date.now(), true);
-      box.take();
-      return typeof token === 'string' ? [token, box.times()[0]] : null;
+      const token = box.input(14, Date.now(), 1);
+      box.input(9);
+      return typeof token === 'string' ? [token, box.input(12)[0]] : null;
     });
   }
 
@@ -369,7 +369,7 @@ export class OAuth {
       if (typeof token !== 'string') return;
       try {
         box.install(1, token, undefined, at > 0 ? Math.max(0, Math.floor((at - Date.now()) / 1000)) : NaN, NaN, Date.now());
-        box.take();
+        box.input(9);
       } catch { /* refused: the API waits for the next refresh */ }
     });
   }

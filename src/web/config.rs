@@ -182,3 +182,16 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// The core's refusal of a policy option, in the words of the JS driver's (the options' names
+/// are the npm package's; [`POLICY_OPTIONS`] maps them to the index the core names).
+pub(super) fn policy_error(error: PolicyError) -> Error {
+    let message = match error {
+        PolicyError::Range { index, min, max } => format!(
+            "option \"{}\" must be a number from {min} to {max}",
+            POLICY_OPTIONS[index]
+        ),
+        PolicyError::LeadOrder => "minRefreshLeadMs exceeds maxRefreshLeadMs".into(),
+    };
+    Error::new("ERR_INVALID_OPTIONS", message)
+}

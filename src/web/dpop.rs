@@ -215,7 +215,7 @@ pub(crate) async fn proof(
     let input = ProofInput {
         method,
         url,
-        iat: (now() / 1000) as i64,
+        iat: crate::core::time::unix_secs(now()),
         jti: &jti,
         ath,
         nonce,

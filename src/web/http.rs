@@ -213,15 +213,10 @@ impl AuthCall {
     }
 }
 
-/// `Retry-After` (delay-seconds or an HTTP date) as a delay in ms from `now` (the session
-/// caps what it honours).
+/// `Retry-After` as a delay in ms from `now` (read by the core; the platform parses the date).
 pub(crate) fn retry_after_ms(value: Option<&str>, now: u64) -> Option<u64> {
-    let value = value?.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(seconds.saturating_mul(1_000));
-    }
-    let at = Date::parse(value);
-    at.is_finite().then(|| (at as u64).saturating_sub(now))
+    let value = value?;
+    crate::core::time::retry_after_ms(value, Date::parse(value), now)
 }
 
 /// A parsed token response: the tokens, their `expires_in` and the answer's `Date`, for the

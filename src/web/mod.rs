@@ -57,8 +57,11 @@ pub use crate::core::session::{
 pub use web_sys::RequestCredentials;
 
 use crate::core::claims::Claims;
-use crate::core::manager::{Manager, Shell, Source};
-use crate::core::session::{grant, Generation, RequestDecision, RequestFailure};
+use crate::core::manager::{Manager, Shell, Source, Timer};
+use crate::core::session::{
+    check_request_timeout, grant, Generation, PolicyError, RequestDecision, RequestFailure,
+    POLICY_OPTIONS,
+};
 use crate::core::tabs::{Envelope, LockTicket, TokenShare};
 
 use self::refresh::*;
@@ -279,13 +282,8 @@ impl TokenManager {
         config
             .policy
             .check()
-            .map_err(|message| Error::new("ERR_INVALID_OPTIONS", message))?;
-        if config.request_timeout_ms == 0 {
-            return Err(Error::new(
-                "ERR_INVALID_OPTIONS",
-                "requestTimeoutMs must be positive",
-            ));
-        }
+            .and_then(|()| check_request_timeout(u64::from(config.request_timeout_ms)))
+            .map_err(config::policy_error)?;
         let fetch = http::CapturedFetch::capture()
             .ok_or_else(|| Error::new("ERR_FETCH", "this environment has no global fetch"))?;
         let memory = config.refresh_token == RefreshTokenMode::Memory;

@@ -418,7 +418,7 @@ async fn verify_id_token(
             .algorithms(id_token_algorithms(metadata))
             .leeway_secs(check.leeway_secs)
             .build();
-        let now_secs = (now() / 1000) as i64;
+        let now_secs = crate::core::time::unix_secs(now());
         #[cfg(not(feature = "portable"))]
         let verified = crate::webcrypto::WebCryptoKeySet::new(keys)
             .map_err(jwt_error)?

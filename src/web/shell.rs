@@ -377,47 +377,37 @@ pub(super) fn announce(shared: &Shared, event: Event) {
     }
 }
 
-/// Arms the timer for the manager's deadline (the session's and the coordinator's).
+/// Arms, clears or keeps the one timer, as the manager says.
 pub(super) fn rearm(shared: &Shared) {
     let mut inner = shared.borrow_mut();
     if inner.closed {
         return;
     }
-    let deadline = inner.manager.deadline();
-    inner.alarm.arm(shared, deadline);
-}
-
-/// One cancel-on-drop timer for a machine's `poll_timeout()`, re-armed only when the deadline
-/// changes (the clock is trusted over the timer: a late or early firing is harmless).
-#[derive(Default)]
-pub(super) struct Alarm {
-    pub(super) timer: Option<Timeout>,
-    pub(super) armed_for: Option<u64>,
-}
-
-impl Alarm {
-    /// Arms for `deadline`; when it fires, the manager hears of the time.
-    pub(super) fn arm(&mut self, shared: &Shared, deadline: Option<u64>) {
-        if deadline == self.armed_for {
-            return;
-        }
-        self.armed_for = deadline;
-        self.timer = deadline.map(|at| {
-            let delay = at.saturating_sub(now()).min(i32::MAX as u64) as u32;
+    match inner.manager.timer(now()) {
+        Timer::Keep => {}
+        Timer::Clear => inner.alarm.disarm(),
+        Timer::Arm(delay) => {
             let weak = Rc::downgrade(shared);
-            Timeout::new(delay, move || {
+            inner.alarm.timer = Some(Timeout::new(delay, move || {
                 let Some(shared) = weak.upgrade() else { return };
                 drive(&shared, |inner, out| {
                     inner.alarm.disarm();
                     inner.manager.timeout(now(), out)
                 });
-            })
-        });
+            }));
+        }
     }
+}
 
+/// The one cancel-on-drop timer ([`rearm`]).
+#[derive(Default)]
+pub(super) struct Alarm {
+    pub(super) timer: Option<Timeout>,
+}
+
+impl Alarm {
     /// Forgets the deadline (a fired timer's own handle: dropping it clears a spent timeout).
     pub(super) fn disarm(&mut self) {
         self.timer = None;
-        self.armed_for = None;
     }
 }

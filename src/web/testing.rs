@@ -84,7 +84,7 @@ impl TestToken {
     }
 
     fn mint_string(&self) -> String {
-        let issued_at = (now() / 1000) as i64;
+        let issued_at = crate::core::time::unix_secs(now());
         let mut claims = self.claims.clone();
         claims.insert("iat".into(), issued_at.into());
         claims.insert("exp".into(), (issued_at + self.lifetime_secs).into());

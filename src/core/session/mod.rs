@@ -18,7 +18,8 @@ use crate::core::secret::Secret;
 pub use self::expiry::ExpirySource;
 use self::policy::SplitMix64;
 pub use self::policy::{
-    ExpiredRequests, RefreshPolicy, DEFAULT_REQUEST_TIMEOUT_MS, MAX_RETRY_AFTER_MS,
+    check_request_timeout, policy_bounds, ExpiredRequests, PolicyError, RefreshPolicy,
+    DEFAULT_REQUEST_TIMEOUT_MS, MAX_RETRY_AFTER_MS, POLICY_OPTIONS,
 };
 
 /// A session-unique sequence number stamped on every access token and on every refresh attempt.

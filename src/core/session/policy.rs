@@ -1,6 +1,8 @@
 //! The refresh timing policy as pure functions: when to refresh a token and how long to wait
 //! after a failed refresh. Randomness (jitter) comes in as an argument, never from a source.
 
+use crate::core::time::{MAX_DURATION_MS, MAX_TIMER_MS};
+
 /// What [`Session::before_request`](super::Session::before_request) answers while the access
 /// token is unusable (expired or rejected) and a refresh is pending or backing off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -117,14 +119,138 @@ impl RefreshPolicy {
             .max(retry_after_ms.unwrap_or(0).min(MAX_RETRY_AFTER_MS))
     }
 
-    /// Whether the policy is one to run (the options' rule in both shells): the minimum lead
-    /// may not exceed the maximum.
-    pub fn check(&self) -> Result<(), &'static str> {
-        if self.min_lead_ms > self.max_lead_ms {
-            return Err("minRefreshLeadMs exceeds maxRefreshLeadMs");
+    /// The policy from an application's options given as numbers (the JS driver's), in the
+    /// order of [`POLICY_OPTIONS`], those whose bit is clear in `given` left at their default
+    /// (the last, the request timeout, is returned beside the policy): each within its
+    /// [`policy_bounds`] (durations cut to whole ms), the minimum lead not above the maximum.
+    pub fn from_numbers(
+        mut numbers: [f64; 9],
+        given: u32,
+        expired_requests: ExpiredRequests,
+    ) -> Result<(Self, u64), PolicyError> {
+        for (index, number) in numbers.iter_mut().enumerate() {
+            if given & 1 << index == 0 {
+                *number = DEFAULT_NUMBERS[index];
+            }
         }
-        Ok(())
+        Self::of_numbers(numbers, expired_requests)
     }
+
+    /// The policy's options as numbers, in the order of [`POLICY_OPTIONS`].
+    fn numbers(&self, request_timeout_ms: u64) -> [f64; 9] {
+        [
+            self.lead_fraction,
+            self.min_lead_ms as f64,
+            self.max_lead_ms as f64,
+            self.lead_jitter_fraction,
+            self.min_refresh_interval_ms as f64,
+            self.backoff_initial_ms as f64,
+            self.backoff_max_ms as f64,
+            self.backoff_jitter_fraction,
+            request_timeout_ms as f64,
+        ]
+    }
+
+    fn of_numbers(
+        numbers: [f64; 9],
+        expired_requests: ExpiredRequests,
+    ) -> Result<(Self, u64), PolicyError> {
+        for (index, &number) in numbers.iter().enumerate() {
+            let (min, max) = policy_bounds(index);
+            // NaN is in no range.
+            if !(number >= min as f64 && number <= max as f64) {
+                return Err(PolicyError::Range { index, min, max });
+            }
+        }
+        // `as` cuts a duration to whole ms.
+        let ms = |index: usize| numbers[index] as u64;
+        let policy = Self {
+            lead_fraction: numbers[0],
+            min_lead_ms: ms(1),
+            max_lead_ms: ms(2),
+            lead_jitter_fraction: numbers[3],
+            min_refresh_interval_ms: ms(4),
+            backoff_initial_ms: ms(5),
+            backoff_max_ms: ms(6),
+            backoff_jitter_fraction: numbers[7],
+            expired_requests,
+        };
+        if policy.min_lead_ms > policy.max_lead_ms {
+            return Err(PolicyError::LeadOrder);
+        }
+        Ok((policy, ms(8)))
+    }
+
+    /// Whether the policy is one to run (the options' rule in both shells): every fraction
+    /// within `0..=1`, every duration within [`MAX_DURATION_MS`], and the minimum lead not
+    /// above the maximum.
+    pub fn check(&self) -> Result<(), PolicyError> {
+        let numbers = self.numbers(u64::from(DEFAULT_REQUEST_TIMEOUT_MS));
+        Self::of_numbers(numbers, self.expired_requests).map(drop)
+    }
+}
+
+/// The default policy and request timeout as numbers (see [`RefreshPolicy::default`]).
+const DEFAULT_NUMBERS: [f64; 9] = [
+    0.2,
+    5_000.0,
+    120_000.0,
+    0.1,
+    10_000.0,
+    1_000.0,
+    60_000.0,
+    0.2,
+    DEFAULT_REQUEST_TIMEOUT_MS as f64,
+];
+
+/// The refresh policy's options as the JS driver names them, in the order
+/// [`RefreshPolicy::from_numbers`] takes them, the request timeout last.
+pub const POLICY_OPTIONS: [&str; 9] = [
+    "refreshLeadFraction",
+    "minRefreshLeadMs",
+    "maxRefreshLeadMs",
+    "refreshJitterFraction",
+    "minRefreshIntervalMs",
+    "backoffInitialMs",
+    "backoffMaxMs",
+    "backoffJitterFraction",
+    "requestTimeoutMs",
+];
+
+/// The range of policy option `index` ([`POLICY_OPTIONS`]): fractions `0..=1`, durations
+/// `0..=`[`MAX_DURATION_MS`], the request timeout `1..=`[`MAX_TIMER_MS`] (one browser timer).
+pub fn policy_bounds(index: usize) -> (u64, u64) {
+    match index {
+        0 | 3 | 7 => (0, 1),
+        8 => (1, MAX_TIMER_MS),
+        _ => (0, MAX_DURATION_MS),
+    }
+}
+
+/// Whether a request timeout (ms) is one to run: within [`policy_bounds`] (index 8).
+pub fn check_request_timeout(ms: u64) -> Result<(), PolicyError> {
+    let (min, max) = policy_bounds(8);
+    if (min..=max).contains(&ms) {
+        Ok(())
+    } else {
+        Err(PolicyError::Range { index: 8, min, max })
+    }
+}
+
+/// A refused refresh policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyError {
+    /// An option is not a number within its bounds.
+    Range {
+        /// The option's index in [`POLICY_OPTIONS`].
+        index: usize,
+        /// Its smallest value.
+        min: u64,
+        /// Its largest value.
+        max: u64,
+    },
+    /// The minimum lead exceeds the maximum.
+    LeadOrder,
 }
 
 /// `fraction` of `ms`, with the fraction clamped to `0.0..=1.0` (NaN gives 0) and the result
@@ -256,7 +382,107 @@ mod tests {
             min_lead_ms: 200_000,
             ..RefreshPolicy::default()
         };
-        assert!(policy.check().unwrap_err().contains("minRefreshLeadMs"));
+        assert_eq!(policy.check(), Err(PolicyError::LeadOrder));
+    }
+
+    #[test]
+    fn the_default_numbers_are_the_default_policy() {
+        let (policy, timeout) =
+            RefreshPolicy::of_numbers(DEFAULT_NUMBERS, ExpiredRequests::Wait).unwrap();
+        assert_eq!(policy, RefreshPolicy::default());
+        assert_eq!(DEFAULT_NUMBERS, policy.numbers(timeout));
+        assert_eq!(timeout, u64::from(DEFAULT_REQUEST_TIMEOUT_MS));
+    }
+
+    #[test]
+    fn options_are_read_within_their_bounds() {
+        let none = [f64::NAN; 9];
+        let (policy, timeout) =
+            RefreshPolicy::from_numbers(none, 0, ExpiredRequests::Fail).unwrap();
+        assert_eq!(
+            policy,
+            RefreshPolicy {
+                expired_requests: ExpiredRequests::Fail,
+                ..RefreshPolicy::default()
+            }
+        );
+        assert_eq!(timeout, u64::from(DEFAULT_REQUEST_TIMEOUT_MS));
+        let mut given = none;
+        given[0] = 0.5;
+        given[1] = 1_000.9;
+        given[3] = 1.0;
+        given[6] = MAX_DURATION_MS as f64;
+        given[8] = 2.5;
+        let mask = 1 | 2 | 8 | 64 | 256;
+        let (policy, timeout) =
+            RefreshPolicy::from_numbers(given, mask, ExpiredRequests::Wait).unwrap();
+        assert_eq!(policy.lead_fraction, 0.5);
+        assert_eq!(policy.min_lead_ms, 1_000);
+        assert_eq!(policy.lead_jitter_fraction, 1.0);
+        assert_eq!(policy.backoff_max_ms, MAX_DURATION_MS);
+        assert_eq!(timeout, 2);
+        // Each option out of its range, NaN and the infinities: refused, naming it and its bounds.
+        for index in 0..9 {
+            let (min, max) = policy_bounds(index);
+            for bad in [
+                f64::NAN,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                min as f64 - 0.5,
+                max as f64 + 1.0,
+            ] {
+                let mut given = none;
+                given[index] = bad;
+                assert_eq!(
+                    RefreshPolicy::from_numbers(given, 1 << index, ExpiredRequests::Wait),
+                    Err(PolicyError::Range { index, min, max }),
+                    "{} = {bad}",
+                    POLICY_OPTIONS[index]
+                );
+            }
+        }
+        assert_eq!(policy_bounds(8), (1, i32::MAX as u64));
+        let mut given = none;
+        given[1] = 200_000.0;
+        assert_eq!(
+            RefreshPolicy::from_numbers(given, 2, ExpiredRequests::Wait),
+            Err(PolicyError::LeadOrder)
+        );
+        // The typed policy of the Rust shell: the same bounds.
+        let policy = RefreshPolicy {
+            backoff_initial_ms: MAX_DURATION_MS + 1,
+            ..RefreshPolicy::default()
+        };
+        assert_eq!(
+            policy.check(),
+            Err(PolicyError::Range {
+                index: 5,
+                min: 0,
+                max: MAX_DURATION_MS
+            })
+        );
+        let policy = RefreshPolicy {
+            backoff_jitter_fraction: f64::NAN,
+            ..RefreshPolicy::default()
+        };
+        assert_eq!(
+            policy.check(),
+            Err(PolicyError::Range {
+                index: 7,
+                min: 0,
+                max: 1
+            })
+        );
+        assert_eq!(
+            check_request_timeout(0),
+            Err(PolicyError::Range {
+                index: 8,
+                min: 1,
+                max: MAX_TIMER_MS
+            })
+        );
+        assert_eq!(check_request_timeout(MAX_TIMER_MS), Ok(()));
+        assert!(check_request_timeout(MAX_TIMER_MS + 1).is_err());
     }
 
     #[test]
