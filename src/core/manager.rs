@@ -613,6 +613,46 @@ mod tests {
     }
 
     #[test]
+    fn the_one_timer_is_armed_only_when_the_deadline_moves() {
+        let now = 1_700_000_000_000;
+        let mut manager = Manager::new(RefreshPolicy::default(), 1, false, None);
+        let mut out = Record::default();
+        // Nothing due: no timer, and asking again changes nothing.
+        assert_eq!(manager.timer(now), Timer::Keep);
+        manager.install(Source::Login, tokens(r#"{"sub":"a"}"#), now, &mut out);
+        let deadline = manager.deadline().expect("a refresh is due");
+        let Timer::Arm(delay) = manager.timer(now) else {
+            panic!("armed for the refresh")
+        };
+        assert_eq!(u64::from(delay), deadline - now);
+        // The same deadline later: the timer armed stays (a firing early or late is harmless).
+        assert_eq!(manager.timer(now + 1_000), Timer::Keep);
+        // It fired early: armed again, for what is left.
+        manager.timeout(now + 2_000, &mut out);
+        assert_eq!(
+            manager.timer(now + 2_000),
+            Timer::Arm((deadline - now - 2_000) as u32)
+        );
+        // Logged out: nothing due, the timer cleared once.
+        drop(manager.logout(now + 3_000, &mut out));
+        assert_eq!(manager.timer(now + 3_000), Timer::Clear);
+        assert_eq!(manager.timer(now + 4_000), Timer::Keep);
+    }
+
+    #[test]
+    fn a_timer_far_out_is_cut_to_one_browser_timer() {
+        let now = 1_700_000_000_000;
+        let mut manager = Manager::new(RefreshPolicy::default(), 1, false, None);
+        let mut out = Record::default();
+        // A token for 100 days: its refresh lies past what setTimeout takes (24.8 days).
+        let mut long = tokens(r#"{"sub":"a"}"#);
+        long.expires_in = Some(100 * 86_400);
+        manager.install(Source::Login, long, now, &mut out);
+        assert!(manager.deadline().unwrap() - now > i32::MAX as u64);
+        assert_eq!(manager.timer(now), Timer::Arm(i32::MAX as u32));
+    }
+
+    #[test]
     fn alone_in_its_tab_the_manager_refreshes_and_cancels_itself() {
         let now = 1_700_000_000_000;
         let mut manager = Manager::new(RefreshPolicy::default(), 1, false, None);

@@ -16,6 +16,10 @@ pub const MAX_DURATION_MS: u64 = MAX_DURATION_SECS as u64 * 1_000;
 /// shell arms is cut to it (the manager arms again when the cut timer fires).
 pub const MAX_TIMER_MS: u64 = i32::MAX as u64;
 
+/// The lifetime of a token the test kit (`web::testing::TestToken`) mints unless told: five
+/// minutes, a typical access token's.
+pub const TEST_TOKEN_LIFETIME_SECS: i64 = 300;
+
 /// The delay of the one timer armed for `deadline` at `now` (both ms): never negative, never
 /// past [`MAX_TIMER_MS`].
 pub fn timer_delay_ms(deadline: u64, now: u64) -> u32 {
@@ -26,6 +30,18 @@ pub fn timer_delay_ms(deadline: u64, now: u64) -> u32 {
 /// claim check).
 pub fn unix_secs(now_ms: u64) -> i64 {
     (now_ms / 1_000) as i64
+}
+
+/// Whole seconds since the epoch of a time in ms that may lie before 1970 (floored: -1 ms is
+/// the second -1), e.g. a `currentDate` option.
+pub fn floor_secs(ms: i64) -> i64 {
+    ms.div_euclid(1_000)
+}
+
+/// Whole seconds from `now` until `at` (both ms), 0 once past: a token's `expires_in` from an
+/// expiry seen elsewhere.
+pub fn secs_until(at: u64, now: u64) -> u64 {
+    at.saturating_sub(now) / 1_000
 }
 
 /// `Retry-After` (RFC 9110 §10.2.3: delay-seconds or an HTTP date) as a delay in ms from
@@ -109,5 +125,10 @@ mod tests {
             assert_eq!(whole_within(bad, 1, 5), None, "{bad}");
         }
         assert_eq!(unix_secs(1_700_000_000_999), 1_700_000_000);
+        assert_eq!(secs_until(10_999, 1_000), 9);
+        assert_eq!(floor_secs(-1), -1);
+        assert_eq!(floor_secs(1_999), 1);
+        assert_eq!(floor_secs(i64::MIN), i64::MIN / 1_000 - 1);
+        assert_eq!(secs_until(1_000, 10_999), 0);
     }
 }

@@ -55,13 +55,13 @@ export class Dpop {
       throw failure('cannot generate a P-256 key');
     }
     const core = new wasm.DpopCore(jwk.x, jwk.y, undefined);
-    core.setThumbprint(await sha256(core.thumbprintInput()));
+    core.setThumbprint(await sha256(core.get(0)));
     return new Dpop({ privateKey: pair.privateKey, publicKey: pair.publicKey }, core);
   }
 
   /** The key's RFC 7638 thumbprint: the `cnf.jkt` of the tokens bound to it. */
   get jkt() {
-    return this.#core.jkt;
+    return this.#core.get(1);
   }
 
   /**
@@ -95,7 +95,7 @@ export class Dpop {
 
   /** The pair as a sibling tab receives it (structured clone keeps the private key unexportable). */
   toMessage() {
-    const [x, y] = this.#core.coordinates();
+    const [x, y] = this.#core.get(2);
     return { privateKey: this.#pair.privateKey, publicKey: this.#pair.publicKey, x, y, jkt: this.jkt };
   }
 

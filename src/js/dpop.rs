@@ -94,7 +94,7 @@ pub async fn verify_dpop_proof(
         return Err(invalid_options("option \"currentDate\" must be a Date"));
     };
     let verifier = builder.build();
-    let now = floor(now_ms / 1000.0);
+    let now = crate::core::time::floor_secs(floor(now_ms));
 
     let pending = verifier.begin(&proof, now).map_err(|e| dpop_error(&e))?;
     let signature_check = Verifier::builder()

@@ -75,15 +75,6 @@ export function opt(o, key, type) {
   return v;
 }
 
-export function number(o, key, min, max) {
-  const v = o[key];
-  if (v === undefined) return undefined;
-  if (typeof v !== 'number' || !(v >= min && v <= max)) {
-    throw invalid(`option "${key}" must be a number from ${min} to ${max}`);
-  }
-  return v;
-}
-
 function choice(o, key, allowed) {
   const v = opt(o, key, 'string');
   if (v !== undefined && !allowed.includes(v)) {
@@ -352,7 +343,7 @@ export class TokenManager {
       // With DPoP, the profile's token endpoint calls are proven with the session's key.
       if (c.dpop) dpopHooks.Dpop = D.Dpop;
       this.#oauth = new OAuth(c.oauth, {
-        optionsObject, opt, number, invalid, freed,
+        optionsObject, opt, invalid, freed,
         dpop: c.dpop,
         apis: c.apis,
         key: () => this.#dpop,

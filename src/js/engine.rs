@@ -27,6 +27,8 @@ use crate::core::session::{
 };
 use crate::core::tabs::{Envelope, LockTicket, TabId, TabPolicy, TokenShare};
 use crate::core::time::retry_after_ms;
+#[cfg(feature = "oauth")]
+use crate::core::time::secs_until;
 // The codec's JS side (fields read from and written to plain objects), shared with the Rust shell.
 use crate::channel::{read, write};
 
@@ -358,8 +360,9 @@ impl Engine {
         JsValue::UNDEFINED
     }
 
-    /// Installs tokens from a login (`kind` 0) or `setTokens` (1). `expires_in` and `date_ms`
-    /// are `NaN` when absent. Throws a message when a token is empty or too long.
+    /// Installs tokens from a login (`kind` 0), `setTokens` (1), or a sibling tab (2: an API's
+    /// token, with `expires_in` the expiry that tab saw, local-clock ms). `expires_in` and
+    /// `date_ms` are `NaN` when absent. Throws a message when a token is empty or too long.
     pub fn install(
         &mut self,
         kind: u32,
@@ -369,6 +372,12 @@ impl Engine {
         date_ms: f64,
         now: f64,
     ) -> Result<(), JsValue> {
+        // (Only the OAuth profile's APIs have tokens from a sibling.)
+        #[cfg(feature = "oauth")]
+        let expires_in = match kind {
+            2 if expires_in > 0.0 => secs_until(ms(expires_in), ms(now)) as f64,
+            _ => expires_in,
+        };
         let tokens = tokens(access, refresh, expires_in, date_ms)?;
         let source = match kind {
             0 => Source::Login,

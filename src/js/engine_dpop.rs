@@ -69,30 +69,28 @@ impl DpopCore {
         })
     }
 
-    /// The text whose SHA-256 is the key's RFC 7638 thumbprint.
-    #[wasm_bindgen(js_name = thumbprintInput)]
-    pub fn thumbprint_input(&self) -> String {
-        p256_thumbprint_input(&self.x, &self.y).unwrap_or_default()
-    }
-
-    /// Sets the thumbprint from the SHA-256 of [`DpopCore::thumbprint_input`].
+    /// Sets the thumbprint from the SHA-256 of reading 0 of [`DpopCore::get`].
     #[wasm_bindgen(js_name = setThumbprint)]
     pub fn set_thumbprint(&mut self, sha256: &[u8]) -> Result<(), JsValue> {
         self.jkt = Some(digest(sha256)?);
         Ok(())
     }
 
-    /// The key's thumbprint (`cnf.jkt` of the tokens bound to it).
-    #[wasm_bindgen(getter)]
-    pub fn jkt(&self) -> JsValue {
-        self.jkt
-            .as_deref()
-            .map_or(JsValue::UNDEFINED, JsValue::from_str)
-    }
-
-    /// The public coordinates `[x, y]` (for a sibling tab).
-    pub fn coordinates(&self) -> js_sys::Array {
-        js_sys::Array::of2(&self.x.as_str().into(), &self.y.as_str().into())
+    /// One reading, by `code` (one export for all: each has a cost of its own in the module
+    /// and in its glue): 0 the text whose SHA-256 is the key's RFC 7638 thumbprint (for
+    /// `setThumbprint`), 1 the key's thumbprint (`cnf.jkt` of the tokens bound to it) or
+    /// `undefined`, 2 the public coordinates `[x, y]` (for a sibling tab).
+    pub fn get(&self, code: u32) -> JsValue {
+        match code {
+            0 => p256_thumbprint_input(&self.x, &self.y)
+                .unwrap_or_default()
+                .into(),
+            1 => self
+                .jkt
+                .as_deref()
+                .map_or(JsValue::UNDEFINED, JsValue::from_str),
+            _ => js_sys::Array::of2(&self.x.as_str().into(), &self.y.as_str().into()).into(),
+        }
     }
 
     /// The signing input of a proof for `method` `url` at `now` (ms): `jti` from 16 random

@@ -19,10 +19,10 @@ use crate::core::jwk::{JwkSet, KeyOptions};
 use crate::core::oauth::{
     api_refresh_request, authorization_request_with_challenge, check_endpoint, code_verifier_of,
     discovery_urls, end_session_url, id_token_algorithms, is_callback_response_param,
-    parse_token_response, refresh_request, revocation_request, transaction_storage_key,
-    ClientConfig, CodeExchange, FormRequest, IdTokenCheck, IdTokenClaims, LoginOptions,
-    LoginRandomness, OAuthError, ProviderMetadata, TokenResponse, TokenType, TokenTypeHint,
-    Transaction,
+    parse_token_response, popup_timeout_ms, refresh_request, revocation_request,
+    transaction_storage_key, ClientConfig, CodeExchange, FormRequest, IdTokenCheck, IdTokenClaims,
+    LoginOptions, LoginRandomness, OAuthError, ProviderMetadata, TokenResponse, TokenType,
+    TokenTypeHint, Transaction, POPUP_POLL_MS,
 };
 use crate::core::secret::Secret;
 use crate::core::session::RefreshFailure;
@@ -127,30 +127,70 @@ impl OAuthEngine {
         })
     }
 
-    /// The `sessionStorage` key of this client's login transaction.
-    #[wasm_bindgen(js_name = storageKey)]
-    pub fn storage_key(&self) -> String {
-        transaction_storage_key(&self.client.client_id)
+    /// One reading or step without arguments, by `code` (one export for all: each export has a
+    /// cost of its own in the module and in its glue):
+    /// - 0: the `sessionStorage` key of this client's login transaction;
+    /// - 1: whether the metadata is known (fetched and checked);
+    /// - 2: the two discovery URLs, OpenID Connect Discovery then RFC 8414;
+    /// - 3: the session's ID token, for a sibling tab adopting the session with its tokens
+    ///   (copied from its `Secret` into a JS string: no second copy in wasm memory), or
+    ///   `undefined`;
+    /// - 4: forgets the ID token (logout before the metadata is known) and any refresh answer
+    ///   still being verified;
+    /// - 5: the provider's logout address (`end_session_endpoint` with `id_token_hint`,
+    ///   `client_id` and `post_logout_redirect_uri`), taking the ID token hint out of memory;
+    /// - 6: adopts a sibling's ID token `arg` with its tokens (the logout hint, sent only to
+    ///   the provider, and the reference of the next refreshed ID token); anything but a
+    ///   string means none;
+    /// - 7: the verified answer's tokens `[access, refresh, expiresIn]` (`arg` true: the
+    ///   refresh's, else the login's), its ID token kept as the session's.
+    pub fn get(&mut self, code: u32, arg: JsValue) -> Result<JsValue, JsValue> {
+        let fail = |e: OAuthError| oauth_error(&e);
+        Ok(match code {
+            0 => transaction_storage_key(&self.client.client_id).into(),
+            1 => self.metadata.is_some().into(),
+            2 => {
+                let urls = discovery_urls(&self.client.issuer).map_err(fail)?;
+                array(&[JsValue::from_str(&urls[0]), JsValue::from_str(&urls[1])]).into()
+            }
+            3 => token(&self.id_token),
+            4 => {
+                self.id_token = None;
+                self.refresh = None;
+                JsValue::UNDEFINED
+            }
+            6 => {
+                self.id_token = arg.as_string().map(Secret::new);
+                JsValue::UNDEFINED
+            }
+            7 => {
+                let login = self.pending(arg.is_truthy()).take().ok_or_else(no_login)?;
+                if login.check.is_some() {
+                    return Err(no_login());
+                }
+                if let Some(id_token) = &login.response.id_token {
+                    self.id_token = Some(Secret::from(id_token.expose()));
+                }
+                grant_of(&login.response).into()
+            }
+            _ => {
+                let hint = self.id_token.take();
+                end_session_url(
+                    self.known()?,
+                    &self.client.client_id,
+                    hint.as_ref(),
+                    self.client.post_logout_redirect_uri.as_deref(),
+                    None,
+                )
+                .map_err(fail)?
+                .into()
+            }
+        })
     }
 
     /// Whether a stored transaction is unusable (expired or malformed): it is deleted.
     pub fn stale(&self, stored: &str, now: f64) -> bool {
         Transaction::from_storage(Some(stored), ms(now)).is_err()
-    }
-
-    /// Whether the metadata is known (fetched and checked).
-    #[wasm_bindgen(getter)]
-    pub fn ready(&self) -> bool {
-        self.metadata.is_some()
-    }
-
-    /// The two discovery URLs: OpenID Connect Discovery, then RFC 8414.
-    pub fn discovery(&self) -> Result<Array, JsValue> {
-        let urls = discovery_urls(&self.client.issuer).map_err(|e| oauth_error(&e))?;
-        Ok(array(&[
-            JsValue::from_str(&urls[0]),
-            JsValue::from_str(&urls[1]),
-        ]))
     }
 
     /// The discovery answer (the second URL's when the first answered an error status).
@@ -182,10 +222,13 @@ impl OAuthEngine {
 
     /// The authorization request: `[url, transaction]`, the transaction (state, nonce, verifier)
     /// to store in `sessionStorage` before navigating. `digest` is SHA-256 of the verifier;
-    /// `extra` holds the `extraParams` as name, value, name, value... With `popup`
-    /// (`loginWithPopup`) the transaction is kept in the caller's memory instead, and the
-    /// redirect URI is `popupRedirectUri` when set. `login`: the login's scope, prompt and
-    /// login hint (each a string or `undefined`) and `maxAge` (seconds or `undefined`).
+    /// `extra` holds the `extraParams` as name, value, name, value... `login`: the login's
+    /// scope, prompt and login hint (each a string or `undefined`), `maxAge` (seconds) and, with
+    /// `popup`, `timeoutInSeconds` (each a number or `undefined`), their ranges checked by the
+    /// core (`ERR_INVALID_OPTIONS`). With `popup` (`loginWithPopup`) the transaction is kept in
+    /// the caller's memory instead, the redirect URI is `popupRedirectUri` when set, and the
+    /// answer is `[url, transaction, wait, poll]`: how long to wait for the provider's answer
+    /// and how often to look whether the manager was freed meanwhile (ms).
     pub fn authorize(
         &self,
         random: &[u8],
@@ -195,14 +238,18 @@ impl OAuthEngine {
         now: f64,
         popup: bool,
     ) -> Result<Array, JsValue> {
+        let fail = |e: OAuthError| oauth_error(&e);
         let metadata = self.known()?;
         let text = |i: usize| login.get(i).and_then(JsValue::as_string);
-        let max_age = login.get(3).and_then(JsValue::as_f64);
+        let number = |i: usize| login.get(i).and_then(JsValue::as_f64);
         let options = LoginOptions {
             scope: text(0),
             prompt: text(1),
             login_hint: text(2),
-            max_age: max_age.filter(|s| s.is_finite()).map(|s| s as u64),
+            max_age: number(3)
+                .map(LoginOptions::max_age_of)
+                .transpose()
+                .map_err(fail)?,
             extra: extra
                 .chunks_exact(2)
                 .map(|pair| (pair[0].clone(), pair[1].clone()))
@@ -210,6 +257,10 @@ impl OAuthEngine {
             // A popup login answers at `popupRedirectUri` when there is one.
             redirect_uri: self.popup.clone().filter(|_| popup),
         };
+        let wait = popup
+            .then(|| popup_timeout_ms(number(4)))
+            .transpose()
+            .map_err(fail)?;
         let challenge = crate::core::b64::encode(digest);
         let request = authorization_request_with_challenge(
             metadata,
@@ -219,11 +270,16 @@ impl OAuthEngine {
             &challenge,
             ms(now),
         )
-        .map_err(|e| oauth_error(&e))?;
-        Ok(array(&[
+        .map_err(fail)?;
+        let out = array(&[
             JsValue::from_str(&request.url),
             JsValue::from_str(request.transaction.to_storage().expose()),
-        ]))
+        ]);
+        if let Some(wait) = wait {
+            out.push(&(wait as f64).into());
+            out.push(&(POPUP_POLL_MS as f64).into());
+        }
+        Ok(out)
     }
 
     /// The callback `url` against the `stored` transaction (taken from `sessionStorage`):
@@ -389,20 +445,6 @@ impl OAuthEngine {
         Ok(())
     }
 
-    /// The login's (or with `refresh`, the refresh answer's) grant for the session,
-    /// `[accessToken, refreshToken, expiresIn]` (`undefined` and `NaN` when absent), once its ID
-    /// token is verified; that ID token becomes the logout hint.
-    pub fn grant(&mut self, refresh: bool) -> Result<Array, JsValue> {
-        let login = self.pending(refresh).take().ok_or_else(no_login)?;
-        if login.check.is_some() {
-            return Err(no_login());
-        }
-        if let Some(id_token) = &login.response.id_token {
-            self.id_token = Some(Secret::from(id_token.expose()));
-        }
-        Ok(grant_of(&login.response))
-    }
-
     /// The `refresh_token` grant's `[url, body]` for `refresh_token` (from the session); with
     /// `api` (`resources`: `["resource" | "audience", its value, its scope or ""]`) the grant
     /// of that API's token.
@@ -502,40 +544,6 @@ impl OAuthEngine {
         };
         revocation_request(metadata, &self.client.client_id, &token, hint)
             .map_or(JsValue::UNDEFINED, |request| form(&request).into())
-    }
-
-    /// The session's ID token, for a sibling tab adopting the session with its tokens (copied
-    /// from its `Secret` into a JS string: no second copy in wasm memory), or `undefined`.
-    pub fn hint(&self) -> JsValue {
-        token(&self.id_token)
-    }
-
-    /// A sibling's ID token, adopted with its tokens (the logout hint, sent only to the provider,
-    /// and the reference of the next refreshed ID token); anything but a string means none.
-    pub fn adopt(&mut self, id_token: JsValue) {
-        self.id_token = id_token.as_string().map(Secret::new);
-    }
-
-    /// Forgets the ID token (logout before the metadata is known) and any refresh answer
-    /// still being verified.
-    pub fn forget(&mut self) {
-        self.id_token = None;
-        self.refresh = None;
-    }
-
-    /// The provider's logout address (`end_session_endpoint` with `id_token_hint`, `client_id`
-    /// and `post_logout_redirect_uri`), taking the ID token hint out of memory.
-    #[wasm_bindgen(js_name = endSession)]
-    pub fn end_session(&mut self) -> Result<String, JsValue> {
-        let hint = self.id_token.take();
-        end_session_url(
-            self.known()?,
-            &self.client.client_id,
-            hint.as_ref(),
-            self.client.post_logout_redirect_uri.as_deref(),
-            None,
-        )
-        .map_err(|e| oauth_error(&e))
     }
 }
 

@@ -52,10 +52,6 @@ export async function persisted(name, op, value) {
  */
 export async function authorize(o, h, options, popup, metadata) {
   const v = h.optionsObject(options, popup ? POPUP_OPTIONS : LOGIN_OPTIONS, popup ? 'loginWithPopup options' : 'loginWithRedirect options') ?? {};
-  const scope = h.opt(v, 'scope', 'string');
-  const prompt = h.opt(v, 'prompt', 'string');
-  const loginHint = h.opt(v, 'loginHint', 'string');
-  const maxAge = h.number(v, 'maxAge', 0, 315_360_000);
   const extra = [];
   if (v.extraParams !== undefined) {
     const p = v.extraParams;
@@ -65,6 +61,9 @@ export async function authorize(o, h, options, popup, metadata) {
       extra.push(name, value);
     }
   }
+  // Their ranges (maxAge, timeoutInSeconds) are the core's: o.authorize checks them.
+  const login = [h.opt(v, 'scope', 'string'), h.opt(v, 'prompt', 'string'), h.opt(v, 'loginHint', 'string'),
+    h.opt(v, 'maxAge', 'number'), popup ? h.opt(v, 'timeoutInSeconds', 'number') : undefined];
   await metadata();
   const crypto = g.crypto;
   if (!crypto) throw noCrypto('this host has no WebCrypto');
@@ -84,7 +83,7 @@ export async function authorize(o, h, options, popup, metadata) {
     throw e.code ? e : noCrypto('crypto.subtle.digest failed');
   }
   if (h.closed()) throw h.freed();
-  const request = o.authorize(random, digest, [scope, prompt, loginHint, maxAge], extra, Date.now(), popup);
+  const request = o.authorize(random, digest, login, extra, Date.now(), popup);
   random.fill(0);
   return request;
 }
@@ -104,17 +103,17 @@ export async function popupLogin(o, h, options, win, metadata, exchange, query) 
   let channel, timer, wake, transaction;
   const answers = [];
   try {
-    const v = h.optionsObject(options, POPUP_OPTIONS, 'loginWithPopup options') ?? {};
-    const seconds = h.number(v, 'timeoutInSeconds', 1, 86_400) ?? 120;
     channel = new BroadcastChannel(POPUP_CHANNEL);
     channel.onmessage = ({ data }) => {
       if (typeof data?.url === 'string') answers.push(data.url);
       wake?.();
     };
-    let url;
-    [url, transaction] = await authorize(o, h, v, true, metadata);
+    // `wait`: how long the answer may take, `poll`: how often to look whether the manager was
+    // freed meanwhile (ms), both the core's.
+    let url, wait, poll;
+    [url, transaction, wait, poll] = await authorize(o, h, options, true, metadata);
     if (!(await win.popup(url))) throw error('ERR_OAUTH_POPUP_CLOSED', 'the login popup was closed');
-    const deadline = Date.now() + seconds * 1000;
+    const deadline = Date.now() + wait;
     for (;;) {
       while (!answers.length) {
         if (h.closed()) throw h.freed();
@@ -122,7 +121,7 @@ export async function popupLogin(o, h, options, win, metadata, exchange, query) 
         if (left <= 0) throw error('ERR_OAUTH_POPUP_TIMEOUT', 'the login popup did not answer in time');
         await new Promise((resolve) => {
           wake = resolve;
-          timer = setTimeout(resolve, Math.min(left, 1000));
+          timer = setTimeout(resolve, Math.min(left, poll));
         });
         clearTimeout(timer);
       }
@@ -167,7 +166,7 @@ export async function grants(o, h, boxes, errors, send, idToken, refresh, expire
       out = o.refreshed(reply.status, reply.text);
       if (out[0] === 2) {
         await idToken(out[1]);
-        out = [0, ...o.grant(true)];
+        out = [0, ...o.get(7, true)];
       }
       if (!out[0]) {
         boxes[i].install(1, out[1], undefined, out[3], reply.date, Date.now());

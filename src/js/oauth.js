@@ -119,8 +119,8 @@ export class OAuth {
     // A stored login transaction that has expired is deleted.
     const s = storage();
     try {
-      const stored = s?.getItem(engine.storageKey());
-      if (typeof stored === 'string' && engine.stale(stored, Date.now())) s.removeItem(engine.storageKey());
+      const stored = s?.getItem(engine.get(0));
+      if (typeof stored === 'string' && engine.stale(stored, Date.now())) s.removeItem(engine.get(0));
     } catch { /* storage refused */ }
     return engine;
   }
@@ -163,12 +163,12 @@ export class OAuth {
    */
   async #metadata() {
     if (this.#h.closed()) throw this.#h.freed();
-    if (!this.#o.ready) await (this.#discovery ??= this.#discover().finally(() => { this.#discovery = undefined; }));
+    if (!this.#o.get(1)) await (this.#discovery ??= this.#discover().finally(() => { this.#discovery = undefined; }));
   }
 
   async #discover() {
     const o = this.#o;
-    const [first, second] = o.discovery();
+    const [first, second] = o.get(2);
     let reply = await this.#send(first, undefined, { get: true });
     if (reply.status < 200 || reply.status >= 300) reply = await this.#send(second, undefined, { get: true });
     o.metadata(reply.status, reply.text);
@@ -196,7 +196,7 @@ export class OAuth {
   /** `loginWithRedirect(options)`: a new transaction in `sessionStorage`, then the navigation. */
   async login(options, win = page) {
     const [url, transaction] = await (await more()).authorize(this.#o, this.#h, options, false, () => this.#metadata());
-    await win.put(this.#o.storageKey(), transaction);
+    await win.put(this.#o.get(0), transaction);
     await win.go(url);
   }
 
@@ -241,7 +241,7 @@ export class OAuth {
     if (url === undefined) throw error('ERR_OAUTH_NO_WINDOW', 'no callback URL was given');
     await this.#metadata();
     const o = this.#o;
-    const key = o.storageKey();
+    const key = o.get(0);
     let stored = await win.take(key);
     const pairs = query(url);
     const clean = () => (current === url ? win.clean(cleaned(url)) : undefined);
@@ -267,7 +267,7 @@ export class OAuth {
     const jwks = o.exchanged(reply.status, reply.text);
     if (jwks !== null) await this.#idToken(jwks, false);
     if (this.#h.closed()) throw this.#h.freed();
-    const [access, refresh, expiresIn] = o.grant(false);
+    const [access, refresh, expiresIn] = o.get(7, false);
     const [failed, r, e, , cause] = await this.#grants(refresh, expiresIn, dpop);
     if (failed) throw cause;
     if (dpop) this.#h.setKey(dpop);
@@ -334,7 +334,7 @@ export class OAuth {
     if (out[0] === 2) {
       try {
         await this.#idToken(out[1], true);
-        out = [0, ...o.grant(true)];
+        out = [0, ...o.get(7, true)];
       } catch (e) {
         return [1, 4, 0, NaN, e];
       }
@@ -356,19 +356,19 @@ export class OAuth {
 
   /** The session's ID token, handed to a sibling tab with the tokens (as sensitive as they). */
   hint() {
-    return this.#o.hint();
+    return this.#o.get(3);
   }
 
   /** A sibling's ID token, adopted with its tokens: this tab's logout hint from now on. */
   adopt(idToken, apis) {
-    this.#o.adopt(idToken);
+    this.#o.get(6, idToken);
     this.#reset();
     // A sibling's API tokens (`apiTokens`), kept until the expiry it saw.
     this.#apis.forEach((box, i) => {
       const [token, at] = Array.isArray(apis?.[i]) ? apis[i] : [];
       if (typeof token !== 'string') return;
       try {
-        box.install(1, token, undefined, at > 0 ? Math.max(0, Math.floor((at - Date.now()) / 1000)) : NaN, NaN, Date.now());
+        box.install(2, token, undefined, at, NaN, Date.now());
         box.input(9);
       } catch { /* refused: the API waits for the next refresh */ }
     });
@@ -376,7 +376,7 @@ export class OAuth {
 
   /** The session ended: its ID token and the APIs' tokens are wiped. */
   forget() {
-    this.#o.forget();
+    this.#o.get(4);
     this.#reset();
   }
 
@@ -387,12 +387,12 @@ export class OAuth {
    */
   revoke(access, refresh) {
     const o = this.#o;
-    o.forget();
+    o.get(4);
     if (access === undefined && refresh === undefined) return undefined;
     return (async () => {
       try {
         // Built at once when the metadata is known: a `free()` right after `logout()` still revokes.
-        if (!o.ready) await this.#metadata();
+        if (!o.get(1)) await this.#metadata();
         const request = o.revocation(access, refresh);
         access = refresh = undefined;
         if (request !== undefined) await this.#send(request[0], request[1], { form: true });
@@ -405,7 +405,7 @@ export class OAuth {
     let url, failure;
     try {
       await this.#metadata();
-      url = this.#o.endSession();
+      url = this.#o.get(5);
     } catch (e) {
       failure = e;
     }

@@ -372,7 +372,7 @@ export interface TokenManagerCommonOptions {
   retryOn401?: 'invalid_token' | 'any';
   /** Allow `getAccessToken()` (for WebSockets or third-party SDKs). Default `false`. */
   exposeToken?: boolean;
-  /** Timeout of each auth call in ms (default 10000). */
+  /** Timeout of each auth call in ms (default 10000; 1 to 2^31-1, one browser timer). Every duration option takes 0 to ten years (316,224,000,000 ms), every fraction 0 to 1. */
   requestTimeoutMs?: number;
   /** Refresh this fraction of the lifetime before expiry (0..1, default 0.2)... */
   refreshLeadFraction?: number;
@@ -412,7 +412,7 @@ export interface LoginWithRedirectOptions {
   prompt?: string;
   /** `login_hint`. */
   loginHint?: string;
-  /** `max_age` in seconds: the ID token's `auth_time` is then checked against it. */
+  /** `max_age` in seconds (0 to ten years, 316,224,000): the ID token's `auth_time` is then checked against it. */
   maxAge?: number;
   /** Other authorization parameters (e.g. `ui_locales`, `organization`); the ones the login sets itself are refused. */
   extraParams?: Record<string, string>;
@@ -421,7 +421,7 @@ export interface LoginWithRedirectOptions {
 /** Options of `loginWithPopup()`. */
 export interface LoginWithPopupOptions extends LoginWithRedirectOptions {
   /**
-   * How long to wait for the popup's answer (default 120 s): behind
+   * How long to wait for the popup's answer (default 120 s, 1 to 86,400): behind
    * `Cross-Origin-Opener-Policy` the opener cannot see that a popup was closed once it reached
    * the provider, so this is when such a login rejects (`ERR_OAUTH_POPUP_TIMEOUT`).
    */

@@ -10,7 +10,8 @@ use alloc::rc::Rc;
 use js_sys::{Array, Uint8Array, JSON};
 use wasm_bindgen::prelude::*;
 
-use crate::core::error::{cat, quoted};
+use crate::core::error::{cat, decimal, quoted};
+use crate::core::time::floor_secs;
 
 use super::convert::{invalid_options, jwt_error, to_json_text};
 use crate::core::decode::{decode_checked_json, DecodeOptions};
@@ -183,17 +184,20 @@ struct ParsedOptions {
 }
 
 /// The options of `verifyJwt` and `KeySet#verify` as the package's verify.js hands them over,
-/// checked there with the messages of every other option (unknown names, types, ranges,
-/// `allowSymmetricKeys` without `algorithms`, `currentDate`): one JSON object read by the
-/// core's strict reader, so no JS option reader is linked into wasm. Members: `a` algorithms
-/// (absent: the default list), `i` issuers, `u` audiences, `s` subject, `t` typ, `l` leeway
-/// (s), `r` required claims, `m` max token age (s), `x` max token length, `e` requireExp, `y`
-/// allowSymmetricKeys, `n` now (s since the epoch). Ranges are checked again here: an absent
-/// or malformed member is refused, never trusted.
+/// their names and types checked there with the messages of every other option (unknown
+/// names, types, `allowSymmetricKeys` without `algorithms`, `currentDate`): one JSON object
+/// read by the core's strict reader, so no JS option reader is linked into wasm. Members: `a`
+/// algorithms (absent: the default list), `i` issuers, `u` audiences, `s` subject, `t` typ,
+/// `l` leeway (s), `r` required claims, `m` max token age (s), `x` max token length, `e`
+/// requireExp, `y` allowSymmetricKeys, `n` now (ms since the epoch). The ranges of `l`, `m`
+/// and `x` are checked here only (the core's: ten years, 1 MiB); any other malformed member is
+/// refused, never trusted.
 #[cfg(feature = "jwt-api")]
 fn parse_verify_options(text: &str) -> Result<ParsedOptions, JsValue> {
     use crate::core::json::{parse_object_text, Value};
-    const TEN_YEARS: i64 = crate::core::verify::MAX_DURATION_SECS;
+    const TEN_YEARS: i64 = crate::core::time::MAX_DURATION_SECS;
+    // The longest token `maxTokenLength` may allow.
+    const MAX_TOKEN_LENGTH: i64 = 1024 * 1024;
     let bad = || invalid_options("invalid verifyJwt options");
     let map = parse_object_text(text, "verifyJwt options").map_err(|_| bad())?;
     // Each reader: `Err` for a member of the wrong type or out of range (never from verify.js).
@@ -214,10 +218,25 @@ fn parse_verify_options(text: &str) -> Result<ParsedOptions, JsValue> {
         None => Ok(None),
         Some(value) => value.as_str().map(|s| Some(s.to_owned())).ok_or_else(bad),
     };
-    let int = |key: &str, min: i64, max: i64| match map.get(key) {
+    // A number option, floored, within the core's range: else refused with its name and range
+    // (verify.js hands anything but a number over as `null`).
+    let int = |key: &str, name: &str, min: i64, max: i64| match map.get(key) {
         None => Ok(None),
-        Some(Value::Number(n)) => n.floor_within(min, max).map(Some).ok_or_else(bad),
-        Some(_) => Err(bad()),
+        Some(value) => match value {
+            Value::Number(n) => n.floor_within(min, max),
+            _ => None,
+        }
+        .map(Some)
+        .ok_or_else(|| {
+            invalid_options(&cat(&[
+                "option \"",
+                name,
+                "\" must be a number from ",
+                &decimal(min as u64),
+                " to ",
+                &decimal(max as u64),
+            ]))
+        }),
     };
     let flag = |key: &str| match map.get(key) {
         None => Ok(None),
@@ -241,22 +260,25 @@ fn parse_verify_options(text: &str) -> Result<ParsedOptions, JsValue> {
     verifier.audiences = strings("u")?;
     verifier.subject = string("s")?;
     verifier.typ = string("t")?;
-    if let Some(leeway) = int("l", 0, TEN_YEARS)? {
+    if let Some(leeway) = int("l", "clockTolerance", 0, TEN_YEARS)? {
         verifier.leeway_secs = leeway;
     }
     verifier.required_claims = strings("r")?;
-    verifier.max_token_age_secs = int("m", 0, TEN_YEARS)?;
-    if let Some(max_len) = int("x", 1, 1024 * 1024)? {
+    verifier.max_token_age_secs = int("m", "maxTokenAge", 0, TEN_YEARS)?;
+    if let Some(max_len) = int("x", "maxTokenLength", 1, MAX_TOKEN_LENGTH)? {
         verifier.decode.max_len = max_len as usize;
     }
     if let Some(require) = flag("e")? {
         verifier.require_exp = require;
     }
     let allow_symmetric = flag("y")?.unwrap_or(false);
-    // `now` may be negative (a date before 1970): the core's `Verifier::begin` refuses a `now`
-    // out of 1970..=9999 with its own error.
+    // `n`: now in ms (the clock's, or `currentDate`), in whole seconds here. It may be negative
+    // (a date before 1970) or far out: the core's `Verifier::begin` refuses a `now` out of
+    // 1970..=9999 with its own error.
     let now = match map.get("n") {
-        Some(Value::Number(n)) => n.as_i64().ok_or_else(bad)?,
+        Some(Value::Number(n)) => n
+            .floor_within(-i64::MAX, i64::MAX)
+            .map_or(i64::MAX, floor_secs),
         _ => return Err(bad()),
     };
     Ok(ParsedOptions {

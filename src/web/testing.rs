@@ -50,11 +50,12 @@ impl Default for TestToken {
 }
 
 impl TestToken {
-    /// `sub: "test-user"`, `scope: "read"`, valid for 300 s.
+    /// `sub: "test-user"`, `scope: "read"`, valid for
+    /// [`TEST_TOKEN_LIFETIME_SECS`](crate::core::time::TEST_TOKEN_LIFETIME_SECS) (300 s).
     pub fn new() -> Self {
         Self {
             claims: Map::new(),
-            lifetime_secs: 300,
+            lifetime_secs: crate::core::time::TEST_TOKEN_LIFETIME_SECS,
         }
         .claim("sub", "test-user")
         .claim("scope", "read")

@@ -531,9 +531,40 @@ fn config_is_validated() {
         code(&|c| c.logout_url = Some("http://auth.example.com/logout".into())),
         "ERR_INVALID_OPTIONS"
     );
+    // The refresh policy's bounds are the core's, in the JS driver's words.
+    let message = |edit: &dyn Fn(&mut Config)| {
+        let mut config = config();
+        edit(&mut config);
+        let err = TokenManager::new(config).map(drop).unwrap_err();
+        assert_eq!(err.code(), "ERR_INVALID_OPTIONS");
+        err.message().to_owned()
+    };
+    assert_eq!(
+        message(&|c| c.policy.backoff_max_ms = 316_224_000_001),
+        "option \"backoffMaxMs\" must be a number from 0 to 316224000000"
+    );
+    assert_eq!(
+        message(&|c| c.policy.lead_jitter_fraction = f64::NAN),
+        "option \"refreshJitterFraction\" must be a number from 0 to 1"
+    );
+    // One browser timer: a longer request timeout would fire at once.
+    assert_eq!(
+        message(&|c| c.request_timeout_ms = 1 << 31),
+        "option \"requestTimeoutMs\" must be a number from 1 to 2147483647"
+    );
+    assert_eq!(
+        message(&|c| c.request_timeout_ms = 0),
+        "option \"requestTimeoutMs\" must be a number from 1 to 2147483647"
+    );
+    assert_eq!(
+        message(&|c| c.policy.min_lead_ms = c.policy.max_lead_ms + 1),
+        "minRefreshLeadMs exceeds maxRefreshLeadMs"
+    );
     let mut config = config();
     config.allowed_origins = vec!["HTTPS://API.example.com:443".into()];
     config.refresh_token = RefreshTokenMode::Memory;
+    config.request_timeout_ms = i32::MAX as u32;
+    config.policy.backoff_max_ms = 316_224_000_000;
     assert!(TokenManager::new(config).is_ok());
 }
 

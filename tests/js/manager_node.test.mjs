@@ -32,6 +32,36 @@ test('imports without an init call and constructs with absolute loopback URLs', 
   tm.free();
 });
 
+test("the refresh policy's bounds are the core's (the Rust shell refuses the same, in the same words)", () => {
+  const refreshUrl = 'http://127.0.0.1:8080/auth/refresh';
+  const refusal = (options) => {
+    try {
+      new TokenManager({ refreshUrl, crossTab: false, ...options }).free();
+    } catch (e) {
+      return [e.code, e.message];
+    }
+    return 'accepted';
+  };
+  const range = (option, min, max) => ['ERR_INVALID_OPTIONS', `option "${option}" must be a number from ${min} to ${max}`];
+  const tenYears = 316_224_000_000; // ms: core::time::MAX_DURATION_MS
+  for (const [options, expected] of [
+    [{ backoffMaxMs: tenYears + 1 }, range('backoffMaxMs', 0, tenYears)],
+    [{ minRefreshIntervalMs: -1 }, range('minRefreshIntervalMs', 0, tenYears)],
+    [{ maxRefreshLeadMs: Infinity }, range('maxRefreshLeadMs', 0, tenYears)],
+    [{ refreshJitterFraction: NaN }, range('refreshJitterFraction', 0, 1)],
+    [{ refreshLeadFraction: 1.01 }, range('refreshLeadFraction', 0, 1)],
+    // One browser timer: setTimeout fires at once past 2^31-1 ms.
+    [{ requestTimeoutMs: 2 ** 31 }, range('requestTimeoutMs', 1, 2 ** 31 - 1)],
+    [{ requestTimeoutMs: 0.5 }, range('requestTimeoutMs', 1, 2 ** 31 - 1)],
+    [{ minRefreshLeadMs: 10_000, maxRefreshLeadMs: 5_000 }, ['ERR_INVALID_OPTIONS', 'minRefreshLeadMs exceeds maxRefreshLeadMs']],
+    [{ backoffInitialMs: '5' }, ['ERR_INVALID_OPTIONS', 'option "backoffInitialMs" must be a number']],
+    [{ backoffMaxMs: tenYears, maxRefreshLeadMs: tenYears, requestTimeoutMs: 2 ** 31 - 1 }, 'accepted'],
+    [{ refreshLeadFraction: 0, refreshJitterFraction: 1, minRefreshLeadMs: 0 }, 'accepted'],
+  ]) {
+    assert.deepEqual(refusal(options), expected, JSON.stringify(options));
+  }
+});
+
 test('invalid options throw ERR_INVALID_OPTIONS', () => {
   const refreshUrl = 'http://127.0.0.1:8080/auth/refresh';
   for (const options of [

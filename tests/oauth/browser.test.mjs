@@ -819,6 +819,16 @@ test(`${custody} custody: a login popup closed before it reached the provider re
   await popup.waitForURL(`${provider.issuer}/interaction/**`);
   await popup.close();
   assert.deepEqual(await page.evaluate(() => window.popupOutcome), { code: 'ERR_OAUTH_POPUP_TIMEOUT' });
+  // A wait out of the core's range (1 to 86,400 s): refused before the provider is asked, and
+  // the popup opened for it is closed.
+  const asked = [];
+  ctx.on('request', (r) => { if (r.url().startsWith(provider.issuer)) asked.push(r.url()); });
+  opened = ctx.waitForEvent('page');
+  await startPopupLogin(page, { timeoutInSeconds: 86_401 });
+  popup = await opened;
+  assert.deepEqual(await page.evaluate(() => window.popupOutcome), { code: 'ERR_INVALID_OPTIONS' });
+  if (!popup.isClosed()) await popup.waitForEvent('close', { timeout: 5_000 });
+  assert.deepEqual(asked, [], 'nothing asked of the provider');
   assert.equal(await page.evaluate(() => window.tm.state), 'anonymous');
   assert.equal(await page.evaluate(() => sessionStorage.length), 0);
   await ctx.close();

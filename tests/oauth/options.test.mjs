@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
+import { createServer } from 'node:http';
 
 const PKG = resolve(process.env.TW_PKG_DIR ?? 'pkg/oauth');
 const { TokenManager } = await import(`${PKG}/node/index.js`);
@@ -71,7 +72,7 @@ for (const [what, [options, code, message]] of Object.entries(bad)) {
 
 const loginRefusals = [
   [{ prompt: 1 }, 'option "prompt" must be a string'],
-  [{ maxAge: -1 }, 'option "maxAge" must be a number from 0 to 315360000'],
+  [{ maxAge: '60' }, 'option "maxAge" must be a number'],
   [{ extraParams: { a: 1 } }, 'extraParams values must be strings'],
   [{ extraParams: [] }, 'extraParams must be an object of strings'],
   [{ popup: true }, 'unknown option "popup" in loginWithRedirect options; known options: scope, prompt, loginHint, maxAge, extraParams'],
@@ -94,6 +95,41 @@ test('the driver runs the OAuth profile; loginWithRedirect and handleRedirectCal
   const none = await failure(() => plain.handleRedirectCallback('https://app.example/cb?code=x&state=y'));
   assert.deepEqual(none, { code: 'ERR_INVALID_OPTIONS', message: 'this needs the oauth option (the OAuth 2.0 / OpenID Connect profile)' });
   plain.free();
+});
+
+test("a login's ranges are the core's: checked with the provider's metadata, as the Rust shell does (maxAge within ten years, no parameter the profile sets)", async () => {
+  // A provider on loopback http that answers discovery (nothing else is asked of it).
+  const asked = [];
+  const server = createServer((req, res) => {
+    asked.push(req.url);
+    const issuer = `http://127.0.0.1:${server.address().port}`;
+    res.setHeader('Content-Type', 'application/json');
+    res.end(JSON.stringify({
+      issuer, authorization_endpoint: `${issuer}/auth`, token_endpoint: `${issuer}/token`,
+      jwks_uri: `${issuer}/jwks`, code_challenge_methods_supported: ['S256'], response_types_supported: ['code'],
+    }));
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const issuer = `http://127.0.0.1:${server.address().port}`;
+  const tm = new TokenManager({ oauth: { issuer, clientId: 'spa', redirectUri: 'http://127.0.0.1:1/cb' }, crossTab: false });
+  try {
+    const range = { code: 'ERR_INVALID_OPTIONS', message: 'option "maxAge" must be a number from 0 to 316224000' };
+    for (const maxAge of [-1, 316_224_001, NaN, Infinity]) {
+      assert.deepEqual(await failure(() => tm.loginWithRedirect({ maxAge })), range, String(maxAge));
+    }
+    assert.deepEqual(await failure(() => tm.loginWithRedirect({ extraParams: { nonce: 'n' } })), {
+      code: 'ERR_OAUTH_INVALID_CONFIG', message: 'invalid oauth configuration: an extra parameter repeats one the login sets itself',
+    });
+    assert.deepEqual(asked, ['/.well-known/openid-configuration'], 'the metadata, fetched once');
+    // In range: the request is built, and the login goes on to keep its transaction (Node has
+    // no sessionStorage).
+    assert.deepEqual(await failure(() => tm.loginWithRedirect({ maxAge: 316_224_000 })), {
+      code: 'ERR_OAUTH_NO_STORAGE', message: 'a redirect login needs sessionStorage to survive the navigation',
+    });
+  } finally {
+    tm.free();
+    server.close();
+  }
 });
 
 test('oauth with dpop: true is the JS driver too (the package exports no Rust shell)', async () => {

@@ -14,6 +14,7 @@ use crate::core::oauth::metadata::ProviderMetadata;
 use crate::core::oauth::transaction::Transaction;
 use crate::core::oauth::url::{check_endpoint, check_issuer, with_query};
 use crate::core::secret::Secret;
+use crate::core::time::{whole_within, MAX_DURATION_SECS};
 
 /// The scope asked for when the configuration names none: an ID token, the profile, and a
 /// refresh token (`offline_access`; see the README's provider settings for providers that differ).
@@ -100,6 +101,70 @@ pub struct LoginOptions {
     /// callback page, registered at the provider too); checked like it, and kept in the
     /// transaction so that the callback and the code exchange use it.
     pub redirect_uri: Option<String>,
+}
+
+impl LoginOptions {
+    /// Whether the options are ones to send (checked by [`authorization_request`] too):
+    /// `max_age` within ten years ([`MAX_DURATION_SECS`](crate::core::time::MAX_DURATION_SECS)),
+    /// no extra parameter that the profile sets itself (or without a name).
+    pub fn check(&self) -> Result<(), OAuthError> {
+        if self
+            .max_age
+            .is_some_and(|secs| secs > MAX_DURATION_SECS as u64)
+        {
+            return Err(max_age_out_of_range());
+        }
+        if self
+            .extra
+            .iter()
+            .any(|(name, _)| RESERVED.contains(&name.as_str()) || name.is_empty())
+        {
+            return Err(OAuthError::InvalidConfig {
+                reason: "an extra parameter repeats one the login sets itself",
+            });
+        }
+        Ok(())
+    }
+
+    /// `max_age` given as a number (an application's, from JS): whole seconds within
+    /// [`LoginOptions::check`]'s range (a fraction is cut off).
+    pub fn max_age_of(value: f64) -> Result<u64, OAuthError> {
+        whole_within(value, 0, MAX_DURATION_SECS as u64).ok_or_else(max_age_out_of_range)
+    }
+}
+
+fn max_age_out_of_range() -> OAuthError {
+    OAuthError::OptionOutOfRange {
+        option: "maxAge",
+        min: 0,
+        max: MAX_DURATION_SECS as u64,
+    }
+}
+
+/// How long a popup login (`loginWithPopup`) waits for the provider's answer unless told
+/// otherwise: 120 s.
+pub const POPUP_TIMEOUT_SECS: u64 = 120;
+
+/// The longest wait a popup login may be given (its `timeoutInSeconds`): a day.
+pub const MAX_POPUP_TIMEOUT_SECS: u64 = 86_400;
+
+/// How often a waiting popup login looks whether its manager was freed (ms).
+pub const POPUP_POLL_MS: u64 = 1_000;
+
+/// A popup login's wait for the provider's answer, in ms, from its `timeoutInSeconds` option
+/// (a number from JS; `None`: [`POPUP_TIMEOUT_SECS`]), within `1..=`[`MAX_POPUP_TIMEOUT_SECS`].
+pub fn popup_timeout_ms(timeout_secs: Option<f64>) -> Result<u64, OAuthError> {
+    let secs = match timeout_secs {
+        None => POPUP_TIMEOUT_SECS,
+        Some(value) => {
+            whole_within(value, 1, MAX_POPUP_TIMEOUT_SECS).ok_or(OAuthError::OptionOutOfRange {
+                option: "timeoutInSeconds",
+                min: 1,
+                max: MAX_POPUP_TIMEOUT_SECS,
+            })?
+        }
+    };
+    Ok(secs * 1_000)
 }
 
 /// Parameters only the profile may set: letting a caller override them would break state,
@@ -218,17 +283,9 @@ pub fn authorization_request_with_challenge(
         });
     }
     config.check()?;
+    options.check()?;
     if metadata.issuer != config.issuer {
         return Err(OAuthError::IssuerMismatch);
-    }
-    if options
-        .extra
-        .iter()
-        .any(|(name, _)| RESERVED.contains(&name.as_str()) || name.is_empty())
-    {
-        return Err(OAuthError::InvalidConfig {
-            reason: "an extra parameter repeats one the login sets itself",
-        });
     }
     let redirect_uri = match &options.redirect_uri {
         Some(uri) => {
@@ -352,6 +409,53 @@ mod tests {
         );
         assert_eq!(tx.created_at_ms, 1_000);
         assert_eq!(tx.max_age, Some(300));
+    }
+
+    #[test]
+    fn max_age_and_the_popup_wait_are_bounded() {
+        let ten_years = MAX_DURATION_SECS as u64;
+        let refused = |option, min, max| OAuthError::OptionOutOfRange { option, min, max };
+        // Both shells: the Rust API's typed options, and numbers from JS.
+        let options = |max_age| LoginOptions {
+            max_age: Some(max_age),
+            ..LoginOptions::default()
+        };
+        assert_eq!(options(ten_years).check(), Ok(()));
+        let too_long = options(ten_years + 1);
+        assert_eq!(too_long.check(), Err(refused("maxAge", 0, ten_years)));
+        assert_eq!(
+            authorization_request(&metadata(), &config(), &too_long, &random(1), 0).unwrap_err(),
+            refused("maxAge", 0, ten_years)
+        );
+        assert_eq!(LoginOptions::max_age_of(300.9), Ok(300));
+        assert_eq!(LoginOptions::max_age_of(0.0), Ok(0));
+        for bad in [-1.0, f64::NAN, f64::INFINITY, ten_years as f64 + 1.0] {
+            assert_eq!(
+                LoginOptions::max_age_of(bad),
+                Err(refused("maxAge", 0, ten_years)),
+                "{bad}"
+            );
+        }
+        let error = refused("maxAge", 0, ten_years);
+        assert_eq!(error.code(), "ERR_INVALID_OPTIONS");
+        assert_eq!(
+            error.message(),
+            "option \"maxAge\" must be a number from 0 to 316224000"
+        );
+        assert_eq!(popup_timeout_ms(None), Ok(120_000));
+        assert_eq!(popup_timeout_ms(Some(1.5)), Ok(1_000));
+        assert_eq!(popup_timeout_ms(Some(86_400.0)), Ok(86_400_000));
+        for bad in [0.5, 86_401.0, f64::NAN, -1.0] {
+            assert_eq!(
+                popup_timeout_ms(Some(bad)),
+                Err(refused("timeoutInSeconds", 1, 86_400)),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            refused("timeoutInSeconds", 1, 86_400).message(),
+            "option \"timeoutInSeconds\" must be a number from 1 to 86400"
+        );
     }
 
     #[test]

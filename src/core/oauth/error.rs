@@ -257,6 +257,16 @@ pub enum OAuthError {
     IdTokenIatOutOfRange,
     /// `max_age` was requested and `auth_time` is too old.
     AuthTimeTooOld,
+    /// A login option out of its range (`maxAge`, `timeoutInSeconds`): refused as the
+    /// manager's other options are (`ERR_INVALID_OPTIONS`).
+    OptionOutOfRange {
+        /// The option's name (the npm package's).
+        option: &'static str,
+        /// Its smallest value.
+        min: u64,
+        /// Its largest value.
+        max: u64,
+    },
 }
 
 impl OAuthError {
@@ -264,6 +274,7 @@ impl OAuthError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::InvalidConfig { .. } => "ERR_OAUTH_INVALID_CONFIG",
+            Self::OptionOutOfRange { .. } => "ERR_INVALID_OPTIONS",
             Self::InvalidMetadata { .. } => "ERR_OAUTH_INVALID_METADATA",
             Self::IssuerMismatch => "ERR_OAUTH_ISSUER_MISMATCH",
             Self::InsecureEndpoint { .. } => "ERR_OAUTH_INSECURE_ENDPOINT",
@@ -341,6 +352,16 @@ impl OAuthError {
         let text = match self {
             Self::InvalidConfig { reason } => {
                 return cat(&["invalid oauth configuration: ", reason])
+            }
+            Self::OptionOutOfRange { option, min, max } => {
+                return cat(&[
+                    "option \"",
+                    option,
+                    "\" must be a number from ",
+                    &decimal(*min),
+                    " to ",
+                    &decimal(*max),
+                ])
             }
             Self::InvalidMetadata { reason } => {
                 return cat(&["invalid provider metadata: ", reason])

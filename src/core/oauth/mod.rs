@@ -35,8 +35,8 @@ pub use url::loopback_host;
 pub use api::{api_refresh_request, login_scope};
 pub use authorize::{
     authorization_request, authorization_request_with_challenge, code_challenge_s256,
-    code_verifier_of, AuthorizationRequest, ClientConfig, LoginOptions, LoginRandomness,
-    DEFAULT_SCOPE,
+    code_verifier_of, popup_timeout_ms, AuthorizationRequest, ClientConfig, LoginOptions,
+    LoginRandomness, DEFAULT_SCOPE, MAX_POPUP_TIMEOUT_SECS, POPUP_POLL_MS, POPUP_TIMEOUT_SECS,
 };
 pub use error::{Endpoint, OAuthError, ProviderError, ProviderErrorKind};
 #[cfg(feature = "verify")]
