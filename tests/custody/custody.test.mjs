@@ -129,9 +129,14 @@ for (const custody of ['page', 'worker']) {
       const statuses = [];
       for (let i = 0; i < 5; i += 1) statuses.push((await tm.fetch('/api/me')).status);
       await tm.refresh();
+      const refreshed = Date.now();
       statuses.push((await tm.fetch('/api/me')).status);
-      // Wait for a silent refresh too (4 s tokens, refreshed 1.5 s before expiry).
-      await new Promise((r) => setTimeout(r, 3_000));
+      // Wait for a silent refresh too (4 s tokens, refreshed about 2.5 s after the last): until
+      // a token expires later than the explicit refresh's could (not a fixed time: a busy
+      // machine delays it), at most 10 s (the count of issued tokens below then fails).
+      for (const start = Date.now(); !(tm.expiresAt > refreshed + 5_000) && Date.now() - start < 10_000;) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
       statuses.push((await tm.fetch('/api/me')).status);
       return { statuses, events, state: tm.state, sub: tm.claims?.sub, exposed: await tm.getAccessToken().then(() => 'yes', (e) => e.code) };
     }, custody);
