@@ -39,7 +39,10 @@ const f = (x, d = 1) => {
   return x.toFixed(d + 1);
 };
 const mmm = (s, d) => (s ? `${f(s.median, d)} (${f(s.min, d)}–${f(s.max, d)})` : 'n/a');
-const ratio = (s) => (s ? `${s.median.toFixed(2)}× (${s.min.toFixed(2)}–${s.max.toFixed(2)})` : 'n/a');
+const ratio = (s) => (s && Number.isFinite(s.median) ? `${s.median.toFixed(2)}× (${s.min?.toFixed(2)}–${s.max?.toFixed(2)})` : 'n/a');
+// A ratio's median with two decimals; 'n/a' when the run could not measure it (the quick mode's
+// one short round can time an operation at 0 on Chromium's coarse clock, and a ratio with it is null).
+const x2 = (r) => (r && Number.isFinite(r.median) ? r.median.toFixed(2) : 'n/a');
 const usFromNs = (s) => ({ median: s.median / 1e3, min: s.min / 1e3, max: s.max / 1e3 });
 
 // --- derived, for report.json -----------------------------------------------------------------
@@ -88,12 +91,12 @@ for (const [rt, res] of [['Chromium', cr], ['Node', node]]) {
   for (const alg of ['HS256', 'RS256', 'PS256', 'ES256', 'EdDSA']) {
     const v = res.verify[alg];
     if (!v) continue;
-    p(`| verifyJwt ${alg}, ${rt} (µs/op) | ${f(v.cases.tokenwarden.usPerOp.median)} | jose ${f(v.cases.jose.usPerOp.median)} | ${v.ratios['tokenwarden / jose'].median.toFixed(2)}× speed |`);
+    p(`| verifyJwt ${alg}, ${rt} (µs/op) | ${f(v.cases.tokenwarden.usPerOp.median)} | jose ${f(v.cases.jose.usPerOp.median)} | ${x2(v.ratios['tokenwarden / jose'])}× speed |`);
     const sync = v.cases['tokenwarden hmac-sync'];
-    if (sync) p(`| verifyJwt ${alg} with feature hmac-sync (HMAC in wasm), ${rt} (µs/op) | ${f(sync.usPerOp.median)} | jose ${f(v.cases.jose.usPerOp.median)} | ${v.ratios['tokenwarden hmac-sync / jose'].median.toFixed(2)}× speed |`);
+    if (sync) p(`| verifyJwt ${alg} with feature hmac-sync (HMAC in wasm), ${rt} (µs/op) | ${f(sync.usPerOp.median)} | jose ${f(v.cases.jose.usPerOp.median)} | ${x2(v.ratios['tokenwarden hmac-sync / jose'])}× speed |`);
   }
   const d = res.decode;
-  p(`| decodeJwt, ${rt} (µs/op) | ${f(d.cases.tokenwarden.usPerOp.median)} | jose decodeJwt ${f(d.cases.jose.usPerOp.median)}; jose decodeJwt + decodeProtectedHeader ${f(d.cases['jose header + payload'].usPerOp.median)}; jwt-decode ${f(d.cases['jwt-decode'].usPerOp.median)} | ${d.ratios['tokenwarden / jose'].median.toFixed(2)}× / ${d.ratios['tokenwarden / jose header + payload'].median.toFixed(2)}× / ${d.ratios['tokenwarden / jwt-decode'].median.toFixed(2)}× speed |`);
+  p(`| decodeJwt, ${rt} (µs/op) | ${f(d.cases.tokenwarden.usPerOp.median)} | jose decodeJwt ${f(d.cases.jose.usPerOp.median)}; jose decodeJwt + decodeProtectedHeader ${f(d.cases['jose header + payload'].usPerOp.median)}; jwt-decode ${f(d.cases['jwt-decode'].usPerOp.median)} | ${x2(d.ratios['tokenwarden / jose'])}× / ${x2(d.ratios['tokenwarden / jose header + payload'])}× / ${x2(d.ratios['tokenwarden / jwt-decode'])}× speed |`);
 }
 if (cr?.fetchPrep) {
   const s = cr.fetchPrep.stub;
@@ -103,11 +106,11 @@ if (cr?.fetchE2E) {
   const e = cr.fetchE2E;
   const sq = e.sequential.cases;
   const cc = e.concurrent.cases;
-  p(`| GET /api/me, Chromium, ${e.requests} sequential (µs/request) | ${f(sq['tm.fetch'].usPerRequest.median, 0)} | fetch ${f(sq.fetch.usPerRequest.median, 0)}; wrapper ${f(sq.wrapper.usPerRequest.median, 0)} | ${e.sequential.ratios['tm.fetch / fetch'].median.toFixed(2)}× speed vs fetch |`);
-  p(`| GET /api/me, Chromium, ${e.inFlight} in flight (requests/s) | ${f(cc['tm.fetch'].requestsPerSec.median)} | fetch ${f(cc.fetch.requestsPerSec.median)}; wrapper ${f(cc.wrapper.requestsPerSec.median)} | ${e.concurrent.ratios['tm.fetch / fetch'].median.toFixed(2)}× vs fetch |`);
+  p(`| GET /api/me, Chromium, ${e.requests} sequential (µs/request) | ${f(sq['tm.fetch'].usPerRequest.median, 0)} | fetch ${f(sq.fetch.usPerRequest.median, 0)}; wrapper ${f(sq.wrapper.usPerRequest.median, 0)} | ${x2(e.sequential.ratios['tm.fetch / fetch'])}× speed vs fetch |`);
+  p(`| GET /api/me, Chromium, ${e.inFlight} in flight (requests/s) | ${f(cc['tm.fetch'].requestsPerSec.median)} | fetch ${f(cc.fetch.requestsPerSec.median)}; wrapper ${f(cc.wrapper.requestsPerSec.median)} | ${x2(e.concurrent.ratios['tm.fetch / fetch'])}× vs fetch |`);
 }
 if (dpop) {
-  p(`| DPoP proof per request, Chromium (µs; GET /api/me, ${dpop.requests} sequential) | DPoP ${f(dpop.dpopUsPerRequest, 0)} | Bearer ${f(dpop.bearerUsPerRequest, 0)} | +${f(dpop.proofUsPerRequest, 0)} µs/request (${dpop.ratio.toFixed(2)}×); WebCrypto ES256 sign alone ${f(dpop.signUs, 0)} µs |`);
+  p(`| DPoP proof per request, Chromium (µs; GET /api/me, ${dpop.requests} sequential) | DPoP ${f(dpop.dpopUsPerRequest, 0)} | Bearer ${f(dpop.bearerUsPerRequest, 0)} | +${f(dpop.proofUsPerRequest, 0)} µs/request (${Number.isFinite(dpop.ratio) ? dpop.ratio.toFixed(2) : 'n/a'}×); WebCrypto ES256 sign alone ${f(dpop.signUs, 0)} µs |`);
 }
 if (native) {
   const n = (id) => native[id] && f(native[id].nsPerIter.median / 1e3);
